@@ -1,0 +1,12 @@
+// coreio/coreio.hpp — includes every public header of coreio, nothing else.
+#pragma once
+
+#include <coreio/errors.hpp>
+#include <coreio/future.hpp>
+#include <coreio/gather.hpp>
+#include <coreio/join_handle.hpp>
+#include <coreio/metrics.hpp>
+#include <coreio/runtime.hpp>
+#include <coreio/spawn.hpp>
+#include <coreio/task.hpp>
+#include <coreio/time.hpp>

@@ -1,0 +1,93 @@
+// coreio/detail/cancel_scope.hpp — the cancellation state of one thread of execution.
+//
+// A cancel_scope belongs to one sequential thread of execution: a spawned task, or one child of a
+// gather. Coroutines awaited inline (`co_await some_task()`) share the scope of their awaiter. The
+// scope holds a sticky `cancelled` flag and at most one armed cancel_node: the suspension point the
+// thread of execution is parked at right now (a sleep, a future, a join, a gather's children).
+//
+// Protocol (owner = the thread of execution, which runs on one worker at a time):
+//   1. arm(n): the owner publishes n in the slot, then reads the flag. If the flag is already set, it
+//      tries to take n back; if it gets n back the suspension point reports "already cancelled" and
+//      does not suspend. If a canceller took n first, n->fn runs (or ran) as for any cancel.
+//   2. cancel() (any thread): sets the flag, then takes whatever node is armed and calls its fn, then
+//      sets node->done. fn must be short and must not block: it claims the operation and schedules
+//      the waiting coroutine, or forwards the cancel to a child.
+//   3. disarm(n) (owner, after resumption): takes n back. If the slot no longer holds n, a canceller
+//      took it; the owner spins until that canceller has set n->done, so n (which lives in the
+//      suspended coroutine's frame) outlives every use by the canceller.
+// Steps 1 and 2 are a Dekker pair (store slot / load flag against store flag / exchange slot): both
+// sides use seq_cst so that at least one of them sees the other; the flag is then either seen by the
+// owner or the node is seen by the canceller.
+//
+// Thread safety: cancel() and cancelled() from any thread; arm/disarm by the owner only.
+#pragma once
+
+#include <atomic>
+#include <thread>
+
+namespace coreio::detail {
+
+/// A registered way to interrupt one suspension point; lives in the suspended coroutine's frame.
+struct cancel_node {
+  /// Called once, by the cancelling thread, with the node that was armed.
+  void (*fn)(cancel_node*) = nullptr;
+  /// Set by the canceller after fn returned; read by disarm. Writer: canceller; reader: owner.
+  std::atomic<bool> done{false};
+};
+
+class cancel_scope {
+ public:
+  /// True once cancel() was called. Acquire pairs with the seq_cst exchange in cancel() so that what
+  /// the canceller wrote before cancelling is visible to the code that observes the flag.
+  bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
+
+  /// Owner only. Returns false, with nothing armed, if the scope is already cancelled.
+  bool arm(cancel_node* n) noexcept {
+    // Relaxed: n is published by the seq_cst store below; the canceller's exchange synchronises.
+    n->done.store(false, std::memory_order_relaxed);
+    // seq_cst: the store of the slot must be ordered before the load of the flag (StoreLoad), the
+    // owner's half of the Dekker pair described in the file comment.
+    slot_.store(n, std::memory_order_seq_cst);
+    if (!cancelled_.load(std::memory_order_seq_cst)) return true;
+    // Already cancelled. Take n back unless a canceller has it.
+    cancel_node* expected = n;
+    if (slot_.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed)) {
+      return false;
+    }
+    return true;  // a canceller took n and runs n->fn: report as an armed node that gets cancelled
+  }
+
+  /// Owner only, after the suspension point was resumed; waits for a canceller that holds n.
+  void disarm(cancel_node* n) noexcept {
+    cancel_node* expected = n;
+    // acq_rel: on success nobody else saw n; on failure the acquire pairs with the canceller's
+    // exchange and we wait below for its release of `done`.
+    if (slot_.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      return;
+    }
+    // Acquire pairs with the release store of done in cancel(): after it, the canceller no longer
+    // touches n or the frame it lives in.
+    while (!n->done.load(std::memory_order_acquire)) std::this_thread::yield();
+  }
+
+  /// Any thread. Idempotent; the first call interrupts the armed suspension point, if any.
+  void cancel() noexcept {
+    // seq_cst: the canceller's half of the Dekker pair (flag store before slot exchange).
+    if (cancelled_.exchange(true, std::memory_order_seq_cst)) return;
+    cancel_node* n = slot_.exchange(nullptr, std::memory_order_seq_cst);
+    if (n == nullptr) return;
+    n->fn(n);
+    // Release pairs with the acquire load in disarm(): fn's effects happen-before the owner goes on.
+    n->done.store(true, std::memory_order_release);
+  }
+
+ private:
+  // Writers: cancel() (any thread). Readers: the owner at every suspension point, anyone.
+  std::atomic<bool> cancelled_{false};
+  // Writers: arm/disarm (owner), cancel() (any thread, exchange). Holds the armed node or null.
+  std::atomic<cancel_node*> slot_{nullptr};
+};
+
+}  // namespace coreio::detail

@@ -1,0 +1,103 @@
+// coreio/detail/promise_base.hpp — what every coreio coroutine's promise has in common.
+//
+// A coroutine frame of task<T> is used in one of three ways, fixed before it first runs:
+//   awaited   `co_await t` from another coroutine: runs inline under the awaiter's cancel scope and
+//             resumes the awaiter by symmetric transfer when done.
+//   gathered  a child of gather: runs under its own scope, possibly on another worker; the last child
+//             to finish resumes the parent by symmetric transfer (gather_group::child_done).
+//   spawned   a root task (spawn / block_on): own scope, a join cell, two references (the running
+//             task and the join handle), registered with its runtime so shutdown can cancel it.
+// Fields used by one mode only are noted. Frames are allocated by frame_alloc (mimalloc).
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+
+#include <coreio/detail/cancel_scope.hpp>
+#include <coreio/detail/completion_cell.hpp>
+#include <coreio/detail/sched_hooks.hpp>
+
+namespace coreio::detail {
+
+enum class completion_kind : std::uint8_t { awaited, gathered, spawned };
+
+/// Shared by gather-like combinators: told when each child finishes.
+struct child_sink {
+  /// Called from the child's final suspend with its promise; returns where to transfer control.
+  virtual std::coroutine_handle<> child_done(promise_base* child) noexcept = 0;
+
+ protected:
+  ~child_sink() = default;
+};
+
+struct promise_base {
+  /// awaited: the coroutine to resume at the end.
+  std::coroutine_handle<> continuation_{};
+  /// The scope whose cancellation this coroutine observes: own_scope_, or the awaiter's.
+  cancel_scope* scope_ = nullptr;
+  /// The exception the body ended with, if any.
+  std::exception_ptr exception_{};
+  /// gathered: who to tell at the end.
+  child_sink* sink_ = nullptr;
+  completion_kind kind_ = completion_kind::awaited;
+  /// gathered / spawned: the scope of this thread of execution.
+  cancel_scope own_scope_{};
+
+  // --- spawned only -------------------------------------------------------------------------
+  /// Completes when the task ends; the join handle waits on it.
+  completion_cell cell_{};
+  /// References to the frame: the running task and the join handle. Writers/readers: both, RMW only.
+  std::atomic<std::uint32_t> refs_{0};
+  /// The runtime the task was spawned on, and its place in that runtime's registry.
+  runtime_impl* rt_ = nullptr;
+  promise_base* reg_prev_ = nullptr;
+  promise_base* reg_next_ = nullptr;
+  std::uint32_t reg_shard_ = 0;
+
+  static void* operator new(std::size_t size) { return frame_alloc(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+  void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+  /// Where control goes when the body has finished. h is this promise's own frame.
+  std::coroutine_handle<> on_final(std::coroutine_handle<> h) noexcept {
+    switch (kind_) {
+      case completion_kind::awaited:
+        return continuation_;
+      case completion_kind::gathered:
+        return sink_->child_done(this);
+      case completion_kind::spawned:
+        break;
+    }
+    return root_complete(this, h);
+  }
+
+  /// Makes this frame an independent thread of execution (gathered or spawned).
+  void make_independent(completion_kind kind) noexcept {
+    kind_ = kind;
+    scope_ = &own_scope_;
+  }
+
+  struct final_awaiter {
+    bool await_ready() noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+      return h.promise().on_final(h);
+    }
+    void await_resume() noexcept {}
+  };
+  final_awaiter final_suspend() noexcept { return {}; }
+};
+
+/// The cancel scope of the coroutine whose frame is h (for awaitables' await_suspend).
+template <class P>
+cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
+  static_assert(std::is_base_of_v<promise_base, P>,
+                "coreio awaitables can only be awaited from coreio::task coroutines");
+  return h.promise().scope_;
+}
+
+}  // namespace coreio::detail

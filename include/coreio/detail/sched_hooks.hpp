@@ -1,0 +1,46 @@
+// coreio/detail/sched_hooks.hpp — the scheduler entry points that public templates call.
+//
+// The scheduler itself (workers, queues, parking, timers) lives in src/ and is never included by
+// users; templates reach it only through these functions. Each says which threads may call it.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+
+namespace coreio::detail {
+
+class worker;        // src/sched/worker.hpp: one per worker thread
+class runtime_impl;  // src/runtime_impl.hpp: shared state of one runtime
+struct promise_base;
+
+/// The worker running the calling thread, or null on a thread that is not a worker. Any thread.
+worker* this_worker() noexcept;
+/// The runtime of the calling worker, or null. Any thread.
+runtime_impl* this_runtime() noexcept;
+
+/// Makes h ready. On a worker of rt: the worker's LIFO slot (runs next, after the current task).
+/// Elsewhere: rt's global queue, waking a parked worker. Any thread.
+void schedule(runtime_impl* rt, std::coroutine_handle<> h) noexcept;
+/// Pushes h on the calling worker's local deque, where idle workers may steal it. Worker only.
+void push_local(std::coroutine_handle<> h) noexcept;
+/// Queues h behind the ready work (asyncio.sleep(0)): the runtime's global FIFO. Worker only.
+void yield_to_back(std::coroutine_handle<> h) noexcept;
+
+/// Spawns the root task whose promise is p and whose frame is h on rt: registers it for shutdown,
+/// queues it. Throws runtime_closed if rt is shutting down (the frame is then not taken). Any thread.
+void root_spawn(runtime_impl* rt, promise_base* p, std::coroutine_handle<> h);
+/// Called from a root task's final suspend: unregisters it, completes its join cell, drops the
+/// task's reference. Returns the coroutine to transfer to. Worker only.
+std::coroutine_handle<> root_complete(promise_base* p, std::coroutine_handle<> h) noexcept;
+/// Drops one reference to a root frame (the join handle's); destroys the frame on the last. Any thread.
+void root_release(promise_base* p, std::coroutine_handle<> h) noexcept;
+
+/// Metrics: a forked child was created / finished on the calling worker. Worker only.
+void count_child_spawned(std::uint32_t n) noexcept;
+void count_child_completed() noexcept;
+
+/// Frame allocation (mimalloc when COREIO_MIMALLOC). Any thread.
+void* frame_alloc(std::size_t size);
+void frame_free(void* p, std::size_t size) noexcept;
+
+}  // namespace coreio::detail

@@ -1,0 +1,60 @@
+// coreio/errors.hpp — the exception types coreio throws.
+//
+// Every error names what went wrong: a cancelled task, a timeout, a closed queue, a promise that was
+// dropped without a value, a misuse of the API that would otherwise deadlock or crash, and a spawn on
+// a runtime that is shutting down.
+#pragma once
+
+#include <stdexcept>
+
+namespace coreio {
+
+/// Thrown at a suspension point of a task that was cancelled (join_handle::cancel, a failing gather
+/// sibling, runtime shutdown). Cancellation is sticky: once a task is cancelled, every later
+/// cancellable suspension point throws this again. Catch it to clean up, then rethrow or return.
+/// Derives from std::exception (not runtime_error) so that `catch (const std::runtime_error&)`
+/// handlers for ordinary failures do not swallow it by accident.
+class cancelled_error : public std::exception {
+ public:
+  const char* what() const noexcept override { return "coreio: the task was cancelled"; }
+};
+
+/// Thrown by wait_for / a deadline when the time runs out; the inner task has been cancelled and
+/// has finished unwinding.
+class timeout_error : public std::runtime_error {
+ public:
+  timeout_error() : std::runtime_error("coreio: the operation timed out") {}
+};
+
+/// Thrown by queue<T>::get once the queue is closed and drained, and by put on a closed queue.
+class queue_closed : public std::runtime_error {
+ public:
+  queue_closed() : std::runtime_error("coreio: the queue is closed") {}
+};
+
+/// Thrown by future<T> when its promise was destroyed without a value or an exception.
+class broken_promise : public std::logic_error {
+ public:
+  broken_promise() : std::logic_error("coreio: the promise was destroyed without setting a value") {}
+};
+
+/// Thrown when the API is used in a way that would deadlock, crash or lose a result: block_on or
+/// get() on a worker thread, awaiting a moved-from task, retrieving a result twice, coreio::spawn
+/// outside a runtime, setting a promise twice. what() says which.
+class usage_error : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+/// Thrown by runtime::spawn / coreio::spawn once the runtime has begun shutting down.
+class runtime_closed : public std::runtime_error {
+ public:
+  runtime_closed() : std::runtime_error("coreio: the runtime is shutting down; spawn refused") {}
+};
+
+namespace detail {
+[[noreturn]] void throw_usage(const char* what);
+[[noreturn]] void throw_cancelled();
+}  // namespace detail
+
+}  // namespace coreio

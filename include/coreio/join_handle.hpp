@@ -1,0 +1,142 @@
+// coreio/join_handle.hpp — join_handle<T>: the handle of a spawned task.
+//
+// co_await it (from a task) or get() it (from a plain thread) for the task's result or exception;
+// cancel() it; done() polls. Dropping the handle detaches: the task runs on and its frame is freed
+// when it ends. The result can be retrieved once; a second retrieval throws usage_error.
+//
+// Awaiting a handle from a task that gets cancelled forwards the cancel to the awaited task and
+// keeps waiting for it to end (asyncio semantics), so no child is left running behind the awaiter.
+//
+// Thread safety: distinct objects: safe. Shared objects: cancel() and done() from any thread;
+// co_await / get() / destruction by one owner.
+#pragma once
+
+#include <coroutine>
+#include <utility>
+
+#include <coreio/detail/promise_base.hpp>
+#include <coreio/errors.hpp>
+#include <coreio/task.hpp>
+
+namespace coreio {
+
+/// The handle of a spawned task.
+///
+/// Example:
+///   auto h = coreio::spawn(fetch());
+///   int v = co_await h;      // or h.get() on a thread that is not a worker
+template <class T>
+class join_handle {
+ public:
+  using handle_type = std::coroutine_handle<detail::task_promise<T>>;
+
+  join_handle() noexcept = default;
+  explicit join_handle(handle_type h) noexcept : h_(h) {}
+  join_handle(join_handle&& o) noexcept
+      : h_(std::exchange(o.h_, nullptr)), consumed_(std::exchange(o.consumed_, false)) {}
+  join_handle& operator=(join_handle&& o) noexcept {
+    if (this != &o) {
+      release();
+      h_ = std::exchange(o.h_, nullptr);
+      consumed_ = std::exchange(o.consumed_, false);
+    }
+    return *this;
+  }
+  join_handle(const join_handle&) = delete;
+  join_handle& operator=(const join_handle&) = delete;
+  ~join_handle() { release(); }
+
+  /// Requests cancellation: the task's current or next suspension point throws cancelled_error.
+  /// Any thread; idempotent; a no-op once the task has ended.
+  void cancel() noexcept {
+    if (h_) h_.promise().own_scope_.cancel();
+  }
+
+  /// True once the task has ended (with a value or an exception). Any thread.
+  bool done() const noexcept { return h_ && h_.promise().cell_.is_complete(); }
+
+  /// Blocks the calling thread until the task ends; returns its result or rethrows its exception.
+  /// Not from a worker thread: it would block that worker (throws usage_error; co_await instead).
+  T get() {
+    check_retrievable();
+    if (detail::this_worker() != nullptr) {
+      detail::throw_usage("join_handle::get() on a worker thread would block it; co_await it");
+    }
+    h_.promise().cell_.wait_blocking();
+    consumed_ = true;
+    return h_.promise().result();
+  }
+
+  /// Lets the task run on unobserved (what the destructor does).
+  void detach() noexcept { release(); }
+
+  /// True if this handle refers to a task.
+  bool valid() const noexcept { return h_ != nullptr; }
+
+  auto operator co_await() noexcept { return awaiter{this}; }
+
+ private:
+  struct awaiter : detail::cancel_node {
+    join_handle* self;
+    detail::cancel_scope* scope = nullptr;
+    bool armed = false;
+
+    explicit awaiter(join_handle* s) noexcept : self(s) {}
+
+    bool await_ready() {
+      self->check_retrievable();
+      return self->h_.promise().cell_.is_complete();
+    }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> caller) noexcept {
+      scope = detail::scope_of(caller);
+      fn = &forward_cancel;
+      armed = scope->arm(this);
+      if (!armed) self->cancel();  // already cancelled: cancel the child, then wait for it
+      if (self->h_.promise().cell_.set_async_waiter(caller)) return true;
+      if (armed) scope->disarm(this);
+      armed = false;
+      return false;
+    }
+    T await_resume() {
+      if (armed) scope->disarm(this);
+      self->consumed_ = true;
+      return self->h_.promise().result();
+    }
+    static void forward_cancel(detail::cancel_node* n) noexcept {
+      static_cast<awaiter*>(n)->self->cancel();
+    }
+  };
+
+  void check_retrievable() const {
+    if (!h_) detail::throw_usage("join_handle is empty (moved from or detached)");
+    if (consumed_) detail::throw_usage("join_handle result already retrieved (awaited or get() twice)");
+  }
+  void release() noexcept {
+    if (!h_) return;
+    handle_type h = std::exchange(h_, nullptr);
+    detail::root_release(&h.promise(), h);
+  }
+
+  handle_type h_{};
+  bool consumed_ = false;
+};
+
+namespace detail {
+/// Turns t into a root task on rt and returns its handle. Throws runtime_closed if rt is closing.
+template <class T>
+join_handle<T> spawn_root(runtime_impl* rt, task<T> t) {
+  if (!t.valid()) throw_usage("spawn of a moved-from or already-awaited coreio::task");
+  auto h = t.handle();
+  auto& p = h.promise();
+  p.make_independent(completion_kind::spawned);
+  // Relaxed: the frame is published to other threads by root_spawn's queue push (release).
+  p.refs_.store(2, std::memory_order_relaxed);
+  p.rt_ = rt;
+  root_spawn(rt, &p, h);  // on throw, t still owns the frame and frees it
+  (void)t.release();
+  return join_handle<T>{h};
+}
+}  // namespace detail
+
+}  // namespace coreio

@@ -1,0 +1,34 @@
+// coreio/metrics.hpp — runtime_metrics: a snapshot of the scheduler's counters.
+//
+// Taken by runtime::metrics() at any time from any thread; every counter is read with a relaxed
+// load, so a snapshot is not one instant but each field is exact for some recent instant.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace coreio {
+
+/// Counters of one worker since the runtime started.
+struct worker_metrics {
+  std::uint64_t polls = 0;              ///< task resumptions run by this worker
+  std::uint64_t steals = 0;             ///< tasks taken from other workers' deques
+  std::uint64_t steal_operations = 0;   ///< successful steal-half operations
+  std::uint64_t parks = 0;              ///< times the worker went to sleep in its event loop
+  std::uint64_t local_queue_depth = 0;  ///< tasks in its deque now
+  std::uint64_t overflows = 0;          ///< times its full deque moved half to the global queue
+  std::uint64_t busy_ns = 0;            ///< time not parked, in nanoseconds
+  std::uint64_t global_pulls = 0;       ///< tasks taken from the global queue
+  std::uint64_t timers_fired = 0;       ///< sleeps that ended on this worker
+};
+
+/// A snapshot of a runtime's counters.
+struct runtime_metrics {
+  std::uint64_t tasks_spawned = 0;       ///< spawned and gathered tasks created
+  std::uint64_t tasks_completed = 0;     ///< of those, the ones that have ended
+  std::uint64_t tasks_alive = 0;         ///< spawned (root) tasks not yet ended
+  std::uint64_t global_queue_depth = 0;  ///< tasks in the global injection queue now (approximate)
+  std::vector<worker_metrics> workers;
+};
+
+}  // namespace coreio

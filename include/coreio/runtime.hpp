@@ -1,0 +1,82 @@
+// coreio/runtime.hpp — the runtime: a pool of worker threads, each with its own event loop.
+//
+// Threading model (the rest of the API refers to it):
+//   * A runtime has N workers. Each worker thread owns an asio::io_context (its event loop: timers,
+//     sockets), a LIFO slot and a bounded Chase-Lev deque of ready coroutines.
+//   * Tasks spawned on a worker go to that worker's deque; idle workers steal half of another's.
+//     Tasks spawned from other threads go through a global injection queue.
+//   * A coroutine always runs on some worker; after a suspension it may resume on another one.
+//     "Worker only" functions must be called from a task running on a worker.
+//   * Destroying a runtime cancels every task still running, waits for them to unwind, then joins
+//     the worker threads. A task that never reaches a suspension point cannot be interrupted.
+//
+// Thread safety: distinct objects: safe. Shared objects: spawn(), metrics() from any thread;
+// block_on() from any thread that is not a worker; destruction from a thread that is not a worker.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include <coreio/errors.hpp>
+#include <coreio/join_handle.hpp>
+#include <coreio/metrics.hpp>
+#include <coreio/task.hpp>
+
+namespace coreio {
+
+/// How to build a runtime. Designated initialisers: runtime_options{.workers = 4}.
+struct runtime_options {
+  /// Worker threads; 0 means one per hardware thread.
+  std::size_t workers = 0;
+  /// A busy worker looks at the global queue every this many task polls (fairness).
+  std::uint32_t global_queue_interval = 61;
+  /// A busy worker checks its timers and polls its event loop every this many task polls.
+  std::uint32_t event_interval = 61;
+  /// Capacity of each worker's local deque (a power of two); the excess overflows to the global queue.
+  std::uint32_t local_queue_capacity = 256;
+};
+
+class runtime {
+ public:
+  /// Starts the worker threads.
+  explicit runtime(runtime_options options = {});
+  /// Cancels every task still running, waits for them to end, joins the workers. Not from a worker.
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Runs t to completion on the pool and returns its result or rethrows its exception.
+  /// Not from a worker thread (usage_error: it would deadlock that worker).
+  template <class T>
+  T block_on(task<T> t) {
+    if (detail::this_worker() != nullptr) {
+      detail::throw_usage("runtime::block_on on a worker thread would deadlock; co_await instead");
+    }
+    return spawn(std::move(t)).get();
+  }
+
+  /// Spawns t on the pool. Any thread. Throws runtime_closed once shutdown has begun.
+  template <class T>
+  join_handle<T> spawn(task<T> t) {
+    return detail::spawn_root(impl_.get(), std::move(t));
+  }
+
+  /// A snapshot of the counters. Any thread; cheap.
+  runtime_metrics metrics() const;
+
+  /// The number of worker threads.
+  std::size_t workers() const noexcept;
+
+ private:
+  std::unique_ptr<detail::runtime_impl> impl_;
+};
+
+/// asyncio.run: builds a runtime, runs t to completion on it, shuts it down, returns t's result.
+template <class T>
+T run(task<T> t, runtime_options options = {}) {
+  runtime rt{options};
+  return rt.block_on(std::move(t));
+}
+
+}  // namespace coreio

@@ -1,0 +1,143 @@
+// runtime.cpp — building, spawning on and shutting down a runtime (protocol: runtime_impl.hpp).
+#include "runtime_impl.hpp"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "sched/context.hpp"
+
+namespace coreio::detail {
+
+namespace {
+std::uint32_t resolve_workers(std::size_t requested) {
+  if (requested != 0) return static_cast<std::uint32_t>(requested);
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : hw;
+}
+
+runtime_options checked(runtime_options o) {
+  const std::uint32_t c = o.local_queue_capacity;
+  if (c < 4 || (c & (c - 1)) != 0) {
+    throw std::invalid_argument("coreio: runtime_options.local_queue_capacity must be a power of two >= 4");
+  }
+  if (o.workers > 4096) throw std::invalid_argument("coreio: runtime_options.workers must be <= 4096");
+  return o;
+}
+}  // namespace
+
+runtime_impl::runtime_impl(const runtime_options& options)
+    : idle_(resolve_workers(checked(options).workers)),
+      registry_(resolve_workers(options.workers) + 1) {
+  const std::uint32_t n = resolve_workers(options.workers);
+  workers_.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(*this, i, options));
+  threads_.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    threads_.emplace_back([this, i] {
+      std::string name = "coreio-w" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      workers_[i]->run();
+    });
+  }
+}
+
+runtime_impl::~runtime_impl() {
+  if (worker* w = this_worker(); w != nullptr && &w->rt() == this) {
+    std::fputs("coreio: a runtime was destroyed from one of its own worker threads; aborting\n", stderr);
+    std::abort();
+  }
+  // Step 1.
+  closing_.store(true, std::memory_order_seq_cst);
+  // Step 2.
+  registry_.cancel_all();
+  // Step 3.
+  {
+    std::unique_lock<std::mutex> lk(drain_mu_);
+    auto last_progress = std::chrono::steady_clock::now();
+    std::size_t last_alive = registry_.alive();
+    while (last_alive != 0) {
+      drain_cv_.wait_for(lk, std::chrono::milliseconds(1));
+      std::size_t alive = registry_.alive();
+      auto now = std::chrono::steady_clock::now();
+      if (alive != last_alive) {
+        last_progress = now;
+      } else if (now - last_progress > std::chrono::seconds(5)) {
+        std::fprintf(stderr, "coreio: runtime shutdown is waiting for %zu task(s) to end\n", alive);
+        last_progress = now;
+      }
+      last_alive = alive;
+    }
+  }
+  // Step 4. Release pairs with the acquire in stopping().
+  stopping_.store(true, std::memory_order_release);
+  for (auto& w : workers_) w->wake();
+  for (auto& t : threads_) t.join();
+}
+
+void runtime_impl::inject(std::coroutine_handle<> h) {
+  global_.push(h.address());
+  // seq_cst fence: idle.hpp step 1 — the push is ordered before reading who sleeps.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  notify_one_parked();
+}
+
+void runtime_impl::notify_one_parked() {
+  int w = idle_.pick_sleeper_to_wake();
+  if (w >= 0) workers_[static_cast<std::size_t>(w)]->wake();
+}
+
+void runtime_impl::spawn_root(promise_base* p, std::coroutine_handle<> h) {
+  worker* w = this_worker();
+  const bool local = w != nullptr && &w->rt() == this;
+  const std::uint32_t shard = local ? w->index() : worker_count();
+  if (!registry_.link(p, shard, closing_)) throw runtime_closed();
+  if (local) {
+    w->count_spawned(1);
+    w->push_local(h);
+  } else {
+    // Relaxed: a statistic.
+    external_spawned_.fetch_add(1, std::memory_order_relaxed);
+    inject(h);
+  }
+}
+
+void runtime_impl::root_ended(promise_base* p) {
+  registry_.unlink(p);
+  // Relaxed: a missed notification costs the drain loop at most its 1 ms timed wait.
+  if (closing_.load(std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> g(drain_mu_);
+    drain_cv_.notify_all();
+  }
+}
+
+runtime_metrics runtime_impl::metrics() const {
+  runtime_metrics m;
+  m.workers.reserve(workers_.size());
+  for (const auto& w : workers_) {
+    m.workers.push_back(w->snapshot());
+    m.tasks_spawned += w->spawned();
+    m.tasks_completed += w->completed();
+  }
+  m.tasks_spawned += external_spawned_.load(std::memory_order_relaxed);
+  m.tasks_alive = registry_.alive();
+  m.global_queue_depth = global_.size_approx();
+  return m;
+}
+
+}  // namespace coreio::detail
+
+namespace coreio {
+
+runtime::runtime(runtime_options options) : impl_(std::make_unique<detail::runtime_impl>(options)) {}
+
+runtime::~runtime() = default;
+
+runtime_metrics runtime::metrics() const { return impl_->metrics(); }
+
+std::size_t runtime::workers() const noexcept { return impl_->worker_count(); }
+
+}  // namespace coreio

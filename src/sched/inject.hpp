@@ -1,0 +1,54 @@
+// sched/inject.hpp — the global injection queue of a runtime.
+//
+// Holds ready coroutines submitted from threads that are not workers, the overflow of full local
+// deques, and yielded tasks (yield_now puts the task at the back of the line here). An MPMC queue
+// (moodycamel::ConcurrentQueue): workers use their own producer/consumer tokens, outside threads the
+// token-free implicit producers. FIFO per producer; no global order across producers is promised.
+//
+// Thread safety: every member from any thread; tokens by the thread that owns them.
+#pragma once
+
+// GCC 12 reports a false -Wstringop-overflow inside moodycamel's enqueue_bulk once it is inlined
+// into our code (an atomic load it believes targets a zero-size region); the queue's own tests and
+// ASan runs show no overflow. Silence it for this header only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
+#include <concurrentqueue/concurrentqueue.h>
+
+#include <cstddef>
+
+namespace coreio::detail {
+
+class inject_queue {
+ public:
+  using producer_token = moodycamel::ProducerToken;
+  using consumer_token = moodycamel::ConsumerToken;
+
+  inject_queue() : q_(1024) {}
+
+  producer_token make_producer() { return producer_token(q_); }
+  consumer_token make_consumer() { return consumer_token(q_); }
+
+  void push(void* x) { q_.enqueue(x); }
+  void push(producer_token& tok, void* x) { q_.enqueue(tok, x); }
+  void push_bulk(producer_token& tok, void* const* xs, std::size_t n) {
+    q_.enqueue_bulk(tok, xs, n);
+  }
+  bool pop(consumer_token& tok, void*& x) { return q_.try_dequeue(tok, x); }
+  std::size_t pop_bulk(consumer_token& tok, void** xs, std::size_t max) {
+    return q_.try_dequeue_bulk(tok, xs, max);
+  }
+  bool pop_any(void*& x) { return q_.try_dequeue(x); }
+  std::size_t size_approx() const { return q_.size_approx(); }
+
+ private:
+  moodycamel::ConcurrentQueue<void*> q_;
+};
+
+}  // namespace coreio::detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
