@@ -24,7 +24,7 @@ runtime_options checked(runtime_options o) {
   if (c < 4 || (c & (c - 1)) != 0) {
     throw std::invalid_argument("coreio: runtime_options.local_queue_capacity must be a power of two >= 4");
   }
-  if (o.workers > 4096) throw std::invalid_argument("coreio: runtime_options.workers must be <= 4096");
+  if (o.workers > 65534) throw std::invalid_argument("coreio: runtime_options.workers must be <= 65534");
   return o;
 }
 }  // namespace

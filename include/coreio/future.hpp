@@ -50,16 +50,15 @@ struct future_state {
   completion_cell cell;
   // Set by the first set_value/set_exception/break; detects a second one. Any thread, RMW.
   std::atomic<bool> satisfied{false};
-  // Owners: the promise, and the future once made. RMW only; acq_rel on release so that the last
-  // owner sees every write of the other before it frees the state.
-  std::atomic<int> refs{1};
   // Written by the consumer before it registers as waiter; read by the producer after complete().
   runtime_impl* waiter_rt = nullptr;
   future_value<T> value;
   std::exception_ptr error;
 
+  // Owners (cell's refcount): the promise, and the future once made.
+  future_state() noexcept { cell.set_refs(1); }
   void release() noexcept {
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (cell.release_ref()) delete this;
   }
   bool claim() noexcept { return !satisfied.exchange(true, std::memory_order_relaxed); }
   void publish() noexcept {
@@ -101,8 +100,7 @@ class promise {
     if (!s_) detail::throw_usage("promise::get_future on a moved-from promise");
     if (retrieved_) detail::throw_usage("promise::get_future called twice");
     retrieved_ = true;
-    // Relaxed: the new owner is this thread; publication to others goes through their own sync.
-    s_->refs.fetch_add(1, std::memory_order_relaxed);
+    s_->cell.add_ref();
     return future<T>(s_);
   }
 

@@ -130,8 +130,7 @@ join_handle<T> spawn_root(runtime_impl* rt, task<T> t) {
   auto h = t.handle();
   auto& p = h.promise();
   p.make_independent(completion_kind::spawned);
-  // Relaxed: the frame is published to other threads by root_spawn's queue push (release).
-  p.refs_.store(2, std::memory_order_relaxed);
+  p.cell_.set_refs(2);  // the running task and the handle; published by root_spawn's queue push
   p.rt_ = rt;
   root_spawn(rt, &p, h);  // on throw, t still owns the frame and frees it
   (void)t.release();

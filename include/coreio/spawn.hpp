@@ -30,7 +30,7 @@ struct yield_awaiter {
   cancel_scope* scope = nullptr;
   bool await_ready() const noexcept { return false; }
   template <class P>
-  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+  bool await_suspend(std::coroutine_handle<P> h) {
     scope = scope_of(h);
     if (scope->cancelled()) return false;
     yield_to_back(h);

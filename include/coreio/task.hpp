@@ -75,7 +75,7 @@ struct task_awaiter {
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
     auto& p = h.promise();
-    p.continuation_ = caller;
+    p.continuation_ = caller.address();
     p.scope_ = scope_of(caller);
     return h;
   }

@@ -30,7 +30,7 @@ struct timer_entry : cancel_node {
   /// The worker whose heap holds the entry. Set by timer_insert; read by any canceller.
   worker* owner = nullptr;
   /// Position in the owner's heap, npos when not in it. Owner worker only.
-  std::size_t heap_index = static_cast<std::size_t>(-1);
+  std::uint32_t heap_index = static_cast<std::uint32_t>(-1);
   /// pending -> fired (owner, when due) or pending -> cancelled (a canceller): whoever moves it away
   /// from pending resumes the waiter. acq_rel exchanges; see timer.cpp.
   std::atomic<std::uint8_t> state{pending};

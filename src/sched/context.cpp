@@ -28,7 +28,7 @@ void schedule(runtime_impl* rt, std::coroutine_handle<> h) noexcept {
 
 void push_local(std::coroutine_handle<> h) noexcept { t_current->push_local(h); }
 
-void yield_to_back(std::coroutine_handle<> h) noexcept { t_current->yield_to_back(h); }
+void yield_to_back(std::coroutine_handle<> h) { t_current->yield_to_back(h); }
 
 void root_spawn(runtime_impl* rt, promise_base* p, std::coroutine_handle<> h) {
   rt->spawn_root(p, h);
@@ -38,14 +38,12 @@ std::coroutine_handle<> root_complete(promise_base* p, std::coroutine_handle<> h
   p->rt_->root_ended(p);
   if (t_current) t_current->count_completed();
   std::coroutine_handle<> waiter = p->cell_.complete();
-  // acq_rel: the last owner must see every write of the other before destroying the frame.
-  if (p->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) h.destroy();
+  if (p->cell_.release_ref()) h.destroy();
   return waiter ? waiter : std::noop_coroutine();
 }
 
 void root_release(promise_base* p, std::coroutine_handle<> h) noexcept {
-  // acq_rel: as in root_complete.
-  if (p->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) h.destroy();
+  if (p->cell_.release_ref()) h.destroy();
 }
 
 void count_child_spawned(std::uint32_t n) noexcept { t_current->count_spawned(n); }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include <coreio/detail/promise_base.hpp>
 
@@ -33,22 +34,19 @@ class registry {
     // Relaxed: ordered by sh.mu against the store in the closing thread, which takes every shard
     // lock after setting the flag.
     if (closing.load(std::memory_order_relaxed)) return false;
-    p->reg_shard_ = s;
-    p->reg_prev_ = nullptr;
-    p->reg_next_ = sh.head;
-    if (sh.head) sh.head->reg_prev_ = p;
-    sh.head = p;
-    ++sh.count;
+    p->reg_shard_ = static_cast<std::uint16_t>(s);
+    p->reg_index_ = static_cast<std::uint32_t>(sh.tasks.size());
+    sh.tasks.push_back(p);
     return true;
   }
 
   void unlink(promise_base* p) {
     shard& sh = *shards_[p->reg_shard_];
     std::lock_guard<std::mutex> g(sh.mu);
-    if (p->reg_prev_) p->reg_prev_->reg_next_ = p->reg_next_;
-    else sh.head = p->reg_next_;
-    if (p->reg_next_) p->reg_next_->reg_prev_ = p->reg_prev_;
-    --sh.count;
+    promise_base* last = sh.tasks.back();
+    sh.tasks[p->reg_index_] = last;
+    last->reg_index_ = p->reg_index_;
+    sh.tasks.pop_back();
   }
 
   /// Cancels every linked task. Tasks stay linked until they end.
@@ -57,7 +55,7 @@ class registry {
       shard& sh = *shards_[s];
       std::lock_guard<std::mutex> g(sh.mu);
       // Safety: a task unlinks itself under this lock before its frame can be freed.
-      for (promise_base* p = sh.head; p; p = p->reg_next_) p->own_scope_.cancel();
+      for (promise_base* p : sh.tasks) p->own_scope_.cancel();
     }
   }
 
@@ -67,7 +65,7 @@ class registry {
     for (std::uint32_t s = 0; s < n_; ++s) {
       shard& sh = *shards_[s];
       std::lock_guard<std::mutex> g(sh.mu);
-      n += sh.count;
+      n += sh.tasks.size();
     }
     return n;
   }
@@ -75,8 +73,8 @@ class registry {
  private:
   struct shard {
     std::mutex mu;
-    promise_base* head = nullptr;  // guarded by mu
-    std::size_t count = 0;         // guarded by mu
+    // The linked tasks, in no order; each knows its index (swap-remove). Guarded by mu.
+    std::vector<promise_base*> tasks;
   };
   const std::uint32_t n_;
   std::unique_ptr<cache_padded<shard>[]> shards_;

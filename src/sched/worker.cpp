@@ -82,7 +82,10 @@ std::coroutine_handle<> worker::next_local() noexcept {
       return as_handle(x);
     }
   }
-  if (tick_ % event_interval_ == 0) maintenance();
+  if (tick_ % event_interval_ == 0) {
+    maintenance();
+    flush_yielded();
+  }
   if (lifo_) {
     std::coroutine_handle<> h = std::exchange(lifo_, nullptr);
     if (++lifo_streak_ <= max_lifo_streak) return h;
@@ -91,7 +94,22 @@ std::coroutine_handle<> worker::next_local() noexcept {
   }
   lifo_streak_ = 0;
   if (void* x = queue_.pop()) return as_handle(x);
+  if (flush_yielded()) {
+    if (void* x = queue_.pop()) return as_handle(x);
+  }
   return nullptr;
+}
+
+bool worker::flush_yielded() noexcept {
+  if (yielded_.empty()) return false;
+  // Newest first, so that the oldest ends on top of the deque and runs first (FIFO among yielders).
+  for (std::size_t i = yielded_.size(); i-- > 0;) {
+    if (!queue_.push(yielded_[i])) overflow(yielded_[i]);
+  }
+  yielded_.clear();
+  idle& id = rt_.idle_state();
+  if (id.sleeping_hint() != 0 && id.searching_hint() == 0) rt_.notify_one_parked();
+  return true;
 }
 
 bool worker::maintenance() {
@@ -209,14 +227,10 @@ void worker::overflow(void* x) noexcept {
   rt_.notify_one_parked();
 }
 
-void worker::yield_to_back(std::coroutine_handle<> h) noexcept {
-  rt_.global().push(ptok_, h.address());
-  idle& id = rt_.idle_state();
-  if (id.sleeping_hint() != 0 && id.searching_hint() == 0) rt_.notify_one_parked();
-}
+void worker::yield_to_back(std::coroutine_handle<> h) { yielded_.push_back(h.address()); }
 
 bool worker::work_visible() const {
-  if (lifo_ || !queue_.empty() || rt_.stopping()) return true;
+  if (lifo_ || !queue_.empty() || !yielded_.empty() || rt_.stopping()) return true;
   if (rt_.global().size_approx() > 0) return true;
   for (std::uint32_t i = 0; i < rt_.worker_count(); ++i) {
     if (rt_.worker_at(i).queue().size() > 0) return true;

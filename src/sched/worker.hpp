@@ -11,7 +11,8 @@
 //   2. Every event_interval ticks, fire due timers and, if any IO or posted operation is pending,
 //      poll the event loop without blocking.
 //   3. Run the LIFO slot (at most 3 times in a row; the 4th goes to the back of the global queue so
-//      that two tasks waking each other cannot starve the rest), else pop the deque.
+//      that two tasks waking each other cannot starve the rest), else pop the deque, else move the
+//      tasks that yielded (yield_now) back onto the deque, oldest on top.
 //   4. Out of local work: fire timers / poll; then take a batch from the global queue; then, as one
 //      of at most half the workers, steal half of a random victim's deque.
 //   5. Nothing anywhere: park (idle.hpp's protocol) in io_context::run_one(), which returns on a
@@ -27,6 +28,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 #include <coreio/metrics.hpp>
 #include <coreio/runtime.hpp>
@@ -65,8 +67,8 @@ class worker {
   void schedule_lifo(std::coroutine_handle<> h) noexcept;
   /// Pushes h on the deque (overflowing half to the global queue if full) and maybe wakes a worker.
   void push_local(std::coroutine_handle<> h) noexcept;
-  /// Puts h at the back of the global queue (yield_now).
-  void yield_to_back(std::coroutine_handle<> h) noexcept;
+  /// Puts h behind every task ready on this worker (yield_now).
+  void yield_to_back(std::coroutine_handle<> h);
   void insert_timer(timer_entry* e) { timers_.insert(e); }
   void erase_timer(timer_entry* e) noexcept { timers_.erase(e); }
   void count_spawned(std::uint64_t n) noexcept { spawned_.add(n); }
@@ -97,6 +99,7 @@ class worker {
   void arm_wake_timer();
   void end_searching();
   void overflow(void* x) noexcept;
+  bool flush_yielded() noexcept;
   std::uint32_t next_random() noexcept;
 
   runtime_impl& rt_;
@@ -123,6 +126,10 @@ class worker {
   bool searching_ = false;
   timer_heap timers_;
   asio::steady_timer wake_timer_{ioc_};
+  // Tasks that yielded, oldest first. They go back on the deque (where thieves can take them) when
+  // it runs dry, or every global_queue_interval ticks, so that each ready task runs once before a
+  // yielder runs again.
+  std::vector<void*> yielded_;
   bool wake_timer_armed_ = false;
   std::chrono::steady_clock::time_point wake_timer_deadline_{};
   std::chrono::steady_clock::time_point busy_since_{};

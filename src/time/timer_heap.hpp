@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include <coreio/time.hpp>
@@ -18,28 +19,27 @@ namespace coreio::detail {
 
 class timer_heap {
  public:
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  static constexpr std::uint32_t npos = static_cast<std::uint32_t>(-1);
 
   bool empty() const noexcept { return heap_.empty(); }
   std::size_t size() const noexcept { return heap_.size(); }
   timer_entry* top() const noexcept { return heap_.front(); }
 
   void insert(timer_entry* e) {
-    e->heap_index = heap_.size();
+    e->heap_index = static_cast<std::uint32_t>(heap_.size());
     heap_.push_back(e);
     sift_up(e->heap_index);
   }
 
   /// Removes e if it is in the heap.
   void erase(timer_entry* e) noexcept {
+    if (e->heap_index == npos) return;
     std::size_t i = e->heap_index;
-    if (i == npos) return;
     e->heap_index = npos;
     timer_entry* last = heap_.back();
     heap_.pop_back();
     if (last == e) return;
-    heap_[i] = last;
-    last->heap_index = i;
+    place(i, last);
     if (i > 0 && less(last, heap_[(i - 1) / 2])) sift_up(i);
     else sift_down(i);
   }
@@ -56,7 +56,7 @@ class timer_heap {
   }
   void place(std::size_t i, timer_entry* e) noexcept {
     heap_[i] = e;
-    e->heap_index = i;
+    e->heap_index = static_cast<std::uint32_t>(i);
   }
   void sift_up(std::size_t i) noexcept {
     timer_entry* e = heap_[i];

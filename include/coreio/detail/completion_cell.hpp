@@ -92,6 +92,21 @@ class completion_cell {
     return true;
   }
 
+  /// Two-owner reference count that shares the cell's cache line (spawned tasks: the running task
+  /// and the join handle). Returns true for the caller that dropped the last reference.
+  void set_refs(std::uint32_t n) noexcept {
+    // Relaxed: set before the owners are published (by a queue push or a constructor).
+    refs_.store(n, std::memory_order_relaxed);
+  }
+  void add_ref() noexcept {
+    // Relaxed: the caller already holds a reference, so the count cannot reach zero meanwhile.
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  [[nodiscard]] bool release_ref() noexcept {
+    // acq_rel: the last owner must see every write of the others before it frees the object.
+    return refs_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  }
+
   /// Consumer on a plain thread: block until complete.
   void wait_blocking() {
     if (is_complete()) return;
@@ -108,6 +123,8 @@ class completion_cell {
  private:
   // Writers: consumer (waiter bits), producer (k_complete). Readers: both.
   std::atomic<std::uint32_t> state_{0};
+  // Owners of the enclosing object. RMW only (set_refs before publication).
+  std::atomic<std::uint32_t> refs_{0};
   // Written by the consumer before it sets a waiter bit; read by the producer after seeing it.
   void* waiter_ = nullptr;
 };

@@ -33,28 +33,31 @@ struct child_sink {
 };
 
 struct promise_base {
-  /// awaited: the coroutine to resume at the end.
-  std::coroutine_handle<> continuation_{};
+  /// awaited: the coroutine to resume at the end. gathered: who to tell at the end.
+  union {
+    void* continuation_;  // a std::coroutine_handle<> address
+    child_sink* sink_;
+  };
   /// The scope whose cancellation this coroutine observes: own_scope_, or the awaiter's.
   cancel_scope* scope_ = nullptr;
   /// The exception the body ended with, if any.
   std::exception_ptr exception_{};
-  /// gathered: who to tell at the end.
-  child_sink* sink_ = nullptr;
-  completion_kind kind_ = completion_kind::awaited;
   /// gathered / spawned: the scope of this thread of execution.
   cancel_scope own_scope_{};
 
   // --- spawned only -------------------------------------------------------------------------
-  /// Completes when the task ends; the join handle waits on it.
+  /// Completes when the task ends; the join handle waits on it. Its refcount counts the owners of
+  /// the frame: the running task and the join handle.
   completion_cell cell_{};
-  /// References to the frame: the running task and the join handle. Writers/readers: both, RMW only.
-  std::atomic<std::uint32_t> refs_{0};
-  /// The runtime the task was spawned on, and its place in that runtime's registry.
+  /// The runtime the task was spawned on (set by spawn_root).
   runtime_impl* rt_ = nullptr;
-  promise_base* reg_prev_ = nullptr;
-  promise_base* reg_next_ = nullptr;
-  std::uint32_t reg_shard_ = 0;
+  /// Place in that runtime's registry (sched/registry.hpp); guarded by the registry shard's lock.
+  std::uint32_t reg_index_ = 0;
+  std::uint16_t reg_shard_ = 0;
+
+  completion_kind kind_ = completion_kind::awaited;
+
+  promise_base() noexcept : continuation_(nullptr) {}
 
   static void* operator new(std::size_t size) { return frame_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }
@@ -66,7 +69,7 @@ struct promise_base {
   std::coroutine_handle<> on_final(std::coroutine_handle<> h) noexcept {
     switch (kind_) {
       case completion_kind::awaited:
-        return continuation_;
+        return std::coroutine_handle<>::from_address(continuation_);
       case completion_kind::gathered:
         return sink_->child_done(this);
       case completion_kind::spawned:

@@ -24,7 +24,7 @@ void schedule(runtime_impl* rt, std::coroutine_handle<> h) noexcept;
 /// Pushes h on the calling worker's local deque, where idle workers may steal it. Worker only.
 void push_local(std::coroutine_handle<> h) noexcept;
 /// Queues h behind the ready work (asyncio.sleep(0)): the runtime's global FIFO. Worker only.
-void yield_to_back(std::coroutine_handle<> h) noexcept;
+void yield_to_back(std::coroutine_handle<> h);
 
 /// Spawns the root task whose promise is p and whose frame is h on rt: registers it for shutdown,
 /// queues it. Throws runtime_closed if rt is shutting down (the frame is then not taken). Any thread.
