@@ -31,7 +31,7 @@ runtime_options checked(runtime_options o) {
 
 runtime_impl::runtime_impl(const runtime_options& options)
     : idle_(resolve_workers(checked(options).workers)),
-      registry_(resolve_workers(options.workers) + 1) {
+      registry_(resolve_workers(options.workers)) {
   const std::uint32_t n = resolve_workers(options.workers);
   workers_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(*this, i, options));
@@ -93,8 +93,7 @@ void runtime_impl::notify_one_parked() {
 void runtime_impl::spawn_root(promise_base* p, std::coroutine_handle<> h) {
   worker* w = this_worker();
   const bool local = w != nullptr && &w->rt() == this;
-  const std::uint32_t shard = local ? w->index() : worker_count();
-  if (!registry_.link(p, shard, closing_)) throw runtime_closed();
+  if (!registry_.link(p, closing_)) throw runtime_closed();
   if (local) {
     w->count_spawned(1);
     w->push_local(h);
