@@ -6,6 +6,7 @@
 #include <coreio/gather.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/metrics.hpp>
+#include <coreio/net.hpp>
 #include <coreio/runtime.hpp>
 #include <coreio/spawn.hpp>
 #include <coreio/task.hpp>

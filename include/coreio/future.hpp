@@ -50,8 +50,6 @@ struct future_state {
   completion_cell cell;
   // Set by the first set_value/set_exception/break; detects a second one. Any thread, RMW.
   std::atomic<bool> satisfied{false};
-  // Written by the consumer before it registers as waiter; read by the producer after complete().
-  runtime_impl* waiter_rt = nullptr;
   future_value<T> value;
   std::exception_ptr error;
 
@@ -62,7 +60,7 @@ struct future_state {
   }
   bool claim() noexcept { return !satisfied.exchange(true, std::memory_order_relaxed); }
   void publish() noexcept {
-    if (std::coroutine_handle<> h = cell.complete()) schedule(waiter_rt, h);
+    if (async_waiter* w = cell.complete()) schedule(w->rt, w->handle);
   }
   decltype(auto) result() {
     if (error) std::rethrow_exception(error);
@@ -189,7 +187,7 @@ class future {
   struct awaiter : detail::cancel_node {
     future* self;
     detail::cancel_scope* scope = nullptr;
-    std::coroutine_handle<> waiter{};
+    detail::async_waiter rec{};
     bool armed = false;
     // Set by the canceller that withdrew the waiter, before it schedules the waiter.
     bool interrupted = false;
@@ -202,24 +200,25 @@ class future {
     template <class P>
     bool await_suspend(std::coroutine_handle<P> caller) noexcept {
       scope = detail::scope_of(caller);
-      waiter = caller;
       fn = &on_cancel;
-      if (scope->cancelled()) {
+      rec = {caller, detail::this_runtime()};
+      // Arm first, register last: once registered, the producer may resume us at any moment. A
+      // cancel that lands in between is remembered by the cell (withdraw before registration).
+      if (!scope->arm(this)) {
         interrupted = true;
         return false;
       }
-      self->s_->waiter_rt = detail::this_runtime();
-      if (!self->s_->cell.set_async_waiter(caller)) return false;  // the value is already in
-      // Registered first, armed second: a canceller that runs from here on finds the waiter.
-      armed = scope->arm(this);
-      if (armed) return true;
-      // Cancelled in between: withdraw ourselves, unless the producer already claimed the waiter
-      // (then it schedules us and we must stay suspended).
-      if (self->s_->cell.withdraw_async_waiter()) {
-        interrupted = true;
-        return false;
+      armed = true;
+      switch (self->s_->cell.set_async_waiter(&rec)) {
+        case detail::completion_cell::registration::suspended:
+          return true;
+        case detail::completion_cell::registration::cancelled:
+          interrupted = true;
+          return false;
+        case detail::completion_cell::registration::complete:
+          break;
       }
-      return true;
+      return false;
     }
     T await_resume() {
       if (armed) scope->disarm(this);
@@ -231,7 +230,7 @@ class future {
       auto* a = static_cast<awaiter*>(n);
       if (a->self->s_->cell.withdraw_async_waiter()) {
         a->interrupted = true;
-        detail::schedule(a->self->s_->waiter_rt, a->waiter);
+        detail::schedule(a->rec.rt, a->rec.handle);
       }
     }
   };

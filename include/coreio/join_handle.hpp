@@ -79,6 +79,7 @@ class join_handle {
   struct awaiter : detail::cancel_node {
     join_handle* self;
     detail::cancel_scope* scope = nullptr;
+    detail::async_waiter rec{};
     bool armed = false;
 
     explicit awaiter(join_handle* s) noexcept : self(s) {}
@@ -93,7 +94,13 @@ class join_handle {
       fn = &forward_cancel;
       armed = scope->arm(this);
       if (!armed) self->cancel();  // already cancelled: cancel the child, then wait for it
-      if (self->h_.promise().cell_.set_async_waiter(caller)) return true;
+      rec = {caller, detail::this_runtime()};
+      // Nothing withdraws a join waiter (a cancel is forwarded to the child instead), so the
+      // result is suspended or complete. After registering, *this may be resumed at any moment.
+      if (self->h_.promise().cell_.set_async_waiter(&rec) ==
+          detail::completion_cell::registration::suspended) {
+        return true;
+      }
       if (armed) scope->disarm(this);
       armed = false;
       return false;

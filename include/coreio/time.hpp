@@ -92,6 +92,7 @@ template <class Rep, class Period>
 detail::sleep_awaiter sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
   using sc = std::chrono::steady_clock;
   const sc::time_point now = sc::now();
+  if (d <= std::chrono::duration<Rep, Period>::zero()) return detail::sleep_awaiter{now};
   // Saturate instead of overflowing: sleep_for(hours::max()) sleeps "forever" (until cancelled).
   if (std::chrono::duration<double>(d) >= std::chrono::duration<double>(sc::time_point::max() - now)) {
     return detail::sleep_awaiter{sc::time_point::max()};

@@ -37,9 +37,16 @@ void root_spawn(runtime_impl* rt, promise_base* p, std::coroutine_handle<> h) {
 std::coroutine_handle<> root_complete(promise_base* p, std::coroutine_handle<> h) noexcept {
   p->rt_->root_ended(p);
   if (t_current) t_current->count_completed();
-  std::coroutine_handle<> waiter = p->cell_.complete();
+  async_waiter* w = p->cell_.complete();
+  // Read before dropping our reference: w lives in the waiter's frame, which the waiter (suspended
+  // until we resume it) cannot free, but copy it anyway so that nothing below touches shared state.
+  std::coroutine_handle<> next = std::noop_coroutine();
+  if (w != nullptr) {
+    if (w->rt == p->rt_) next = w->handle;  // same runtime: run it here by symmetric transfer
+    else schedule(w->rt, w->handle);        // a task of another runtime resumes on its own pool
+  }
   if (p->cell_.release_ref()) h.destroy();
-  return waiter ? waiter : std::noop_coroutine();
+  return next;
 }
 
 void root_release(promise_base* p, std::coroutine_handle<> h) noexcept {

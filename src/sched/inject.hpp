@@ -19,6 +19,8 @@
 
 #include <cstddef>
 
+#include "util/tsan.hpp"
+
 namespace coreio::detail {
 
 class inject_queue {
@@ -31,16 +33,29 @@ class inject_queue {
   producer_token make_producer() { return producer_token(q_); }
   consumer_token make_consumer() { return consumer_token(q_); }
 
-  void push(void* x) { q_.enqueue(x); }
-  void push(producer_token& tok, void* x) { q_.enqueue(tok, x); }
+  // The TSan annotations state the enqueue -> dequeue edge the queue guarantees (util/tsan.hpp, 1).
+  void push(void* x) {
+    COREIO_TSAN_RELEASE(x);
+    q_.enqueue(x);
+  }
+  void push(producer_token& tok, void* x) {
+    COREIO_TSAN_RELEASE(x);
+    q_.enqueue(tok, x);
+  }
   void push_bulk(producer_token& tok, void* const* xs, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) COREIO_TSAN_RELEASE(xs[i]);
     q_.enqueue_bulk(tok, xs, n);
   }
-  bool pop(consumer_token& tok, void*& x) { return q_.try_dequeue(tok, x); }
-  std::size_t pop_bulk(consumer_token& tok, void** xs, std::size_t max) {
-    return q_.try_dequeue_bulk(tok, xs, max);
+  bool pop(consumer_token& tok, void*& x) {
+    if (!q_.try_dequeue(tok, x)) return false;
+    COREIO_TSAN_ACQUIRE(x);
+    return true;
   }
-  bool pop_any(void*& x) { return q_.try_dequeue(x); }
+  std::size_t pop_bulk(consumer_token& tok, void** xs, std::size_t max) {
+    std::size_t n = q_.try_dequeue_bulk(tok, xs, max);
+    for (std::size_t i = 0; i < n; ++i) COREIO_TSAN_ACQUIRE(xs[i]);
+    return n;
+  }
   std::size_t size_approx() const { return q_.size_approx(); }
 
  private:

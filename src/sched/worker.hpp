@@ -75,6 +75,11 @@ class worker {
   void count_completed() noexcept { completed_.add(); }
 
   // ---- any thread --------------------------------------------------------------------------
+  /// The worker's event loop: IO objects owned by this worker are bound to it.
+  asio::io_context& io() noexcept { return ioc_; }
+  /// An IO operation was started on this loop / its handler ran (keeps a busy worker polling).
+  void io_begin() noexcept { io_ops_.fetch_add(1, std::memory_order_relaxed); }
+  void io_end() noexcept { io_ops_.fetch_sub(1, std::memory_order_relaxed); }
   /// Resumes the sleep e (already marked cancelled) on this worker's loop.
   void post_timer_cancel(timer_entry* e);
   /// Unblocks run_one() if the worker is parked (or makes its next one return at once).

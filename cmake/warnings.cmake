@@ -1,0 +1,17 @@
+# coreio_warnings(<target>): the project's warning set, PRIVATE to <target>.
+# GCC and Clang get -Wall -Wextra -Wpedantic; -Werror only with COREIO_WERROR=ON.
+option(COREIO_WERROR "Treat compiler warnings as errors" OFF)
+
+function(coreio_warnings target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+    if(COREIO_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  elseif(MSVC)
+    target_compile_options(${target} PRIVATE /W4)
+    if(COREIO_WERROR)
+      target_compile_options(${target} PRIVATE /WX)
+    endif()
+  endif()
+endfunction()

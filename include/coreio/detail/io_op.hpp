@@ -1,0 +1,103 @@
+// coreio/detail/io_op.hpp — one socket (or resolver) operation awaited by a task.
+//
+// An IO object belongs to the event loop of the worker that made it (its owner); asio objects are
+// not thread-safe, so every operation is started, and every cancellation applied, on the owner's
+// thread. A task that was stolen by another worker therefore hops: io_submit posts the start to the
+// owner's loop. The completion handler runs on the owner and makes the task ready there (LIFO
+// slot), where an idle worker may steal it again.
+//
+// State word (single RMWs; the owner-thread steps are serialised by the owner's event loop):
+//   k_started        start() ran on the owner (owner thread only).
+//   k_done           the operation finished; results are stored (owner thread only).
+//   k_cancelled      a cancel was requested; sticky (any thread).
+//   k_cancel_posted  a cancel step is queued on the owner's loop and will run there (any thread
+//                    sets it, the owner clears it).
+// Protocol:
+//   start (owner):  if k_cancelled: finish with operation_aborted, else initiate the asio op.
+//   cancel (any):   set k_cancelled | k_cancel_posted unless k_done; run the cancel step inline if
+//                   on the owner, else post it.
+//   cancel step (owner): if started and not done: abort the asio op (its handler then runs with
+//                   operation_aborted); clear k_cancel_posted; if k_done was already set, resume
+//                   the waiter (the handler left that to us).
+//   handler (owner): store results; set k_done; resume the waiter unless k_cancel_posted is set.
+// So the waiter is resumed exactly once, and never while a queued cancel step still points at the
+// operation (which lives in the waiter's frame).
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+#include <coreio/detail/promise_base.hpp>
+#include <coreio/errors.hpp>
+
+namespace coreio::detail {
+
+struct io_op : cancel_node {
+  static constexpr std::uint32_t k_started = 1;
+  static constexpr std::uint32_t k_done = 2;
+  static constexpr std::uint32_t k_cancelled = 4;
+  static constexpr std::uint32_t k_cancel_posted = 8;
+
+  /// Initiates the asio operation. Owner thread.
+  void (*start)(io_op*) = nullptr;
+  /// Aborts the started asio operation (its handler will run with operation_aborted). Owner thread.
+  void (*abort)(io_op*) = nullptr;
+  /// The IO object's implementation (src/), and the worker that owns it.
+  void* target = nullptr;
+  /// What abort needs (e.g. the asio cancellation signal the operation is bound to).
+  void* abort_ctx = nullptr;
+  worker* owner = nullptr;
+  std::coroutine_handle<> waiter{};
+  /// Arguments and results, meaning set by the operation kind.
+  void* buf = nullptr;
+  std::size_t len = 0;
+  const void* arg = nullptr;
+  std::error_code ec{};
+  std::size_t bytes = 0;
+  std::atomic<std::uint32_t> state{0};
+};
+
+/// Starts op on its owner (inline when called there, else posted). Any worker thread.
+void io_submit(io_op* op);
+/// The cancel_node::fn of an io_op. Any thread.
+void io_cancel(cancel_node* n) noexcept;
+
+/// Awaiter base: arms the task's cancel scope and submits. Derived classes fill the op in their
+/// constructor and read the results in await_resume after calling finish().
+class io_awaiter : protected io_op {
+ public:
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    scope_ = scope_of(h);
+    if (scope_->cancelled()) return false;
+    waiter = h;
+    fn = &io_cancel;
+    if (!scope_->arm(this)) return false;
+    armed_ = true;
+    io_submit(this);
+    return true;
+  }
+
+ protected:
+  /// Disarms; throws cancelled_error if the operation was cancelled (or never started because the
+  /// task was cancelled). Other errors are left in ec for the caller to report.
+  void finish() {
+    if (!armed_) throw_cancelled();
+    scope_->disarm(this);
+    // Relaxed: the handler's writes are ordered before our resumption by the queue hand-off.
+    if ((state.load(std::memory_order_relaxed) & k_cancelled) != 0 &&
+        ec == std::errc::operation_canceled) {
+      throw_cancelled();
+    }
+  }
+
+ private:
+  cancel_scope* scope_ = nullptr;
+  bool armed_ = false;
+};
+
+}  // namespace coreio::detail

@@ -1,0 +1,66 @@
+// coreio/net/serve.hpp — serve(): asyncio's start_server. One task per connection, spread over
+// the workers, a connection limit, and a handle to stop accepting and wait for the connections.
+//
+// The accept loop runs on the listener's worker; each accepted socket is placed on the next worker
+// in turn (its event loop does that connection's IO) and its handler task is spawned there.
+// Cancelling (stop()) ends the accept loop at once; open connections run on until their handlers
+// return. Destroying the runtime cancels them like any task. Handler exceptions are counted and
+// otherwise dropped (one bad connection does not stop the server).
+//
+// Thread safety: server: stop(), counters from any thread; wait() from a task.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <coreio/net/tcp_listener.hpp>
+#include <coreio/net/tcp_stream.hpp>
+#include <coreio/task.hpp>
+
+namespace coreio::detail {
+struct server_state;
+}
+
+namespace coreio::net {
+
+struct serve_options {
+  /// At most this many connections are handled at once; accept waits for one to end. 0: no limit.
+  std::size_t max_connections = 0;
+  /// Place accepted connections on every worker in turn (true) or all on the listener's (false).
+  bool spread = true;
+};
+
+/// The handler of one connection.
+using connection_handler = std::function<task<void>(tcp_stream)>;
+
+class server {
+ public:
+  server() = default;
+  /// Stops accepting (the listener is closed). Open connections go on. Idempotent; any thread.
+  void stop();
+  /// Waits until accepting has stopped and every connection handler has ended.
+  task<void> wait();
+  /// Connections being handled now.
+  std::size_t active() const;
+  /// Connections accepted so far.
+  std::uint64_t accepted() const;
+  /// Handlers that ended with an exception.
+  std::uint64_t failed() const;
+  std::uint16_t port() const;
+
+ private:
+  friend server serve(tcp_listener, connection_handler, serve_options);
+  explicit server(std::shared_ptr<detail::server_state> s) : s_(std::move(s)) {}
+  std::shared_ptr<detail::server_state> s_;
+};
+
+/// Starts serving on listener: handler(stream) runs as its own task per connection. Worker only.
+///
+/// Example:
+///   auto srv = coreio::net::serve(coreio::net::tcp_listener::bind("127.0.0.1", 0),
+///       [](coreio::net::tcp_stream s) -> coreio::task<void> { ... });
+server serve(tcp_listener listener, connection_handler handler, serve_options options = {});
+
+}  // namespace coreio::net

@@ -1,0 +1,69 @@
+// coreio/net/tcp_listener.hpp — a listening TCP socket (asyncio's start_server building block).
+//
+// Thread safety: distinct objects: safe. Shared objects: unsafe. Must not outlive its runtime.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <coreio/detail/io_op.hpp>
+#include <coreio/net/tcp_stream.hpp>
+#include <coreio/task.hpp>
+
+namespace coreio::detail {
+struct tcp_acceptor_impl;
+void destroy_tcp_acceptor(tcp_acceptor_impl*) noexcept;
+struct tcp_acceptor_deleter {
+  void operator()(tcp_acceptor_impl* p) const noexcept { destroy_tcp_acceptor(p); }
+};
+}  // namespace coreio::detail
+
+namespace coreio::net {
+
+struct listen_options {
+  /// Pending connections the kernel queues before accept.
+  int backlog = 1024;
+  /// SO_REUSEADDR: rebind a port in TIME_WAIT.
+  bool reuse_address = true;
+  /// SO_REUSEPORT: several listeners on one port, the kernel spreads connections.
+  bool reuse_port = false;
+};
+
+class tcp_listener {
+ public:
+  tcp_listener() noexcept;
+  tcp_listener(tcp_listener&&) noexcept;
+  tcp_listener& operator=(tcp_listener&&) noexcept;
+  ~tcp_listener();
+
+  /// Binds and listens on host:port (port 0: any free port; see port()). host is an address or a
+  /// name that resolves locally ("localhost"). Throws std::system_error. Worker only.
+  static tcp_listener bind(const std::string& host, std::uint16_t port, listen_options options = {});
+
+  class accept_awaiter;
+  /// Waits for the next connection. Its socket lives on this listener's worker.
+  accept_awaiter accept();
+
+  std::uint16_t port() const;
+  endpoint local_endpoint() const;
+  /// Stops listening; a pending accept ends with an error. Idempotent.
+  void close() noexcept;
+  bool is_open() const noexcept;
+
+  class accept_awaiter : detail::io_awaiter {
+   public:
+    accept_awaiter(tcp_listener& l, int target_worker);
+    using detail::io_awaiter::await_ready;
+    using detail::io_awaiter::await_suspend;
+    tcp_stream await_resume();
+  };
+
+  /// Accepts onto the event loop of worker `target` (serve() spreads connections this way); -1:
+  /// this listener's worker.
+  accept_awaiter accept_on(int target);
+
+ private:
+  std::unique_ptr<detail::tcp_acceptor_impl, detail::tcp_acceptor_deleter> impl_;
+};
+
+}  // namespace coreio::net

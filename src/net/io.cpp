@@ -1,0 +1,94 @@
+// net/io.cpp — starting, completing and cancelling io_ops (protocol: detail/io_op.hpp).
+#include <coreio/detail/io_op.hpp>
+
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+
+#include "net/io.hpp"
+#include "runtime_impl.hpp"
+#include "sched/worker.hpp"
+
+namespace coreio::detail {
+
+namespace {
+
+void resume(io_op* op) noexcept { op->owner->schedule_lifo(op->waiter); }
+
+void cancel_step(io_op* op) noexcept {
+  // Acquire: see k_started / k_done set by earlier owner-thread steps (same thread, but be explicit).
+  std::uint32_t s = op->state.load(std::memory_order_acquire);
+  if ((s & io_op::k_started) && !(s & io_op::k_done)) op->abort(op);
+  // acq_rel: pairs with the fetch_or in io_complete; whoever comes second resumes.
+  std::uint32_t prev = op->state.fetch_and(~io_op::k_cancel_posted, std::memory_order_acq_rel);
+  if (prev & io_op::k_done) resume(op);
+}
+
+void run_start(io_op* op) {
+  // acq_rel: orders the start after a canceller's k_cancelled (acquire) and publishes k_started.
+  std::uint32_t prev = op->state.fetch_or(io_op::k_started, std::memory_order_acq_rel);
+  if (prev & io_op::k_cancelled) {
+    io_complete(op, asio::error::operation_aborted, 0);
+    return;
+  }
+  try {
+    op->start(op);
+  } catch (const std::system_error& e) {
+    io_complete(op, e.code(), 0);
+  } catch (...) {
+    io_complete(op, std::make_error_code(std::errc::not_enough_memory), 0);
+  }
+}
+
+}  // namespace
+
+void io_complete(io_op* op, const std::error_code& ec, std::size_t bytes) noexcept {
+  // Asio reports aborts in its own system category, which does not compare equal to std::errc;
+  // normalise so that io_awaiter::finish() can recognise them without including Asio.
+  op->ec = ec == asio::error::operation_aborted ? std::make_error_code(std::errc::operation_canceled) : ec;
+  op->bytes = bytes;
+  op->owner->io_end();
+  // acq_rel: publishes the results; acquire sees a canceller's k_cancel_posted.
+  std::uint32_t prev = op->state.fetch_or(io_op::k_done, std::memory_order_acq_rel);
+  if (prev & io_op::k_cancel_posted) return;  // the queued cancel step resumes the waiter
+  resume(op);
+}
+
+void io_submit(io_op* op) {
+  worker* owner = op->owner;
+  owner->io_begin();
+  if (this_worker() == owner) {
+    run_start(op);
+  } else {
+    asio::post(owner->io(), [op] { run_start(op); });
+  }
+}
+
+void io_cancel(cancel_node* n) noexcept {
+  auto* op = static_cast<io_op*>(n);
+  std::uint32_t s = op->state.load(std::memory_order_relaxed);
+  do {
+    if (s & io_op::k_done) return;  // finished first: the waiter resumes normally
+    // acq_rel: publishes the request to the owner's steps; acquire sees k_done if it was set.
+  } while (!op->state.compare_exchange_weak(s, s | io_op::k_cancelled | io_op::k_cancel_posted,
+                                            std::memory_order_acq_rel, std::memory_order_relaxed));
+  worker* owner = op->owner;
+  if (this_worker() == owner) {
+    cancel_step(op);
+    return;
+  }
+  owner->io_begin();
+  try {
+    asio::post(owner->io(), [op, owner] {
+      owner->io_end();
+      cancel_step(op);
+    });
+  } catch (...) {
+    // Out of memory posting the step: the operation completes normally later and, since
+    // k_cancel_posted stays set, would never be resumed; clear it so the handler resumes it.
+    owner->io_end();
+    std::uint32_t prev = op->state.fetch_and(~io_op::k_cancel_posted, std::memory_order_acq_rel);
+    if (prev & io_op::k_done) owner->rt().inject(op->waiter);
+  }
+}
+
+}  // namespace coreio::detail
