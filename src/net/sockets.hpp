@@ -55,6 +55,23 @@ void on_owner(worker* w, F&& f) {
   else asio::post(w->io(), std::forward<F>(f));
 }
 
+/// Deletes an IO object on its owner's thread (Asio objects are not thread-safe): inline when called
+/// there, else posted. If the post itself fails (out of memory), deletes here: with no operation
+/// pending, closing from another thread is still safe.
+template <class Impl>
+void destroy_on_owner(Impl* p) noexcept {
+  if (p == nullptr) return;
+  if (this_worker() == p->owner) {
+    delete p;
+    return;
+  }
+  try {
+    asio::post(p->owner->io(), [p] { delete p; });
+  } catch (...) {
+    delete p;
+  }
+}
+
 inline net::endpoint to_endpoint(const asio::ip::address& a, unsigned short port) {
   return net::endpoint{a.to_string(), port};
 }

@@ -33,31 +33,9 @@ asio::ip::address parse_address(const std::string& text) {
   return a;
 }
 
-void destroy_tcp_socket(tcp_socket_impl* p) noexcept {
-  if (p == nullptr) return;
-  if (this_worker() == p->owner) {
-    delete p;
-    return;
-  }
-  try {
-    asio::post(p->owner->io(), [p] { delete p; });
-  } catch (...) {
-    delete p;  // could not hop (out of memory): closing from here is still safe with no op pending
-  }
-}
+void destroy_tcp_socket(tcp_socket_impl* p) noexcept { destroy_on_owner(p); }
 
-void destroy_tcp_acceptor(tcp_acceptor_impl* p) noexcept {
-  if (p == nullptr) return;
-  if (this_worker() == p->owner) {
-    delete p;
-    return;
-  }
-  try {
-    asio::post(p->owner->io(), [p] { delete p; });
-  } catch (...) {
-    delete p;
-  }
-}
+void destroy_tcp_acceptor(tcp_acceptor_impl* p) noexcept { destroy_on_owner(p); }
 
 namespace {
 

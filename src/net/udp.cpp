@@ -9,18 +9,7 @@
 
 namespace coreio::detail {
 
-void destroy_udp_socket(udp_socket_impl* p) noexcept {
-  if (p == nullptr) return;
-  if (this_worker() == p->owner) {
-    delete p;
-    return;
-  }
-  try {
-    asio::post(p->owner->io(), [p] { delete p; });
-  } catch (...) {
-    delete p;
-  }
-}
+void destroy_udp_socket(udp_socket_impl* p) noexcept { destroy_on_owner(p); }
 
 namespace {
 /// Connects a UDP socket (a plain syscall) on its owner's thread, as an io_op.
