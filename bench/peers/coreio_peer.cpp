@@ -1,0 +1,150 @@
+// coreio's program for the shared side-by-side harness (shared/peers, see its
+// README.md for the workloads and the result line). The workloads are the
+// coreio flavours from bench/workloads/, the same code the Google Benchmark
+// suites run.
+//
+// Usage: coreio_peer [--threads N] <workload> [args...]
+//   spawn N | fib N | skynet LEAVES | yield TASKS YIELDS | timers N MAX_MS
+//   coreio_peer --version
+//
+// Prints one line:
+//   workload=<w> impl=coreio threads=<n> n=<size> seconds=<wall> rate=<ops/s>
+//   checksum=<value> [tasks=... yields=... max_ms=...] self_rss_kb=<VmHWM>
+// `seconds` runs from just before the first spawn (inside the root task, after
+// the runtime has started) to the moment the root has the result.
+#include "../workloads/fib.hpp"
+#include "../workloads/skynet.hpp"
+#include "../workloads/spawn.hpp"
+#include "../workloads/timers.hpp"
+#include "../workloads/yield.hpp"
+
+#include <coreio/coreio.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <string>
+#include <utility>
+
+#ifndef COREIO_PEER_VERSION
+#define COREIO_PEER_VERSION "unknown"
+#endif
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Result of one measured run.
+struct timed_result {
+  std::uint64_t checksum = 0;
+  double seconds = 0;
+};
+
+// The root task: starts the clock, runs the workload (whose first action is
+// the first spawn), stops the clock when the result is in hand.
+coreio::task<timed_result> timed(coreio::task<std::uint64_t> workload) {
+  const auto t0 = clock_type::now();
+  const std::uint64_t v = co_await std::move(workload);
+  const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
+  co_return timed_result{v, dt};
+}
+
+long vm_hwm_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+[[noreturn]] void usage(const char* msg) {
+  std::fprintf(stderr,
+               "coreio_peer: %s\n"
+               "usage: coreio_peer [--threads N] <workload> [args...]\n"
+               "  spawn N | fib N | skynet LEAVES | yield TASKS YIELDS | timers N MAX_MS\n",
+               msg);
+  std::exit(2);
+}
+
+std::uint64_t arg_u64(int argc, char** argv, int i, std::uint64_t fallback) {
+  if (i >= argc) return fallback;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(argv[i], &end, 10);
+  if (end == argv[i] || *end != '\0') usage("bad number");
+  return v;
+}
+
+void emit(const char* workload, int threads, std::uint64_t n, const timed_result& r, double ops,
+          const std::string& extra) {
+  std::printf(
+      "workload=%s impl=coreio threads=%d n=%llu seconds=%.6f rate=%.1f checksum=%llu%s "
+      "self_rss_kb=%ld\n",
+      workload, threads, static_cast<unsigned long long>(n), r.seconds,
+      r.seconds > 0 ? ops / r.seconds : 0.0, static_cast<unsigned long long>(r.checksum),
+      extra.c_str(), vm_hwm_kb());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2;
+  int i = 1;
+  for (; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
+      if (threads <= 0) usage("--threads needs a positive count");
+    } else if (std::strcmp(argv[i], "--version") == 0) {
+      std::printf("coreio %s\n", COREIO_PEER_VERSION);
+      return 0;
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) usage("no workload");
+  const std::string workload = argv[i++];
+
+  try {
+    coreio::runtime rt{coreio::runtime_options{
+        .workers = static_cast<decltype(coreio::runtime_options::workers)>(threads)}};
+    if (workload == "spawn") {
+      const std::uint64_t n = arg_u64(argc, argv, i, coreio_bench::spawn::default_n);
+      const auto r = rt.block_on(timed(coreio_bench::spawn::on_coreio(n)));
+      emit("spawn", threads, n, r, double(coreio_bench::spawn::tasks(n)), "");
+    } else if (workload == "fib") {
+      const auto n = int(arg_u64(argc, argv, i, coreio_bench::fib::default_n));
+      const auto r = rt.block_on(timed(coreio_bench::fib::on_coreio(n)));
+      const std::uint64_t tasks = coreio_bench::fib::tasks(n);
+      emit("fib", threads, std::uint64_t(n), r, double(tasks), " tasks=" + std::to_string(tasks));
+    } else if (workload == "skynet") {
+      const std::uint64_t leaves = arg_u64(argc, argv, i, coreio_bench::skynet::default_leaves);
+      const auto r = rt.block_on(timed(coreio_bench::skynet::on_coreio(0, leaves)));
+      const std::uint64_t tasks = coreio_bench::skynet::tasks(leaves);
+      emit("skynet", threads, leaves, r, double(tasks), " tasks=" + std::to_string(tasks));
+    } else if (workload == "yield") {
+      const std::uint64_t ntasks = arg_u64(argc, argv, i, coreio_bench::yield::default_tasks);
+      const std::uint64_t yields = arg_u64(argc, argv, i + 1, coreio_bench::yield::default_yields);
+      const auto r = rt.block_on(timed(coreio_bench::yield::on_coreio(ntasks, yields)));
+      const std::uint64_t ops = coreio_bench::yield::ops(ntasks, yields);
+      emit("yield", threads, ops, r, double(ops),
+           " tasks=" + std::to_string(ntasks) + " yields=" + std::to_string(yields));
+    } else if (workload == "timers") {
+      const std::uint64_t n = arg_u64(argc, argv, i, coreio_bench::timers::default_n);
+      const auto max_ms =
+          std::uint32_t(arg_u64(argc, argv, i + 1, coreio_bench::timers::default_max_ms));
+      const auto r = rt.block_on(timed(coreio_bench::timers::on_coreio(n, max_ms)));
+      emit("timers", threads, n, r, double(n), " max_ms=" + std::to_string(max_ms));
+    } else {
+      usage(("unknown workload " + workload).c_str());
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "coreio_peer: %s: %s\n", workload.c_str(), e.what());
+    return 1;
+  }
+  return 0;
+}
