@@ -5,6 +5,7 @@
 //
 // Usage: coreio_peer [--threads N] <workload> [args...]
 //   spawn N | fib N | skynet LEAVES | yield TASKS YIELDS | timers N MAX_MS
+//   echo-server PORT   (TCP echo on 127.0.0.1:PORT until SIGTERM/SIGINT; run.sh drives the load)
 //   coreio_peer --version
 //
 // Prints one line:
@@ -19,6 +20,11 @@
 #include "../workloads/yield.hpp"
 
 #include <coreio/coreio.hpp>
+
+#include <signal.h>
+
+#include <array>
+#include <span>
 
 #include <chrono>
 #include <cstdint>
@@ -92,6 +98,40 @@ void emit(const char* workload, int threads, std::uint64_t n, const timed_result
 
 }  // namespace
 
+namespace {
+
+/// One echo connection: read what arrives, write it back, until the peer closes.
+coreio::task<void> echo_connection(coreio::net::tcp_stream s) {
+  s.set_nodelay(true);
+  std::array<std::byte, 4096> buf;
+  for (;;) {
+    const std::size_t n = co_await s.read_some(std::span(buf));
+    if (n == 0) co_return;
+    co_await s.write_all(std::span<const std::byte>(buf.data(), n));
+  }
+}
+
+coreio::task<void> echo_server(std::uint16_t port) {
+  auto srv = coreio::net::serve(coreio::net::tcp_listener::bind("127.0.0.1", port), echo_connection);
+  co_await srv.wait();  // until the runtime is destroyed (which cancels it)
+}
+
+/// Serves until SIGTERM or SIGINT; the signals are blocked in every thread and taken by sigwait.
+int serve_echo(int threads, std::uint16_t port) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the workers start: they inherit the mask
+  coreio::runtime rt{coreio::runtime_options{.workers = static_cast<std::size_t>(threads)}};
+  auto h = rt.spawn(echo_server(port));
+  int sig = 0;
+  sigwait(&set, &sig);
+  return 0;  // ~runtime cancels the server and its connections
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   int threads = 2;
   int i = 1;
@@ -108,6 +148,14 @@ int main(int argc, char** argv) {
   }
   if (i >= argc) usage("no workload");
   const std::string workload = argv[i++];
+  if (workload == "echo-server") {
+    try {
+      return serve_echo(threads, static_cast<std::uint16_t>(arg_u64(argc, argv, i, 18080)));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "coreio_peer: echo-server: %s\n", e.what());
+      return 1;
+    }
+  }
 
   try {
     coreio::runtime rt{coreio::runtime_options{

@@ -3,7 +3,7 @@
 # and exports its path as COREIO_PEER_BIN. Source: bench/peers/coreio_peer.cpp,
 # running the coreio flavours of bench/workloads/.
 
-IMPL_WORKLOADS="spawn fib skynet yield timers"
+IMPL_WORKLOADS="spawn fib skynet yield timers echo"
 IMPL_THREADS="$THREADS"
 
 impl_build() {
@@ -20,3 +20,9 @@ impl_build() {
 impl_version() { "$COREIO_PEER_BIN" --version; }
 
 impl_run() { exec "$COREIO_PEER_BIN" --threads "$THREADS" "$@"; }
+
+impl_serve() {
+  case $1 in
+    echo) exec "$COREIO_PEER_BIN" --threads "$THREADS" echo-server "$2" ;;
+  esac
+}

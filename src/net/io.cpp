@@ -53,6 +53,11 @@ void io_complete(io_op* op, const std::error_code& ec, std::size_t bytes) noexce
   resume(op);
 }
 
+bool io_may_try_now(const io_op* op) noexcept {
+  worker* w = this_worker();
+  return w == op->owner && w->take_budget();
+}
+
 void io_submit(io_op* op) {
   worker* owner = op->owner;
   owner->io_begin();

@@ -18,7 +18,12 @@
 namespace coreio::detail {
 
 struct tcp_socket_impl {
-  tcp_socket_impl(worker* w, asio::ip::tcp::socket s) : owner(w), sock(std::move(s)) {}
+  tcp_socket_impl(worker* w, asio::ip::tcp::socket s) : owner(w), sock(std::move(s)) {
+    // Non-blocking for the synchronous fast path (io_op::try_now); Asio's async operations manage
+    // the descriptor's mode themselves either way.
+    std::error_code ec;
+    if (sock.is_open()) sock.non_blocking(true, ec);
+  }
   worker* const owner;
   asio::ip::tcp::socket sock;
   asio::cancellation_signal read_sig, write_sig;

@@ -39,6 +39,41 @@ void destroy_tcp_acceptor(tcp_acceptor_impl* p) noexcept { destroy_on_owner(p); 
 
 namespace {
 
+bool would_block(const std::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+/// read_some's fast path: a non-blocking recv.
+bool try_read(io_op* op) {
+  auto* s = static_cast<tcp_socket_impl*>(op->target);
+  std::error_code ec;
+  const std::size_t n = s->sock.read_some(asio::buffer(op->buf, op->len), ec);
+  if (would_block(ec)) return false;
+  op->ec = ec;
+  op->bytes = n;
+  return true;
+}
+
+/// write_all's fast path: a non-blocking send; a partial write narrows the op to the rest.
+bool try_write(io_op* op) {
+  auto* s = static_cast<tcp_socket_impl*>(op->target);
+  std::error_code ec;
+  const std::size_t n = s->sock.write_some(asio::buffer(op->arg, op->len), ec);
+  if (would_block(ec)) return false;
+  if (ec || n == op->len) {
+    op->ec = ec;
+    op->bytes = n;
+    return true;
+  }
+  op->arg = static_cast<const std::byte*>(op->arg) + n;
+  op->len -= n;
+  return false;
+}
+
+}  // namespace
+
+namespace {
+
 /// connect(ep) on a socket owned by the calling worker.
 class connect_awaiter : public io_awaiter {
  public:
@@ -93,6 +128,7 @@ task<tcp_stream> tcp_stream::connect(std::string host, std::uint16_t port) {
     detail::tcp_socket_ptr s(new tcp_socket_impl(w, asio::ip::tcp::socket(w->io())));
     std::error_code ec;
     s->sock.open(addr.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), ec);
+    if (!ec) s->sock.non_blocking(true, ec);  // the fast path must never block the worker
     if (!ec) ec = co_await detail::connect_awaiter(*s, asio::ip::tcp::endpoint(addr, ep.port));
     if (!ec) co_return tcp_stream(std::move(s));
     last = ec;
@@ -119,6 +155,7 @@ tcp_stream::read_awaiter::read_awaiter(tcp_stream& s, std::span<std::byte> buf, 
     s->sock.async_read_some(asio::buffer(op->buf, op->len), detail::io_handler(op, s->read_sig));
   };
   abort = &detail::abort_by_signal;
+  try_now = &detail::try_read;
 }
 
 bool tcp_stream::read_awaiter::await_ready() {
@@ -219,6 +256,7 @@ tcp_stream::write_awaiter::write_awaiter(tcp_stream& s, std::span<const std::byt
     asio::async_write(s->sock, asio::buffer(op->arg, op->len), detail::io_handler(op, s->write_sig));
   };
   abort = &detail::abort_by_signal;
+  try_now = &detail::try_write;
 }
 
 void tcp_stream::write_awaiter::await_resume() {

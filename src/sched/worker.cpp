@@ -67,9 +67,13 @@ void worker::run() {
   set_current_worker(nullptr);
 }
 
+/// Operations a task poll may complete without suspending (Tokio uses 128 as well).
+constexpr std::uint32_t task_budget = 128;
+
 void worker::execute(std::coroutine_handle<> h) noexcept {
   if (searching_) end_searching();
   polls_.add();
+  budget_ = task_budget;
   h.resume();
 }
 

@@ -72,6 +72,9 @@ class worker {
   void insert_timer(timer_entry* e) { timers_.insert(e); }
   void erase_timer(timer_entry* e) noexcept { timers_.erase(e); }
   void count_spawned(std::uint64_t n) noexcept { spawned_.add(n); }
+  /// Takes one unit of the running task's budget (reset for every task poll); false when spent,
+  /// so that operations that complete at once still let other tasks run (Tokio's coop budget).
+  bool take_budget() noexcept { return budget_ != 0 && budget_-- != 0; }
   void count_completed() noexcept { completed_.add(); }
 
   // ---- any thread --------------------------------------------------------------------------
@@ -127,6 +130,8 @@ class worker {
   std::coroutine_handle<> lifo_{};
   std::uint32_t lifo_streak_ = 0;
   std::uint32_t tick_ = 0;
+  // Operations the running task may still complete without suspending (take_budget).
+  std::uint32_t budget_ = 0;
   std::uint32_t rng_;
   bool searching_ = false;
   timer_heap timers_;

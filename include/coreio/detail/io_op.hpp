@@ -45,6 +45,10 @@ struct io_op : cancel_node {
   void (*start)(io_op*) = nullptr;
   /// Aborts the started asio operation (its handler will run with operation_aborted). Owner thread.
   void (*abort)(io_op*) = nullptr;
+  /// Optional fast path: try the operation now with a non-blocking syscall. Returns true if it
+  /// completed (results stored), false if it would block (the op may have been narrowed, e.g. the
+  /// unwritten rest of a buffer). Owner thread, before the op is armed.
+  bool (*try_now)(io_op*) = nullptr;
   /// The IO object's implementation (src/), and the worker that owns it.
   void* target = nullptr;
   /// What abort needs (e.g. the asio cancellation signal the operation is bound to).
@@ -62,6 +66,9 @@ struct io_op : cancel_node {
 
 /// Starts op on its owner (inline when called there, else posted). Any worker thread.
 void io_submit(io_op* op);
+/// True if op may take the fast path now: the caller is op's owner and the running task still has
+/// budget (a task that always finds its socket ready must still yield now and then).
+bool io_may_try_now(const io_op* op) noexcept;
 /// The cancel_node::fn of an io_op. Any thread.
 void io_cancel(cancel_node* n) noexcept;
 
@@ -74,6 +81,10 @@ class io_awaiter : protected io_op {
   bool await_suspend(std::coroutine_handle<P> h) {
     scope_ = scope_of(h);
     if (scope_->cancelled()) return false;
+    if (try_now != nullptr && io_may_try_now(this) && try_now(this)) {
+      done_inline_ = true;  // completed by the syscall itself: no suspension, no handler
+      return false;
+    }
     waiter = h;
     fn = &io_cancel;
     if (!scope_->arm(this)) return false;
@@ -86,6 +97,7 @@ class io_awaiter : protected io_op {
   /// Disarms; throws cancelled_error if the operation was cancelled (or never started because the
   /// task was cancelled). Other errors are left in ec for the caller to report.
   void finish() {
+    if (done_inline_) return;
     if (!armed_) throw_cancelled();
     scope_->disarm(this);
     // Relaxed: the handler's writes are ordered before our resumption by the queue hand-off.
@@ -98,6 +110,7 @@ class io_awaiter : protected io_op {
  private:
   cancel_scope* scope_ = nullptr;
   bool armed_ = false;
+  bool done_inline_ = false;
 };
 
 }  // namespace coreio::detail
