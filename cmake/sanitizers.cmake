@@ -46,3 +46,11 @@ if(COREIO_SANITIZE_FLAGS)
   message(STATUS "coreio: sanitizer '${_coreio_sanitize}': ${COREIO_SANITIZE_FLAGS}")
 endif()
 unset(_coreio_sanitize)
+
+# mimalloc frees a frame that ended on another thread through its own lock-free lists, which
+# neither sanitizer can see: TSan reports every reused frame as a race and ASan cannot see a use
+# after free inside mimalloc's pages. Sanitizer builds allocate frames with operator new.
+if(NOT _coreio_sanitize STREQUAL "" AND COREIO_MIMALLOC)
+  message(STATUS "coreio: COREIO_SANITIZE=${COREIO_SANITIZE} turns COREIO_MIMALLOC off")
+  set(COREIO_MIMALLOC OFF CACHE BOOL "Allocate coroutine frames with mimalloc" FORCE)
+endif()

@@ -76,9 +76,12 @@ runtime_impl::~runtime_impl() {
   stopping_.store(true, std::memory_order_release);
   for (auto& w : workers_) w->wake();
   for (auto& t : threads_) t.join();
+  // Step 5. Acquire pairs with remote_exit's release.
+  while (remote_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 void runtime_impl::inject(std::coroutine_handle<> h) {
+  remote_call guard(*this);
   global_.push(h.address());
   // seq_cst fence: idle.hpp step 1 — the push is ordered before reading who sleeps.
   std::atomic_thread_fence(std::memory_order_seq_cst);

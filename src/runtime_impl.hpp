@@ -11,8 +11,11 @@
 //   3. Wait until the registry is empty; the workers keep running meanwhile. Every 5 s without
 //      progress a line on stderr names how many tasks are still running (a task that never reaches a
 //      suspension point cannot be interrupted).
-//   4. Set stopping_, wake every worker, join the threads. The io_contexts, queues and timers are
-//      destroyed empty.
+//   4. Set stopping_, wake every worker, join the threads.
+//   5. Wait until no thread that is not a worker is still inside a call on this runtime (remote_):
+//      a plain thread that woke a task (inject) or posted a cancel is still running notify / post
+//      code after the push that let that task finish, and so after step 3 may have seen the
+//      registry empty. Then the io_contexts, queues and timers are destroyed empty.
 //
 // Thread safety: inject/notify/metrics from any thread.
 #pragma once
@@ -26,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include <asio/post.hpp>
+
 #include <coreio/metrics.hpp>
 #include <coreio/runtime.hpp>
 
@@ -35,6 +40,18 @@
 #include "sched/worker.hpp"
 
 namespace coreio::detail {
+
+/// remote_enter/remote_exit for a scope.
+class remote_call {
+ public:
+  explicit remote_call(runtime_impl& rt) noexcept;
+  ~remote_call();
+  remote_call(const remote_call&) = delete;
+  remote_call& operator=(const remote_call&) = delete;
+
+ private:
+  runtime_impl& rt_;
+};
 
 class runtime_impl {
  public:
@@ -54,6 +71,12 @@ class runtime_impl {
   void root_ended(promise_base* p);
 
   bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+
+  /// Brackets a call from any thread that touches this runtime after making a task ready (step 5).
+  /// Relaxed increment: it precedes, in program order, the push that lets the task (and so the
+  /// shutdown) proceed. Release decrement: pairs with the acquire wait in the destructor.
+  void remote_enter() noexcept { remote_.fetch_add(1, std::memory_order_relaxed); }
+  void remote_exit() noexcept { remote_.fetch_sub(1, std::memory_order_release); }
   runtime_metrics metrics() const;
 
   inject_queue& global() noexcept { return global_; }
@@ -69,11 +92,26 @@ class runtime_impl {
   std::atomic<bool> closing_{false};
   // Set once by the destructor (step 4). Read by workers when idle; acquire/release pair.
   std::atomic<bool> stopping_{false};
+  // Calls in progress that touch this runtime after making work ready (step 5).
+  std::atomic<std::int64_t> remote_{0};
   // Spawns from threads that are not workers (workers count their own).
   std::atomic<std::uint64_t> external_spawned_{0};
   // Step 3's wait.
   std::mutex drain_mu_;
   std::condition_variable drain_cv_;
 };
+
+inline remote_call::remote_call(runtime_impl& rt) noexcept : rt_(rt) { rt_.remote_enter(); }
+inline remote_call::~remote_call() { rt_.remote_exit(); }
+
+template <class F>
+void worker::post(F&& f) {
+  remote_call guard(rt_);
+  io_begin();
+  asio::post(ioc_, [this, f = std::forward<F>(f)]() mutable {
+    io_end();
+    f();
+  });
+}
 
 }  // namespace coreio::detail

@@ -54,7 +54,9 @@ struct task_promise final : promise_base, task_promise_storage<T> {
 
   /// The result, or the body's exception rethrown. Call once, after the body ended.
   decltype(auto) result() {
-    if (exception_) std::rethrow_exception(exception_);
+    // Move the exception out: the frame (freed later, maybe on another worker) then no longer
+    // shares the exception object with the thread that catches it.
+    if (exception_) std::rethrow_exception(std::exchange(exception_, nullptr));
     return this->take();
   }
 };

@@ -44,7 +44,7 @@ void run_start(io_op* op) {
 void io_complete(io_op* op, const std::error_code& ec, std::size_t bytes) noexcept {
   // Asio reports aborts in its own system category, which does not compare equal to std::errc;
   // normalise so that io_awaiter::finish() can recognise them without including Asio.
-  op->ec = ec == asio::error::operation_aborted ? std::make_error_code(std::errc::operation_canceled) : ec;
+  op->ec = normalize_error(ec);
   op->bytes = bytes;
   op->owner->io_end();
   // acq_rel: publishes the results; acquire sees a canceller's k_cancel_posted.
@@ -64,7 +64,7 @@ void io_submit(io_op* op) {
   if (this_worker() == owner) {
     run_start(op);
   } else {
-    asio::post(owner->io(), [op] { run_start(op); });
+    owner->post([op] { run_start(op); });
   }
 }
 
@@ -81,16 +81,11 @@ void io_cancel(cancel_node* n) noexcept {
     cancel_step(op);
     return;
   }
-  owner->io_begin();
   try {
-    asio::post(owner->io(), [op, owner] {
-      owner->io_end();
-      cancel_step(op);
-    });
+    owner->post([op] { cancel_step(op); });
   } catch (...) {
     // Out of memory posting the step: the operation completes normally later and, since
     // k_cancel_posted stays set, would never be resumed; clear it so the handler resumes it.
-    owner->io_end();
     std::uint32_t prev = op->state.fetch_and(~io_op::k_cancel_posted, std::memory_order_acq_rel);
     if (prev & io_op::k_done) owner->rt().inject(op->waiter);
   }

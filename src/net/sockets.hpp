@@ -13,6 +13,7 @@
 #include <coreio/net/endpoint.hpp>
 #include <coreio/net/tcp_stream.hpp>
 
+#include "runtime_impl.hpp"
 #include "sched/worker.hpp"
 
 namespace coreio::detail {
@@ -27,6 +28,8 @@ struct tcp_socket_impl {
   worker* const owner;
   asio::ip::tcp::socket sock;
   asio::cancellation_signal read_sig, write_sig;
+  // A read / a write is in flight (tcp_claim). Any thread, RMW; acq_rel hands the direction over.
+  std::atomic<bool> reading{false}, writing{false};
 };
 
 struct tcp_acceptor_impl {
@@ -57,7 +60,7 @@ worker* require_worker(const char* what);
 template <class F>
 void on_owner(worker* w, F&& f) {
   if (this_worker() == w) f();
-  else asio::post(w->io(), std::forward<F>(f));
+  else w->post(std::forward<F>(f));
 }
 
 /// Deletes an IO object on its owner's thread (Asio objects are not thread-safe): inline when called
@@ -71,7 +74,7 @@ void destroy_on_owner(Impl* p) noexcept {
     return;
   }
   try {
-    asio::post(p->owner->io(), [p] { delete p; });
+    p->owner->post([p] { delete p; });
   } catch (...) {
     delete p;
   }

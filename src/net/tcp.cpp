@@ -35,6 +35,19 @@ asio::ip::address parse_address(const std::string& text) {
 
 void destroy_tcp_socket(tcp_socket_impl* p) noexcept { destroy_on_owner(p); }
 
+void tcp_claim(tcp_socket_impl* s, bool write) {
+  std::atomic<bool>& flag = write ? s->writing : s->reading;
+  // acq_rel: the previous holder's buffer use happens-before ours.
+  if (flag.exchange(true, std::memory_order_acq_rel)) {
+    throw_usage(write ? "tcp_stream: a second write while one is in flight (one at a time)"
+                      : "tcp_stream: a second read while one is in flight (one at a time)");
+  }
+}
+
+void tcp_unclaim(tcp_socket_impl* s, bool write) noexcept {
+  (write ? s->writing : s->reading).store(false, std::memory_order_release);
+}
+
 void destroy_tcp_acceptor(tcp_acceptor_impl* p) noexcept { destroy_on_owner(p); }
 
 namespace {
@@ -49,7 +62,7 @@ bool try_read(io_op* op) {
   std::error_code ec;
   const std::size_t n = s->sock.read_some(asio::buffer(op->buf, op->len), ec);
   if (would_block(ec)) return false;
-  op->ec = ec;
+  op->ec = normalize_error(ec);
   op->bytes = n;
   return true;
 }
@@ -61,7 +74,7 @@ bool try_write(io_op* op) {
   const std::size_t n = s->sock.write_some(asio::buffer(op->arg, op->len), ec);
   if (would_block(ec)) return false;
   if (ec || n == op->len) {
-    op->ec = ec;
+    op->ec = normalize_error(ec);
     op->bytes = n;
     return true;
   }
@@ -129,6 +142,7 @@ task<tcp_stream> tcp_stream::connect(std::string host, std::uint16_t port) {
     std::error_code ec;
     s->sock.open(addr.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), ec);
     if (!ec) s->sock.non_blocking(true, ec);  // the fast path must never block the worker
+    ec = detail::normalize_error(ec);
     if (!ec) ec = co_await detail::connect_awaiter(*s, asio::ip::tcp::endpoint(addr, ep.port));
     if (!ec) co_return tcp_stream(std::move(s));
     last = ec;
@@ -171,6 +185,7 @@ bool tcp_stream::read_awaiter::await_ready() {
 
 std::size_t tcp_stream::read_awaiter::await_resume() {
   if (from_buffer_) return ready_;
+  if (claimed_) detail::tcp_unclaim(static_cast<tcp_socket_impl*>(target), false);
   finish();
   if (ec == asio::error::eof) return 0;
   if (ec) throw std::system_error(ec, "coreio::net: read");
@@ -260,6 +275,7 @@ tcp_stream::write_awaiter::write_awaiter(tcp_stream& s, std::span<const std::byt
 }
 
 void tcp_stream::write_awaiter::await_resume() {
+  if (claimed_) detail::tcp_unclaim(static_cast<tcp_socket_impl*>(target), true);
   finish();
   if (ec) throw std::system_error(ec, "coreio::net: write");
 }

@@ -275,10 +275,7 @@ void worker::arm_wake_timer() {
 }
 
 void worker::post_timer_cancel(timer_entry* e) {
-  // Relaxed: io_ops_ is only a hint for polling; see worker.hpp.
-  io_ops_.fetch_add(1, std::memory_order_relaxed);
-  asio::post(ioc_, [this, e] {
-    io_ops_.fetch_sub(1, std::memory_order_relaxed);
+  post([this, e] {
     timers_.erase(e);
     push_local(e->waiter);
   });

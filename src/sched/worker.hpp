@@ -87,6 +87,10 @@ class worker {
   void post_timer_cancel(timer_entry* e);
   /// Unblocks run_one() if the worker is parked (or makes its next one return at once).
   void wake();
+  /// Runs f on this worker's thread, from its event loop. Any thread; counted as a remote call
+  /// (runtime_impl.hpp, shutdown step 5) and as pending IO so that a busy worker polls for it.
+  template <class F>
+  void post(F&& f);
   runtime_impl& rt() const noexcept { return rt_; }
   std::uint32_t index() const noexcept { return index_; }
   local_queue& queue() noexcept { return queue_; }

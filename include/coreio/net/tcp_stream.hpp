@@ -35,6 +35,10 @@ struct tcp_socket_deleter {
 };
 using tcp_socket_ptr = std::unique_ptr<tcp_socket_impl, tcp_socket_deleter>;
 struct stream_access;
+/// At most one read and one write in flight per stream: claims the direction or throws
+/// usage_error. Any thread.
+void tcp_claim(tcp_socket_impl* s, bool write);
+void tcp_unclaim(tcp_socket_impl* s, bool write) noexcept;
 }  // namespace coreio::detail
 
 namespace coreio::net {
@@ -90,7 +94,12 @@ class tcp_stream {
    public:
     read_awaiter(tcp_stream& s, std::span<std::byte> buf, bool raw = false);
     bool await_ready();
-    using detail::io_awaiter::await_suspend;
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+      detail::tcp_claim(static_cast<detail::tcp_socket_impl*>(target), false);
+      claimed_ = true;
+      return detail::io_awaiter::await_suspend(h);
+    }
     std::size_t await_resume();
 
    private:
@@ -99,17 +108,24 @@ class tcp_stream {
     std::size_t ready_ = 0;
     bool raw_;  // bypass the stream's read buffer
     bool from_buffer_ = false;
+    bool claimed_ = false;
   };
 
   class write_awaiter : detail::io_awaiter {
    public:
     write_awaiter(tcp_stream& s, std::span<const std::byte> data);
     using detail::io_awaiter::await_ready;
-    using detail::io_awaiter::await_suspend;
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+      detail::tcp_claim(static_cast<detail::tcp_socket_impl*>(target), true);
+      claimed_ = true;
+      return detail::io_awaiter::await_suspend(h);
+    }
     void await_resume();
 
    private:
     tcp_stream& s_;
+    bool claimed_ = false;
   };
 
  private:

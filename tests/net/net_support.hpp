@@ -1,0 +1,215 @@
+// net/net_support.hpp — what the coreio::net tests share: connected loopback pairs, an echo
+// handler, deterministic byte patterns, a blocking raw-socket peer for a plain thread (for what the
+// API cannot do on purpose: SO_LINGER 0 resets), descriptor counting, heap accounting and IPv6
+// detection.
+//
+// Rules (tests/CMakeLists.txt and tests/support/test_support.hpp): loopback only; every server is
+// started by the test itself on port 0; every load is bounded and ends by itself; coroutines are free
+// functions taking what they touch by pointer or value.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <coreio/coreio.hpp>
+
+#include "support/test_support.hpp"
+
+namespace coreio_net_test {
+
+using namespace std::chrono_literals;
+using coreio::net::endpoint;
+using coreio::net::tcp_listener;
+using coreio::net::tcp_stream;
+
+// ---- bytes --------------------------------------------------------------------------------------
+
+/// Byte i of a stream that never repeats with a short period, so that a lost, duplicated or
+/// reordered chunk shows up as a mismatch at its first byte.
+inline std::byte pattern_byte(std::uint64_t i, std::uint64_t seed = 0) {
+  std::uint64_t x = i + seed * 0x9E3779B97F4A7C15ull;
+  x ^= x >> 7;
+  x ^= x >> 15;
+  x ^= x >> 23;
+  return static_cast<std::byte>((x * 0x9D) & 0xff);
+}
+
+inline std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed = 0, std::uint64_t from = 0) {
+  std::vector<std::byte> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = pattern_byte(from + i, seed);
+  return v;
+}
+
+inline std::span<const std::byte> as_bytes(std::string_view s) {
+  return std::as_bytes(std::span<const char>(s.data(), s.size()));
+}
+
+inline std::string to_string(std::span<const std::byte> b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+// ---- loopback pairs and handlers ------------------------------------------------------------------
+
+/// Both ends of one loopback connection: `client` made by connect, `server` by accept.
+struct stream_pair {
+  tcp_stream client;
+  tcp_stream server;
+};
+
+/// Connects to a listener of its own on host (127.0.0.1 or ::1) and accepts. Worker only.
+inline coreio::task<stream_pair> connected_pair(std::string host = "127.0.0.1") {
+  auto lis = tcp_listener::bind(host, 0);
+  stream_pair p;
+  // The kernel completes the handshake from its backlog, so connect-then-accept needs no overlap.
+  p.client = co_await tcp_stream::connect(host, lis.port());
+  p.server = co_await lis.accept();
+  co_return p;
+}
+
+/// Echoes everything back until the peer shuts down its side, then closes ours.
+///
+/// The explicit close matters: a coroutine's parameters live as long as its frame, and a spawned
+/// task's frame lives until its join_handle is dropped, so without it the socket would stay open
+/// (and the peer would wait for end of stream) until whoever holds the handle lets go.
+inline coreio::task<void> echo_until_eof(tcp_stream s) {
+  std::vector<std::byte> buf(16 * 1024);
+  for (;;) {
+    const std::size_t n = co_await s.read_some(std::span(buf));
+    if (n == 0) break;
+    co_await s.write_all(std::span<const std::byte>(buf.data(), n));
+  }
+  s.close();
+}
+
+/// A connection_handler for serve() that echoes until end of stream.
+inline coreio::task<void> echo_handler(tcp_stream s) { return echo_until_eof(std::move(s)); }
+
+/// Reads until end of stream; returns everything read.
+inline coreio::task<std::string> read_to_eof(tcp_stream* s) {
+  std::string out;
+  std::array<std::byte, 4096> buf;
+  for (;;) {
+    const std::size_t n = co_await s->read_some(std::span(buf));
+    if (n == 0) co_return out;
+    out += to_string(std::span<const std::byte>(buf.data(), n));
+  }
+}
+
+// ---- the process ---------------------------------------------------------------------------------
+
+/// Open file descriptors of this process (entries of /proc/self/fd, less the directory's own).
+inline std::size_t count_open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+/// The largest size the kernel lets one TCP socket's send plus receive buffer grow to (autotuning
+/// maxima from /proc), an upper bound on what can be in flight with nobody reading.
+inline std::size_t kernel_tcp_buffer_bound() {
+  auto third = [](const char* path, std::size_t fallback) {
+    std::ifstream f(path);
+    std::size_t a = 0, b = 0, c = 0;
+    if (f >> a >> b >> c) return c;
+    return fallback;
+  };
+  return third("/proc/sys/net/ipv4/tcp_rmem", 32u << 20) + third("/proc/sys/net/ipv4/tcp_wmem", 8u << 20);
+}
+
+/// True if a socket can be bound to ::1 (IPv6 loopback configured).
+inline bool ipv6_loopback_available() {
+  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// ---- heap accounting (heap_tracker.cpp replaces the global operator new) -------------------------
+
+/// Bytes currently allocated through the global operator new.
+std::int64_t live_heap_bytes() noexcept;
+/// The highest live_heap_bytes() since the last reset_peak_heap_bytes().
+std::int64_t peak_heap_bytes() noexcept;
+void reset_peak_heap_bytes() noexcept;
+
+// ---- a blocking raw-socket peer for a plain thread -------------------------------------------------
+
+/// A blocking IPv4 TCP client on plain POSIX sockets, driven from a plain thread: what the
+/// tests need that coreio deliberately does not offer (an abortive close with SO_LINGER 0).
+class raw_peer {
+ public:
+  raw_peer() = default;
+  raw_peer(const raw_peer&) = delete;
+  raw_peer& operator=(const raw_peer&) = delete;
+  ~raw_peer() { close(); }
+
+  /// Connects to 127.0.0.1:port; throws std::system_error.
+  void connect(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "raw socket");
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      throw std::system_error(errno, std::generic_category(), "raw connect");
+    }
+  }
+  void send_all(std::string_view s) {
+    while (!s.empty()) {
+      const ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
+      if (n < 0) throw std::system_error(errno, std::generic_category(), "raw send");
+      s.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  /// Reads until n bytes or end of stream.
+  std::string recv_exact(std::size_t n) {
+    std::string out(n, '\0');
+    std::size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
+      if (r <= 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    out.resize(got);
+    return out;
+  }
+  /// Closes with SO_LINGER {on, 0}: the kernel sends RST instead of FIN.
+  void reset() {
+    if (fd_ < 0) return;
+    linger l{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(std::exchange(fd_, -1));
+  }
+  void close() {
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace coreio_net_test

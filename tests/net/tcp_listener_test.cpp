@@ -1,0 +1,242 @@
+// tcp_listener_test.cpp — coreio/net/tcp_listener.hpp: bind (port 0, "localhost", a port in use,
+// SO_REUSEPORT, bad addresses, outside a runtime), accept (cancelled, on a closed listener,
+// accept_on another worker), and 10,000 short-lived connections without leaking descriptors.
+#include <coreio/net/tcp_listener.hpp>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <coreio/coreio.hpp>
+
+#include "net_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace coreio_net_test;
+using coreio_test::ends_within;
+using coreio_test::prompt;
+using coreio_test::sanitized;
+using coreio_test::stopwatch;
+
+coreio::runtime_options two_workers() { return coreio::runtime_options{.workers = 2}; }
+
+// ---- accept under cancellation ------------------------------------------------------------------
+
+coreio::task<tcp_stream> accept_one(tcp_listener* l) { co_return co_await l->accept(); }
+coreio::task<tcp_listener> bind_loopback() { co_return tcp_listener::bind("127.0.0.1", 0); }
+
+struct accept_cancel_report {
+  bool cancelled = false;
+  double seconds = 0;
+  std::string after;  // what a connection accepted after the cancel carried
+};
+
+coreio::task<accept_cancel_report> cancel_a_pending_accept() {
+  auto lis = tcp_listener::bind("127.0.0.1", 0);
+  auto h = coreio::spawn(accept_one(&lis));
+  co_await coreio::sleep_for(20ms);  // nobody connects: the accept is pending
+  EXPECT_FALSE(h.done());
+  accept_cancel_report r;
+  stopwatch sw;
+  h.cancel();
+  try {
+    (void)co_await h;
+  } catch (const coreio::cancelled_error&) {
+    r.cancelled = true;
+  }
+  r.seconds = sw.seconds();
+  // The listener still works for the next accept.
+  EXPECT_TRUE(lis.is_open());
+  auto c = co_await tcp_stream::connect("127.0.0.1", lis.port());
+  auto s = co_await lis.accept();
+  co_await c.write_all(std::string_view("next"));
+  c.shutdown_write();
+  r.after = co_await read_to_eof(&s);
+  co_return r;
+}
+
+TEST(TcpListenerTest, CancellingAPendingAcceptThrowsCancelledAndTheListenerStillWorks) {
+  coreio::runtime rt{two_workers()};
+  const accept_cancel_report r = rt.block_on(cancel_a_pending_accept());
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_LT(r.seconds, std::chrono::duration<double>(prompt).count());
+  EXPECT_EQ(r.after, "next");
+}
+
+TEST(TcpListenerTest, CancellingAPendingAcceptFromAPlainThreadThrowsCancelled) {
+  coreio::runtime rt{two_workers()};
+  tcp_listener lis = rt.block_on(bind_loopback());  // used from this thread's tasks below
+  auto h = rt.spawn(accept_one(&lis));
+  std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(h.done());
+  h.cancel();
+  ASSERT_TRUE(ends_within(h, prompt)) << "the cancelled accept did not end";
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
+}
+
+coreio::task<std::string> close_under_a_pending_accept() {
+  auto lis = tcp_listener::bind("127.0.0.1", 0);
+  auto h = coreio::spawn(accept_one(&lis));
+  co_await coreio::sleep_for(20ms);
+  lis.close();
+  lis.close();  // idempotent
+  try {
+    (void)co_await h;
+  } catch (const std::system_error&) {
+    co_return "system_error";
+  } catch (const coreio::cancelled_error&) {
+    co_return "cancelled_error";
+  }
+  co_return "accepted";
+}
+
+TEST(TcpListenerTest, CloseEndsAPendingAcceptWithSystemError) {
+  coreio::runtime rt{two_workers()};
+  EXPECT_EQ(rt.block_on(close_under_a_pending_accept()), "system_error");
+}
+
+// ---- bind ---------------------------------------------------------------------------------------
+
+coreio::task<std::string> bind_twice(bool reuse_port) {
+  coreio::net::listen_options o;
+  o.reuse_port = reuse_port;
+  auto first = tcp_listener::bind("127.0.0.1", 0, o);
+  try {
+    auto second = tcp_listener::bind("127.0.0.1", first.port(), o);
+    EXPECT_EQ(second.port(), first.port());
+    // Both listen: a connection to the port is accepted by one of them (the kernel picks).
+    co_return "bound";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().value(), EADDRINUSE) << e.what();
+    EXPECT_NE(std::string(e.what()).find(std::to_string(first.port())), std::string::npos) << e.what();
+    co_return "system_error";
+  }
+}
+
+TEST(TcpListenerTest, BindingAPortInUseThrowsSystemError) {
+  coreio::runtime rt{two_workers()};
+  EXPECT_EQ(rt.block_on(bind_twice(false)), "system_error");
+}
+
+TEST(TcpListenerTest, WithReusePortTwoListenersBindTheSamePort) {
+  coreio::runtime rt{two_workers()};
+  EXPECT_EQ(rt.block_on(bind_twice(true)), "bound");
+}
+
+coreio::task<void> bind_variants() {
+  auto by_name = tcp_listener::bind("localhost", 0);
+  EXPECT_NE(by_name.port(), 0);
+  EXPECT_EQ(by_name.local_endpoint(), (endpoint{"127.0.0.1", by_name.port()}));
+  EXPECT_TRUE(by_name.is_open());
+  EXPECT_THROW((void)tcp_listener::bind("not an address", 0), std::system_error);
+  EXPECT_THROW((void)tcp_listener::bind("192.0.2.1", 0), std::system_error);  // TEST-NET-1: not ours
+  co_return;
+}
+
+TEST(TcpListenerTest, BindsLocalhostOnPortZeroAndRejectsForeignAddresses) {
+  coreio::runtime rt{two_workers()};
+  rt.block_on(bind_variants());
+}
+
+TEST(TcpListenerTest, BindOutsideARuntimeThrowsUsageError) {
+  EXPECT_THROW((void)tcp_listener::bind("127.0.0.1", 0), coreio::usage_error);
+  std::thread t([] { EXPECT_THROW((void)tcp_listener::bind("127.0.0.1", 0), coreio::usage_error); });
+  t.join();
+}
+
+coreio::task<void> use_a_default_listener() {
+  tcp_listener l;
+  EXPECT_FALSE(l.is_open());
+  EXPECT_THROW((void)l.accept(), coreio::usage_error);
+  EXPECT_THROW((void)l.port(), coreio::usage_error);
+  l.close();  // no-op
+  co_return;
+}
+
+TEST(TcpListenerTest, AcceptOnADefaultConstructedListenerThrowsUsageError) {
+  coreio::runtime rt{two_workers()};
+  rt.block_on(use_a_default_listener());
+}
+
+coreio::task<std::string> accept_on_each_worker(int workers) {
+  auto lis = tcp_listener::bind("127.0.0.1", 0);
+  std::string got;
+  for (int w = 0; w < workers + 1; ++w) {  // one past the last wraps around
+    auto c = co_await tcp_stream::connect("127.0.0.1", lis.port());
+    auto s = co_await lis.accept_on(w);
+    co_await c.write_all(std::string_view(std::to_string(w)));
+    c.shutdown_write();
+    got += co_await read_to_eof(&s);
+  }
+  co_return got;
+}
+
+TEST(TcpListenerTest, AcceptOnPlacesConnectionsOnAnyWorkerAndTheyWork) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 3}};
+  EXPECT_EQ(rt.block_on(accept_on_each_worker(3)), "0123");
+}
+
+// ---- many short-lived connections ----------------------------------------------------------------
+
+coreio::task<int> short_lived_clients(std::uint16_t port, int n, int id) {
+  int ok = 0;
+  for (int i = 0; i < n; ++i) {
+    auto c = co_await tcp_stream::connect("127.0.0.1", port);
+    const std::string msg = std::to_string(id) + ":" + std::to_string(i) + "\n";
+    co_await c.write_all(std::string_view(msg));
+    if (co_await c.read_until("\n", 64) == msg) ++ok;
+    c.close();
+  }
+  co_return ok;
+}
+
+struct churn_report {
+  int ok = 0;
+  std::size_t fds_while_running = 0;
+};
+
+coreio::task<churn_report> churn(int total, int parallel, std::size_t fds_before) {
+  auto srv = coreio::net::serve(tcp_listener::bind("127.0.0.1", 0), &echo_handler);
+  std::vector<coreio::task<int>> clients;
+  for (int p = 0; p < parallel; ++p) clients.push_back(short_lived_clients(srv.port(), total / parallel, p));
+  churn_report r;
+  for (int ok : co_await coreio::gather(std::move(clients))) r.ok += ok;
+  srv.stop();
+  co_await srv.wait();
+  // Sockets destroyed on another worker are closed on their own loop soon after: give that a moment.
+  for (int i = 0; i < 200 && count_open_fds() > fds_before + 8; ++i) co_await coreio::sleep_for(10ms);
+  r.fds_while_running = count_open_fds();
+  co_return r;
+}
+
+TEST(TcpListenerTest, TenThousandShortLivedConnectionsLeakNoDescriptors) {
+  const int total = sanitized(10'000, 2'000);  // a connection costs ~20x more under a sanitizer
+  const std::size_t before = count_open_fds();
+  churn_report r;
+  std::size_t with_runtime = 0;
+  {
+    coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+    with_runtime = count_open_fds();  // plus the workers' epoll and wake-up descriptors
+    stopwatch sw;
+    r = rt.block_on(churn(total, 4, with_runtime));
+    std::printf("[ info ] %d connections in %.2f s\n", total, sw.seconds());
+  }
+  const std::size_t after = count_open_fds();
+  EXPECT_EQ(r.ok, total);
+  // Slack of 8 for Asio's internals (a resolver thread's descriptors, for instance).
+  EXPECT_LE(r.fds_while_running, with_runtime + 8) << "descriptors leak while the runtime runs";
+  EXPECT_LE(after, before + 8) << "descriptors leak after the runtime is gone";
+}
+
+}  // namespace

@@ -1,0 +1,494 @@
+// future_test.cpp — coreio/future.hpp: promise<T> / future<T> across threads: values, void and
+// references; exceptions; broken promises; single use; get() only off the workers; a cancelled
+// awaiter stops waiting at once; set_value racing the await and the cancel.
+#include <coreio/future.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include <coreio/errors.hpp>
+#include <coreio/runtime.hpp>
+#include <coreio/spawn.hpp>
+#include <coreio/time.hpp>
+
+#include "support/test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using coreio_test::prompt;
+using coreio_test::rng;
+using coreio_test::sanitized;
+using coreio_test::stopwatch;
+using coreio_test::test_error;
+using coreio_test::wait_until;
+
+static_assert(!std::is_copy_constructible_v<coreio::promise<int>>);
+static_assert(!std::is_copy_constructible_v<coreio::future<int>>);
+static_assert(std::is_nothrow_move_constructible_v<coreio::promise<int>>);
+static_assert(std::is_nothrow_move_constructible_v<coreio::future<int>>);
+
+template <class T>
+coreio::task<T> await_future(coreio::future<T> f, std::atomic<bool>* waiting) {
+  waiting->store(true);
+  co_return co_await f;
+}
+
+struct payload {
+  int a = 0;
+  std::string b;
+};
+
+coreio::task<bool> await_payload(coreio::future<payload*> f, std::atomic<bool>* waiting) {
+  waiting->store(true);
+  payload* p = co_await f;
+  // Written by the producer before set_value, read here without other synchronisation: the
+  // future's happens-before edge (checked by ThreadSanitizer).
+  co_return p->a == 5 && p->b == "five";
+}
+
+TEST(FutureTest, SetValueFromAPlainThreadWakesTheAwaitingTask) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::promise<payload*> p;
+  std::atomic<bool> waiting{false};
+  auto h = rt.spawn(await_payload(p.get_future(), &waiting));
+  ASSERT_TRUE(wait_until([&] { return waiting.load(); }));
+  std::this_thread::sleep_for(2ms);  // most likely suspended by now (either way is correct)
+  payload data;
+  std::thread producer([&] {
+    data.a = 5;
+    data.b = "five";
+    p.set_value(&data);
+  });
+  EXPECT_TRUE(h.get());
+  producer.join();
+}
+
+coreio::task<void> set_from_task(coreio::promise<int>* p, int v) {
+  co_await coreio::sleep_for(1ms);
+  p->set_value(v);
+}
+
+coreio::task<int> producer_and_consumer_on_workers() {
+  coreio::promise<int> p;
+  coreio::future<int> f = p.get_future();
+  auto h = coreio::spawn(set_from_task(&p, 31));
+  const int v = co_await f;
+  co_await h;
+  co_return v;
+}
+
+TEST(FutureTest, SetValueFromAnotherWorker) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(rt.block_on(producer_and_consumer_on_workers()), 31);
+}
+
+TEST(FutureTest, SetValueFromATaskOnAnotherRuntime) {
+  coreio::runtime consumer{coreio::runtime_options{.workers = 1}};
+  coreio::runtime producer{coreio::runtime_options{.workers = 1}};
+  coreio::promise<int> p;
+  std::atomic<bool> waiting{false};
+  auto h = consumer.spawn(await_future(p.get_future(), &waiting));
+  producer.block_on(set_from_task(&p, 17));
+  EXPECT_EQ(h.get(), 17);
+}
+
+coreio::task<int> await_and_catch(coreio::future<int> f) {
+  try {
+    co_return co_await f;
+  } catch (const test_error& e) {
+    co_return -e.value;
+  }
+}
+
+TEST(FutureTest, SetExceptionIsRethrownByTheAwaiter) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::promise<int> p;
+  auto h = rt.spawn(await_and_catch(p.get_future()));
+  std::thread([&] { p.set_exception(std::make_exception_ptr(test_error(3))); }).join();
+  EXPECT_EQ(h.get(), -3);
+}
+
+TEST(FutureTest, GetOnAPlainThreadBlocksForTheValue) {
+  coreio::promise<std::string> p;
+  coreio::future<std::string> f = p.get_future();
+  EXPECT_TRUE(f.valid());
+  EXPECT_FALSE(f.ready());
+  std::thread producer([&] {
+    std::this_thread::sleep_for(5ms);
+    p.set_value("later");
+  });
+  EXPECT_EQ(f.get(), "later");
+  producer.join();
+}
+
+TEST(FutureTest, GetOnAPlainThreadRethrowsTheException) {
+  coreio::promise<int> p;
+  coreio::future<int> f = p.get_future();
+  p.set_exception(std::make_exception_ptr(test_error(8)));
+  EXPECT_TRUE(f.ready());
+  try {
+    (void)f.get();
+    FAIL() << "expected test_error";
+  } catch (const test_error& e) {
+    EXPECT_EQ(e.value, 8);
+  }
+}
+
+TEST(FutureTest, GetAndSetWorkWithoutAnyRuntime) {
+  coreio::promise<int> p;
+  coreio::future<int> f = p.get_future();
+  p.set_value(4);
+  EXPECT_EQ(f.get(), 4);
+}
+
+coreio::task<std::string> get_on_a_worker(coreio::future<int> f) {
+  try {
+    (void)f.get();
+  } catch (const coreio::usage_error& e) {
+    co_return e.what();
+  }
+  co_return "no error";
+}
+
+TEST(FutureTest, GetOnAWorkerThrowsUsageError) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::promise<int> p;
+  auto h = rt.spawn(get_on_a_worker(p.get_future()));
+  std::string what;
+  const bool ended = wait_until([&] { return h.done(); }, 5000ms);
+  if (!ended) p.set_value(0);  // unblock a worker stuck in get() so the test fails instead of hanging
+  what = h.get();
+  EXPECT_TRUE(ended);
+  EXPECT_NE(what, "no error");
+}
+
+TEST(FutureTest, APromiseDestroyedWithoutAValueBreaksTheFuture) {
+  coreio::future<int> f;
+  {
+    coreio::promise<int> p;
+    f = p.get_future();
+  }
+  EXPECT_TRUE(f.ready());
+  EXPECT_THROW((void)f.get(), coreio::broken_promise);
+}
+
+coreio::task<bool> await_broken(coreio::future<int> f) {
+  try {
+    (void)co_await f;
+  } catch (const coreio::broken_promise&) {
+    co_return true;
+  }
+  co_return false;
+}
+
+TEST(FutureTest, AnAwaiterOfABrokenPromiseGetsBrokenPromise) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  auto p = std::make_unique<coreio::promise<int>>();
+  auto h = rt.spawn(await_broken(p->get_future()));
+  std::this_thread::sleep_for(2ms);
+  std::thread([&] { p.reset(); }).join();
+  EXPECT_TRUE(h.get());
+}
+
+TEST(FutureTest, SetValueTwiceThrowsUsageError) {
+  coreio::promise<int> p;
+  coreio::future<int> f = p.get_future();
+  p.set_value(1);
+  EXPECT_THROW(p.set_value(2), coreio::usage_error);
+  EXPECT_THROW(p.set_exception(std::make_exception_ptr(test_error())), coreio::usage_error);
+  EXPECT_EQ(f.get(), 1) << "the first value stands";
+}
+
+TEST(FutureTest, SetExceptionThenSetValueThrowsUsageError) {
+  coreio::promise<void> p;
+  coreio::future<void> f = p.get_future();
+  p.set_exception(std::make_exception_ptr(test_error(2)));
+  EXPECT_THROW(p.set_value(), coreio::usage_error);
+  EXPECT_THROW(f.get(), test_error);
+}
+
+TEST(FutureTest, GetFutureTwiceThrowsUsageError) {
+  coreio::promise<int> p;
+  coreio::future<int> f = p.get_future();
+  EXPECT_THROW((void)p.get_future(), coreio::usage_error);
+  p.set_value(3);
+  EXPECT_EQ(f.get(), 3);
+}
+
+TEST(FutureTest, RetrievingTheValueTwiceThrowsUsageError) {
+  coreio::promise<int> p;
+  coreio::future<int> f = p.get_future();
+  p.set_value(3);
+  EXPECT_EQ(f.get(), 3);
+  EXPECT_THROW((void)f.get(), coreio::usage_error);
+}
+
+coreio::task<bool> await_twice(coreio::future<int> f) {
+  const int v = co_await f;
+  try {
+    (void)co_await f;
+  } catch (const coreio::usage_error&) {
+    co_return v == 6;
+  }
+  co_return false;
+}
+
+TEST(FutureTest, AwaitingTheValueTwiceThrowsUsageError) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::promise<int> p;
+  p.set_value(6);
+  EXPECT_TRUE(rt.block_on(await_twice(p.get_future())));
+}
+
+TEST(FutureTest, AnEmptyFutureThrowsUsageError) {
+  coreio::future<int> f;
+  EXPECT_FALSE(f.valid());
+  EXPECT_FALSE(f.ready());
+  EXPECT_THROW((void)f.get(), coreio::usage_error);
+  coreio::promise<int> p;
+  coreio::future<int> g = p.get_future();
+  coreio::future<int> moved = std::move(g);
+  EXPECT_FALSE(g.valid());
+  EXPECT_THROW((void)g.get(), coreio::usage_error);
+  p.set_value(1);
+  EXPECT_EQ(moved.get(), 1);
+}
+
+TEST(FutureTest, AMovedFromPromiseThrowsUsageError) {
+  coreio::promise<int> p;
+  coreio::future<int> f = p.get_future();
+  coreio::promise<int> q = std::move(p);
+  EXPECT_THROW(p.set_value(1), coreio::usage_error);
+  EXPECT_THROW((void)p.get_future(), coreio::usage_error);
+  q.set_value(2);
+  EXPECT_EQ(f.get(), 2);
+}
+
+TEST(FutureTest, MoveAssigningOverAPromiseBreaksItsFuture) {
+  coreio::promise<int> a, b;
+  coreio::future<int> fa = a.get_future();
+  coreio::future<int> fb = b.get_future();
+  a = std::move(b);  // the old state of `a` is abandoned
+  EXPECT_THROW((void)fa.get(), coreio::broken_promise);
+  a.set_value(5);
+  EXPECT_EQ(fb.get(), 5);
+}
+
+// Run under AddressSanitizer (LeakSanitizer): every shared state here must be freed.
+TEST(FutureTest, PromisesAndFuturesDoNotLeakHoweverTheyEnd) {
+  { coreio::promise<int> never_taken; }
+  {
+    coreio::promise<int> set_never_taken;
+    set_never_taken.set_value(1);
+  }
+  {
+    coreio::promise<std::string> p;
+    auto f = p.get_future();
+    p.set_value("value nobody reads");
+  }
+  {
+    coreio::future<int> outlives;
+    {
+      coreio::promise<int> p;
+      outlives = p.get_future();
+    }
+  }
+  {
+    coreio::promise<int> p;
+    { auto f = p.get_future(); }  // future first
+    p.set_exception(std::make_exception_ptr(test_error(1)));
+  }
+  SUCCEED();
+}
+
+// ---- cancellation -----------------------------------------------------------------------------
+
+struct waiter_probe {
+  std::atomic<bool> waiting{false};
+  std::atomic<bool> cancelled{false};
+};
+
+coreio::task<int> await_until_cancelled(coreio::future<int> f, waiter_probe* p) {
+  p->waiting.store(true);
+  try {
+    co_return co_await f;
+  } catch (const coreio::cancelled_error&) {
+    p->cancelled.store(true);
+    throw;
+  }
+}
+
+TEST(FutureTest, CancellingTheAwaiterThrowsPromptlyAndThePromiseCanStillBeSet) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::promise<int> p;
+  waiter_probe probe;
+  auto h = rt.spawn(await_until_cancelled(p.get_future(), &probe));
+  ASSERT_TRUE(wait_until([&] { return probe.waiting.load(); }));
+  std::this_thread::sleep_for(2ms);
+  stopwatch sw;
+  h.cancel();
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
+  EXPECT_LT(sw.elapsed(), prompt);
+  EXPECT_TRUE(probe.cancelled.load());
+  p.set_value(1);  // nobody waits; must not crash or resume anything
+  h = {};          // frees the task (and its future) after the set
+}
+
+TEST(FutureTest, ThePromiseMayBeDestroyedAfterTheAwaiterWasCancelled) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  auto p = std::make_unique<coreio::promise<int>>();
+  waiter_probe probe;
+  auto h = rt.spawn(await_until_cancelled(p->get_future(), &probe));
+  ASSERT_TRUE(wait_until([&] { return probe.waiting.load(); }));
+  h.cancel();
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
+  h = {};
+  p.reset();  // the promise is the last owner of the state
+}
+
+// set_value from a plain thread races cancel() from another plain thread. Exactly one wins: the
+// task returns the value or throws cancelled_error, and always ends.
+TEST(FutureTest, SetValueRacesCancelWithoutHangsOrCrashes) {
+  auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
+  const int rounds = 2000;
+  rng r(11);
+  int got_value = 0, got_cancel = 0;
+  for (int i = 0; i < rounds; ++i) {
+    coreio::promise<int> p;
+    waiter_probe probe;
+    auto h = rt->spawn(await_until_cancelled(p.get_future(), &probe));
+    const auto set_delay = std::chrono::microseconds(r.below(50));
+    const auto cancel_delay = std::chrono::microseconds(r.below(50));
+    std::thread setter([&] {
+      coreio_test::spin_for(set_delay);
+      p.set_value(i);
+    });
+    coreio_test::spin_for(cancel_delay);
+    h.cancel();
+    setter.join();
+    if (!coreio_test::ends_within(h)) {
+      (void)rt.release();  // a lost task: destroying the runtime would wait for it forever
+      FAIL() << "round " << i << ": the task never ended (lost wake-up)";
+    }
+    try {
+      EXPECT_EQ(h.get(), i);
+      ++got_value;
+    } catch (const coreio::cancelled_error&) {
+      ++got_cancel;
+    }
+  }
+  EXPECT_EQ(got_value + got_cancel, rounds);
+  RecordProperty("got_value", got_value);
+  RecordProperty("got_cancel", got_cancel);
+}
+
+// set_value from a plain thread races the awaiter registering itself: the producer may complete
+// the future while the consumer is still inside await_suspend, and another worker may resume the
+// task, run it to its end and free its frame at once. Nothing of the awaiter (which lives in that
+// frame) may be touched once the waiter is published (ThreadSanitizer checks it here).
+TEST(FutureTest, SetValueRacesTheAwaitOnAnotherWorker) {
+  auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
+  const int rounds = sanitized(2000, 1000);
+  rng r(5);
+  long sum = 0;
+  for (int i = 0; i < rounds; ++i) {
+    coreio::promise<int> p;
+    std::atomic<bool> waiting{false};
+    auto h = rt->spawn(await_future(p.get_future(), &waiting));
+    const auto delay = std::chrono::microseconds(r.below(30));
+    while (!waiting.load()) {
+    }
+    coreio_test::spin_for(delay);
+    p.set_value(i);
+    if (!coreio_test::ends_within(h)) {
+      (void)rt.release();
+      FAIL() << "round " << i << ": the task never ended (lost wake-up)";
+    }
+    sum += h.get();
+  }
+  EXPECT_EQ(sum, static_cast<long>(rounds) * (rounds - 1) / 2);
+}
+
+// ---- value categories -------------------------------------------------------------------------
+
+coreio::task<int> await_void_then(coreio::future<void> f) {
+  co_await f;
+  co_return 1;
+}
+
+TEST(FutureTest, VoidPromiseSignalsCompletion) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::promise<void> p;
+  auto h = rt.spawn(await_void_then(p.get_future()));
+  std::thread([&] { p.set_value(); }).join();
+  EXPECT_EQ(h.get(), 1);
+}
+
+coreio::task<bool> await_reference(coreio::future<int&> f, int* expected) {
+  int& r = co_await f;
+  r += 1;
+  co_return &r == expected;
+}
+
+TEST(FutureTest, ReferencePromiseHandsOverTheSameObject) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  int x = 41;
+  coreio::promise<int&> p;
+  auto h = rt.spawn(await_reference(p.get_future(), &x));
+  std::thread([&] { p.set_value(x); }).join();
+  EXPECT_TRUE(h.get());
+  EXPECT_EQ(x, 42);
+
+  coreio::promise<int&> q;
+  auto f = q.get_future();
+  q.set_value(x);
+  EXPECT_EQ(&f.get(), &x);
+}
+
+TEST(FutureTest, MoveOnlyValuesAreMovedOut) {
+  coreio::promise<std::unique_ptr<int>> p;
+  auto f = p.get_future();
+  p.set_value(std::make_unique<int>(12));
+  std::unique_ptr<int> v = f.get();
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(*v, 12);
+}
+
+TEST(FutureTest, SetValueConstructsInPlace) {
+  coreio::promise<std::string> p;
+  auto f = p.get_future();
+  p.set_value(3, 'x');
+  EXPECT_EQ(f.get(), "xxx");
+}
+
+coreio::task<int> await_ready_future(coreio::future<int> f) {
+  // Already satisfied: no suspension, and a task spawned just before cannot have run on 1 worker.
+  std::atomic<bool> other_ran{false};
+  auto h = coreio::spawn([](std::atomic<bool>* flag) -> coreio::task<void> {
+    flag->store(true);
+    co_return;
+  }(&other_ran));
+  const int v = co_await f;
+  const bool suspended = other_ran.load();
+  co_await h;
+  co_return suspended ? -1 : v;
+}
+
+TEST(FutureTest, AwaitingAReadyFutureDoesNotSuspend) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::promise<int> p;
+  auto f = p.get_future();
+  p.set_value(9);
+  EXPECT_EQ(rt.block_on(await_ready_future(std::move(f))), 9);
+}
+
+}  // namespace

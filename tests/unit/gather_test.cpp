@@ -1,0 +1,535 @@
+// gather_test.cpp — coreio/gather.hpp: tuple and vector forms, children in parallel on the pool,
+// first failure cancels and awaits the siblings and is rethrown, cancelling the awaiter cancels
+// every child, nesting, and single use.
+#include <coreio/gather.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include <coreio/errors.hpp>
+#include <coreio/future.hpp>
+#include <coreio/runtime.hpp>
+#include <coreio/spawn.hpp>
+#include <coreio/time.hpp>
+
+#include "support/test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using coreio_test::prompt;
+using coreio_test::rng;
+using coreio_test::sanitized;
+using coreio_test::stopwatch;
+using coreio_test::test_error;
+using coreio_test::wait_until;
+
+coreio::task<int> int_after(std::chrono::microseconds d, int v) {
+  co_await coreio::sleep_for(d);
+  co_return v;
+}
+
+coreio::task<std::string> string_after(std::chrono::microseconds d, std::string s) {
+  co_await coreio::sleep_for(d);
+  co_return s;
+}
+
+coreio::task<void> void_after(std::chrono::microseconds d, std::atomic<int>* ran) {
+  co_await coreio::sleep_for(d);
+  ran->fetch_add(1);
+}
+
+coreio::task<int> fail_after(std::chrono::microseconds d, int v) {
+  co_await coreio::sleep_for(d);
+  throw test_error(v);
+}
+
+coreio::task<int> fail_at_once(int v) {
+  throw test_error(v);
+  co_return 0;
+}
+
+coreio::task<int> immediate(int v) { co_return v; }
+
+// ---- results ----------------------------------------------------------------------------------
+
+coreio::task<bool> tuple_of_mixed_types(std::atomic<int>* ran) {
+  auto [i, s, v] = co_await coreio::gather(int_after(2ms, 1), string_after(1ms, "two"),
+                                           void_after(0ms, ran));
+  static_assert(std::is_same_v<decltype(i), int>);
+  static_assert(std::is_same_v<decltype(s), std::string>);
+  static_assert(std::is_same_v<decltype(v), std::monostate>);
+  co_return i == 1 && s == "two";
+}
+
+TEST(GatherTest, TupleFormGivesMixedTypesAndMonostateForVoid) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  std::atomic<int> ran{0};
+  EXPECT_TRUE(rt.block_on(tuple_of_mixed_types(&ran)));
+  EXPECT_EQ(ran.load(), 1);
+}
+
+coreio::task<int> single_child() {
+  auto [v] = co_await coreio::gather(immediate(5));
+  co_return v;
+}
+
+TEST(GatherTest, TupleFormWithOneChild) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  EXPECT_EQ(rt.block_on(single_child()), 5);
+}
+
+coreio::task<int&> ref_to(int* p) { co_return *p; }
+
+coreio::task<bool> reference_and_move_only_children(int* x) {
+  auto boxed = [](int v) -> coreio::task<std::unique_ptr<int>> { co_return std::make_unique<int>(v); };
+  auto [r, p] = co_await coreio::gather(ref_to(x), boxed(3));
+  co_return &r == x && p != nullptr && *p == 3;
+}
+
+TEST(GatherTest, TupleFormWithReferenceAndMoveOnlyChildren) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  int x = 1;
+  EXPECT_TRUE(rt.block_on(reference_and_move_only_children(&x)));
+}
+
+coreio::task<std::vector<int>> vector_in_order(int n) {
+  rng r(3);
+  std::vector<coreio::task<int>> ts;
+  for (int i = 0; i < n; ++i) ts.push_back(int_after(std::chrono::microseconds(r.below(3000)), i));
+  co_return co_await coreio::gather(std::move(ts));
+}
+
+TEST(GatherTest, VectorFormPreservesTheInputOrder) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  const int n = 200;
+  const std::vector<int> got = rt.block_on(vector_in_order(n));
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i);
+}
+
+coreio::task<std::size_t> empty_vector() {
+  std::vector<int> r = co_await coreio::gather(std::vector<coreio::task<int>>{});
+  co_await coreio::gather(std::vector<coreio::task<void>>{});
+  co_return r.size();
+}
+
+TEST(GatherTest, AnEmptyVectorGivesAnEmptyResult) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  EXPECT_EQ(rt.block_on(empty_vector()), 0u);
+}
+
+coreio::task<void> vector_of_void(int n, std::atomic<int>* ran) {
+  std::vector<coreio::task<void>> ts;
+  for (int i = 0; i < n; ++i) ts.push_back(void_after(std::chrono::microseconds(i * 10), ran));
+  co_await coreio::gather(std::move(ts));
+}
+
+TEST(GatherTest, VectorOfVoidTasksRunsThemAll) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  std::atomic<int> ran{0};
+  rt.block_on(vector_of_void(50, &ran));
+  EXPECT_EQ(ran.load(), 50);
+}
+
+coreio::task<long> wide_fan_out(int n) {
+  std::vector<coreio::task<int>> ts;
+  ts.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) ts.push_back(immediate(i));
+  const std::vector<int> r = co_await coreio::gather(std::move(ts));
+  long sum = 0;
+  for (int v : r) sum += v;
+  co_return sum;
+}
+
+TEST(GatherTest, AWideFanOutOverflowingTheLocalQueueCompletes) {
+  // 4-slot deques: the fan-out overflows to the global queue again and again.
+  coreio::runtime rt{coreio::runtime_options{.workers = 2, .local_queue_capacity = 4}};
+  const int n = sanitized(20'000, 3'000);
+  EXPECT_EQ(rt.block_on(wide_fan_out(n)), static_cast<long>(n) * (n - 1) / 2);
+}
+
+// ---- parallelism ------------------------------------------------------------------------------
+
+coreio::task<int> meet(coreio::promise<void>* mine, coreio::future<void>* theirs, int v) {
+  mine->set_value();
+  co_await *theirs;  // sequential execution (one child to the end, then the other) never gets here
+  co_return v;
+}
+
+coreio::task<int> children_wait_for_each_other() {
+  coreio::promise<void> pa, pb;
+  coreio::future<void> fa = pa.get_future(), fb = pb.get_future();
+  auto [a, b] = co_await coreio::gather(meet(&pa, &fb, 1), meet(&pb, &fa, 2));
+  co_return a + b;
+}
+
+TEST(GatherTest, ChildrenRunConcurrentlyAndCanWaitForEachOther) {
+  for (std::size_t workers : {1u, 2u}) {
+    coreio::runtime rt{coreio::runtime_options{.workers = workers}};
+    auto h = rt.spawn(children_wait_for_each_other());
+    const bool ended = wait_until([&] { return h.done(); });
+    if (!ended) h.cancel();
+    ASSERT_TRUE(ended) << "gather ran its children one after the other (deadlock) at " << workers;
+    EXPECT_EQ(h.get(), 3);
+  }
+}
+
+// Each child blocks its worker thread (no suspension) until the other has arrived: only two
+// children running at the same time on two threads can both pass.
+coreio::task<int> rendezvous(std::atomic<int>* arrived, std::atomic<bool>* timed_out, int v) {
+  arrived->fetch_add(1);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (arrived->load() < 2) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      timed_out->store(true);
+      break;
+    }
+    std::this_thread::yield();
+  }
+  co_return v;
+}
+
+coreio::task<int> parallel_rendezvous(std::atomic<int>* arrived, std::atomic<bool>* timed_out) {
+  auto [a, b] = co_await coreio::gather(rendezvous(arrived, timed_out, 1), rendezvous(arrived, timed_out, 2));
+  co_return a + b;
+}
+
+TEST(GatherTest, ChildrenRunInParallelOnTwoWorkers) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  for (int i = 0; i < 20; ++i) {
+    std::atomic<int> arrived{0};
+    std::atomic<bool> timed_out{false};
+    EXPECT_EQ(rt.block_on(parallel_rendezvous(&arrived, &timed_out)), 3);
+    ASSERT_FALSE(timed_out.load()) << "the second child was not stolen by the idle worker";
+  }
+}
+
+// ---- failure ----------------------------------------------------------------------------------
+
+struct sibling_probe {
+  std::atomic<int> started{0};
+  std::atomic<int> cancelled{0};
+  std::atomic<int> finished{0};
+};
+
+coreio::task<int> long_sibling(sibling_probe* p) {
+  p->started.fetch_add(1);
+  try {
+    co_await coreio::sleep_for(10s);
+  } catch (const coreio::cancelled_error&) {
+    p->cancelled.fetch_add(1);
+    throw;
+  }
+  p->finished.fetch_add(1);
+  co_return 0;
+}
+
+coreio::task<int> gather_with_failure(sibling_probe* p) {
+  try {
+    auto [a, b, c] = co_await coreio::gather(long_sibling(p), fail_after(1ms, 7), long_sibling(p));
+    co_return a + b + c;
+  } catch (const test_error& e) {
+    // Every sibling has ended (cancelled) before gather rethrows.
+    co_return p->cancelled.load() == 2 ? e.value : -p->cancelled.load() - 100;
+  }
+}
+
+TEST(GatherTest, CancelsSiblingsOnFirstFailure) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  stopwatch sw;
+  EXPECT_EQ(rt.block_on(gather_with_failure(&p)), 7);
+  EXPECT_LT(sw.elapsed(), prompt) << "the 10 s siblings were cancelled, not waited out";
+  EXPECT_EQ(p.cancelled.load(), 2);
+  EXPECT_EQ(p.finished.load(), 0);
+}
+
+coreio::task<std::string> vector_with_failure(sibling_probe* p) {
+  std::vector<coreio::task<int>> ts;
+  for (int i = 0; i < 5; ++i) ts.push_back(long_sibling(p));
+  ts.push_back(fail_after(2ms, 9));
+  for (int i = 0; i < 5; ++i) ts.push_back(long_sibling(p));
+  try {
+    (void)co_await coreio::gather(std::move(ts));
+  } catch (const test_error& e) {
+    co_return e.what();
+  }
+  co_return "no error";
+}
+
+TEST(GatherTest, VectorFormCancelsSiblingsOnFirstFailureAndRethrowsIt) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  stopwatch sw;
+  EXPECT_EQ(rt.block_on(vector_with_failure(&p)), "test_error 9");
+  EXPECT_LT(sw.elapsed(), prompt);
+  EXPECT_EQ(p.cancelled.load(), p.started.load());
+  EXPECT_EQ(p.finished.load(), 0);
+}
+
+coreio::task<int> throw_other_when_cancelled(int v) {
+  try {
+    co_await coreio::sleep_for(10s);
+  } catch (const coreio::cancelled_error&) {
+    throw test_error(v);  // a second failure, caused by the cancel
+  }
+  co_return 0;
+}
+
+coreio::task<int> first_failure_wins() {
+  try {
+    auto [a, b] = co_await coreio::gather(throw_other_when_cancelled(2), fail_after(1ms, 1));
+    co_return a + b;
+  } catch (const test_error& e) {
+    co_return e.value;
+  }
+}
+
+TEST(GatherTest, RethrowsTheFirstFailureNotALaterOne) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  EXPECT_EQ(rt.block_on(first_failure_wins()), 1);
+}
+
+coreio::task<int> sibling_with_slow_cleanup(std::atomic<bool>* cleanup_done) {
+  try {
+    co_await coreio::sleep_for(10s);
+  } catch (const coreio::cancelled_error&) {
+    coreio_test::spin_for(30ms);  // non-suspending cleanup
+    cleanup_done->store(true);
+    throw;
+  }
+  co_return 0;
+}
+
+coreio::task<bool> waits_for_siblings_to_unwind(std::atomic<bool>* cleanup_done) {
+  try {
+    (void)co_await coreio::gather(sibling_with_slow_cleanup(cleanup_done), fail_after(1ms, 1));
+  } catch (const test_error&) {
+    co_return cleanup_done->load();
+  }
+  co_return false;
+}
+
+TEST(GatherTest, WaitsForCancelledSiblingsToEndBeforeRethrowing) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  std::atomic<bool> cleanup_done{false};
+  EXPECT_TRUE(rt.block_on(waits_for_siblings_to_unwind(&cleanup_done)));
+}
+
+coreio::task<int> immediate_failure_with_unstarted_siblings(sibling_probe* p) {
+  try {
+    // The failing child runs inline first; the others may not have started: they start already
+    // cancelled and stop at their first suspension point.
+    (void)co_await coreio::gather(long_sibling(p), long_sibling(p), fail_at_once(5));
+  } catch (const test_error& e) {
+    co_return e.value;
+  }
+  co_return 0;
+}
+
+TEST(GatherTest, AFailureBeforeSiblingsStartStillCancelsThem) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  stopwatch sw;
+  EXPECT_EQ(rt.block_on(immediate_failure_with_unstarted_siblings(&p)), 5);
+  EXPECT_LT(sw.elapsed(), prompt);
+  EXPECT_EQ(p.finished.load(), 0);
+  EXPECT_EQ(p.cancelled.load(), p.started.load());
+}
+
+// ---- cancellation -----------------------------------------------------------------------------
+
+coreio::task<int> await_gather_of_sleepers(sibling_probe* p, std::atomic<bool>* resumed_after_children) {
+  try {
+    auto [a, b, c] = co_await coreio::gather(long_sibling(p), long_sibling(p), long_sibling(p));
+    co_return a + b + c;
+  } catch (const coreio::cancelled_error&) {
+    resumed_after_children->store(p->cancelled.load() == 3);
+    throw;
+  }
+}
+
+TEST(GatherTest, CancellingTheAwaitingTaskCancelsEveryChild) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  std::atomic<bool> resumed_after_children{false};
+  auto h = rt.spawn(await_gather_of_sleepers(&p, &resumed_after_children));
+  ASSERT_TRUE(wait_until([&] { return p.started.load() == 3; }));
+  stopwatch sw;
+  h.cancel();
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
+  EXPECT_LT(sw.elapsed(), prompt);
+  EXPECT_EQ(p.cancelled.load(), 3);
+  EXPECT_TRUE(resumed_after_children.load());
+}
+
+coreio::task<int> gather_two_sleepers(sibling_probe* p) {
+  auto [a, b] = co_await coreio::gather(long_sibling(p), long_sibling(p));
+  co_return a + b;
+}
+
+coreio::task<int> cancelled_before_gather(std::atomic<bool>* sleeping, sibling_probe* p) {
+  sleeping->store(true);
+  try {
+    co_await coreio::sleep_for(10s);
+  } catch (const coreio::cancelled_error&) {
+  }
+  // Sticky: the gather throws at once, and its children never start.
+  co_return co_await gather_two_sleepers(p);
+}
+
+TEST(GatherTest, GatherInAnAlreadyCancelledTaskThrowsCancelledError) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  std::atomic<bool> sleeping{false};
+  auto h = rt.spawn(cancelled_before_gather(&sleeping, &p));
+  ASSERT_TRUE(wait_until([&] { return sleeping.load(); }));
+  h.cancel();
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
+  EXPECT_EQ(p.started.load(), 0);
+}
+
+// ---- nesting ----------------------------------------------------------------------------------
+
+coreio::task<int> inner_pair(int a, int b) {
+  auto [x, y] = co_await coreio::gather(int_after(1ms, a), int_after(0ms, b));
+  co_return x + y;
+}
+
+coreio::task<int> inner_vector(int n) {
+  std::vector<coreio::task<int>> ts;
+  for (int i = 0; i < n; ++i) ts.push_back(inner_pair(i, i));
+  const std::vector<int> r = co_await coreio::gather(std::move(ts));
+  int sum = 0;
+  for (int v : r) sum += v;
+  co_return sum;
+}
+
+coreio::task<int> nested() {
+  auto [a, b, c] = co_await coreio::gather(inner_pair(1, 2), inner_vector(10), inner_pair(3, 4));
+  co_return a + b + c;
+}
+
+TEST(GatherTest, NestedGathersCombineResults) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  EXPECT_EQ(rt.block_on(nested()), 3 + 90 + 7);
+}
+
+coreio::task<int> inner_failing(sibling_probe* p) {
+  auto [a, b] = co_await coreio::gather(long_sibling(p), fail_after(1ms, 11));
+  co_return a + b;
+}
+
+coreio::task<int> inner_sleepers(sibling_probe* p) {
+  auto [a, b] = co_await coreio::gather(long_sibling(p), long_sibling(p));
+  co_return a + b;
+}
+
+coreio::task<int> nested_failure(sibling_probe* p) {
+  try {
+    auto [a, b] = co_await coreio::gather(inner_sleepers(p), inner_failing(p));
+    co_return a + b;
+  } catch (const test_error& e) {
+    co_return e.value;
+  }
+}
+
+TEST(GatherTest, AFailureDeepInNestedGathersCancelsEverything) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  stopwatch sw;
+  EXPECT_EQ(rt.block_on(nested_failure(&p)), 11);
+  EXPECT_LT(sw.elapsed(), prompt);
+  EXPECT_EQ(p.cancelled.load(), 3);
+  EXPECT_EQ(p.finished.load(), 0);
+}
+
+coreio::task<int> nested_cancel_target(sibling_probe* p) {
+  auto [a, b] = co_await coreio::gather(inner_sleepers(p), inner_sleepers(p));
+  co_return a + b;
+}
+
+TEST(GatherTest, CancellingTheAwaiterCancelsNestedChildren) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  auto h = rt.spawn(nested_cancel_target(&p));
+  ASSERT_TRUE(wait_until([&] { return p.started.load() == 4; }));
+  stopwatch sw;
+  h.cancel();
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
+  EXPECT_LT(sw.elapsed(), prompt);
+  EXPECT_EQ(p.cancelled.load(), 4);
+}
+
+// ---- single use -------------------------------------------------------------------------------
+
+coreio::task<bool> gather_awaited_twice() {
+  auto g = coreio::gather(immediate(1), immediate(2));
+  auto [a, b] = co_await g;
+  try {
+    (void)co_await g;
+  } catch (const coreio::usage_error&) {
+    co_return a == 1 && b == 2;
+  }
+  co_return false;
+}
+
+TEST(GatherTest, AwaitingTheSameGatherTwiceThrowsUsageError) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  EXPECT_TRUE(rt.block_on(gather_awaited_twice()));
+}
+
+coreio::task<bool> vector_gather_awaited_twice() {
+  std::vector<coreio::task<int>> ts;
+  ts.push_back(immediate(1));
+  auto g = coreio::gather(std::move(ts));
+  (void)co_await g;
+  try {
+    (void)co_await g;
+  } catch (const coreio::usage_error&) {
+    co_return true;
+  }
+  co_return false;
+}
+
+TEST(GatherTest, AwaitingTheSameVectorGatherTwiceThrowsUsageError) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  EXPECT_TRUE(rt.block_on(vector_gather_awaited_twice()));
+}
+
+coreio::task<int> gather_of_moved_from_task() {
+  coreio::task<int> t = immediate(1);
+  coreio::task<int> keep = std::move(t);
+  int caught = 0;
+  try {
+    (void)co_await coreio::gather(std::move(t), immediate(2));
+  } catch (const coreio::usage_error&) {
+    ++caught;
+  }
+  std::vector<coreio::task<int>> ts;
+  ts.push_back(immediate(3));
+  ts.emplace_back();
+  try {
+    (void)co_await coreio::gather(std::move(ts));
+  } catch (const coreio::usage_error&) {
+    ++caught;
+  }
+  co_return caught + co_await std::move(keep) * 10;
+}
+
+TEST(GatherTest, AMovedFromChildThrowsUsageError) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  EXPECT_EQ(rt.block_on(gather_of_moved_from_task()), 12);
+}
+
+}  // namespace
