@@ -31,6 +31,14 @@ void run_start(io_op* op) {
     return;
   }
   try {
+    // Try the syscall before handing the op to Asio's reactor, even off the fast path. Asio's
+    // epoll reactor is edge-triggered and skips its own speculative attempt after a short read
+    // ("exhausted"); our fast path reads behind its back, so without this an op started on a socket
+    // that already holds data (or end of stream) would wait for an edge that never comes.
+    if (op->try_now != nullptr && op->try_now(op)) {
+      io_complete(op, op->ec, op->bytes);
+      return;
+    }
     op->start(op);
   } catch (const std::system_error& e) {
     io_complete(op, e.code(), 0);

@@ -29,7 +29,7 @@ worker* require_worker(const char* what) {
 asio::ip::address parse_address(const std::string& text) {
   std::error_code ec;
   asio::ip::address a = asio::ip::make_address(text, ec);
-  if (ec) throw std::system_error(ec, "coreio::net: not a numeric address: '" + text + "'");
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: not a numeric address: '" + text + "'");
   return a;
 }
 
@@ -188,7 +188,7 @@ std::size_t tcp_stream::read_awaiter::await_resume() {
   if (claimed_) detail::tcp_unclaim(static_cast<tcp_socket_impl*>(target), false);
   finish();
   if (ec == asio::error::eof) return 0;
-  if (ec) throw std::system_error(ec, "coreio::net: read");
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: read");
   return bytes;
 }
 
@@ -277,7 +277,7 @@ tcp_stream::write_awaiter::write_awaiter(tcp_stream& s, std::span<const std::byt
 void tcp_stream::write_awaiter::await_resume() {
   if (claimed_) detail::tcp_unclaim(static_cast<tcp_socket_impl*>(target), true);
   finish();
-  if (ec) throw std::system_error(ec, "coreio::net: write");
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: write");
 }
 
 tcp_stream::write_awaiter tcp_stream::write_all(std::span<const std::byte> data) {
@@ -341,14 +341,14 @@ tcp_listener tcp_listener::bind(const std::string& host, std::uint16_t port, lis
   detail::worker* w = detail::require_worker("tcp_listener::bind outside a runtime");
   std::error_code ec;
   asio::ip::address addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) throw std::system_error(ec, "coreio::net: listen address must be numeric or localhost: '" + host + "'");
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: listen address must be numeric or localhost: '" + host + "'");
   tcp_listener l;
   l.impl_.reset(new detail::tcp_acceptor_impl(w));
   auto& acc = l.impl_->acc;
   asio::ip::tcp::endpoint ep(addr, port);
   const std::string where = " on " + host + ":" + std::to_string(port);
   acc.open(ep.protocol(), ec);
-  if (ec) throw std::system_error(ec, "coreio::net: open listener" + where);
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: open listener" + where);
   if (o.reuse_address) acc.set_option(asio::socket_base::reuse_address(true), ec);
   if (o.reuse_port) {
     int one = 1;
@@ -357,9 +357,9 @@ tcp_listener tcp_listener::bind(const std::string& host, std::uint16_t port, lis
     }
   }
   acc.bind(ep, ec);
-  if (ec) throw std::system_error(ec, "coreio::net: bind" + where);
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: bind" + where);
   acc.listen(o.backlog, ec);
-  if (ec) throw std::system_error(ec, "coreio::net: listen" + where);
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: listen" + where);
   return l;
 }
 
@@ -396,7 +396,7 @@ tcp_listener::accept_awaiter::accept_awaiter(tcp_listener& l, int target_worker)
 tcp_stream tcp_listener::accept_awaiter::await_resume() {
   detail::tcp_socket_ptr s(static_cast<tcp_socket_impl*>(const_cast<void*>(arg)));
   finish();
-  if (ec) throw std::system_error(ec, "coreio::net: accept");
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: accept");
   return tcp_stream(std::move(s));
 }
 

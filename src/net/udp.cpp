@@ -57,9 +57,9 @@ udp_socket udp_socket::bind(const std::string& host, std::uint16_t port) {
   asio::ip::udp::endpoint ep(addr, port);
   const std::string where = " on " + host + ":" + std::to_string(port);
   u.impl_->sock.open(ep.protocol(), ec);
-  if (ec) throw std::system_error(ec, "coreio::net: open udp socket" + where);
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: open udp socket" + where);
   u.impl_->sock.bind(ep, ec);
-  if (ec) throw std::system_error(ec, "coreio::net: bind udp socket" + where);
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: bind udp socket" + where);
   return u;
 }
 
@@ -105,7 +105,7 @@ udp_socket::send_awaiter::send_awaiter(udp_socket& s, std::span<const std::byte>
 
 std::size_t udp_socket::send_awaiter::await_resume() {
   finish();
-  if (ec) throw std::system_error(ec, "coreio::net: udp send");
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: udp send");
   return bytes;
 }
 
@@ -128,7 +128,7 @@ udp_socket::receive_awaiter::receive_awaiter(udp_socket& s, std::span<std::byte>
 
 std::pair<std::size_t, endpoint> udp_socket::receive_awaiter::await_resume() {
   finish();
-  if (ec) throw std::system_error(ec, "coreio::net: udp receive");
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: udp receive");
   auto* u = static_cast<udp_socket_impl*>(target);
   // The handler ran on the owner and resumed us through a queue hand-off: recv_from is settled.
   from_ = detail::to_endpoint(u->recv_from.address(), u->recv_from.port());
