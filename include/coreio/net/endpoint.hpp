@@ -11,6 +11,10 @@
 namespace coreio::net {
 
 /// An IPv4 or IPv6 address (numeric text, e.g. "127.0.0.1" or "::1") and a port.
+///
+/// GCC 12 pitfall: do not build an endpoint as a temporary inside a co_await expression
+/// (`co_await f(endpoint{...})`); GCC copies the temporary into the coroutine frame bitwise and its
+/// string then frees a stack address. Name it first: `endpoint ep{...}; co_await f(ep);`.
 struct endpoint {
   std::string address;
   std::uint16_t port = 0;
