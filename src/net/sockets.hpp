@@ -69,10 +69,9 @@ void on_owner(worker* w, F&& f) {
 template <class Impl>
 void destroy_on_owner(Impl* p) noexcept {
   if (p == nullptr) return;
-  if (this_worker() == p->owner) {
-    delete p;
-    return;
-  }
+  // Always through the owner's loop, even on the owner: a close() queued there earlier from another
+  // worker holds p and must run first (the loop runs posts in order). A worker polls pending posts
+  // before it stops, so this runs during shutdown too.
   try {
     p->owner->post([p] { delete p; });
   } catch (...) {
