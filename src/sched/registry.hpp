@@ -19,7 +19,7 @@
 #include <coreio/detail/promise_base.hpp>
 
 #include "util/cache_padded.hpp"
-#include "util/spinlock.hpp"
+#include <coreio/detail/spinlock.hpp>
 
 namespace coreio::detail {
 

@@ -1,7 +1,7 @@
-// util/spinlock.hpp — a test-and-test-and-set lock for critical sections of a few instructions.
+// coreio/detail/spinlock.hpp — a test-and-test-and-set lock for critical sections of a few instructions.
 //
 // Used where a std::mutex would put a contended thread to sleep in the kernel for a section that
-// lasts nanoseconds (the task registry: a push_back or a swap-remove). Spins with the CPU's pause
+// lasts nanoseconds (the task registry, the wait lists of the synchronisation primitives). Spins with the CPU's pause
 // hint, and yields the thread after a while so that an oversubscribed machine still progresses.
 // ThreadSanitizer sees the acquire/release pair and needs no annotation.
 //
