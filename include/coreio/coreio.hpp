@@ -1,13 +1,18 @@
 // coreio/coreio.hpp — includes every public header of coreio, nothing else.
 #pragma once
 
+#include <coreio/as_completed.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/future.hpp>
 #include <coreio/gather.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/metrics.hpp>
 #include <coreio/net.hpp>
+#include <coreio/outcome.hpp>
 #include <coreio/runtime.hpp>
+#include <coreio/shield.hpp>
 #include <coreio/spawn.hpp>
 #include <coreio/task.hpp>
+#include <coreio/task_group.hpp>
 #include <coreio/time.hpp>
+#include <coreio/wait_for.hpp>

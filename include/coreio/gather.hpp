@@ -1,4 +1,5 @@
-// coreio/gather.hpp — gather: run tasks in parallel on the pool and wait for all of them.
+// coreio/gather.hpp — gather, gather_settled and when_any: run tasks in parallel on the pool and
+// wait for all of them (gather, gather_settled) or for the first (when_any).
 //
 // `co_await gather(f(), g())` gives a tuple (a task<void> child gives std::monostate);
 // `co_await gather(std::move(vec))` gives a vector in the order of the input. Children run in
@@ -7,12 +8,20 @@
 // is rethrown; gather never returns while a child still runs. Cancelling the awaiting task cancels
 // every child.
 //
+// `co_await gather_settled(...)` (asyncio's return_exceptions=True) never cancels a sibling: it
+// waits for every child and gives one outcome<T> per child, value or exception, in input order.
+//
+// `auto [index, value] = co_await when_any(f(), g())` gives the first child to end: its index and
+// its value (the value type when all children share it, else a std::variant indexed like the
+// children), or rethrows its exception; the others are cancelled and awaited before it returns.
+//
 // Thread safety: may only be awaited from a task running on a worker; each awaitable once.
 #pragma once
 
 #include <array>
 #include <coroutine>
 #include <cstddef>
+#include <optional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -20,9 +29,17 @@
 #include <vector>
 
 #include <coreio/detail/gather_core.hpp>
+#include <coreio/outcome.hpp>
 #include <coreio/task.hpp>
 
 namespace coreio {
+
+/// What when_any gives: the index of the first child to end and its value.
+template <class V>
+struct when_any_result {
+  std::size_t index;
+  V value;
+};
 
 namespace detail {
 
@@ -39,16 +56,41 @@ gather_result_t<T> take_gather_result(task<T>& t) {
   }
 }
 
+template <class T>
+outcome<T> take_outcome(task<T>& t) {
+  auto& p = t.handle().promise();
+  if (p.exception_) return outcome<T>(std::exchange(p.exception_, nullptr));
+  if constexpr (std::is_void_v<T>) {
+    return outcome<T>(std::in_place);
+  } else {
+    return outcome<T>(std::in_place, p.take());
+  }
+}
+
+template <class T>
+void check_gather_child(const task<T>& t) {
+  if (!t.valid()) throw_usage("gather/when_any of a moved-from or already-awaited coreio::task");
+}
+
+/// The value type of when_any over Ts: the shared type, or a variant indexed like the children.
+template <class T0, class... Ts>
+struct when_any_value {
+  using type = std::conditional_t<(std::is_same_v<T0, Ts> && ...), gather_result_t<T0>,
+                                  std::variant<gather_result_t<T0>, gather_result_t<Ts>...>>;
+};
 template <class... Ts>
+using when_any_value_t = typename when_any_value<Ts...>::type;
+
+template <gather_mode M, class... Ts>
 class gather_tuple_awaitable final : gather_core {
   static constexpr std::size_t n = sizeof...(Ts);
 
  public:
-  explicit gather_tuple_awaitable(task<Ts>... ts) : tasks_(std::move(ts)...) {}
+  explicit gather_tuple_awaitable(task<Ts>... ts) : gather_core(M), tasks_(std::move(ts)...) {}
 
   bool await_ready() {
     check_fresh();
-    std::apply([](auto&... t) { (check_valid(t), ...); }, tasks_);
+    std::apply([](auto&... t) { (check_gather_child(t), ...); }, tasks_);
     return false;
   }
   template <class P>
@@ -56,16 +98,18 @@ class gather_tuple_awaitable final : gather_core {
     fill(std::index_sequence_for<Ts...>{});
     return start(parent, scope_of(parent), promises_.data(), handles_.data(), n);
   }
-  std::tuple<gather_result_t<Ts>...> await_resume() {
-    finish();
-    return collect(std::index_sequence_for<Ts...>{});
+  auto await_resume() {
+    promise_base* winner = finish();
+    if constexpr (M == gather_mode::all) {
+      return collect(std::index_sequence_for<Ts...>{});
+    } else if constexpr (M == gather_mode::settled) {
+      return settle(std::index_sequence_for<Ts...>{});
+    } else {
+      return pick(winner, std::index_sequence_for<Ts...>{});
+    }
   }
 
  private:
-  template <class T>
-  static void check_valid(const task<T>& t) {
-    if (!t.valid()) throw_usage("gather of a moved-from or already-awaited coreio::task");
-  }
   template <std::size_t... I>
   void fill(std::index_sequence<I...>) noexcept {
     ((promises_[I] = &std::get<I>(tasks_).handle().promise(),
@@ -76,24 +120,41 @@ class gather_tuple_awaitable final : gather_core {
   std::tuple<gather_result_t<Ts>...> collect(std::index_sequence<I...>) {
     return std::tuple<gather_result_t<Ts>...>(take_gather_result(std::get<I>(tasks_))...);
   }
+  template <std::size_t... I>
+  std::tuple<outcome<Ts>...> settle(std::index_sequence<I...>) {
+    return std::tuple<outcome<Ts>...>(take_outcome(std::get<I>(tasks_))...);
+  }
+  template <std::size_t... I>
+  auto pick(promise_base* winner, std::index_sequence<I...>) {
+    using V = when_any_value_t<Ts...>;
+    std::optional<when_any_result<V>> out;
+    auto one = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
+      if (promises_[J] != winner) return;
+      if constexpr (std::is_same_v<V, gather_result_t<std::tuple_element_t<J, std::tuple<Ts...>>>>) {
+        out.emplace(when_any_result<V>{J, take_gather_result(std::get<J>(tasks_))});
+      } else {
+        out.emplace(when_any_result<V>{J, V(std::in_place_index<J>, take_gather_result(std::get<J>(tasks_)))});
+      }
+    };
+    (one(std::integral_constant<std::size_t, I>{}), ...);
+    return std::move(*out);
+  }
 
   std::tuple<task<Ts>...> tasks_;
   std::array<promise_base*, n> promises_{};
   std::array<std::coroutine_handle<>, n> handles_{};
 };
 
-template <class T>
+template <gather_mode M, class T>
 class gather_vector_awaitable final : gather_core {
  public:
-  using result_type = std::conditional_t<std::is_void_v<T>, void, std::vector<T>>;
-
-  explicit gather_vector_awaitable(std::vector<task<T>> ts) : tasks_(std::move(ts)) {}
+  explicit gather_vector_awaitable(std::vector<task<T>> ts) : gather_core(M), tasks_(std::move(ts)) {
+    if (M == gather_mode::any && tasks_.empty()) throw_usage("when_any of an empty vector of tasks");
+  }
 
   bool await_ready() {
     check_fresh();
-    for (auto& t : tasks_) {
-      if (!t.valid()) throw_usage("gather of a moved-from or already-awaited coreio::task");
-    }
+    for (auto& t : tasks_) check_gather_child(t);
     return tasks_.empty();
   }
   template <class P>
@@ -106,19 +167,28 @@ class gather_vector_awaitable final : gather_core {
     }
     return start(parent, scope_of(parent), promises_.data(), handles_.data(), tasks_.size());
   }
-  result_type await_resume() {
-    if (tasks_.empty()) {
-      if constexpr (std::is_void_v<T>) return;
-      else return {};
-    }
-    finish();
-    if constexpr (std::is_void_v<T>) {
-      for (auto& t : tasks_) t.handle().promise().result();
-    } else {
-      std::vector<T> out;
+  auto await_resume() {
+    if constexpr (M == gather_mode::all) {
+      if (!tasks_.empty()) finish();
+      if constexpr (std::is_void_v<T>) {
+        for (auto& t : tasks_) t.handle().promise().result();
+      } else {
+        std::vector<T> out;
+        out.reserve(tasks_.size());
+        for (auto& t : tasks_) out.push_back(t.handle().promise().result());
+        return out;
+      }
+    } else if constexpr (M == gather_mode::settled) {
+      if (!tasks_.empty()) finish();
+      std::vector<outcome<T>> out;
       out.reserve(tasks_.size());
-      for (auto& t : tasks_) out.push_back(t.handle().promise().result());
+      for (auto& t : tasks_) out.push_back(take_outcome(t));
       return out;
+    } else {
+      promise_base* winner = finish();
+      std::size_t i = 0;
+      while (promises_[i] != winner) ++i;
+      return when_any_result<gather_result_t<T>>{i, take_gather_result(tasks_[i])};
     }
   }
 
@@ -134,15 +204,46 @@ class gather_vector_awaitable final : gather_core {
 ///
 /// Example:  auto [a, b] = co_await coreio::gather(fetch(1), fetch(2));
 template <class... Ts>
-detail::gather_tuple_awaitable<Ts...> gather(task<Ts>... ts) {
+detail::gather_tuple_awaitable<detail::gather_mode::all, Ts...> gather(task<Ts>... ts) {
   static_assert(sizeof...(Ts) > 0, "gather() needs at least one task");
-  return detail::gather_tuple_awaitable<Ts...>(std::move(ts)...);
+  return detail::gather_tuple_awaitable<detail::gather_mode::all, Ts...>(std::move(ts)...);
 }
 
-/// Runs every task in parallel and returns their results in input order.
+/// Runs every task in parallel and returns their results in input order (nothing for task<void>).
 template <class T>
-detail::gather_vector_awaitable<T> gather(std::vector<task<T>> ts) {
-  return detail::gather_vector_awaitable<T>(std::move(ts));
+detail::gather_vector_awaitable<detail::gather_mode::all, T> gather(std::vector<task<T>> ts) {
+  return detail::gather_vector_awaitable<detail::gather_mode::all, T>(std::move(ts));
+}
+
+/// Runs every task in parallel to its end, failures included, and returns a tuple of outcomes.
+///
+/// Example:  auto [a, b] = co_await coreio::gather_settled(f(), g());  if (!a) log(a.error());
+template <class... Ts>
+detail::gather_tuple_awaitable<detail::gather_mode::settled, Ts...> gather_settled(task<Ts>... ts) {
+  static_assert(sizeof...(Ts) > 0, "gather_settled() needs at least one task");
+  return detail::gather_tuple_awaitable<detail::gather_mode::settled, Ts...>(std::move(ts)...);
+}
+
+/// Runs every task in parallel to its end and returns their outcomes in input order.
+template <class T>
+detail::gather_vector_awaitable<detail::gather_mode::settled, T> gather_settled(std::vector<task<T>> ts) {
+  return detail::gather_vector_awaitable<detail::gather_mode::settled, T>(std::move(ts));
+}
+
+/// Runs the tasks in parallel; the first to end wins: returns {index, value} or rethrows its
+/// exception, after the others were cancelled and have ended.
+///
+/// Example:  auto [index, value] = co_await coreio::when_any(from_cache(), from_db());
+template <class... Ts>
+detail::gather_tuple_awaitable<detail::gather_mode::any, Ts...> when_any(task<Ts>... ts) {
+  static_assert(sizeof...(Ts) > 0, "when_any() needs at least one task");
+  return detail::gather_tuple_awaitable<detail::gather_mode::any, Ts...>(std::move(ts)...);
+}
+
+/// when_any over a vector (usage_error if it is empty).
+template <class T>
+detail::gather_vector_awaitable<detail::gather_mode::any, T> when_any(std::vector<task<T>> ts) {
+  return detail::gather_vector_awaitable<detail::gather_mode::any, T>(std::move(ts));
 }
 
 }  // namespace coreio

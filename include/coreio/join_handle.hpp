@@ -20,6 +20,11 @@
 
 namespace coreio {
 
+namespace detail {
+template <class T>
+struct shield_awaiter;
+}  // namespace detail
+
 /// The handle of a spawned task.
 ///
 /// Example:
@@ -76,6 +81,9 @@ class join_handle {
   auto operator co_await() noexcept { return awaiter{this}; }
 
  private:
+  template <class>
+  friend struct detail::shield_awaiter;
+
   struct awaiter : detail::cancel_node {
     join_handle* self;
     detail::cancel_scope* scope = nullptr;

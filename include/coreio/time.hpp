@@ -34,7 +34,15 @@ struct timer_entry : cancel_node {
   /// pending -> fired (owner, when due) or pending -> cancelled (a canceller): whoever moves it away
   /// from pending resumes the waiter. acq_rel exchanges; see timer.cpp.
   std::atomic<std::uint8_t> state{pending};
+  /// If set, called instead of resuming `waiter`, once the entry has left the heap (fired: true, or
+  /// erased after a cancel: false); always on the owner worker. Used by wait_for, whose timer interrupts
+  /// a child instead of resuming a sleeper.
+  void (*on_done)(timer_entry*, bool fired) noexcept = nullptr;
 };
+
+/// The end of an entry's life in the heap: resume the sleeper, or tell whoever set on_done. Owner
+/// worker only, after the entry has left the heap; e may be gone once this returns.
+void timer_finish(timer_entry* e, bool fired) noexcept;
 
 /// Adds e to the calling worker's heap. Worker only.
 void timer_insert(timer_entry* e);
@@ -85,19 +93,27 @@ inline detail::sleep_awaiter sleep_until(std::chrono::steady_clock::time_point d
   return detail::sleep_awaiter{deadline};
 }
 
-/// Suspends the calling task for `d`. A zero or negative duration does not suspend.
+namespace detail {
+/// now + d, saturated at time_point::max() instead of overflowing ("forever"); now if d <= 0.
+template <class Rep, class Period>
+steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
+  const steady_clock::time_point now = steady_clock::now();
+  if (d <= std::chrono::duration<Rep, Period>::zero()) return now;
+  if (std::chrono::duration<double>(d) >=
+      std::chrono::duration<double>(steady_clock::time_point::max() - now)) {
+    return steady_clock::time_point::max();
+  }
+  return now + std::chrono::ceil<steady_clock::duration>(d);
+}
+}  // namespace detail
+
+/// Suspends the calling task for `d`. A zero or negative duration does not suspend; a huge one
+/// (hours::max()) sleeps until the task is cancelled.
 ///
 /// Example:  co_await coreio::sleep_for(std::chrono::milliseconds(10));
 template <class Rep, class Period>
 detail::sleep_awaiter sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
-  using sc = std::chrono::steady_clock;
-  const sc::time_point now = sc::now();
-  if (d <= std::chrono::duration<Rep, Period>::zero()) return detail::sleep_awaiter{now};
-  // Saturate instead of overflowing: sleep_for(hours::max()) sleeps "forever" (until cancelled).
-  if (std::chrono::duration<double>(d) >= std::chrono::duration<double>(sc::time_point::max() - now)) {
-    return detail::sleep_awaiter{sc::time_point::max()};
-  }
-  return detail::sleep_awaiter{now + std::chrono::ceil<sc::duration>(d)};
+  return detail::sleep_awaiter{detail::deadline_after(d)};
 }
 
 }  // namespace coreio

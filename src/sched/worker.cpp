@@ -131,7 +131,7 @@ bool worker::fire_timers(steady::time_point now) {
     // acq_rel: the winner of pending -> fired/cancelled resumes the waiter; see timer.cpp.
     if (e->state.exchange(timer_entry::fired, std::memory_order_acq_rel) == timer_entry::pending) {
       timers_fired_.add();
-      push_local(e->waiter);  // e may be gone once pushed: a thief can run the waiter at once
+      timer_finish(e, true);  // e may be gone after this: a thief can run the waiter at once
       fired = true;
     }
   }
@@ -277,7 +277,7 @@ void worker::arm_wake_timer() {
 void worker::post_timer_cancel(timer_entry* e) {
   post([this, e] {
     timers_.erase(e);
-    push_local(e->waiter);
+    timer_finish(e, false);
   });
 }
 

@@ -22,6 +22,11 @@ void timer_insert(timer_entry* e) {
 
 void timer_erase(timer_entry* e) noexcept { e->owner->erase_timer(e); }
 
+void timer_finish(timer_entry* e, bool fired) noexcept {
+  if (e->on_done != nullptr) e->on_done(e, fired);
+  else e->owner->push_local(e->waiter);  // e may be gone once pushed: a thief can run the waiter
+}
+
 void timer_cancel(cancel_node* n) noexcept {
   auto* e = static_cast<timer_entry*>(n);
   if (e->state.exchange(timer_entry::cancelled, std::memory_order_acq_rel) !=
@@ -31,7 +36,7 @@ void timer_cancel(cancel_node* n) noexcept {
   worker* w = e->owner;
   if (this_worker() == w) {
     w->erase_timer(e);
-    w->push_local(e->waiter);
+    timer_finish(e, false);
   } else {
     w->post_timer_cancel(e);
   }

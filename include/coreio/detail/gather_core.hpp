@@ -1,16 +1,22 @@
 // coreio/detail/gather_core.hpp — the fork-join machinery shared by the gather forms.
 //
+// Three modes share it (fixed at construction):
+//   all       gather: the first child that fails wins; the others are cancelled; P rethrows it.
+//   settled   gather_settled: nobody wins, nothing is cancelled; P reads every outcome.
+//   any       when_any: the first child to end (value or exception) wins; the others are cancelled.
+//
 // Protocol (parent P awaits N children, all task<...> frames owned by the awaitable in P's frame):
 //   1. start(): give each child its own cancel scope and this sink; arm a node on P's scope whose
 //      fn cancels every child; push children 0..N-2 on the worker's deque (stealable, child 0 on top)
 //      and transfer control to child N-1 inline (libfork's fork + call).
-//   2. Each child, at its final suspend, calls child_done(): the first one that ended with an
-//      exception is recorded (CAS on failed_) and cancels its siblings; then remaining_ is
+//   2. Each child, at its final suspend, calls child_done(): the winner (see the modes) is
+//      recorded (CAS on winner_) and cancels its siblings; then remaining_ is
 //      decremented. The child that takes it to zero resumes P by symmetric transfer, on whatever
 //      worker it ran; the others return to their worker's loop and never touch *this again (P may
 //      already be running and about to destroy it).
 //   3. P resumes in finish(): disarms its node (waiting out a concurrent canceller), then rethrows
-//      the first failure, or cancelled_error if the children were never started.
+//      the first failure (mode all) or returns the winner, or throws cancelled_error if the
+//      children were never started.
 // Every child has ended before P resumes, so the children's frames (destroyed with the awaitable)
 // are never freed under a running child.
 //
@@ -21,6 +27,7 @@
 #include <atomic>
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 
 #include <coreio/detail/promise_base.hpp>
@@ -28,14 +35,16 @@
 
 namespace coreio::detail {
 
+enum class gather_mode : std::uint8_t { all, settled, any };
+
 class gather_core : public child_sink, public cancel_node {
  public:
   std::coroutine_handle<> child_done(promise_base* c) noexcept final {
-    if (c->exception_) {
+    if (mode_ == gather_mode::any || (mode_ == gather_mode::all && c->exception_)) {
       promise_base* expected = nullptr;
       // acq_rel: finish() reads the winner's exception_ after acquiring via remaining_ anyway;
       // the CAS only has to pick one winner.
-      if (failed_.compare_exchange_strong(expected, c, std::memory_order_acq_rel,
+      if (winner_.compare_exchange_strong(expected, c, std::memory_order_acq_rel,
                                           std::memory_order_relaxed)) {
         for (std::size_t i = 0; i < n_; ++i) {
           if (children_[i] != c) children_[i]->own_scope_.cancel();
@@ -49,7 +58,7 @@ class gather_core : public child_sink, public cancel_node {
   }
 
  protected:
-  gather_core() noexcept = default;
+  explicit gather_core(gather_mode mode = gather_mode::all) noexcept : mode_(mode) {}
   ~gather_core() = default;
 
   void check_fresh() const {
@@ -80,14 +89,16 @@ class gather_core : public child_sink, public cancel_node {
     return handles[n - 1];
   }
 
-  /// Step 3: returns normally if every child succeeded.
-  void finish() {
+  /// Step 3. Mode all: returns normally if every child succeeded, else rethrows the first failure.
+  /// Modes settled and any: returns the winner (any) or null. Throws cancelled_error if the
+  /// children were never started because P was already cancelled.
+  promise_base* finish() {
     if (!armed_) throw_cancelled();
     scope_->disarm(this);
     // Relaxed: ordered by the acquire of the last fetch_sub, which happened on this thread.
-    if (promise_base* f = failed_.load(std::memory_order_relaxed)) {
-      std::rethrow_exception(f->exception_);
-    }
+    promise_base* w = winner_.load(std::memory_order_relaxed);
+    if (mode_ == gather_mode::all && w != nullptr) std::rethrow_exception(w->exception_);
+    return w;
   }
 
  private:
@@ -100,12 +111,13 @@ class gather_core : public child_sink, public cancel_node {
   std::size_t n_ = 0;
   // Children still running. Writers: children (fetch_sub). Reader: the last child.
   std::atomic<std::size_t> remaining_{0};
-  // The first child that failed. Writers: children (CAS). Reader: the parent in finish().
-  std::atomic<promise_base*> failed_{nullptr};
+  // The first child that failed (all) or ended (any). Writers: children (CAS). Reader: P in finish().
+  std::atomic<promise_base*> winner_{nullptr};
   std::coroutine_handle<> parent_{};
   cancel_scope* scope_ = nullptr;
   bool armed_ = false;
   bool started_ = false;
+  gather_mode mode_;
 };
 
 }  // namespace coreio::detail
