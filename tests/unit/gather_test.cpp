@@ -1,6 +1,7 @@
 // gather_test.cpp — coreio/gather.hpp: tuple and vector forms, children in parallel on the pool,
 // first failure cancels and awaits the siblings and is rethrown, cancelling the awaiter cancels
-// every child, nesting, and single use.
+// every child, nesting, and single use; gather_settled (every outcome, no sibling cancelled) and
+// when_any (first to end wins, the rest cancelled and awaited), with races between them.
 #include <coreio/gather.hpp>
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 
 #include <coreio/errors.hpp>
 #include <coreio/future.hpp>
+#include <coreio/outcome.hpp>
 #include <coreio/runtime.hpp>
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
@@ -530,6 +532,234 @@ coreio::task<int> gather_of_moved_from_task() {
 TEST(GatherTest, AMovedFromChildThrowsUsageError) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   EXPECT_EQ(rt.block_on(gather_of_moved_from_task()), 12);
+}
+
+// ---- gather_settled ----------------------------------------------------------------------------
+
+coreio::task<int> slow_value(sibling_probe* p, std::chrono::microseconds d, int v) {
+  p->started.fetch_add(1);
+  try {
+    co_await coreio::sleep_for(d);
+  } catch (const coreio::cancelled_error&) {
+    p->cancelled.fetch_add(1);
+    throw;
+  }
+  p->finished.fetch_add(1);
+  co_return v;
+}
+
+coreio::task<bool> settled_tuple(sibling_probe* p) {
+  auto [a, b, c] = co_await coreio::gather_settled(slow_value(p, 5ms, 1), fail_after(1ms, 2),
+                                                   string_after(1ms, "three"));
+  static_assert(std::is_same_v<decltype(a), coreio::outcome<int>>);
+  static_assert(std::is_same_v<decltype(c), coreio::outcome<std::string>>);
+  bool ok = a.has_value() && a.value() == 1 && !b.has_value() && b.error() != nullptr &&
+            c.has_value() && c.value() == "three";
+  try {
+    (void)b.value();
+    ok = false;
+  } catch (const test_error& e) {
+    ok = ok && e.value == 2;
+  }
+  co_return ok;
+}
+
+TEST(GatherSettledTest, TupleFormGivesEveryOutcomeAndCancelsNobody) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  EXPECT_TRUE(rt.block_on(settled_tuple(&p)));
+  EXPECT_EQ(p.finished.load(), 1);  // the slow sibling of a failure ran to its end
+  EXPECT_EQ(p.cancelled.load(), 0);
+}
+
+coreio::task<int> settled_vector(int n) {
+  std::vector<coreio::task<int>> ts;
+  for (int i = 0; i < n; ++i) {
+    if (i % 3 == 0) ts.push_back(fail_after(std::chrono::microseconds(i % 100), i));
+    else ts.push_back(int_after(std::chrono::microseconds(i % 100), i));
+  }
+  auto rs = co_await coreio::gather_settled(std::move(ts));
+  int wrong = static_cast<int>(rs.size()) != n;
+  for (int i = 0; i < n && !wrong; ++i) {
+    auto& r = rs[static_cast<std::size_t>(i)];
+    if (i % 3 == 0) {
+      try {
+        std::rethrow_exception(r.error());
+      } catch (const test_error& e) {
+        wrong += e.value != i;
+      }
+    } else {
+      wrong += !r.has_value() || r.value() != i;
+    }
+  }
+  co_return wrong;
+}
+
+TEST(GatherSettledTest, VectorFormGivesOutcomesInInputOrder) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 4}};
+  EXPECT_EQ(rt.block_on(settled_vector(sanitized(3'000, 500))), 0);
+}
+
+coreio::task<bool> settled_void_and_empty(std::atomic<int>* ran) {
+  std::vector<coreio::task<void>> ts;
+  ts.push_back(void_after(1ms, ran));
+  ts.push_back(void_after(0ms, ran));
+  auto rs = co_await coreio::gather_settled(std::move(ts));
+  auto none = co_await coreio::gather_settled(std::vector<coreio::task<int>>{});
+  co_return rs.size() == 2 && rs[0].has_value() && rs[1].has_value() && none.empty();
+}
+
+TEST(GatherSettledTest, VoidChildrenAndAnEmptyVector) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  std::atomic<int> ran{0};
+  EXPECT_TRUE(rt.block_on(settled_void_and_empty(&ran)));
+  EXPECT_EQ(ran.load(), 2);
+}
+
+coreio::task<int> settled_of_sleepers(sibling_probe* p, std::atomic<bool>* after) {
+  auto [a, b] = co_await coreio::gather_settled(long_sibling(p), long_sibling(p));
+  after->store(true);  // never: a cancelled awaiter gets cancelled_error, not two outcomes
+  co_return a.has_value() + b.has_value();
+}
+
+TEST(GatherSettledTest, CancellingTheAwaiterCancelsTheChildrenAndThrowsCancelledError) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  std::atomic<bool> after{false};
+  auto h = rt.spawn(settled_of_sleepers(&p, &after));
+  ASSERT_TRUE(wait_until([&] { return p.started.load() == 2; }));
+  h.cancel();
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
+  EXPECT_EQ(p.cancelled.load(), 2);
+  EXPECT_FALSE(after.load());
+}
+
+// ---- when_any ----------------------------------------------------------------------------------
+
+coreio::task<bool> any_of_same_type(sibling_probe* p) {
+  auto [index, value] = co_await coreio::when_any(slow_value(p, 10s, 1), int_after(1ms, 2),
+                                                  slow_value(p, 10s, 3));
+  static_assert(std::is_same_v<decltype(value), int>);
+  // The losers were cancelled and have ended before when_any returned.
+  co_return index == 1 && value == 2 && p->cancelled.load() == 2;
+}
+
+TEST(WhenAnyTest, FirstToFinishWinsAndTheRestAreCancelledAndAwaited) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  EXPECT_TRUE(rt.block_on(any_of_same_type(&p)));
+  EXPECT_EQ(p.started.load(), 2);
+  EXPECT_EQ(p.finished.load(), 0);
+}
+
+coreio::task<bool> any_of_mixed_types(std::atomic<int>* ran) {
+  auto r = co_await coreio::when_any(int_after(10s, 1), string_after(1ms, "two"), void_after(10s, ran));
+  static_assert(std::is_same_v<decltype(r.value), std::variant<int, std::string, std::monostate>>);
+  co_return r.index == 1 && r.value.index() == 1 && std::get<1>(r.value) == "two";
+}
+
+TEST(WhenAnyTest, MixedTypesGiveAVariantIndexedLikeTheChildren) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  std::atomic<int> ran{0};
+  EXPECT_TRUE(rt.block_on(any_of_mixed_types(&ran)));
+  EXPECT_EQ(ran.load(), 0);
+}
+
+coreio::task<int> any_first_fails(sibling_probe* p) {
+  auto [index, value] = co_await coreio::when_any(slow_value(p, 10s, 1), fail_after(1ms, 9));
+  co_return static_cast<int>(index) + value;
+}
+
+TEST(WhenAnyTest, AWinnerThatFailedIsRethrownAfterTheOthersEnded) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  try {
+    rt.block_on(any_first_fails(&p));
+    FAIL() << "no exception";
+  } catch (const test_error& e) {
+    EXPECT_EQ(e.value, 9);
+  }
+  EXPECT_EQ(p.cancelled.load(), 1);
+}
+
+coreio::task<bool> any_of_vector(int n) {
+  std::vector<coreio::task<int>> ts;
+  for (int i = 0; i < n; ++i) ts.push_back(int_after(i == n / 2 ? 0ms : 10s, i));
+  auto [index, value] = co_await coreio::when_any(std::move(ts));
+  co_return index == static_cast<std::size_t>(n / 2) && value == n / 2;
+}
+
+TEST(WhenAnyTest, VectorFormGivesTheIndexInTheVector) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 4}};
+  EXPECT_TRUE(rt.block_on(any_of_vector(sanitized(1'000, 100))));
+}
+
+coreio::task<int> any_of_empty() {
+  auto r = co_await coreio::when_any(std::vector<coreio::task<int>>{});
+  co_return r.value;
+}
+
+TEST(WhenAnyTest, AnEmptyVectorIsAUsageError) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  EXPECT_THROW(rt.block_on(any_of_empty()), coreio::usage_error);
+}
+
+coreio::task<int> any_of_sleepers(sibling_probe* p) {
+  auto [index, value] = co_await coreio::when_any(long_sibling(p), long_sibling(p));
+  co_return static_cast<int>(index) + value;
+}
+
+TEST(WhenAnyTest, CancellingTheAwaiterCancelsEveryChild) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  sibling_probe p;
+  auto h = rt.spawn(any_of_sleepers(&p));
+  ASSERT_TRUE(wait_until([&] { return p.started.load() == 2; }));
+  h.cancel();
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
+  EXPECT_EQ(p.cancelled.load(), 2);
+}
+
+struct any_race {
+  std::atomic<int> wins[2] = {0, 0};
+  std::atomic<int> cancels{0};
+  std::atomic<int> ended{0};
+};
+
+coreio::task<int> racer_child(std::chrono::microseconds d, int v, any_race* r) {
+  struct mark {
+    std::atomic<int>* n;
+    ~mark() { n->fetch_add(1); }
+  } m{&r->ended};
+  co_await coreio::sleep_for(d);
+  co_return v;
+}
+
+coreio::task<void> any_round(std::chrono::microseconds a, std::chrono::microseconds b, any_race* r) {
+  try {
+    auto [index, value] = co_await coreio::when_any(racer_child(a, 0, r), racer_child(b, 1, r));
+    if (static_cast<int>(index) == value) r->wins[index].fetch_add(1);
+  } catch (const coreio::cancelled_error&) {
+    r->cancels.fetch_add(1);
+  }
+}
+
+TEST(WhenAnyTest, RacingChildrenAndACancelAlwaysGiveOneConsistentWinner) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 4}};
+  any_race r;
+  rng g(21);
+  const int rounds = sanitized(3'000, 400);
+  for (int i = 0; i < rounds; ++i) {
+    auto h = rt.spawn(any_round(std::chrono::microseconds(g.below(100)),
+                                std::chrono::microseconds(g.below(100)), &r));
+    if (g.below(4) == 0) {
+      coreio_test::spin_for(std::chrono::microseconds(g.below(100)));
+      h.cancel();
+    }
+    ASSERT_TRUE(coreio_test::ends_within(h)) << "round " << i;
+    h.get();
+  }
+  EXPECT_EQ(r.wins[0].load() + r.wins[1].load() + r.cancels.load(), rounds);
+  EXPECT_LE(r.ended.load(), 2 * rounds);
 }
 
 }  // namespace

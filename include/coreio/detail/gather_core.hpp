@@ -91,13 +91,15 @@ class gather_core : public child_sink, public cancel_node {
 
   /// Step 3. Mode all: returns normally if every child succeeded, else rethrows the first failure.
   /// Modes settled and any: returns the winner (any) or null. Throws cancelled_error if the
-  /// children were never started because P was already cancelled.
+  /// children were never started because P was already cancelled, or (settled) if P was cancelled.
   promise_base* finish() {
     if (!armed_) throw_cancelled();
     scope_->disarm(this);
     // Relaxed: ordered by the acquire of the last fetch_sub, which happened on this thread.
     promise_base* w = winner_.load(std::memory_order_relaxed);
     if (mode_ == gather_mode::all && w != nullptr) std::rethrow_exception(w->exception_);
+    // Settled: a cancelled awaiter gets cancelled_error, not a list of cancelled outcomes (asyncio).
+    if (mode_ == gather_mode::settled && scope_->cancelled()) throw_cancelled();
     return w;
   }
 
