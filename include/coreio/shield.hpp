@@ -1,5 +1,5 @@
-// coreio/shield.hpp — shield: protect an operation from the cancellation of its awaiter
-// (asyncio.shield).
+// coreio/shield.hpp — shield and uncancellable: protect an operation from the cancellation of its
+// awaiter.
 //
 // `co_await coreio::shield(f())` spawns f() as a task of its own and awaits it. If the awaiting
 // task is cancelled, the await throws cancelled_error at once, and f() runs on to its end, detached
@@ -10,6 +10,13 @@
 // task's completion cell. A cancel withdraws the registration (completion_cell::withdraw_async_waiter)
 // and resumes the awaiter with cancelled_error; if the task completed first, the producer resumes
 // it with the result instead. Nothing is ever forwarded to the task's own scope.
+//
+// `co_await coreio::uncancellable(cleanup())` runs cleanup() inline (no spawn) under a cancel scope
+// of its own and waits for it to end, even if the awaiting task is or gets cancelled. It is how a
+// cancelled task awaits its asynchronous clean-up: cancellation is sticky, so after a
+// cancelled_error every other suspension point of the task throws again at once. (C++ allows no
+// co_await inside a catch block: keep the exception_ptr, await after the block, then rethrow.)
+// The clean-up should be bounded (wrap it in wait_for): nothing can interrupt it from outside.
 //
 // Thread safety: may only be awaited from a task running on a worker.
 #pragma once
@@ -86,7 +93,50 @@ task<T> shielded(task<T> t) {
   co_return co_await shield_awaiter<T>(&h);
 }
 
+template <class T>
+class uncancellable_awaitable final : child_sink {
+ public:
+  explicit uncancellable_awaitable(task<T> t) noexcept : task_(std::move(t)) {}
+  bool await_ready() const {
+    if (!task_.valid()) throw_usage("uncancellable of a moved-from or already-awaited coreio::task");
+    return false;
+  }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
+    parent_ = parent;
+    auto& c = task_.handle().promise();
+    c.make_independent(completion_kind::gathered);  // a fresh scope, linked to nobody's
+    c.sink_ = this;
+    return task_.handle();
+  }
+  decltype(auto) await_resume() { return task_.handle().promise().result(); }
+
+ private:
+  std::coroutine_handle<> child_done(promise_base*) noexcept override { return parent_; }
+
+  task<T> task_;
+  std::coroutine_handle<> parent_{};
+};
+
 }  // namespace detail
+
+/// Runs `aw` (a task or any awaitable) to its end even if the caller is or gets cancelled, and
+/// returns its result. For the asynchronous clean-up of a cancelled task.
+///
+/// Example:
+///   std::exception_ptr cancelled;
+///   try { co_await serve(conn); }
+///   catch (const coreio::cancelled_error&) { cancelled = std::current_exception(); }
+///   if (cancelled) {
+///     co_await coreio::uncancellable(coreio::wait_for(conn.goodbye(), 1s));
+///     std::rethrow_exception(cancelled);
+///   }
+template <class A>
+auto uncancellable(A&& aw) {
+  auto t = detail::as_task(std::forward<A>(aw));
+  using T = typename decltype(t)::value_type;
+  return detail::uncancellable_awaitable<T>(std::move(t));
+}
 
 /// Awaits a spawned task without passing on the awaiter's cancellation: a cancelled awaiter stops
 /// waiting (cancelled_error) and the task runs on. A later `co_await h` still gets the result.
