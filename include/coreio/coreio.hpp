@@ -12,6 +12,7 @@
 #include <coreio/runtime.hpp>
 #include <coreio/shield.hpp>
 #include <coreio/spawn.hpp>
+#include <coreio/sync.hpp>
 #include <coreio/task.hpp>
 #include <coreio/task_group.hpp>
 #include <coreio/time.hpp>

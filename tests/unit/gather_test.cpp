@@ -747,7 +747,7 @@ TEST(WhenAnyTest, RacingChildrenAndACancelAlwaysGiveOneConsistentWinner) {
   coreio::runtime rt{coreio::runtime_options{.workers = 4}};
   any_race r;
   rng g(21);
-  const int rounds = sanitized(3'000, 400);
+  const int rounds = sanitized(5'000, 3'000);  // thousands under TSan too (the point of the test)
   for (int i = 0; i < rounds; ++i) {
     auto h = rt.spawn(any_round(std::chrono::microseconds(g.below(100)),
                                 std::chrono::microseconds(g.below(100)), &r));

@@ -310,7 +310,7 @@ TEST(WaitForTest, TimerCompletionAndCancelRaceAndEveryRoundEndsOnce) {
   coreio::runtime rt{coreio::runtime_options{.workers = 4}};
   race_counts c;
   rng r(11);
-  const int rounds = sanitized(3'000, 400);
+  const int rounds = sanitized(5'000, 3'000);  // thousands under TSan too (the point of the test)
   for (int i = 0; i < rounds; ++i) {
     const auto work = std::chrono::microseconds(r.below(200));
     const auto limit = std::chrono::microseconds(r.below(200));

@@ -1,0 +1,276 @@
+// sync_barrier_latch_test.cpp — coreio/sync/barrier.hpp and coreio/sync/latch.hpp: arrival
+// indices, reuse over many generations on four workers, a cancelled barrier waiter un-arriving, the
+// completing arrival racing a cancel; latch count_down / wait / try_wait / arrive_and_wait,
+// count_down from plain threads, over-count errors and cancellation of a latch waiter.
+#include <coreio/sync/barrier.hpp>
+#include <coreio/sync/latch.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <coreio/errors.hpp>
+#include <coreio/runtime.hpp>
+#include <coreio/spawn.hpp>
+#include <coreio/time.hpp>
+
+#include "support/test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using coreio_test::rng;
+using coreio_test::sanitized;
+using coreio_test::wait_until;
+
+coreio::task<void> settle() {
+  for (int i = 0; i < 3; ++i) co_await coreio::yield_now();
+  co_await coreio::sleep_for(1ms);
+}
+
+coreio::task<std::size_t> arrive(coreio::barrier* b) { co_return co_await b->arrive_and_wait(); }
+
+coreio::task<std::vector<std::size_t>> indices_scenario(coreio::barrier* b) {
+  std::vector<coreio::join_handle<std::size_t>> hs;
+  for (int i = 0; i < 2; ++i) {
+    hs.push_back(coreio::spawn(arrive(b)));
+    co_await settle();
+  }
+  std::vector<std::size_t> out;
+  out.push_back(co_await b->arrive_and_wait());  // the last arrival: no suspension
+  for (auto& h : hs) out.push_back(co_await h);
+  co_return out;
+}
+
+TEST(SyncBarrierTest, ArrivalIndicesFollowArrivalOrder) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::barrier b{3};
+  EXPECT_EQ(rt.block_on(indices_scenario(&b)), (std::vector<std::size_t>{2, 0, 1}));
+  EXPECT_EQ(b.waiting(), 0u);
+}
+
+TEST(SyncBarrierTest, ZeroPartiesIsAUsageErrorAndOnePartyNeverWaits) {
+  EXPECT_THROW(coreio::barrier{0}, coreio::usage_error);
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::barrier b{1};
+  EXPECT_EQ(rt.block_on(arrive(&b)), 0u);
+  EXPECT_EQ(rt.block_on(arrive(&b)), 0u);
+}
+
+struct phases {
+  coreio::barrier* b;
+  std::vector<std::atomic<int>>* progress;  // per party: the phase it finished
+  std::atomic<bool> ahead{false};
+  std::atomic<std::uint64_t> index_sum{0};
+};
+
+coreio::task<void> run_phases(phases* p, int me, int n_phases, int parties) {
+  for (int phase = 0; phase < n_phases; ++phase) {
+    (*p->progress)[me].store(phase);
+    const std::size_t idx = co_await p->b->arrive_and_wait();
+    p->index_sum.fetch_add(idx);
+    // Nobody may be more than one phase ahead of anyone: all reached `phase` before we passed.
+    for (int other = 0; other < parties; ++other) {
+      if ((*p->progress)[other].load() < phase) p->ahead.store(true);
+    }
+  }
+}
+
+TEST(SyncBarrierTest, IsReusableOverManyGenerationsOnFourWorkers) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 4}};
+  const int parties = 6, n_phases = sanitized(500, 100);
+  coreio::barrier b{parties};
+  std::vector<std::atomic<int>> progress(parties);
+  phases p{&b, &progress};
+  std::vector<coreio::join_handle<void>> hs;
+  for (int i = 0; i < parties; ++i) hs.push_back(rt.spawn(run_phases(&p, i, n_phases, parties)));
+  for (auto& h : hs) h.get();
+  EXPECT_FALSE(p.ahead.load());
+  // Each generation hands out 0 .. parties - 1 exactly once.
+  EXPECT_EQ(p.index_sum.load(), static_cast<std::uint64_t>(n_phases) * parties * (parties - 1) / 2);
+  EXPECT_EQ(b.waiting(), 0u);
+}
+
+/// 1 + index if it passed the barrier, 0 if cancelled.
+coreio::task<std::size_t> arrive_or_cancel(coreio::barrier* b, std::atomic<int>* waiting) {
+  waiting->fetch_add(1);
+  try {
+    co_return 1 + co_await b->arrive_and_wait();
+  } catch (const coreio::cancelled_error&) {
+    co_return 0;
+  }
+}
+
+TEST(SyncBarrierTest, ACancelledWaiterUnArrives) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::barrier b{2};
+  std::atomic<int> waiting{0};
+  auto a = rt.spawn(arrive_or_cancel(&b, &waiting));
+  ASSERT_TRUE(wait_until([&] { return b.waiting() == 1; }));
+  a.cancel();
+  EXPECT_EQ(a.get(), 0u);
+  EXPECT_EQ(b.waiting(), 0u);
+  auto c = rt.spawn(arrive_or_cancel(&b, &waiting));
+  ASSERT_TRUE(wait_until([&] { return b.waiting() == 1; }));
+  EXPECT_EQ(rt.block_on(arrive(&b)), 1u);
+  EXPECT_EQ(c.get(), 1u);  // index 0, + 1
+}
+
+// The completing arrival races a cancel of the waiting party. Either the generation completed (the
+// waiter returns index 0) or the waiter un-arrived (the arrival then waits for a new partner).
+TEST(SyncBarrierTest, CompletionRacingCancelLeavesTheBarrierConsistent) {
+  auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
+  const int rounds = sanitized(2000, 300);
+  rng r(12);
+  int passed = 0, cancelled = 0;
+  for (int i = 0; i < rounds; ++i) {
+    coreio::barrier b{2};
+    std::atomic<int> waiting{0};
+    auto a = rt->spawn(arrive_or_cancel(&b, &waiting));
+    while (b.waiting() == 0) std::this_thread::yield();
+    auto second = rt->spawn(arrive_or_cancel(&b, &waiting));
+    coreio_test::spin_for(std::chrono::microseconds(r.below(30)));
+    a.cancel();
+    if (!coreio_test::ends_within(a)) {
+      (void)rt.release();
+      FAIL() << "round " << i << ": the first party never ended";
+    }
+    const std::size_t va = a.get();
+    if (va == 0) {
+      ++cancelled;
+      // The second arrival is (or will be) alone: a third completes its generation.
+      auto third = rt->spawn(arrive_or_cancel(&b, &waiting));
+      ASSERT_TRUE(coreio_test::ends_within(second) && coreio_test::ends_within(third));
+      const std::size_t v2 = second.get(), v3 = third.get();
+      ASSERT_EQ(std::min(v2, v3), 1u);
+      ASSERT_EQ(std::max(v2, v3), 2u);
+    } else {
+      ++passed;
+      ASSERT_EQ(va, 1u);
+      ASSERT_TRUE(coreio_test::ends_within(second));
+      ASSERT_EQ(second.get(), 2u);
+    }
+    ASSERT_EQ(b.waiting(), 0u);
+  }
+  EXPECT_EQ(passed + cancelled, rounds);
+}
+
+// ---- latch ------------------------------------------------------------------------------------
+
+TEST(SyncLatchTest, CountDownAndTryWait) {
+  coreio::latch l{3};
+  EXPECT_FALSE(l.try_wait());
+  l.count_down();
+  l.count_down(2);
+  EXPECT_TRUE(l.try_wait());
+  EXPECT_THROW(l.count_down(), coreio::usage_error);
+  coreio::latch z{0};
+  EXPECT_TRUE(z.try_wait());
+  coreio::latch two{2};
+  EXPECT_THROW(two.count_down(3), coreio::usage_error);
+  EXPECT_FALSE(two.try_wait()) << "a rejected count_down changes nothing";
+}
+
+struct latch_data {
+  coreio::latch l{4};
+  int values[4] = {};  // each written before its count_down, read after the wait
+};
+
+coreio::task<int> wait_and_sum(latch_data* d, std::atomic<int>* waiting) {
+  waiting->fetch_add(1);
+  co_await d->l.wait();
+  co_return d->values[0] + d->values[1] + d->values[2] + d->values[3];
+}
+
+TEST(SyncLatchTest, CountDownFromPlainThreadsWakesEveryWaiter) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 4}};
+  latch_data d;
+  std::atomic<int> waiting{0};
+  std::vector<coreio::join_handle<int>> hs;
+  for (int i = 0; i < 8; ++i) hs.push_back(rt.spawn(wait_and_sum(&d, &waiting)));
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 8; }));
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 4; ++i) {
+    ts.emplace_back([&d, i] {
+      d.values[i] = i + 1;
+      d.l.count_down();
+    });
+  }
+  for (auto& h : hs) EXPECT_EQ(h.get(), 10);
+  for (auto& t : ts) t.join();
+  // Already at zero: a wait passes at once.
+  std::atomic<int> w2{0};
+  EXPECT_EQ(rt.block_on(wait_and_sum(&d, &w2)), 10);
+}
+
+coreio::task<int> arrive_at_latch(coreio::latch* l) {
+  co_await l->arrive_and_wait();
+  co_return 1;
+}
+
+TEST(SyncLatchTest, ArriveAndWaitReleasesEveryoneTogether) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 4}};
+  coreio::latch l{5};
+  std::vector<coreio::join_handle<int>> hs;
+  for (int i = 0; i < 5; ++i) hs.push_back(rt.spawn(arrive_at_latch(&l)));
+  int sum = 0;
+  for (auto& h : hs) sum += h.get();
+  EXPECT_EQ(sum, 5);
+  EXPECT_TRUE(l.try_wait());
+}
+
+coreio::task<int> latch_wait_or_cancel(coreio::latch* l, std::atomic<int>* waiting) {
+  waiting->fetch_add(1);
+  try {
+    co_await l->wait();
+    co_return 1;
+  } catch (const coreio::cancelled_error&) {
+    co_return 0;
+  }
+}
+
+TEST(SyncLatchTest, ACancelledWaiterThrowsAndOthersAreStillReleased) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::latch l{1};
+  std::atomic<int> waiting{0};
+  auto a = rt.spawn(latch_wait_or_cancel(&l, &waiting));
+  auto b = rt.spawn(latch_wait_or_cancel(&l, &waiting));
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));
+  std::this_thread::sleep_for(2ms);
+  a.cancel();
+  EXPECT_EQ(a.get(), 0);
+  l.count_down();
+  EXPECT_EQ(b.get(), 1);
+}
+
+TEST(SyncLatchTest, CountDownRacingCancelAlwaysEndsTheWaiter) {
+  auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
+  const int rounds = sanitized(2000, 300);
+  rng r(13);
+  for (int i = 0; i < rounds; ++i) {
+    coreio::latch l{1};
+    std::atomic<int> waiting{0};
+    auto h = rt->spawn(latch_wait_or_cancel(&l, &waiting));
+    while (waiting.load() == 0) std::this_thread::yield();
+    const auto delay = std::chrono::microseconds(r.below(30));
+    std::thread t([&] {
+      coreio_test::spin_for(delay);
+      l.count_down();
+    });
+    h.cancel();
+    t.join();
+    if (!coreio_test::ends_within(h)) {
+      (void)rt.release();
+      FAIL() << "round " << i << ": the waiter never ended";
+    }
+    ASSERT_GE(h.get(), 0);
+  }
+}
+
+}  // namespace

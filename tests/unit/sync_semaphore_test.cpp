@@ -1,0 +1,217 @@
+// sync_semaphore_test.cpp — coreio/sync/semaphore.hpp: permits, RAII and detach, try_acquire,
+// FIFO hand-off, concurrency limit across workers, bounded_semaphore over-release, cancellation of a
+// waiter, and release racing cancel with exact permit accounting.
+#include <coreio/sync/semaphore.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include <coreio/errors.hpp>
+#include <coreio/runtime.hpp>
+#include <coreio/spawn.hpp>
+#include <coreio/time.hpp>
+
+#include "support/test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using coreio_test::rng;
+using coreio_test::sanitized;
+using coreio_test::wait_until;
+
+static_assert(!std::is_copy_constructible_v<coreio::semaphore_permit>);
+static_assert(std::is_nothrow_move_constructible_v<coreio::semaphore_permit>);
+
+coreio::task<void> settle() {
+  for (int i = 0; i < 3; ++i) co_await coreio::yield_now();
+  co_await coreio::sleep_for(1ms);
+}
+
+coreio::task<std::size_t> acquire_two(coreio::semaphore* s) {
+  auto a = co_await s->acquire();
+  auto b = co_await s->acquire();
+  const std::size_t during = s->available();
+  coreio::semaphore_permit moved = std::move(a);
+  if (a.owns_permit() || !moved.owns_permit()) co_return 999;
+  moved.release();
+  co_return during * 10 + s->available();
+}
+
+TEST(SyncSemaphoreTest, PermitsAreCountedAndReturnedByRaii) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::semaphore s{3};
+  EXPECT_EQ(s.available(), 3u);
+  EXPECT_EQ(rt.block_on(acquire_two(&s)), 12u);  // 1 left while holding two; 2 after one release
+  EXPECT_EQ(s.available(), 3u);
+}
+
+TEST(SyncSemaphoreTest, TryAcquireAndDetach) {
+  coreio::semaphore s{1};
+  auto p = s.try_acquire();
+  ASSERT_TRUE(p.owns_permit());
+  EXPECT_FALSE(s.try_acquire().owns_permit());
+  EXPECT_TRUE(s.locked());
+  coreio::semaphore* owner = p.detach();
+  EXPECT_EQ(owner, &s);
+  EXPECT_FALSE(p.owns_permit());
+  EXPECT_EQ(s.available(), 0u) << "a detached permit is not returned";
+  s.release();
+  EXPECT_EQ(s.available(), 1u);
+  s.release();  // an unbounded semaphore may grow past its initial count
+  EXPECT_EQ(s.available(), 2u);
+}
+
+TEST(SyncSemaphoreTest, BoundedSemaphoreRejectsOverRelease) {
+  coreio::bounded_semaphore s{2};
+  EXPECT_THROW(s.release(), coreio::usage_error);
+  EXPECT_EQ(s.available(), 2u) << "a rejected release changes nothing";
+  {
+    auto p = s.try_acquire();
+    ASSERT_TRUE(p);
+    EXPECT_EQ(s.available(), 1u);
+  }
+  EXPECT_EQ(s.available(), 2u);
+  auto p = s.try_acquire();
+  (void)p.detach();
+  s.release();  // matches the detached acquisition
+  EXPECT_THROW(s.release(), coreio::usage_error);
+  EXPECT_EQ(s.available(), 2u);
+  coreio::bounded_semaphore zero{0};
+  EXPECT_THROW(zero.release(), coreio::usage_error);
+}
+
+coreio::task<void> acquire_and_record(coreio::semaphore* s, std::vector<int>* order, int id) {
+  auto p = co_await s->acquire();
+  order->push_back(id);
+  co_await coreio::yield_now();
+}
+
+coreio::task<std::vector<int>> fifo_scenario(coreio::semaphore* s, int n) {
+  std::vector<int> order;
+  std::vector<coreio::join_handle<void>> hs;
+  auto a = co_await s->acquire();
+  auto b = co_await s->acquire();
+  for (int i = 0; i < n; ++i) {
+    hs.push_back(coreio::spawn(acquire_and_record(s, &order, i)));
+    co_await settle();
+  }
+  a.release();  // b stays held: the waiters pass one permit along, in order
+  for (auto& h : hs) co_await h;
+  b.release();
+  co_return order;
+}
+
+TEST(SyncSemaphoreTest, WaitersGetPermitsInFifoOrder) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::semaphore s{2};
+  EXPECT_EQ(rt.block_on(fifo_scenario(&s, 6)), (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(s.available(), 2u);
+}
+
+struct limit_probe {
+  std::atomic<int> inside{0};
+  std::atomic<int> max_inside{0};
+  std::atomic<int> done{0};
+};
+
+coreio::task<void> limited_work(coreio::semaphore* s, limit_probe* p, int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    auto permit = co_await s->acquire();
+    const int now = p->inside.fetch_add(1) + 1;
+    int seen = p->max_inside.load();
+    while (now > seen && !p->max_inside.compare_exchange_weak(seen, now)) {
+    }
+    co_await coreio::yield_now();
+    p->inside.fetch_sub(1);
+  }
+  p->done.fetch_add(1);
+}
+
+TEST(SyncSemaphoreTest, LimitsConcurrencyAcrossFourWorkers) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 4}};
+  coreio::semaphore s{3};
+  limit_probe p;
+  const int tasks = 12, rounds = sanitized(500, 100);
+  std::vector<coreio::join_handle<void>> hs;
+  for (int t = 0; t < tasks; ++t) hs.push_back(rt.spawn(limited_work(&s, &p, rounds)));
+  for (auto& h : hs) h.get();
+  EXPECT_EQ(p.done.load(), tasks);
+  EXPECT_LE(p.max_inside.load(), 3);
+  EXPECT_GE(p.max_inside.load(), 1);
+  EXPECT_EQ(s.available(), 3u);
+}
+
+/// 1 = got a permit (kept: detached), 0 = cancelled.
+coreio::task<int> acquire_and_keep(coreio::semaphore* s, std::atomic<int>* waiting) {
+  waiting->fetch_add(1);
+  try {
+    auto p = co_await s->acquire();
+    (void)p.detach();
+    co_return 1;
+  } catch (const coreio::cancelled_error&) {
+    co_return 0;
+  }
+}
+
+TEST(SyncSemaphoreTest, ACancelledWaiterTakesNoPermitAndTheNextOneGetsIt) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::semaphore s{0};
+  std::atomic<int> waiting{0};
+  auto a = rt.spawn(acquire_and_keep(&s, &waiting));
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));
+  std::this_thread::sleep_for(2ms);
+  auto b = rt.spawn(acquire_and_keep(&s, &waiting));
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));
+  a.cancel();
+  EXPECT_EQ(a.get(), 0);
+  s.release();
+  EXPECT_EQ(b.get(), 1);
+  EXPECT_EQ(s.available(), 0u);
+  s.release();
+  EXPECT_EQ(s.available(), 1u);
+}
+
+// Releases from a plain thread race cancels of random waiters. Every permit ends either with a
+// waiter that returned it as taken, or in the semaphore: got + available == released, exactly.
+TEST(SyncSemaphoreTest, ReleaseRacingCancelLosesNoPermit) {
+  auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
+  const int rounds = sanitized(2000, 300), n = 3;
+  rng r(44);
+  for (int i = 0; i < rounds; ++i) {
+    coreio::semaphore s{0};
+    std::atomic<int> waiting{0};
+    std::vector<coreio::join_handle<int>> hs;
+    for (int k = 0; k < n; ++k) hs.push_back(rt->spawn(acquire_and_keep(&s, &waiting)));
+    while (waiting.load() < n) std::this_thread::yield();
+    const auto delay = std::chrono::microseconds(r.below(30));
+    const int released = 1 + static_cast<int>(r.below(n));
+    std::thread releaser([&] {
+      coreio_test::spin_for(delay);
+      for (int k = 0; k < released; ++k) s.release();
+    });
+    hs[r.below(n)].cancel();
+    releaser.join();
+    // Wake whoever still waits: cancel them all now (late cancels find granted or queued nodes).
+    for (auto& h : hs) h.cancel();
+    int got = 0;
+    for (int k = 0; k < n; ++k) {
+      if (!coreio_test::ends_within(hs[k])) {
+        (void)rt.release();
+        FAIL() << "round " << i << ": a waiter never ended";
+      }
+      got += hs[k].get();
+    }
+    ASSERT_EQ(static_cast<std::size_t>(got) + s.available(), static_cast<std::size_t>(released))
+        << "round " << i;
+  }
+}
+
+}  // namespace
