@@ -8,6 +8,9 @@ prints one table row per (workload, threads) and writes the rows as JSON.
 
     python3 bench/summary.py build/release/bench/*.json --out build/release/bench-summary.json
 
+The "asio" side is each area's baseline: the plain-Asio pool for sched and timer,
+asio::thread_pool + std::promise/std::future for blocking (coreio::to_thread).
+
 Figures are medians over repetitions (the *_median aggregates; when a file
 holds only plain runs, the median of those runs), except rss_growth_kb, which
 is the largest over repetitions (the *_max aggregate).

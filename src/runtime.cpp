@@ -25,13 +25,20 @@ runtime_options checked(runtime_options o) {
     throw std::invalid_argument("coreio: runtime_options.local_queue_capacity must be a power of two >= 4");
   }
   if (o.workers > 65534) throw std::invalid_argument("coreio: runtime_options.workers must be <= 65534");
+  if (o.blocking_threads == 0) {
+    throw std::invalid_argument("coreio: runtime_options.blocking_threads must be >= 1");
+  }
+  if (o.blocking_keep_alive.count() < 0) {
+    throw std::invalid_argument("coreio: runtime_options.blocking_keep_alive must be >= 0");
+  }
   return o;
 }
 }  // namespace
 
 runtime_impl::runtime_impl(const runtime_options& options)
     : idle_(resolve_workers(checked(options).workers)),
-      registry_(resolve_workers(options.workers)) {
+      registry_(resolve_workers(options.workers)),
+      blocking_(options.blocking_threads, options.blocking_keep_alive) {
   const std::uint32_t n = resolve_workers(options.workers);
   workers_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(*this, i, options));
@@ -48,6 +55,13 @@ runtime_impl::runtime_impl(const runtime_options& options)
 runtime_impl::~runtime_impl() {
   if (worker* w = this_worker(); w != nullptr && &w->rt() == this) {
     std::fputs("coreio: a runtime was destroyed from one of its own worker threads; aborting\n", stderr);
+    std::abort();
+  }
+  if (blocking_.on_pool_thread()) {
+    std::fputs(
+        "coreio: a runtime was destroyed from one of its own blocking-pool threads (to_thread); "
+        "aborting\n",
+        stderr);
     std::abort();
   }
   // Step 1.
@@ -72,12 +86,16 @@ runtime_impl::~runtime_impl() {
       last_alive = alive;
     }
   }
+  // Step 3b.
+  blocking_.close_and_join();
   // Step 4. Release pairs with the acquire in stopping().
   stopping_.store(true, std::memory_order_release);
   for (auto& w : workers_) w->wake();
   for (auto& t : threads_) t.join();
   // Step 5. Acquire pairs with remote_exit's release.
   while (remote_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  // Step 6.
+  for (auto& w : workers_) w->run_leftovers();
 }
 
 void runtime_impl::inject(std::coroutine_handle<> h) {
@@ -107,6 +125,17 @@ void runtime_impl::spawn_root(promise_base* p, std::coroutine_handle<> h) {
   }
 }
 
+void runtime_impl::submit_blocking(blocking_job* job) {
+  // Relaxed: an early refusal only (step 1); close_and_join's lock is the barrier (step 3b).
+  if (closing_.load(std::memory_order_relaxed)) {
+    job->complete(job, blocking_job::action::drop);
+    throw runtime_closed();
+  }
+  blocking_.submit(job);
+}
+
+void blocking_submit(runtime_impl* rt, blocking_job* job) { rt->submit_blocking(job); }
+
 void runtime_impl::root_ended(promise_base* p) {
   registry_.unlink(p);
   // Relaxed: a missed notification costs the drain loop at most its 1 ms timed wait.
@@ -127,6 +156,11 @@ runtime_metrics runtime_impl::metrics() const {
   m.tasks_spawned += external_spawned_.load(std::memory_order_relaxed);
   m.tasks_alive = registry_.alive();
   m.global_queue_depth = global_.size_approx();
+  const blocking_pool::counters b = blocking_.snapshot();
+  m.blocking_threads = b.threads;
+  m.blocking_idle_threads = b.idle_threads;
+  m.blocking_queue_depth = b.queued;
+  m.blocking_jobs_completed = b.completed;
   return m;
 }
 

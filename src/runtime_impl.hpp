@@ -1,23 +1,38 @@
 // runtime_impl.hpp — the shared state of one runtime and its shutdown protocol.
 //
-// Owns the workers and their threads, the global injection queue, the idle bookkeeping and the
-// registry of root tasks.
+// Owns the workers and their threads, the global injection queue, the idle bookkeeping, the
+// registry of root tasks and the blocking pool (to_thread).
 //
 // Shutdown (~runtime_impl, on a thread that is not one of its workers):
 //   1. Set closing_: from now on spawn throws runtime_closed. (The registry reads the flag under its
-//      shard locks, so no spawn slips in after step 2 has walked its shard.)
+//      shard locks, so no spawn slips in after step 2 has walked its shard.) to_thread throws
+//      runtime_closed too (blocking_submit reads the flag; a submit racing with this store may
+//      still be queued: step 3b runs or drops it like any other).
 //   2. Cancel every registered root task: each one's armed suspension point is interrupted and every
 //      later one throws cancelled_error, so tasks unwind (gathers cancel their children).
 //   3. Wait until the registry is empty; the workers keep running meanwhile. Every 5 s without
 //      progress a line on stderr names how many tasks are still running (a task that never reaches a
 //      suspension point cannot be interrupted).
+//   3b. Close the blocking pool (sched/blocking_pool.hpp, close_and_join): refuse submits, drop the
+//      queued calls that never started (their awaiters have all unwound in step 3, so nobody waits
+//      for them), wait for the calls still running (a cancelled to_thread leaves its call running)
+//      and join every pool thread. After step 3, because a task still unwinding (or shielded) may
+//      still be waiting on a call; before step 4, because a call that returns may still wake a task
+//      or post to a worker (promise / future), which needs the workers running. Every 5 s without
+//      an end a line on stderr names how many calls are still running (a call that never returns
+//      holds the destructor, as a task that never suspends does).
 //   4. Set stopping_, wake every worker, join the threads.
 //   5. Wait until no thread that is not a worker is still inside a call on this runtime (remote_):
 //      a plain thread that woke a task (inject) or posted a cancel is still running notify / post
 //      code after the push that let that task finish, and so after step 3 may have seen the
-//      registry empty. Then the io_contexts, queues and timers are destroyed empty.
+//      registry empty.
+//   6. Run, on this thread, the handlers still queued on each worker's loop (worker::run_leftovers):
+//      a task's frame may be freed after its root left the registry (root_complete unregisters
+//      first), and the sockets in it post their deletes to their owner's loop, which may have
+//      stopped by then; an io_context destroyed with them queued would drop them unrun (a leaked
+//      descriptor). Then the io_contexts, queues and timers are destroyed empty.
 //
-// Thread safety: inject/notify/metrics from any thread.
+// Thread safety: inject/notify/submit_blocking/metrics from any thread.
 #pragma once
 
 #include <atomic>
@@ -34,6 +49,7 @@
 #include <coreio/metrics.hpp>
 #include <coreio/runtime.hpp>
 
+#include "sched/blocking_pool.hpp"
 #include "sched/idle.hpp"
 #include "sched/inject.hpp"
 #include "sched/registry.hpp"
@@ -68,6 +84,9 @@ class runtime_impl {
   void notify_one_parked();
 
   void spawn_root(promise_base* p, std::coroutine_handle<> h);
+  /// Queues a to_thread call on the blocking pool; runtime_closed from step 1 on (the job dropped).
+  /// Any thread.
+  void submit_blocking(blocking_job* job);
   void root_ended(promise_base* p);
 
   bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
@@ -86,9 +105,12 @@ class runtime_impl {
   inject_queue global_;
   idle idle_;
   registry registry_;
+  // to_thread's threads; closed and joined in step 3b.
+  blocking_pool blocking_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
-  // Set once by the destructor (step 1). Read by spawns under the registry's shard locks.
+  // Set once by the destructor (step 1). Read by spawns under the registry's shard locks, and by
+  // blocking submits (relaxed: an early refusal only; the pool's own lock is the barrier, step 3b).
   std::atomic<bool> closing_{false};
   // Set once by the destructor (step 4). Read by workers when idle; acquire/release pair.
   std::atomic<bool> stopping_{false};

@@ -5,6 +5,7 @@
 #include <coreio/errors.hpp>
 #include <coreio/future.hpp>
 #include <coreio/gather.hpp>
+#include <coreio/interval.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/metrics.hpp>
 #include <coreio/net.hpp>
@@ -16,4 +17,5 @@
 #include <coreio/task.hpp>
 #include <coreio/task_group.hpp>
 #include <coreio/time.hpp>
+#include <coreio/to_thread.hpp>
 #include <coreio/wait_for.hpp>

@@ -1,7 +1,8 @@
 // coreio/metrics.hpp — runtime_metrics: a snapshot of the scheduler's counters.
 //
-// Taken by runtime::metrics() at any time from any thread; every counter is read with a relaxed
-// load, so a snapshot is not one instant but each field is exact for some recent instant.
+// Taken by runtime::metrics() at any time from any thread; every scheduler counter is read with a
+// relaxed load, so a snapshot is not one instant but each field is exact for some recent instant.
+// The blocking_* fields are read together under the blocking pool's lock.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,13 @@ struct runtime_metrics {
   std::uint64_t tasks_completed = 0;     ///< of those, the ones that have ended
   std::uint64_t tasks_alive = 0;         ///< spawned (root) tasks not yet ended
   std::uint64_t global_queue_depth = 0;  ///< tasks in the global injection queue now (approximate)
+  // The blocking pool (coreio::to_thread), read under the pool's lock: these four are one instant.
+  std::uint64_t blocking_threads = 0;         ///< blocking-pool threads alive now
+  std::uint64_t blocking_idle_threads = 0;    ///< of those, the ones waiting for a job
+  std::uint64_t blocking_queue_depth = 0;     ///< to_thread calls queued, not yet started
+  /// to_thread calls that have returned or thrown; counted by the pool thread just after it handed
+  /// the result back, so it may lag the awaiting task by a moment.
+  std::uint64_t blocking_jobs_completed = 0;
   std::vector<worker_metrics> workers;
 };
 

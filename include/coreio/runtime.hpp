@@ -7,13 +7,20 @@
 //     Tasks spawned from other threads go through a global injection queue.
 //   * A coroutine always runs on some worker; after a suspension it may resume on another one.
 //     "Worker only" functions must be called from a task running on a worker.
-//   * Destroying a runtime cancels every task still running, waits for them to unwind, then joins
-//     the worker threads. A task that never reaches a suspension point cannot be interrupted.
+//   * Blocking calls do not run on workers: coreio::to_thread (to_thread.hpp) hands them to the
+//     runtime's blocking pool, plain threads started on demand (up to blocking_threads) that exit
+//     after blocking_keep_alive without work. They are not workers: this_worker() is null there,
+//     current_worker() is -1, coreio::spawn / to_thread throw usage_error.
+//   * Destroying a runtime cancels every task still running, waits for them to unwind, then waits
+//     for the blocking calls still running and joins the pool's threads, then joins the worker
+//     threads. A task that never reaches a suspension point cannot be interrupted, nor can a
+//     blocking call: both hold the destructor until they return.
 //
 // Thread safety: distinct objects: safe. Shared objects: spawn(), metrics() from any thread;
 // block_on() from any thread that is not a worker; destruction from a thread that is not a worker.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -35,13 +42,21 @@ struct runtime_options {
   std::uint32_t event_interval = 61;
   /// Capacity of each worker's local deque (a power of two); the excess overflows to the global queue.
   std::uint32_t local_queue_capacity = 256;
+  /// Most threads the blocking pool (to_thread) runs at once; >= 1. Calls beyond it queue (FIFO)
+  /// until a pool thread is free. Each thread costs a stack (8 MiB of address space by default).
+  std::size_t blocking_threads = 64;
+  /// A blocking-pool thread that has found no job for this long exits; the next call beyond the
+  /// live threads starts a new one. >= 0.
+  std::chrono::milliseconds blocking_keep_alive{10'000};
 };
 
 class runtime {
  public:
   /// Starts the worker threads.
   explicit runtime(runtime_options options = {});
-  /// Cancels every task still running, waits for them to end, joins the workers. Not from a worker.
+  /// Cancels every task still running, waits for them to end, waits for the blocking calls still
+  /// running (to_thread) and joins the blocking pool, joins the workers. Not from a worker, nor
+  /// from a blocking-pool thread of this runtime (it would join itself: abort).
   ~runtime();
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;

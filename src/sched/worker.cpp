@@ -281,6 +281,18 @@ void worker::post_timer_cancel(timer_entry* e) {
   });
 }
 
+void worker::run_leftovers() noexcept {
+  set_current_worker(this);  // handlers may use worker-only hooks; no other thread runs now
+  try {
+    ioc_.restart();
+    while (ioc_.poll() > 0) {
+    }
+  } catch (...) {
+    // A handler threw during shutdown: nothing is left to report it to.
+  }
+  set_current_worker(nullptr);
+}
+
 void worker::wake() {
   asio::post(ioc_, [] {});
 }

@@ -87,6 +87,10 @@ class worker {
   void post_timer_cancel(timer_entry* e);
   /// Unblocks run_one() if the worker is parked (or makes its next one return at once).
   void wake();
+  /// Shutdown, after the worker thread has been joined: runs the handlers still queued on the
+  /// loop (the deletes of sockets whose frames were freed while the workers stopped), so that
+  /// none is dropped unrun by the io_context's destructor. Caller: the runtime's destructor.
+  void run_leftovers() noexcept;
   /// Runs f on this worker's thread, from its event loop. Any thread; counted as a remote call
   /// (runtime_impl.hpp, shutdown step 5) and as pending IO so that a busy worker polls for it.
   template <class F>

@@ -12,6 +12,7 @@ namespace coreio::detail {
 class worker;        // src/sched/worker.hpp: one per worker thread
 class runtime_impl;  // src/runtime_impl.hpp: shared state of one runtime
 struct promise_base;
+struct blocking_job;  // coreio/to_thread.hpp: one type-erased to_thread call
 
 /// The worker running the calling thread, or null on a thread that is not a worker. Any thread.
 worker* this_worker() noexcept;
@@ -34,6 +35,11 @@ void root_spawn(runtime_impl* rt, promise_base* p, std::coroutine_handle<> h);
 std::coroutine_handle<> root_complete(promise_base* p, std::coroutine_handle<> h) noexcept;
 /// Drops one reference to a root frame (the join handle's); destroys the frame on the last. Any thread.
 void root_release(promise_base* p, std::coroutine_handle<> h) noexcept;
+
+/// Queues job on rt's blocking pool (src/sched/blocking_pool.hpp). The pool owns the job from the
+/// call on, also when it throws: a refused job is destroyed without running. Throws runtime_closed
+/// once rt has begun shutting down (runtime_impl.hpp, step 1). Any thread.
+void blocking_submit(runtime_impl* rt, blocking_job* job);
 
 /// Metrics: a forked child was created / finished on the calling worker. Worker only.
 void count_child_spawned(std::uint32_t n) noexcept;

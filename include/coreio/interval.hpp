@@ -1,0 +1,115 @@
+// coreio/interval.hpp — interval: a tick every period (tokio::time::interval).
+//
+// `coreio::interval iv{10ms};` then `co_await iv.tick();` in a loop: the first tick completes at
+// once, the next ones at start + period, start + 2 * period, ... Each tick is a sleep_until of the
+// tick's deadline on the calling worker's timers, so it is cancellable like any sleep: cancelling
+// the awaiting task makes tick() throw cancelled_error, and the interval is left as it was (the
+// tick that was cancelled is the next one again: no tick is lost).
+//
+// Missed ticks: when the task comes back to tick() later than a deadline (it was busy, or its
+// worker was), missed_tick_behavior says what follows:
+//   burst (default, as in tokio)  the missed ticks complete at once, one per tick() call, until the
+//                                 interval has caught up; the schedule stays start + k * period.
+//   delay                         the next tick comes one period after the late tick completed;
+//                                 the schedule shifts by the lateness.
+//   skip                          the missed ticks are dropped: the next tick is the first deadline
+//                                 of the original schedule (start + k * period) after now.
+// As in tokio, a tick that completes within k_tick_tolerance of its deadline counts as on time
+// (timer slack is not a missed tick); the next deadline is then deadline + period whatever the
+// behaviour.
+//
+// Thread safety: distinct objects: safe. Shared objects: unsafe; one task uses an interval at a
+// time (it may move between workers between ticks, as the task does). tick() may only be awaited
+// from a task running on a worker, and the interval must outlive the awaited tick.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+
+#include <coreio/task.hpp>
+#include <coreio/time.hpp>
+
+namespace coreio {
+
+/// What interval::tick() does after the task missed one or more deadlines (see interval.hpp).
+enum class missed_tick_behavior : std::uint8_t { burst, delay, skip };
+
+/// A periodic tick, after tokio::time::interval.
+///
+/// Example:
+///   coreio::interval iv{100ms};
+///   for (;;) { co_await iv.tick(); co_await poll_once(); }   // ticks at 0, 100, 200 ms ...
+class interval {
+ public:
+  using clock = std::chrono::steady_clock;
+  using duration = clock::duration;
+  using time_point = clock::time_point;
+
+  /// A tick that completes no later than this after its deadline is on time, not missed (tokio's
+  /// 5 ms): the normal lateness of a timer does not shift a delay schedule.
+  static constexpr std::chrono::milliseconds k_tick_tolerance{5};
+
+  /// Ticks first now, then every period. Throws std::invalid_argument if period <= 0.
+  explicit interval(duration period,
+                    ::coreio::missed_tick_behavior b = ::coreio::missed_tick_behavior::burst)
+      : interval(clock::now(), period, b) {}
+
+  /// Ticks first at start (at once if it is past), then every period after it (tokio's
+  /// interval_at). Throws std::invalid_argument if period <= 0.
+  interval(time_point start, duration period,
+           ::coreio::missed_tick_behavior b = ::coreio::missed_tick_behavior::burst)
+      : period_(period), next_(start), behavior_(b) {
+    if (period <= duration::zero())
+      throw std::invalid_argument("coreio::interval: the period must be > 0");
+  }
+
+  /// Completes at the next tick's deadline (at once if that has passed) and returns the deadline
+  /// (not the time it completed at). Throws cancelled_error if the task is cancelled before or
+  /// during the wait; the interval is then unchanged. Worker only.
+  task<time_point> tick() {
+    const time_point deadline = next_;
+    co_await sleep_until(deadline);
+    next_ = next_after(deadline, clock::now());
+    co_return deadline;
+  }
+
+  /// The next tick comes one period from now (tokio's Interval::reset).
+  void reset() { next_ = clock::now() + period_; }
+  /// The next tick completes at once.
+  void reset_immediately() { next_ = clock::now(); }
+  /// The next tick comes at t (then every period after it, or as the behaviour says).
+  void reset_at(time_point t) noexcept { next_ = t; }
+
+  /// The deadline of the next tick.
+  time_point next_tick() const noexcept { return next_; }
+  /// The period given at construction.
+  duration period() const noexcept { return period_; }
+  ::coreio::missed_tick_behavior missed_tick_behavior() const noexcept { return behavior_; }
+  void set_missed_tick_behavior(::coreio::missed_tick_behavior b) noexcept { behavior_ = b; }
+
+ private:
+  /// The deadline after a tick whose deadline was `deadline` and that completed at `now`.
+  time_point next_after(time_point deadline, time_point now) const noexcept {
+    if (now - deadline <= k_tick_tolerance) return deadline + period_;
+    switch (behavior_) {
+      case ::coreio::missed_tick_behavior::burst:
+        return deadline + period_;
+      case ::coreio::missed_tick_behavior::delay:
+        return now + period_;
+      case ::coreio::missed_tick_behavior::skip:
+        // The first point of the schedule deadline + k * period that is after now.
+        return now + (period_ - (now - deadline) % period_);
+    }
+    return deadline + period_;
+  }
+
+  // The time between ticks; > 0.
+  duration period_;
+  // The deadline of the next tick.
+  time_point next_;
+  // What follows a missed tick.
+  ::coreio::missed_tick_behavior behavior_;
+};
+
+}  // namespace coreio

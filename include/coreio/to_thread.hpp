@@ -1,0 +1,148 @@
+// coreio/to_thread.hpp — to_thread: run a blocking call on the runtime's blocking pool
+// (asyncio.to_thread, tokio::task::spawn_blocking).
+//
+// `co_await coreio::to_thread(f)` calls f() on a thread of the runtime's blocking pool, so that the
+// workers never block, and gives back f's result or rethrows its exception. The pool
+// (src/sched/blocking_pool.hpp) starts threads on demand, at most runtime_options::blocking_threads
+// at once (further calls queue, first come first served), and a thread with no job for
+// runtime_options::blocking_keep_alive exits.
+//
+// Cancellation: cancelling the awaiting task makes the co_await throw cancelled_error at once; the
+// call itself cannot be interrupted: it runs to its end on its pool thread and its result (or
+// exception) is discarded, as with asyncio.to_thread. A call that has not started yet still runs
+// when a thread frees up, unless the runtime shuts down first.
+//
+// Shutdown: from the start of the runtime's shutdown (runtime_impl.hpp, step 1) the co_await of a
+// to_thread not yet queued throws runtime_closed (refused rather than run: every task is being
+// cancelled then, so no result could be awaited). ~runtime, once every task has unwound, drops the
+// calls that never started (nobody awaits them any more: destroyed without running), waits for the
+// running ones to return and joins every pool thread (step 3b).
+//
+// Pool threads are plain threads, not workers: there coreio::current_worker() is -1, and
+// coreio::spawn / to_thread throw usage_error; runtime::spawn and promise / future work.
+//
+// Thread safety: may only be called from a task running on a worker (usage_error elsewhere).
+// Memory ordering: everything the caller did before co_await to_thread(f) happens-before f runs
+// (the pool's queue lock); everything f did happens-before the co_await returns (future.hpp).
+#pragma once
+
+#include <concepts>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include <coreio/detail/sched_hooks.hpp>
+#include <coreio/errors.hpp>
+#include <coreio/future.hpp>
+#include <coreio/task.hpp>
+
+namespace coreio {
+
+namespace detail {
+
+/// One to_thread call, type-erased: what the blocking pool queues. Allocated by to_thread, freed by
+/// complete (run or dropped).
+struct blocking_job {
+  enum class action : unsigned char { run, drop };
+  /// run: calls the function, publishes its result, frees the job. drop: frees the job without
+  /// calling the function (its promise breaks). Once per job.
+  using complete_fn = void (*)(blocking_job*, action) noexcept;
+
+  explicit blocking_job(complete_fn f) noexcept : complete(f) {}
+
+  complete_fn complete;
+  /// The pool's queue link; guarded by the pool's lock while queued.
+  blocking_job* next = nullptr;
+};
+
+/// The job of to_thread(f): f and the promise its result goes to.
+template <class F, class R>
+struct blocking_call final : blocking_job {
+  explicit blocking_call(F&& f) : blocking_job(&run_or_drop), fn(std::move(f)) {}
+
+  static void run_or_drop(blocking_job* j, action a) noexcept {
+    auto* self = static_cast<blocking_call*>(j);
+    if (a == action::run) self->run();
+    // Destroys fn and the promise (after a drop: broken_promise, for nobody).
+    delete self;
+  }
+
+  void run() noexcept {
+    // The call's own exception goes to the awaiter. A result whose move constructor throws (while
+    // it is stored in the promise) terminates: noexcept, the promise is already claimed.
+    if constexpr (std::is_void_v<R>) {
+      try {
+        std::invoke(std::move(fn));
+      } catch (...) {
+        result.set_exception(std::current_exception());
+        return;
+      }
+      result.set_value();
+    } else if constexpr (std::is_reference_v<R>) {
+      std::remove_reference_t<R>* r = nullptr;
+      try {
+        r = std::addressof(std::invoke(std::move(fn)));
+      } catch (...) {
+        result.set_exception(std::current_exception());
+        return;
+      }
+      result.set_value(*r);
+    } else {
+      std::optional<R> r;
+      try {
+        r.emplace(std::invoke(std::move(fn)));
+      } catch (...) {
+        result.set_exception(std::current_exception());
+        return;
+      }
+      result.set_value(std::move(*r));
+    }
+  }
+
+  F fn;
+  promise<R> result;
+};
+
+/// The body of to_thread: submits the job on the first resume (on a worker), then awaits it.
+template <class R, class F>
+task<R> await_blocking_call(F fn) {
+  auto* job = new blocking_call<F, R>(std::move(fn));
+  future<R> result = job->result.get_future();
+  // Takes the job, also when it throws (runtime_closed).
+  blocking_submit(this_runtime(), job);
+  co_return co_await result;
+}
+
+}  // namespace detail
+
+/// Runs f() on the runtime's blocking pool and gives back its result (asyncio.to_thread). f is
+/// moved (or copied) into the call and invoked once as an rvalue; it may be move-only, and so may
+/// its result; void results work. f's exception is rethrown by the co_await.
+///
+/// Throws usage_error when called outside a runtime (not on a worker). The co_await throws
+/// runtime_closed once the runtime shuts down, and cancelled_error at once if the awaiting task is
+/// cancelled (f still runs to its end; its result is discarded). to_thread is lazy like any task:
+/// f is queued when the returned task is first awaited (or spawned, or gathered).
+///
+/// Example:
+///   std::size_t n = co_await coreio::to_thread([path] { return std::filesystem::file_size(path);
+///   });
+template <class F>
+  requires std::invocable<std::decay_t<F>>
+task<std::invoke_result_t<std::decay_t<F>>> to_thread(F&& f) {
+  using fn_type = std::decay_t<F>;
+  using result_type = std::invoke_result_t<fn_type>;
+  static_assert(std::is_move_constructible_v<fn_type>, "coreio::to_thread: f must be movable");
+  static_assert(std::is_void_v<result_type> || std::is_reference_v<result_type> ||
+                    std::is_move_constructible_v<result_type>,
+                "coreio::to_thread: f's result must be movable (it crosses threads in a promise)");
+  if (detail::this_runtime() == nullptr) {
+    detail::throw_usage(
+        "coreio::to_thread outside a runtime: call it from a task running on a worker");
+  }
+  return detail::await_blocking_call<result_type>(fn_type(std::forward<F>(f)));
+}
+
+}  // namespace coreio
