@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -237,6 +238,49 @@ TEST(TcpListenerTest, TenThousandShortLivedConnectionsLeakNoDescriptors) {
   // Slack of 8 for Asio's internals (a resolver thread's descriptors, for instance).
   EXPECT_LE(r.fds_while_running, with_runtime + 8) << "descriptors leak while the runtime runs";
   EXPECT_LE(after, before + 8) << "descriptors leak after the runtime is gone";
+}
+
+// ---- close() from another worker, then destruction on the owner ---------------------------------
+
+struct close_then_destroy {
+  tcp_listener lis;
+  coreio_test::gate hold;  // keeps the listener's worker busy while the other worker calls close()
+  std::atomic<bool> bound{false};
+  std::atomic<int> owner{-1};
+};
+
+coreio::task<void> bind_hold_then_destroy(close_then_destroy* c) {
+  c->lis = tcp_listener::bind("127.0.0.1", 0);
+  c->owner.store(coreio::current_worker());
+  c->bound.store(true);
+  c->hold.wait();          // this worker is held (tests/support: gate) until close() was called
+  c->lis = tcp_listener{};  // destroyed on its own worker: freed at once
+  co_return;
+}
+
+coreio::task<int> close_here(close_then_destroy* c) {
+  c->lis.close();  // not on the owner: handed to the owner's loop
+  co_return coreio::current_worker();
+}
+
+TEST(TcpListenerTest, CloseFromAnotherWorkerThenDestructionOnTheOwnerIsSafe) {
+  // close() from a foreign worker is queued on the owner's loop; if the listener is destroyed on
+  // the owner before that loop runs the queued close, the close must not touch the freed listener.
+  // (serve() does exactly this when its accept loop ends on another worker and the last server
+  // handle goes on the listener's worker.) ASan reports the use after free; other builds may not.
+  coreio::runtime rt{two_workers()};
+  for (int round = 0; round < 5; ++round) {
+    close_then_destroy c;
+    auto owner = rt.spawn(bind_hold_then_destroy(&c));
+    ASSERT_TRUE(coreio_test::wait_until([&] { return c.bound.load(); }));
+    auto other = rt.spawn(close_here(&c));  // the owner is held: this runs on the other worker
+    ASSERT_TRUE(ends_within(other, prompt));
+    EXPECT_NE(other.get(), c.owner.load());
+    c.hold.open();
+    ASSERT_TRUE(ends_within(owner, prompt));
+    owner.get();
+    std::this_thread::sleep_for(5ms);  // the owner's loop runs the queued close now
+  }
 }
 
 }  // namespace

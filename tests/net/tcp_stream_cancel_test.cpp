@@ -283,4 +283,49 @@ TEST(TcpStreamCancelTest, ASecondConcurrentReadThrowsUsageError) {
   EXPECT_EQ(r.first_outcome, "byte a");
 }
 
+// ---- close() from another worker, then destruction on the owner ---------------------------------
+
+struct stream_close_then_destroy {
+  stream_pair p;
+  coreio_test::gate hold;
+  std::atomic<bool> ready{false};
+  std::atomic<int> owner{-1};
+};
+
+coreio::task<void> connect_hold_then_destroy(stream_close_then_destroy* c) {
+  c->p = co_await connected_pair();  // both ends owned by this worker
+  c->owner.store(coreio::current_worker());
+  c->ready.store(true);
+  c->hold.wait();         // this worker is held (tests/support: gate) until the calls below are made
+  c->p = stream_pair{};   // both ends destroyed on their own worker: freed at once
+}
+
+coreio::task<int> close_and_shut_here(stream_close_then_destroy* c) {
+  // Not on the owner: each is handed to the owner's loop.
+  c->p.client.set_nodelay(true);
+  c->p.client.shutdown_write();
+  c->p.client.close();
+  c->p.server.close();
+  co_return coreio::current_worker();
+}
+
+TEST(TcpStreamCancelTest, CloseFromAnotherWorkerThenDestructionOnTheOwnerIsSafe) {
+  // close / shutdown_write / set_nodelay from a foreign worker are queued on the owner's loop; if
+  // the stream is destroyed on the owner before that loop runs them, they must not touch the freed
+  // socket. ASan reports the use after free; other builds may not notice.
+  coreio::runtime rt{two_workers()};
+  for (int round = 0; round < 5; ++round) {
+    stream_close_then_destroy c;
+    auto owner = rt.spawn(connect_hold_then_destroy(&c));
+    ASSERT_TRUE(coreio_test::wait_until([&] { return c.ready.load(); }));
+    auto other = rt.spawn(close_and_shut_here(&c));  // the owner is held: runs on the other worker
+    ASSERT_TRUE(ends_within(other, prompt));
+    EXPECT_NE(other.get(), c.owner.load());
+    c.hold.open();
+    ASSERT_TRUE(ends_within(owner, prompt));
+    owner.get();
+    std::this_thread::sleep_for(5ms);  // the owner's loop runs the queued operations now
+  }
+}
+
 }  // namespace

@@ -17,6 +17,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <coreio/coreio.hpp>
@@ -594,6 +595,45 @@ coreio::task<void> use_a_moved_from_stream() {
 TEST(TcpStreamTest, AMovedFromStreamThrowsUsageErrorAndTheMovedToOneWorks) {
   coreio::runtime rt{two_workers()};
   rt.block_on(use_a_moved_from_stream());
+}
+
+// ---- runtime shutdown ----------------------------------------------------------------------------
+
+coreio::task<void> hold_until_cancelled(stream_pair p) {
+  co_await coreio::sleep_for(std::chrono::hours(24));  // the runtime's destructor cancels this
+  (void)p;
+}
+
+coreio::task<void> leave_pairs_held(int n) {
+  const int here = coreio::current_worker();
+  auto lis = tcp_listener::bind("127.0.0.1", 0);
+  for (int i = 0; i < n; ++i) {
+    stream_pair p;
+    p.client = co_await tcp_stream::connect("127.0.0.1", lis.port());  // owned by this worker
+    p.server = co_await lis.accept_on(1 - here);                         // owned by the other one
+    // Holders spread over both workers by stealing; wherever one unwinds, one of its two sockets
+    // belongs to the other worker and is destroyed from a foreign thread.
+    coreio::spawn(hold_until_cancelled(std::move(p))).detach();
+  }
+  co_await coreio::sleep_for(5ms);  // let the idle worker steal some holders
+}
+
+TEST(TcpStreamTest, DestroyingTheRuntimeClosesTheSocketsOfTheTasksItCancels) {
+  // ~runtime cancels every task; the sockets a task holds are destroyed as it unwinds, often on a
+  // worker that does not own them (destruction is then handed to the owner's loop). Every one must
+  // be closed by the time ~runtime returns: no descriptor (and, under ASan, no memory) may leak.
+  // Many short rounds, because whether a hand-off loses the race with the workers' exit is timing.
+  const int rounds = coreio_test::sanitized(200, 60);
+  for (int r = 0; r < rounds; ++r) {
+    const std::size_t before = count_open_fds();
+    {
+      coreio::runtime rt{two_workers()};
+      rt.block_on(leave_pairs_held(16));
+    }
+    const std::size_t after = count_open_fds();
+    ASSERT_EQ(after, before) << "round " << r << ": " << after - before
+                             << " descriptor(s) still open after the runtime was destroyed";
+  }
 }
 
 }  // namespace
