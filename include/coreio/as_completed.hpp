@@ -53,9 +53,18 @@ struct completed_state {
     completed_state* owner = nullptr;
   };
 
+  explicit completed_state(std::size_t n) noexcept : total(n) {}
+
+  const std::size_t total;       // tasks in the set
   spinlock lock;
   std::deque<outcome<T>> ready;  // results not yet handed out, in completion order
+  std::size_t handed = 0;        // results given to a next(); guarded by lock
   waiter* waiting = nullptr;     // the blocked next(), if any
+
+  std::size_t handed_out() {
+    std::lock_guard<spinlock> g(lock);
+    return handed;
+  }
 
   void push(outcome<T> r) {
     waiter* w = nullptr;
@@ -65,6 +74,7 @@ struct completed_state {
         w = std::exchange(waiting, nullptr);
         w->item.emplace(std::move(r));
         w->state = waiter::granted;
+        ++handed;
       } else {
         ready.push_back(std::move(r));
       }
@@ -98,7 +108,11 @@ class completed_next : completed_state<T>::waiter {
 
   bool await_ready() {
     std::lock_guard<spinlock> g(this->owner->lock);
-    return take_ready();
+    if (take_ready()) return true;
+    if (this->owner->handed == this->owner->total) {
+      throw_usage("as_completed: every result was already taken");
+    }
+    return false;
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> caller) noexcept {
@@ -130,6 +144,7 @@ class completed_next : completed_state<T>::waiter {
     this->item.emplace(std::move(this->owner->ready.front()));
     this->owner->ready.pop_front();
     this->state = base::granted;
+    ++this->owner->handed;
     return true;
   }
   static void on_cancel(cancel_node* n) noexcept {
@@ -156,7 +171,8 @@ class completed_next : completed_state<T>::waiter {
 template <class T>
 class completion_set {
  public:
-  explicit completion_set(std::vector<task<T>> tasks) : s_(std::make_shared<detail::completed_state<T>>()) {
+  explicit completion_set(std::vector<task<T>> tasks)
+      : s_(std::make_shared<detail::completed_state<T>>(tasks.size())) {
     for (auto& t : tasks) {
       if (!t.valid()) detail::throw_usage("as_completed of a moved-from or already-awaited task");
     }
@@ -168,23 +184,21 @@ class completion_set {
   completion_set(const completion_set&) = delete;
   completion_set& operator=(const completion_set&) = delete;
 
-  /// Cancels the tasks that may still run; they unwind on their own.
+  /// Cancels the tasks that may still run (a no-op for those that ended); they unwind on their own.
   ~completion_set() {
-    if (taken_ < handles_.size()) {
-      for (auto& h : handles_) h.cancel();
-    }
+    for (auto& h : handles_) h.cancel();
   }
 
   /// How many tasks the set was made of.
   std::size_t size() const noexcept { return handles_.size(); }
-  /// How many results next() has not handed out yet.
-  std::size_t remaining() const noexcept { return handles_.size() - taken_; }
+  /// How many results have not been handed out yet. A result counts as handed out when a next()
+  /// returns it (or rethrows its exception); a cancelled next() leaves it for the next call.
+  std::size_t remaining() const { return s_ ? s_->total - s_->handed_out() : 0; }
 
   /// An awaitable for the next result to finish (its value, or its exception rethrown).
-  /// usage_error when every result has been handed out.
+  /// Awaiting it when every result has been handed out throws usage_error.
   detail::completed_next<T> next() {
-    if (taken_ == handles_.size()) detail::throw_usage("as_completed: every result was already taken");
-    ++taken_;
+    if (remaining() == 0) detail::throw_usage("as_completed: every result was already taken");
     return detail::completed_next<T>(s_.get());
   }
 
@@ -194,8 +208,8 @@ class completion_set {
     explicit iterator(completion_set* s) noexcept : s_(s) {}
     detail::completed_next<T> operator*() const { return s_->next(); }
     iterator& operator++() noexcept { return *this; }
-    bool operator!=(sentinel) const noexcept { return s_->remaining() > 0; }
-    bool operator==(sentinel) const noexcept { return s_->remaining() == 0; }
+    bool operator!=(sentinel) const { return s_->remaining() > 0; }
+    bool operator==(sentinel) const { return s_->remaining() == 0; }
 
    private:
     completion_set* s_;
@@ -207,7 +221,6 @@ class completion_set {
  private:
   std::shared_ptr<detail::completed_state<T>> s_;
   std::vector<join_handle<void>> handles_;
-  std::size_t taken_ = 0;
 };
 
 /// Spawns every task and returns a set that gives their results in completion order. Worker only.

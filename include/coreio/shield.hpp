@@ -22,6 +22,7 @@
 #pragma once
 
 #include <coroutine>
+#include <type_traits>
 #include <utility>
 
 #include <coreio/detail/as_task.hpp>
@@ -151,6 +152,11 @@ detail::shield_awaiter<T> shield(join_handle<T>& h) noexcept {
 /// Example:  co_await coreio::shield(save_to_disk(record));   // finishes even if we are cancelled
 template <class A>
 auto shield(A&& aw) {
+  // The shielded work outlives the await exactly when the awaiter is cancelled; a referenced
+  // awaitable would die with the awaiter's frame under it. join_handle& has its own overload.
+  static_assert(!std::is_lvalue_reference_v<A>,
+                "coreio::shield(aw) moves aw into a task of its own that may outlive the awaiter: "
+                "pass an rvalue (std::move(aw)), a task, or a join_handle");
   return detail::shielded(detail::as_task(std::forward<A>(aw)));
 }
 
