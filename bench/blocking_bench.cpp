@@ -119,10 +119,5 @@ void register_all() {
 }  // namespace coreio_bench
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  coreio_bench::register_all();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return coreio_bench::run_main(argc, argv, coreio_bench::register_all);
 }

@@ -179,4 +179,15 @@ void register_pair(const char* area, const char* workload, int threads, std::uin
   register_asio(area, workload, threads, items, expected, make_asio);
 }
 
+/// The main() of every bench executable: Google Benchmark's flags, then the suite's registrations
+/// (made at run time: the names carry the thread count), then the runs.
+inline int run_main(int argc, char** argv, void (*register_all)()) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
 }  // namespace coreio_bench

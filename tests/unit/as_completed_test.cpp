@@ -26,32 +26,25 @@
 #include <coreio/time.hpp>
 
 #include "support/test_support.hpp"
+#include "support/test_tasks.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using coreio_test::ends_within;
+using coreio_test::fail_after;
+using coreio_test::immediate;
+using coreio_test::int_after;
 using coreio_test::prompt;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::stopwatch;
 using coreio_test::test_error;
+using coreio_test::void_after;
 using coreio_test::wait_until;
 
 static_assert(std::is_move_constructible_v<coreio::completion_set<int>>);
 static_assert(!std::is_copy_constructible_v<coreio::completion_set<int>>);
-
-coreio::task<int> int_after(std::chrono::microseconds d, int v) {
-  co_await coreio::sleep_for(d);
-  co_return v;
-}
-
-coreio::task<int> fail_after(std::chrono::microseconds d, int v) {
-  co_await coreio::sleep_for(d);
-  throw test_error(v);
-}
-
-coreio::task<int> immediate(int v) { co_return v; }
 
 coreio::task<int> wait_gate(coreio::future<int> f) { co_return co_await f; }
 
@@ -179,11 +172,6 @@ TEST(AsCompletedTest, AWideFanOutOnFourWorkersGivesEveryResult) {
   coreio::runtime rt{coreio::runtime_options{.workers = 4}};
   const int n = sanitized(10'000, 1'000);
   EXPECT_EQ(rt.block_on(wide(n)), n);
-}
-
-coreio::task<void> void_after(std::chrono::microseconds d, std::atomic<int>* ran) {
-  co_await coreio::sleep_for(d);
-  ran->fetch_add(1);
 }
 
 coreio::task<void> fail_void(std::chrono::microseconds d) {

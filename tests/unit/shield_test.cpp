@@ -22,39 +22,23 @@
 #include <coreio/time.hpp>
 
 #include "support/test_support.hpp"
+#include "support/test_tasks.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using coreio_test::ends_within;
+using coreio_test::fail_after;
+using coreio_test::immediate;
+using coreio_test::int_after;
 using coreio_test::prompt;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::stopwatch;
+using coreio_test::string_after;
 using coreio_test::test_error;
+using coreio_test::void_after;
 using coreio_test::wait_until;
-
-coreio::task<int> int_after(std::chrono::microseconds d, int v) {
-  co_await coreio::sleep_for(d);
-  co_return v;
-}
-
-coreio::task<std::string> string_after(std::chrono::microseconds d, std::string s) {
-  co_await coreio::sleep_for(d);
-  co_return s;
-}
-
-coreio::task<void> void_after(std::chrono::microseconds d, std::atomic<int>* ran) {
-  co_await coreio::sleep_for(d);
-  ran->fetch_add(1);
-}
-
-coreio::task<int> fail_after(std::chrono::microseconds d, int v) {
-  co_await coreio::sleep_for(d);
-  throw test_error(v);
-}
-
-coreio::task<int> immediate(int v) { co_return v; }
 
 /// The shielded work of the cancellation tests: waits for the test's go, observes whether it was
 /// cancelled itself, and flags its end.

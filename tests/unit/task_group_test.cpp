@@ -25,11 +25,14 @@
 #include <coreio/time.hpp>
 
 #include "support/test_support.hpp"
+#include "support/test_tasks.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using coreio_test::ends_within;
+using coreio_test::fail_at_once;
+using coreio_test::immediate;
 using coreio_test::prompt;
 using coreio_test::rng;
 using coreio_test::sanitized;
@@ -78,13 +81,6 @@ coreio::task<int> fail_after(child_probe* p, std::chrono::microseconds d, int v)
   co_await coreio::sleep_for(d);
   throw test_error(v);
 }
-
-coreio::task<int> fail_at_once(int v) {
-  throw test_error(v);
-  co_return 0;
-}
-
-coreio::task<int> immediate(int v) { co_return v; }
 
 // Cancelled at its sleep, it takes a while to clean up (without suspending) before it ends.
 coreio::task<int> slow_cleanup(child_probe* p) {

@@ -20,24 +20,20 @@
 #include <coreio/time.hpp>
 
 #include "support/test_support.hpp"
+#include "support/test_tasks.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using coreio_test::ends_within;
+using coreio_test::immediate;
+using coreio_test::int_after;
 using coreio_test::prompt;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::stopwatch;
 using coreio_test::test_error;
 using coreio_test::wait_until;
-
-coreio::task<int> int_after(std::chrono::microseconds d, int v) {
-  co_await coreio::sleep_for(d);
-  co_return v;
-}
-
-coreio::task<int> immediate(int v) { co_return v; }
 
 /// Sleeps d; records in *unwound, when its frame unwinds for whatever reason, that it has ended.
 coreio::task<int> tracked_sleep(std::chrono::microseconds d, int v, std::atomic<int>* unwound) {
