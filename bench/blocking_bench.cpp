@@ -7,8 +7,9 @@
 //              task on a worker awaits each call; baseline: the benchmark thread blocks on each
 //              future.
 //   batch      n calls in flight at once on a pool of k_batch_pool threads, then all results
-//              collected: throughput of the queue. coreio: n tasks each awaiting one call (the
-//              blocking pool bounded to k_batch_pool threads); baseline: n posts, then n get()s.
+//              collected: throughput of the queue. coreio: one task gathers n to_thread calls
+//              (the blocking pool bounded to k_batch_pool threads); baseline: n posts, then n
+//              get()s.
 //
 // The calls themselves do nothing (return their index), so the figures are the cost of the
 // machinery. Names: blocking/<workload>/<coreio|asio>/threads:<workers> ("asio" is the baseline,
@@ -44,16 +45,14 @@ coreio::task<std::uint64_t> roundtrips_on_coreio(std::uint64_t n) {
   co_return sum;
 }
 
-coreio::task<std::uint64_t> one_call_on_coreio(std::uint64_t i) {
-  co_return co_await coreio::to_thread([i] { return i; });
-}
-
+// All n calls in flight at once from one task, as the baseline posts them all from one thread:
+// a gather of n to_thread tasks (each submits its call, then waits on its own result).
 coreio::task<std::uint64_t> batch_on_coreio(std::uint64_t n) {
-  std::vector<coreio::join_handle<std::uint64_t>> hs;
-  hs.reserve(n);
-  for (std::uint64_t i = 0; i < n; ++i) hs.push_back(coreio::spawn(one_call_on_coreio(i)));
+  std::vector<coreio::task<std::uint64_t>> calls;
+  calls.reserve(n);
+  for (std::uint64_t i = 0; i < n; ++i) calls.push_back(coreio::to_thread([i] { return i; }));
   std::uint64_t sum = 0;
-  for (auto& h : hs) sum += co_await h;
+  for (std::uint64_t v : co_await coreio::gather(std::move(calls))) sum += v;
   co_return sum;
 }
 

@@ -64,6 +64,9 @@ void blocking_pool::submit(blocking_job* job) {
     push_locked(job);
     --idle_;
     ++notified_;
+    // Notified after unlocking, so that the woken thread does not wake only to block on mu_. The
+    // claim is already recorded (notified_), and the pool outlives every submit.
+    lk.unlock();
     work_cv_.notify_one();
     return;
   }

@@ -92,9 +92,15 @@ coreio::task<void> use_permits(limited* l, std::uint64_t n) {
   try {
     for (std::uint64_t i = 0; i < n; ++i) {
       auto permit = co_await l->s.acquire();
+      // Leaves the critical section however it ends: a cancel makes the yield below throw while
+      // the permit is held (the permit is then returned by its destructor, after this guard's).
+      struct inside_guard {
+        std::atomic<int>* n;
+        ~inside_guard() { n->fetch_sub(1, std::memory_order_relaxed); }
+      };
       if (l->inside.fetch_add(1, std::memory_order_relaxed) >= 3) l->over.store(true);
+      inside_guard g{&l->inside};
       if (i % 16 == 0) co_await coreio::yield_now();
-      l->inside.fetch_sub(1, std::memory_order_relaxed);
       l->completed.fetch_add(1, std::memory_order_relaxed);
     }
   } catch (const coreio::cancelled_error&) {
