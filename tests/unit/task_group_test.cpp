@@ -1,8 +1,8 @@
-// task_group_test.cpp — coreio/task_group.hpp (asyncio.TaskGroup): join waits for every child; spawn
-// returns the child's join_handle; the first failure cancels the siblings and join rethrows it once
-// all have ended; cancelled_error is not a failure; cancelling the joiner cancels every child; a
-// group dropped without join cancels its children and leaks nothing; spawn after a failure or a
-// cancel is a usage_error; size(); nesting; a wide fan-out; a failure / cancel race loop.
+// task_group_test.cpp — coreio/task_group.hpp (asyncio.TaskGroup): join waits for every child;
+// spawn returns the child's join_handle; the first failure cancels the siblings and join rethrows
+// it once all have ended; cancelled_error is not a failure; cancelling the joiner cancels every
+// child; a group dropped without join cancels its children and leaks nothing; spawn after a failure
+// or a cancel is a usage_error; size(); nesting; a wide fan-out; a failure / cancel race loop.
 #include <coreio/task_group.hpp>
 
 #include <gtest/gtest.h>
@@ -121,7 +121,8 @@ TEST(TaskGroupTest, JoinReturnsAfterEveryChildSucceeded) {
     std::atomic<int> ended_at_join{-1};
     const int n = 40;
     EXPECT_EQ(rt.block_on(all_succeed(&p, n, &ended_at_join)), 0u) << "size() after join";
-    EXPECT_EQ(ended_at_join.load(), n) << "join returned before every child had ended, " << workers << " workers";
+    EXPECT_EQ(ended_at_join.load(), n)
+        << "join returned before every child had ended, " << workers << " workers";
     EXPECT_EQ(p.finished.load(), n);
     EXPECT_EQ(p.cancelled.load(), 0);
   }
@@ -135,7 +136,7 @@ coreio::task<int> await_child_handles(child_probe* p) {
   const int va = co_await a;  // before join: the handle works as any join_handle
   co_await group.join();
   if (!b.done() || !c.done()) co_return -1;  // join returned before a child had ended
-  const int vb = co_await b;  // after join: the result is still there
+  const int vb = co_await b;                 // after join: the result is still there
   co_await c;
   co_return va + vb;
 }
@@ -378,7 +379,7 @@ coreio::task<int> cancelled_children_are_not_errors(child_probe* p) {
   group.spawn(sleeper(p, 5ms, 1));
   group.spawn(sleeper(p, 10ms, 2));
   while (p->started.load() < 3) co_await coreio::sleep_for(100us);
-  victim.cancel();  // ends with cancelled_error
+  victim.cancel();        // ends with cancelled_error
   co_await group.join();  // neither is a failure: no throw, the others were not cancelled
   // The group is not cancelling: it still takes children.
   auto late = group.spawn(immediate(5));
@@ -461,10 +462,12 @@ TEST(TaskGroupTest, SpawnAfterAFailureThrowsUsageErrorAndDoesNotStartTheTask) {
   EXPECT_EQ(rt.block_on(spawn_after_failure(&started, token)), 111);
   EXPECT_EQ(started.load(), 0);
   // The owner's frame holds a copy too; block_on may return just before the worker frees it.
-  EXPECT_TRUE(wait_until([&] { return token.use_count() == 1; })) << "the refused task's frame was not freed";
+  EXPECT_TRUE(wait_until([&] { return token.use_count() == 1; }))
+      << "the refused task's frame was not freed";
 }
 
-coreio::task<int> spawn_after_cancel(child_probe* p, std::atomic<int>* started, std::shared_ptr<int> token) {
+coreio::task<int> spawn_after_cancel(child_probe* p, std::atomic<int>* started,
+                                     std::shared_ptr<int> token) {
   coreio::task_group group;
   group.spawn(sleeper(p, 10s, 0));
   group.cancel();
@@ -542,18 +545,26 @@ coreio::task<int> join_sleepers(joiner_probe* p, int n) {
   co_return 0;
 }
 
-TEST(TaskGroupTest, CancellingTheJoinerCancelsEveryChildAndJoinThrowsAfterTheyEnded) {
+/// Spawns a joiner, waits until it is in join() with `children` started, cancels it, and checks
+/// that join() threw cancelled_error promptly, after every child had ended.
+void cancel_the_joiner(coreio::task<int> joiner, joiner_probe* p, int children) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
-  joiner_probe p;
-  const int n = 4;
-  auto h = rt.spawn(join_sleepers(&p, n));
-  ASSERT_TRUE(wait_until([&] { return p.joining.load() && p.children.started.load() == n; }));
+  auto h = rt.spawn(std::move(joiner));
+  ASSERT_TRUE(
+      wait_until([&] { return p->joining.load() && p->children.started.load() == children; }));
   stopwatch sw;
   h.cancel();
   ASSERT_TRUE(ends_within(h));
   EXPECT_THROW(h.get(), coreio::cancelled_error);
   EXPECT_LT(sw.elapsed(), prompt);
-  EXPECT_EQ(p.ended_when_joiner_resumed.load(), n) << "join threw before every child had ended";
+  EXPECT_EQ(p->ended_when_joiner_resumed.load(), children)
+      << "join threw before every child had ended";
+}
+
+TEST(TaskGroupTest, CancellingTheJoinerCancelsEveryChildAndJoinThrowsAfterTheyEnded) {
+  joiner_probe p;
+  const int n = 4;
+  cancel_the_joiner(join_sleepers(&p, n), &p, n);
   EXPECT_EQ(p.cancelled_when_joiner_resumed.load(), n);
   EXPECT_EQ(p.children.finished.load(), 0);
 }
@@ -578,16 +589,8 @@ coreio::task<int> join_when_already_cancelled(joiner_probe* p) {
 }
 
 TEST(TaskGroupTest, JoinInAnAlreadyCancelledTaskCancelsTheChildrenAndWaitsForThem) {
-  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   joiner_probe p;
-  auto h = rt.spawn(join_when_already_cancelled(&p));
-  ASSERT_TRUE(wait_until([&] { return p.joining.load() && p.children.started.load() == 2; }));
-  stopwatch sw;
-  h.cancel();
-  ASSERT_TRUE(ends_within(h));
-  EXPECT_THROW(h.get(), coreio::cancelled_error);
-  EXPECT_LT(sw.elapsed(), prompt);
-  EXPECT_EQ(p.ended_when_joiner_resumed.load(), 2);
+  cancel_the_joiner(join_when_already_cancelled(&p), &p, 2);
   EXPECT_EQ(p.children.cancelled.load(), 2);
 }
 
@@ -647,7 +650,8 @@ TEST(TaskGroupTest, AGroupDestroyedBeforeItsChildrenStartCancelsThemWhenTheyDo) 
   const int n = 4;
   EXPECT_EQ(rt.block_on(drop_group_at_once(&p, token, n)), 0);
   EXPECT_TRUE(wait_until([&] { return p.ended.load() == n; }, prompt));
-  EXPECT_EQ(p.cancelled.load(), n) << "a child started after the group was gone and was not cancelled";
+  EXPECT_EQ(p.cancelled.load(), n)
+      << "a child started after the group was gone and was not cancelled";
   EXPECT_EQ(p.finished.load(), 0);
   EXPECT_TRUE(wait_until([&] { return token.use_count() == 1; }));
 }
@@ -703,7 +707,8 @@ coreio::task<void> add_after(std::atomic<long>* sum, std::chrono::microseconds d
 
 coreio::task<int> inner_group(std::atomic<long>* sum, int base) {
   coreio::task_group group;
-  for (int i = 0; i < 5; ++i) group.spawn(add_after(sum, std::chrono::microseconds(100 * i), base + i));
+  for (int i = 0; i < 5; ++i)
+    group.spawn(add_after(sum, std::chrono::microseconds(100 * i), base + i));
   co_await group.join();
   co_return base;
 }
@@ -781,17 +786,9 @@ coreio::task<int> nested_cancel_target(joiner_probe* p) {
 }
 
 TEST(TaskGroupTest, CancellingTheOuterJoinerCancelsNestedChildren) {
-  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   joiner_probe p;
-  auto h = rt.spawn(nested_cancel_target(&p));
-  ASSERT_TRUE(wait_until([&] { return p.joining.load() && p.children.started.load() == 4; }));
-  stopwatch sw;
-  h.cancel();
-  ASSERT_TRUE(ends_within(h));
-  EXPECT_THROW(h.get(), coreio::cancelled_error);
-  EXPECT_LT(sw.elapsed(), prompt);
+  cancel_the_joiner(nested_cancel_target(&p), &p, 4);
   EXPECT_EQ(p.children.cancelled.load(), 4);
-  EXPECT_EQ(p.ended_when_joiner_resumed.load(), 4);
 }
 
 // ---- race: a child fails while others finish and the joiner is cancelled ------------------------
@@ -878,8 +875,10 @@ TEST(TaskGroupTest, RaceLoopOfAFailingChildAndACancelledJoiner) {
     } catch (const coreio::cancelled_error&) {
       ++cancels;
     }
-    EXPECT_FALSE(p.refused_before_failure.load()) << "iteration " << i << ": spawn refused before any failure";
-    ASSERT_TRUE(p.all_ended_at_join.load()) << "iteration " << i << ": join ended before its children";
+    EXPECT_FALSE(p.refused_before_failure.load())
+        << "iteration " << i << ": spawn refused before any failure";
+    ASSERT_TRUE(p.all_ended_at_join.load())
+        << "iteration " << i << ": join ended before its children";
     EXPECT_EQ(p.children.ended.load(), p.spawned.load()) << "iteration " << i;
   }
   EXPECT_EQ(failures + cancels, iterations);
