@@ -2,7 +2,7 @@
 // order of waiting getters and putters, unbounded queues, close semantics (drain then queue_closed,
 // put on a closed queue, waiting getters and putters woken), move-only items, priority and lifo
 // order, many producers and consumers on four workers, cancellation of a waiting getter and putter,
-// and put / get racing cancel with exact item accounting.
+// and put / get racing cancel with exact item accounting; task_done() / join().
 #include <coreio/sync/queue.hpp>
 
 #include <gtest/gtest.h>
@@ -401,6 +401,91 @@ TEST(SyncQueueTest, GetRacingPutterCancelLosesNoItem) {
     ASSERT_EQ(got_items.size(), count) << "round " << i;
     ASSERT_EQ(seen, expected) << "round " << i;
   }
+}
+
+// ---- task_done / join ----------------------------------------------------------------------------
+
+TEST(SyncQueueTest, TaskDoneCountsEveryItemThatEnteredAndRejectsOneTooMany) {
+  coreio::queue<int> q{4};
+  EXPECT_EQ(q.unfinished(), 0u);
+  ASSERT_TRUE(q.try_put(1));
+  ASSERT_TRUE(q.try_put(2));
+  EXPECT_EQ(q.unfinished(), 2u);
+  EXPECT_EQ(q.try_get(), std::optional<int>(1));
+  EXPECT_EQ(q.unfinished(), 2u);  // got, not yet done
+  q.task_done();
+  q.task_done();
+  EXPECT_EQ(q.unfinished(), 0u);
+  EXPECT_THROW(q.task_done(), coreio::usage_error);
+  EXPECT_EQ(q.unfinished(), 0u);
+}
+
+struct join_probe {
+  std::atomic<int> processed{0};
+  std::atomic<bool> joined{false};
+  std::atomic<int> processed_when_joined{-1};
+};
+
+coreio::task<void> done_worker(coreio::queue<int>* q, join_probe* p) {
+  try {
+    for (;;) {
+      const int v = co_await q->get();
+      if (v % 3 == 0) co_await coreio::sleep_for(std::chrono::microseconds(50));
+      p->processed.fetch_add(1);
+      q->task_done();
+    }
+  } catch (const coreio::queue_closed&) {
+  }
+}
+
+coreio::task<int> produce_then_join(coreio::queue<int>* q, join_probe* p, int n) {
+  co_await q->join();  // nothing put yet: at once
+  for (int i = 0; i < n; ++i) co_await q->put(i);
+  co_await q->join();
+  p->processed_when_joined.store(p->processed.load());
+  p->joined.store(true);
+  q->close();
+  co_return 0;
+}
+
+TEST(SyncQueueTest, JoinWaitsUntilEveryItemWasMarkedDone) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 4}};
+  coreio::queue<int> q{8};
+  join_probe p;
+  const int n = sanitized(5'000, 1'000);
+  std::vector<coreio::join_handle<void>> workers;
+  for (int i = 0; i < 3; ++i) workers.push_back(rt.spawn(done_worker(&q, &p)));
+  EXPECT_EQ(rt.block_on(produce_then_join(&q, &p, n)), 0);
+  for (auto& w : workers) w.get();
+  EXPECT_EQ(p.processed_when_joined.load(), n);
+  EXPECT_EQ(q.unfinished(), 0u);
+}
+
+coreio::task<int> join_and_report(coreio::queue<int>* q, std::atomic<int>* waiting) {
+  waiting->fetch_add(1);
+  try {
+    co_await q->join();
+  } catch (const coreio::cancelled_error&) {
+    co_return 0;
+  }
+  co_return 1;
+}
+
+TEST(SyncQueueTest, ACancelledJoinThrowsAndTheOtherJoinersStillWake) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::queue<int> q{4};
+  ASSERT_TRUE(q.try_put(7));
+  std::atomic<int> waiting{0};
+  auto a = rt.spawn(join_and_report(&q, &waiting));
+  auto b = rt.spawn(join_and_report(&q, &waiting));
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));
+  std::this_thread::sleep_for(2ms);  // both suspended in join() by now (either way is fine)
+  a.cancel();
+  EXPECT_EQ(a.get(), 0);
+  EXPECT_FALSE(b.done());
+  EXPECT_EQ(q.try_get(), std::optional<int>(7));
+  q.task_done();
+  EXPECT_EQ(b.get(), 1);
 }
 
 }  // namespace

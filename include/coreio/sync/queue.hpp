@@ -21,6 +21,10 @@
 // gets take what is left and then throw queue_closed, and getters waiting on the empty queue are
 // woken with queue_closed.
 //
+// task_done() / join() (asyncio's): every item that enters the queue (stored, or handed to a
+// getter) counts as unfinished until a task_done(); join() waits, on a third wait list, until the
+// count is zero, and task_done() wakes every joiner when it reaches zero.
+//
 // T must be nothrow move constructible (an item moved under the lock must not throw half-way).
 //
 // Thread safety: distinct objects: safe. Shared objects: safe; put() / get() from tasks on any
@@ -191,6 +195,29 @@ class basic_queue {
     wake.take_all(putters_, detail::wait_state::closed);
   }
 
+  /// Marks one item taken by a get as processed (asyncio's Queue.task_done). When every item ever
+  /// put has been marked, the tasks blocked in join() resume. usage_error if called more times than
+  /// items were put. Any thread.
+  void task_done() {
+    detail::wake_list wake;
+    std::lock_guard<detail::spinlock> g(lock_);
+    if (unfinished_ == 0) {
+      detail::throw_usage("queue::task_done() called more times than items were put");
+    }
+    if (--unfinished_ == 0) wake.take_all(joiners_, detail::wait_state::granted);
+  }
+
+  /// Awaitable: waits until every item put so far has been got and marked with task_done()
+  /// (asyncio's Queue.join). Completes at once when nothing is unfinished; cancellable while it
+  /// waits. Worker only.
+  [[nodiscard]] auto join() noexcept { return joiner(this); }
+
+  /// Items put and not yet marked with task_done(). Any thread; a snapshot.
+  std::size_t unfinished() const noexcept {
+    std::lock_guard<detail::spinlock> g(lock_);
+    return unfinished_;
+  }
+
   /// Items stored now (not counting pending puts). Any thread; a snapshot.
   std::size_t size() const noexcept {
     std::lock_guard<detail::spinlock> g(lock_);
@@ -225,10 +252,12 @@ class basic_queue {
       gn->slot.emplace(std::move(x));
       gn->state = detail::wait_state::granted;
       wake.push(gn);
+      ++unfinished_;
       return detail::wait_state::granted;
     }
     if (full_locked()) return detail::wait_state::init;
     items_.push(std::move(x));
+    ++unfinished_;
     return detail::wait_state::granted;
   }
 
@@ -242,6 +271,7 @@ class basic_queue {
       items_.push(std::move(*pn->item));
       pn->state = detail::wait_state::granted;
       wake.push(pn);
+      ++unfinished_;
     }
     return detail::wait_state::granted;
   }
@@ -308,13 +338,39 @@ class basic_queue {
     basic_queue* q_;
   };
 
+  class joiner : detail::waiter_base {
+   public:
+    explicit joiner(basic_queue* q) noexcept : q_(q) {}
+    bool await_ready() {
+      std::lock_guard<detail::spinlock> g(q_->lock_);
+      if (q_->unfinished_ != 0) return false;
+      this->state = detail::wait_state::granted;
+      return true;
+    }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+      return this->suspend(h, q_->lock_, q_->joiners_, [this](detail::wake_list&) {
+        return q_->unfinished_ == 0 ? detail::wait_state::granted : detail::wait_state::init;
+      });
+    }
+    void await_resume() {
+      if (this->finish() != detail::wait_state::granted) detail::throw_cancelled();
+    }
+
+   private:
+    basic_queue* q_;
+  };
+
   const std::size_t capacity_;
   // Guards everything below and the state of every queued node.
   mutable detail::spinlock lock_;
   Storage items_;
   bool closed_ = false;
+  // Items put and not yet marked with task_done().
+  std::size_t unfinished_ = 0;
   detail::wait_list getters_;
   detail::wait_list putters_;
+  detail::wait_list joiners_;
 };
 
 /// A FIFO queue (asyncio.Queue).
