@@ -28,6 +28,9 @@ struct tcp_socket_impl {
   worker* const owner;
   asio::ip::tcp::socket sock;
   asio::cancellation_signal read_sig, write_sig;
+  // Set by close() on any thread before the close is handed to the owner's loop, so that is_open()
+  // is false at once and never reads sock from a thread that is not the owner.
+  std::atomic<bool> closed{false};
   // A read / a write is in flight (tcp_claim). Any thread, RMW; acq_rel hands the direction over.
   std::atomic<bool> reading{false}, writing{false};
 };
@@ -37,6 +40,8 @@ struct tcp_acceptor_impl {
   worker* const owner;
   asio::ip::tcp::acceptor acc;
   asio::cancellation_signal sig;
+  // As tcp_socket_impl::closed.
+  std::atomic<bool> closed{false};
 };
 
 struct udp_socket_impl {
@@ -44,6 +49,8 @@ struct udp_socket_impl {
   worker* const owner;
   asio::ip::udp::socket sock;
   asio::cancellation_signal send_sig, recv_sig;
+  // As tcp_socket_impl::closed.
+  std::atomic<bool> closed{false};
   // Sender of the datagram being received (one receive outstanding at a time).
   asio::ip::udp::endpoint recv_from;
 };

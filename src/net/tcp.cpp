@@ -301,6 +301,8 @@ void tcp_stream::shutdown_write() {
 void tcp_stream::close() noexcept {
   if (!impl_) return;
   tcp_socket_impl* s = impl_.get();
+  // Release pairs with is_open()'s acquire load.
+  s->closed.store(true, std::memory_order_release);
   try {
     detail::on_owner(s->owner, [s] {
       std::error_code ec;
@@ -310,7 +312,11 @@ void tcp_stream::close() noexcept {
   }
 }
 
-bool tcp_stream::is_open() const noexcept { return impl_ && impl_->sock.is_open(); }
+bool tcp_stream::is_open() const noexcept {
+  if (!impl_ || impl_->closed.load(std::memory_order_acquire)) return false;
+  // Only the owner's loop changes the descriptor, so only the owner may read it.
+  return detail::this_worker() != impl_->owner || impl_->sock.is_open();
+}
 
 endpoint tcp_stream::local_endpoint() const {
   auto ep = impl().sock.local_endpoint();
@@ -414,6 +420,8 @@ endpoint tcp_listener::local_endpoint() const {
 void tcp_listener::close() noexcept {
   if (!impl_) return;
   detail::tcp_acceptor_impl* a = impl_.get();
+  // Release pairs with is_open()'s acquire load.
+  a->closed.store(true, std::memory_order_release);
   try {
     detail::on_owner(a->owner, [a] {
       std::error_code ec;
@@ -423,6 +431,10 @@ void tcp_listener::close() noexcept {
   }
 }
 
-bool tcp_listener::is_open() const noexcept { return impl_ && impl_->acc.is_open(); }
+bool tcp_listener::is_open() const noexcept {
+  if (!impl_ || impl_->closed.load(std::memory_order_acquire)) return false;
+  // Only the owner's loop changes the descriptor, so only the owner may read it.
+  return detail::this_worker() != impl_->owner || impl_->acc.is_open();
+}
 
 }  // namespace coreio::net

@@ -159,6 +159,8 @@ endpoint udp_socket::local_endpoint() const {
 void udp_socket::close() noexcept {
   if (!impl_) return;
   udp_socket_impl* u = impl_.get();
+  // Release pairs with is_open()'s acquire load.
+  u->closed.store(true, std::memory_order_release);
   try {
     detail::on_owner(u->owner, [u] {
       std::error_code ec;
@@ -168,6 +170,10 @@ void udp_socket::close() noexcept {
   }
 }
 
-bool udp_socket::is_open() const noexcept { return impl_ && impl_->sock.is_open(); }
+bool udp_socket::is_open() const noexcept {
+  if (!impl_ || impl_->closed.load(std::memory_order_acquire)) return false;
+  // Only the owner's loop changes the descriptor, so only the owner may read it.
+  return detail::this_worker() != impl_->owner || impl_->sock.is_open();
+}
 
 }  // namespace coreio::net

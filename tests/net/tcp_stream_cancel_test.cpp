@@ -290,6 +290,8 @@ struct stream_close_then_destroy {
   coreio_test::gate hold;
   std::atomic<bool> ready{false};
   std::atomic<int> owner{-1};
+  std::atomic<bool> open_before{false};
+  std::atomic<bool> closed_at_once{false};
 };
 
 coreio::task<void> connect_hold_then_destroy(stream_close_then_destroy* c) {
@@ -302,10 +304,13 @@ coreio::task<void> connect_hold_then_destroy(stream_close_then_destroy* c) {
 
 coreio::task<int> close_and_shut_here(stream_close_then_destroy* c) {
   // Not on the owner: each is handed to the owner's loop.
+  c->open_before.store(c->p.client.is_open() && c->p.server.is_open());
   c->p.client.set_nodelay(true);
   c->p.client.shutdown_write();
   c->p.client.close();
   c->p.server.close();
+  // The owner is held, so the queued closes have not run yet: is_open() must say closed already.
+  c->closed_at_once.store(!c->p.client.is_open() && !c->p.server.is_open());
   co_return coreio::current_worker();
 }
 
@@ -321,6 +326,8 @@ TEST(TcpStreamCancelTest, CloseFromAnotherWorkerThenDestructionOnTheOwnerIsSafe)
     auto other = rt.spawn(close_and_shut_here(&c));  // the owner is held: runs on the other worker
     ASSERT_TRUE(ends_within(other, prompt));
     EXPECT_NE(other.get(), c.owner.load());
+    EXPECT_TRUE(c.open_before.load());
+    EXPECT_TRUE(c.closed_at_once.load()) << "is_open() after close() from another worker";
     c.hold.open();
     ASSERT_TRUE(ends_within(owner, prompt));
     owner.get();
