@@ -158,7 +158,8 @@ class gather_vector_awaitable final : gather_core {
     return tasks_.empty();
   }
   template <class P>
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) {
+    // May throw bad_alloc before anything started: the exception goes to the awaiting task.
     promises_.reserve(tasks_.size());
     handles_.reserve(tasks_.size());
     for (auto& t : tasks_) {

@@ -32,7 +32,7 @@ struct timer_entry : cancel_node {
   /// Position in the owner's heap, npos when not in it. Owner worker only.
   std::uint32_t heap_index = static_cast<std::uint32_t>(-1);
   /// pending -> fired (owner, when due) or pending -> cancelled (a canceller): whoever moves it away
-  /// from pending resumes the waiter. acq_rel exchanges; see timer.cpp.
+  /// from pending resumes the waiter. acq_rel compare-exchanges; see timer.cpp.
   std::atomic<std::uint8_t> state{pending};
   /// If set, called instead of resuming `waiter`, once the entry has left the heap (fired: true, or
   /// erased after a cancel: false); always on the owner worker. Used by wait_for, whose timer interrupts

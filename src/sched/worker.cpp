@@ -129,7 +129,11 @@ bool worker::fire_timers(steady::time_point now) {
   while (!timers_.empty() && timers_.top()->deadline <= now) {
     timer_entry* e = timers_.pop();
     // acq_rel: the winner of pending -> fired/cancelled resumes the waiter; see timer.cpp.
-    if (e->state.exchange(timer_entry::fired, std::memory_order_acq_rel) == timer_entry::pending) {
+    // A compare-exchange, not an exchange: an entry a canceller already moved to `cancelled` (its
+    // removal posted here, not yet run) must keep that state, which its sleeper reads on resuming.
+    std::uint8_t expected = timer_entry::pending;
+    if (e->state.compare_exchange_strong(expected, timer_entry::fired, std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
       timers_fired_.add();
       timer_finish(e, true);  // e may be gone after this: a thief can run the waiter at once
       fired = true;
@@ -282,7 +286,10 @@ void worker::post_timer_cancel(timer_entry* e) {
 }
 
 void worker::run_leftovers() noexcept {
-  set_current_worker(this);  // handlers may use worker-only hooks; no other thread runs now
+  // Handlers may use worker-only hooks; no other thread runs this worker now. The caller may be a
+  // worker of another runtime (a runtime destroyed inside a task): it gets its own worker back.
+  worker* const previous = this_worker();
+  set_current_worker(this);
   try {
     ioc_.restart();
     while (ioc_.poll() > 0) {
@@ -290,7 +297,7 @@ void worker::run_leftovers() noexcept {
   } catch (...) {
     // A handler threw during shutdown: nothing is left to report it to.
   }
-  set_current_worker(nullptr);
+  set_current_worker(previous);
 }
 
 void worker::wake() {

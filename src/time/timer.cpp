@@ -3,7 +3,8 @@
 // An entry's state word decides who resumes the sleeping coroutine, exactly once:
 //   pending -> fired      by the owner worker when the deadline passes (worker.cpp fire_timers);
 //   pending -> cancelled  by a canceller (timer_cancel), on any thread.
-// Whoever makes the transition (an acq_rel exchange) resumes the waiter; the loser does nothing.
+// Whoever makes the transition (an acq_rel compare-exchange from pending) resumes the waiter; the
+// loser does nothing and leaves the winner's state in place (the sleeper reads it on resuming).
 // A canceller on another thread cannot touch the owner's heap, so it posts the removal and the
 // resumption to the owner's event loop; the entry stays alive until then because only that posted
 // handler will resume the coroutine that holds it.
@@ -29,8 +30,10 @@ void timer_finish(timer_entry* e, bool fired) noexcept {
 
 void timer_cancel(cancel_node* n) noexcept {
   auto* e = static_cast<timer_entry*>(n);
-  if (e->state.exchange(timer_entry::cancelled, std::memory_order_acq_rel) !=
-      timer_entry::pending) {
+  // A compare-exchange: an entry that fired keeps `fired` (its sleeper may be reading it).
+  std::uint8_t expected = timer_entry::pending;
+  if (!e->state.compare_exchange_strong(expected, timer_entry::cancelled, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
     return;  // it fired first; the waiter resumes normally
   }
   worker* w = e->owner;

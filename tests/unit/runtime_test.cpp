@@ -342,4 +342,23 @@ TEST(RuntimeTest, DestroyingWaitsForATaskThatIsBetweenSuspensionPoints) {
   EXPECT_EQ(h.get(), 1) << "no suspension point came after the cancel: the task ended normally";
 }
 
+// ---- a runtime destroyed inside a task of another ------------------------------------------------
+
+coreio::task<int> short_lived_runtime_inside() {
+  {
+    coreio::runtime inner{coreio::runtime_options{.workers = 1}};
+    auto h = inner.spawn(coreio::task<int>([]() -> coreio::task<int> { co_return 1; }()));
+    while (!h.done()) std::this_thread::yield();
+  }  // ~runtime on this worker of the outer runtime (allowed: it is not one of inner's)
+  // This thread is still a worker of the outer runtime: sleeps, gathers and spawns keep working.
+  co_await coreio::sleep_for(1ms);
+  auto h = coreio::spawn([]() -> coreio::task<int> { co_return 2; }());
+  co_return (coreio::current_worker() >= 0 ? 10 : 0) + co_await h;
+}
+
+TEST(RuntimeTest, DestroyingARuntimeInsideATaskOfAnotherLeavesThatWorkerIntact) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  EXPECT_EQ(rt.block_on(short_lived_runtime_inside()), 12);
+}
+
 }  // namespace

@@ -276,4 +276,48 @@ TEST(TimeTest, SleepsWorkAfterATaskMovesBetweenWorkers) {
   for (auto& h : hs) EXPECT_EQ(h.get(), 20);
 }
 
+// ---- a cancel posted to a worker whose timer comes due first ---------------------------------------
+
+struct late_cancel {
+  std::atomic<bool> sleeping{false};
+  std::atomic<bool> returned_normally{false};
+  std::atomic<bool> holding{false};
+  coreio_test::gate release;
+};
+
+coreio::task<void> short_sleeper(late_cancel* c) {
+  c->sleeping.store(true);
+  co_await coreio::sleep_for(20ms);
+  c->returned_normally.store(true);  // never: it is cancelled before its timer fires
+}
+
+coreio::task<void> hold_the_worker(late_cancel* c) {
+  c->holding.store(true);
+  c->release.wait();  // blocks the only worker: the posted cancel and the due timer pile up
+  co_return;
+}
+
+TEST(TimeTest, ACancelPostedBeforeTheTimerFiresWinsEvenIfTheTimerIsDueWhenTheWorkerGetsToIt) {
+  // One worker, held by a task blocked on a gate. The sleeper's cancel comes from this plain thread
+  // meanwhile, so it wins the entry (the timer cannot fire on a held worker) and its removal is
+  // posted; then the deadline passes. When the worker is let go, its due timer and the posted
+  // removal are both pending; whichever it looks at first, the sleep must throw.
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  for (int round = 0; round < 3; ++round) {
+    late_cancel c;
+    auto sleeper = rt.spawn(short_sleeper(&c));
+    ASSERT_TRUE(wait_until([&] { return c.sleeping.load(); }));
+    const auto deadline = std::chrono::steady_clock::now() + 20ms;  // no earlier than the sleep's
+    // One worker: the holder runs only once the sleeper is suspended in its sleep.
+    auto holder = rt.spawn(hold_the_worker(&c));
+    ASSERT_TRUE(wait_until([&] { return c.holding.load(); }));
+    sleeper.cancel();
+    std::this_thread::sleep_until(deadline + 2ms);
+    c.release.open();
+    EXPECT_THROW(sleeper.get(), coreio::cancelled_error) << "round " << round;
+    EXPECT_FALSE(c.returned_normally.load()) << "round " << round;
+    holder.get();
+  }
+}
+
 }  // namespace
