@@ -1,5 +1,6 @@
 // support/test_tasks.hpp — the small coroutines the combinator tests share: a value, a string or a
-// side effect after a sleep, a failure after a sleep or at once, and a value at once.
+// side effect after a sleep, a failure after a sleep or at once, a value at once, and a sleeper that
+// reports to a child_probe what happened to it.
 //
 // Free functions taking what they touch by value or pointer (test_support.hpp's rule), inline so
 // that every test file of the binary may include them.
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <string>
 
+#include <coreio/errors.hpp>
 #include <coreio/task.hpp>
 #include <coreio/time.hpp>
 
@@ -48,5 +50,34 @@ inline coreio::task<int> fail_at_once(int v) {
 
 /// v, without suspending.
 inline coreio::task<int> immediate(int v) { co_return v; }
+
+/// What the children of a test did; every counter is bumped by the child itself.
+struct child_probe {
+  std::atomic<int> started{0};
+  std::atomic<int> cancelled{0};
+  std::atomic<int> finished{0};
+  /// Children that have ended, however (bumped as the child's last act).
+  std::atomic<int> ended{0};
+};
+
+/// Bumps probe->ended when the child's body ends, however it ends.
+struct end_marker {
+  child_probe* p;
+  ~end_marker() { p->ended.fetch_add(1); }
+};
+
+/// v after sleeping d; counts in *p that it started, was cancelled at the sleep, or finished.
+inline coreio::task<int> sleeper(child_probe* p, std::chrono::microseconds d, int v) {
+  end_marker m{p};
+  p->started.fetch_add(1);
+  try {
+    co_await coreio::sleep_for(d);
+  } catch (const coreio::cancelled_error&) {
+    p->cancelled.fetch_add(1);
+    throw;
+  }
+  p->finished.fetch_add(1);
+  co_return v;
+}
 
 }  // namespace coreio_test

@@ -38,6 +38,7 @@ using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::stopwatch;
 using coreio_test::string_after;
+using coreio_test::sleeper;
 using coreio_test::test_error;
 using coreio_test::void_after;
 using coreio_test::wait_until;
@@ -198,23 +199,10 @@ TEST(GatherTest, ChildrenRunInParallelOnTwoWorkers) {
 
 // ---- failure ----------------------------------------------------------------------------------
 
-struct sibling_probe {
-  std::atomic<int> started{0};
-  std::atomic<int> cancelled{0};
-  std::atomic<int> finished{0};
-};
+using sibling_probe = coreio_test::child_probe;
 
-coreio::task<int> long_sibling(sibling_probe* p) {
-  p->started.fetch_add(1);
-  try {
-    co_await coreio::sleep_for(10s);
-  } catch (const coreio::cancelled_error&) {
-    p->cancelled.fetch_add(1);
-    throw;
-  }
-  p->finished.fetch_add(1);
-  co_return 0;
-}
+/// A sibling that sleeps until it is cancelled.
+coreio::task<int> long_sibling(sibling_probe* p) { return sleeper(p, 10s, 0); }
 
 coreio::task<int> gather_with_failure(sibling_probe* p) {
   try {
@@ -516,20 +504,8 @@ TEST(GatherTest, AMovedFromChildThrowsUsageError) {
 
 // ---- gather_settled ----------------------------------------------------------------------------
 
-coreio::task<int> slow_value(sibling_probe* p, std::chrono::microseconds d, int v) {
-  p->started.fetch_add(1);
-  try {
-    co_await coreio::sleep_for(d);
-  } catch (const coreio::cancelled_error&) {
-    p->cancelled.fetch_add(1);
-    throw;
-  }
-  p->finished.fetch_add(1);
-  co_return v;
-}
-
 coreio::task<bool> settled_tuple(sibling_probe* p) {
-  auto [a, b, c] = co_await coreio::gather_settled(slow_value(p, 5ms, 1), fail_after(1ms, 2),
+  auto [a, b, c] = co_await coreio::gather_settled(sleeper(p, 5ms, 1), fail_after(1ms, 2),
                                                    string_after(1ms, "three"));
   static_assert(std::is_same_v<decltype(a), coreio::outcome<int>>);
   static_assert(std::is_same_v<decltype(c), coreio::outcome<std::string>>);
@@ -617,8 +593,8 @@ TEST(GatherSettledTest, CancellingTheAwaiterCancelsTheChildrenAndThrowsCancelled
 // ---- when_any ----------------------------------------------------------------------------------
 
 coreio::task<bool> any_of_same_type(sibling_probe* p) {
-  auto [index, value] = co_await coreio::when_any(slow_value(p, 10s, 1), int_after(1ms, 2),
-                                                  slow_value(p, 10s, 3));
+  auto [index, value] = co_await coreio::when_any(sleeper(p, 10s, 1), int_after(1ms, 2),
+                                                  sleeper(p, 10s, 3));
   static_assert(std::is_same_v<decltype(value), int>);
   // The losers were cancelled and have ended before when_any returned.
   co_return index == 1 && value == 2 && p->cancelled.load() == 2;
@@ -646,7 +622,7 @@ TEST(WhenAnyTest, MixedTypesGiveAVariantIndexedLikeTheChildren) {
 }
 
 coreio::task<int> any_first_fails(sibling_probe* p) {
-  auto [index, value] = co_await coreio::when_any(slow_value(p, 10s, 1), fail_after(1ms, 9));
+  auto [index, value] = co_await coreio::when_any(sleeper(p, 10s, 1), fail_after(1ms, 9));
   co_return static_cast<int>(index) + value;
 }
 

@@ -37,39 +37,14 @@ using coreio_test::prompt;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::stopwatch;
+using coreio_test::child_probe;
+using coreio_test::end_marker;
+using coreio_test::sleeper;
 using coreio_test::test_error;
 using coreio_test::wait_until;
 
 static_assert(!std::is_copy_constructible_v<coreio::task_group>);
 static_assert(!std::is_move_constructible_v<coreio::task_group>);
-
-/// What the children of a test did; every counter is bumped by the child itself.
-struct child_probe {
-  std::atomic<int> started{0};
-  std::atomic<int> cancelled{0};
-  std::atomic<int> finished{0};
-  /// Children that have ended, however (bumped as the child's last act).
-  std::atomic<int> ended{0};
-};
-
-/// Bumps probe->ended when the child's body ends, however it ends.
-struct end_marker {
-  child_probe* p;
-  ~end_marker() { p->ended.fetch_add(1); }
-};
-
-coreio::task<int> sleeper(child_probe* p, std::chrono::microseconds d, int v) {
-  end_marker m{p};
-  p->started.fetch_add(1);
-  try {
-    co_await coreio::sleep_for(d);
-  } catch (const coreio::cancelled_error&) {
-    p->cancelled.fetch_add(1);
-    throw;
-  }
-  p->finished.fetch_add(1);
-  co_return v;
-}
 
 coreio::task<void> void_sleeper(child_probe* p, std::chrono::microseconds d) {
   (void)co_await sleeper(p, d, 0);
