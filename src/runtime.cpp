@@ -38,7 +38,8 @@ runtime_options checked(runtime_options o) {
 runtime_impl::runtime_impl(const runtime_options& options)
     : idle_(resolve_workers(checked(options).workers)),
       registry_(resolve_workers(options.workers)),
-      blocking_(options.blocking_threads, options.blocking_keep_alive) {
+      blocking_(options.blocking_threads, options.blocking_keep_alive),
+      monitor_(*this, options.monitor_interval) {
   const std::uint32_t n = resolve_workers(options.workers);
   workers_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(*this, i, options));
@@ -50,6 +51,7 @@ runtime_impl::runtime_impl(const runtime_options& options)
       workers_[i]->run();
     });
   }
+  monitor_.start();
 }
 
 runtime_impl::~runtime_impl() {
@@ -89,8 +91,9 @@ runtime_impl::~runtime_impl() {
   // Step 3b.
   blocking_.close_and_join();
   // Step 4. Release pairs with the acquire in stopping().
+  monitor_.stop();
   stopping_.store(true, std::memory_order_release);
-  for (auto& w : workers_) w->wake();
+  for (auto& w : workers_) w->remote().wake();
   for (auto& t : threads_) t.join();
   // Step 5. Acquire pairs with remote_exit's release.
   while (remote_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
@@ -98,7 +101,7 @@ runtime_impl::~runtime_impl() {
   for (auto& w : workers_) w->run_leftovers();
 }
 
-void runtime_impl::inject(std::coroutine_handle<> h) {
+void runtime_impl::push_global(std::coroutine_handle<> h) {
   remote_call guard(*this);
   global_.push(h.address());
   // seq_cst fence: idle.hpp step 1 — the push is ordered before reading who sleeps.
@@ -108,21 +111,7 @@ void runtime_impl::inject(std::coroutine_handle<> h) {
 
 void runtime_impl::notify_one_parked() {
   int w = idle_.pick_sleeper_to_wake();
-  if (w >= 0) workers_[static_cast<std::size_t>(w)]->wake();
-}
-
-void runtime_impl::spawn_root(promise_base* p, std::coroutine_handle<> h) {
-  worker* w = this_worker();
-  const bool local = w != nullptr && &w->rt() == this;
-  if (!registry_.link(p, closing_)) throw runtime_closed();
-  if (local) {
-    w->count_spawned(1);
-    w->push_local(h);
-  } else {
-    // Relaxed: a statistic.
-    external_spawned_.fetch_add(1, std::memory_order_relaxed);
-    inject(h);
-  }
+  if (w >= 0) workers_[static_cast<std::size_t>(w)]->remote().wake();
 }
 
 void runtime_impl::submit_blocking(blocking_job* job) {
@@ -134,9 +123,9 @@ void runtime_impl::submit_blocking(blocking_job* job) {
   blocking_.submit(job);
 }
 
-void blocking_submit(runtime_impl* rt, blocking_job* job) { rt->submit_blocking(job); }
+void submit_blocking(runtime_impl* rt, blocking_job* job) { rt->submit_blocking(job); }
 
-void runtime_impl::root_ended(promise_base* p) {
+void runtime_impl::task_ended(promise_base* p) {
   registry_.unlink(p);
   // Relaxed: a missed notification costs the drain loop at most its 1 ms timed wait.
   if (closing_.load(std::memory_order_relaxed)) {
@@ -149,9 +138,9 @@ runtime_metrics runtime_impl::metrics() const {
   runtime_metrics m;
   m.workers.reserve(workers_.size());
   for (const auto& w : workers_) {
-    m.workers.push_back(w->snapshot());
-    m.tasks_spawned += w->spawned();
-    m.tasks_completed += w->completed();
+    m.workers.push_back(w->remote().snapshot());
+    m.tasks_spawned += w->remote().spawned();
+    m.tasks_completed += w->remote().completed();
   }
   m.tasks_spawned += external_spawned_.load(std::memory_order_relaxed);
   m.tasks_alive = registry_.alive();

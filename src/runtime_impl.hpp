@@ -1,14 +1,14 @@
 // runtime_impl.hpp — the shared state of one runtime and its shutdown protocol.
 //
-// Owns the workers and their threads, the global injection queue, the idle bookkeeping, the
-// registry of root tasks and the blocking pool (to_thread).
+// Owns the workers and their threads, the global queue, the idle bookkeeping, the registry of
+// spawned tasks, the monitor thread and the blocking pool (to_thread).
 //
 // Shutdown (~runtime_impl, on a thread that is not one of its workers):
 //   1. Set closing_: from now on spawn throws runtime_closed. (The registry reads the flag under its
 //      shard locks, so no spawn slips in after step 2 has walked its shard.) to_thread throws
-//      runtime_closed too (blocking_submit reads the flag; a submit racing with this store may
+//      runtime_closed too (submit_blocking reads the flag; a submit racing with this store may
 //      still be queued: step 3b runs or drops it like any other).
-//   2. Cancel every registered root task: each one's armed suspension point is interrupted and every
+//   2. Cancel every registered spawned task: each one's armed suspension point is interrupted and every
 //      later one throws cancelled_error, so tasks unwind (gathers cancel their children).
 //   3. Wait until the registry is empty; the workers keep running meanwhile. Every 5 s without
 //      progress a line on stderr names how many tasks are still running (a task that never reaches a
@@ -21,13 +21,14 @@
 //      or post to a worker (promise / future), which needs the workers running. Every 5 s without
 //      an end a line on stderr names how many calls are still running (a call that never returns
 //      holds the destructor, as a task that never suspends does).
-//   4. Set stopping_, wake every worker, join the threads.
+//   4. Stop the monitor thread (no task is left whose sleep it could fire). Set stopping_, wake
+//      every worker, join the threads.
 //   5. Wait until no thread that is not a worker is still inside a call on this runtime (remote_):
-//      a plain thread that woke a task (inject) or posted a cancel is still running notify / post
+//      a plain thread that woke a task (push_global) or posted a cancel is still running notify / post
 //      code after the push that let that task finish, and so after step 3 may have seen the
 //      registry empty.
 //   6. Run, on this thread, the handlers still queued on each worker's loop (worker::run_leftovers):
-//      a task's frame may be freed after its root left the registry (root_complete unregisters
+//      a task's frame may be freed after it left the registry (spawned_task_complete unregisters
 //      first), and the sockets in it post their deletes to their owner's loop, which may have
 //      stopped by then; an io_context destroyed with them queued would drop them unrun (a leaked
 //      descriptor). Then the io_contexts, queues and timers are destroyed empty.
@@ -50,8 +51,9 @@
 #include <coreio/runtime.hpp>
 
 #include "sched/blocking_pool.hpp"
-#include "sched/idle.hpp"
-#include "sched/inject.hpp"
+#include "sched/global_queue.hpp"
+#include "sched/monitor.hpp"
+#include "sched/park.hpp"
 #include "sched/registry.hpp"
 #include "sched/worker.hpp"
 
@@ -75,19 +77,32 @@ class runtime_impl {
   ~runtime_impl();
 
   std::uint32_t worker_count() const noexcept { return static_cast<std::uint32_t>(workers_.size()); }
+  /// The part of worker i that other threads may touch (thieves, the monitor, metrics, sockets).
+  worker_remote& remote(std::uint32_t i) noexcept { return workers_[i]->remote(); }
+  /// Worker i itself, for posting to its loop (worker::post) and binding IO objects to it.
   worker& worker_at(std::uint32_t i) noexcept { return *workers_[i]; }
 
   /// Queues h on the global queue and wakes a parked worker if none is searching. Any thread.
-  void inject(std::coroutine_handle<> h);
+  void push_global(std::coroutine_handle<> h);
   /// Wakes one parked worker if work may be waiting for it and nobody searches. The caller has made
   /// that work visible and issued a seq_cst fence (idle.hpp, step 1). Any thread.
   void notify_one_parked();
 
-  void spawn_root(promise_base* p, std::coroutine_handle<> h);
+  /// The spawned tasks not ended yet (detail/spawned_task.hpp, steps 2 and 7), and the flag they
+  /// are refused by once closing (step 1).
+  registry& tasks() noexcept { return registry_; }
+  const std::atomic<bool>& closing_flag() const noexcept { return closing_; }
+  /// Step 7 of a spawned task: unregisters it, telling a draining destructor (step 3).
+  void task_ended(promise_base* p);
+  void count_external_spawn() noexcept {
+    // Relaxed: a statistic.
+    external_spawned_.fetch_add(1, std::memory_order_relaxed);
+  }
   /// Queues a to_thread call on the blocking pool; runtime_closed from step 1 on (the job dropped).
   /// Any thread.
   void submit_blocking(blocking_job* job);
-  void root_ended(promise_base* p);
+  /// A worker unparked (park.cpp): the monitor resumes ticking if it slept.
+  void monitor_resume() noexcept { monitor_.resume_after_unpark(); }
 
   bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
 
@@ -98,17 +113,19 @@ class runtime_impl {
   void remote_exit() noexcept { remote_.fetch_sub(1, std::memory_order_release); }
   runtime_metrics metrics() const;
 
-  inject_queue& global() noexcept { return global_; }
+  global_queue& global() noexcept { return global_; }
   idle& idle_state() noexcept { return idle_; }
 
  private:
-  inject_queue global_;
+  global_queue global_;
   idle idle_;
   registry registry_;
   // to_thread's threads; closed and joined in step 3b.
   blocking_pool blocking_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
+  // Started after the workers, stopped in step 4.
+  monitor monitor_;
   // Set once by the destructor (step 1). Read by spawns under the registry's shard locks, and by
   // blocking submits (relaxed: an early refusal only; the pool's own lock is the barrier, step 3b).
   std::atomic<bool> closing_{false};
@@ -130,7 +147,7 @@ template <class F>
 void worker::post(F&& f) {
   remote_call guard(rt_);
   io_begin();
-  asio::post(ioc_, [this, f = std::forward<F>(f)]() mutable {
+  asio::post(remote_.ioc_, [this, f = std::forward<F>(f)]() mutable {
     io_end();
     f();
   });

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include <coreio/detail/completion_cell.hpp>
+#include <coreio/detail/coop.hpp>
 #include <coreio/detail/promise_base.hpp>
 #include <coreio/errors.hpp>
 
@@ -191,14 +192,18 @@ class future {
     bool armed = false;
     // Set by the canceller that withdrew the waiter, before it schedules the waiter.
     bool interrupted = false;
+    detail::coop_point coop;
 
     explicit awaiter(future* f) noexcept : self(f) {}
     bool await_ready() {
       self->check();
-      return self->s_->cell.is_complete();
+      if (!self->s_->cell.is_complete()) return false;
+      coop.completed = true;  // a ready future: spend the budget (detail/coop.hpp)
+      return coop.take();
     }
     template <class P>
-    bool await_suspend(std::coroutine_handle<P> caller) noexcept {
+    bool await_suspend(std::coroutine_handle<P> caller) {
+      if (coop.completed) return coop.yield(caller);
       scope = detail::scope_of(caller);
       fn = &on_cancel;
       rec = {caller, detail::this_runtime()};

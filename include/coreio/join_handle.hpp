@@ -14,7 +14,9 @@
 #include <coroutine>
 #include <utility>
 
+#include <coreio/detail/coop.hpp>
 #include <coreio/detail/promise_base.hpp>
+#include <coreio/detail/spawned_task.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/task.hpp>
 
@@ -89,15 +91,19 @@ class join_handle {
     detail::cancel_scope* scope = nullptr;
     detail::async_waiter rec{};
     bool armed = false;
+    detail::coop_point coop;
 
     explicit awaiter(join_handle* s) noexcept : self(s) {}
 
     bool await_ready() {
       self->check_retrievable();
-      return self->h_.promise().cell_.is_complete();
+      if (!self->h_.promise().cell_.is_complete()) return false;
+      coop.completed = true;  // a finished task: spend the budget (detail/coop.hpp)
+      return coop.take();
     }
     template <class P>
-    bool await_suspend(std::coroutine_handle<P> caller) noexcept {
+    bool await_suspend(std::coroutine_handle<P> caller) {
+      if (coop.completed) return coop.yield(caller);
       scope = detail::scope_of(caller);
       fn = &forward_cancel;
       armed = scope->arm(this);
@@ -130,27 +136,12 @@ class join_handle {
   void release() noexcept {
     if (!h_) return;
     handle_type h = std::exchange(h_, nullptr);
-    detail::root_release(&h.promise(), h);
+    detail::spawned_task_release(&h.promise(), h);
   }
 
   handle_type h_{};
   bool consumed_ = false;
 };
 
-namespace detail {
-/// Turns t into a root task on rt and returns its handle. Throws runtime_closed if rt is closing.
-template <class T>
-join_handle<T> spawn_root(runtime_impl* rt, task<T> t) {
-  if (!t.valid()) throw_usage("spawn of a moved-from or already-awaited coreio::task");
-  auto h = t.handle();
-  auto& p = h.promise();
-  p.make_independent(completion_kind::spawned);
-  p.cell_.set_refs(2);  // the running task and the handle; published by root_spawn's queue push
-  p.rt_ = rt;
-  root_spawn(rt, &p, h);  // on throw, t still owns the frame and frees it
-  (void)t.release();
-  return join_handle<T>{h};
-}
-}  // namespace detail
 
 }  // namespace coreio

@@ -40,7 +40,8 @@ struct runtime_options {
   std::uint32_t global_queue_interval = 61;
   /// A busy worker checks its timers and polls its event loop every this many task polls.
   std::uint32_t event_interval = 61;
-  /// Capacity of each worker's local deque (a power of two); the excess overflows to the global queue.
+  /// Capacity of each worker's run queue and of its fork deque (a power of two); the excess
+  /// overflows to the global queue.
   std::uint32_t local_queue_capacity = 256;
   /// Most threads the blocking pool (to_thread) runs at once; >= 1. Calls beyond it queue (FIFO)
   /// until a pool thread is free. Each thread costs a stack (8 MiB of address space by default).
@@ -48,6 +49,10 @@ struct runtime_options {
   /// A blocking-pool thread that has found no job for this long exits; the next call beyond the
   /// live threads starts a new one. >= 0.
   std::chrono::milliseconds blocking_keep_alive{10'000};
+  /// Tick of the monitor thread, which finds a worker stuck in one long poll and hands its queued
+  /// tasks and due sleeps to idle workers (so they wait about one tick, not the whole poll).
+  /// Zero turns it off. Not started with one worker.
+  std::chrono::microseconds monitor_interval{1000};
 };
 
 class runtime {
@@ -74,7 +79,7 @@ class runtime {
   /// Spawns t on the pool. Any thread. Throws runtime_closed once shutdown has begun.
   template <class T>
   join_handle<T> spawn(task<T> t) {
-    return detail::spawn_root(impl_.get(), std::move(t));
+    return detail::spawn_task(impl_.get(), std::move(t));
   }
 
   /// A snapshot of the counters. Any thread; cheap.

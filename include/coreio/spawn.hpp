@@ -22,7 +22,7 @@ template <class T>
 join_handle<T> spawn(task<T> t) {
   detail::runtime_impl* rt = detail::this_runtime();
   if (rt == nullptr) detail::throw_usage("coreio::spawn outside a runtime; use runtime::spawn");
-  return detail::spawn_root(rt, std::move(t));
+  return detail::spawn_task(rt, std::move(t));
 }
 
 namespace detail {

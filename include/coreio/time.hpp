@@ -1,8 +1,10 @@
 // coreio/time.hpp — sleep_for and sleep_until (asyncio.sleep).
 //
-// A sleep is an entry in the timer heap of the worker the task runs on; that worker's event loop
-// wakes for the earliest entry. Cancelling the task removes the entry at once (a cancel from
-// another thread is posted to the owning worker's loop) and the sleep throws cancelled_error.
+// A sleep is an entry in the timer queue of the worker the task runs on; that worker fires it
+// between polls and its event loop wakes for the earliest entry when it parks. If that worker is
+// stuck in a long poll, the runtime's monitor fires it instead, so a sleep never ends late behind
+// a busy worker. Cancelling the task removes the entry at once, from any thread, and the sleep
+// throws cancelled_error. A deadline already due yields once, as asyncio.sleep(0) does.
 //
 // Thread safety: may only be awaited from a task running on a worker.
 #pragma once
@@ -22,33 +24,41 @@ namespace detail {
 
 using steady_clock = std::chrono::steady_clock;
 
-/// One pending sleep. Lives in the sleeping coroutine's frame; owned by one worker's timer heap.
+class timer_queue;  // src/time/timer_queue.hpp: one worker's heap of pending sleeps
+
+/// One pending sleep. Lives in the sleeping coroutine's frame; held by one worker's timer queue.
+/// Its life (src/time/timer.cpp): inserted pending; then exactly one of pending -> fired (the
+/// deadline passed) or pending -> cancelled (a canceller), by an acq_rel compare-exchange; the
+/// winner finishes the entry (resumes the waiter or calls on_done).
 struct timer_entry : cancel_node {
   enum : std::uint8_t { pending, fired, cancelled };
   steady_clock::time_point deadline{};
   std::coroutine_handle<> waiter{};
-  /// The worker whose heap holds the entry. Set by timer_insert; read by any canceller.
-  worker* owner = nullptr;
-  /// Position in the owner's heap, npos when not in it. Owner worker only.
+  /// The queue that holds the entry and the runtime to resume the waiter on. Set by timer_insert;
+  /// read by any canceller or firer.
+  timer_queue* queue = nullptr;
+  runtime_impl* rt = nullptr;
+  /// Position in the queue's heap, npos when not in it. Guarded by the queue's lock.
   std::uint32_t heap_index = static_cast<std::uint32_t>(-1);
-  /// pending -> fired (owner, when due) or pending -> cancelled (a canceller): whoever moves it away
-  /// from pending resumes the waiter. acq_rel compare-exchanges; see timer.cpp.
+  /// pending -> fired or pending -> cancelled, once; see above.
   std::atomic<std::uint8_t> state{pending};
-  /// If set, called instead of resuming `waiter`, once the entry has left the heap (fired: true, or
-  /// erased after a cancel: false); always on the owner worker. Used by wait_for, whose timer interrupts
+  /// If set, called instead of resuming `waiter`, once the entry has left the queue (fired: true,
+  /// or cancelled: false), on the thread that won the entry: the owner worker, a canceller, or the
+  /// runtime's monitor (for a worker stuck in a long poll). Used by wait_for, whose timer interrupts
   /// a child instead of resuming a sleeper.
   void (*on_done)(timer_entry*, bool fired) noexcept = nullptr;
 };
 
-/// The end of an entry's life in the heap: resume the sleeper, or tell whoever set on_done. Owner
-/// worker only, after the entry has left the heap; e may be gone once this returns.
-void timer_finish(timer_entry* e, bool fired) noexcept;
-
-/// Adds e to the calling worker's heap. Worker only.
+/// Adds e to the calling worker's timer queue. Worker only.
 void timer_insert(timer_entry* e);
-/// Removes e from the calling worker's heap (it must be the owner). Worker only.
+/// pending -> cancelled, the caller's claim on an entry that has not fired; true if it won. The
+/// caller then removes it (timer_erase) and finishes it itself, or (in await_suspend) does not
+/// suspend. Any thread.
+bool timer_claim_cancelled(timer_entry* e) noexcept;
+/// Removes e from its queue if it is still there. Any thread.
 void timer_erase(timer_entry* e) noexcept;
-/// The cancel_node::fn of a timer_entry. Any thread.
+/// The cancel_node::fn of a timer_entry: claim it as cancelled, remove it and finish it (resume
+/// the waiter, or on_done(e, false)) on the calling thread. A no-op if it fired first. Any thread.
 void timer_cancel(cancel_node* n) noexcept;
 
 class sleep_awaiter : timer_entry {
@@ -62,19 +72,31 @@ class sleep_awaiter : timer_entry {
       state.store(cancelled, std::memory_order_relaxed);
       return false;
     }
-    if (deadline <= steady_clock::now()) return false;
+    if (deadline <= steady_clock::now()) {
+      // A deadline already due is asyncio.sleep(0): go behind the ready tasks, then return (or
+      // throw cancelled_error if cancelled meanwhile). It never fires late, it never spins.
+      yielded_ = true;
+      yield_to_back(h);
+      return true;
+    }
     waiter = h;
     fn = &timer_cancel;
     timer_insert(this);
     if (!scope_->arm(this)) {
+      // Cancelled meanwhile. Take the entry back unless the monitor fired it for a stuck worker
+      // already; then that firing resumes us and the sticky cancel hits the next suspension point.
+      if (!timer_claim_cancelled(this)) return true;
       timer_erase(this);
-      state.store(cancelled, std::memory_order_relaxed);
       return false;
     }
     armed_ = true;
     return true;
   }
   void await_resume() {
+    if (yielded_) {
+      if (scope_->cancelled()) throw_cancelled();
+      return;
+    }
     if (armed_) scope_->disarm(this);
     // Relaxed: the resumption (queue push/pop) orders the writer's exchange before this load.
     if (state.load(std::memory_order_relaxed) == cancelled) throw_cancelled();
@@ -83,12 +105,13 @@ class sleep_awaiter : timer_entry {
  private:
   cancel_scope* scope_ = nullptr;
   bool armed_ = false;
+  bool yielded_ = false;
 };
 
 }  // namespace detail
 
-/// Suspends the calling task until `deadline` (asyncio.sleep). Throws cancelled_error if the task is
-/// cancelled before or during the sleep.
+/// Suspends the calling task until `deadline` (asyncio.sleep). A deadline already past yields once
+/// (asyncio.sleep(0)). Throws cancelled_error if the task is cancelled before or during the sleep.
 inline detail::sleep_awaiter sleep_until(std::chrono::steady_clock::time_point deadline) noexcept {
   return detail::sleep_awaiter{deadline};
 }
@@ -107,8 +130,8 @@ steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) no
 }
 }  // namespace detail
 
-/// Suspends the calling task for `d`. A zero or negative duration does not suspend; a huge one
-/// (hours::max()) sleeps until the task is cancelled.
+/// Suspends the calling task for `d`. A zero or negative duration is asyncio.sleep(0): the task
+/// goes behind every ready task once; a huge one (hours::max()) sleeps until it is cancelled.
 ///
 /// Example:  co_await coreio::sleep_for(std::chrono::milliseconds(10));
 template <class Rep, class Period>

@@ -111,7 +111,7 @@ task<R> await_blocking_call(F fn) {
   auto* job = new blocking_call<F, R>(std::move(fn));
   future<R> result = job->result.get_future();
   // Takes the job, also when it throws (runtime_closed).
-  blocking_submit(this_runtime(), job);
+  submit_blocking(this_runtime(), job);
   co_return co_await result;
 }
 

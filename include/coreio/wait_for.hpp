@@ -6,14 +6,21 @@
 // timeout_error. If the child ends first, the timer is removed and its value (or exception) comes
 // back. Any awaitable works, not only tasks: wait_for(q.get(), 1s), wait_for(fut, 1s).
 //
+// A deadline already due (zero or negative duration, a past time point) is asyncio 3.12's
+// wait_for / timeout: no timer; the child starts cancelled, so it runs until its first suspension
+// point, which throws, and wait_for throws timeout_error; a child that ends without suspending
+// returns its value.
+//
 // Protocol (W = the awaitable, in the caller's frame; C = the child; T = the timer entry in W):
 //   remaining_ starts at 2: one share for C, one for T. Each side finishes its share exactly once:
 //     C, at its final suspend (child_done): stops T (timer_cancel: if T was still pending, T's
-//       on_done runs now on T's worker or later from a handler posted there), then drops its share;
-//     T, in on_done (on T's worker): if it fired, it records the timeout and cancels C's scope
+//       on_done(false) runs now, on this thread), then drops its share;
+//     T, in on_done (on the thread that fired it: its worker, or the runtime's monitor when that
+//       worker is stuck in a long poll): if it fired, it records the timeout and cancels C's scope
 //       first; then drops its share.
-//   Whoever drops the last share resumes the caller (C by symmetric transfer, T by pushing it on
-//   its worker's deque), so W, C's frame and T are never freed while the other side uses them.
+//   Whoever drops the last share resumes the caller (C by symmetric transfer, T by scheduling it),
+//   so W, C's frame and T are never freed while the other side uses them. With a deadline already
+//   due there is no T: remaining_ starts at 1.
 //   Cancelling the caller cancels C (the cancel node armed on the caller's scope) and W waits for
 //   it like any child; the caller then sees cancelled_error.
 // Result: C's value if it produced one (even if the timer fired meanwhile: nothing is lost);
@@ -63,21 +70,28 @@ class wait_for_awaitable final : child_sink, cancel_node {
     started_ = true;
     parent_ = parent;
     scope_ = scope_of(parent);
+    rt_ = this_runtime();
     if (scope_->cancelled()) return parent;  // await_resume throws cancelled_error
     auto& c = task_.handle().promise();
     c.make_independent(completion_kind::gathered);
     c.sink_ = this;
+    const bool due = timer_.deadline <= steady_clock::now();
     // Relaxed: published to C by the symmetric transfer below, to T by the heap insertion.
-    remaining_.store(2, std::memory_order_relaxed);
-    timer_.on_done = &on_timer;
-    timer_.self = this;
-    timer_insert(&timer_);
+    remaining_.store(due ? 1 : 2, std::memory_order_relaxed);
+    // Arm before inserting T: once T is in the heap, the monitor may fire it at any moment, so a
+    // failed arm could no longer take it back. A cancel between the two cancels C, not yet started.
     fn = &on_outer_cancel;
-    if (!scope_->arm(this)) {
-      timer_erase(&timer_);  // still ours: it is pending and only this worker fires it
-      return parent;
-    }
+    if (!scope_->arm(this)) return parent;
     armed_ = true;
+    if (due) {
+      timed_out_ = true;
+      c.own_scope_.cancel();  // C runs to its first suspension point, which throws
+    } else {
+      timer_.on_done = &on_timer;
+      timer_.self = this;
+      timer_insert(&timer_);
+      timer_inserted_ = true;
+    }
     count_child_spawned(1);
     return task_.handle();
   }
@@ -102,7 +116,7 @@ class wait_for_awaitable final : child_sink, cancel_node {
  private:
   std::coroutine_handle<> child_done(promise_base*) noexcept override {
     count_child_completed();
-    timer_cancel(&timer_);  // finishes T's share now, later on T's worker, or T fired already
+    if (timer_inserted_) timer_cancel(&timer_);  // finishes T's share now, or T fired already
     return drop_share();
   }
 
@@ -119,7 +133,7 @@ class wait_for_awaitable final : child_sink, cancel_node {
       self->task_.handle().promise().own_scope_.cancel();
     }
     std::coroutine_handle<> next = self->drop_share();
-    if (next != std::noop_coroutine()) push_local(next);
+    if (next != std::noop_coroutine()) schedule(self->rt_, next);
   }
 
   static void on_outer_cancel(cancel_node* n) noexcept {
@@ -134,12 +148,14 @@ class wait_for_awaitable final : child_sink, cancel_node {
   timer timer_{};
   std::coroutine_handle<> parent_{};
   cancel_scope* scope_ = nullptr;
+  runtime_impl* rt_ = nullptr;
   // Shares still held (C and T). RMW only.
   std::atomic<int> remaining_{0};
   // Written by T's worker before it drops its share; read by the caller after the last drop.
   bool timed_out_ = false;
   bool armed_ = false;
   bool started_ = false;
+  bool timer_inserted_ = false;
 };
 
 }  // namespace detail

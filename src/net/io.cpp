@@ -1,6 +1,8 @@
 // net/io.cpp — starting, completing and cancelling io_ops (protocol: detail/io_op.hpp).
 #include <coreio/detail/io_op.hpp>
 
+#include <coreio/detail/coop.hpp>
+
 #include <asio/error.hpp>
 #include <asio/post.hpp>
 
@@ -12,7 +14,7 @@ namespace coreio::detail {
 
 namespace {
 
-void resume(io_op* op) noexcept { op->owner->schedule_lifo(op->waiter); }
+void resume(io_op* op) noexcept { op->owner->push_woken(op->waiter); }
 
 void cancel_step(io_op* op) noexcept {
   // Acquire: see k_started / k_done set by earlier owner-thread steps (same thread, but be explicit).
@@ -62,8 +64,7 @@ void io_complete(io_op* op, const std::error_code& ec, std::size_t bytes) noexce
 }
 
 bool io_may_try_now(const io_op* op) noexcept {
-  worker* w = this_worker();
-  return w == op->owner && w->take_budget();
+  return this_worker() == op->owner && coop_take();
 }
 
 void io_submit(io_op* op) {
@@ -95,7 +96,7 @@ void io_cancel(cancel_node* n) noexcept {
     // Out of memory posting the step: the operation completes normally later and, since
     // k_cancel_posted stays set, would never be resumed; clear it so the handler resumes it.
     std::uint32_t prev = op->state.fetch_and(~io_op::k_cancel_posted, std::memory_order_acq_rel);
-    if (prev & io_op::k_done) owner->rt().inject(op->waiter);
+    if (prev & io_op::k_done) owner->rt().push_global(op->waiter);
   }
 }
 

@@ -72,7 +72,7 @@ void start_connection(const std::shared_ptr<server_state>& st, net::tcp_stream s
   task<void> t = run_connection(st, std::move(s));
   on_owner(owner, [st, t = std::move(t)]() mutable {
     try {
-      spawn_root(st->rt, std::move(t)).detach();
+      spawn_task(st->rt, std::move(t)).detach();
     } catch (...) {
       // runtime_closed: the frame was destroyed unrun; account for the connection here.
       connection_ended(st);
@@ -154,7 +154,7 @@ server serve(tcp_listener listener, connection_handler handler, serve_options op
   st->handler = std::move(handler);
   st->options = options;
   st->rt = &w->rt();
-  join_handle<void> h = detail::spawn_root(st->rt, detail::accept_loop(st));
+  join_handle<void> h = detail::spawn_task(st->rt, detail::accept_loop(st));
   {
     std::lock_guard<std::mutex> g(st->mu);
     if (!st->loop_done) st->loop = std::move(h);

@@ -1,10 +1,12 @@
-// sched/worker.cpp — the worker run loop; see worker.hpp for the steps and idle.hpp for parking.
+// sched/worker.cpp — the worker run loop; see worker.hpp for the steps and park.hpp for parking.
 #include "sched/worker.hpp"
 
 #include <asio/post.hpp>
 
 #include <algorithm>
 #include <array>
+
+#include <coreio/detail/coop.hpp>
 
 #include "runtime_impl.hpp"
 #include "sched/context.hpp"
@@ -22,10 +24,8 @@ std::coroutine_handle<> as_handle(void* p) noexcept {
   return std::coroutine_handle<>::from_address(p);
 }
 
-/// Consecutive LIFO-slot runs allowed before the slot's task goes to the back of the line.
-constexpr std::uint32_t max_lifo_streak = 3;
-/// Largest batch taken from the global queue at once.
-constexpr std::size_t max_global_batch = 32;
+/// Largest batch taken from the global queue, or stolen from a run queue, at once.
+constexpr std::size_t max_batch = 128;
 }  // namespace
 
 worker::worker(runtime_impl& rt, std::uint32_t index, const runtime_options& options)
@@ -33,7 +33,7 @@ worker::worker(runtime_impl& rt, std::uint32_t index, const runtime_options& opt
       index_(index),
       global_interval_(std::max<std::uint32_t>(1, options.global_queue_interval)),
       event_interval_(std::max<std::uint32_t>(1, options.event_interval)),
-      queue_(options.local_queue_capacity),
+      remote_(options),
       rng_(0x9E3779B9u * (index + 1)),
       ptok_(rt.global().make_producer()),
       ctok_(rt.global().make_consumer()) {}
@@ -63,18 +63,18 @@ void worker::run() {
     park();
   }
   if (searching_) end_searching();
-  busy_ns_.add(ns_between(busy_since_, steady::now()));
+  remote_.busy_ns_.add(ns_between(busy_since_, steady::now()));
   set_current_worker(nullptr);
 }
 
-/// Operations a task poll may complete without suspending (Tokio uses 128 as well).
-constexpr std::uint32_t task_budget = 128;
-
 void worker::execute(std::coroutine_handle<> h) noexcept {
   if (searching_) end_searching();
-  polls_.add();
-  budget_ = task_budget;
+  // Relaxed: single writer; the monitor only compares values (worker.hpp, poll sequence).
+  const std::uint64_t seq = remote_.poll_seq_.load(std::memory_order_relaxed);
+  remote_.poll_seq_.store(seq + 1, std::memory_order_relaxed);
+  t_coop_budget = coop_budget_per_poll;
   h.resume();
+  remote_.poll_seq_.store(seq + 2, std::memory_order_relaxed);
 }
 
 std::coroutine_handle<> worker::next_local() noexcept {
@@ -82,64 +82,28 @@ std::coroutine_handle<> worker::next_local() noexcept {
   if (tick_ % global_interval_ == 0) {
     void* x = nullptr;
     if (rt_.global().pop(ctok_, x)) {
-      global_pulls_.add();
+      remote_.global_pulls_.add();
       return as_handle(x);
     }
   }
-  if (tick_ % event_interval_ == 0) {
-    maintenance();
-    flush_yielded();
-  }
-  if (lifo_) {
-    std::coroutine_handle<> h = std::exchange(lifo_, nullptr);
-    if (++lifo_streak_ <= max_lifo_streak) return h;
-    lifo_streak_ = 0;
-    rt_.global().push(ptok_, h.address());
-  }
-  lifo_streak_ = 0;
-  if (void* x = queue_.pop()) return as_handle(x);
-  if (flush_yielded()) {
-    if (void* x = queue_.pop()) return as_handle(x);
-  }
+  if (tick_ % event_interval_ == 0) maintenance();
+  if (void* x = run_.pop()) return as_handle(x);
+  if (void* x = forks_.pop()) return as_handle(x);
   return nullptr;
-}
-
-bool worker::flush_yielded() noexcept {
-  if (yielded_.empty()) return false;
-  // Newest first, so that the oldest ends on top of the deque and runs first (FIFO among yielders).
-  for (std::size_t i = yielded_.size(); i-- > 0;) {
-    if (!queue_.push(yielded_[i])) overflow(yielded_[i]);
-  }
-  yielded_.clear();
-  idle& id = rt_.idle_state();
-  if (id.sleeping_hint() != 0 && id.searching_hint() == 0) rt_.notify_one_parked();
-  return true;
 }
 
 bool worker::maintenance() {
   bool did = false;
-  if (!timers_.empty()) did = fire_timers(steady::now());
-  // Relaxed: a hint; a handler posted just after this read is picked up by the next poll or park.
-  if (io_ops_.load(std::memory_order_relaxed) > 0 && ioc_.poll() > 0) did = true;
-  return did;
-}
-
-bool worker::fire_timers(steady::time_point now) {
-  bool fired = false;
-  while (!timers_.empty() && timers_.top()->deadline <= now) {
-    timer_entry* e = timers_.pop();
-    // acq_rel: the winner of pending -> fired/cancelled resumes the waiter; see timer.cpp.
-    // A compare-exchange, not an exchange: an entry a canceller already moved to `cancelled` (its
-    // removal posted here, not yet run) must keep that state, which its sleeper reads on resuming.
-    std::uint8_t expected = timer_entry::pending;
-    if (e->state.compare_exchange_strong(expected, timer_entry::fired, std::memory_order_acq_rel,
-                                         std::memory_order_acquire)) {
-      timers_fired_.add();
-      timer_finish(e, true);  // e may be gone after this: a thief can run the waiter at once
-      fired = true;
+  if (!remote_.timers_.empty()) {
+    const std::size_t n = timer_fire_due(remote_.timers_, steady::now());
+    if (n != 0) {
+      remote_.timers_fired_.add(n);
+      did = true;
     }
   }
-  return fired;
+  // Relaxed: a hint; a handler posted just after this read is picked up by the next poll or park.
+  if (remote_.io_ops_.load(std::memory_order_relaxed) > 0 && remote_.ioc_.poll() > 0) did = true;
+  return did;
 }
 
 std::coroutine_handle<> worker::find_work() {
@@ -153,17 +117,15 @@ std::coroutine_handle<> worker::find_work() {
 }
 
 std::coroutine_handle<> worker::pop_global_batch() {
-  inject_queue& g = rt_.global();
+  global_queue& g = rt_.global();
   std::size_t want = g.size_approx() / rt_.worker_count() + 1;
-  want = std::min({want, max_global_batch, static_cast<std::size_t>(queue_.capacity() / 2)});
-  std::array<void*, max_global_batch> buf;
+  want = std::min({want, max_batch, static_cast<std::size_t>(run_.capacity() / 2)});
+  std::array<void*, max_batch> buf;
   std::size_t n = g.pop_bulk(ctok_, buf.data(), want);
   if (n == 0) return nullptr;
-  global_pulls_.add(n);
-  // Keep the batch's order: buf[1] is popped next (the deque pops LIFO).
-  for (std::size_t i = n; i-- > 1;) {
-    if (!queue_.push(buf[i])) g.push(ptok_, buf[i]);
-  }
+  remote_.global_pulls_.add(n);
+  // Keep the batch's order: buf[0] runs now, buf[1] next.
+  for (std::size_t i = 1; i < n; ++i) push_run(buf[i]);
   return as_handle(buf[0]);
 }
 
@@ -171,26 +133,37 @@ std::coroutine_handle<> worker::steal() {
   const std::uint32_t n = rt_.worker_count();
   if (n < 2) return nullptr;
   const std::uint32_t start = next_random() % n;
+  std::array<void*, max_batch> buf;
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint32_t v = (start + i) % n;
     if (v == index_) continue;
-    local_queue& victim = rt_.worker_at(v).queue();
-    std::int64_t avail = victim.size();
+    worker_remote& victim = rt_.remote(v);
+    // Ready tasks first (they have waited longest), the older half, in their order.
+    const std::size_t room = std::min<std::size_t>(max_batch, run_.capacity() - run_.size());
+    if (std::size_t got = victim.run_stealer().steal_half(buf.data(), room); got != 0) {
+      for (std::size_t k = 1; k < got; ++k) push_run(buf[k]);
+      remote_.steals_.add(got);
+      remote_.steal_ops_.add();
+      return as_handle(buf[0]);
+    }
+    // Then forked children, the oldest (biggest) first, one at a time (fork_deque.hpp).
+    fork_deque::stealer forks = victim.fork_stealer();
+    const std::int64_t avail = forks.size();
     if (avail == 0) continue;
-    std::int64_t room = static_cast<std::int64_t>(queue_.capacity()) - queue_.size();
-    std::int64_t want = std::min((avail + 1) / 2, room);
+    const std::int64_t want =
+        std::min<std::int64_t>((avail + 1) / 2, static_cast<std::int64_t>(forks_.capacity()) - forks_.size());
     void* first = nullptr;
     std::uint64_t got = 0;
     for (std::int64_t k = 0; k < want; ++k) {
-      void* x = victim.steal();
+      void* x = forks.steal();
       if (x == nullptr) break;
       ++got;
       if (first == nullptr) first = x;
-      else if (!queue_.push(x)) rt_.global().push(ptok_, x);
+      else if (!forks_.push(x)) rt_.global().push(ptok_, x);
     }
     if (first != nullptr) {
-      steals_.add(got);
-      steal_ops_.add();
+      remote_.steals_.add(got);
+      remote_.steal_ops_.add();
       return as_handle(first);
     }
   }
@@ -199,90 +172,73 @@ std::coroutine_handle<> worker::steal() {
 
 void worker::end_searching() {
   searching_ = false;
-  // The last searcher to find work wakes the next sleeper if more work is waiting (idle.hpp, 3).
-  if (rt_.idle_state().end_search() && (!queue_.empty() || rt_.global().size_approx() > 0)) {
+  // The last searcher to find work wakes the next sleeper if more work is waiting (park.hpp, 3).
+  if (rt_.idle_state().end_search() && (remote_.queued() != 0 || rt_.global().size_approx() > 0)) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     rt_.notify_one_parked();
   }
 }
 
-void worker::schedule_lifo(std::coroutine_handle<> h) noexcept {
-  if (lifo_) push_local(lifo_);
-  lifo_ = h;
-}
-
-void worker::push_local(std::coroutine_handle<> h) noexcept {
-  if (!queue_.push(h.address())) overflow(h.address());
+void worker::notify_if_sleepers() noexcept {
   idle& id = rt_.idle_state();
-  // Cheap check (idle.hpp, "pushes on a worker's own deque").
+  // Cheap relaxed check (park.hpp, "pushes on a worker's own queues"); a miss is repaired by the
+  // monitor if this worker then stays busy.
   if (id.sleeping_hint() != 0 && id.searching_hint() == 0) rt_.notify_one_parked();
 }
 
-void worker::overflow(void* x) noexcept {
+void worker::push_run(void* x) noexcept {
+  if (!run_.push(x)) overflow_run(x);
+}
+
+void worker::push_woken(std::coroutine_handle<> h) noexcept {
+  const bool others_waiting = !run_.empty();
+  push_run(h.address());
+  if (others_waiting) notify_if_sleepers();
+}
+
+void worker::push_spawned(std::coroutine_handle<> h) noexcept {
+  push_run(h.address());
+  notify_if_sleepers();
+}
+
+void worker::push_fork(std::coroutine_handle<> h) noexcept {
+  if (!forks_.push(h.address())) overflow_forks(h.address());
+  notify_if_sleepers();
+}
+
+void worker::push_yielded(std::coroutine_handle<> h) noexcept {
+  // The forked children are ready too: move them to the run queue first, newest first (the order
+  // the deque would have run them in), so that the yielder runs after them.
+  while (void* x = forks_.pop()) push_run(x);
+  push_run(h.address());
+}
+
+void worker::overflow_run(void* x) noexcept {
   // Move the older half to the global queue, where every worker can take it, then push x.
   std::array<void*, 512> batch;
-  std::size_t n = 0;
-  const std::size_t half = std::min<std::size_t>(queue_.capacity() / 2, batch.size());
-  while (n < half) {
-    void* y = queue_.steal();
-    if (y == nullptr) break;
-    batch[n++] = y;
-  }
+  const std::size_t half = std::min<std::size_t>(run_.capacity() / 2, batch.size());
+  const std::size_t n = run_.pop_oldest(batch.data(), half);
   rt_.global().push_bulk(ptok_, batch.data(), n);
-  overflows_.add();
-  if (!queue_.push(x)) rt_.global().push(ptok_, x);
+  remote_.overflows_.add();
+  if (!run_.push(x)) rt_.global().push(ptok_, x);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   rt_.notify_one_parked();
 }
 
-void worker::yield_to_back(std::coroutine_handle<> h) { yielded_.push_back(h.address()); }
-
-bool worker::work_visible() const {
-  if (lifo_ || !queue_.empty() || !yielded_.empty() || rt_.stopping()) return true;
-  if (rt_.global().size_approx() > 0) return true;
-  for (std::uint32_t i = 0; i < rt_.worker_count(); ++i) {
-    if (rt_.worker_at(i).queue().size() > 0) return true;
+void worker::overflow_forks(void* x) noexcept {
+  std::array<void*, 512> batch;
+  std::size_t n = 0;
+  const std::size_t half = std::min<std::size_t>(forks_.capacity() / 2, batch.size());
+  while (n < half) {
+    void* y = forks_.pop_oldest();
+    if (y == nullptr) break;
+    batch[n++] = y;
   }
-  if (!timers_.empty() && timers_.top()->deadline <= steady::now()) return true;
-  return false;
-}
-
-void worker::park() {
-  idle& id = rt_.idle_state();
-  id.add_sleeper(index_, searching_);
-  searching_ = false;
-  // seq_cst fence: idle.hpp step 2 — the registration above is ordered before the re-check.
+  rt_.global().push_bulk(ptok_, batch.data(), n);
+  remote_.overflows_.add();
+  if (!forks_.push(x)) rt_.global().push(ptok_, x);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (work_visible()) {
-    if (!id.remove_sleeper(index_)) searching_ = true;  // a notifier counted us as a searcher
-    return;
-  }
-  arm_wake_timer();
-  const steady::time_point start = steady::now();
-  busy_ns_.add(ns_between(busy_since_, start));
-  parks_.add();
-  ioc_.run_one();
-  busy_since_ = steady::now();
-  if (!id.remove_sleeper(index_)) searching_ = true;
-}
-
-void worker::arm_wake_timer() {
-  if (timers_.empty()) return;
-  const steady::time_point d = timers_.top()->deadline;
-  if (wake_timer_armed_ && wake_timer_deadline_ <= d) return;
-  wake_timer_armed_ = true;
-  wake_timer_deadline_ = d;
-  wake_timer_.expires_at(d);  // cancels a pending wait: its handler sees operation_aborted
-  wake_timer_.async_wait([this](const std::error_code& ec) {
-    if (!ec) wake_timer_armed_ = false;
-  });
-}
-
-void worker::post_timer_cancel(timer_entry* e) {
-  post([this, e] {
-    timers_.erase(e);
-    timer_finish(e, false);
-  });
+  rt_.notify_one_parked();
 }
 
 void worker::run_leftovers() noexcept {
@@ -291,8 +247,8 @@ void worker::run_leftovers() noexcept {
   worker* const previous = this_worker();
   set_current_worker(this);
   try {
-    ioc_.restart();
-    while (ioc_.poll() > 0) {
+    remote_.ioc_.restart();
+    while (remote_.ioc_.poll() > 0) {
     }
   } catch (...) {
     // A handler threw during shutdown: nothing is left to report it to.
@@ -300,17 +256,17 @@ void worker::run_leftovers() noexcept {
   set_current_worker(previous);
 }
 
-void worker::wake() {
+void worker_remote::wake() {
   asio::post(ioc_, [] {});
 }
 
-worker_metrics worker::snapshot() const {
+worker_metrics worker_remote::snapshot() const {
   worker_metrics m;
-  m.polls = polls_.get();
+  m.polls = poll_sequence() / 2;
   m.steals = steals_.get();
   m.steal_operations = steal_ops_.get();
   m.parks = parks_.get();
-  m.local_queue_depth = static_cast<std::uint64_t>(queue_.size());
+  m.local_queue_depth = queued();
   m.overflows = overflows_.get();
   m.busy_ns = busy_ns_.get();
   m.global_pulls = global_pulls_.get();

@@ -1,22 +1,37 @@
-// sched/worker.hpp — one worker thread: its run loop, queues, timers and event loop.
+// sched/worker.hpp — one worker thread: its queues, timers, event loop and run loop.
 //
-// State is split by who may touch it (Tokio's core / remote split):
-//   core    (owner thread only, plain fields): LIFO slot, tick counter, RNG, searching flag, timer
-//           heap, queue tokens, wake-timer bookkeeping.
-//   remote  (any thread): the steal end of the deque, the io_context (post), counters (relaxed
-//           atomics written by the owner only, read by metrics()), io_ops_.
+// State is split by who may touch it, in two types (Tokio's Core / Remote split):
+//   worker_remote  any thread: the stealer ends of the run queue and the fork deque, the timer
+//                  queue, the event loop (post, wake), the poll sequence and the counters.
+//                  runtime_impl::remote(i) hands it out to thieves, the monitor and metrics.
+//   worker         the worker thread only: the owner ends of its queues, the tick counter, the
+//                  RNG, the searching flag, the parking wake timer, the global queue's tokens.
+//                  Reached only through this_worker(), that is from the thread itself.
+//
+// Where a ready task waits (the order of the run loop below is the order tasks run in):
+//   run queue   (run_queue.hpp, FIFO) every task that became ready on this worker: spawns,
+//               wake-ups, fired timers, IO completions, yields. Tasks run in the order they became
+//               ready, as in asyncio.
+//   fork deque  (fork_deque.hpp, LIFO) gather's children: the owner runs the newest first, so
+//               fork-join runs depth-first in little memory.
+//   global      (global_queue.hpp) tasks from other threads, overflow, the monitor's rescues.
 //
 // Run loop (run()):
 //   1. Every global_queue_interval ticks, take one task from the global queue first (fairness).
 //   2. Every event_interval ticks, fire due timers and, if any IO or posted operation is pending,
 //      poll the event loop without blocking.
-//   3. Run the LIFO slot (at most 3 times in a row; the 4th goes to the back of the global queue so
-//      that two tasks waking each other cannot starve the rest), else pop the deque, else move the
-//      tasks that yielded (yield_now) back onto the deque, oldest on top.
+//   3. Pop the run queue (oldest first); if it is empty, pop the fork deque (newest first).
 //   4. Out of local work: fire timers / poll; then take a batch from the global queue; then, as one
-//      of at most half the workers, steal half of a random victim's deque.
-//   5. Nothing anywhere: park (idle.hpp's protocol) in io_context::run_one(), which returns on a
-//      wake-up post, a timer (the earliest sleep of this worker) or an IO completion.
+//      of at most half the workers, steal half of a random victim's run queue, or of its deque.
+//   5. Nothing anywhere: park (park.hpp's protocol) in io_context::run_one(), which returns on a
+//      wake-up post, this worker's earliest timer or an IO completion.
+// A yield (yield_now, or an operation whose budget is spent: detail/coop.hpp) goes to the back of
+// the run queue, behind the forked children too (they are moved to the run queue first), so that
+// every task ready at that moment runs before the yielder.
+//
+// Each poll is bracketed by the poll sequence (odd while a task runs). The monitor
+// (monitor.hpp) reads it to find a worker stuck in one long poll, and then wakes an idle worker
+// to steal its queued tasks and fires its due timers itself.
 #pragma once
 
 #include <asio/executor_work_guard.hpp>
@@ -28,15 +43,14 @@
 #include <coroutine>
 #include <cstdint>
 #include <thread>
-#include <vector>
 
 #include <coreio/metrics.hpp>
 #include <coreio/runtime.hpp>
-#include <coreio/time.hpp>
 
-#include "sched/inject.hpp"
-#include "sched/local_queue.hpp"
-#include "time/timer_heap.hpp"
+#include "sched/fork_deque.hpp"
+#include "sched/global_queue.hpp"
+#include "sched/run_queue.hpp"
+#include "time/timer_queue.hpp"
 
 namespace coreio::detail {
 
@@ -53,6 +67,56 @@ class owned_counter {
   std::atomic<std::uint64_t> v_{0};
 };
 
+/// The part of a worker that other threads may touch.
+class worker_remote {
+ public:
+  explicit worker_remote(const runtime_options& options)
+      : run_(options.local_queue_capacity), forks_(options.local_queue_capacity) {}
+  worker_remote(const worker_remote&) = delete;
+  worker_remote& operator=(const worker_remote&) = delete;
+
+  run_queue::stealer run_stealer() noexcept { return run_queue::stealer(run_); }
+  fork_deque::stealer fork_stealer() noexcept { return fork_deque::stealer(forks_); }
+  /// Tasks waiting in this worker's run queue and fork deque (approximate).
+  std::uint64_t queued() const noexcept {
+    return run_.size() + static_cast<std::uint64_t>(forks_.size());
+  }
+  timer_queue& timers() noexcept { return timers_; }
+
+  /// The worker's event loop: IO objects owned by this worker are bound to it.
+  asio::io_context& io() noexcept { return ioc_; }
+  /// An IO operation was started on this loop / its handler ran (keeps a busy worker polling).
+  void io_begin() noexcept { io_ops_.fetch_add(1, std::memory_order_relaxed); }
+  void io_end() noexcept { io_ops_.fetch_sub(1, std::memory_order_relaxed); }
+  /// Unblocks run_one() if the worker is parked (or makes its next one return at once).
+  void wake();
+
+  /// The poll sequence: odd while a task runs; +2 per poll. Any thread; relaxed (a progress
+  /// probe for the monitor and the polls metric; nothing is published through it).
+  std::uint64_t poll_sequence() const noexcept { return poll_seq_.load(std::memory_order_relaxed); }
+
+  worker_metrics snapshot() const;
+  std::uint64_t spawned() const noexcept { return spawned_.get(); }
+  std::uint64_t completed() const noexcept { return completed_.get(); }
+
+ private:
+  friend class worker;
+
+  run_queue run_;
+  fork_deque forks_;
+  timer_queue timers_;
+  asio::io_context ioc_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard_{ioc_.get_executor()};
+  // Operations posted to ioc_ (or IO started on it) whose handlers have not run yet; a busy worker
+  // polls ioc_ only when this is non-zero. Writers: posters (fetch_add), owner (fetch_sub). Relaxed:
+  // a hint; the handler's execution is ordered by asio's own queue lock.
+  std::atomic<std::int64_t> io_ops_{0};
+  // Writer: the owner (poll start and end). Readers: the monitor, metrics.
+  std::atomic<std::uint64_t> poll_seq_{0};
+  owned_counter steals_, steal_ops_, parks_, overflows_, busy_ns_, global_pulls_, timers_fired_,
+      spawned_, completed_;
+};
+
 class worker {
  public:
   worker(runtime_impl& rt, std::uint32_t index, const runtime_options& options);
@@ -62,60 +126,51 @@ class worker {
   /// The thread body.
   void run();
 
-  // ---- owner thread only -------------------------------------------------------------------
-  /// Makes h the next task to run here; the previous occupant of the slot goes to the deque.
-  void schedule_lifo(std::coroutine_handle<> h) noexcept;
-  /// Pushes h on the deque (overflowing half to the global queue if full) and maybe wakes a worker.
-  void push_local(std::coroutine_handle<> h) noexcept;
-  /// Puts h behind every task ready on this worker (yield_now).
-  void yield_to_back(std::coroutine_handle<> h);
-  void insert_timer(timer_entry* e) { timers_.insert(e); }
-  void erase_timer(timer_entry* e) noexcept { timers_.erase(e); }
-  void count_spawned(std::uint64_t n) noexcept { spawned_.add(n); }
-  /// Takes one unit of the running task's budget (reset for every task poll); false when spent,
-  /// so that operations that complete at once still let other tasks run (Tokio's coop budget).
-  bool take_budget() noexcept { return budget_ != 0 && budget_-- != 0; }
-  void count_completed() noexcept { completed_.add(); }
+  // ---- the worker thread only (reached through this_worker()) ------------------------------
+  /// A task made ready here by a wake-up (a lock, an event, a future, a timer, IO): the back of the
+  /// run queue. Wakes a parked worker only if other ready tasks wait before it (it would otherwise
+  /// run next here; if this worker then stays busy, the monitor wakes one).
+  void push_woken(std::coroutine_handle<> h) noexcept;
+  /// A spawned task: the back of the run queue, waking a parked worker (new work to share).
+  void push_spawned(std::coroutine_handle<> h) noexcept;
+  /// A forked child (gather): the fork deque, waking a parked worker.
+  void push_fork(std::coroutine_handle<> h) noexcept;
+  /// yield_now: behind every task ready here, the forked children included.
+  void push_yielded(std::coroutine_handle<> h) noexcept;
+  void count_spawned(std::uint64_t n) noexcept { remote_.spawned_.add(n); }
+  void count_completed() noexcept { remote_.completed_.add(); }
 
   // ---- any thread --------------------------------------------------------------------------
-  /// The worker's event loop: IO objects owned by this worker are bound to it.
-  asio::io_context& io() noexcept { return ioc_; }
-  /// An IO operation was started on this loop / its handler ran (keeps a busy worker polling).
-  void io_begin() noexcept { io_ops_.fetch_add(1, std::memory_order_relaxed); }
-  void io_end() noexcept { io_ops_.fetch_sub(1, std::memory_order_relaxed); }
-  /// Resumes the sleep e (already marked cancelled) on this worker's loop.
-  void post_timer_cancel(timer_entry* e);
-  /// Unblocks run_one() if the worker is parked (or makes its next one return at once).
-  void wake();
-  /// Shutdown, after the worker thread has been joined: runs the handlers still queued on the
-  /// loop (the deletes of sockets whose frames were freed while the workers stopped), so that
-  /// none is dropped unrun by the io_context's destructor. Caller: the runtime's destructor.
-  void run_leftovers() noexcept;
+  worker_remote& remote() noexcept { return remote_; }
+  asio::io_context& io() noexcept { return remote_.ioc_; }
+  void io_begin() noexcept { remote_.io_begin(); }
+  void io_end() noexcept { remote_.io_end(); }
   /// Runs f on this worker's thread, from its event loop. Any thread; counted as a remote call
   /// (runtime_impl.hpp, shutdown step 5) and as pending IO so that a busy worker polls for it.
   template <class F>
   void post(F&& f);
+  /// Shutdown, after the worker thread has been joined: runs the handlers still queued on the
+  /// loop (the deletes of sockets whose frames were freed while the workers stopped), so that
+  /// none is dropped unrun by the io_context's destructor. Caller: the runtime's destructor.
+  void run_leftovers() noexcept;
   runtime_impl& rt() const noexcept { return rt_; }
   std::uint32_t index() const noexcept { return index_; }
-  local_queue& queue() noexcept { return queue_; }
-  worker_metrics snapshot() const;
-  std::uint64_t spawned() const noexcept { return spawned_.get(); }
-  std::uint64_t completed() const noexcept { return completed_.get(); }
 
  private:
+  friend class parker;
+
   std::coroutine_handle<> next_local() noexcept;
   std::coroutine_handle<> find_work();
   std::coroutine_handle<> pop_global_batch();
   std::coroutine_handle<> steal();
   void execute(std::coroutine_handle<> h) noexcept;
   bool maintenance();
-  bool fire_timers(std::chrono::steady_clock::time_point now);
   void park();
-  bool work_visible() const;
-  void arm_wake_timer();
   void end_searching();
-  void overflow(void* x) noexcept;
-  bool flush_yielded() noexcept;
+  void push_run(void* x) noexcept;
+  void overflow_run(void* x) noexcept;
+  void overflow_forks(void* x) noexcept;
+  void notify_if_sleepers() noexcept;
   std::uint32_t next_random() noexcept;
 
   runtime_impl& rt_;
@@ -123,36 +178,20 @@ class worker {
   const std::uint32_t global_interval_;
   const std::uint32_t event_interval_;
 
-  // ---- remote ------------------------------------------------------------------------------
-  local_queue queue_;
-  asio::io_context ioc_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> guard_{ioc_.get_executor()};
-  // Operations posted to ioc_ (or IO started on it) whose handlers have not run yet; a busy worker
-  // polls ioc_ only when this is non-zero. Writers: posters (fetch_add), owner (fetch_sub). Relaxed:
-  // a hint; the handler's execution is ordered by asio's own queue lock.
-  std::atomic<std::int64_t> io_ops_{0};
-  owned_counter polls_, steals_, steal_ops_, parks_, overflows_, busy_ns_, global_pulls_,
-      timers_fired_, spawned_, completed_;
+  worker_remote remote_;
 
-  // ---- core (owner thread only) ------------------------------------------------------------
-  std::coroutine_handle<> lifo_{};
-  std::uint32_t lifo_streak_ = 0;
+  // ---- the worker thread only --------------------------------------------------------------
+  run_queue::owner run_{remote_.run_};
+  fork_deque::owner forks_{remote_.forks_};
   std::uint32_t tick_ = 0;
-  // Operations the running task may still complete without suspending (take_budget).
-  std::uint32_t budget_ = 0;
   std::uint32_t rng_;
   bool searching_ = false;
-  timer_heap timers_;
-  asio::steady_timer wake_timer_{ioc_};
-  // Tasks that yielded, oldest first. They go back on the deque (where thieves can take them) when
-  // it runs dry, or every global_queue_interval ticks, so that each ready task runs once before a
-  // yielder runs again.
-  std::vector<void*> yielded_;
+  asio::steady_timer wake_timer_{remote_.ioc_};
   bool wake_timer_armed_ = false;
   std::chrono::steady_clock::time_point wake_timer_deadline_{};
   std::chrono::steady_clock::time_point busy_since_{};
-  inject_queue::producer_token ptok_;
-  inject_queue::consumer_token ctok_;
+  global_queue::producer_token ptok_;
+  global_queue::consumer_token ctok_;
 };
 
 }  // namespace coreio::detail

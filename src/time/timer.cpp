@@ -1,47 +1,77 @@
-// time/timer.cpp — sleep_for / sleep_until on the worker's timer heap.
+// time/timer.cpp — a sleep's life, one named function per state transition.
 //
-// An entry's state word decides who resumes the sleeping coroutine, exactly once:
-//   pending -> fired      by the owner worker when the deadline passes (worker.cpp fire_timers);
-//   pending -> cancelled  by a canceller (timer_cancel), on any thread.
-// Whoever makes the transition (an acq_rel compare-exchange from pending) resumes the waiter; the
-// loser does nothing and leaves the winner's state in place (the sleeper reads it on resuming).
-// A canceller on another thread cannot touch the owner's heap, so it posts the removal and the
-// resumption to the owner's event loop; the entry stays alive until then because only that posted
-// handler will resume the coroutine that holds it.
+// An entry (coreio/time.hpp, timer_entry) is inserted `pending` into the timer queue of the worker
+// its task runs on (timer_insert). Then exactly one of two transitions happens, each an acq_rel
+// compare-exchange from `pending`, so that exactly one thread finishes the entry:
+//   pending -> fired      timer_claim_fired, inside timer_fire_due, under the queue's lock while the
+//                         entry is popped: by the owner worker between polls, or by the runtime's
+//                         monitor when the owner is stuck in a long poll (sched/monitor.hpp).
+//   pending -> cancelled  timer_claim_cancelled: by a canceller on any thread (timer_cancel), or by
+//                         the sleeper itself when its cancel registration fails (time.hpp).
+// The winner finishes the entry (timer_finish): resumes the sleeper on the entry's runtime, or
+// calls on_done. The loser leaves the winner's state in place (the sleeper reads it on resuming).
+// Claiming `fired` under the queue's lock matters: a cancelled entry's frame may be freed as soon
+// as its canceller resumes it, so a firer may only touch entries still in the heap.
 #include <coreio/time.hpp>
 
 #include "runtime_impl.hpp"
 #include "sched/worker.hpp"
+#include "time/timer_queue.hpp"
 
 namespace coreio::detail {
 
-void timer_insert(timer_entry* e) {
-  worker* w = this_worker();
-  e->owner = w;
-  w->insert_timer(e);
+namespace {
+
+bool timer_claim_fired(timer_entry* e) noexcept {
+  std::uint8_t expected = timer_entry::pending;
+  // acq_rel: the winner of pending -> x resumes the waiter; acquire sees the inserter's writes.
+  return e->state.compare_exchange_strong(expected, timer_entry::fired, std::memory_order_acq_rel,
+                                          std::memory_order_acquire);
 }
 
-void timer_erase(timer_entry* e) noexcept { e->owner->erase_timer(e); }
-
+/// The end of an entry's life in the queue: resume the sleeper, or tell whoever set on_done. On the
+/// thread that won the entry; e may be gone once this returns.
 void timer_finish(timer_entry* e, bool fired) noexcept {
   if (e->on_done != nullptr) e->on_done(e, fired);
-  else e->owner->push_local(e->waiter);  // e may be gone once pushed: a thief can run the waiter
+  else schedule(e->rt, e->waiter);  // e may be gone once scheduled: a thief can run the waiter
 }
+
+}  // namespace
+
+void timer_insert(timer_entry* e) {
+  worker* w = this_worker();
+  e->queue = &w->remote().timers();
+  e->rt = &w->rt();
+  e->queue->insert(e);
+}
+
+bool timer_claim_cancelled(timer_entry* e) noexcept {
+  std::uint8_t expected = timer_entry::pending;
+  // acq_rel: as in timer_claim_fired. An entry that fired keeps `fired`.
+  return e->state.compare_exchange_strong(expected, timer_entry::cancelled, std::memory_order_acq_rel,
+                                          std::memory_order_acquire);
+}
+
+void timer_erase(timer_entry* e) noexcept { e->queue->erase(e); }
 
 void timer_cancel(cancel_node* n) noexcept {
   auto* e = static_cast<timer_entry*>(n);
-  // A compare-exchange: an entry that fired keeps `fired` (its sleeper may be reading it).
-  std::uint8_t expected = timer_entry::pending;
-  if (!e->state.compare_exchange_strong(expected, timer_entry::cancelled, std::memory_order_acq_rel,
-                                        std::memory_order_acquire)) {
-    return;  // it fired first; the waiter resumes normally
-  }
-  worker* w = e->owner;
-  if (this_worker() == w) {
-    w->erase_timer(e);
-    timer_finish(e, false);
-  } else {
-    w->post_timer_cancel(e);
+  if (!timer_claim_cancelled(e)) return;  // it fired first; the firer resumes the waiter
+  e->queue->erase(e);
+  timer_finish(e, false);
+}
+
+std::size_t timer_fire_due(timer_queue& q, std::chrono::steady_clock::time_point now) noexcept {
+  std::size_t fired = 0;
+  constexpr std::size_t batch = 64;
+  timer_entry* due[batch];
+  for (;;) {
+    const std::size_t n = q.pop_due(now, due, batch, &timer_claim_fired);
+    // Finished after the lock is released: an on_done may cancel a child whose own sleep is in
+    // this same queue.
+    for (std::size_t i = 0; i < n; ++i) timer_finish(due[i], true);
+    fired += n;
+    if (n < batch) return fired;
   }
 }
 

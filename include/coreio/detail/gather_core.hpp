@@ -7,8 +7,9 @@
 //
 // Protocol (parent P awaits N children, all task<...> frames owned by the awaitable in P's frame):
 //   1. start(): give each child its own cancel scope and this sink; arm a node on P's scope whose
-//      fn cancels every child; push children 0..N-2 on the worker's deque (stealable, child 0 on top)
-//      and transfer control to child N-1 inline (libfork's fork + call).
+//      fn cancels every child; push children N-1..1 on the worker's fork deque (stealable, child 1
+//      on top, so the owner starts them in argument order) and transfer control to child 0 inline
+//      (libfork's fork + call).
 //   2. Each child, at its final suspend, calls child_done(): the winner (see the modes) is
 //      recorded (CAS on winner_) and cancels its siblings; then remaining_ is
 //      decremented. The child that takes it to zero resumes P by symmetric transfer, on whatever
@@ -85,8 +86,8 @@ class gather_core : public child_sink, public cancel_node {
     if (!scope->arm(this)) return parent;
     armed_ = true;
     count_child_spawned(static_cast<std::uint32_t>(n));
-    for (std::size_t i = n - 1; i-- > 0;) push_local(handles[i]);
-    return handles[n - 1];
+    for (std::size_t i = n; i-- > 1;) push_fork(handles[i]);
+    return handles[0];
   }
 
   /// Step 3. Mode all: returns normally if every child succeeded, else rethrows the first failure.

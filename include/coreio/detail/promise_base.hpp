@@ -4,9 +4,10 @@
 //   awaited   `co_await t` from another coroutine: runs inline under the awaiter's cancel scope and
 //             resumes the awaiter by symmetric transfer when done.
 //   gathered  a child of gather: runs under its own scope, possibly on another worker; the last child
-//             to finish resumes the parent by symmetric transfer (gather_group::child_done).
-//   spawned   a root task (spawn / block_on): own scope, a join cell, two references (the running
-//             task and the join handle), registered with its runtime so shutdown can cancel it.
+//             to finish resumes the parent by symmetric transfer (child_sink::child_done).
+//   spawned   a spawned task (spawn / block_on): own scope, a join cell, two references (the running
+//             task and the join handle), registered with its runtime so shutdown can cancel it. Its
+//             life from spawn to free: detail/spawned_task.hpp.
 // Fields used by one mode only are noted. Frames are allocated by frame_alloc (mimalloc).
 #pragma once
 
@@ -18,6 +19,10 @@
 #include <coreio/detail/cancel_scope.hpp>
 #include <coreio/detail/completion_cell.hpp>
 #include <coreio/detail/sched_hooks.hpp>
+
+namespace coreio::detail {
+std::coroutine_handle<> spawned_task_complete(promise_base* p, std::coroutine_handle<> h) noexcept;
+}  // namespace coreio::detail
 
 namespace coreio::detail {
 
@@ -49,7 +54,7 @@ struct promise_base {
   /// Completes when the task ends; the join handle waits on it. Its refcount counts the owners of
   /// the frame: the running task and the join handle.
   completion_cell cell_{};
-  /// The runtime the task was spawned on (set by spawn_root).
+  /// The runtime the task was spawned on (set by spawn_task).
   runtime_impl* rt_ = nullptr;
   /// Place in that runtime's registry (sched/registry.hpp); guarded by the registry shard's lock.
   std::uint32_t reg_index_ = 0;
@@ -75,7 +80,7 @@ struct promise_base {
       case completion_kind::spawned:
         break;
     }
-    return root_complete(this, h);
+    return spawned_task_complete(this, h);
   }
 
   /// Makes this frame an independent thread of execution (gathered or spawned).

@@ -19,27 +19,19 @@ worker* this_worker() noexcept;
 /// The runtime of the calling worker, or null. Any thread.
 runtime_impl* this_runtime() noexcept;
 
-/// Makes h ready. On a worker of rt: the worker's LIFO slot (runs next, after the current task).
-/// Elsewhere: rt's global queue, waking a parked worker. Any thread.
+/// Makes h ready (a wake-up). On a worker of rt: the back of that worker's run queue, so tasks run
+/// in the order they became ready. Elsewhere: rt's global queue, waking a parked worker. Any thread.
 void schedule(runtime_impl* rt, std::coroutine_handle<> h) noexcept;
-/// Pushes h on the calling worker's local deque, where idle workers may steal it. Worker only.
-void push_local(std::coroutine_handle<> h) noexcept;
-/// Queues h behind the ready work (asyncio.sleep(0)): the runtime's global FIFO. Worker only.
+/// Pushes a forked child (gather) on the calling worker's fork deque, where idle workers may steal
+/// it. Worker only.
+void push_fork(std::coroutine_handle<> h) noexcept;
+/// Queues h behind every task ready on the calling worker (asyncio.sleep(0)). Worker only.
 void yield_to_back(std::coroutine_handle<> h);
-
-/// Spawns the root task whose promise is p and whose frame is h on rt: registers it for shutdown,
-/// queues it. Throws runtime_closed if rt is shutting down (the frame is then not taken). Any thread.
-void root_spawn(runtime_impl* rt, promise_base* p, std::coroutine_handle<> h);
-/// Called from a root task's final suspend: unregisters it, completes its join cell, drops the
-/// task's reference. Returns the coroutine to transfer to. Worker only.
-std::coroutine_handle<> root_complete(promise_base* p, std::coroutine_handle<> h) noexcept;
-/// Drops one reference to a root frame (the join handle's); destroys the frame on the last. Any thread.
-void root_release(promise_base* p, std::coroutine_handle<> h) noexcept;
 
 /// Queues job on rt's blocking pool (src/sched/blocking_pool.hpp). The pool owns the job from the
 /// call on, also when it throws: a refused job is destroyed without running. Throws runtime_closed
 /// once rt has begun shutting down (runtime_impl.hpp, step 1). Any thread.
-void blocking_submit(runtime_impl* rt, blocking_job* job);
+void submit_blocking(runtime_impl* rt, blocking_job* job);
 
 /// Metrics: a forked child was created / finished on the calling worker. Worker only.
 void count_child_spawned(std::uint32_t n) noexcept;

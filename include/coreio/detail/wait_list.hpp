@@ -30,6 +30,9 @@
 //   resource, state = granted, collect them in a wake_list; after unlocking wake_list::wake_all()
 //   schedules them. A coroutine is never scheduled while the spinlock is held, and a collected
 //   node's `next` is read before the node is scheduled (after that it may already be freed).
+// Budget (detail/coop.hpp): an operation that completes without suspending, in await_ready (ready())
+//   or in step 4, spends one unit of the task's budget; when it is spent the operation still
+//   completes, and the task then yields (goes to the back of the run queue) before resuming.
 // await_resume: disarm the node if it was armed (waits for a canceller still inside fn, so the
 //   node outlives every use), then act on the state.
 //
@@ -48,6 +51,7 @@
 #include <utility>
 
 #include <coreio/detail/cancel_scope.hpp>
+#include <coreio/detail/coop.hpp>
 #include <coreio/detail/promise_base.hpp>
 #include <coreio/detail/sched_hooks.hpp>
 #include <coreio/detail/spinlock.hpp>
@@ -193,6 +197,19 @@ inline void cancel_waiter(cancel_node* c) noexcept {
 struct waiter_base : waiter_node {
   cancel_scope* scope = nullptr;
   bool armed = false;
+  /// ready() completed the operation but the budget was spent: suspend() yields first thing.
+  bool yield_pending = false;
+
+  /// For await_ready: s is the outcome of trying the operation at once (init: it must wait).
+  /// Returns true if the task may go on without suspending; false if it must wait, or if the
+  /// operation completed but the budget is spent (then suspend() yields).
+  bool ready(wait_state s) noexcept {
+    state = s;
+    if (s == wait_state::init) return false;
+    if (coop_take()) return true;
+    yield_pending = true;
+    return false;
+  }
 
   /// Steps 1-5 of the file comment. `attempt(wake_list&)` runs under the lock and returns
   /// wait_state::granted or ::closed if the operation completed, ::init if the caller must wait.
@@ -200,6 +217,10 @@ struct waiter_base : waiter_node {
   template <class P, class Attempt>
   bool suspend(std::coroutine_handle<P> h, spinlock& lk, wait_list& l, Attempt&& attempt,
                void (*cancel_fn)(cancel_node*) = &cancel_waiter) {
+    if (yield_pending) {
+      yield_to_back(h);  // completed in await_ready; *this may be resumed from here on
+      return true;
+    }
     scope = scope_of(h);
     handle = h;
     rt = this_runtime();
@@ -228,7 +249,11 @@ struct waiter_base : waiter_node {
     }
     if (s != wait_state::init) {
       state = s;
-      return false;  // g unlocks, then wake's destructor schedules what the attempt collected
+      g.unlock();
+      wake.wake_all();
+      if (coop_take()) return false;
+      yield_to_back(h);  // budget spent: the operation is done, the task goes behind the others
+      return true;
     }
     l.push_back(this);
     state = wait_state::queued;

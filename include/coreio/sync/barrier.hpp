@@ -82,9 +82,10 @@ class barrier {
     explicit awaiter(barrier* b) noexcept : b_(b) {}
     bool await_ready() noexcept {
       detail::wake_list wake;
-      std::lock_guard<detail::spinlock> g(b_->lock_);
-      this->state = b_->arrive_locked(this->index, wake);
-      return this->state != detail::wait_state::init;
+      std::unique_lock<detail::spinlock> g(b_->lock_);
+      const detail::wait_state s = b_->arrive_locked(this->index, wake);
+      g.unlock();
+      return this->ready(s);
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {

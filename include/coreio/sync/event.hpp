@@ -71,7 +71,9 @@ class event {
   class awaiter : detail::waiter_base {
    public:
     explicit awaiter(event* e) noexcept : e_(e) {}
-    bool await_ready() const noexcept { return e_->is_set(); }
+    bool await_ready() noexcept {
+      return ready(e_->is_set() ? detail::wait_state::granted : detail::wait_state::init);
+    }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
       return suspend(h, e_->lock_, e_->waiters_, [this](detail::wake_list&) {

@@ -74,7 +74,9 @@ class latch {
   class awaiter : detail::waiter_base {
    public:
     explicit awaiter(latch* l) noexcept : l_(l) {}
-    bool await_ready() const noexcept { return l_->try_wait(); }
+    bool await_ready() noexcept {
+      return ready(l_->try_wait() ? detail::wait_state::granted : detail::wait_state::init);
+    }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
       return suspend(h, l_->lock_, l_->waiters_, [this](detail::wake_list&) {

@@ -281,9 +281,10 @@ class basic_queue {
     putter(basic_queue* q, T&& x) noexcept : q_(q), x_(std::move(x)) {}
     bool await_ready() {
       detail::wake_list wake;
-      std::lock_guard<detail::spinlock> g(q_->lock_);
-      this->state = q_->put_locked(x_, wake);
-      return this->state != detail::wait_state::init;
+      std::unique_lock<detail::spinlock> g(q_->lock_);
+      const detail::wait_state s = q_->put_locked(x_, wake);
+      g.unlock();
+      return this->ready(s);
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
@@ -313,9 +314,10 @@ class basic_queue {
     explicit getter(basic_queue* q) noexcept : q_(q) {}
     bool await_ready() {
       detail::wake_list wake;
-      std::lock_guard<detail::spinlock> g(q_->lock_);
-      this->state = q_->get_locked(this->slot, wake);
-      return this->state != detail::wait_state::init;
+      std::unique_lock<detail::spinlock> g(q_->lock_);
+      const detail::wait_state s = q_->get_locked(this->slot, wake);
+      g.unlock();
+      return this->ready(s);
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
@@ -342,10 +344,10 @@ class basic_queue {
    public:
     explicit joiner(basic_queue* q) noexcept : q_(q) {}
     bool await_ready() {
-      std::lock_guard<detail::spinlock> g(q_->lock_);
-      if (q_->unfinished_ != 0) return false;
-      this->state = detail::wait_state::granted;
-      return true;
+      std::unique_lock<detail::spinlock> g(q_->lock_);
+      const bool done = q_->unfinished_ == 0;
+      g.unlock();
+      return this->ready(done ? detail::wait_state::granted : detail::wait_state::init);
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {

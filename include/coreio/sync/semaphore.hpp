@@ -182,9 +182,8 @@ class permit_awaiter : waiter_base {
  public:
   permit_awaiter(Owner* o, permit_core* c) noexcept : owner_(o), core_(c) {}
   bool await_ready() noexcept {
-    if (!core_->try_acquire()) return false;
-    state = wait_state::granted;  // fast path: no suspension, no cancellation check
-    return true;
+    // Fast path: no suspension, no cancellation check.
+    return ready(core_->try_acquire() ? wait_state::granted : wait_state::init);
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) {

@@ -1,7 +1,7 @@
-// local_queue_test.cpp — src/sched/local_queue.hpp: the bounded Chase-Lev deque. The owner pushes
+// fork_deque_test.cpp — src/sched/fork_deque.hpp: the bounded Chase-Lev deque. The owner pushes
 // and pops LIFO at the bottom, thieves steal FIFO at the top, a full ring refuses pushes, indices
 // wrap around the ring, and under contention every item is taken exactly once.
-#include "sched/local_queue.hpp"
+#include "sched/fork_deque.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,14 +16,28 @@
 
 namespace {
 
-using coreio::detail::local_queue;
+using coreio::detail::fork_deque;
+
+/// One deque with both of its ends, so that a test can play the owner and the thieves.
+struct test_deque {
+  explicit test_deque(std::uint32_t capacity) : q(capacity) {}
+  bool push(void* x) { return owner.push(x); }
+  void* pop() { return owner.pop(); }
+  void* steal() { return thief.steal(); }
+  std::int64_t size() const { return q.size(); }
+  bool empty() const { return q.empty(); }
+  std::uint32_t capacity() const { return q.capacity(); }
+  fork_deque q;
+  fork_deque::owner owner{q};
+  fork_deque::stealer thief{q};
+};
 
 // Items are small integers disguised as non-null pointers.
 void* item(std::uintptr_t i) { return reinterpret_cast<void*>(i + 1); }
 std::uintptr_t index_of(void* p) { return reinterpret_cast<std::uintptr_t>(p) - 1; }
 
-TEST(LocalQueueTest, StartsEmpty) {
-  local_queue q(8);
+TEST(ForkDequeTest, StartsEmpty) {
+  test_deque q(8);
   EXPECT_EQ(q.capacity(), 8u);
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(q.size(), 0);
@@ -32,8 +46,8 @@ TEST(LocalQueueTest, StartsEmpty) {
   EXPECT_TRUE(q.empty()) << "a failed pop leaves the indices consistent";
 }
 
-TEST(LocalQueueTest, OwnerPopsLastInFirstOut) {
-  local_queue q(8);
+TEST(ForkDequeTest, OwnerPopsLastInFirstOut) {
+  test_deque q(8);
   for (std::uintptr_t i = 0; i < 5; ++i) ASSERT_TRUE(q.push(item(i)));
   EXPECT_EQ(q.size(), 5);
   for (std::uintptr_t i = 5; i-- > 0;) EXPECT_EQ(q.pop(), item(i));
@@ -41,16 +55,16 @@ TEST(LocalQueueTest, OwnerPopsLastInFirstOut) {
   EXPECT_TRUE(q.empty());
 }
 
-TEST(LocalQueueTest, ThievesStealFirstInFirstOut) {
-  local_queue q(8);
+TEST(ForkDequeTest, ThievesStealFirstInFirstOut) {
+  test_deque q(8);
   for (std::uintptr_t i = 0; i < 5; ++i) ASSERT_TRUE(q.push(item(i)));
   for (std::uintptr_t i = 0; i < 5; ++i) EXPECT_EQ(q.steal(), item(i));
   EXPECT_EQ(q.steal(), nullptr);
   EXPECT_TRUE(q.empty());
 }
 
-TEST(LocalQueueTest, PopAndStealTakeFromOppositeEnds) {
-  local_queue q(8);
+TEST(ForkDequeTest, PopAndStealTakeFromOppositeEnds) {
+  test_deque q(8);
   for (std::uintptr_t i = 0; i < 4; ++i) ASSERT_TRUE(q.push(item(i)));
   EXPECT_EQ(q.steal(), item(0));
   EXPECT_EQ(q.pop(), item(3));
@@ -60,8 +74,8 @@ TEST(LocalQueueTest, PopAndStealTakeFromOppositeEnds) {
   EXPECT_EQ(q.steal(), nullptr);
 }
 
-TEST(LocalQueueTest, PushFailsWhenFullAndSucceedsAgainAfterATake) {
-  local_queue q(4);
+TEST(ForkDequeTest, PushFailsWhenFullAndSucceedsAgainAfterATake) {
+  test_deque q(4);
   for (std::uintptr_t i = 0; i < 4; ++i) ASSERT_TRUE(q.push(item(i)));
   EXPECT_FALSE(q.push(item(99)));
   EXPECT_EQ(q.size(), 4);
@@ -78,8 +92,8 @@ TEST(LocalQueueTest, PushFailsWhenFullAndSucceedsAgainAfterATake) {
   EXPECT_TRUE(q.empty());
 }
 
-TEST(LocalQueueTest, WrapsAroundTheRingManyTimes) {
-  local_queue q(4);
+TEST(ForkDequeTest, WrapsAroundTheRingManyTimes) {
+  test_deque q(4);
   std::uintptr_t next_in = 0, next_stolen = 0;
   // Keep 1-4 items in a 4-slot ring while the indices advance far past its size.
   for (int round = 0; round < 10'000; ++round) {
@@ -97,8 +111,8 @@ TEST(LocalQueueTest, WrapsAroundTheRingManyTimes) {
   EXPECT_GT(next_in, 20'000u);
 }
 
-TEST(LocalQueueTest, WrapsAroundWithPushPopOnly) {
-  local_queue q(4);
+TEST(ForkDequeTest, WrapsAroundWithPushPopOnly) {
+  test_deque q(4);
   for (std::uintptr_t i = 0; i < 100'000; ++i) {
     ASSERT_TRUE(q.push(item(i)));
     ASSERT_TRUE(q.push(item(i + 1)));
@@ -111,10 +125,10 @@ TEST(LocalQueueTest, WrapsAroundWithPushPopOnly) {
 // The owner pushes 1,000,000 items and pops some of them back while two thieves steal; every item
 // must be taken exactly once (a per-item counter), however pops and steals interleave, including
 // the race for the last item.
-TEST(LocalQueueTest, EveryItemIsTakenExactlyOnceUnderConcurrentPopsAndSteals) {
+TEST(ForkDequeTest, EveryItemIsTakenExactlyOnceUnderConcurrentPopsAndSteals) {
   constexpr std::uintptr_t n = 1'000'000;
   for (std::uint32_t capacity : {4u, 256u}) {
-    local_queue q(capacity);
+    test_deque q(capacity);
     std::unique_ptr<std::atomic<std::uint8_t>[]> taken(new std::atomic<std::uint8_t>[n]);
     for (std::uintptr_t i = 0; i < n; ++i) taken[i].store(0, std::memory_order_relaxed);
     std::atomic<bool> owner_done{false};

@@ -1,8 +1,13 @@
-// sched/idle.hpp — who is searching for work and who is parked (Tokio's idle.rs, simplified).
+// sched/park.hpp — who is searching for work, who is parked, and how a worker parks (Tokio's
+// idle.rs and park.rs, simplified). The counters and the sleeper list are class idle below; the
+// parking itself is one function, worker::park (park.cpp).
 //
 // A worker with nothing to run becomes a *searcher* (steals, looks at the global queue) if fewer
-// than half of the workers already search; otherwise, or when the search finds nothing, it *parks*:
-// it registers in the sleeper list, re-checks every queue, and blocks in its event loop.
+// than half of the workers already search; otherwise, or when the search finds nothing, it *parks*
+// (worker::park, in this order): registers as a sleeper (add_sleeper), issues a seq_cst fence,
+// re-checks every queue and its own due timers (and returns to work if any holds something), arms
+// its wake timer for its earliest sleep, blocks in its event loop's run_one(), and on waking
+// unregisters (remove_sleeper; a notifier may have done it already, counting it as a searcher).
 //
 // Wake-up protocol (no lost wake-ups for work that only a sleeper could run):
 //   1. A thread that makes work visible to other workers (global queue push) does so, then a seq_cst
@@ -11,8 +16,9 @@
 //      seq_cst fence, re-checks every queue before it blocks.
 //   By the fence pair, either the notifier sees the sleeper (and wakes one: it pops a sleeper,
 //   counts it as a searcher and posts a no-op to its event loop), or the parker sees the work.
-//   Pushes on a worker's own deque use a cheaper, relaxed check: if a wake-up is missed there, the
-//   pushing worker still runs the item itself; only parallelism is delayed until its next push.
+//   Pushes on a worker's own queues use a cheaper, relaxed check: if a wake-up is missed there, the
+//   pushing worker still runs the item itself; if it stays busy in one long poll instead, the
+//   runtime's monitor (monitor.hpp) sees its queued work and wakes a sleeper within a tick.
 //   3. A woken searcher that finds work and was the last searcher wakes the next sleeper (the chain),
 //      so a burst of work spreads one worker at a time without a thundering herd.
 //
@@ -70,8 +76,8 @@ class idle {
     return false;
   }
 
-  /// Step 1 after a fence: pick a sleeper to wake, counted as a searcher, or -1 if none is needed.
-  /// `guaranteed`: the caller already issued the seq_cst fence of step 1.
+  /// Step 1, after the caller's seq_cst fence: pick a sleeper to wake, counted as a searcher, or -1
+  /// if none is needed.
   int pick_sleeper_to_wake() {
     // seq_cst loads: read after the caller's fence, in the total order with add_sleeper's RMW.
     if (num_sleeping_.load(std::memory_order_seq_cst) == 0) return -1;
@@ -87,7 +93,10 @@ class idle {
     return static_cast<int>(w);
   }
 
-  /// Relaxed hints for the cheap local-push check.
+  /// Workers parked now. seq_cst: the monitor's half of its deep-sleep Dekker pair (monitor.hpp).
+  std::uint32_t sleeping() const noexcept { return num_sleeping_.load(std::memory_order_seq_cst); }
+
+  /// Relaxed hints for the cheap local-push check and the monitor.
   std::uint32_t sleeping_hint() const noexcept {
     return num_sleeping_.load(std::memory_order_relaxed);
   }

@@ -1,10 +1,15 @@
-// sched/local_queue.hpp — the bounded Chase-Lev deque of one worker.
+// sched/fork_deque.hpp — the bounded Chase-Lev deque of one worker, for forked children.
 //
-// Owner (the worker thread): push() at the bottom, pop() at the bottom (LIFO: depth-first, so the
-// newest, cache-hot child runs next and a fork-join tree stays shallow in memory). Stealers (any
-// other worker): steal() one item at the top (FIFO: the oldest, biggest pieces of work). The ring
-// is fixed-size; a full push fails and the worker moves half of its items to the global queue
-// (Tokio's overflow policy), so the deque never grows.
+// gather's children (and the other fork-join combinators') wait here, not in the run queue
+// (run_queue.hpp): the owner pops them newest first, so a fork-join tree runs depth-first, the
+// cache-hot child next, and stays shallow in memory (skynet at a few MB where a breadth-first pool
+// reaches gigabytes). Stealers take the oldest, biggest pieces of work from the other end. The
+// ring is fixed-size; a full push fails and the worker moves half of its items to the global
+// queue (Tokio's overflow policy), so the deque never grows.
+//
+// Ownership is in the types: fork_deque::owner (push at the bottom, pop at the bottom: LIFO) is
+// held by the worker thread alone; fork_deque::stealer (steal one item at the top: FIFO; size) by
+// anyone. Both views share one fork_deque.
 //
 // Algorithm and memory orders: Lê, Pop, Cohen, Zappa Nardelli, "Correct and Efficient
 // Work-Stealing for Weak Memory Models", PPoPP 2013, figure 1 (the C11 version), with one change:
@@ -14,7 +19,7 @@
 // nothing on x86_64 and little on ARM. Indices are signed 64-bit so that bottom - 1 on an empty
 // deque is -1, not a wrap-around.
 //
-// Steal-half is done by the thief as repeated single steals (steal_into): a multi-item CAS on top
+// A thief that wants half steals one item at a time (worker.cpp, steal): a multi-item CAS on top
 // would race with the owner's CAS-free pops of the other end.
 #pragma once
 
@@ -26,14 +31,29 @@
 
 namespace coreio::detail {
 
-class local_queue {
+class fork_deque {
  public:
-  explicit local_queue(std::uint32_t capacity)
+  class owner;
+  class stealer;
+
+  explicit fork_deque(std::uint32_t capacity)
       : mask_(capacity - 1), buf_(new std::atomic<void*>[capacity]) {
     for (std::uint32_t i = 0; i < capacity; ++i) buf_[i].store(nullptr, std::memory_order_relaxed);
   }
 
   std::uint32_t capacity() const noexcept { return static_cast<std::uint32_t>(mask_ + 1); }
+
+  /// Approximate number of items; any thread (relaxed: a hint for stealing and metrics).
+  std::int64_t size() const noexcept {
+    std::int64_t b = bottom_->load(std::memory_order_relaxed);
+    std::int64_t t = top_->load(std::memory_order_relaxed);
+    return b > t ? b - t : 0;
+  }
+  bool empty() const noexcept { return size() == 0; }
+
+ private:
+  friend class owner;
+  friend class stealer;
 
   /// Owner only. False if full.
   bool push(void* x) noexcept {
@@ -95,15 +115,6 @@ class local_queue {
     return x;
   }
 
-  /// Approximate number of items; any thread (relaxed: a hint for stealing and metrics).
-  std::int64_t size() const noexcept {
-    std::int64_t b = bottom_->load(std::memory_order_relaxed);
-    std::int64_t t = top_->load(std::memory_order_relaxed);
-    return b > t ? b - t : 0;
-  }
-  bool empty() const noexcept { return size() == 0; }
-
- private:
   // Written by thieves (CAS) and by the owner's last-item CAS; read by everyone.
   cache_padded<std::atomic<std::int64_t>> top_{};
   // Written by the owner only; read by thieves.
@@ -111,6 +122,36 @@ class local_queue {
   const std::int64_t mask_;
   // The ring. Slot i holds item i while top <= i < bottom.
   std::unique_ptr<std::atomic<void*>[]> buf_;
+};
+
+/// The owner's end: push and pop at the bottom (LIFO). The worker thread only.
+class fork_deque::owner {
+ public:
+  explicit owner(fork_deque& q) noexcept : q_(&q) {}
+  /// False if full (the caller overflows to the global queue).
+  bool push(void* x) noexcept { return q_->push(x); }
+  /// The newest item, or null.
+  void* pop() noexcept { return q_->pop(); }
+  /// The oldest item, or null (overflow moves the oldest half out).
+  void* pop_oldest() noexcept { return q_->steal(); }
+  std::int64_t size() const noexcept { return q_->size(); }
+  bool empty() const noexcept { return q_->empty(); }
+  std::uint32_t capacity() const noexcept { return q_->capacity(); }
+
+ private:
+  fork_deque* q_;
+};
+
+/// The stealers' end: take the oldest item at the top. Any thread.
+class fork_deque::stealer {
+ public:
+  explicit stealer(fork_deque& q) noexcept : q_(&q) {}
+  /// The oldest item, or null if empty or if the race for it was lost.
+  void* steal() noexcept { return q_->steal(); }
+  std::int64_t size() const noexcept { return q_->size(); }
+
+ private:
+  fork_deque* q_;
 };
 
 }  // namespace coreio::detail

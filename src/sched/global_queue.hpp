@@ -1,7 +1,9 @@
-// sched/inject.hpp — the global injection queue of a runtime.
+// sched/global_queue.hpp — the global queue of a runtime (Tokio's inject queue).
 //
-// Holds ready coroutines submitted from threads that are not workers, the overflow of full local
-// deques, and yielded tasks (yield_now puts the task at the back of the line here). An MPMC queue
+// Holds ready coroutines made ready by threads that are not workers of the runtime (spawns and
+// wake-ups from plain threads, the monitor's fired timers), and the overflow of full run queues and
+// fork deques. Every worker takes from it every global_queue_interval ticks and when it runs out of
+// local work (worker.hpp). An MPMC queue
 // (moodycamel::ConcurrentQueue): workers use their own producer/consumer tokens, outside threads the
 // token-free implicit producers. FIFO per producer; no global order across producers is promised.
 //
@@ -23,12 +25,12 @@
 
 namespace coreio::detail {
 
-class inject_queue {
+class global_queue {
  public:
   using producer_token = moodycamel::ProducerToken;
   using consumer_token = moodycamel::ConsumerToken;
 
-  inject_queue() : q_(1024) {}
+  global_queue() : q_(1024) {}
 
   producer_token make_producer() { return producer_token(q_); }
   consumer_token make_consumer() { return consumer_token(q_); }
