@@ -60,7 +60,7 @@ class join_handle {
   }
 
   /// True once the task has ended (with a value or an exception). Any thread.
-  bool done() const noexcept { return h_ && h_.promise().cell_.is_complete(); }
+  bool done() const noexcept { return h_ && h_.promise().spawned_->cell.is_complete(); }
 
   /// Blocks the calling thread until the task ends; returns its result or rethrows its exception.
   /// Not from a worker thread: it would block that worker (throws usage_error; co_await instead).
@@ -69,7 +69,7 @@ class join_handle {
     if (detail::this_worker() != nullptr) {
       detail::throw_usage("join_handle::get() on a worker thread would block it; co_await it");
     }
-    h_.promise().cell_.wait_blocking();
+    h_.promise().spawned_->cell.wait_blocking();
     consumed_ = true;
     return h_.promise().result();
   }
@@ -97,7 +97,7 @@ class join_handle {
 
     bool await_ready() {
       self->check_retrievable();
-      if (!self->h_.promise().cell_.is_complete()) return false;
+      if (!self->h_.promise().spawned_->cell.is_complete()) return false;
       coop.completed = true;  // a finished task: spend the budget (detail/coop.hpp)
       return coop.take();
     }
@@ -111,7 +111,7 @@ class join_handle {
       rec = {caller, detail::this_runtime()};
       // Nothing withdraws a join waiter (a cancel is forwarded to the child instead), so the
       // result is suspended or complete. After registering, *this may be resumed at any moment.
-      if (self->h_.promise().cell_.set_async_waiter(&rec) ==
+      if (self->h_.promise().spawned_->cell.set_async_waiter(&rec) ==
           detail::completion_cell::registration::suspended) {
         return true;
       }

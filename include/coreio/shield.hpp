@@ -49,7 +49,7 @@ struct shield_awaiter : cancel_node {
 
   bool await_ready() {
     self->check_retrievable();
-    return self->h_.promise().cell_.is_complete();
+    return self->h_.promise().spawned_->cell.is_complete();
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> caller) noexcept {
@@ -62,7 +62,7 @@ struct shield_awaiter : cancel_node {
       return false;
     }
     armed = true;
-    switch (self->h_.promise().cell_.set_async_waiter(&rec)) {
+    switch (self->h_.promise().spawned_->cell.set_async_waiter(&rec)) {
       case completion_cell::registration::suspended:
         return true;
       case completion_cell::registration::cancelled:
@@ -81,7 +81,7 @@ struct shield_awaiter : cancel_node {
   }
   static void on_cancel(cancel_node* n) noexcept {
     auto* a = static_cast<shield_awaiter*>(n);
-    if (a->self->h_.promise().cell_.withdraw_async_waiter()) {
+    if (a->self->h_.promise().spawned_->cell.withdraw_async_waiter()) {
       a->interrupted = true;
       schedule(a->rec.rt, a->rec.handle);
     }

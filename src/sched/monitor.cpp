@@ -71,11 +71,16 @@ void monitor::tick(std::chrono::steady_clock::time_point now) {
     const bool in_poll = (seq & 1) != 0;
     const bool stuck = in_poll && seq == last_seq_[i];
     last_seq_[i] = seq;
-    if (stuck && w.queued() != 0) stuck_with_work = true;
-    // A due sleep on a worker that is inside a poll: fire it here once it is a tick late (the
-    // owner fires its own between polls; a parked owner's wake timer fires them).
-    if (in_poll && w.timers().next_deadline() + interval_ <= now) {
-      timer_fire_due(w.timers(), now);  // each sleeper goes to the global queue, with a notify
+    if (stuck && w.queued() != 0) {
+      stuck_with_work = true;
+      w.count_stuck_with_queued();
+    }
+    // A due sleep on a worker stuck in one poll, or a tick late on a worker inside a poll: fire it
+    // here (the owner fires its own between polls; a parked owner's wake timer fires them).
+    const auto next = w.timers().next_deadline();
+    if ((stuck && next <= now) || (in_poll && next + interval_ <= now)) {
+      // Each sleeper goes to the global queue, with a notify.
+      w.count_fired_by_monitor(timer_fire_due(w.timers(), now));
     }
   }
   if (stuck_with_work) {

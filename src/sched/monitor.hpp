@@ -8,9 +8,9 @@
 // tick is stuck in a long poll, and
 //   - if tasks wait in its run queue or fork deque, the monitor wakes one parked worker (a notify,
 //     as a spawn would): it searches and steals them, within about a tick;
-//   - if a sleep in its timer queue is due by more than a tick, the monitor fires it itself
-//     (time/timer.cpp, timer_fire_due): the sleeper goes to the global queue, where an idle worker
-//     takes it.
+//   - if a sleep in its timer queue is due, the monitor fires it itself (time/timer.cpp,
+//     timer_fire_due): the sleeper goes to the global queue, where an idle worker takes it. (A
+//     sleep a tick late on a worker that is inside a poll, stuck or not, is fired the same way.)
 // (Go's runtime has the same thread, sysmon, for the same reasons.)
 //
 // Cost: the thread wakes once a tick while any worker is awake and reads a few words per worker;

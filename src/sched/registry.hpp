@@ -1,4 +1,4 @@
-// sched/registry.hpp — every root (spawned) task of a runtime that has not ended yet.
+// sched/registry.hpp — every spawned task of a runtime that has not ended yet.
 //
 // Shutdown needs it: destroying a runtime cancels each of these and waits until none is left.
 // A task is linked when spawned and unlinked when it ends, usually on another worker (it was
@@ -37,18 +37,18 @@ class registry {
     // Relaxed: ordered by sh.mu against the store in the closing thread, which takes every shard
     // lock after setting the flag.
     if (closing.load(std::memory_order_relaxed)) return false;
-    p->reg_shard_ = static_cast<std::uint16_t>(s);
-    p->reg_index_ = static_cast<std::uint32_t>(sh.tasks.size());
+    p->spawned_->reg_shard = static_cast<std::uint16_t>(s);
+    p->spawned_->reg_index = static_cast<std::uint32_t>(sh.tasks.size());
     sh.tasks.push_back(p);
     return true;
   }
 
   void unlink(promise_base* p) {
-    shard& sh = *shards_[p->reg_shard_];
+    shard& sh = *shards_[p->spawned_->reg_shard];
     std::lock_guard<spinlock> g(sh.mu);
     promise_base* last = sh.tasks.back();
-    sh.tasks[p->reg_index_] = last;
-    last->reg_index_ = p->reg_index_;
+    sh.tasks[p->spawned_->reg_index] = last;
+    last->spawned_->reg_index = p->spawned_->reg_index;
     sh.tasks.pop_back();
   }
 

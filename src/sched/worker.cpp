@@ -271,6 +271,8 @@ worker_metrics worker_remote::snapshot() const {
   m.busy_ns = busy_ns_.get();
   m.global_pulls = global_pulls_.get();
   m.timers_fired = timers_fired_.get();
+  m.stuck_with_queued_tasks = stuck_with_queued_.get();
+  m.timers_fired_by_monitor = monitor_fired_.get();
   return m;
 }
 

@@ -96,6 +96,9 @@ class worker_remote {
   std::uint64_t poll_sequence() const noexcept { return poll_seq_.load(std::memory_order_relaxed); }
 
   worker_metrics snapshot() const;
+  /// The monitor's counters for this worker. The monitor thread only.
+  void count_stuck_with_queued() noexcept { stuck_with_queued_.add(); }
+  void count_fired_by_monitor(std::uint64_t n) noexcept { monitor_fired_.add(n); }
   std::uint64_t spawned() const noexcept { return spawned_.get(); }
   std::uint64_t completed() const noexcept { return completed_.get(); }
 
@@ -115,6 +118,8 @@ class worker_remote {
   std::atomic<std::uint64_t> poll_seq_{0};
   owned_counter steals_, steal_ops_, parks_, overflows_, busy_ns_, global_pulls_, timers_fired_,
       spawned_, completed_;
+  // Written by the monitor thread only (monitor.hpp).
+  owned_counter stuck_with_queued_, monitor_fired_;
 };
 
 class worker {

@@ -5,10 +5,12 @@
 //             resumes the awaiter by symmetric transfer when done.
 //   gathered  a child of gather: runs under its own scope, possibly on another worker; the last child
 //             to finish resumes the parent by symmetric transfer (child_sink::child_done).
-//   spawned   a spawned task (spawn / block_on): own scope, a join cell, two references (the running
-//             task and the join handle), registered with its runtime so shutdown can cancel it. Its
-//             life from spawn to free: detail/spawned_task.hpp.
-// Fields used by one mode only are noted. Frames are allocated by frame_alloc (mimalloc).
+//   spawned   a spawned task (spawn / block_on): own scope, and a spawned_state beside the frame (a
+//             join cell, two references: the running task and the join handle; its registration
+//             with its runtime so shutdown can cancel it). Its life from spawn to free:
+//             detail/spawned_task.hpp.
+// Fields used by one mode only are noted; what only spawned tasks need lives in spawned_state, out
+// of the frames of awaited and gathered tasks. Frames are allocated by frame_alloc (mimalloc).
 #pragma once
 
 #include <atomic>
@@ -37,11 +39,29 @@ struct child_sink {
   ~child_sink() = default;
 };
 
+/// What a spawned task has beyond its frame; allocated by spawn_task, freed with the frame by the
+/// last of its two owners (detail/spawned_task.hpp).
+struct spawned_state {
+  /// Completes when the task ends; the join handle waits on it. Its refcount counts the owners of
+  /// the frame and of this state: the running task and the join handle.
+  completion_cell cell{};
+  /// The runtime the task was spawned on.
+  runtime_impl* rt = nullptr;
+  /// Place in that runtime's registry (sched/registry.hpp); guarded by the registry shard's lock.
+  std::uint32_t reg_index = 0;
+  std::uint16_t reg_shard = 0;
+
+  static void* operator new(std::size_t size) { return frame_alloc(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }
+};
+
 struct promise_base {
-  /// awaited: the coroutine to resume at the end. gathered: who to tell at the end.
+  /// awaited: the coroutine to resume at the end. gathered: who to tell at the end. spawned: the
+  /// task's spawned_state.
   union {
     void* continuation_;  // a std::coroutine_handle<> address
     child_sink* sink_;
+    spawned_state* spawned_;
   };
   /// The scope whose cancellation this coroutine observes: own_scope_, or the awaiter's.
   cancel_scope* scope_ = nullptr;
@@ -49,16 +69,6 @@ struct promise_base {
   std::exception_ptr exception_{};
   /// gathered / spawned: the scope of this thread of execution.
   cancel_scope own_scope_{};
-
-  // --- spawned only -------------------------------------------------------------------------
-  /// Completes when the task ends; the join handle waits on it. Its refcount counts the owners of
-  /// the frame: the running task and the join handle.
-  completion_cell cell_{};
-  /// The runtime the task was spawned on (set by spawn_task).
-  runtime_impl* rt_ = nullptr;
-  /// Place in that runtime's registry (sched/registry.hpp); guarded by the registry shard's lock.
-  std::uint32_t reg_index_ = 0;
-  std::uint16_t reg_shard_ = 0;
 
   completion_kind kind_ = completion_kind::awaited;
 

@@ -3,8 +3,9 @@
 // A spawned task is a task<T> frame turned into an independent thread of execution by
 // coreio::spawn / runtime::spawn / block_on (asyncio's create_task). Its life, with the function
 // that performs each step:
-//   1. created    spawn_task (below): the frame gets its own cancel scope (kind `spawned`), a
-//                 runtime, and two references: the running task and the join handle.
+//   1. created    spawn_task (below): the frame gets its own cancel scope (kind `spawned`) and a
+//                 spawned_state (promise_base.hpp): a runtime, a join cell and two references,
+//                 the running task and the join handle.
 //   2. queued     spawned_task_start (src/sched/spawned_task.cpp): linked in the runtime's registry
 //                 (shutdown cancels what is linked; runtime_closed once closing), then pushed on
 //                 the spawning worker's run queue (worker::push_spawned) or, from a plain thread,
@@ -19,8 +20,9 @@
 //                 join handle by symmetric transfer (same runtime) or schedules it, and drops the
 //                 running task's reference.
 //   8. joined     the join handle's co_await or get() takes the result (join_handle.hpp).
-//   9. freed      the last of the two references frees the frame: the running task's at 7, or the
-//                 join handle's when it is destroyed or detached (spawned_task_release).
+//   9. freed      the last of the two references frees the frame and its spawned_state: the
+//                 running task's at 7, or the join handle's when it is destroyed or detached
+//                 (spawned_task_release).
 //
 // Thread safety: spawn_task from any thread (runtime::spawn) or a worker (coreio::spawn);
 // spawned_task_complete on a worker; spawned_task_release from any thread.
@@ -56,10 +58,17 @@ join_handle<T> spawn_task(runtime_impl* rt, task<T> t) {
   if (!t.valid()) throw_usage("spawn of a moved-from or already-awaited coreio::task");
   auto h = t.handle();
   auto& p = h.promise();
+  auto* st = new spawned_state;
+  st->cell.set_refs(2);  // the running task and the handle; published by the queue push
+  st->rt = rt;
   p.make_independent(completion_kind::spawned);
-  p.cell_.set_refs(2);  // the running task and the handle; published by the queue push
-  p.rt_ = rt;
-  spawned_task_start(rt, &p, h);  // on throw, t still owns the frame and frees it
+  p.spawned_ = st;
+  try {
+    spawned_task_start(rt, &p, h);
+  } catch (...) {
+    delete st;  // t still owns the frame and frees it
+    throw;
+  }
   (void)t.release();
   return join_handle<T>{h};
 }
