@@ -1,7 +1,8 @@
 // coreio/gather.hpp — gather, gather_settled and when_any: run tasks in parallel on the pool and
 // wait for all of them (gather, gather_settled) or for the first (when_any).
 //
-// `co_await gather(f(), g())` gives a tuple (a task<void> child gives std::monostate);
+// `co_await gather(f(), g())` gives a tuple (a task<void> child gives std::monostate); any
+// awaitable may stand for a task (`gather(q.get(), fut, f())`): it is awaited in a task of its own;
 // `co_await gather(std::move(vec))` gives a vector in the order of the input. Children run in
 // parallel: all but the last are pushed on the worker's deque where idle workers steal them, the
 // last runs inline. On the first failure the others are cancelled and awaited, then that failure
@@ -28,6 +29,7 @@
 #include <variant>
 #include <vector>
 
+#include <coreio/detail/as_task.hpp>
 #include <coreio/detail/gather_core.hpp>
 #include <coreio/outcome.hpp>
 #include <coreio/task.hpp>
@@ -71,6 +73,14 @@ template <class T>
 void check_gather_child(const task<T>& t) {
   if (!t.valid()) throw_usage("gather/when_any of a moved-from or already-awaited coreio::task");
 }
+
+/// A tuple-form argument: a task or any awaitable, not a vector of tasks (the vector forms).
+template <class A>
+inline constexpr bool is_task_vector_v = false;
+template <class T>
+inline constexpr bool is_task_vector_v<std::vector<task<T>>> = true;
+template <class A>
+concept gatherable = !is_task_vector_v<std::remove_cvref_t<A>>;
 
 /// The value type of when_any over Ts: the shared type, or a variant indexed like the children.
 template <class T0, class... Ts>
@@ -204,10 +214,11 @@ class gather_vector_awaitable final : gather_core {
 /// Runs every task in parallel and returns a tuple of their results.
 ///
 /// Example:  auto [a, b] = co_await coreio::gather(fetch(1), fetch(2));
-template <class... Ts>
-detail::gather_tuple_awaitable<detail::gather_mode::all, Ts...> gather(task<Ts>... ts) {
-  static_assert(sizeof...(Ts) > 0, "gather() needs at least one task");
-  return detail::gather_tuple_awaitable<detail::gather_mode::all, Ts...>(std::move(ts)...);
+template <class... As>
+  requires(sizeof...(As) > 0 && (detail::gatherable<As> && ...))
+auto gather(As&&... as) {
+  return detail::gather_tuple_awaitable<detail::gather_mode::all, detail::as_task_value_t<As>...>(
+      detail::as_task(std::forward<As>(as))...);
 }
 
 /// Runs every task in parallel and returns their results in input order (nothing for task<void>).
@@ -219,10 +230,11 @@ detail::gather_vector_awaitable<detail::gather_mode::all, T> gather(std::vector<
 /// Runs every task in parallel to its end, failures included, and returns a tuple of outcomes.
 ///
 /// Example:  auto [a, b] = co_await coreio::gather_settled(f(), g());  if (!a) log(a.error());
-template <class... Ts>
-detail::gather_tuple_awaitable<detail::gather_mode::settled, Ts...> gather_settled(task<Ts>... ts) {
-  static_assert(sizeof...(Ts) > 0, "gather_settled() needs at least one task");
-  return detail::gather_tuple_awaitable<detail::gather_mode::settled, Ts...>(std::move(ts)...);
+template <class... As>
+  requires(sizeof...(As) > 0 && (detail::gatherable<As> && ...))
+auto gather_settled(As&&... as) {
+  return detail::gather_tuple_awaitable<detail::gather_mode::settled, detail::as_task_value_t<As>...>(
+      detail::as_task(std::forward<As>(as))...);
 }
 
 /// Runs every task in parallel to its end and returns their outcomes in input order.
@@ -235,10 +247,11 @@ detail::gather_vector_awaitable<detail::gather_mode::settled, T> gather_settled(
 /// exception, after the others were cancelled and have ended.
 ///
 /// Example:  auto [index, value] = co_await coreio::when_any(from_cache(), from_db());
-template <class... Ts>
-detail::gather_tuple_awaitable<detail::gather_mode::any, Ts...> when_any(task<Ts>... ts) {
-  static_assert(sizeof...(Ts) > 0, "when_any() needs at least one task");
-  return detail::gather_tuple_awaitable<detail::gather_mode::any, Ts...>(std::move(ts)...);
+template <class... As>
+  requires(sizeof...(As) > 0 && (detail::gatherable<As> && ...))
+auto when_any(As&&... as) {
+  return detail::gather_tuple_awaitable<detail::gather_mode::any, detail::as_task_value_t<As>...>(
+      detail::as_task(std::forward<As>(as))...);
 }
 
 /// when_any over a vector (usage_error if it is empty).

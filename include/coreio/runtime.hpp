@@ -24,7 +24,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
+#include <utility>
 
+#include <coreio/detail/as_task.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/metrics.hpp>
@@ -75,11 +78,27 @@ class runtime {
     }
     return spawn(std::move(t)).get();
   }
+  /// Runs any awaitable to completion the same way (`rt.block_on(coreio::wait_for(f(), 1s))`,
+  /// asyncio.run(asyncio.wait_for(...))): it is awaited in a task of its own. An lvalue awaitable
+  /// is referenced; it outlives the call.
+  template <class A>
+    requires(!detail::is_task_v<std::remove_cvref_t<A>>)
+  auto block_on(A&& aw) {
+    return block_on(detail::as_task(std::forward<A>(aw)));
+  }
 
   /// Spawns t on the pool. Any thread. Throws runtime_closed once shutdown has begun.
   template <class T>
   join_handle<T> spawn(task<T> t) {
     return detail::spawn_task(impl_.get(), std::move(t));
+  }
+  /// Spawns a task that awaits aw (an rvalue: the task owns it; an lvalue could dangle).
+  template <class A>
+    requires(!detail::is_task_v<std::remove_cvref_t<A>>)
+  auto spawn(A&& aw) {
+    static_assert(!std::is_lvalue_reference_v<A>,
+                  "runtime::spawn of an lvalue awaitable: the task would outlive it; move it in");
+    return spawn(detail::as_task(std::forward<A>(aw)));
   }
 
   /// A snapshot of the counters. Any thread; cheap.
@@ -97,6 +116,12 @@ template <class T>
 T run(task<T> t, runtime_options options = {}) {
   runtime rt{options};
   return rt.block_on(std::move(t));
+}
+/// coreio::run of any awaitable (`coreio::run(coreio::when_any(f(), g()))`).
+template <class A>
+  requires(!detail::is_task_v<std::remove_cvref_t<A>>)
+auto run(A&& aw, runtime_options options = {}) {
+  return run(detail::as_task(std::forward<A>(aw)), options);
 }
 
 }  // namespace coreio

@@ -6,8 +6,11 @@
 #pragma once
 
 #include <coroutine>
+#include <type_traits>
+#include <utility>
 
 #include <coreio/detail/promise_base.hpp>
+#include <coreio/detail/as_task.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/task.hpp>
@@ -23,6 +26,18 @@ join_handle<T> spawn(task<T> t) {
   detail::runtime_impl* rt = detail::this_runtime();
   if (rt == nullptr) detail::throw_usage("coreio::spawn outside a runtime; use runtime::spawn");
   return detail::spawn_task(rt, std::move(t));
+}
+
+/// Spawns a task that awaits aw (asyncio.ensure_future of an awaitable): an rvalue, which the task
+/// owns; an lvalue could dangle, so it does not compile.
+///
+/// Example:  auto h = coreio::spawn(q.get());  int item = co_await h;
+template <class A>
+  requires(!detail::is_task_v<std::remove_cvref_t<A>>)
+auto spawn(A&& aw) {
+  static_assert(!std::is_lvalue_reference_v<A>,
+                "coreio::spawn of an lvalue awaitable: the task would outlive it; move it in");
+  return coreio::spawn(detail::as_task(std::forward<A>(aw)));
 }
 
 namespace detail {

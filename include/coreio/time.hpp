@@ -32,6 +32,10 @@ class timer_queue;  // src/time/timer_queue.hpp: one worker's heap of pending sl
 /// winner finishes the entry (resumes the waiter or calls on_done).
 struct timer_entry : cancel_node {
   enum : std::uint8_t { pending, fired, cancelled };
+  timer_entry() noexcept = default;
+  /// Movable until inserted (an awaitable is movable until first awaited): a fresh entry.
+  timer_entry(timer_entry&& o) noexcept : cancel_node(std::move(o)), deadline(o.deadline), on_done(o.on_done) {}
+
   steady_clock::time_point deadline{};
   std::coroutine_handle<> waiter{};
   /// The queue that holds the entry and the runtime to resume the waiter on. Set by timer_insert;

@@ -13,6 +13,8 @@ namespace {
 
 class resolve_awaiter : public detail::io_awaiter {
  public:
+  // Points into itself (arg / target): never moved.
+  resolve_awaiter(resolve_awaiter&&) = delete;
   resolve_awaiter(detail::worker* w, const std::string& host, std::uint16_t port)
       : resolver_(w->io()), host_(host), service_(std::to_string(port)) {
     owner = w;

@@ -90,6 +90,8 @@ namespace {
 /// connect(ep) on a socket owned by the calling worker.
 class connect_awaiter : public io_awaiter {
  public:
+  // Points into itself (arg / target): never moved.
+  connect_awaiter(connect_awaiter&&) = delete;
   connect_awaiter(tcp_socket_impl& s, const asio::ip::tcp::endpoint& ep) : ep_(ep) {
     owner = s.owner;
     target = &s;

@@ -15,6 +15,8 @@ namespace {
 /// Connects a UDP socket (a plain syscall) on its owner's thread, as an io_op.
 class udp_connect_awaiter : public io_awaiter {
  public:
+  // Points into itself (arg / target): never moved.
+  udp_connect_awaiter(udp_connect_awaiter&&) = delete;
   udp_connect_awaiter(udp_socket_impl& s, const asio::ip::udp::endpoint& ep) : ep_(ep) {
     owner = s.owner;
     target = &s;

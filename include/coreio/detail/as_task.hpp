@@ -30,7 +30,8 @@ task<await_result_t<A>> await_in_task(A a) {
   co_return co_await std::forward<A>(a);
 }
 
-/// t itself if it is a task, else a task that awaits it.
+/// t itself if it is a task, else a task that awaits it. A task must be an rvalue; an awaitable
+/// may be an lvalue, referenced by the task (see the file comment).
 template <class A>
 auto as_task(A&& a) {
   if constexpr (is_task_v<std::remove_cvref_t<A>>) {
@@ -39,5 +40,9 @@ auto as_task(A&& a) {
     return await_in_task<A>(std::forward<A>(a));
   }
 }
+
+/// The value type of as_task(a): what `co_await a` gives.
+template <class A>
+using as_task_value_t = typename decltype(as_task(std::declval<A>()))::value_type;
 
 }  // namespace coreio::detail

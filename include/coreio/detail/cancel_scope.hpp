@@ -15,6 +15,14 @@
 //   3. disarm(n) (owner, after resumption): takes n back. If the slot no longer holds n, a canceller
 //      took it; the owner spins until that canceller has set n->done, so n (which lives in the
 //      suspended coroutine's frame) outlives every use by the canceller.
+// Depth (trio issue 1235): a cancel function often cancels another scope (a join forwards the cancel
+// to the awaited task, a gather to its children, wait_for to its child), which may forward again,
+// a million levels down a spawn/join chain. Recursion would take the stack with it, so the nodes
+// taken by cancels nested inside a cancel function on the same thread are queued on a thread-local
+// list instead, and the outermost cancel() runs them one after the other (each node's fn, then its
+// done). A queued node's done is still false, so its owner, if resumed meanwhile, waits in disarm
+// and keeps the node's frame alive until its fn has run.
+//
 // Steps 1 and 2 are a Dekker pair (store slot / load flag against store flag / exchange slot): both
 // sides use seq_cst so that at least one of them sees the other; the flag is then either seen by the
 // owner or the node is seen by the canceller.
@@ -29,11 +37,50 @@ namespace coreio::detail {
 
 /// A registered way to interrupt one suspension point; lives in the suspended coroutine's frame.
 struct cancel_node {
+  cancel_node() noexcept = default;
+  /// Movable until armed (an awaitable is movable until first awaited): a fresh node, same fn.
+  cancel_node(cancel_node&& o) noexcept : fn(o.fn) {}
+  cancel_node& operator=(cancel_node&&) = delete;
+
   /// Called once, by the cancelling thread, with the node that was armed.
   void (*fn)(cancel_node*) = nullptr;
   /// Set by the canceller after fn returned; read by disarm. Writer: canceller; reader: owner.
   std::atomic<bool> done{false};
+  /// Link in the cancelling thread's list of nodes whose fn is still to run (see "Depth").
+  cancel_node* next_pending = nullptr;
 };
+
+/// The cancelling thread's queue of taken nodes (see "Depth" above). Calling thread only.
+struct cancel_drain {
+  cancel_node* head = nullptr;
+  cancel_node* tail = nullptr;
+  bool running = false;
+};
+inline thread_local cancel_drain t_cancel_drain{};
+
+/// Runs n->fn and marks n done; cancels nested inside fn are queued and run here, in order.
+inline void run_cancel_node(cancel_node* n) noexcept {
+  cancel_drain& d = t_cancel_drain;
+  if (d.running) {
+    n->next_pending = nullptr;
+    if (d.tail != nullptr) d.tail->next_pending = n;
+    else d.head = n;
+    d.tail = n;
+    return;
+  }
+  d.running = true;
+  for (;;) {
+    n->fn(n);
+    // Release pairs with the acquire load in disarm(): fn's effects happen-before the owner goes
+    // on. n may be freed from here on.
+    n->done.store(true, std::memory_order_release);
+    n = d.head;
+    if (n == nullptr) break;
+    d.head = n->next_pending;  // read before n's fn runs (and before n may be freed)
+    if (d.head == nullptr) d.tail = nullptr;
+  }
+  d.running = false;
+}
 
 class cancel_scope {
  public:
@@ -78,9 +125,7 @@ class cancel_scope {
     if (cancelled_.exchange(true, std::memory_order_seq_cst)) return;
     cancel_node* n = slot_.exchange(nullptr, std::memory_order_seq_cst);
     if (n == nullptr) return;
-    n->fn(n);
-    // Release pairs with the acquire load in disarm(): fn's effects happen-before the owner goes on.
-    n->done.store(true, std::memory_order_release);
+    run_cancel_node(n);  // fn, then done; iterative for cancels nested inside fn
   }
 
  private:

@@ -60,6 +60,8 @@ class gather_core : public child_sink, public cancel_node {
 
  protected:
   explicit gather_core(gather_mode mode = gather_mode::all) noexcept : mode_(mode) {}
+  /// Movable until awaited (start() not called): a fresh core of the same mode.
+  gather_core(gather_core&& o) noexcept : child_sink(), cancel_node(std::move(o)), mode_(o.mode_) {}
   ~gather_core() = default;
 
   void check_fresh() const {

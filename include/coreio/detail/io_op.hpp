@@ -36,6 +36,20 @@
 namespace coreio::detail {
 
 struct io_op : cancel_node {
+  io_op() noexcept = default;
+  /// Movable until submitted (an awaitable is movable until first awaited): the same operation.
+  io_op(io_op&& o) noexcept
+      : cancel_node(std::move(o)),
+        start(o.start),
+        abort(o.abort),
+        try_now(o.try_now),
+        target(o.target),
+        abort_ctx(o.abort_ctx),
+        owner(o.owner),
+        buf(o.buf),
+        len(o.len),
+        arg(o.arg) {}
+
   static constexpr std::uint32_t k_started = 1;
   static constexpr std::uint32_t k_done = 2;
   static constexpr std::uint32_t k_cancelled = 4;

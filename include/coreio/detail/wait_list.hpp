@@ -63,7 +63,8 @@ enum class wait_state : std::uint8_t { init, queued, granted, cancelled, closed 
 
 class wait_list;
 
-/// One suspended (or suspending) waiter. Lives in the awaiter; never copied or moved once used.
+/// One suspended (or suspending) waiter. Lives in the awaiter; never copied, and moved only before
+/// it is first awaited (so that an awaitable can be handed to wait_for, shield, spawn, ...).
 struct waiter_node : cancel_node {
   /// Neighbours in the list; guarded. `next` also chains a wake_list after unlinking.
   waiter_node* prev = nullptr;
@@ -79,7 +80,8 @@ struct waiter_node : cancel_node {
   wait_state state = wait_state::init;
 
   waiter_node() noexcept = default;
-  waiter_node(const waiter_node&) = delete;
+  /// Movable until first awaited (it is then in no list and in state init): a fresh node.
+  waiter_node(waiter_node&& o) noexcept : cancel_node(std::move(o)) {}
   waiter_node& operator=(const waiter_node&) = delete;
 };
 
