@@ -46,6 +46,15 @@ struct timer_entry : cancel_node {
   std::uint32_t heap_index = static_cast<std::uint32_t>(-1);
   /// pending -> fired or pending -> cancelled, once; see above.
   std::atomic<std::uint8_t> state{pending};
+  /// A sleeper's resumption hand-shake (entries without on_done): the thread that wins the entry
+  /// and the sleeper's await_suspend each drop one share; whoever drops the last resumes the
+  /// sleeper (the winner schedules it; await_suspend returns false). The entry is visible to
+  /// other threads (the monitor, cancellers) from timer_insert on, so a firing may land before
+  /// await_suspend has finished with the awaiter; this keeps it from resuming the sleeper early.
+  /// acq_rel fetch_sub on both sides: each side's writes are visible to the one that resumes.
+  std::atomic<std::uint8_t> shares{2};
+  /// Drops one share; true for the last.
+  bool drop_share() noexcept { return shares.fetch_sub(1, std::memory_order_acq_rel) == 1; }
   /// If set, called instead of resuming `waiter`, once the entry has left the queue (fired: true,
   /// or cancelled: false), on the thread that won the entry: the owner worker, a canceller, or the
   /// runtime's monitor (for a worker stuck in a long poll). Used by wait_for, whose timer interrupts
@@ -85,16 +94,17 @@ class sleep_awaiter : timer_entry {
     }
     waiter = h;
     fn = &timer_cancel;
-    timer_insert(this);
-    if (!scope_->arm(this)) {
-      // Cancelled meanwhile. Take the entry back unless the monitor fired it for a stuck worker
-      // already; then that firing resumes us and the sticky cancel hits the next suspension point.
-      if (!timer_claim_cancelled(this)) return true;
+    timer_insert(this);  // from here a firer or a canceller may win the entry (see `shares`)
+    if (scope_->arm(this)) {
+      armed_ = true;
+    } else if (timer_claim_cancelled(this)) {
+      // Cancelled before we armed, and the entry is still ours: take it back, do not suspend.
       timer_erase(this);
       return false;
     }
-    armed_ = true;
-    return true;
+    // (Else the monitor fired it first: the sleep is over, the sticky cancel hits the next
+    // suspension point.) Our share last: if the winner has finished already, go on inline.
+    return !drop_share();
   }
   void await_resume() {
     if (yielded_) {

@@ -33,7 +33,9 @@ bool timer_claim_fired(timer_entry* e) noexcept {
 /// thread that won the entry; e may be gone once this returns.
 void timer_finish(timer_entry* e, bool fired) noexcept {
   if (e->on_done != nullptr) e->on_done(e, fired);
-  else schedule(e->rt, e->waiter);  // e may be gone once scheduled: a thief can run the waiter
+  // The winner's share (time.hpp, timer_entry::shares): resume the sleeper only if its
+  // await_suspend is done with it. e may be gone once scheduled: a thief can run the waiter.
+  else if (e->drop_share()) schedule(e->rt, e->waiter);
 }
 
 }  // namespace
