@@ -76,6 +76,7 @@ template <class T>
 class timeout_awaitable final : child_sink, cancel_node {
  public:
   timeout_awaitable(timeout_state* s, task<T> body) noexcept : state_(s), task_(std::move(body)) {}
+  /// Movable until first awaited (gather, wait_for, spawn take it by value).
   timeout_awaitable(timeout_awaitable&& o) noexcept : state_(o.state_), task_(std::move(o.task_)) {}
 
   bool await_ready() {
@@ -233,7 +234,8 @@ auto make_timeout_body(F& fn, timeout_scope& scope) {
 
 /// What timeout() and timeout_at() return: the scope, the callable and the body in one awaitable,
 /// which stays in the awaiting frame until the body ends (so a capturing lambda coroutine's
-/// captures outlive it). Not movable: the body gets a reference to the scope.
+/// captures outlive it). The callable runs in await_ready, once the awaitable has its final place:
+/// the body gets a reference to the scope.
 template <class F>
 class timeout_call {
   using body_task = decltype(make_timeout_body(std::declval<F&>(), std::declval<timeout_scope&>()));
@@ -243,11 +245,15 @@ class timeout_call {
   template <class G>
   timeout_call(std::optional<steady_clock::time_point> when, G&& fn)
       : scope_(when), fn_(std::forward<G>(fn)) {}
-  timeout_call(const timeout_call&) = delete;
-  timeout_call& operator=(const timeout_call&) = delete;
+  /// Movable until first awaited, as every awaitable (wait_for(timeout(...), d), gather, spawn):
+  /// until the callable runs in await_ready nobody holds a reference to the scope, so the new one
+  /// is a fresh scope with the same deadline.
+  timeout_call(timeout_call&& o) noexcept(std::is_nothrow_move_constructible_v<F>)
+      : scope_(o.scope_.when()), fn_(std::move(o.fn_)), stale_(o.stale_ || o.run_.has_value()) {}
+  timeout_call& operator=(timeout_call&&) = delete;
 
   bool await_ready() {
-    if (run_) throw_usage("a coreio::timeout awaitable was awaited twice");
+    if (run_ || stale_) throw_usage("a coreio::timeout awaitable was awaited twice");
     run_.emplace(&scope_.state_, make_timeout_body(fn_, scope_));
     return run_->await_ready();
   }
@@ -260,7 +266,10 @@ class timeout_call {
  private:
   timeout_scope scope_;
   F fn_;
+  // Engaged from the first await_ready on.
   std::optional<timeout_awaitable<value_type>> run_;
+  // Moved from an awaitable already awaited: awaiting this one is a usage error too.
+  bool stale_ = false;
 };
 
 }  // namespace detail

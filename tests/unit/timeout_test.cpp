@@ -739,6 +739,35 @@ TEST_P(TimeoutTest, TheCallableFormsRunTheBodyTheCallableMakes) {
   EXPECT_EQ(rt.block_on(callable_forms()), 8 + 7 + 10 + 100 + 1000 + 10'000 + 100'000);
 }
 
+// ---- composing with the other combinators ------------------------------------------------------
+
+/// A scope's run() and coreio::timeout(...) passed by value to gather and wait_for.
+coreio::task<int> composed() {
+  coreio::timeout_scope a{10s}, b{10s};
+  auto [x, y] = co_await coreio::gather(a.run(int_after(1ms, 1)), b.run(int_after(1ms, 2)));
+  const int z = co_await coreio::wait_for(
+      coreio::timeout(10s, [](coreio::timeout_scope&) { return int_after(1ms, 4); }), 10s);
+  int w = 0;
+  try {
+    // wait_for's limit fires first: the scope passes the cancel on, wait_for reports its timeout.
+    w = co_await coreio::wait_for(coreio::timeout(10s, [] { return int_after(10s, 1); }), 2ms);
+  } catch (const coreio::timeout_error&) {
+    w = 8;
+  }
+  co_return x + y + z + w;
+}
+
+TEST_P(TimeoutTest, ComposesWithTheOtherCombinatorsAndTheEntryPoints) {
+  coreio::runtime rt{options()};
+  EXPECT_EQ(rt.block_on(composed()), 15);
+  EXPECT_EQ(rt.block_on(coreio::timeout(10s, [] { return int_after(1ms, 16); })), 16);
+  coreio::timeout_scope ts{2ms};
+  EXPECT_THROW(rt.block_on(ts.run(int_after(10s, 1))), coreio::timeout_error);
+  EXPECT_TRUE(ts.expired());
+  auto h = rt.spawn(coreio::timeout(2ms, [] { return int_after(10s, 1); }));
+  EXPECT_THROW(h.get(), coreio::timeout_error);
+}
+
 // ---- races -------------------------------------------------------------------------------------
 
 coreio::task<int> value_of(coreio::future<int>* f) { co_return co_await *f; }
