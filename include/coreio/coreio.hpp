@@ -17,5 +17,6 @@
 #include <coreio/task.hpp>
 #include <coreio/task_group.hpp>
 #include <coreio/time.hpp>
+#include <coreio/timeout.hpp>
 #include <coreio/to_thread.hpp>
 #include <coreio/wait_for.hpp>

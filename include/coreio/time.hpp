@@ -64,6 +64,10 @@ struct timer_entry : cancel_node {
 
 /// Adds e to the calling worker's timer queue. Worker only.
 void timer_insert(timer_entry* e);
+/// Adds e to the timer queue of worker `index` of rt, then wakes that worker so that, if it is
+/// parked, it re-arms its wake-up for e's deadline (timeout_scope::reschedule from a thread that is
+/// not one of rt's workers). Any thread, while rt runs a task that keeps it from shutting down.
+void timer_insert_on(runtime_impl* rt, std::uint32_t index, timer_entry* e);
 /// pending -> cancelled, the caller's claim on an entry that has not fired; true if it won. The
 /// caller then removes it (timer_erase) and finishes it itself, or (in await_suspend) does not
 /// suspend. Any thread.

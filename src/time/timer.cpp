@@ -1,8 +1,10 @@
 // time/timer.cpp — a sleep's life, one named function per state transition.
 //
 // An entry (coreio/time.hpp, timer_entry) is inserted `pending` into the timer queue of the worker
-// its task runs on (timer_insert). Then exactly one of two transitions happens, each an acq_rel
-// compare-exchange from `pending`, so that exactly one thread finishes the entry:
+// its task runs on (timer_insert), or, from a thread that is not a worker, into a given worker's
+// queue, which is then woken to re-arm its wake-up (timer_insert_on). Then exactly one of two
+// transitions happens, each an acq_rel compare-exchange from `pending`, so that exactly one thread
+// finishes the entry:
 //   pending -> fired      timer_claim_fired, inside timer_fire_due, under the queue's lock while the
 //                         entry is popped: by the owner worker between polls, or by the runtime's
 //                         monitor when the owner is stuck in a long poll (sched/monitor.hpp).
@@ -11,7 +13,9 @@
 // The winner finishes the entry (timer_finish): resumes the sleeper on the entry's runtime, or
 // calls on_done. The loser leaves the winner's state in place (the sleeper reads it on resuming).
 // Claiming `fired` under the queue's lock matters: a cancelled entry's frame may be freed as soon
-// as its canceller resumes it, so a firer may only touch entries still in the heap.
+// as its canceller resumes it, so a firer may only touch entries still in the heap. For the same
+// reason an entry its owner claimed `cancelled` and then erased is in no queue and seen by no
+// firer: the owner may set it `pending` again and re-insert it (timeout_scope::reschedule does).
 #include <coreio/time.hpp>
 
 #include "runtime_impl.hpp"
@@ -45,6 +49,17 @@ void timer_insert(timer_entry* e) {
   e->queue = &w->remote().timers();
   e->rt = &w->rt();
   e->queue->insert(e);
+}
+
+void timer_insert_on(runtime_impl* rt, std::uint32_t index, timer_entry* e) {
+  worker_remote& w = rt->remote(index);
+  e->queue = &w.timers();
+  e->rt = rt;
+  e->queue->insert(e);
+  // A parked worker armed its wake timer for the deadline it saw before the insert; the post makes
+  // its run_one() return (or its next one return at once) and the park re-reads next_deadline
+  // (sched/park.cpp, steps 3-4). A busy worker fires the entry between polls as any other.
+  w.wake();
 }
 
 bool timer_claim_cancelled(timer_entry* e) noexcept {
