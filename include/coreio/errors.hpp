@@ -32,6 +32,14 @@ class queue_closed : public std::runtime_error {
   queue_closed() : std::runtime_error("coreio: the queue is closed") {}
 };
 
+/// Thrown by barrier::arrive_and_wait when the barrier is broken: aborted (barrier::abort) before
+/// or while the task waits, or reset (barrier::reset) while it waits (asyncio's
+/// BrokenBarrierError, a RuntimeError there too).
+class broken_barrier : public std::runtime_error {
+ public:
+  broken_barrier() : std::runtime_error("coreio: the barrier is broken (aborted or reset)") {}
+};
+
 /// Thrown by future<T> when its promise was destroyed without a value or an exception.
 class broken_promise : public std::logic_error {
  public:
