@@ -150,7 +150,7 @@ coreio::task<std::uint64_t> consumer(coreio::queue<std::uint64_t>* q) {
   std::uint64_t sum = 0;
   try {
     for (;;) sum += co_await q->get();
-  } catch (const coreio::queue_closed&) {
+  } catch (const coreio::queue_shut_down&) {
   }
   co_return sum;
 }
@@ -159,7 +159,7 @@ coreio::task<std::uint64_t> producers(coreio::queue<std::uint64_t>* q, std::uint
   std::vector<coreio::task<std::uint64_t>> ps;
   for (std::uint64_t p = 0; p < pairs; ++p) ps.push_back(producer(q, items * p / pairs, items * (p + 1) / pairs));
   co_await coreio::gather(std::move(ps));
-  q->close();
+  q->shutdown();
   co_return 0;
 }
 

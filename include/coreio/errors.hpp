@@ -1,8 +1,8 @@
 // coreio/errors.hpp — the exception types coreio throws.
 //
-// Every error names what went wrong: a cancelled task, a timeout, a closed queue, a promise that was
-// dropped without a value, a misuse of the API that would otherwise deadlock or crash, and a spawn on
-// a runtime that is shutting down.
+// Every error names what went wrong: a cancelled task, a timeout, a queue that was shut down, a
+// broken barrier, a promise that was dropped without a value, a misuse of the API that would
+// otherwise deadlock or crash, and a spawn on a runtime that is shutting down.
 #pragma once
 
 #include <stdexcept>
@@ -26,10 +26,19 @@ class timeout_error : public std::runtime_error {
   timeout_error() : std::runtime_error("coreio: the operation timed out") {}
 };
 
-/// Thrown by queue<T>::get once the queue is closed and drained, and by put on a closed queue.
-class queue_closed : public std::runtime_error {
+/// Thrown by a queue's put / try_put once the queue was shut down, and by get / try_get once it
+/// was shut down and is empty (asyncio's QueueShutDown; see basic_queue::shutdown).
+class queue_shut_down : public std::runtime_error {
  public:
-  queue_closed() : std::runtime_error("coreio: the queue is closed") {}
+  queue_shut_down() : std::runtime_error("coreio: the queue was shut down") {}
+};
+
+/// Thrown by barrier::arrive_and_wait when the barrier is broken: aborted (barrier::abort) before
+/// or while the task waits, or reset (barrier::reset) while it waits (asyncio's
+/// BrokenBarrierError, a RuntimeError there too).
+class broken_barrier : public std::runtime_error {
+ public:
+  broken_barrier() : std::runtime_error("coreio: the barrier is broken (aborted or reset)") {}
 };
 
 /// Thrown by future<T> when its promise was destroyed without a value or an exception.

@@ -1,14 +1,35 @@
-// coreio/future.hpp — promise<T> / future<T>: a one-shot value handed across threads.
+// coreio/future.hpp — promise<T> / future<T>: a one-shot value handed across threads; and
+// shared_future<T>, the same value awaited by many (asyncio's Future, which any number of tasks may
+// await).
 //
-// set_value / set_exception from any thread (a worker or a plain thread); `co_await fut` from a task
-// on any worker, or fut.get() from a plain thread. A promise destroyed without a value makes its
-// future throw broken_promise. A task cancelled while awaiting a future stops waiting at once and
-// throws cancelled_error; the future keeps its value for nobody.
+// set_value / set_exception from any thread (a worker or a plain thread); `co_await fut` from a
+// task on any worker, or fut.get() from a plain thread. A promise destroyed without a value makes
+// its future throw broken_promise. A task cancelled while awaiting a future stops waiting at once
+// and throws cancelled_error; the future keeps its value for nobody.
 //
-// Thread safety: distinct objects: safe. Shared objects: one promise and its future may be used from
-// two different threads at once; each of them by one thread at a time.
+// Protocol. One future_state per promise, reference-counted (the promise, the future, each
+// shared_future copy). The one future waits through the state's completion_cell (one async waiter,
+// or threads blocked in get()). shared_future awaiters wait in a wait_list under the state's
+// spinlock (detail/wait_list.hpp): the attempt, under that lock, is "is the cell complete?". The
+// producer stores the value, completes the cell (release), then takes the lock and wakes every
+// queued shared waiter. A waiter that queued did so under the lock before the producer took it (the
+// producer then finds it), and one that locks after the producer read the cell complete (the
+// producer's complete() is ordered before its unlock): no lost wake-up. A cancelled shared waiter
+// just leaves the list; the others are undisturbed. Threads blocked in shared_future::get() wait on
+// the cell's state word (complete() wakes all of them).
+//
+// shared_future from future: future::share() and the converting constructor, both as in std::
+// (std::promise has no get_shared_future: a promise hands out its one future, and sharing it is an
+// explicit step on the consumer side). Awaiting a shared_future gives a const T& to the value in
+// the shared state (T& for shared_future<T&>, nothing for void), as std::shared_future::get() does:
+// no copy, and T need not be copyable; it stays valid while any shared_future of that state exists.
+//
+// Thread safety: distinct objects: safe. Shared objects: one promise and its future may be used
+// from two different threads at once; each of them by one thread at a time. shared_future: distinct
+// copies of one shared_future (of one state) may be used from any threads at once, one object by
+// one thread at a time (as std::shared_future).
 // Memory ordering: everything the producer wrote before set_value happens-before the consumer's
-// return from co_await / get().
+// return from co_await / get(), for the future and for every shared_future of the state.
 #pragma once
 
 #include <atomic>
@@ -21,12 +42,16 @@
 #include <coreio/detail/completion_cell.hpp>
 #include <coreio/detail/coop.hpp>
 #include <coreio/detail/promise_base.hpp>
+#include <coreio/detail/spinlock.hpp>
+#include <coreio/detail/wait_list.hpp>
 #include <coreio/errors.hpp>
 
 namespace coreio {
 
 template <class T>
 class future;
+template <class T>
+class shared_future;
 
 namespace detail {
 
@@ -34,18 +59,36 @@ template <class T>
 struct future_value {
   std::optional<T> v;
   T take() { return std::move(*v); }
+  const T& peek() const noexcept { return *v; }
 };
 template <class T>
 struct future_value<T&> {
   T* v = nullptr;
   T& take() { return *v; }
+  T& peek() const noexcept { return *v; }
 };
 template <>
 struct future_value<void> {
   void take() {}
+  void peek() const noexcept {}
 };
 
-/// The state shared by one promise and its future; freed by the last of the two.
+/// What a shared_future gives: const T& to the shared value, T& for a reference, void.
+template <class T>
+struct shared_result {
+  using type = const T&;
+};
+template <class T>
+struct shared_result<T&> {
+  using type = T&;
+};
+template <>
+struct shared_result<void> {
+  using type = void;
+};
+
+/// The state shared by one promise, its future and the shared_futures made from it; freed by the
+/// last of them.
 template <class T>
 struct future_state {
   completion_cell cell;
@@ -53,6 +96,9 @@ struct future_state {
   std::atomic<bool> satisfied{false};
   future_value<T> value;
   std::exception_ptr error;
+  // Guards shared_waiters and their nodes (shared_future awaiters; file comment).
+  spinlock shared_lock;
+  wait_list shared_waiters;
 
   // Owners (cell's refcount): the promise, and the future once made.
   future_state() noexcept { cell.set_refs(1); }
@@ -62,10 +108,20 @@ struct future_state {
   bool claim() noexcept { return !satisfied.exchange(true, std::memory_order_relaxed); }
   void publish() noexcept {
     if (async_waiter* w = cell.complete()) schedule(w->rt, w->handle);
-  }
+    // After complete(): every shared waiter queued before this lock is taken here; any later one
+    // sees the cell complete under the lock and does not queue (file comment).
+    wake_list wake;
+    std::lock_guard<spinlock> g(shared_lock);
+    wake.take_all(shared_waiters, wait_state::granted);
+  }  // unlock, then wake
   decltype(auto) result() {
     if (error) std::rethrow_exception(error);
     return value.take();
+  }
+  /// The value for a shared_future: by reference, never moved from. After completion only.
+  decltype(auto) shared_result() const {
+    if (error) std::rethrow_exception(error);
+    return value.peek();
   }
 };
 
@@ -180,9 +236,18 @@ class future {
 
   auto operator co_await() noexcept { return awaiter{this}; }
 
+  /// Moves this future's state into a shared_future (as std::future::share); this future is empty
+  /// afterwards. An empty future gives an empty shared_future; usage_error if the value was
+  /// already retrieved.
+  ///
+  /// Example:  coreio::shared_future<int> sf = p.get_future().share();
+  shared_future<T> share() { return shared_future<T>(std::move(*this)); }
+
  private:
   template <class>
   friend class promise;
+  template <class>
+  friend class shared_future;
   explicit future(detail::future_state<T>* s) noexcept : s_(s) {}
 
   struct awaiter : detail::cancel_node {
@@ -247,6 +312,120 @@ class future {
 
   detail::future_state<T>* s_ = nullptr;
   bool consumed_ = false;
+};
+
+/// The value of one promise, awaited by any number of tasks and threads (asyncio's Future, which
+/// every awaiter sees; std::shared_future). Copyable: every copy refers to the same state.
+///
+/// `co_await sf` gives a const T& to the value in the shared state (T& for shared_future<T&>;
+/// nothing for void), or rethrows the promise's exception (broken_promise if it was dropped) to
+/// every awaiter. The reference stays valid while any shared_future of that state exists: keep
+/// one (the awaited object is enough) for as long as the reference is used. A ready value is
+/// taken without suspending (spending the task's budget, detail/coop.hpp); otherwise the task
+/// waits, and a cancel makes its co_await throw cancelled_error without disturbing the other
+/// awaiters. get() blocks a plain thread for the value.
+///
+/// Thread safety: distinct objects: safe, including distinct copies of one shared_future used from
+/// many threads at once. Shared objects: one shared_future object by one thread at a time.
+/// Memory ordering: what the producer wrote before set_value happens-before the return of every
+/// co_await / get() of every copy.
+///
+/// Example (single flight: the first caller computes, the others await the same value):
+///   coreio::promise<std::string> p;
+///   coreio::shared_future<std::string> sf = p.get_future().share();
+///   // any number of tasks:  const std::string& body = co_await sf;
+///   p.set_value(fetch());    // wakes them all
+template <class T>
+class shared_future {
+ public:
+  /// What co_await and get() give: const T&, T& for a reference, void.
+  using result_type = typename detail::shared_result<T>::type;
+
+  shared_future() noexcept = default;
+  /// Takes f's state (std::shared_future(std::future&&)); f is empty afterwards. An empty f gives
+  /// an empty shared_future; usage_error if f's value was already retrieved.
+  shared_future(future<T>&& f) {  // NOLINT(google-explicit-constructor): as std::shared_future
+    if (f.consumed_) detail::throw_usage("future::share after its value was retrieved");
+    s_ = std::exchange(f.s_, nullptr);
+  }
+  shared_future(const shared_future& o) noexcept : s_(o.s_) {
+    if (s_) s_->cell.add_ref();
+  }
+  shared_future(shared_future&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  shared_future& operator=(const shared_future& o) noexcept {
+    if (s_ != o.s_) {
+      if (o.s_) o.s_->cell.add_ref();
+      if (s_) s_->release();
+      s_ = o.s_;
+    }
+    return *this;
+  }
+  shared_future& operator=(shared_future&& o) noexcept {
+    if (this != &o) {
+      if (s_) s_->release();
+      s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+  }
+  ~shared_future() {
+    if (s_) s_->release();
+  }
+
+  /// True if this refers to a state (not default-constructed, moved from, or made from an empty
+  /// future). Any thread.
+  bool valid() const noexcept { return s_ != nullptr; }
+  /// True once a value, an exception or a broken promise is in. Any thread.
+  bool ready() const noexcept { return s_ && s_->cell.is_complete(); }
+
+  /// Blocks until the value is in and returns it (or rethrows), as many times and from as many
+  /// threads as wanted. usage_error if empty, or on a worker thread (co_await instead).
+  result_type get() const {
+    check();
+    if (detail::this_worker() != nullptr) {
+      detail::throw_usage("shared_future::get() on a worker thread would block it; co_await it");
+    }
+    s_->cell.wait_blocking();
+    return s_->shared_result();
+  }
+
+  /// Awaitable giving result_type; usage_error (when awaited) if empty. Worker only.
+  auto operator co_await() const noexcept { return awaiter(s_); }
+
+ private:
+  class awaiter : detail::waiter_base {
+   public:
+    explicit awaiter(detail::future_state<T>* s) noexcept : s_(s) {}
+    bool await_ready() {
+      if (s_ == nullptr) throw_empty();
+      return this->ready(complete_state());
+    }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+      return this->suspend(h, s_->shared_lock, s_->shared_waiters,
+                           [this](detail::wake_list&) { return complete_state(); });
+    }
+    result_type await_resume() {
+      if (this->finish() == detail::wait_state::cancelled) detail::throw_cancelled();
+      return s_->shared_result();
+    }
+
+   private:
+    detail::wait_state complete_state() const noexcept {
+      // is_complete's acquire pairs with complete()'s release: the value is visible.
+      return s_->cell.is_complete() ? detail::wait_state::granted : detail::wait_state::init;
+    }
+    detail::future_state<T>* s_;
+  };
+
+  void check() const {
+    if (!s_) throw_empty();
+  }
+  [[noreturn]] static void throw_empty() {
+    detail::throw_usage(
+        "shared_future is empty (default-constructed, moved from, or made from an empty future)");
+  }
+
+  detail::future_state<T>* s_ = nullptr;
 };
 
 }  // namespace coreio

@@ -5,6 +5,8 @@
 // stuck in a long poll, the runtime's monitor fires it instead, so a sleep never ends late behind
 // a busy worker. Cancelling the task removes the entry at once, from any thread, and the sleep
 // throws cancelled_error. A deadline already due yields once, as asyncio.sleep(0) does.
+// sleep_for's deadline is computed by detail::deadline_after (detail/saturating_time.hpp): it
+// saturates at time_point::max(), "never", instead of overflowing into the past.
 //
 // Thread safety: may only be awaited from a task running on a worker.
 #pragma once
@@ -16,6 +18,7 @@
 #include <cstdint>
 
 #include <coreio/detail/promise_base.hpp>
+#include <coreio/detail/saturating_time.hpp>
 #include <coreio/errors.hpp>
 
 namespace coreio {
@@ -128,32 +131,23 @@ class sleep_awaiter : timer_entry {
 
 }  // namespace detail
 
-/// Suspends the calling task until `deadline` (asyncio.sleep). A deadline already past yields once
-/// (asyncio.sleep(0)). Throws cancelled_error if the task is cancelled before or during the sleep.
+/// Suspends the calling task until `deadline` (asyncio.sleep). A deadline already past, down to
+/// time_point::min(), yields once (asyncio.sleep(0)); time_point::max() is "never": the sleep ends
+/// only when the task is cancelled. Throws cancelled_error if the task is cancelled before or
+/// during the sleep.
 inline detail::sleep_awaiter sleep_until(std::chrono::steady_clock::time_point deadline) noexcept {
   return detail::sleep_awaiter{deadline};
 }
 
-namespace detail {
-/// now + d, saturated at time_point::max() instead of overflowing ("forever"); now if d <= 0.
-template <class Rep, class Period>
-steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
-  const steady_clock::time_point now = steady_clock::now();
-  if (d <= std::chrono::duration<Rep, Period>::zero()) return now;
-  if (std::chrono::duration<double>(d) >=
-      std::chrono::duration<double>(steady_clock::time_point::max() - now)) {
-    return steady_clock::time_point::max();
-  }
-  return now + std::chrono::ceil<steady_clock::duration>(d);
-}
-}  // namespace detail
-
-/// Suspends the calling task for `d`. A zero or negative duration is asyncio.sleep(0): the task
-/// goes behind every ready task once; a huge one (hours::max()) sleeps until it is cancelled.
+/// Suspends the calling task for `d`, any std::chrono duration (rounded up to the clock's tick).
+/// A zero or negative duration is asyncio.sleep(0): the task goes behind every ready task once; a
+/// huge one (hours::max(), duration::max()) saturates at time_point::max() and sleeps until the
+/// task is cancelled. A NaN floating-point duration throws std::invalid_argument.
 ///
 /// Example:  co_await coreio::sleep_for(std::chrono::milliseconds(10));
 template <class Rep, class Period>
-detail::sleep_awaiter sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
+detail::sleep_awaiter sleep_for(std::chrono::duration<Rep, Period> d) noexcept(
+    !std::chrono::treat_as_floating_point_v<Rep>) {
   return detail::sleep_awaiter{detail::deadline_after(d)};
 }
 

@@ -27,7 +27,7 @@ coreio::task<std::uint64_t> consume(coreio::queue<std::uint64_t>* q, std::uint64
       sum += co_await q->get();
       ++*count;
     }
-  } catch (const coreio::queue_closed&) {
+  } catch (const coreio::queue_shut_down&) {
   }
   co_return sum;
 }
@@ -41,7 +41,7 @@ coreio::task<std::uint64_t> pipeline(std::uint64_t total, std::uint64_t* count) 
   for (std::uint64_t c = 0; c < consumers; ++c) cs.push_back(coreio::spawn(consume(&q, &counts[c])));
   for (std::uint64_t p = 0; p < producers; ++p) ps.push_back(coreio::spawn(produce(&q, p * per, per)));
   for (auto& h : ps) co_await h;
-  q.close();
+  q.shutdown();
   std::uint64_t sum = 0;
   for (auto& h : cs) sum += co_await h;
   for (std::uint64_t c : counts) *count += c;

@@ -16,7 +16,8 @@ static_assert(!std::is_base_of_v<std::runtime_error, coreio::cancelled_error>,
               "catch (const std::runtime_error&) must not swallow a cancellation");
 static_assert(!std::is_base_of_v<std::logic_error, coreio::cancelled_error>);
 static_assert(std::is_base_of_v<std::runtime_error, coreio::timeout_error>);
-static_assert(std::is_base_of_v<std::runtime_error, coreio::queue_closed>);
+static_assert(std::is_base_of_v<std::runtime_error, coreio::queue_shut_down>);
+static_assert(std::is_base_of_v<std::runtime_error, coreio::broken_barrier>);
 static_assert(std::is_base_of_v<std::runtime_error, coreio::runtime_closed>);
 static_assert(std::is_base_of_v<std::logic_error, coreio::broken_promise>);
 static_assert(std::is_base_of_v<std::logic_error, coreio::usage_error>);
@@ -39,16 +40,16 @@ TEST(ErrorsTest, CancelledErrorIsNotCaughtByRuntimeErrorHandlers) {
 TEST(ErrorsTest, EveryErrorSaysWhatWentWrong) {
   const coreio::cancelled_error c;
   const coreio::timeout_error t;
-  const coreio::queue_closed q;
+  const coreio::queue_shut_down q;
+  const coreio::broken_barrier bb;
   const coreio::broken_promise b;
   const coreio::usage_error u("join_handle::get() on a worker thread");
   const coreio::runtime_closed r;
-  for (const std::exception* e : {static_cast<const std::exception*>(&c),
-                                  static_cast<const std::exception*>(&t),
-                                  static_cast<const std::exception*>(&q),
-                                  static_cast<const std::exception*>(&b),
-                                  static_cast<const std::exception*>(&u),
-                                  static_cast<const std::exception*>(&r)}) {
+  for (const std::exception* e :
+       {static_cast<const std::exception*>(&c), static_cast<const std::exception*>(&t),
+        static_cast<const std::exception*>(&q), static_cast<const std::exception*>(&bb),
+        static_cast<const std::exception*>(&b), static_cast<const std::exception*>(&u),
+        static_cast<const std::exception*>(&r)}) {
     ASSERT_NE(e->what(), nullptr);
     EXPECT_GT(std::strlen(e->what()), 0u);
   }

@@ -1,12 +1,17 @@
 // interval_test.cpp — coreio/interval.hpp: the first tick is immediate and the next ones follow the
 // period (never early); the three missed-tick behaviours after a task blocked past several ticks;
-// reset; a cancelled tick throws at once and loses no tick; a non-positive period is refused.
+// reset; a cancelled tick throws at once and loses no tick; a non-positive or NaN period is
+// refused. Saturation (tokio #6634): at duration::max(), hours::max(), nanoseconds::max() and a
+// huge floating-point period the interval ticks once, then never again, under burst, delay and
+// skip; reset(), reset_after() and reset_at() at the extremes (max: never; zero, negative, min: at
+// once); skip and delay after a deadline at time_point::min() stay on a sane schedule.
 #include <coreio/interval.hpp>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -14,6 +19,7 @@
 #include <coreio/errors.hpp>
 #include <coreio/runtime.hpp>
 #include <coreio/spawn.hpp>
+#include <coreio/wait_for.hpp>
 
 #include "support/test_support.hpp"
 
@@ -72,6 +78,30 @@ TEST(IntervalTest, ReportsItsPeriodAndBehaviour) {
 TEST(IntervalTest, RejectsANonPositivePeriod) {
   EXPECT_THROW(coreio::interval{0ms}, std::invalid_argument);
   EXPECT_THROW(coreio::interval{-1ms}, std::invalid_argument);
+  EXPECT_THROW(coreio::interval{std::chrono::hours::min()}, std::invalid_argument);
+  EXPECT_THROW(coreio::interval{coreio::interval::duration::min()}, std::invalid_argument);
+  EXPECT_THROW((coreio::interval{steady::now(), 0s}), std::invalid_argument);
+  EXPECT_THROW(coreio::interval{std::chrono::duration<double>(-0.5)}, std::invalid_argument);
+}
+
+TEST(IntervalTest, RejectsANaNPeriod) {
+  const std::chrono::duration<double> nan{std::numeric_limits<double>::quiet_NaN()};
+  EXPECT_THROW(coreio::interval{nan}, std::invalid_argument);
+  coreio::interval iv{1s};
+  EXPECT_THROW(iv.reset_after(nan), std::invalid_argument);
+}
+
+TEST(IntervalTest, PeriodsOfAnyUnitAreRoundedUpToTheClockAndClampedToItsRange) {
+  using dms = std::chrono::duration<double, std::milli>;
+  using dns = std::chrono::duration<double, std::nano>;
+  EXPECT_EQ(coreio::interval{dms(1.5)}.period(), 1500us);
+  EXPECT_EQ(coreio::interval{dns(0.25)}.period(), 1ns);
+  EXPECT_EQ(coreio::interval{std::chrono::hours::max()}.period(),
+            coreio::interval::duration::max());
+  EXPECT_EQ(coreio::interval{std::chrono::duration<double>::max()}.period(),
+            coreio::interval::duration::max());
+  EXPECT_EQ(coreio::interval{std::chrono::nanoseconds::max()}.period(),
+            std::chrono::nanoseconds::max());
 }
 
 /// What happened around a missed tick: the task ticks once, blocks its worker for `block` (a
@@ -220,6 +250,175 @@ TEST(IntervalTest, CancellingATickThrowsAtOnceAndLosesNoTick) {
   EXPECT_EQ(iv.next_tick(), second);
   iv.reset_at(steady::now());
   EXPECT_LE(rt.block_on(one_tick(&iv)), steady::now());
+}
+
+// ---- saturation: nothing computed by the interval overflows into the past -----------------------
+
+/// How long a tick that must never come is watched (it would complete at once if its deadline had
+/// wrapped into the past).
+constexpr auto k_watch = 20ms;
+
+/// True if the next tick is still pending after k_watch (the tick is then cancelled, which leaves
+/// the interval unchanged).
+coreio::task<bool> next_tick_never_comes(coreio::interval* iv) {
+  try {
+    (void)co_await coreio::wait_for(iv->tick(), k_watch);
+  } catch (const coreio::timeout_error&) {
+    co_return true;
+  }
+  co_return false;
+}
+
+/// The first tick (at once), then whether the second never comes, and the deadline it waits for.
+struct huge_period_outcome {
+  bool first_at_once = false;
+  steady::time_point next_after_first{};
+  bool second_never_comes = false;
+};
+
+coreio::task<huge_period_outcome> tick_twice(coreio::interval* iv) {
+  huge_period_outcome out;
+  const auto t0 = steady::now();
+  (void)co_await iv->tick();
+  out.first_at_once = steady::now() - t0 < prompt;
+  out.next_after_first = iv->next_tick();
+  out.second_never_comes = co_await next_tick_never_comes(iv);
+  co_return out;
+}
+
+TEST(IntervalTest, AHugePeriodTicksOnceThenNeverAgainUnderEveryBehaviour) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  using behavior = coreio::missed_tick_behavior;
+  for (behavior b : {behavior::burst, behavior::delay, behavior::skip}) {
+    // On time (the first tick is due now) and late (it was due a second ago: the missed-tick rule
+    // applies), with every spelling of "the largest period".
+    for (bool late : {false, true}) {
+      const steady::time_point start = late ? steady::now() - 1s : steady::now();
+      std::vector<coreio::interval> ivs;
+      ivs.emplace_back(start, coreio::interval::duration::max(), b);
+      ivs.emplace_back(start, std::chrono::hours::max(), b);
+      ivs.emplace_back(start, std::chrono::nanoseconds::max(), b);
+      ivs.emplace_back(start, std::chrono::duration<double>::max(), b);
+      ivs.emplace_back(start, coreio::interval::duration::max() - 1ns, b);
+      for (auto& iv : ivs) {
+        SCOPED_TRACE(testing::Message()
+                     << "behaviour " << static_cast<int>(b) << (late ? " late" : " on time")
+                     << " period " << iv.period().count());
+        const huge_period_outcome out = rt.block_on(tick_twice(&iv));
+        EXPECT_TRUE(out.first_at_once);
+        EXPECT_EQ(out.next_after_first, steady::time_point::max());
+        EXPECT_TRUE(out.second_never_comes);
+        EXPECT_EQ(iv.next_tick(), steady::time_point::max()) << "a cancelled tick changes nothing";
+      }
+    }
+  }
+}
+
+TEST(IntervalTest, ResetWithAHugePeriodPutsTheNextTickAtTheEndOfTime) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::interval iv{coreio::interval::duration::max()};
+  iv.reset();
+  EXPECT_EQ(iv.next_tick(), steady::time_point::max());
+  EXPECT_TRUE(rt.block_on(next_tick_never_comes(&iv)));
+  coreio::interval hours{std::chrono::hours::max()};
+  hours.reset();
+  EXPECT_EQ(hours.next_tick(), steady::time_point::max());
+  EXPECT_TRUE(rt.block_on(next_tick_never_comes(&hours)));
+}
+
+coreio::task<steady::duration> time_one_tick(coreio::interval* iv) {
+  const auto t0 = steady::now();
+  (void)co_await iv->tick();
+  co_return steady::now() - t0;
+}
+
+TEST(IntervalTest, ResetAfterSaturatesAndTreatsZeroOrNegativeAsNow) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::interval iv{10s};
+  for (auto never :
+       {coreio::interval::duration::max(),
+        std::chrono::duration_cast<coreio::interval::duration>(std::chrono::hours(1'000'000))}) {
+    iv.reset_after(never);
+    EXPECT_EQ(iv.next_tick() == steady::time_point::max(),
+              never == coreio::interval::duration::max());
+    EXPECT_TRUE(rt.block_on(next_tick_never_comes(&iv)));
+  }
+  iv.reset_after(std::chrono::hours::max());
+  EXPECT_EQ(iv.next_tick(), steady::time_point::max());
+  iv.reset_after(std::chrono::duration<double>::max());
+  EXPECT_EQ(iv.next_tick(), steady::time_point::max());
+  EXPECT_TRUE(rt.block_on(next_tick_never_comes(&iv)));
+  // Zero, negative and the most negative durations: the next tick comes at once.
+  for (auto at_once : {coreio::interval::duration::zero(), -coreio::interval::duration(1),
+                       coreio::interval::duration::min()}) {
+    const auto before = steady::now();
+    iv.reset_after(at_once);
+    EXPECT_GE(iv.next_tick(), before);
+    EXPECT_LE(iv.next_tick(), steady::now());
+    EXPECT_LT(rt.block_on(time_one_tick(&iv)), prompt);
+  }
+  iv.reset_after(std::chrono::hours::min());
+  EXPECT_LE(iv.next_tick(), steady::now());
+  EXPECT_LT(rt.block_on(time_one_tick(&iv)), prompt);
+  // An ordinary duration: now + d.
+  const auto before = steady::now();
+  iv.reset_after(250ms);
+  EXPECT_GE(iv.next_tick(), before + 250ms);
+  EXPECT_LE(iv.next_tick(), steady::now() + 250ms);
+}
+
+TEST(IntervalTest, ResetAtTheEndOfTimeNeverTicksAndResetAtTheBeginningTicksAtOnce) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::interval iv{10s};
+  iv.reset_at(steady::time_point::max());
+  EXPECT_TRUE(rt.block_on(next_tick_never_comes(&iv)));
+  iv.reset_at(steady::time_point::max() - 1ns);
+  EXPECT_TRUE(rt.block_on(next_tick_never_comes(&iv)));
+  iv.reset_at(steady::time_point::min());
+  EXPECT_LT(rt.block_on(time_one_tick(&iv)), prompt);
+}
+
+coreio::task<steady::time_point> tick_and_report_next(coreio::interval* iv) {
+  (void)co_await iv->tick();
+  co_return iv->next_tick();
+}
+
+// A tick due at time_point::min() is late by more than duration::max(): the lateness must not
+// overflow (skip computes it in unsigned arithmetic), and the next deadline must be sane.
+TEST(IntervalTest, AfterADeadlineAtTheBeginningOfTimeSkipAndDelayStayOnASaneSchedule) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  const auto period = 40ms;
+  {
+    coreio::interval skip{steady::time_point::min(), period, coreio::missed_tick_behavior::skip};
+    const auto before = steady::now();
+    const steady::time_point next = rt.block_on(tick_and_report_next(&skip));
+    EXPECT_GT(next, before);
+    EXPECT_LE(next, steady::now() + period);
+    // Still on the schedule min() + k * period.
+    const auto since_min =
+        static_cast<std::uint64_t>(next.time_since_epoch().count()) -
+        static_cast<std::uint64_t>(steady::time_point::min().time_since_epoch().count());
+    EXPECT_EQ(since_min % static_cast<std::uint64_t>(std::chrono::nanoseconds(period).count()), 0u);
+  }
+  {
+    coreio::interval delay{steady::time_point::min(), period, coreio::missed_tick_behavior::delay};
+    const auto before = steady::now();
+    const steady::time_point next = rt.block_on(tick_and_report_next(&delay));
+    EXPECT_GE(next, before + period);
+    EXPECT_LE(next, steady::now() + period);
+  }
+  {
+    // burst keeps the schedule: the next deadline is one period after min(), still due.
+    coreio::interval burst{steady::time_point::min(), period, coreio::missed_tick_behavior::burst};
+    EXPECT_EQ(rt.block_on(tick_and_report_next(&burst)), steady::time_point::min() + period);
+  }
+  {
+    // A huge period after a deadline at min(): skip's next point is past now, saturated if needed.
+    coreio::interval skip{steady::time_point::min(), coreio::interval::duration::max(),
+                          coreio::missed_tick_behavior::skip};
+    const steady::time_point next = rt.block_on(tick_and_report_next(&skip));
+    EXPECT_GT(next, steady::now());
+  }
 }
 
 }  // namespace

@@ -163,36 +163,36 @@ TEST(SchedulingOrderTest, NotifyAllResumesWaitersInQueueOrder) {
   EXPECT_EQ(r.order(), one_to(4));
 }
 
-/// Records id when its get throws queue_closed, 100 + the item if it got one.
-coreio::task<void> closed_getter(coreio::queue<int>* q, std::atomic<int>* queued, recorder* r,
-                                 int id) {
+/// Records id when its get throws queue_shut_down, 100 + the item if it got one.
+coreio::task<void> shut_down_getter(coreio::queue<int>* q, std::atomic<int>* queued, recorder* r,
+                                    int id) {
   queued->fetch_add(1);
   try {
     const int item = co_await q->get();
     r->add(100 + item);
-  } catch (const coreio::queue_closed&) {
+  } catch (const coreio::queue_shut_down&) {
     r->add(id);
   }
 }
 
-coreio::task<bool> close_scenario(recorder* r) {
+coreio::task<bool> shutdown_scenario(recorder* r) {
   coreio::queue<int> q{4};
   std::atomic<int> queued{0};
   std::vector<coreio::join_handle<void>> hs;
   bool ok = true;
   for (int id = 1; id <= 4 && ok; ++id) {
-    hs.push_back(coreio::spawn(closed_getter(&q, &queued, r, id)));
+    hs.push_back(coreio::spawn(shut_down_getter(&q, &queued, r, id)));
     ok = co_await yield_until_count(&queued, id);
   }
-  q.close();
+  q.shutdown();
   for (auto& h : hs) co_await h;
   co_return ok;
 }
 
-TEST(SchedulingOrderTest, CloseWakesBlockedGettersInQueueOrder) {
+TEST(SchedulingOrderTest, ShutdownWakesBlockedGettersInQueueOrder) {
   coreio::runtime rt{one_worker()};
   recorder r;
-  ASSERT_TRUE(rt.block_on(close_scenario(&r)));
+  ASSERT_TRUE(rt.block_on(shutdown_scenario(&r)));
   EXPECT_EQ(r.order(), one_to(4));
 }
 

@@ -1,6 +1,8 @@
 // sync_barrier_latch_test.cpp — coreio/sync/barrier.hpp and coreio/sync/latch.hpp: arrival
 // indices, reuse over many generations on four workers, a cancelled barrier waiter un-arriving, the
-// completing arrival racing a cancel; latch count_down / wait / try_wait / arrive_and_wait,
+// completing arrival racing a cancel; abort() (waiters and later arrivals throw broken_barrier
+// until reset()), reset() (breaks the current waiters, then the barrier works again), abort racing
+// a cancel and racing the completing arrival; latch count_down / wait / try_wait / arrive_and_wait,
 // count_down from plain threads, over-count errors and cancellation of a latch waiter.
 #include <coreio/sync/barrier.hpp>
 #include <coreio/sync/latch.hpp>
@@ -159,6 +161,139 @@ TEST(SyncBarrierTest, CompletionRacingCancelLeavesTheBarrierConsistent) {
     ASSERT_EQ(b.waiting(), 0u);
   }
   EXPECT_EQ(passed + cancelled, rounds);
+}
+
+// ---- abort / reset ------------------------------------------------------------------------------
+
+/// 1 + index if it passed, 0 if cancelled, -1 if the barrier was broken. Counts its arrival first.
+coreio::task<int> arrive_and_report(coreio::barrier* b, std::atomic<int>* arrived) {
+  arrived->fetch_add(1);
+  try {
+    co_return 1 + static_cast<int>(co_await b->arrive_and_wait());
+  } catch (const coreio::broken_barrier&) {
+    co_return -1;
+  } catch (const coreio::cancelled_error&) {
+    co_return 0;
+  }
+}
+
+TEST(SyncBarrierTest, AbortBreaksEveryWaiterAndEveryLaterArrivalUntilReset) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::barrier b{4};
+  std::atomic<int> arrived{0};
+  std::vector<coreio::join_handle<int>> hs;
+  for (int i = 0; i < 3; ++i) hs.push_back(rt.spawn(arrive_and_report(&b, &arrived)));
+  ASSERT_TRUE(wait_until([&] { return b.waiting() == 3; }));
+  EXPECT_FALSE(b.broken());
+  b.abort();
+  EXPECT_TRUE(b.broken());
+  for (auto& h : hs) EXPECT_EQ(h.get(), -1);
+  EXPECT_EQ(b.waiting(), 0u);
+  // Broken: every arrival throws at once, even the one that would complete a generation.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(rt.block_on(arrive_and_report(&b, &arrived)), -1);
+  b.abort();  // idempotent
+  EXPECT_TRUE(b.broken());
+  b.reset();
+  EXPECT_FALSE(b.broken());
+  // Usable again, from a fresh generation.
+  hs.clear();
+  for (int i = 0; i < 4; ++i) hs.push_back(rt.spawn(arrive_and_report(&b, &arrived)));
+  int sum = 0;
+  for (auto& h : hs) sum += h.get();
+  EXPECT_EQ(sum, 1 + 2 + 3 + 4);
+}
+
+TEST(SyncBarrierTest, ResetBreaksTheCurrentWaitersAndLeavesTheBarrierUsable) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::barrier b{3};
+  std::atomic<int> arrived{0};
+  auto first = rt.spawn(arrive_and_report(&b, &arrived));
+  auto second = rt.spawn(arrive_and_report(&b, &arrived));
+  ASSERT_TRUE(wait_until([&] { return b.waiting() == 2; }));
+  b.reset();
+  EXPECT_EQ(first.get(), -1);
+  EXPECT_EQ(second.get(), -1);
+  EXPECT_FALSE(b.broken()) << "reset breaks the waiters, not the barrier";
+  EXPECT_EQ(b.waiting(), 0u);
+  // The next arrivals form a whole new generation of three.
+  std::vector<coreio::join_handle<int>> hs;
+  for (int i = 0; i < 3; ++i) hs.push_back(rt.spawn(arrive_and_report(&b, &arrived)));
+  int sum = 0;
+  for (auto& h : hs) sum += h.get();
+  EXPECT_EQ(sum, 1 + 2 + 3);
+  b.reset();  // no waiters: nothing to break
+  EXPECT_FALSE(b.broken());
+  EXPECT_EQ(b.waiting(), 0u);
+}
+
+// abort() from a plain thread races cancel() of the waiting party. Exactly one decides: the waiter
+// throws cancelled_error or broken_barrier; either way it left the list and the barrier is broken.
+TEST(SyncBarrierTest, AbortRacingCancelLeavesTheBarrierConsistent) {
+  auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
+  const int rounds = sanitized(2000, 300);
+  rng r(14);
+  int broken = 0, cancelled = 0;
+  for (int i = 0; i < rounds; ++i) {
+    coreio::barrier b{2};
+    std::atomic<int> arrived{0};
+    auto a = rt->spawn(arrive_and_report(&b, &arrived));
+    while (b.waiting() == 0) std::this_thread::yield();
+    const auto delay = std::chrono::microseconds(r.below(30));
+    std::thread aborter([&] {
+      coreio_test::spin_for(delay);
+      b.abort();
+    });
+    a.cancel();
+    aborter.join();
+    if (!coreio_test::ends_within(a)) {
+      (void)rt.release();
+      FAIL() << "round " << i << ": the waiter never ended";
+    }
+    const int v = a.get();
+    ASSERT_TRUE(v == -1 || v == 0) << "round " << i << ": " << v;
+    (v == -1 ? broken : cancelled) += 1;
+    ASSERT_EQ(b.waiting(), 0u);
+    ASSERT_TRUE(b.broken());
+  }
+  EXPECT_EQ(broken + cancelled, rounds);
+}
+
+// abort() races the arrival that completes the generation. The generation either completed before
+// the abort (both pass) or was broken (both throw broken_barrier: the waiter by the abort, the late
+// arrival because the barrier is broken); never one of each.
+TEST(SyncBarrierTest, AbortRacingTheCompletingArrivalBreaksAllOrNone) {
+  auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
+  const int rounds = sanitized(2000, 300);
+  rng r(15);
+  int passed = 0, aborted = 0;
+  for (int i = 0; i < rounds; ++i) {
+    coreio::barrier b{2};
+    std::atomic<int> arrived{0};
+    auto a = rt->spawn(arrive_and_report(&b, &arrived));
+    while (b.waiting() == 0) std::this_thread::yield();
+    const auto delay = std::chrono::microseconds(r.below(30));
+    std::thread aborter([&] {
+      coreio_test::spin_for(delay);
+      b.abort();
+    });
+    auto second = rt->spawn(arrive_and_report(&b, &arrived));
+    aborter.join();
+    if (!coreio_test::ends_within(a) || !coreio_test::ends_within(second)) {
+      (void)rt.release();
+      FAIL() << "round " << i << ": a party never ended";
+    }
+    const int va = a.get(), vb = second.get();
+    if (va == -1) {
+      ASSERT_EQ(vb, -1) << "round " << i;
+      ++aborted;
+    } else {
+      ASSERT_EQ(va, 1) << "round " << i;
+      ASSERT_EQ(vb, 2) << "round " << i;
+      ++passed;
+    }
+    ASSERT_EQ(b.waiting(), 0u);
+  }
+  EXPECT_EQ(passed + aborted, rounds);
 }
 
 // ---- latch ------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 // sync_queue_test.cpp — coreio/sync/queue.hpp: put / get / try_put / try_get, backpressure, FIFO
-// order of waiting getters and putters, unbounded queues, close semantics (drain then queue_closed,
-// put on a closed queue, waiting getters and putters woken), move-only items, priority and lifo
-// order, many producers and consumers on four workers, cancellation of a waiting getter and putter,
-// and put / get racing cancel with exact item accounting; task_done() / join().
+// order of waiting getters and putters, unbounded queues, shutdown semantics (drain then
+// queue_shut_down, put on a shut-down queue, waiting getters and putters woken), move-only items,
+// priority and lifo order, many producers and consumers on four workers, cancellation of a waiting
+// getter and putter, and put / get racing cancel with exact item accounting; task_done() / join();
+// shutdown(true): the stored items dropped (destroyed outside the queue's lock) and counted as done
+// for join(), every waiter woken; and a randomized stress of shutdown (immediate or not) racing
+// puts and gets that accounts for every item.
 #include <coreio/sync/queue.hpp>
 
 #include <gtest/gtest.h>
@@ -177,54 +180,54 @@ TEST(SyncQueueTest, WaitingGettersAreServedInOrder) {
   EXPECT_EQ(rt.block_on(getters_fifo_scenario(&q)), (std::vector<int>{0, 101, 202, 303}));
 }
 
-coreio::task<std::vector<int>> drain_until_closed(coreio::queue<int>* q) {
+coreio::task<std::vector<int>> drain_until_shut_down(coreio::queue<int>* q) {
   std::vector<int> out;
   try {
     for (;;) out.push_back(co_await q->get());
-  } catch (const coreio::queue_closed&) {
+  } catch (const coreio::queue_shut_down&) {
     out.push_back(-1);
   }
   co_return out;
 }
 
-TEST(SyncQueueTest, CloseLetsGetDrainThenThrowsAndRejectsPuts) {
+TEST(SyncQueueTest, ShutdownLetsGetDrainThenThrowsAndRejectsPuts) {
   coreio::runtime rt{coreio::runtime_options{.workers = 1}};
   coreio::queue<int> q{4};
   ASSERT_TRUE(q.try_put(1));
   ASSERT_TRUE(q.try_put(2));
-  q.close();
-  q.close();  // idempotent
-  EXPECT_TRUE(q.closed());
-  EXPECT_THROW(q.try_put(3), coreio::queue_closed);
-  EXPECT_EQ(rt.block_on(drain_until_closed(&q)), (std::vector<int>{1, 2, -1}));
-  EXPECT_THROW((void)q.try_get(), coreio::queue_closed);
+  q.shutdown();
+  q.shutdown();  // idempotent
+  EXPECT_TRUE(q.is_shut_down());
+  EXPECT_THROW(q.try_put(3), coreio::queue_shut_down);
+  EXPECT_EQ(rt.block_on(drain_until_shut_down(&q)), (std::vector<int>{1, 2, -1}));
+  EXPECT_THROW((void)q.try_get(), coreio::queue_shut_down);
 }
 
-coreio::task<int> put_expecting_closed(coreio::queue<int>* q, std::atomic<int>* waiting, int v) {
+coreio::task<int> put_expecting_shut_down(coreio::queue<int>* q, std::atomic<int>* waiting, int v) {
   waiting->fetch_add(1);
   try {
     co_await q->put(v);
-  } catch (const coreio::queue_closed&) {
+  } catch (const coreio::queue_shut_down&) {
     co_return 1;
   }
   co_return 0;
 }
 
-TEST(SyncQueueTest, CloseWakesWaitingGettersAndPuttersWithQueueClosed) {
+TEST(SyncQueueTest, ShutdownWakesWaitingGettersAndPuttersWithQueueShutDown) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   coreio::queue<int> empty{1};
-  auto g = rt.spawn(drain_until_closed(&empty));
+  auto g = rt.spawn(drain_until_shut_down(&empty));
   coreio::queue<int> full{1};
   ASSERT_TRUE(full.try_put(0));
   std::atomic<int> waiting{0};
-  auto p = rt.spawn(put_expecting_closed(&full, &waiting, 1));
+  auto p = rt.spawn(put_expecting_shut_down(&full, &waiting, 1));
   ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));
   std::this_thread::sleep_for(2ms);
-  empty.close();
-  full.close();
+  empty.shutdown();
+  full.shutdown();
   EXPECT_EQ(g.get(), (std::vector<int>{-1}));
   EXPECT_EQ(p.get(), 1);
-  EXPECT_EQ(full.size(), 1u) << "the closed put did not store its item";
+  EXPECT_EQ(full.size(), 1u) << "the refused put did not store its item";
   EXPECT_EQ(full.try_get(), std::optional<int>(0));
 }
 
@@ -236,7 +239,7 @@ coreio::task<std::uint64_t> consumer(coreio::queue<std::uint64_t>* q) {
   std::uint64_t sum = 0;
   try {
     for (;;) sum += co_await q->get();
-  } catch (const coreio::queue_closed&) {
+  } catch (const coreio::queue_shut_down&) {
   }
   co_return sum;
 }
@@ -250,7 +253,7 @@ TEST(SyncQueueTest, ManyProducersAndConsumersOnFourWorkersAreExact) {
   for (std::uint64_t k = 0; k < 4; ++k) cs.push_back(rt.spawn(consumer(&q)));
   for (std::uint64_t p = 0; p < producers; ++p) ps.push_back(rt.spawn(producer(&q, p * per, per)));
   for (auto& h : ps) h.get();
-  q.close();
+  q.shutdown();
   std::uint64_t sum = 0;
   for (auto& h : cs) sum += h.get();
   const std::uint64_t total = producers * per;
@@ -434,7 +437,7 @@ coreio::task<void> done_worker(coreio::queue<int>* q, join_probe* p) {
       p->processed.fetch_add(1);
       q->task_done();
     }
-  } catch (const coreio::queue_closed&) {
+  } catch (const coreio::queue_shut_down&) {
   }
 }
 
@@ -444,7 +447,7 @@ coreio::task<int> produce_then_join(coreio::queue<int>* q, join_probe* p, int n)
   co_await q->join();
   p->processed_when_joined.store(p->processed.load());
   p->joined.store(true);
-  q->close();
+  q->shutdown();
   co_return 0;
 }
 
@@ -486,6 +489,272 @@ TEST(SyncQueueTest, ACancelledJoinThrowsAndTheOtherJoinersStillWake) {
   EXPECT_EQ(q.try_get(), std::optional<int>(7));
   q.task_done();
   EXPECT_EQ(b.get(), 1);
+}
+
+// ---- shutdown(immediate) ------------------------------------------------------------------------
+
+TEST(SyncQueueTest, ShutdownImmediateDropsTheStoredItemsAndEveryOperationThrows) {
+  coreio::queue<int> q{4};
+  ASSERT_TRUE(q.try_put(1));
+  ASSERT_TRUE(q.try_put(2));
+  q.shutdown(true);
+  EXPECT_TRUE(q.is_shut_down());
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_EQ(q.unfinished(), 0u) << "dropped items count as done";
+  EXPECT_THROW((void)q.try_get(), coreio::queue_shut_down);
+  EXPECT_THROW(q.try_put(3), coreio::queue_shut_down);
+  q.shutdown(true);  // idempotent
+  q.shutdown();
+  EXPECT_TRUE(q.is_shut_down());
+}
+
+TEST(SyncQueueTest, ShutdownImmediateAfterAPlainShutdownDropsWhatIsLeft) {
+  coreio::queue<int> q{4};
+  ASSERT_TRUE(q.try_put(1));
+  ASSERT_TRUE(q.try_put(2));
+  q.shutdown();
+  EXPECT_EQ(q.try_get(), std::optional<int>(1));
+  q.shutdown(true);
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_EQ(q.unfinished(), 1u) << "the item already taken is still unfinished";
+  EXPECT_THROW((void)q.try_get(), coreio::queue_shut_down);
+  q.task_done();
+  EXPECT_EQ(q.unfinished(), 0u);
+}
+
+TEST(SyncQueueTest, ShutdownImmediateDoesNotWrapAnUnfinishedCountMarkedAhead) {
+  coreio::queue<int> q;
+  ASSERT_TRUE(q.try_put(1));
+  ASSERT_TRUE(q.try_put(2));
+  q.task_done();  // asyncio allows marking ahead of the gets
+  q.task_done();
+  q.shutdown(true);
+  EXPECT_EQ(q.unfinished(), 0u);
+  EXPECT_THROW(q.task_done(), coreio::usage_error);
+}
+
+/// An item whose destructor takes the queue's lock (through size()): it would deadlock if an item
+/// were destroyed under that lock. Counts its destructions (of non-moved-from objects).
+struct lock_taking_item {
+  coreio::queue<lock_taking_item>* q = nullptr;
+  std::atomic<int>* destroyed = nullptr;
+  lock_taking_item(coreio::queue<lock_taking_item>* queue, std::atomic<int>* d)
+      : q(queue), destroyed(d) {}
+  lock_taking_item(lock_taking_item&& o) noexcept
+      : q(std::exchange(o.q, nullptr)), destroyed(std::exchange(o.destroyed, nullptr)) {}
+  lock_taking_item& operator=(lock_taking_item&&) = delete;
+  ~lock_taking_item() {
+    if (q != nullptr) {
+      (void)q->size();
+      destroyed->fetch_add(1);
+    }
+  }
+};
+
+TEST(SyncQueueTest, ShutdownImmediateDestroysTheDroppedItemsOutsideTheQueuesLock) {
+  std::atomic<int> destroyed{0};
+  coreio::queue<lock_taking_item> q;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(q.try_put(lock_taking_item(&q, &destroyed)));
+  EXPECT_EQ(destroyed.load(), 0);
+  q.shutdown(true);
+  EXPECT_EQ(destroyed.load(), 3) << "destroyed before shutdown returns";
+}
+
+coreio::task<int> get_expecting_shut_down(coreio::queue<int>* q, std::atomic<int>* waiting) {
+  waiting->fetch_add(1);
+  try {
+    (void)co_await q->get();
+  } catch (const coreio::queue_shut_down&) {
+    co_return 1;
+  }
+  co_return 0;
+}
+
+TEST(SyncQueueTest, ShutdownImmediateWakesWaitingGettersPuttersAndJoiners) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::queue<int> empty{1};
+  coreio::queue<int> full{2};
+  ASSERT_TRUE(full.try_put(1));
+  ASSERT_TRUE(full.try_put(2));
+  std::atomic<int> waiting{0};
+  auto g = rt.spawn(get_expecting_shut_down(&empty, &waiting));
+  auto p = rt.spawn(put_expecting_shut_down(&full, &waiting, 3));
+  auto j = rt.spawn(join_and_report(&full, &waiting));
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 3; }));
+  empty.shutdown(true);
+  full.shutdown(true);
+  EXPECT_EQ(g.get(), 1);
+  EXPECT_EQ(p.get(), 1);
+  EXPECT_EQ(j.get(), 1) << "every unfinished item was dropped: join returns";
+  EXPECT_EQ(full.size(), 0u);
+  EXPECT_EQ(full.unfinished(), 0u);
+}
+
+coreio::task<int> take_one_then_join(coreio::queue<int>* q, std::atomic<int>* stage) {
+  const int v = co_await q->get();  // taken, not yet done
+  stage->store(1);
+  co_await q->join();
+  co_return v;
+}
+
+TEST(SyncQueueTest, AfterShutdownImmediateJoinStillWaitsForTheItemsAlreadyTaken) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::queue<int> q;
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(q.try_put(i));
+  std::atomic<int> stage{0};
+  std::atomic<int> waiting{0};
+  auto t = rt.spawn(take_one_then_join(&q, &stage));
+  ASSERT_TRUE(wait_until([&] { return stage.load() == 1; }));
+  q.shutdown(true);  // drops 2 and 3
+  EXPECT_EQ(q.unfinished(), 1u);
+  auto other = rt.spawn(join_and_report(&q, &waiting));
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));
+  EXPECT_FALSE(t.done());
+  EXPECT_FALSE(other.done());
+  q.task_done();  // the item the task took
+  EXPECT_EQ(t.get(), 1);
+  EXPECT_EQ(other.get(), 1);
+}
+
+// ---- randomized stress: shutdown racing puts and gets -------------------------------------------
+
+/// What happened to every item of a round. Each id ends in exactly one terminal state: got by a
+/// consumer, or destroyed without being got (dropped by shutdown(true), or the item of a put that
+/// threw). A second terminal event for an id is an error (an item duplicated).
+struct ledger {
+  explicit ledger(std::size_t n) : state(n) {}
+  enum : int { none = 0, got = 1, destroyed = 2 };
+  std::vector<std::atomic<int>> state;
+  std::atomic<int> errors{0};
+  void mark(int id, int s) {
+    int expected = none;
+    if (!state[static_cast<std::size_t>(id)].compare_exchange_strong(expected, s))
+      errors.fetch_add(1);
+  }
+};
+
+/// A move-only item that reports its end to the ledger: taken by a consumer, or destroyed untaken.
+class tracked {
+ public:
+  tracked(int id, ledger* l) noexcept : id_(id), l_(l) {}
+  tracked(tracked&& o) noexcept : id_(o.id_), l_(std::exchange(o.l_, nullptr)) {}
+  tracked& operator=(tracked&&) = delete;
+  ~tracked() {
+    if (l_ != nullptr) l_->mark(id_, ledger::destroyed);
+  }
+  int take() {
+    std::exchange(l_, nullptr)->mark(id_, ledger::got);
+    return id_;
+  }
+
+ private:
+  int id_;
+  ledger* l_;
+};
+
+struct shutdown_round {
+  coreio::queue<tracked>* q;
+  ledger* l;
+  std::vector<std::atomic<int>>* put_ok;  // per id: 1 if its put returned normally, 2 if it threw
+  std::chrono::nanoseconds work{};        // a consumer's busy time per item (lets items pile up)
+  std::atomic<long> got{0};
+};
+
+coreio::task<void> tracked_producer(shutdown_round* r, int from, int n) {
+  for (int id = from; id < from + n; ++id) {
+    try {
+      co_await r->q->put(tracked(id, r->l));
+      (*r->put_ok)[static_cast<std::size_t>(id)].store(1);
+    } catch (const coreio::queue_shut_down&) {
+      (*r->put_ok)[static_cast<std::size_t>(id)].store(2);
+      co_return;  // the ids after this one are never made
+    }
+  }
+}
+
+coreio::task<void> tracked_consumer(shutdown_round* r) {
+  try {
+    for (;;) {
+      tracked item = co_await r->q->get();
+      (void)item.take();
+      coreio_test::spin_for(r->work);
+      r->got.fetch_add(1);
+      if ((r->got.load() & 7) == 0) co_await coreio::yield_now();
+      r->q->task_done();
+    }
+  } catch (const coreio::queue_shut_down&) {
+  }
+}
+
+coreio::task<int> tracked_joiner(coreio::queue<tracked>* q) {
+  co_await q->join();
+  co_return 1;
+}
+
+// Producers and consumers on 2 workers; a plain thread shuts the queue down (immediate or not) at a
+// random moment. Every item that was made ends exactly once: got, or destroyed untaken; an item
+// whose put threw is never got; with immediate = false every item put is got; the unfinished count
+// returns to zero and join() returns.
+TEST(SyncQueueTest, StressShutdownRacingPutsAndGetsAccountsForEveryItem) {
+  auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
+  const int rounds = sanitized(200, 30);
+  const int producers = 3, consumers = 2, per = 200;
+  const int n = producers * per;
+  rng r(31);
+  long total_got = 0, total_dropped = 0, total_refused = 0;
+  for (int round = 0; round < rounds; ++round) {
+    const std::size_t capacities[] = {0, 1, 4, 64};
+    coreio::queue<tracked> q{capacities[r.below(4)]};
+    ledger l(static_cast<std::size_t>(n));
+    std::vector<std::atomic<int>> put_ok(static_cast<std::size_t>(n));
+    shutdown_round st{&q, &l, &put_ok, std::chrono::nanoseconds(r.below(2) * 3000)};
+    const bool immediate = r.below(2) == 0;
+    std::vector<coreio::join_handle<void>> hs;
+    for (int c = 0; c < consumers; ++c) hs.push_back(rt->spawn(tracked_consumer(&st)));
+    auto joiner = rt->spawn(tracked_joiner(&q));
+    for (int p = 0; p < producers; ++p)
+      hs.push_back(rt->spawn(tracked_producer(&st, p * per, per)));
+    const auto delay = std::chrono::microseconds(r.below(sanitized(400, 2000)));
+    coreio_test::spin_for(delay);
+    q.shutdown(immediate);
+    bool ended = true;
+    for (auto& h : hs) ended = ended && coreio_test::ends_within(h);
+    ended = ended && coreio_test::ends_within(joiner);
+    if (!ended) {
+      (void)rt.release();
+      FAIL() << "round " << round << ": a producer, consumer or joiner never ended";
+    }
+    for (auto& h : hs) h.get();
+    ASSERT_EQ(joiner.get(), 1);
+    ASSERT_EQ(l.errors.load(), 0) << "round " << round << ": an item ended twice";
+    long got = 0, dropped = 0, refused = 0;
+    for (int id = 0; id < n; ++id) {
+      const int s = l.state[static_cast<std::size_t>(id)].load();
+      const int put = put_ok[static_cast<std::size_t>(id)].load();
+      if (put == 0) {
+        ASSERT_EQ(s, ledger::none) << "round " << round << ": id " << id << " was never made";
+      } else if (put == 2) {
+        ASSERT_EQ(s, ledger::destroyed) << "round " << round << ": a refused put's item was got";
+        ++refused;
+      } else if (s == ledger::got) {
+        ++got;
+      } else {
+        ASSERT_EQ(s, ledger::destroyed) << "round " << round << ": id " << id << " was lost";
+        ASSERT_TRUE(immediate) << "round " << round
+                               << ": shutdown() without immediate dropped an item";
+        ++dropped;
+      }
+    }
+    ASSERT_EQ(got, st.got.load()) << "round " << round;
+    ASSERT_EQ(q.size(), 0u);
+    ASSERT_EQ(q.unfinished(), 0u);
+    total_got += got;
+    total_dropped += dropped;
+    total_refused += refused;
+  }
+  RecordProperty("got", static_cast<int>(total_got));
+  RecordProperty("dropped", static_cast<int>(total_dropped));
+  RecordProperty("refused", static_cast<int>(total_refused));
 }
 
 }  // namespace

@@ -17,23 +17,44 @@
 //      std::condition_variable).
 // If a cancel races a notify, whoever unlinks the node first decides: notified means a normal
 // return (the sticky cancel hits the next suspension point), cancelled means the notify passes to
-// the next waiter, as notify_one only ever counts queued nodes.
+// the next waiter, as notify(n) only ever counts queued nodes.
 // Lock order: the cv's spinlock is never held while taking the mutex's.
 //
-// Thread safety: distinct objects: safe. Shared objects: safe; wait() from tasks on any worker
-// holding the guard; notify_one() / notify_all() from any thread, with or without the mutex.
+// Timed waits: wait_for(lock, d) / wait_until(lock, t) run `co_await wait(lock)` in a child task
+// under coreio::wait_until (wait_for.hpp), whose timer cancels the child when the time runs out.
+// No notify is lost, by the rule above applied to the timer's cancel:
+//   * the timeout's cancel unlinks the node first: the node is gone before any later notify looks,
+//     so that notify goes to the next waiter; the child re-acquires the mutex (step 3) and throws
+//     cancelled_error, which wait_until turns into timeout_error: the timed wait returns false;
+//   * a notify unlinks the node first: the child's wait returns normally (the cancel finds the node
+//     granted and does nothing) and wait_until returns the child's value even though its timer
+//     fired ("a value produced during the timeout is returned, not lost"): the timed wait returns
+//     true. So every waiter a notify(n) counts returns true, and no false return consumed one.
+// asyncio's Condition.wait notifies another waiter when it raises, because there a cancel can land
+// after the notify, during the re-acquisition of the lock; here the re-acquisition is uncancellable
+// (relock queues an unarmed node), so a notified wait always returns normally and that extra
+// notify (a spurious wake-up for someone) is not needed.
+//
+// Thread safety: distinct objects: safe. Shared objects: safe; wait() / wait_for() / wait_until()
+// from tasks on any worker holding the guard; notify(n) / notify_one() / notify_all() and waiting()
+// from any thread, with or without the mutex.
 // Memory ordering: as the mutex: what the notifier did while holding the mutex happens-before the
 // return of the waits that re-acquire it.
 #pragma once
 
+#include <chrono>
 #include <coroutine>
+#include <cstddef>
+#include <limits>
 #include <mutex>
 #include <utility>
 
+#include <coreio/detail/saturating_time.hpp>
 #include <coreio/detail/wait_list.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/sync/mutex.hpp>
 #include <coreio/task.hpp>
+#include <coreio/wait_for.hpp>
 
 namespace coreio {
 
@@ -42,12 +63,14 @@ namespace coreio {
 /// use the predicate form anyway: another task may change the state between the notify and the
 /// waiter's re-acquisition of the mutex.
 ///
-/// On every return from wait — normal, cancelled_error, or any exception — the guard holds the
-/// mutex again. wait(lock) without a predicate allocates nothing; wait(lock, pred) is a coroutine
-/// (one frame per call) that loops `while (!pred()) co_await wait(lock);`.
+/// On every return from wait, wait_for and wait_until — normal, timeout, cancelled_error, or any
+/// exception — the guard holds the mutex again. wait(lock) without a predicate allocates nothing;
+/// wait(lock, pred) is a coroutine (one frame per call) that loops `while (!pred()) co_await
+/// wait(lock);`. A timed wait is two coroutine frames (the timed wait and the child task that
+/// wait_until runs; the timer lives in the first).
 ///
-/// Thread safety: distinct objects: safe. Shared objects: safe; wait() from tasks on any worker;
-/// notify_one() / notify_all() from any thread.
+/// Thread safety: distinct objects: safe. Shared objects: safe; the waits from tasks on any worker;
+/// notify(n), notify_one(), notify_all(), waiting() from any thread.
 /// Memory ordering: what the notifier wrote under the mutex happens-before the waiter's return.
 ///
 /// Example:
@@ -58,6 +81,9 @@ namespace coreio {
 ///   int x = items.front(); items.pop_front();
 ///   // producer:
 ///   { auto lock = co_await m.lock(); items.push_back(1); }  cv.notify_one();
+///   // a consumer that gives up after 100 ms (the lock is held again either way):
+///   const bool ready = co_await cv.wait_for(lock, 100ms, [&] { return !items.empty(); });
+///   if (!ready) co_return;
 class condition_variable {
  public:
   condition_variable() = default;
@@ -78,38 +104,83 @@ class condition_variable {
     while (!pred()) co_await wait(lock);
   }
 
-  /// Wakes the first waiter, if any. Any thread.
-  void notify_one() noexcept {
-    waiter* w = nullptr;
-    {
-      std::lock_guard<detail::spinlock> g(lock_);
-      if (detail::waiter_node* n = waiters_.pop_front()) {
-        n->state = detail::wait_state::granted;
-        w = static_cast<waiter*>(n);
-      }
-    }
-    if (w != nullptr) relock(w);
+  /// Awaitable task: as wait(lock), but gives up at `deadline`. Returns true if notified, false
+  /// if the deadline passed first (a deadline already due returns false at once, without
+  /// releasing the mutex; time_point::max() never times out). The guard holds the mutex again on
+  /// every exit. A notify that races the timeout is never lost: either this wait returns true, or
+  /// the notify went to another waiter (file comment). usage_error (thrown here, not when
+  /// awaited) if lock does not own its mutex; cancelled_error if the task is cancelled before or
+  /// while waiting. Worker only.
+  [[nodiscard]] task<bool> wait_until(mutex_guard& lock,
+                                      std::chrono::steady_clock::time_point deadline) {
+    if (!lock.owns_lock()) throw_usage_unowned();
+    return timed_wait(this, &lock, deadline);
   }
 
-  /// Wakes every waiter. Any thread.
-  void notify_all() noexcept {
-    detail::waiter_node* n = nullptr;
+  /// wait_until(lock, now + d): d is any std::chrono duration, saturated (hours::max() never times
+  /// out; zero or negative: false at once). std::invalid_argument for a NaN duration.
+  ///
+  /// Example:  bool notified = co_await cv.wait_for(lock, 100ms);
+  template <class Rep, class Period>
+  [[nodiscard]] task<bool> wait_for(mutex_guard& lock, std::chrono::duration<Rep, Period> d) {
+    return wait_until(lock, detail::deadline_after(d));
+  }
+
+  /// Waits until pred() is true or `deadline` passes; returns pred() (so false means it timed out
+  /// with the predicate still false). pred is checked first and after each wake-up, with the mutex
+  /// held, as std::condition_variable::wait_until(lock, t, pred) does.
+  template <class Pred>
+  [[nodiscard]] task<bool> wait_until(mutex_guard& lock,
+                                      std::chrono::steady_clock::time_point deadline, Pred pred) {
+    if (!lock.owns_lock()) throw_usage_unowned();
+    return timed_wait_pred(this, &lock, deadline, std::move(pred));
+  }
+
+  /// wait_until(lock, now + d, pred), d saturated as in wait_for(lock, d).
+  template <class Rep, class Period, class Pred>
+  [[nodiscard]] task<bool> wait_for(mutex_guard& lock, std::chrono::duration<Rep, Period> d,
+                                    Pred pred) {
+    return wait_until(lock, detail::deadline_after(d), std::move(pred));
+  }
+
+  /// Wakes up to n waiters, first come first served (asyncio's Condition.notify(n)); returns how
+  /// many it woke (each of them returns normally from its wait, true from a timed one). Any thread.
+  std::size_t notify(std::size_t n) noexcept {
+    detail::waiter_node* first = nullptr;
+    std::size_t woken = 0;
     {
       std::lock_guard<detail::spinlock> g(lock_);
       detail::waiter_node* tail = nullptr;
-      while (detail::waiter_node* x = waiters_.pop_front()) {
+      while (woken < n) {
+        detail::waiter_node* x = waiters_.pop_front();
+        if (x == nullptr) break;
         x->state = detail::wait_state::granted;
-        if (tail != nullptr) tail->next = x;
-        else n = x;
+        (tail != nullptr ? tail->next : first) = x;
         tail = x;
+        ++woken;
       }
+      if (tail != nullptr) tail->next = nullptr;
     }
-    while (n != nullptr) {
+    while (first != nullptr) {
       // Safety: read next before relock: once relocked, the waiter may run and free its frame.
-      detail::waiter_node* next = n->next;
-      relock(static_cast<waiter*>(n));
-      n = next;
+      detail::waiter_node* next = first->next;
+      relock(static_cast<waiter*>(first));
+      first = next;
     }
+    return woken;
+  }
+
+  /// Wakes the first waiter, if any (notify(1)). Any thread.
+  void notify_one() noexcept { (void)notify(1); }
+
+  /// Wakes every waiter (asyncio's notify_all). Any thread.
+  void notify_all() noexcept { (void)notify(std::numeric_limits<std::size_t>::max()); }
+
+  /// Tasks waiting for a notify now (not counting those re-acquiring the mutex). Any thread; a
+  /// snapshot.
+  std::size_t waiting() const noexcept {
+    std::lock_guard<detail::spinlock> g(lock_);
+    return waiters_.size();
   }
 
  private:
@@ -183,12 +254,39 @@ class condition_variable {
     mutex_guard* guard_;
   };
 
+  /// The child of a timed wait: one plain wait, cancelled by wait_until's timer.
+  static task<void> wait_once(condition_variable* cv, mutex_guard* lock) {
+    co_await cv->wait(*lock);
+  }
+
+  static task<bool> timed_wait(condition_variable* cv, mutex_guard* lock,
+                               std::chrono::steady_clock::time_point deadline) {
+    try {
+      co_await ::coreio::wait_until(wait_once(cv, lock), deadline);
+    } catch (const timeout_error&) {
+      co_return false;  // the child re-acquired the mutex before it ended
+    }
+    co_return true;
+  }
+
+  template <class Pred>
+  static task<bool> timed_wait_pred(condition_variable* cv, mutex_guard* lock,
+                                    std::chrono::steady_clock::time_point deadline, Pred pred) {
+    for (;;) {
+      if (pred()) co_return true;
+      // Through a local: g++ 12 miscompiles `if (!co_await ...)` (the awaiting coroutine is never
+      // resumed).
+      const bool notified = co_await timed_wait(cv, lock, deadline);
+      if (!notified) co_return pred();
+    }
+  }
+
   [[noreturn]] static void throw_usage_unowned() {
     detail::throw_usage("condition_variable::wait with a guard that does not own its mutex");
   }
 
   // Guards waiters_ and the state of their nodes.
-  detail::spinlock lock_;
+  mutable detail::spinlock lock_;
   detail::wait_list waiters_;
 };
 

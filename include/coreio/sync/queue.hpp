@@ -1,14 +1,15 @@
 // coreio/sync/queue.hpp — queue<T>, priority_queue<T, Compare> and lifo_queue<T> (asyncio.Queue,
-// asyncio.PriorityQueue, asyncio.LifoQueue): bounded, closable, fair channels between tasks.
+// asyncio.PriorityQueue, asyncio.LifoQueue): bounded, fair channels between tasks that can be shut
+// down.
 //
 // One implementation, basic_queue<T, Storage>; the storage policy decides only which stored item
-// get() takes (oldest, smallest, newest). Everything — the items, the closed flag, the getters' and
-// the putters' wait lists and every node's state — is guarded by one spinlock.
+// get() takes (oldest, smallest, newest). Everything — the items, the shut-down flag, the getters'
+// and the putters' wait lists and every node's state — is guarded by one spinlock.
 // Invariants (under the lock):
 //   getters queued  => no item stored    (a put with a getter waiting hands the item straight to the
 //                                         first getter's slot instead of storing it)
 //   putters queued  => the queue is full (a get that frees a slot moves the first putter's item in)
-//   closed          => no getter or putter queued (close() wakes them all)
+//   shut down       => no getter or putter queued (shutdown() wakes them all)
 // so a newcomer can never overtake a waiter: items go to getters, and room to putters, in FIFO
 // order. A getter is granted by moving the item into its `slot` under the lock; a putter by moving
 // its item (which lives in its awaiter) into the storage under the lock. A cancel that finds the
@@ -17,18 +18,30 @@
 // Waking happens after the lock is released (detail/wait_list.hpp).
 //
 // capacity 0 means unbounded (asyncio's maxsize=0): put never waits.
-// close() (asyncio's Queue.shutdown without immediate): later and pending puts throw queue_closed;
-// gets take what is left and then throw queue_closed, and getters waiting on the empty queue are
-// woken with queue_closed.
+//
+// shutdown(immediate) is asyncio 3.13's Queue.shutdown, with its name and QueueShutDown's
+// (queue_shut_down): one operation, one name. It replaces the earlier close() / queue_closed, which
+// were shutdown(false) under another name; "close" in coreio means releasing a resource that then
+// can no longer be used (tcp_stream::close), whereas a shut-down queue still serves get(), like a
+// socket after shutdown(SHUT_WR), and asyncio's immediate mode has no close() counterpart. Under
+// the lock, shutdown sets the flag and unlinks every queued getter and putter with state `closed`
+// (their awaits throw queue_shut_down; a putter's item was never stored and is destroyed with its
+// awaiter); from then on put / try_put throw queue_shut_down, get / try_get take what is left and
+// then throw queue_shut_down. With immediate = true it also swaps the stored items out (they are
+// destroyed after the unlock, so that no item destructor runs under the spinlock), counting each
+// as done for join() (as asyncio: one task_done per dropped item while the count is above zero),
+// and the joiners are woken if the count reaches zero.
+// As in asyncio, items already taken by a get stay unfinished until their task_done().
 //
 // task_done() / join() (asyncio's): every item that enters the queue (stored, or handed to a
-// getter) counts as unfinished until a task_done(); join() waits, on a third wait list, until the
-// count is zero, and task_done() wakes every joiner when it reaches zero.
+// getter) counts as unfinished until a task_done() (or until shutdown(true) drops it); join()
+// waits, on a third wait list, until the count is zero, and whoever brings it to zero wakes every
+// joiner.
 //
 // T must be nothrow move constructible (an item moved under the lock must not throw half-way).
 //
-// Thread safety: distinct objects: safe. Shared objects: safe; put() / get() from tasks on any
-// worker; try_put(), try_get(), close() and the observers from any thread.
+// Thread safety: distinct objects: safe. Shared objects: safe; put() / get() / join() from tasks on
+// any worker; try_put(), try_get(), shutdown(), task_done() and the observers from any thread.
 // Memory ordering: everything a producer did before put / try_put of an item happens-before the
 // return of the get / try_get that takes it.
 #pragma once
@@ -51,7 +64,7 @@ namespace coreio {
 
 namespace detail {
 
-[[noreturn]] inline void throw_queue_closed() { throw queue_closed{}; }
+[[noreturn]] inline void throw_queue_shut_down() { throw queue_shut_down{}; }
 
 /// FIFO storage (asyncio.Queue).
 template <class T>
@@ -64,6 +77,7 @@ class fifo_storage {
     return x;
   }
   std::size_t size() const noexcept { return d_.size(); }
+  void swap(fifo_storage& o) noexcept { d_.swap(o.d_); }
 
  private:
   std::deque<T> d_;
@@ -80,6 +94,7 @@ class lifo_storage {
     return x;
   }
   std::size_t size() const noexcept { return v_.size(); }
+  void swap(lifo_storage& o) noexcept { v_.swap(o.v_); }
 
  private:
   std::vector<T> v_;
@@ -101,6 +116,8 @@ class heap_storage {
     return x;
   }
   std::size_t size() const noexcept { return v_.size(); }
+  /// Swaps the items only: both heaps keep their comparator (stateless in practice).
+  void swap(heap_storage& o) noexcept { v_.swap(o.v_); }
 
  private:
   struct reversed {
@@ -113,8 +130,8 @@ class heap_storage {
 
 }  // namespace detail
 
-/// A bounded, closable, fair queue of T between tasks; Storage picks the order (see queue,
-/// priority_queue, lifo_queue).
+/// A bounded, fair queue of T between tasks that can be shut down; Storage picks the order (see
+/// queue, priority_queue, lifo_queue).
 ///
 /// put() on a queue with room and get() on a queue with an item complete without suspending and
 /// without looking at cancellation (like asyncio's put/get); otherwise they wait in FIFO order, and
@@ -139,19 +156,19 @@ class basic_queue {
   basic_queue(const basic_queue&) = delete;
   basic_queue& operator=(const basic_queue&) = delete;
 
-  /// Awaitable: stores x, waiting for room while the queue is full. Throws queue_closed if the
-  /// queue is or gets closed, cancelled_error if cancelled while waiting (x is then dropped, not
-  /// queued). Worker only.
+  /// Awaitable: stores x, waiting for room while the queue is full. Throws queue_shut_down if the
+  /// queue is or gets shut down, cancelled_error if cancelled while waiting (x is then dropped in
+  /// both cases, not queued). Worker only.
   [[nodiscard]] auto put(T x) noexcept(std::is_nothrow_move_constructible_v<T>) {
     return putter(this, std::move(x));
   }
 
-  /// Awaitable: takes the next item, waiting while the queue is empty. Throws queue_closed once the
-  /// queue is closed and empty, cancelled_error if cancelled while waiting. Worker only.
+  /// Awaitable: takes the next item, waiting while the queue is empty. Throws queue_shut_down once
+  /// the queue is shut down and empty, cancelled_error if cancelled while waiting. Worker only.
   [[nodiscard]] auto get() noexcept { return getter(this); }
 
-  /// Stores x if there is room (x is moved from only then); false if full. queue_closed if
-  /// closed. Any thread.
+  /// Stores x if there is room (x is moved from only then); false if full. queue_shut_down if shut
+  /// down. Any thread.
   bool try_put(T&& x) {
     detail::wake_list wake;
     std::lock_guard<detail::spinlock> g(lock_);
@@ -159,7 +176,7 @@ class basic_queue {
       case detail::wait_state::granted:
         return true;
       case detail::wait_state::closed:
-        detail::throw_queue_closed();
+        detail::throw_queue_shut_down();
       default:
         return false;
     }
@@ -169,8 +186,8 @@ class basic_queue {
     return try_put(std::move(copy));
   }
 
-  /// The next item if there is one; nullopt if the queue is empty and open. queue_closed if it is
-  /// empty and closed. Any thread.
+  /// The next item if there is one; nullopt if the queue is empty and not shut down.
+  /// queue_shut_down if it is empty and shut down. Any thread.
   std::optional<T> try_get() {
     std::optional<T> slot;
     detail::wake_list wake;
@@ -179,40 +196,63 @@ class basic_queue {
       case detail::wait_state::granted:
         return slot;
       case detail::wait_state::closed:
-        detail::throw_queue_closed();
+        detail::throw_queue_shut_down();
       default:
         return std::nullopt;
     }
   }
 
-  /// Closes the queue: wakes pending puts and the getters of an empty queue with queue_closed;
-  /// stored items stay for get() to drain. Any thread; idempotent.
-  void close() noexcept {
-    detail::wake_list wake;
-    std::lock_guard<detail::spinlock> g(lock_);
-    closed_ = true;
-    wake.take_all(getters_, detail::wait_state::closed);
-    wake.take_all(putters_, detail::wait_state::closed);
+  /// Shuts the queue down (asyncio 3.13's Queue.shutdown): put / try_put throw queue_shut_down
+  /// from now on, and so do the puts waiting now (their items are not stored); get / try_get take
+  /// what is left, then throw queue_shut_down, and the getters waiting now on the empty queue
+  /// throw it at once. With immediate = true the items still stored are dropped (destroyed before
+  /// this returns, outside the queue's lock) and counted as done for join(), which returns once
+  /// the items already taken are marked too. Idempotent; shutdown(true) after shutdown(false)
+  /// drops what is left. Any thread. Throws only std::bad_alloc (immediate: an empty storage for
+  /// the dropped items is made before locking).
+  ///
+  /// Example:
+  ///   q.shutdown();       // the producers are done: consumers drain, then see queue_shut_down
+  ///   q.shutdown(true);   // stop now: the queued work is discarded
+  void shutdown(bool immediate = false) {
+    std::optional<Storage> dropped;
+    if (immediate) dropped.emplace();
+    detail::wake_list wake;  // destroyed last: wakes after the unlock and after the items are gone
+    {
+      std::lock_guard<detail::spinlock> g(lock_);
+      shut_down_ = true;
+      wake.take_all(getters_, detail::wait_state::closed);
+      wake.take_all(putters_, detail::wait_state::closed);
+      if (immediate && items_.size() != 0) {
+        // As asyncio: one task_done per dropped item while any is unfinished (task_done() may
+        // have been called ahead of the gets, so the count can be below the stored items).
+        unfinished_ -= std::min(unfinished_, items_.size());
+        items_.swap(*dropped);
+        if (unfinished_ == 0) wake.take_all(joiners_, detail::wait_state::granted);
+      }
+    }
+    dropped.reset();  // the items' destructors run here, outside the lock
   }
 
   /// Marks one item taken by a get as processed (asyncio's Queue.task_done). When every item ever
-  /// put has been marked, the tasks blocked in join() resume. usage_error if called more times than
-  /// items were put. Any thread.
+  /// put has been marked (or dropped by shutdown(true)), the tasks blocked in join() resume.
+  /// usage_error if called more times than there are unfinished items. Any thread, also after
+  /// shutdown.
   void task_done() {
     detail::wake_list wake;
     std::lock_guard<detail::spinlock> g(lock_);
     if (unfinished_ == 0) {
-      detail::throw_usage("queue::task_done() called more times than items were put");
+      detail::throw_usage("queue::task_done() called more times than there are unfinished items");
     }
     if (--unfinished_ == 0) wake.take_all(joiners_, detail::wait_state::granted);
   }
 
-  /// Awaitable: waits until every item put so far has been got and marked with task_done()
-  /// (asyncio's Queue.join). Completes at once when nothing is unfinished; cancellable while it
-  /// waits. Worker only.
+  /// Awaitable: waits until every item put so far has been got and marked with task_done(), or
+  /// dropped by shutdown(true) (asyncio's Queue.join). Completes at once when nothing is
+  /// unfinished; cancellable while it waits. Worker only.
   [[nodiscard]] auto join() noexcept { return joiner(this); }
 
-  /// Items put and not yet marked with task_done(). Any thread; a snapshot.
+  /// Items put and not yet marked with task_done() nor dropped. Any thread; a snapshot.
   std::size_t unfinished() const noexcept {
     std::lock_guard<detail::spinlock> g(lock_);
     return unfinished_;
@@ -228,9 +268,10 @@ class basic_queue {
   bool full() const noexcept { return capacity_ != 0 && size() >= capacity_; }
   /// The maximum number of stored items; 0 = unbounded.
   std::size_t capacity() const noexcept { return capacity_; }
-  bool closed() const noexcept {
+  /// True once shutdown() was called. Any thread; a snapshot (it never becomes false again).
+  bool is_shut_down() const noexcept {
     std::lock_guard<detail::spinlock> g(lock_);
-    return closed_;
+    return shut_down_;
   }
 
  private:
@@ -244,9 +285,9 @@ class basic_queue {
   bool full_locked() const noexcept { return capacity_ != 0 && items_.size() >= capacity_; }
 
   /// Under lock_: transfers x to a waiting getter or the storage (granted), or reports full (init)
-  /// or closed. x is moved from only when granted.
+  /// or shut down (closed). x is moved from only when granted.
   detail::wait_state put_locked(T& x, detail::wake_list& wake) {
-    if (closed_) return detail::wait_state::closed;
+    if (shut_down_) return detail::wait_state::closed;
     if (detail::waiter_node* n = getters_.pop_front()) {
       auto* gn = static_cast<get_node*>(n);
       gn->slot.emplace(std::move(x));
@@ -262,9 +303,11 @@ class basic_queue {
   }
 
   /// Under lock_: moves the next item into slot (granted) and refills from the first putter, or
-  /// reports empty (init) or closed-and-empty (closed).
+  /// reports empty (init) or shut-down-and-empty (closed).
   detail::wait_state get_locked(std::optional<T>& slot, detail::wake_list& wake) {
-    if (items_.size() == 0) return closed_ ? detail::wait_state::closed : detail::wait_state::init;
+    if (items_.size() == 0) {
+      return shut_down_ ? detail::wait_state::closed : detail::wait_state::init;
+    }
     slot.emplace(items_.pop());
     if (detail::waiter_node* n = putters_.pop_front()) {
       auto* pn = static_cast<put_node*>(n);
@@ -298,7 +341,7 @@ class basic_queue {
         case detail::wait_state::granted:
           return;
         case detail::wait_state::closed:
-          detail::throw_queue_closed();
+          detail::throw_queue_shut_down();
         default:
           detail::throw_cancelled();
       }
@@ -330,7 +373,7 @@ class basic_queue {
         case detail::wait_state::granted:
           return std::move(*this->slot);
         case detail::wait_state::closed:
-          detail::throw_queue_closed();
+          detail::throw_queue_shut_down();
         default:
           detail::throw_cancelled();
       }
@@ -367,8 +410,9 @@ class basic_queue {
   // Guards everything below and the state of every queued node.
   mutable detail::spinlock lock_;
   Storage items_;
-  bool closed_ = false;
-  // Items put and not yet marked with task_done().
+  // Set by shutdown(); never cleared.
+  bool shut_down_ = false;
+  // Items put and not yet marked with task_done() nor dropped by shutdown(true).
   std::size_t unfinished_ = 0;
   detail::wait_list getters_;
   detail::wait_list putters_;
@@ -381,7 +425,7 @@ class basic_queue {
 ///   coreio::queue<int> q{100};           // capacity 0 = unbounded
 ///   co_await q.put(1);                   // waits while full (backpressure)
 ///   int x = co_await q.get();            // waits while empty
-///   q.close();                           // then get drains, then throws queue_closed
+///   q.shutdown();                        // then get drains, then throws queue_shut_down
 template <class T>
 class queue : public basic_queue<T, detail::fifo_storage<T>> {
  public:
