@@ -150,7 +150,7 @@ coreio::task<std::uint64_t> consumer(coreio::queue<std::uint64_t>* q) {
   std::uint64_t sum = 0;
   try {
     for (;;) sum += co_await q->get();
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
   }
   co_return sum;
 }

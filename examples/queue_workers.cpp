@@ -17,7 +17,7 @@
 // Here the queue is bounded (8 places: the producer waits for room), the workers run in a
 // coreio::task_group, and instead of cancelling them the producer shuts the queue down (asyncio
 // 3.13's queue.shutdown()): each worker drains what is left and ends when get() throws
-// queue_shut_down. The sleeps are a few milliseconds
+// queue_closed. The sleeps are a few milliseconds
 // (a deterministic spread, not random) to keep the smoke test fast. A last job is given a time
 // limit it cannot meet, to show wait_for.
 #include <coreio/coreio.hpp>
@@ -41,7 +41,7 @@ coreio::task<> worker(coreio::queue<int>* q, totals* t) {
       t->jobs.fetch_add(1);
       t->slept_ms.fetch_add(ms);
     }
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
     // Shut down and drained: this worker is done.
   }
 }

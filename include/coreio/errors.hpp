@@ -26,11 +26,11 @@ class timeout_error : public std::runtime_error {
   timeout_error() : std::runtime_error("coreio: the operation timed out") {}
 };
 
-/// Thrown by a queue's put / try_put once the queue was shut down, and by get / try_get once it
-/// was shut down and is empty (asyncio's QueueShutDown; see basic_queue::shutdown).
-class queue_shut_down : public std::runtime_error {
+/// Thrown by a queue's put / try_put once the queue was closed (shut down), and by get / try_get
+/// once it was closed and is empty (asyncio's QueueShutDown; see basic_queue::close / shutdown).
+class queue_closed : public std::runtime_error {
  public:
-  queue_shut_down() : std::runtime_error("coreio: the queue was shut down") {}
+  queue_closed() : std::runtime_error("coreio: the queue is closed") {}
 };
 
 /// Thrown by barrier::arrive_and_wait when the barrier is broken: aborted (barrier::abort) before

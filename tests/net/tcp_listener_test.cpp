@@ -20,6 +20,7 @@
 #include <coreio/coreio.hpp>
 
 #include "net_support.hpp"
+#include "support/suspension_probe.hpp"
 
 namespace {
 
@@ -34,7 +35,10 @@ coreio::runtime_options two_workers() { return coreio::runtime_options{.workers 
 
 // ---- accept under cancellation ------------------------------------------------------------------
 
-coreio::task<tcp_stream> accept_one(tcp_listener* l) { co_return co_await l->accept(); }
+/// Sets *pending once suspended in accept().
+coreio::task<tcp_stream> accept_one(tcp_listener* l, std::atomic<bool>* pending) {
+  co_return co_await coreio_test::count_suspension(l->accept(), pending);
+}
 coreio::task<tcp_listener> bind_loopback() { co_return tcp_listener::bind("127.0.0.1", 0); }
 
 struct accept_cancel_report {
@@ -45,8 +49,9 @@ struct accept_cancel_report {
 
 coreio::task<accept_cancel_report> cancel_a_pending_accept() {
   auto lis = tcp_listener::bind("127.0.0.1", 0);
-  auto h = coreio::spawn(accept_one(&lis));
-  co_await coreio::sleep_for(20ms);  // nobody connects: the accept is pending
+  std::atomic<bool> pending{false};
+  auto h = coreio::spawn(accept_one(&lis, &pending));
+  co_await coreio_test::yield_until(&pending);  // nobody connects: the accept is pending
   EXPECT_FALSE(h.done());
   accept_cancel_report r;
   stopwatch sw;
@@ -78,8 +83,9 @@ TEST(TcpListenerTest, CancellingAPendingAcceptThrowsCancelledAndTheListenerStill
 TEST(TcpListenerTest, CancellingAPendingAcceptFromAPlainThreadThrowsCancelled) {
   coreio::runtime rt{two_workers()};
   tcp_listener lis = rt.block_on(bind_loopback());  // used from this thread's tasks below
-  auto h = rt.spawn(accept_one(&lis));
-  std::this_thread::sleep_for(20ms);
+  std::atomic<bool> pending{false};
+  auto h = rt.spawn(accept_one(&lis, &pending));
+  ASSERT_TRUE(coreio_test::wait_until([&] { return pending.load(); }));  // the accept is pending
   EXPECT_FALSE(h.done());
   h.cancel();
   ASSERT_TRUE(ends_within(h, prompt)) << "the cancelled accept did not end";
@@ -88,8 +94,9 @@ TEST(TcpListenerTest, CancellingAPendingAcceptFromAPlainThreadThrowsCancelled) {
 
 coreio::task<std::string> close_under_a_pending_accept() {
   auto lis = tcp_listener::bind("127.0.0.1", 0);
-  auto h = coreio::spawn(accept_one(&lis));
-  co_await coreio::sleep_for(20ms);
+  std::atomic<bool> pending{false};
+  auto h = coreio::spawn(accept_one(&lis, &pending));
+  co_await coreio_test::yield_until(&pending);  // the accept is pending
   lis.close();
   lis.close();  // idempotent
   try {

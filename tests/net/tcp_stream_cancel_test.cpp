@@ -19,6 +19,7 @@
 #include <coreio/coreio.hpp>
 
 #include "net_support.hpp"
+#include "support/suspension_probe.hpp"
 
 namespace {
 
@@ -31,8 +32,10 @@ using coreio_test::stopwatch;
 
 coreio::runtime_options two_workers() { return coreio::runtime_options{.workers = 2}; }
 
-coreio::task<std::size_t> read_some_into(tcp_stream* s, std::span<std::byte> out) {
-  co_return co_await s->read_some(out);
+/// Sets *pending once suspended in read_some().
+coreio::task<std::size_t> read_some_into(tcp_stream* s, std::span<std::byte> out,
+                                         std::atomic<bool>* pending) {
+  co_return co_await coreio_test::count_suspension(s->read_some(out), pending);
 }
 
 // ---- from another task --------------------------------------------------------------------------
@@ -46,8 +49,9 @@ struct cancel_report {
 coreio::task<cancel_report> cancel_read_from_a_task() {
   auto [c, s] = co_await connected_pair();
   std::array<std::byte, 64> buf;
-  auto h = coreio::spawn(read_some_into(&c, std::span(buf)));
-  co_await coreio::sleep_for(20ms);  // no data will come: the read is pending
+  std::atomic<bool> pending{false};
+  auto h = coreio::spawn(read_some_into(&c, std::span(buf), &pending));
+  co_await coreio_test::yield_until(&pending);  // no data will come: the read is pending
   EXPECT_FALSE(h.done());
   cancel_report r;
   stopwatch sw;
@@ -86,8 +90,9 @@ TEST(TcpStreamCancelTest, CancellingAPendingReadFromAPlainThreadThrowsCancelledP
   coreio::runtime rt{two_workers()};
   stream_pair p = rt.block_on(connected_pair());
   std::array<std::byte, 64> buf;
-  auto h = rt.spawn(read_some_into(&p.client, std::span(buf)));
-  std::this_thread::sleep_for(20ms);
+  std::atomic<bool> pending{false};
+  auto h = rt.spawn(read_some_into(&p.client, std::span(buf), &pending));
+  ASSERT_TRUE(coreio_test::wait_until([&] { return pending.load(); }));  // the read is pending
   EXPECT_FALSE(h.done());
   stopwatch sw;
   h.cancel();
@@ -219,8 +224,9 @@ TEST(TcpStreamCancelTest, CancellingAWriteBlockedOnAFullPeerThrowsCancelledPromp
 coreio::task<std::error_code> close_under_a_pending_read() {
   auto [c, s] = co_await connected_pair();
   std::array<std::byte, 16> buf;
-  auto h = coreio::spawn(read_some_into(&c, std::span(buf)));
-  co_await coreio::sleep_for(20ms);
+  std::atomic<bool> pending{false};
+  auto h = coreio::spawn(read_some_into(&c, std::span(buf), &pending));
+  co_await coreio_test::yield_until(&pending);  // the read is pending
   c.close();
   try {
     const std::size_t n = co_await h;
@@ -243,10 +249,11 @@ struct two_reads {
   std::string first_outcome, second_outcome;
 };
 
-coreio::task<std::string> read_outcome(tcp_stream* s) {
+/// Sets *pending once suspended in read_some().
+coreio::task<std::string> read_outcome(tcp_stream* s, std::atomic<bool>* pending) {
   std::array<std::byte, 1> b;
   try {
-    const std::size_t n = co_await s->read_some(std::span(b));
+    const std::size_t n = co_await coreio_test::count_suspension(s->read_some(std::span(b)), pending);
     co_return n == 1 ? "byte " + to_string(b) : "eof";
   } catch (const coreio::usage_error&) {
     co_return "usage_error";
@@ -259,9 +266,10 @@ coreio::task<std::string> read_outcome(tcp_stream* s) {
 
 coreio::task<two_reads> start_two_reads() {
   auto [c, s] = co_await connected_pair();
-  auto first = coreio::spawn(read_outcome(&c));
-  co_await coreio::sleep_for(20ms);  // the first read is pending
-  auto second = coreio::spawn(read_outcome(&c));
+  std::atomic<bool> first_pending{false}, second_pending{false};
+  auto first = coreio::spawn(read_outcome(&c, &first_pending));
+  co_await coreio_test::yield_until(&first_pending);  // the first read is pending
+  auto second = coreio::spawn(read_outcome(&c, &second_pending));
   co_await coreio::sleep_for(50ms);
   // Whatever happened, end both: one byte each, then end of stream.
   co_await s.write_all(std::string_view("ab"));

@@ -23,6 +23,7 @@
 #include <coreio/coreio.hpp>
 
 #include "net_support.hpp"
+#include "support/suspension_probe.hpp"
 
 namespace {
 
@@ -58,11 +59,12 @@ struct read_at {
   std::size_t n = 0;
 };
 
-coreio::task<read_at> read_some_recording_worker(tcp_stream* s) {
+/// Sets *pending once suspended in read_some().
+coreio::task<read_at> read_some_recording_worker(tcp_stream* s, std::atomic<bool>* pending) {
   std::array<std::byte, 8> b;
   read_at r;
   r.worker = coreio::current_worker();
-  r.n = co_await s->read_some(std::span(b));
+  r.n = co_await coreio_test::count_suspension(s->read_some(std::span(b)), pending);
   co_return r;
 }
 
@@ -107,8 +109,10 @@ TEST(TcpStreamTest, ReadSomeKeepsReturningZeroAfterEndOfStream) {
       g.open();
       GTEST_SKIP() << "no task landed on worker 1 in 200 spawns";
     }
-    auto h = rt.spawn(read_some_recording_worker(&p.server));  // worker 1 is held: runs on 0
-    std::this_thread::sleep_for(10ms);
+    std::atomic<bool> pending{false};
+    // Worker 1 is held: runs on 0, and waits for the operation it handed to worker 1's loop.
+    auto h = rt.spawn(read_some_recording_worker(&p.server, &pending));
+    ASSERT_TRUE(coreio_test::wait_until([&] { return pending.load(); }));
     g.open();
     for (auto& t : tries) (void)t.get();
     if (!coreio_test::ends_within(h, 2s)) {
@@ -310,9 +314,10 @@ TEST(TcpStreamTest, ReadUntilWithAnEmptyDelimiterThrowsUsageError) {
 
 coreio::task<tcp_listener> bind_loopback() { co_return tcp_listener::bind("127.0.0.1", 0); }
 coreio::task<tcp_stream> accept_one(tcp_listener* l) { co_return co_await l->accept(); }
-coreio::task<std::size_t> read_some_once(tcp_stream* s) {
+/// Sets *pending once suspended in read_some().
+coreio::task<std::size_t> read_some_once(tcp_stream* s, std::atomic<bool>* pending) {
   std::array<std::byte, 64> b;
-  co_return co_await s->read_some(std::span(b));
+  co_return co_await coreio_test::count_suspension(s->read_some(std::span(b)), pending);
 }
 
 TEST(TcpStreamTest, PeerResetDuringAPendingReadGivesSystemErrorOrEndOfStream) {
@@ -321,8 +326,9 @@ TEST(TcpStreamTest, PeerResetDuringAPendingReadGivesSystemErrorOrEndOfStream) {
   raw_peer peer;
   peer.connect(lis.port());
   tcp_stream s = rt.block_on(accept_one(&lis));
-  auto h = rt.spawn(read_some_once(&s));
-  std::this_thread::sleep_for(50ms);  // let the read be pending
+  std::atomic<bool> pending{false};
+  auto h = rt.spawn(read_some_once(&s, &pending));
+  ASSERT_TRUE(coreio_test::wait_until([&] { return pending.load(); }));  // the read is pending
   EXPECT_FALSE(h.done());
   peer.reset();
   ASSERT_TRUE(coreio_test::ends_within(h, prompt)) << "a read hung after the peer reset";

@@ -15,6 +15,7 @@
 #include <coreio/coreio.hpp>
 
 #include "net_support.hpp"
+#include "support/suspension_probe.hpp"
 
 namespace {
 
@@ -89,8 +90,10 @@ TEST(UdpSocketTest, ADatagramLargerThanTheBufferIsTruncatedToIt) {
   EXPECT_EQ(rt.block_on(truncated_receive()), 10u);
 }
 
-coreio::task<std::pair<std::size_t, endpoint>> receive_one(udp_socket* s, std::span<std::byte> buf) {
-  co_return co_await s->receive_from(buf);
+/// Sets *pending once suspended in receive_from().
+coreio::task<std::pair<std::size_t, endpoint>> receive_one(udp_socket* s, std::span<std::byte> buf,
+                                                          std::atomic<bool>* pending) {
+  co_return co_await coreio_test::count_suspension(s->receive_from(buf), pending);
 }
 
 struct udp_cancel_report {
@@ -103,8 +106,9 @@ coreio::task<udp_cancel_report> cancel_a_pending_receive() {
   auto a = udp_socket::bind("127.0.0.1", 0);
   auto b = udp_socket::bind("127.0.0.1", 0);
   std::array<std::byte, 64> buf;
-  auto h = coreio::spawn(receive_one(&b, std::span(buf)));
-  co_await coreio::sleep_for(20ms);  // nothing is sent: the receive is pending
+  std::atomic<bool> pending{false};
+  auto h = coreio::spawn(receive_one(&b, std::span(buf), &pending));
+  co_await coreio_test::yield_until(&pending);  // nothing is sent: the receive is pending
   EXPECT_FALSE(h.done());
   udp_cancel_report r;
   stopwatch sw;

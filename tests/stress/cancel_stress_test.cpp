@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "stress_support.hpp"
+#include "support/suspension_probe.hpp"
 
 namespace {
 
@@ -135,9 +136,9 @@ TEST(CancelStress, CancellingSleepersMidSleepEndsThemAllAtOnce) {
   const std::size_t n = 20'000;
   std::atomic<std::uint64_t> asleep{0}, woke{0};
   auto forever = [&]() -> coreio::task<void> {
-    asleep.fetch_add(1);
     try {
-      co_await coreio::sleep_for(std::chrono::hours(24));
+      // Counted once suspended in the sleep, so that every cancel below lands mid-sleep.
+      co_await coreio_test::count_suspension(coreio::sleep_for(std::chrono::hours(24)), &asleep);
     } catch (const coreio::cancelled_error&) {
       woke.fetch_add(1);
       throw;

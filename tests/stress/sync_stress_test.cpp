@@ -27,7 +27,7 @@ coreio::task<std::uint64_t> consume(coreio::queue<std::uint64_t>* q, std::uint64
       sum += co_await q->get();
       ++*count;
     }
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
   }
   co_return sum;
 }

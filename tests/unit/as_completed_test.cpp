@@ -25,12 +25,14 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 #include "support/test_tasks.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::count_suspension;
 using coreio_test::ends_within;
 using coreio_test::fail_after;
 using coreio_test::immediate;
@@ -350,7 +352,7 @@ TEST(AsCompletedTest, AsCompletedOutsideARuntimeThrowsUsageError) {
 struct shared_set {
   std::unique_ptr<coreio::completion_set<int>> set;
   coreio::promise<int> release[2];
-  std::atomic<bool> waiting{false};
+  std::atomic<bool> waiting{false};  // set once suspended in next() (in the sleep: the last test)
   std::atomic<bool> got_cancelled{false};
   std::atomic<int> got{0};
 };
@@ -359,9 +361,8 @@ coreio::task<int> make_set_and_wait(shared_set* s) {
   std::vector<coreio::task<int>> ts;
   for (auto& r : s->release) ts.push_back(wait_gate(r.get_future()));
   s->set = std::make_unique<coreio::completion_set<int>>(coreio::as_completed(std::move(ts)));
-  s->waiting.store(true);
   try {
-    co_return co_await s->set->next();
+    co_return co_await count_suspension(s->set->next(), &s->waiting);
   } catch (const coreio::cancelled_error&) {
     s->got_cancelled.store(true);
     throw;
@@ -374,8 +375,7 @@ TEST(AsCompletedTest, CancellingTheTaskBlockedInNextThrowsCancelledErrorAndLoses
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   shared_set s;
   auto first = rt.spawn(make_set_and_wait(&s));
-  ASSERT_TRUE(wait_until([&] { return s.waiting.load(); }));
-  std::this_thread::sleep_for(1ms);  // most likely blocked in next() by now (either is fine)
+  ASSERT_TRUE(wait_until([&] { return s.waiting.load(); }));  // blocked in next()
   stopwatch sw;
   first.cancel();
   ASSERT_TRUE(ends_within(first, prompt));
@@ -403,8 +403,7 @@ TEST(AsCompletedTest, AfterACancelledNextEveryResultCanStillBeTaken) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   shared_set s;
   auto first = rt.spawn(make_set_and_wait(&s));
-  ASSERT_TRUE(wait_until([&] { return s.waiting.load(); }));
-  std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(wait_until([&] { return s.waiting.load(); }));  // blocked in next()
   first.cancel();
   ASSERT_TRUE(ends_within(first, prompt));
   EXPECT_THROW(first.get(), coreio::cancelled_error);
@@ -420,9 +419,8 @@ coreio::task<int> next_in_cancelled_task(shared_set* s) {
   std::vector<coreio::task<int>> ts;
   for (auto& r : s->release) ts.push_back(wait_gate(r.get_future()));
   s->set = std::make_unique<coreio::completion_set<int>>(coreio::as_completed(std::move(ts)));
-  s->waiting.store(true);
   try {
-    co_await coreio::sleep_for(10s);
+    co_await count_suspension(coreio::sleep_for(10s), &s->waiting);
   } catch (const coreio::cancelled_error&) {
   }
   try {
@@ -522,16 +520,24 @@ TEST(AsCompletedTest, DestroyingAnUntouchedSetCancelsEveryTask) {
   EXPECT_TRUE(wait_until([&] { return token.use_count() == 1; }));
 }
 
+/// v without suspending; bumps *ended as the last act of its body. On one worker, a task that sees
+/// the bump runs after this poll ended, so the result has been delivered by then.
+coreio::task<int> immediate_counted(int v, std::atomic<int>* ended) {
+  ended->fetch_add(1);
+  co_return v;
+}
+
 coreio::task<int> drop_set_with_results_in(std::shared_ptr<int> token) {
   std::vector<coreio::task<int>> ts;
-  for (int i = 0; i < 3; ++i) ts.push_back(immediate(*token));
+  std::atomic<int> ended{0};
+  for (int i = 0; i < 3; ++i) ts.push_back(immediate_counted(*token, &ended));
   auto set = coreio::as_completed(std::move(ts));
-  co_await coreio::sleep_for(2ms);  // the results come in and stay in the set, never taken
+  co_await coreio_test::yield_until(&ended, 3);  // the results are in and stay in the set, never taken
   co_return 0;
 }
 
 TEST(AsCompletedTest, DestroyingASetHoldingUntakenResultsFreesThem) {
-  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};  // for yield_until above
   auto token = std::make_shared<int>(1);
   EXPECT_EQ(rt.block_on(drop_set_with_results_in(token)), 0);
   EXPECT_TRUE(wait_until([&] { return token.use_count() == 1; }));

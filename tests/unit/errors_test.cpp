@@ -16,7 +16,7 @@ static_assert(!std::is_base_of_v<std::runtime_error, coreio::cancelled_error>,
               "catch (const std::runtime_error&) must not swallow a cancellation");
 static_assert(!std::is_base_of_v<std::logic_error, coreio::cancelled_error>);
 static_assert(std::is_base_of_v<std::runtime_error, coreio::timeout_error>);
-static_assert(std::is_base_of_v<std::runtime_error, coreio::queue_shut_down>);
+static_assert(std::is_base_of_v<std::runtime_error, coreio::queue_closed>);
 static_assert(std::is_base_of_v<std::runtime_error, coreio::broken_barrier>);
 static_assert(std::is_base_of_v<std::runtime_error, coreio::runtime_closed>);
 static_assert(std::is_base_of_v<std::logic_error, coreio::broken_promise>);
@@ -40,7 +40,7 @@ TEST(ErrorsTest, CancelledErrorIsNotCaughtByRuntimeErrorHandlers) {
 TEST(ErrorsTest, EveryErrorSaysWhatWentWrong) {
   const coreio::cancelled_error c;
   const coreio::timeout_error t;
-  const coreio::queue_shut_down q;
+  const coreio::queue_closed q;
   const coreio::broken_barrier bb;
   const coreio::broken_promise b;
   const coreio::usage_error u("join_handle::get() on a worker thread");

@@ -26,11 +26,13 @@
 #include <coreio/sync/mutex.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::count_suspension;
 using coreio_test::prompt;
 using coreio_test::rng;
 using coreio_test::sanitized;
@@ -62,9 +64,9 @@ struct payload {
   std::string b;
 };
 
+/// Sets *waiting once suspended on f.
 coreio::task<bool> await_payload(coreio::future<payload*> f, std::atomic<bool>* waiting) {
-  waiting->store(true);
-  payload* p = co_await f;
+  payload* p = co_await count_suspension(f, waiting);
   // Written by the producer before set_value, read here without other synchronisation: the
   // future's happens-before edge (checked by ThreadSanitizer).
   co_return p->a == 5 && p->b == "five";
@@ -75,8 +77,7 @@ TEST(FutureTest, SetValueFromAPlainThreadWakesTheAwaitingTask) {
   coreio::promise<payload*> p;
   std::atomic<bool> waiting{false};
   auto h = rt.spawn(await_payload(p.get_future(), &waiting));
-  ASSERT_TRUE(wait_until([&] { return waiting.load(); }));
-  std::this_thread::sleep_for(2ms);  // most likely suspended by now (either way is correct)
+  ASSERT_TRUE(wait_until([&] { return waiting.load(); }));  // suspended on the future
   payload data;
   std::thread producer([&] {
     data.a = 5;
@@ -87,16 +88,23 @@ TEST(FutureTest, SetValueFromAPlainThreadWakesTheAwaitingTask) {
   producer.join();
 }
 
-coreio::task<void> set_from_task(coreio::promise<int>* p, int v) {
-  co_await coreio::sleep_for(1ms);
+/// Sets the value once the consumer is suspended on the future (*waiting).
+coreio::task<void> set_from_task(coreio::promise<int>* p, int v, const std::atomic<bool>* waiting) {
+  co_await coreio_test::yield_until(waiting);
   p->set_value(v);
+}
+
+/// Sets *waiting once suspended on f.
+coreio::task<int> await_int(coreio::future<int> f, std::atomic<bool>* waiting) {
+  co_return co_await count_suspension(f, waiting);
 }
 
 coreio::task<int> producer_and_consumer_on_workers() {
   coreio::promise<int> p;
   coreio::future<int> f = p.get_future();
-  auto h = coreio::spawn(set_from_task(&p, 31));
-  const int v = co_await f;
+  std::atomic<bool> waiting{false};
+  auto h = coreio::spawn(set_from_task(&p, 31, &waiting));
+  const int v = co_await count_suspension(f, &waiting);
   co_await h;
   co_return v;
 }
@@ -111,8 +119,8 @@ TEST(FutureTest, SetValueFromATaskOnAnotherRuntime) {
   coreio::runtime producer{coreio::runtime_options{.workers = 1}};
   coreio::promise<int> p;
   std::atomic<bool> waiting{false};
-  auto h = consumer.spawn(await_future(p.get_future(), &waiting));
-  producer.block_on(set_from_task(&p, 17));
+  auto h = consumer.spawn(await_int(p.get_future(), &waiting));
+  producer.block_on(set_from_task(&p, 17, &waiting));
   EXPECT_EQ(h.get(), 17);
 }
 
@@ -196,9 +204,10 @@ TEST(FutureTest, APromiseDestroyedWithoutAValueBreaksTheFuture) {
   EXPECT_THROW((void)f.get(), coreio::broken_promise);
 }
 
-coreio::task<bool> await_broken(coreio::future<int> f) {
+/// Sets *waiting once suspended on f.
+coreio::task<bool> await_broken(coreio::future<int> f, std::atomic<bool>* waiting) {
   try {
-    (void)co_await f;
+    (void)co_await count_suspension(f, waiting);
   } catch (const coreio::broken_promise&) {
     co_return true;
   }
@@ -208,8 +217,9 @@ coreio::task<bool> await_broken(coreio::future<int> f) {
 TEST(FutureTest, AnAwaiterOfABrokenPromiseGetsBrokenPromise) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   auto p = std::make_unique<coreio::promise<int>>();
-  auto h = rt.spawn(await_broken(p->get_future()));
-  std::this_thread::sleep_for(2ms);
+  std::atomic<bool> waiting{false};
+  auto h = rt.spawn(await_broken(p->get_future(), &waiting));
+  ASSERT_TRUE(wait_until([&] { return waiting.load(); }));
   std::thread([&] { p.reset(); }).join();
   EXPECT_TRUE(h.get());
 }
@@ -332,10 +342,10 @@ struct waiter_probe {
   std::atomic<bool> cancelled{false};
 };
 
+/// Sets p->waiting once suspended on f.
 coreio::task<int> await_until_cancelled(coreio::future<int> f, waiter_probe* p) {
-  p->waiting.store(true);
   try {
-    co_return co_await f;
+    co_return co_await count_suspension(f, &p->waiting);
   } catch (const coreio::cancelled_error&) {
     p->cancelled.store(true);
     throw;
@@ -347,8 +357,7 @@ TEST(FutureTest, CancellingTheAwaiterThrowsPromptlyAndThePromiseCanStillBeSet) {
   coreio::promise<int> p;
   waiter_probe probe;
   auto h = rt.spawn(await_until_cancelled(p.get_future(), &probe));
-  ASSERT_TRUE(wait_until([&] { return probe.waiting.load(); }));
-  std::this_thread::sleep_for(2ms);
+  ASSERT_TRUE(wait_until([&] { return probe.waiting.load(); }));  // suspended on the future
   stopwatch sw;
   h.cancel();
   EXPECT_THROW(h.get(), coreio::cancelled_error);

@@ -21,6 +21,7 @@
 #include <coreio/spawn.hpp>
 #include <coreio/wait_for.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -219,12 +220,12 @@ TEST(IntervalTest, ResetImmediatelyMakesTheNextTickComeAtOnce) {
   EXPECT_LT(rt.block_on(tick_twice_after_reset_immediately(&iv)), prompt);
 }
 
+/// Sets *waiting once asleep in the second tick.
 coreio::task<void> tick_then_wait(coreio::interval* iv, std::atomic<bool>* waiting,
                                   std::atomic<bool>* cancelled) {
   (void)co_await iv->tick();
-  waiting->store(true);
   try {
-    (void)co_await iv->tick();
+    (void)co_await coreio_test::count_suspension(iv->tick(), waiting);
   } catch (const coreio::cancelled_error&) {
     cancelled->store(true);
     throw;
@@ -239,8 +240,7 @@ TEST(IntervalTest, CancellingATickThrowsAtOnceAndLosesNoTick) {
   const steady::time_point second = iv.next_tick() + 10s;
   std::atomic<bool> waiting{false}, cancelled{false};
   auto h = rt.spawn(tick_then_wait(&iv, &waiting, &cancelled));
-  ASSERT_TRUE(wait_until([&] { return waiting.load(); }));
-  std::this_thread::sleep_for(2ms);  // most likely asleep in the tick (either way is correct)
+  ASSERT_TRUE(wait_until([&] { return waiting.load(); }));  // asleep in the tick
   stopwatch sw;
   h.cancel();
   EXPECT_THROW(h.get(), coreio::cancelled_error);

@@ -20,6 +20,7 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -184,13 +185,17 @@ TEST(JoinHandleTest, MovingTheHandleMovesTheTask) {
 
 // ---- done / detach ----------------------------------------------------------------------------
 
-coreio::task<int> wait_for_release(coreio::future<int> f) { co_return co_await f; }
+/// Sets *waiting once suspended on f.
+coreio::task<int> wait_for_release(coreio::future<int> f, std::atomic<bool>* waiting) {
+  co_return co_await coreio_test::count_suspension(f, waiting);
+}
 
 TEST(JoinHandleTest, DoneBecomesTrueWhenTheTaskEnds) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   coreio::promise<int> release;
-  auto h = rt.spawn(wait_for_release(release.get_future()));
-  std::this_thread::sleep_for(5ms);
+  std::atomic<bool> waiting{false};
+  auto h = rt.spawn(wait_for_release(release.get_future(), &waiting));
+  ASSERT_TRUE(wait_until([&] { return waiting.load(); }));
   EXPECT_FALSE(h.done()) << "the task waits for `release`";
   release.set_value(1);
   ASSERT_TRUE(wait_until([&] { return h.done(); }));
@@ -198,8 +203,11 @@ TEST(JoinHandleTest, DoneBecomesTrueWhenTheTaskEnds) {
   EXPECT_TRUE(h.done()) << "still done after the result was taken";
 }
 
-coreio::task<void> fulfil_after_sleep(std::promise<int>* out, std::shared_ptr<int> token) {
-  co_await coreio::sleep_for(5ms);
+/// Fulfils *out once `go` is set: the test sets it after dropping (or detaching) the handle, so the
+/// task certainly runs on without one.
+coreio::task<void> fulfil_after_go(coreio::future<void> go, std::promise<int>* out,
+                                   std::shared_ptr<int> token) {
+  co_await go;
   co_await coreio::yield_now();
   out->set_value(*token);
 }
@@ -209,7 +217,9 @@ TEST(JoinHandleTest, DroppingTheHandleDetachesAndTheTaskRunsToCompletion) {
   std::promise<int> out;
   auto f = out.get_future();
   auto token = std::make_shared<int>(77);
-  { auto h = rt.spawn(fulfil_after_sleep(&out, token)); }  // dropped at once
+  coreio::promise<void> go;
+  { auto h = rt.spawn(fulfil_after_go(go.get_future(), &out, token)); }  // dropped at once
+  go.set_value();
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(f.get(), 77);
   // The detached frame (and its copy of token) is freed when the task ends.
@@ -220,9 +230,11 @@ TEST(JoinHandleTest, DetachLetsTheTaskRunOn) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   std::promise<int> out;
   auto f = out.get_future();
-  auto h = rt.spawn(fulfil_after_sleep(&out, std::make_shared<int>(5)));
+  coreio::promise<void> go;
+  auto h = rt.spawn(fulfil_after_go(go.get_future(), &out, std::make_shared<int>(5)));
   h.detach();
   EXPECT_FALSE(h.valid());
+  go.set_value();
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(f.get(), 5);
 }

@@ -19,6 +19,7 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -161,10 +162,14 @@ TEST(RuntimeTest, SpawnFromManyPlainThreadsAtOnce) {
   EXPECT_EQ(sum.load(), n * (n - 1) / 2);
 }
 
-coreio::task<int> await_future_from_other_runtime(coreio::future<int> f) { co_return co_await f; }
+/// Sets *waiting once suspended on f.
+coreio::task<int> await_future_from_other_runtime(coreio::future<int> f, std::atomic<bool>* waiting) {
+  co_return co_await coreio_test::count_suspension(f, waiting);
+}
 
-coreio::task<void> set_later(coreio::promise<int> p, int v) {
-  co_await coreio::sleep_for(2ms);
+/// Sets the value once the other runtime's task waits for it.
+coreio::task<void> set_later(coreio::promise<int> p, int v, const std::atomic<bool>* waiting) {
+  co_await coreio_test::yield_until(waiting);
   p.set_value(v);
 }
 
@@ -172,8 +177,9 @@ TEST(RuntimeTest, TwoRuntimesRunSideBySideAndTalkThroughAFuture) {
   coreio::runtime a{coreio::runtime_options{.workers = 1}};
   coreio::runtime b{coreio::runtime_options{.workers = 2}};
   coreio::promise<int> p;
-  auto waiter = a.spawn(await_future_from_other_runtime(p.get_future()));
-  auto setter = b.spawn(set_later(std::move(p), 99));
+  std::atomic<bool> waiting{false};
+  auto waiter = a.spawn(await_future_from_other_runtime(p.get_future(), &waiting));
+  auto setter = b.spawn(set_later(std::move(p), 99, &waiting));
   EXPECT_EQ(waiter.get(), 99);
   setter.get();
 }

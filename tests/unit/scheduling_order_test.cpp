@@ -163,14 +163,14 @@ TEST(SchedulingOrderTest, NotifyAllResumesWaitersInQueueOrder) {
   EXPECT_EQ(r.order(), one_to(4));
 }
 
-/// Records id when its get throws queue_shut_down, 100 + the item if it got one.
+/// Records id when its get throws queue_closed, 100 + the item if it got one.
 coreio::task<void> shut_down_getter(coreio::queue<int>* q, std::atomic<int>* queued, recorder* r,
                                     int id) {
   queued->fetch_add(1);
   try {
     const int item = co_await q->get();
     r->add(100 + item);
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
     r->add(id);
   }
 }

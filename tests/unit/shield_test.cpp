@@ -21,12 +21,14 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 #include "support/test_tasks.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::count_suspension;
 using coreio_test::ends_within;
 using coreio_test::fail_after;
 using coreio_test::immediate;
@@ -164,11 +166,14 @@ TEST(ShieldTest, ShieldOfAnEmptyJoinHandleThrowsUsageError) {
 
 // ---- awaitables that are not tasks ------------------------------------------------------------
 
+/// Bumps *waiting each time it is suspended in a shield.
 coreio::task<int> shield_futures(coreio::future<int> moved_in, coreio::future<int>* by_ref,
-                                 coreio::future<void> unit) {
-  const int a = co_await coreio::shield(std::move(moved_in));  // owned by the shielded task
-  const int b = co_await coreio::shield(std::move(*by_ref));   // lvalues must be moved in
-  co_await coreio::shield(std::move(unit));
+                                 coreio::future<void> unit, std::atomic<int>* waiting) {
+  // owned by the shielded task
+  const int a = co_await count_suspension(coreio::shield(std::move(moved_in)), waiting);
+  // lvalues must be moved in
+  const int b = co_await count_suspension(coreio::shield(std::move(*by_ref)), waiting);
+  co_await count_suspension(coreio::shield(std::move(unit)), waiting);
   co_return a + b;
 }
 
@@ -177,11 +182,14 @@ TEST(ShieldTest, ShieldOfAFutureGivesItsValue) {
   coreio::promise<int> pa, pb;
   coreio::promise<void> pc;
   coreio::future<int> fb = pb.get_future();
-  auto h = rt.spawn(shield_futures(pa.get_future(), &fb, pc.get_future()));
-  std::thread producer([&] {
-    std::this_thread::sleep_for(2ms);
+  std::atomic<int> waiting{0};
+  auto h = rt.spawn(shield_futures(pa.get_future(), &fb, pc.get_future(), &waiting));
+  std::thread producer([&] {  // each value comes while the task waits in that shield
+    ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));
     pa.set_value(20);
+    ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));
     pb.set_value(22);
+    ASSERT_TRUE(wait_until([&] { return waiting.load() == 3; }));
     pc.set_value();
   });
   producer.join();
@@ -212,10 +220,10 @@ struct future_shield_probe {
   std::atomic<bool> got_cancelled{false};
 };
 
+/// Sets p->awaiting once suspended in the shield.
 coreio::task<int> cancel_while_shielding_future(future_shield_probe* p, coreio::future<std::shared_ptr<int>> f) {
-  p->awaiting.store(true);
   try {
-    co_return *co_await coreio::shield(std::move(f));
+    co_return *co_await count_suspension(coreio::shield(std::move(f)), &p->awaiting);
   } catch (const coreio::cancelled_error&) {
     p->got_cancelled.store(true);
     throw;
@@ -227,8 +235,7 @@ TEST(ShieldTest, CancellingTheAwaiterOfAShieldedFutureLeavesTheFutureToTheShield
   future_shield_probe p;
   coreio::promise<std::shared_ptr<int>> pr;
   auto h = rt.spawn(cancel_while_shielding_future(&p, pr.get_future()));
-  ASSERT_TRUE(wait_until([&] { return p.awaiting.load(); }));
-  std::this_thread::sleep_for(1ms);  // most likely suspended in the shield by now (either is fine)
+  ASSERT_TRUE(wait_until([&] { return p.awaiting.load(); }));  // suspended in the shield
   stopwatch sw;
   h.cancel();
   ASSERT_TRUE(ends_within(h));

@@ -22,27 +22,25 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::count_suspension;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::wait_until;
 
-coreio::task<void> settle() {
-  for (int i = 0; i < 3; ++i) co_await coreio::yield_now();
-  co_await coreio::sleep_for(1ms);
-}
 
 coreio::task<std::size_t> arrive(coreio::barrier* b) { co_return co_await b->arrive_and_wait(); }
 
 coreio::task<std::vector<std::size_t>> indices_scenario(coreio::barrier* b) {
   std::vector<coreio::join_handle<std::size_t>> hs;
-  for (int i = 0; i < 2; ++i) {
+  for (std::size_t i = 0; i < 2; ++i) {
     hs.push_back(coreio::spawn(arrive(b)));
-    co_await settle();
+    co_await coreio_test::yield_until([b, i] { return b->waiting() == i + 1; });  // i has arrived
   }
   std::vector<std::size_t> out;
   out.push_back(co_await b->arrive_and_wait());  // the last arrival: no suspension
@@ -360,10 +358,10 @@ TEST(SyncLatchTest, ArriveAndWaitReleasesEveryoneTogether) {
   EXPECT_TRUE(l.try_wait());
 }
 
+/// Bumps *waiting once suspended in wait().
 coreio::task<int> latch_wait_or_cancel(coreio::latch* l, std::atomic<int>* waiting) {
-  waiting->fetch_add(1);
   try {
-    co_await l->wait();
+    co_await count_suspension(l->wait(), waiting);
     co_return 1;
   } catch (const coreio::cancelled_error&) {
     co_return 0;
@@ -376,8 +374,7 @@ TEST(SyncLatchTest, ACancelledWaiterThrowsAndOthersAreStillReleased) {
   std::atomic<int> waiting{0};
   auto a = rt.spawn(latch_wait_or_cancel(&l, &waiting));
   auto b = rt.spawn(latch_wait_or_cancel(&l, &waiting));
-  ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));
-  std::this_thread::sleep_for(2ms);
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));  // both suspended in wait()
   a.cancel();
   EXPECT_EQ(a.get(), 0);
   l.count_down();

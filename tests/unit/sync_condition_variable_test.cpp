@@ -27,26 +27,24 @@
 #include <coreio/time.hpp>
 #include <coreio/wait_for.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::count_suspension;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::wait_until;
-
-coreio::task<void> settle() {
-  for (int i = 0; i < 3; ++i) co_await coreio::yield_now();
-  co_await coreio::sleep_for(1ms);
-}
+using coreio_test::yield_until;
 
 struct monitor {
   coreio::mutex m;
   coreio::condition_variable cv;
   int ready = 0;          // guarded by m
   std::vector<int> order;  // guarded by m
-  std::atomic<int> waiting{0};
+  std::atomic<int> waiting{0};  // bumped under m just before cv.wait, which releases m
 };
 
 /// Waits for one notify (no predicate), records its id. 1 = normal, 0 = cancelled; the mutex must
@@ -66,13 +64,14 @@ coreio::task<int> wait_once(monitor* mo, int id) {
 
 coreio::task<std::vector<int>> notify_one_scenario(monitor* mo, int n) {
   std::vector<coreio::join_handle<int>> hs;
+  // One worker: a waiter that bumped `waiting` has reached cv.wait by the time this task runs.
   for (int i = 0; i < n; ++i) {
     hs.push_back(coreio::spawn(wait_once(mo, i)));
-    co_await settle();
+    co_await yield_until(&mo->waiting, i + 1);
   }
-  for (int i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
     mo->cv.notify_one();
-    co_await settle();
+    co_await yield_until([mo, i] { return mo->order.size() == i + 1; });  // the woken one recorded
   }
   for (auto& h : hs) (void)co_await h;
   co_return mo->order;
@@ -201,7 +200,7 @@ TEST(SyncConditionVariableTest, ACancelledWaiterHoldsTheMutexAgainAndPassesTheNo
 }
 
 TEST(SyncConditionVariableTest, ACancelWhileTheMutexIsHeldElsewhereWaitsForTheMutex) {
-  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};  // for ready_tasks_ran below
   monitor mo;
   auto a = rt.spawn(wait_once(&mo, 0));
   ASSERT_TRUE(wait_until([&] { return mo.waiting.load() == 1; }));
@@ -209,17 +208,18 @@ TEST(SyncConditionVariableTest, ACancelWhileTheMutexIsHeldElsewhereWaitsForTheMu
   auto g = mo.m.try_lock();  // from this plain thread
   ASSERT_TRUE(g.owns_lock());
   a.cancel();
-  std::this_thread::sleep_for(5ms);
+  rt.block_on(coreio_test::ready_tasks_ran());  // a, woken by the cancel, has run by now
   EXPECT_FALSE(a.done()) << "the cancelled waiter must re-acquire the mutex before it returns";
   g.unlock();
   EXPECT_EQ(a.get(), 0);
   EXPECT_FALSE(mo.m.locked());
 }
 
-/// Swallows a first cancel, then waits on the cv with the scope already cancelled.
-coreio::task<int> cancelled_before_wait(monitor* mo) {
+/// Swallows a first cancel, then waits on the cv with the scope already cancelled. Sets *asleep once
+/// suspended in the first sleep.
+coreio::task<int> cancelled_before_wait(monitor* mo, std::atomic<bool>* asleep) {
   try {
-    co_await coreio::sleep_for(1h);
+    co_await count_suspension(coreio::sleep_for(1h), asleep);
   } catch (const coreio::cancelled_error&) {
   }
   auto g = co_await mo->m.lock();  // free: fast path
@@ -234,8 +234,9 @@ coreio::task<int> cancelled_before_wait(monitor* mo) {
 TEST(SyncConditionVariableTest, AnAlreadyCancelledTaskThrowsWithoutReleasingTheMutex) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   monitor mo;
-  auto h = rt.spawn(cancelled_before_wait(&mo));
-  std::this_thread::sleep_for(1ms);
+  std::atomic<bool> asleep{false};
+  auto h = rt.spawn(cancelled_before_wait(&mo, &asleep));
+  ASSERT_TRUE(wait_until([&] { return asleep.load(); }));
   h.cancel();
   ASSERT_TRUE(coreio_test::ends_within(h));
   EXPECT_EQ(h.get(), 0);

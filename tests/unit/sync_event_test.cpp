@@ -16,11 +16,13 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::count_suspension;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::wait_until;
@@ -40,11 +42,11 @@ struct shared_data {
   int value = 0;  // written before set(), read after wait(): the event's happens-before edge
 };
 
-/// 1 = woken normally with the data seen, 0 = cancelled, -1 = wrong data.
+/// 1 = woken normally with the data seen, 0 = cancelled, -1 = wrong data. Bumps *waiting once
+/// suspended in wait().
 coreio::task<int> wait_and_read(coreio::event* e, shared_data* d, std::atomic<int>* waiting) {
-  waiting->fetch_add(1);
   try {
-    co_await e->wait();
+    co_await count_suspension(e->wait(), waiting);
   } catch (const coreio::cancelled_error&) {
     co_return 0;
   }
@@ -59,8 +61,7 @@ TEST(SyncEventTest, SetFromAPlainThreadWakesEveryWaiterOnFourWorkers) {
   const int n = 16;
   std::vector<coreio::join_handle<int>> hs;
   for (int i = 0; i < n; ++i) hs.push_back(rt.spawn(wait_and_read(&e, &d, &waiting)));
-  ASSERT_TRUE(wait_until([&] { return waiting.load() == n; }));
-  std::this_thread::sleep_for(2ms);
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == n; }));  // every one suspended in wait()
   std::thread setter([&] {
     d.value = 42;
     e.set();
@@ -69,8 +70,9 @@ TEST(SyncEventTest, SetFromAPlainThreadWakesEveryWaiterOnFourWorkers) {
   setter.join();
 }
 
-coreio::task<int> set_later(coreio::event* e, shared_data* d) {
-  co_await coreio::sleep_for(1ms);
+/// Sets the event once the waiter is suspended in wait().
+coreio::task<int> set_later(coreio::event* e, shared_data* d, const std::atomic<int>* waiting) {
+  co_await coreio_test::yield_until(waiting, 1);
   d->value = 42;
   e->set();
   co_return 0;
@@ -78,7 +80,7 @@ coreio::task<int> set_later(coreio::event* e, shared_data* d) {
 
 coreio::task<int> wait_for_a_task(coreio::event* e, shared_data* d) {
   std::atomic<int> waiting{0};
-  auto setter = coreio::spawn(set_later(e, d));
+  auto setter = coreio::spawn(set_later(e, d, &waiting));
   const int r = co_await wait_and_read(e, d, &waiting);
   co_await setter;
   // Set stays set: another wait passes at once.
@@ -104,8 +106,7 @@ TEST(SyncEventTest, ClearMakesLaterWaitsBlockAgain) {
   e.clear();
   std::atomic<int> waiting{0};
   auto h = rt.spawn(wait_and_read(&e, &d, &waiting));
-  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));
-  std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));  // suspended: clear() took effect
   EXPECT_FALSE(h.done());
   e.set();
   EXPECT_EQ(h.get(), 1);
@@ -118,8 +119,7 @@ TEST(SyncEventTest, ACancelledWaiterThrowsAndOthersAreStillWoken) {
   std::atomic<int> waiting{0};
   auto a = rt.spawn(wait_and_read(&e, &d, &waiting));
   auto b = rt.spawn(wait_and_read(&e, &d, &waiting));
-  ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));
-  std::this_thread::sleep_for(2ms);
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));  // both suspended in wait()
   a.cancel();
   EXPECT_EQ(a.get(), 0);
   d.value = 42;

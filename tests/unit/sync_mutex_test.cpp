@@ -17,23 +17,20 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::count_suspension;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::wait_until;
+using coreio_test::yield_until;
 
 static_assert(!std::is_copy_constructible_v<coreio::mutex_guard>);
 static_assert(std::is_nothrow_move_constructible_v<coreio::mutex_guard>);
-
-/// Lets every task spawned just before run up to its first suspension (1 worker).
-coreio::task<void> settle() {
-  for (int i = 0; i < 3; ++i) co_await coreio::yield_now();
-  co_await coreio::sleep_for(1ms);
-}
 
 coreio::task<bool> lock_unlock(coreio::mutex* m) {
   auto g = co_await m->lock();
@@ -67,19 +64,22 @@ TEST(SyncMutexTest, TryLockFailsWhileHeldAndGuardIsMovable) {
   EXPECT_FALSE(m.locked());
 }
 
-coreio::task<void> lock_and_record(coreio::mutex* m, std::vector<int>* order, int id) {
-  auto g = co_await m->lock();
+/// Bumps *queued once suspended in lock().
+coreio::task<void> lock_and_record(coreio::mutex* m, std::vector<int>* order, int id,
+                                   std::atomic<int>* queued) {
+  auto g = co_await count_suspension(m->lock(), queued);
   order->push_back(id);
 }
 
 coreio::task<std::vector<int>> fifo_scenario(coreio::mutex* m, int n) {
   std::vector<int> order;
   std::vector<coreio::join_handle<void>> hs;
+  std::atomic<int> queued{0};
   {
     auto g = co_await m->lock();
     for (int i = 0; i < n; ++i) {
-      hs.push_back(coreio::spawn(lock_and_record(m, &order, i)));
-      co_await settle();  // task i is queued before task i + 1 is spawned
+      hs.push_back(coreio::spawn(lock_and_record(m, &order, i, &queued)));
+      co_await yield_until(&queued, i + 1);  // task i is queued before task i + 1 is spawned
     }
   }
   for (auto& h : hs) co_await h;
@@ -96,10 +96,11 @@ TEST(SyncMutexTest, WaitersGetTheMutexInFifoOrder) {
 coreio::task<bool> try_lock_while_waiters_queue(coreio::mutex* m) {
   std::vector<int> order;
   coreio::join_handle<void> h;
+  std::atomic<int> queued{0};
   {
     auto g = co_await m->lock();
-    h = coreio::spawn(lock_and_record(m, &order, 1));
-    co_await settle();
+    h = coreio::spawn(lock_and_record(m, &order, 1, &queued));
+    co_await yield_until(&queued, 1);
   }  // hands the mutex to the waiter, which has not run yet
   const bool barged = m->try_lock().owns_lock();
   co_await h;
@@ -143,15 +144,14 @@ TEST(SyncMutexTest, ExcludesAcrossFourWorkers) {
 }
 
 struct probe {
-  std::atomic<bool> waiting{false};
+  std::atomic<bool> waiting{false};  // lock_or_cancel: queued in lock(); otherwise: started
   std::atomic<bool> got{false};
   std::atomic<bool> cancelled{false};
 };
 
 coreio::task<void> lock_or_cancel(coreio::mutex* m, probe* p) {
-  p->waiting.store(true);
   try {
-    auto g = co_await m->lock();
+    auto g = co_await count_suspension(m->lock(), &p->waiting);
     p->got.store(true);
   } catch (const coreio::cancelled_error&) {
     p->cancelled.store(true);
@@ -166,8 +166,7 @@ TEST(SyncMutexTest, CancellingAWaiterThrowsAndTheNextWaiterStillGetsTheLock) {
   ASSERT_TRUE(g.owns_lock());
   probe a, b;
   auto ha = rt.spawn(lock_or_cancel(&m, &a));
-  ASSERT_TRUE(wait_until([&] { return a.waiting.load(); }));
-  std::this_thread::sleep_for(2ms);  // most likely queued by now (either way is correct)
+  ASSERT_TRUE(wait_until([&] { return a.waiting.load(); }));  // a is queued, then b behind it
   auto hb = rt.spawn(lock_or_cancel(&m, &b));
   ASSERT_TRUE(wait_until([&] { return b.waiting.load(); }));
   ha.cancel();

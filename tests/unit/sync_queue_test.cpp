@@ -1,6 +1,6 @@
 // sync_queue_test.cpp — coreio/sync/queue.hpp: put / get / try_put / try_get, backpressure, FIFO
 // order of waiting getters and putters, unbounded queues, shutdown semantics (drain then
-// queue_shut_down, put on a shut-down queue, waiting getters and putters woken), move-only items,
+// queue_closed, put on a shut-down queue, waiting getters and putters woken), move-only items,
 // priority and lifo order, many producers and consumers on four workers, cancellation of a waiting
 // getter and putter, and put / get racing cancel with exact item accounting; task_done() / join();
 // shutdown(true): the stored items dropped (destroyed outside the queue's lock) and counted as done
@@ -27,19 +27,17 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::count_suspension;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::wait_until;
-
-coreio::task<void> settle() {
-  for (int i = 0; i < 3; ++i) co_await coreio::yield_now();
-  co_await coreio::sleep_for(1ms);
-}
+using coreio_test::yield_until;
 
 TEST(SyncQueueTest, TryPutAndTryGetRespectCapacityAndOrder) {
   coreio::queue<int> q{2};
@@ -112,13 +110,15 @@ TEST(SyncQueueTest, LifoQueueGivesTheNewestFirst) {
   EXPECT_EQ(q.try_get(), std::optional<int>(1));
 }
 
-coreio::task<std::unique_ptr<int>> get_one(coreio::queue<std::unique_ptr<int>>* q) {
-  co_return co_await q->get();
+coreio::task<std::unique_ptr<int>> get_one(coreio::queue<std::unique_ptr<int>>* q,
+                                           std::atomic<int>* queued) {
+  co_return co_await count_suspension(q->get(), queued);
 }
 
 coreio::task<int> move_only_round_trip(coreio::queue<std::unique_ptr<int>>* q) {
-  auto getter = coreio::spawn(get_one(q));  // waits on the empty queue
-  co_await settle();
+  std::atomic<int> queued{0};
+  auto getter = coreio::spawn(get_one(q, &queued));  // waits on the empty queue
+  co_await yield_until(&queued, 1);
   co_await q->put(std::make_unique<int>(7));  // handed straight to the getter
   auto got = co_await getter;
   co_await q->put(std::make_unique<int>(8));  // stored
@@ -132,15 +132,18 @@ TEST(SyncQueueTest, MoveOnlyItemsGoThroughPutAndGet) {
   EXPECT_EQ(rt.block_on(move_only_round_trip(&q)), 78);
 }
 
-coreio::task<void> put_and_record(coreio::queue<int>* q, int v) { co_await q->put(v); }
+coreio::task<void> put_and_record(coreio::queue<int>* q, int v, std::atomic<int>* queued) {
+  co_await count_suspension(q->put(v), queued);
+}
 
 coreio::task<std::vector<int>> backpressure_scenario(coreio::queue<int>* q) {
   std::vector<coreio::join_handle<void>> puts;
+  std::atomic<int> queued{0};
   co_await q->put(0);
   co_await q->put(1);  // full now (capacity 2)
   for (int v = 2; v < 6; ++v) {
-    puts.push_back(coreio::spawn(put_and_record(q, v)));
-    co_await settle();  // each putter queues in turn
+    puts.push_back(coreio::spawn(put_and_record(q, v, &queued)));
+    co_await yield_until(&queued, v - 1);  // each putter queues in turn
   }
   std::vector<int> out;
   if (q->size() != 2) co_return out;  // putters must be waiting, not storing
@@ -156,17 +159,19 @@ TEST(SyncQueueTest, PutWaitsWhileFullAndWaitingPuttersAreServedInOrder) {
   EXPECT_TRUE(q.empty());
 }
 
-coreio::task<void> get_and_record(coreio::queue<int>* q, std::vector<int>* who, int id) {
-  const int v = co_await q->get();
+coreio::task<void> get_and_record(coreio::queue<int>* q, std::vector<int>* who, int id,
+                                  std::atomic<int>* queued) {
+  const int v = co_await count_suspension(q->get(), queued);
   who->push_back(id * 100 + v);
 }
 
 coreio::task<std::vector<int>> getters_fifo_scenario(coreio::queue<int>* q) {
   std::vector<int> who;
   std::vector<coreio::join_handle<void>> gets;
+  std::atomic<int> queued{0};
   for (int id = 0; id < 4; ++id) {
-    gets.push_back(coreio::spawn(get_and_record(q, &who, id)));
-    co_await settle();
+    gets.push_back(coreio::spawn(get_and_record(q, &who, id, &queued)));
+    co_await yield_until(&queued, id + 1);
   }
   for (int v = 0; v < 4; ++v) co_await q->put(v);  // each hands its item to the first getter
   for (auto& h : gets) co_await h;
@@ -184,7 +189,7 @@ coreio::task<std::vector<int>> drain_until_shut_down(coreio::queue<int>* q) {
   std::vector<int> out;
   try {
     for (;;) out.push_back(co_await q->get());
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
     out.push_back(-1);
   }
   co_return out;
@@ -197,17 +202,27 @@ TEST(SyncQueueTest, ShutdownLetsGetDrainThenThrowsAndRejectsPuts) {
   ASSERT_TRUE(q.try_put(2));
   q.shutdown();
   q.shutdown();  // idempotent
-  EXPECT_TRUE(q.is_shut_down());
-  EXPECT_THROW(q.try_put(3), coreio::queue_shut_down);
+  EXPECT_TRUE(q.closed());
+  EXPECT_THROW(q.try_put(3), coreio::queue_closed);
   EXPECT_EQ(rt.block_on(drain_until_shut_down(&q)), (std::vector<int>{1, 2, -1}));
-  EXPECT_THROW((void)q.try_get(), coreio::queue_shut_down);
+  EXPECT_THROW((void)q.try_get(), coreio::queue_closed);
 }
 
-coreio::task<int> put_expecting_shut_down(coreio::queue<int>* q, std::atomic<int>* waiting, int v) {
-  waiting->fetch_add(1);
+/// Bumps *waiting once suspended in put().
+coreio::task<int> put_expecting_closed(coreio::queue<int>* q, std::atomic<int>* waiting, int v) {
   try {
-    co_await q->put(v);
-  } catch (const coreio::queue_shut_down&) {
+    co_await count_suspension(q->put(v), waiting);
+  } catch (const coreio::queue_closed&) {
+    co_return 1;
+  }
+  co_return 0;
+}
+
+/// Bumps *waiting once suspended in get().
+coreio::task<int> get_expecting_closed(coreio::queue<int>* q, std::atomic<int>* waiting) {
+  try {
+    (void)co_await count_suspension(q->get(), waiting);
+  } catch (const coreio::queue_closed&) {
     co_return 1;
   }
   co_return 0;
@@ -216,16 +231,15 @@ coreio::task<int> put_expecting_shut_down(coreio::queue<int>* q, std::atomic<int
 TEST(SyncQueueTest, ShutdownWakesWaitingGettersAndPuttersWithQueueShutDown) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   coreio::queue<int> empty{1};
-  auto g = rt.spawn(drain_until_shut_down(&empty));
+  std::atomic<int> waiting{0};
+  auto g = rt.spawn(get_expecting_closed(&empty, &waiting));
   coreio::queue<int> full{1};
   ASSERT_TRUE(full.try_put(0));
-  std::atomic<int> waiting{0};
-  auto p = rt.spawn(put_expecting_shut_down(&full, &waiting, 1));
-  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));
-  std::this_thread::sleep_for(2ms);
-  empty.shutdown();
-  full.shutdown();
-  EXPECT_EQ(g.get(), (std::vector<int>{-1}));
+  auto p = rt.spawn(put_expecting_closed(&full, &waiting, 1));
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));  // both suspended
+  empty.close();
+  full.close();
+  EXPECT_EQ(g.get(), 1);
   EXPECT_EQ(p.get(), 1);
   EXPECT_EQ(full.size(), 1u) << "the refused put did not store its item";
   EXPECT_EQ(full.try_get(), std::optional<int>(0));
@@ -239,7 +253,7 @@ coreio::task<std::uint64_t> consumer(coreio::queue<std::uint64_t>* q) {
   std::uint64_t sum = 0;
   try {
     for (;;) sum += co_await q->get();
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
   }
   co_return sum;
 }
@@ -260,21 +274,20 @@ TEST(SyncQueueTest, ManyProducersAndConsumersOnFourWorkersAreExact) {
   EXPECT_EQ(sum, total * (total - 1) / 2);
 }
 
-/// 1 = got an item (returned in *out), 0 = cancelled.
+/// 1 = got an item (returned in *out), 0 = cancelled. Bumps *waiting once suspended in get().
 coreio::task<int> get_or_cancel(coreio::queue<int>* q, std::atomic<int>* waiting, int* out) {
-  waiting->fetch_add(1);
   try {
-    *out = co_await q->get();
+    *out = co_await count_suspension(q->get(), waiting);
     co_return 1;
   } catch (const coreio::cancelled_error&) {
     co_return 0;
   }
 }
 
+/// Bumps *waiting once suspended in put().
 coreio::task<int> put_or_cancel(coreio::queue<int>* q, std::atomic<int>* waiting, int v) {
-  waiting->fetch_add(1);
   try {
-    co_await q->put(v);
+    co_await count_suspension(q->put(v), waiting);
     co_return 1;
   } catch (const coreio::cancelled_error&) {
     co_return 0;
@@ -287,8 +300,7 @@ TEST(SyncQueueTest, ACancelledGetterTakesNoItemAndTheNextGetterGetsIt) {
   std::atomic<int> waiting{0};
   int a_out = -1, b_out = -1;
   auto a = rt.spawn(get_or_cancel(&q, &waiting, &a_out));
-  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));
-  std::this_thread::sleep_for(2ms);
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));  // a is queued, then b behind it
   auto b = rt.spawn(get_or_cancel(&q, &waiting, &b_out));
   ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));
   a.cancel();
@@ -305,8 +317,7 @@ TEST(SyncQueueTest, ACancelledPutterStoresNothingAndTheNextPutterGoesIn) {
   ASSERT_TRUE(q.try_put(0));
   std::atomic<int> waiting{0};
   auto a = rt.spawn(put_or_cancel(&q, &waiting, 1));
-  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));
-  std::this_thread::sleep_for(2ms);
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));  // a is queued, then b behind it
   auto b = rt.spawn(put_or_cancel(&q, &waiting, 2));
   ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));
   a.cancel();
@@ -437,7 +448,7 @@ coreio::task<void> done_worker(coreio::queue<int>* q, join_probe* p) {
       p->processed.fetch_add(1);
       q->task_done();
     }
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
   }
 }
 
@@ -464,10 +475,10 @@ TEST(SyncQueueTest, JoinWaitsUntilEveryItemWasMarkedDone) {
   EXPECT_EQ(q.unfinished(), 0u);
 }
 
+/// Bumps *waiting once suspended in join().
 coreio::task<int> join_and_report(coreio::queue<int>* q, std::atomic<int>* waiting) {
-  waiting->fetch_add(1);
   try {
-    co_await q->join();
+    co_await count_suspension(q->join(), waiting);
   } catch (const coreio::cancelled_error&) {
     co_return 0;
   }
@@ -481,8 +492,7 @@ TEST(SyncQueueTest, ACancelledJoinThrowsAndTheOtherJoinersStillWake) {
   std::atomic<int> waiting{0};
   auto a = rt.spawn(join_and_report(&q, &waiting));
   auto b = rt.spawn(join_and_report(&q, &waiting));
-  ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));
-  std::this_thread::sleep_for(2ms);  // both suspended in join() by now (either way is fine)
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));  // both suspended in join()
   a.cancel();
   EXPECT_EQ(a.get(), 0);
   EXPECT_FALSE(b.done());
@@ -498,14 +508,14 @@ TEST(SyncQueueTest, ShutdownImmediateDropsTheStoredItemsAndEveryOperationThrows)
   ASSERT_TRUE(q.try_put(1));
   ASSERT_TRUE(q.try_put(2));
   q.shutdown(true);
-  EXPECT_TRUE(q.is_shut_down());
+  EXPECT_TRUE(q.closed());
   EXPECT_EQ(q.size(), 0u);
   EXPECT_EQ(q.unfinished(), 0u) << "dropped items count as done";
-  EXPECT_THROW((void)q.try_get(), coreio::queue_shut_down);
-  EXPECT_THROW(q.try_put(3), coreio::queue_shut_down);
+  EXPECT_THROW((void)q.try_get(), coreio::queue_closed);
+  EXPECT_THROW(q.try_put(3), coreio::queue_closed);
   q.shutdown(true);  // idempotent
   q.shutdown();
-  EXPECT_TRUE(q.is_shut_down());
+  EXPECT_TRUE(q.closed());
 }
 
 TEST(SyncQueueTest, ShutdownImmediateAfterAPlainShutdownDropsWhatIsLeft) {
@@ -517,7 +527,7 @@ TEST(SyncQueueTest, ShutdownImmediateAfterAPlainShutdownDropsWhatIsLeft) {
   q.shutdown(true);
   EXPECT_EQ(q.size(), 0u);
   EXPECT_EQ(q.unfinished(), 1u) << "the item already taken is still unfinished";
-  EXPECT_THROW((void)q.try_get(), coreio::queue_shut_down);
+  EXPECT_THROW((void)q.try_get(), coreio::queue_closed);
   q.task_done();
   EXPECT_EQ(q.unfinished(), 0u);
 }
@@ -564,7 +574,7 @@ coreio::task<int> get_expecting_shut_down(coreio::queue<int>* q, std::atomic<int
   waiting->fetch_add(1);
   try {
     (void)co_await q->get();
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
     co_return 1;
   }
   co_return 0;
@@ -665,7 +675,7 @@ coreio::task<void> tracked_producer(shutdown_round* r, int from, int n) {
     try {
       co_await r->q->put(tracked(id, r->l));
       (*r->put_ok)[static_cast<std::size_t>(id)].store(1);
-    } catch (const coreio::queue_shut_down&) {
+    } catch (const coreio::queue_closed&) {
       (*r->put_ok)[static_cast<std::size_t>(id)].store(2);
       co_return;  // the ids after this one are never made
     }
@@ -682,7 +692,7 @@ coreio::task<void> tracked_consumer(shutdown_round* r) {
       if ((r->got.load() & 7) == 0) co_await coreio::yield_now();
       r->q->task_done();
     }
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
   }
 }
 

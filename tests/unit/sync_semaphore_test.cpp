@@ -18,22 +18,20 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::count_suspension;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::wait_until;
+using coreio_test::yield_until;
 
 static_assert(!std::is_copy_constructible_v<coreio::semaphore_permit>);
 static_assert(std::is_nothrow_move_constructible_v<coreio::semaphore_permit>);
-
-coreio::task<void> settle() {
-  for (int i = 0; i < 3; ++i) co_await coreio::yield_now();
-  co_await coreio::sleep_for(1ms);
-}
 
 coreio::task<std::size_t> acquire_two(coreio::semaphore* s) {
   auto a = co_await s->acquire();
@@ -88,8 +86,9 @@ TEST(SyncSemaphoreTest, BoundedSemaphoreRejectsOverRelease) {
   EXPECT_THROW(zero.release(), coreio::usage_error);
 }
 
-coreio::task<void> acquire_and_record(coreio::semaphore* s, std::vector<int>* order, int id) {
-  auto p = co_await s->acquire();
+coreio::task<void> acquire_and_record(coreio::semaphore* s, std::vector<int>* order, int id,
+                                      std::atomic<int>* queued) {
+  auto p = co_await count_suspension(s->acquire(), queued);
   order->push_back(id);
   co_await coreio::yield_now();
 }
@@ -97,11 +96,12 @@ coreio::task<void> acquire_and_record(coreio::semaphore* s, std::vector<int>* or
 coreio::task<std::vector<int>> fifo_scenario(coreio::semaphore* s, int n) {
   std::vector<int> order;
   std::vector<coreio::join_handle<void>> hs;
+  std::atomic<int> queued{0};
   auto a = co_await s->acquire();
   auto b = co_await s->acquire();
   for (int i = 0; i < n; ++i) {
-    hs.push_back(coreio::spawn(acquire_and_record(s, &order, i)));
-    co_await settle();
+    hs.push_back(coreio::spawn(acquire_and_record(s, &order, i, &queued)));
+    co_await yield_until(&queued, i + 1);  // task i is queued before task i + 1 is spawned
   }
   a.release();  // b stays held: the waiters pass one permit along, in order
   for (auto& h : hs) co_await h;
@@ -149,11 +149,10 @@ TEST(SyncSemaphoreTest, LimitsConcurrencyAcrossFourWorkers) {
   EXPECT_EQ(s.available(), 3u);
 }
 
-/// 1 = got a permit (kept: detached), 0 = cancelled.
+/// 1 = got a permit (kept: detached), 0 = cancelled. Bumps *waiting once suspended in acquire().
 coreio::task<int> acquire_and_keep(coreio::semaphore* s, std::atomic<int>* waiting) {
-  waiting->fetch_add(1);
   try {
-    auto p = co_await s->acquire();
+    auto p = co_await count_suspension(s->acquire(), waiting);
     (void)p.detach();
     co_return 1;
   } catch (const coreio::cancelled_error&) {
@@ -166,8 +165,7 @@ TEST(SyncSemaphoreTest, ACancelledWaiterTakesNoPermitAndTheNextOneGetsIt) {
   coreio::semaphore s{0};
   std::atomic<int> waiting{0};
   auto a = rt.spawn(acquire_and_keep(&s, &waiting));
-  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));
-  std::this_thread::sleep_for(2ms);
+  ASSERT_TRUE(wait_until([&] { return waiting.load() == 1; }));  // a is queued, then b behind it
   auto b = rt.spawn(acquire_and_keep(&s, &waiting));
   ASSERT_TRUE(wait_until([&] { return waiting.load() == 2; }));
   a.cancel();

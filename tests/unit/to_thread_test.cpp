@@ -25,6 +25,7 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -383,9 +384,10 @@ TEST(ToThreadTest, DestroyingTheRuntimeWaitsForARunningCall) {
   EXPECT_EQ(process_threads(), threads_before);
 }
 
-coreio::task<void> to_thread_while_closing(std::atomic<int>* outcome) {
+/// Sets *asleep once suspended in the sleep.
+coreio::task<void> to_thread_while_closing(std::atomic<int>* outcome, std::atomic<bool>* asleep) {
   try {
-    co_await coreio::sleep_for(10s);
+    co_await coreio_test::count_suspension(coreio::sleep_for(10s), asleep);
   } catch (const coreio::cancelled_error&) {
     // Shutting down: this task was cancelled by ~runtime (step 2, after step 1 closed the runtime).
   }
@@ -401,10 +403,11 @@ coreio::task<void> to_thread_while_closing(std::atomic<int>* outcome) {
 
 TEST(ToThreadTest, DuringShutdownThrowsRuntimeClosed) {
   std::atomic<int> outcome{0};
+  std::atomic<bool> asleep{false};
   {
     coreio::runtime rt{coreio::runtime_options{.workers = 2}};
-    auto h = rt.spawn(to_thread_while_closing(&outcome));
-    std::this_thread::sleep_for(5ms);  // most likely asleep by now (either way is correct)
+    auto h = rt.spawn(to_thread_while_closing(&outcome, &asleep));
+    ASSERT_TRUE(wait_until([&] { return asleep.load(); }));  // ~runtime cancels it in the sleep
   }
   EXPECT_EQ(outcome.load(), 2);
 }

@@ -19,12 +19,14 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/suspension_probe.hpp"
 #include "support/test_support.hpp"
 #include "support/test_tasks.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::count_suspension;
 using coreio_test::ends_within;
 using coreio_test::immediate;
 using coreio_test::int_after;
@@ -36,12 +38,18 @@ using coreio_test::test_error;
 using coreio_test::wait_until;
 
 /// Sleeps d; records in *unwound, when its frame unwinds for whatever reason, that it has ended.
-coreio::task<int> tracked_sleep(std::chrono::microseconds d, int v, std::atomic<int>* unwound) {
+/// Sets *asleep, if given, once suspended in the sleep.
+coreio::task<int> tracked_sleep(std::chrono::microseconds d, int v, std::atomic<int>* unwound,
+                                std::atomic<bool>* asleep = nullptr) {
   struct mark {
     std::atomic<int>* n;
     ~mark() { n->fetch_add(1); }
   } m{unwound};
-  co_await coreio::sleep_for(d);
+  if (asleep != nullptr) {
+    co_await count_suspension(coreio::sleep_for(d), asleep);
+  } else {
+    co_await coreio::sleep_for(d);
+  }
   co_return v;
 }
 
@@ -179,18 +187,17 @@ TEST(WaitForTest, NestedTimeoutsReportTheOneThatFired) {
 
 // ---- cancellation of the awaiter -----------------------------------------------------------------
 
-coreio::task<int> waits_long(std::atomic<int>* unwound, std::atomic<bool>* started) {
-  started->store(true);
-  co_return co_await coreio::wait_for(tracked_sleep(10s, 1, unwound), 10s);
+/// Sets *asleep once the inner task is suspended in its sleep.
+coreio::task<int> waits_long(std::atomic<int>* unwound, std::atomic<bool>* asleep) {
+  co_return co_await coreio::wait_for(tracked_sleep(10s, 1, unwound, asleep), 10s);
 }
 
 TEST(WaitForTest, CancellingTheAwaiterCancelsTheInnerTaskAndIsNotATimeout) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   std::atomic<int> unwound{0};
-  std::atomic<bool> started{false};
-  auto h = rt.spawn(waits_long(&unwound, &started));
-  ASSERT_TRUE(wait_until([&] { return started.load(); }));
-  std::this_thread::sleep_for(2ms);
+  std::atomic<bool> asleep{false};
+  auto h = rt.spawn(waits_long(&unwound, &asleep));
+  ASSERT_TRUE(wait_until([&] { return asleep.load(); }));  // the inner task sleeps
   stopwatch sw;
   h.cancel();
   EXPECT_THROW(h.get(), coreio::cancelled_error);
@@ -203,9 +210,10 @@ coreio::task<int> flags_run(std::atomic<bool>* ran) {
   co_return 1;
 }
 
-coreio::task<int> wait_after_cancel(std::atomic<bool>* ran) {
+/// Sets *asleep once suspended in the first sleep.
+coreio::task<int> wait_after_cancel(std::atomic<bool>* ran, std::atomic<bool>* asleep) {
   try {
-    co_await coreio::sleep_for(10s);
+    co_await count_suspension(coreio::sleep_for(10s), asleep);
   } catch (const coreio::cancelled_error&) {
   }
   co_return co_await coreio::wait_for(flags_run(ran), 10s);  // sticky: throws, never starts it
@@ -213,9 +221,9 @@ coreio::task<int> wait_after_cancel(std::atomic<bool>* ran) {
 
 TEST(WaitForTest, AnAlreadyCancelledAwaiterThrowsWithoutStartingTheInnerTask) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
-  std::atomic<bool> ran{false};
-  auto h = rt.spawn(wait_after_cancel(&ran));
-  std::this_thread::sleep_for(2ms);
+  std::atomic<bool> ran{false}, asleep{false};
+  auto h = rt.spawn(wait_after_cancel(&ran, &asleep));
+  ASSERT_TRUE(wait_until([&] { return asleep.load(); }));  // the first cancel lands in the sleep
   h.cancel();
   EXPECT_THROW(h.get(), coreio::cancelled_error);
   EXPECT_FALSE(ran.load());
@@ -223,20 +231,25 @@ TEST(WaitForTest, AnAlreadyCancelledAwaiterThrowsWithoutStartingTheInnerTask) {
 
 // ---- any awaitable -----------------------------------------------------------------------------
 
-coreio::task<int> future_with_limit(coreio::future<int>* f, std::chrono::milliseconds d) {
-  co_return co_await coreio::wait_for(*f, d);
+/// Sets *waiting once suspended on the future (inside wait_for's child).
+coreio::task<int> future_with_limit(coreio::future<int>* f, std::chrono::milliseconds d,
+                                    std::atomic<bool>* waiting) {
+  auto probed = count_suspension(*f, waiting);  // an lvalue: wait_for's child references it
+  co_return co_await coreio::wait_for(probed, d);
 }
 
 TEST(WaitForTest, WorksOnAFuture) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   coreio::promise<int> never;
   coreio::future<int> f1 = never.get_future();
-  EXPECT_THROW(rt.block_on(future_with_limit(&f1, 2ms)), coreio::timeout_error);
+  std::atomic<bool> waiting1{false};
+  EXPECT_THROW(rt.block_on(future_with_limit(&f1, 2ms, &waiting1)), coreio::timeout_error);
 
   coreio::promise<int> p;
   coreio::future<int> f2 = p.get_future();
-  auto h = rt.spawn(future_with_limit(&f2, 10s));
-  std::this_thread::sleep_for(1ms);
+  std::atomic<bool> waiting2{false};
+  auto h = rt.spawn(future_with_limit(&f2, 10s, &waiting2));
+  ASSERT_TRUE(wait_until([&] { return waiting2.load(); }));  // the value comes while it waits
   p.set_value(11);
   EXPECT_EQ(h.get(), 11);
 }

@@ -10,7 +10,7 @@
 //   granted   the granter handed the resource over (lock, permit, item, wake-up) and resumes it.
 //   cancelled the canceller unlinked it (or saw it in init) and resumes it / await_suspend sees it.
 //   closed    the primitive was shut under the waiter: a queue's shutdown() (await_resume throws
-//             queue_shut_down) or a barrier's abort() / reset() (it throws broken_barrier).
+//             queue_closed) or a barrier's abort() / reset() (it throws broken_barrier).
 // Only queued -> granted / cancelled / closed and init -> cancelled happen after publication; a
 // node leaves `queued` exactly once, so exactly one thread resumes the coroutine.
 //

@@ -19,15 +19,13 @@
 //
 // capacity 0 means unbounded (asyncio's maxsize=0): put never waits.
 //
-// shutdown(immediate) is asyncio 3.13's Queue.shutdown, with its name and QueueShutDown's
-// (queue_shut_down): one operation, one name. It replaces the earlier close() / queue_closed, which
-// were shutdown(false) under another name; "close" in coreio means releasing a resource that then
-// can no longer be used (tcp_stream::close), whereas a shut-down queue still serves get(), like a
-// socket after shutdown(SHUT_WR), and asyncio's immediate mode has no close() counterpart. Under
+// close() and shutdown(immediate): close() is asyncio 3.13's Queue.shutdown() (the name the
+// project's API contract gives it), shutdown(immediate) its full form: close() is shutdown(false),
+// one operation; the error is queue_closed (asyncio's QueueShutDown). Under
 // the lock, shutdown sets the flag and unlinks every queued getter and putter with state `closed`
-// (their awaits throw queue_shut_down; a putter's item was never stored and is destroyed with its
-// awaiter); from then on put / try_put throw queue_shut_down, get / try_get take what is left and
-// then throw queue_shut_down. With immediate = true it also swaps the stored items out (they are
+// (their awaits throw queue_closed; a putter's item was never stored and is destroyed with its
+// awaiter); from then on put / try_put throw queue_closed, get / try_get take what is left and
+// then throw queue_closed. With immediate = true it also swaps the stored items out (they are
 // destroyed after the unlock, so that no item destructor runs under the spinlock), counting each
 // as done for join() (as asyncio: one task_done per dropped item while the count is above zero),
 // and the joiners are woken if the count reaches zero.
@@ -64,7 +62,7 @@ namespace coreio {
 
 namespace detail {
 
-[[noreturn]] inline void throw_queue_shut_down() { throw queue_shut_down{}; }
+[[noreturn]] inline void throw_queue_closed() { throw queue_closed{}; }
 
 /// FIFO storage (asyncio.Queue).
 template <class T>
@@ -156,18 +154,18 @@ class basic_queue {
   basic_queue(const basic_queue&) = delete;
   basic_queue& operator=(const basic_queue&) = delete;
 
-  /// Awaitable: stores x, waiting for room while the queue is full. Throws queue_shut_down if the
+  /// Awaitable: stores x, waiting for room while the queue is full. Throws queue_closed if the
   /// queue is or gets shut down, cancelled_error if cancelled while waiting (x is then dropped in
   /// both cases, not queued). Worker only.
   [[nodiscard]] auto put(T x) noexcept(std::is_nothrow_move_constructible_v<T>) {
     return putter(this, std::move(x));
   }
 
-  /// Awaitable: takes the next item, waiting while the queue is empty. Throws queue_shut_down once
+  /// Awaitable: takes the next item, waiting while the queue is empty. Throws queue_closed once
   /// the queue is shut down and empty, cancelled_error if cancelled while waiting. Worker only.
   [[nodiscard]] auto get() noexcept { return getter(this); }
 
-  /// Stores x if there is room (x is moved from only then); false if full. queue_shut_down if shut
+  /// Stores x if there is room (x is moved from only then); false if full. queue_closed if shut
   /// down. Any thread.
   bool try_put(T&& x) {
     detail::wake_list wake;
@@ -176,7 +174,7 @@ class basic_queue {
       case detail::wait_state::granted:
         return true;
       case detail::wait_state::closed:
-        detail::throw_queue_shut_down();
+        detail::throw_queue_closed();
       default:
         return false;
     }
@@ -187,7 +185,7 @@ class basic_queue {
   }
 
   /// The next item if there is one; nullopt if the queue is empty and not shut down.
-  /// queue_shut_down if it is empty and shut down. Any thread.
+  /// queue_closed if it is empty and shut down. Any thread.
   std::optional<T> try_get() {
     std::optional<T> slot;
     detail::wake_list wake;
@@ -196,15 +194,15 @@ class basic_queue {
       case detail::wait_state::granted:
         return slot;
       case detail::wait_state::closed:
-        detail::throw_queue_shut_down();
+        detail::throw_queue_closed();
       default:
         return std::nullopt;
     }
   }
 
-  /// Shuts the queue down (asyncio 3.13's Queue.shutdown): put / try_put throw queue_shut_down
+  /// Shuts the queue down (asyncio 3.13's Queue.shutdown): put / try_put throw queue_closed
   /// from now on, and so do the puts waiting now (their items are not stored); get / try_get take
-  /// what is left, then throw queue_shut_down, and the getters waiting now on the empty queue
+  /// what is left, then throw queue_closed, and the getters waiting now on the empty queue
   /// throw it at once. With immediate = true the items still stored are dropped (destroyed before
   /// this returns, outside the queue's lock) and counted as done for join(), which returns once
   /// the items already taken are marked too. Idempotent; shutdown(true) after shutdown(false)
@@ -212,9 +210,18 @@ class basic_queue {
   /// the dropped items is made before locking).
   ///
   /// Example:
-  ///   q.shutdown();       // the producers are done: consumers drain, then see queue_shut_down
+  ///   q.shutdown();       // the producers are done: consumers drain, then see queue_closed
   ///   q.shutdown(true);   // stop now: the queued work is discarded
   void shutdown(bool immediate = false) {
+    shut_down(immediate);
+  }
+
+  /// Closes the queue: shutdown(false). Producers are done; consumers drain what is left, then
+  /// get queue_closed. Any thread; idempotent.
+  void close() { shut_down(false); }
+
+ private:
+  void shut_down(bool immediate) {
     std::optional<Storage> dropped;
     if (immediate) dropped.emplace();
     detail::wake_list wake;  // destroyed last: wakes after the unlock and after the items are gone
@@ -234,6 +241,7 @@ class basic_queue {
     dropped.reset();  // the items' destructors run here, outside the lock
   }
 
+ public:
   /// Marks one item taken by a get as processed (asyncio's Queue.task_done). When every item ever
   /// put has been marked (or dropped by shutdown(true)), the tasks blocked in join() resume.
   /// usage_error if called more times than there are unfinished items. Any thread, also after
@@ -268,8 +276,8 @@ class basic_queue {
   bool full() const noexcept { return capacity_ != 0 && size() >= capacity_; }
   /// The maximum number of stored items; 0 = unbounded.
   std::size_t capacity() const noexcept { return capacity_; }
-  /// True once shutdown() was called. Any thread; a snapshot (it never becomes false again).
-  bool is_shut_down() const noexcept {
+  /// True once close() or shutdown() was called. Any thread; a snapshot (never false again).
+  bool closed() const noexcept {
     std::lock_guard<detail::spinlock> g(lock_);
     return shut_down_;
   }
@@ -341,7 +349,7 @@ class basic_queue {
         case detail::wait_state::granted:
           return;
         case detail::wait_state::closed:
-          detail::throw_queue_shut_down();
+          detail::throw_queue_closed();
         default:
           detail::throw_cancelled();
       }
@@ -373,7 +381,7 @@ class basic_queue {
         case detail::wait_state::granted:
           return std::move(*this->slot);
         case detail::wait_state::closed:
-          detail::throw_queue_shut_down();
+          detail::throw_queue_closed();
         default:
           detail::throw_cancelled();
       }
@@ -425,7 +433,7 @@ class basic_queue {
 ///   coreio::queue<int> q{100};           // capacity 0 = unbounded
 ///   co_await q.put(1);                   // waits while full (backpressure)
 ///   int x = co_await q.get();            // waits while empty
-///   q.shutdown();                        // then get drains, then throws queue_shut_down
+///   q.shutdown();                        // then get drains, then throws queue_closed
 template <class T>
 class queue : public basic_queue<T, detail::fifo_storage<T>> {
  public:
