@@ -588,7 +588,7 @@ TEST(SyncQueueTest, ShutdownImmediateWakesWaitingGettersPuttersAndJoiners) {
   ASSERT_TRUE(full.try_put(2));
   std::atomic<int> waiting{0};
   auto g = rt.spawn(get_expecting_shut_down(&empty, &waiting));
-  auto p = rt.spawn(put_expecting_shut_down(&full, &waiting, 3));
+  auto p = rt.spawn(put_expecting_closed(&full, &waiting, 3));
   auto j = rt.spawn(join_and_report(&full, &waiting));
   ASSERT_TRUE(wait_until([&] { return waiting.load() == 3; }));
   empty.shutdown(true);
