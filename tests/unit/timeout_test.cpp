@@ -713,7 +713,7 @@ coreio::task<int> callable_forms() {
   };
   int a = co_await coreio::timeout(10s, std::move(body));
   // A temporary lambda capturing by reference and a plain int by value.
-  const int three = 3;
+  const int three = static_cast<int>(word.size()) - 1;  // not a constant: it must be captured
   a += co_await coreio::timeout(10s, [&, three](coreio::timeout_scope&) -> coreio::task<int> {
     co_await coreio::sleep_for(1ms);
     co_return three + static_cast<int>(word.size());

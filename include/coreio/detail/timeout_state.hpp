@@ -177,10 +177,8 @@ class timeout_state {
     // Relaxed: E is in no queue (never armed, or taken back); the queue's lock publishes the
     // insert, and every claim on E happens after it.
     entry_.state.store(timer_entry::pending, std::memory_order_relaxed);
-    if (this_runtime() == rt_)
-      timer_insert(&entry_);
-    else
-      timer_insert_on(rt_, home_, &entry_);
+    if (this_runtime() == rt_) timer_insert(&entry_);
+    else timer_insert_on(rt_, home_, &entry_);
     armed_ = true;
     ++holds_;
   }
