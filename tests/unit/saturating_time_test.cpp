@@ -122,12 +122,18 @@ TEST(SaturatingTimeTest, UnitsFinerThanATickRoundUp) {
   EXPECT_EQ(to_clock_duration(ps::max()), dur(ps::max().count() / 1000 + 1));
 }
 
+coreio::task<int> yield_then(int v) {
+  co_await coreio::yield_now();
+  co_return v;
+}
+
 TEST(SaturatingTimeTest, ANaNDurationIsRefused) {
   const std::chrono::duration<double> nan{std::numeric_limits<double>::quiet_NaN()};
   EXPECT_THROW((void)to_clock_duration(nan), std::invalid_argument);
   EXPECT_THROW((void)saturating_add(steady::now(), nan), std::invalid_argument);
   EXPECT_THROW((void)deadline_after(nan), std::invalid_argument);
   EXPECT_THROW((void)coreio::sleep_for(nan), std::invalid_argument);
+  EXPECT_THROW((void)coreio::wait_for(yield_then(1), nan), std::invalid_argument);
 }
 
 TEST(SaturatingTimeTest, DeadlineAfterIsNowForZeroOrLessAndNeverPastTheEnd) {
@@ -203,11 +209,6 @@ coreio::task<int> due_sleeps() {
 TEST(SaturatingTimeTest, SleepsAtZeroNegativeAndTheEarliestDeadlinesCompleteAtOnce) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   EXPECT_EQ(rt.block_on(due_sleeps()), 0);
-}
-
-coreio::task<int> yield_then(int v) {
-  co_await coreio::yield_now();
-  co_return v;
 }
 
 /// 1 if wait_for / wait_until with this limit let a body that suspends finish, 0 if it timed out.

@@ -626,6 +626,81 @@ TEST(SyncQueueTest, AfterShutdownImmediateJoinStillWaitsForTheItemsAlreadyTaken)
   EXPECT_EQ(other.get(), 1);
 }
 
+/// 1 = got an item, 2 = queue_shut_down, 0 = cancelled.
+coreio::task<int> get_or_outcome(coreio::queue<int>* q, std::atomic<int>* waiting, int* out) {
+  waiting->fetch_add(1);
+  try {
+    *out = co_await q->get();
+    co_return 1;
+  } catch (const coreio::queue_shut_down&) {
+    co_return 2;
+  } catch (const coreio::cancelled_error&) {
+    co_return 0;
+  }
+}
+
+/// 1 = put, 2 = queue_shut_down, 0 = cancelled.
+coreio::task<int> put_or_outcome(coreio::queue<int>* q, std::atomic<int>* waiting, int v) {
+  waiting->fetch_add(1);
+  try {
+    co_await q->put(v);
+    co_return 1;
+  } catch (const coreio::queue_shut_down&) {
+    co_return 2;
+  } catch (const coreio::cancelled_error&) {
+    co_return 0;
+  }
+}
+
+// shutdown (immediate or not) from a plain thread races the cancel of a waiting getter (on an empty
+// queue) and of a waiting putter (on a full one). The lock decides each race: every waiter ends with
+// cancelled_error or queue_shut_down, none is left queued, and no item appears or vanishes: the
+// full queue keeps its item after a plain shutdown and drops it after an immediate one.
+TEST(SyncQueueTest, ShutdownRacingCancelLeavesEveryWaiterEndedAndNoItemLost) {
+  auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
+  const int rounds = sanitized(1000, 200);
+  rng r(33);
+  int cancelled = 0, shut = 0;
+  for (int i = 0; i < rounds; ++i) {
+    coreio::queue<int> empty{1};
+    coreio::queue<int> full{1};
+    ASSERT_TRUE(full.try_put(10));
+    std::atomic<int> waiting{0};
+    int out = -1;
+    auto g = rt->spawn(get_or_outcome(&empty, &waiting, &out));
+    auto p = rt->spawn(put_or_outcome(&full, &waiting, 20));
+    while (waiting.load() < 2) std::this_thread::yield();
+    const bool immediate = r.below(2) == 0;
+    const auto delay = std::chrono::microseconds(r.below(30));
+    std::thread closer([&] {
+      coreio_test::spin_for(delay);
+      empty.shutdown(immediate);
+      full.shutdown(immediate);
+    });
+    g.cancel();
+    p.cancel();
+    closer.join();
+    if (!coreio_test::ends_within(g) || !coreio_test::ends_within(p)) {
+      (void)rt.release();
+      FAIL() << "round " << i << ": a waiter never ended";
+    }
+    const int vg = g.get(), vp = p.get();
+    ASSERT_TRUE(vg == 0 || vg == 2) << "round " << i << ": the getter got " << out;
+    ASSERT_TRUE(vp == 0 || vp == 2) << "round " << i << ": the put of a full queue went in";
+    (vg == 0 ? cancelled : shut) += 1;
+    (vp == 0 ? cancelled : shut) += 1;
+    ASSERT_EQ(full.size(), immediate ? 0u : 1u) << "round " << i;
+    ASSERT_EQ(full.unfinished(), immediate ? 0u : 1u) << "round " << i;
+    if (!immediate) {
+      ASSERT_EQ(full.try_get(), std::optional<int>(10));
+    }
+    ASSERT_THROW((void)full.try_get(), coreio::queue_shut_down);
+  }
+  EXPECT_EQ(cancelled + shut, 2 * rounds);
+  RecordProperty("cancelled", cancelled);
+  RecordProperty("shut_down", shut);
+}
+
 // ---- randomized stress: shutdown racing puts and gets -------------------------------------------
 
 /// What happened to every item of a round. Each id ends in exactly one terminal state: got by a
