@@ -27,15 +27,16 @@ coreio::runtime_options two_workers() { return coreio::runtime_options{.workers 
 
 double to_ms(steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-/// Prints and records the median and the largest of `ms` under `what`.
-void report(const char* what, std::vector<double> ms) {
-  if (ms.empty()) return;
+/// Prints and records the median and the largest of `ms` under `what`; returns the median.
+double report(const char* what, std::vector<double> ms) {
+  if (ms.empty()) return 0;
   std::sort(ms.begin(), ms.end());
   const double p50 = ms[ms.size() / 2];
   const double max = ms.back();
   std::printf("[ %s ] %zu rounds: p50 %.3f ms, max %.3f ms\n", what, ms.size(), p50, max);
   ::testing::Test::RecordProperty(std::string(what) + "_p50_ms", std::to_string(p50));
   ::testing::Test::RecordProperty(std::string(what) + "_max_ms", std::to_string(max));
+  return p50;
 }
 
 /// Yields until *flag is set, or 10 s pass (then false).
@@ -50,7 +51,10 @@ coreio::task<bool> yield_until_set(const std::atomic<bool>* flag) {
 
 // ---- a woken task does not wait behind its waker's busy worker ---------------------------------
 
-constexpr auto wake_busy = 100ms;
+// Bounds: the median must be well under the busy period; every round must end before half of it
+// (waiting behind the waker takes the whole period). A machine loaded by other work can delay the
+// idle thread itself by tens of milliseconds in one round, so single rounds get the looser bound.
+constexpr auto wake_busy = 400ms;
 constexpr auto wake_bound = 50ms;
 constexpr int wake_rounds = 10;
 
@@ -95,9 +99,9 @@ TEST(SchedulingLatencyTest, ATaskWokenByABusyTaskResumesOnTheIdleWorker) {
     ASSERT_GE(d.count(), 0) << "round " << i << ": the waiter never reached its wait";
     ms.push_back(to_ms(d));
   }
-  report("wake_to_run", ms);
+  EXPECT_LT(report("wake_to_run", ms), to_ms(wake_bound)) << "median over the rounds";
   for (int i = 0; i < wake_rounds; ++i) {
-    EXPECT_LT(ms[static_cast<std::size_t>(i)], to_ms(wake_bound))
+    EXPECT_LT(ms[static_cast<std::size_t>(i)], to_ms(wake_busy) / 2)
         << "round " << i << ": the woken task waited for its waker's " << to_ms(wake_busy)
         << " ms busy period";
   }
@@ -165,9 +169,9 @@ TEST(SchedulingLatencyTest, ATimerDueOnABusyWorkerFiresOnTime) {
     GTEST_SKIP() << "in " << attempts
                  << " attempts the busy task never ran on the sleeper's worker: nothing measured";
   }
-  report("timer_lateness", late_ms);
+  EXPECT_LT(report("timer_lateness", late_ms), to_ms(timer_bound)) << "median over the rounds";
   for (std::size_t i = 0; i < late_ms.size(); ++i) {
-    EXPECT_LT(late_ms[i], to_ms(timer_bound))
+    EXPECT_LT(late_ms[i], to_ms(timer_busy) / 2)
         << "counted round " << i << ": a " << to_ms(timer_sleep) << " ms sleep ended " << late_ms[i]
         << " ms late behind a " << to_ms(timer_busy) << " ms busy task on its worker";
   }
