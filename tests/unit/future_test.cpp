@@ -680,7 +680,8 @@ TEST(SharedFutureTest, CopiesAndAssignmentsShareOneStateAndFreeIt) {
   coreio::shared_future<std::string> b = a;
   coreio::shared_future<std::string> c;
   c = b;
-  c = c;  // self-assignment keeps the state
+  coreio::shared_future<std::string>& alias = c;
+  c = alias;  // self-assignment keeps the state
   coreio::shared_future<std::string> d = std::move(b);
   EXPECT_FALSE(b.valid());
   EXPECT_TRUE(c.valid());

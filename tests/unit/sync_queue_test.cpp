@@ -626,26 +626,26 @@ TEST(SyncQueueTest, AfterShutdownImmediateJoinStillWaitsForTheItemsAlreadyTaken)
   EXPECT_EQ(other.get(), 1);
 }
 
-/// 1 = got an item, 2 = queue_shut_down, 0 = cancelled.
+/// 1 = got an item, 2 = queue_closed, 0 = cancelled.
 coreio::task<int> get_or_outcome(coreio::queue<int>* q, std::atomic<int>* waiting, int* out) {
   waiting->fetch_add(1);
   try {
     *out = co_await q->get();
     co_return 1;
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
     co_return 2;
   } catch (const coreio::cancelled_error&) {
     co_return 0;
   }
 }
 
-/// 1 = put, 2 = queue_shut_down, 0 = cancelled.
+/// 1 = put, 2 = queue_closed, 0 = cancelled.
 coreio::task<int> put_or_outcome(coreio::queue<int>* q, std::atomic<int>* waiting, int v) {
   waiting->fetch_add(1);
   try {
     co_await q->put(v);
     co_return 1;
-  } catch (const coreio::queue_shut_down&) {
+  } catch (const coreio::queue_closed&) {
     co_return 2;
   } catch (const coreio::cancelled_error&) {
     co_return 0;
@@ -654,7 +654,7 @@ coreio::task<int> put_or_outcome(coreio::queue<int>* q, std::atomic<int>* waitin
 
 // shutdown (immediate or not) from a plain thread races the cancel of a waiting getter (on an empty
 // queue) and of a waiting putter (on a full one). The lock decides each race: every waiter ends with
-// cancelled_error or queue_shut_down, none is left queued, and no item appears or vanishes: the
+// cancelled_error or queue_closed, none is left queued, and no item appears or vanishes: the
 // full queue keeps its item after a plain shutdown and drops it after an immediate one.
 TEST(SyncQueueTest, ShutdownRacingCancelLeavesEveryWaiterEndedAndNoItemLost) {
   auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
@@ -694,7 +694,7 @@ TEST(SyncQueueTest, ShutdownRacingCancelLeavesEveryWaiterEndedAndNoItemLost) {
     if (!immediate) {
       ASSERT_EQ(full.try_get(), std::optional<int>(10));
     }
-    ASSERT_THROW((void)full.try_get(), coreio::queue_shut_down);
+    ASSERT_THROW((void)full.try_get(), coreio::queue_closed);
   }
   EXPECT_EQ(cancelled + shut, 2 * rounds);
   RecordProperty("cancelled", cancelled);
