@@ -1,6 +1,8 @@
 // sched/blocking_pool.cpp — the blocking pool's threads and queue (protocol: blocking_pool.hpp).
 #include "sched/blocking_pool.hpp"
 
+#include <coreio/detail/saturating_time.hpp>
+
 #include <pthread.h>
 
 #include <cstdio>
@@ -100,7 +102,7 @@ void blocking_pool::thread_main(thread_list::iterator self) {
     if (closed_) break;
     // Idle: wait for a claim, close, or the keep-alive deadline.
     ++idle_;
-    const auto deadline = std::chrono::steady_clock::now() + keep_alive_;
+    const auto deadline = saturating_add(std::chrono::steady_clock::now(), keep_alive_);
     bool exit_now = false;
     for (;;) {
       const bool timed_out = work_cv_.wait_until(lk, deadline) == std::cv_status::timeout;

@@ -1,6 +1,8 @@
 // sched/monitor.cpp — the monitor thread (protocol: monitor.hpp).
 #include "sched/monitor.hpp"
 
+#include <coreio/detail/saturating_time.hpp>
+
 #include <pthread.h>
 
 #include "runtime_impl.hpp"
@@ -78,7 +80,7 @@ void monitor::tick(std::chrono::steady_clock::time_point now) {
     // A due sleep on a worker stuck in one poll, or a tick late on a worker inside a poll: fire it
     // here (the owner fires its own between polls; a parked owner's wake timer fires them).
     const auto next = w.timers().next_deadline();
-    if ((stuck && next <= now) || (in_poll && next + interval_ <= now)) {
+    if ((stuck && next <= now) || (in_poll && saturating_add(next, interval_) <= now)) {
       // Each sleeper goes to the global queue, with a notify.
       w.count_fired_by_monitor(timer_fire_due(w.timers(), now));
     }
