@@ -27,6 +27,7 @@
 
 #include <coreio/detail/as_task.hpp>
 #include <coreio/detail/promise_base.hpp>
+#include <coreio/detail/stack_guard.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/spawn.hpp>
@@ -108,7 +109,7 @@ class uncancellable_awaitable final : child_sink {
     auto& c = task_.handle().promise();
     c.make_independent(completion_kind::gathered);  // a fresh scope, linked to nobody's
     c.sink_ = this;
-    return task_.handle();
+    return transfer(task_.handle());
   }
   decltype(auto) await_resume() { return task_.handle().promise().result(); }
 

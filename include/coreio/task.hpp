@@ -16,6 +16,7 @@
 
 #include <coreio/detail/config.hpp>
 #include <coreio/detail/promise_base.hpp>
+#include <coreio/detail/stack_guard.hpp>
 #include <coreio/errors.hpp>
 
 namespace coreio {
@@ -79,7 +80,7 @@ struct task_awaiter {
     auto& p = h.promise();
     p.continuation_ = caller.address();
     p.scope_ = scope_of(caller);
-    return h;
+    return transfer(h);
   }
   decltype(auto) await_resume() { return h.promise().result(); }
 };

@@ -62,6 +62,7 @@
 
 #include <coreio/detail/as_task.hpp>
 #include <coreio/detail/promise_base.hpp>
+#include <coreio/detail/stack_guard.hpp>
 #include <coreio/detail/timeout_state.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/task.hpp>
@@ -100,7 +101,7 @@ class timeout_awaitable final : child_sink, cancel_node {
     armed_ = true;
     state_->start(&b.own_scope_, parent, this_runtime());
     count_child_spawned(1);
-    return task_.handle();
+    return transfer(task_.handle());
   }
 
   decltype(auto) await_resume() {

@@ -41,6 +41,7 @@
 
 #include <coreio/detail/as_task.hpp>
 #include <coreio/detail/promise_base.hpp>
+#include <coreio/detail/stack_guard.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/task.hpp>
 #include <coreio/time.hpp>
@@ -93,7 +94,7 @@ class wait_for_awaitable final : child_sink, cancel_node {
       timer_inserted_ = true;
     }
     count_child_spawned(1);
-    return task_.handle();
+    return transfer(task_.handle());
   }
 
   decltype(auto) await_resume() {

@@ -28,7 +28,7 @@ void schedule(runtime_impl* rt, std::coroutine_handle<> h) noexcept {
 
 void push_fork(std::coroutine_handle<> h) noexcept { t_current->push_fork(h); }
 
-void yield_to_back(std::coroutine_handle<> h) { t_current->push_yielded(h); }
+void yield_to_back(std::coroutine_handle<> h) noexcept { t_current->push_yielded(h); }
 
 void count_child_spawned(std::uint32_t n) noexcept { t_current->count_spawned(n); }
 

@@ -7,6 +7,7 @@
 #include <array>
 
 #include <coreio/detail/coop.hpp>
+#include <coreio/detail/stack_guard.hpp>
 
 #include "runtime_impl.hpp"
 #include "sched/context.hpp"
@@ -73,6 +74,7 @@ void worker::execute(std::coroutine_handle<> h) noexcept {
   const std::uint64_t seq = remote_.poll_seq_.load(std::memory_order_relaxed);
   remote_.poll_seq_.store(seq + 1, std::memory_order_relaxed);
   t_coop_budget = coop_budget_per_poll;
+  t_poll_stack_base = static_cast<const char*>(__builtin_frame_address(0));
   h.resume();
   remote_.poll_seq_.store(seq + 2, std::memory_order_relaxed);
 }

@@ -32,6 +32,7 @@
 #include <exception>
 
 #include <coreio/detail/promise_base.hpp>
+#include <coreio/detail/stack_guard.hpp>
 #include <coreio/errors.hpp>
 
 namespace coreio::detail {
@@ -89,7 +90,7 @@ class gather_core : public child_sink, public cancel_node {
     armed_ = true;
     count_child_spawned(static_cast<std::uint32_t>(n));
     for (std::size_t i = n; i-- > 1;) push_fork(handles[i]);
-    return handles[0];
+    return transfer(handles[0]);
   }
 
   /// Step 3. Mode all: returns normally if every child succeeded, else rethrows the first failure.

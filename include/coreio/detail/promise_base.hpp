@@ -21,6 +21,7 @@
 #include <coreio/detail/cancel_scope.hpp>
 #include <coreio/detail/completion_cell.hpp>
 #include <coreio/detail/sched_hooks.hpp>
+#include <coreio/detail/stack_guard.hpp>
 
 namespace coreio::detail {
 std::coroutine_handle<> spawned_task_complete(promise_base* p, std::coroutine_handle<> h) noexcept;
@@ -84,13 +85,13 @@ struct promise_base {
   std::coroutine_handle<> on_final(std::coroutine_handle<> h) noexcept {
     switch (kind_) {
       case completion_kind::awaited:
-        return std::coroutine_handle<>::from_address(continuation_);
+        return transfer(std::coroutine_handle<>::from_address(continuation_));
       case completion_kind::gathered:
-        return sink_->child_done(this);
+        return transfer(sink_->child_done(this));
       case completion_kind::spawned:
         break;
     }
-    return spawned_task_complete(this, h);
+    return transfer(spawned_task_complete(this, h));
   }
 
   /// Makes this frame an independent thread of execution (gathered or spawned).

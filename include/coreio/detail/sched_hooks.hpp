@@ -26,7 +26,7 @@ void schedule(runtime_impl* rt, std::coroutine_handle<> h) noexcept;
 /// it. Worker only.
 void push_fork(std::coroutine_handle<> h) noexcept;
 /// Queues h behind every task ready on the calling worker (asyncio.sleep(0)). Worker only.
-void yield_to_back(std::coroutine_handle<> h);
+void yield_to_back(std::coroutine_handle<> h) noexcept;
 
 /// Queues job on rt's blocking pool (src/sched/blocking_pool.hpp). The pool owns the job from the
 /// call on, also when it throws: a refused job is destroyed without running. Throws runtime_closed
