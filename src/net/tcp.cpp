@@ -1,5 +1,6 @@
 // net/tcp.cpp — tcp_stream (connecting by name or address, endpoints, TCP_NODELAY) and
-// tcp_listener. Reading and writing are net::stream's (stream.cpp).
+// tcp_listener. Reading and writing are net::stream's (stream.cpp); the race between addresses is
+// happy_eyeballs.cpp.
 #include <coreio/net/resolve.hpp>
 #include <coreio/net/tcp_listener.hpp>
 #include <coreio/net/tcp_stream.hpp>
@@ -9,7 +10,9 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <stdexcept>
 
+#include "net/happy_eyeballs.hpp"
 #include "net/io.hpp"
 #include "net/sockets.hpp"
 #include "runtime_impl.hpp"
@@ -24,26 +27,36 @@ tcp_stream& tcp_stream::operator=(tcp_stream&&) noexcept = default;
 tcp_stream::~tcp_stream() = default;
 tcp_stream::tcp_stream(detail::stream_socket_ptr impl) noexcept : stream(std::move(impl)) {}
 
-task<tcp_stream> tcp_stream::connect(std::string host, std::uint16_t port) {
+task<tcp_stream> tcp_stream::connect(std::string host, std::uint16_t port, connect_options options) {
   detail::require_worker("tcp_stream::connect outside a runtime");
-  const std::vector<endpoint> eps = co_await resolve(host, port);
-  const std::string where = "coreio::net: connect to " + host + ":" + std::to_string(port);
-  std::error_code last = std::make_error_code(std::errc::host_unreachable);
-  for (const endpoint& e : eps) {
-    const generic_stream::endpoint ep{
-        asio::ip::tcp::endpoint(detail::parse_address(e.address), e.port)};
-    detail::stream_socket_ptr s;
-    try {
-      // On the worker running us now (after the lookup): opened on its owner's thread.
-      s = detail::open_stream_socket(detail::this_worker(), ep.protocol(), where.c_str());
-    } catch (const std::system_error& x) {
-      last = x.code();
-      continue;
-    }
-    last = co_await detail::connect_op(*s, ep);
-    if (!last) co_return tcp_stream(std::move(s));
+  if (options.happy_eyeballs_delay.count() <= 0) {
+    throw std::invalid_argument("coreio::net: connect_options.happy_eyeballs_delay must be > 0");
   }
-  throw std::system_error(last, where);
+  const std::vector<endpoint> found = co_await resolve(host, port);
+  std::vector<generic_stream::endpoint> eps;
+  eps.reserve(found.size());
+  for (const endpoint& e : found) {
+    const asio::ip::tcp::endpoint ip(detail::parse_address(e.address), e.port);
+    eps.emplace_back(ip);
+  }
+  const std::string where = "coreio::net: connect to " + host + ":" + std::to_string(port);
+  detail::stream_socket_ptr s;
+  std::error_code failed;
+  if (eps.size() == 1) {
+    // One address: no race, no task. The socket belongs to the worker running us now (after the
+    // lookup, perhaps not the one connect started on), so it is opened on its owner's thread.
+    s = detail::open_stream_socket(detail::this_worker(), eps[0].protocol(), where.c_str());
+    failed = co_await detail::connect_op(*s, eps[0]);
+  } else {
+    try {
+      s = co_await detail::happy_eyeballs_connect(detail::interleave_families(std::move(eps)),
+                                                  options.happy_eyeballs_delay);
+    } catch (const std::system_error& e) {
+      failed = e.code();
+    }
+  }
+  if (failed) throw std::system_error(failed, where);
+  co_return tcp_stream(std::move(s));
 }
 
 task<tcp_stream> tcp_stream::connect(endpoint ep) {
