@@ -1,7 +1,8 @@
 // tcp_stream_load_test.cpp — tcp_stream under load: 10,000 echoed messages over 100 concurrent
 // connections; one read and one write outstanding at once on a stream (two tasks); a slow reader
 // holding back write_all of 64 MiB without coreio buffering it; the read buffer staying bounded over
-// 32 MiB of lines, and giving back a long line's memory; a task that migrates between workers while
+// 32 MiB of lines, and giving back a long line's memory; server waits that time out leave nothing
+// behind; a task that migrates between workers while
 // it uses a socket owned by one of them.
 #include <coreio/net/tcp_stream.hpp>
 
@@ -327,6 +328,38 @@ TEST(TcpStreamLoadTest, TheBufferOfALongLineIsFreedOnceItIsRead) {
   // After the 1 MiB line and a short one the buffer is empty: its big block is gone (a small one,
   // of a few chunks, may stay for the next read).
   EXPECT_LT(kept, 256 << 10) << kept << " bytes still held after the long line was read";
+}
+
+// ---- serve(): waiting leaves nothing behind ------------------------------------------------------
+
+coreio::task<std::int64_t> wait_on_a_server_with_timeouts(int n) {
+  auto srv = coreio::net::serve(tcp_listener::bind("127.0.0.1", 0), &echo_handler);
+  const std::int64_t base = live_heap_bytes();
+  int timed_out = 0;
+  for (int i = 0; i < n; ++i) {
+    try {
+      // 0 ms: due at once (the wait is cancelled at its first suspension); 1 ms now and then: a
+      // wait that really suspends and is cancelled by the timer.
+      co_await coreio::wait_for(srv.wait(), i % 100 == 0 ? 1ms : 0ms);
+    } catch (const coreio::timeout_error&) {
+      ++timed_out;
+    }
+  }
+  const std::int64_t grown = live_heap_bytes() - base;
+  EXPECT_EQ(timed_out, n);
+  srv.stop();
+  co_await srv.wait();
+  co_return grown;
+}
+
+TEST(TcpStreamLoadTest, ServerWaitsThatTimeOutLeaveNothingBehind) {
+  // server::wait() used to queue a promise per call until the server drained: a loop of timed-out
+  // waits grew the server's state without bound.
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  const std::int64_t grown = rt.block_on(wait_on_a_server_with_timeouts(10'000));
+  EXPECT_LT(grown, 64 << 10) << "10,000 timed-out waits left " << grown << " bytes behind";
+  std::printf("[ info ] 10,000 timed-out server waits: live heap grew by %lld bytes\n",
+              static_cast<long long>(grown));
 }
 
 // ---- a task that migrates between workers ----------------------------------------------------------
