@@ -2,10 +2,15 @@
 //
 // Every error names what went wrong: a cancelled task, a timeout, a queue that was shut down, a
 // broken barrier, a promise that was dropped without a value, a misuse of the API that would
-// otherwise deadlock or crash, and a spawn on a runtime that is shutting down.
+// otherwise deadlock or crash, a spawn on a runtime that is shutting down, and a stream read that
+// could not be satisfied (asyncio's IncompleteReadError and LimitOverrunError).
+//
+// Thread safety: distinct objects: safe. Shared objects: safe for const use (what(), accessors).
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
+#include <string>
 
 namespace coreio {
 
@@ -60,6 +65,51 @@ class runtime_closed : public std::runtime_error {
  public:
   runtime_closed() : std::runtime_error("coreio: the runtime is shutting down; spawn refused") {}
 };
+
+/// Thrown by a stream's read_exact when the stream ends before the buffer is full, and by its
+/// read_until when the stream ends before the delimiter (asyncio.IncompleteReadError).
+///
+/// read_exact: the first bytes_read() bytes of the caller's buffer hold what did arrive; they are
+/// consumed (a later read starts after them, at end of stream). bytes_wanted() is the buffer's size.
+/// read_until: the bytes_read() bytes that arrived stay buffered in the stream (a later read_some
+/// returns them); bytes_wanted() is bytes_read() plus the delimiter's length, the least that would
+/// have completed the line.
+class incomplete_read_error : public std::runtime_error {
+ public:
+  incomplete_read_error(std::size_t got, std::size_t wanted)
+      : std::runtime_error("coreio::net: stream ended after " + std::to_string(got) + " of " +
+                           std::to_string(wanted) + " bytes"),
+        got_(got),
+        wanted_(wanted) {}
+  /// Bytes that arrived before the end of the stream.
+  std::size_t bytes_read() const noexcept { return got_; }
+  /// Bytes the read needed (see the class comment).
+  std::size_t bytes_wanted() const noexcept { return wanted_; }
+
+ private:
+  std::size_t got_, wanted_;
+};
+
+/// Thrown by a stream's read_until when no delimiter ends within limit() bytes (the delimiter
+/// counts; asyncio.LimitOverrunError). Nothing is consumed: the bytes stay buffered in the stream
+/// and a later read returns them, so the caller may skip them or fail the connection.
+class limit_overrun_error : public std::runtime_error {
+ public:
+  explicit limit_overrun_error(std::size_t max)
+      : std::runtime_error("coreio::net: no delimiter within " + std::to_string(max) + " bytes"),
+        max_(max) {}
+  /// The `max` the read_until was called with.
+  std::size_t limit() const noexcept { return max_; }
+
+ private:
+  std::size_t max_;
+};
+
+namespace net {
+// The stream errors under the names they have had in coreio::net since the streams came.
+using coreio::incomplete_read_error;
+using coreio::limit_overrun_error;
+}  // namespace net
 
 namespace detail {
 [[noreturn]] void throw_usage(const char* what);

@@ -1,63 +1,52 @@
-// net/resolve.cpp — resolve(): numeric addresses directly, names through Asio's resolver (which
-// runs getaddrinfo on its own thread and completes on the calling worker's loop).
+// net/resolve.cpp — resolve(): numeric addresses on the calling worker, names on the resolver pool
+// (resolver_pool.hpp), awaited through a future so that a cancel stops the wait at once.
 #include <coreio/net/resolve.hpp>
 
-#include <asio/ip/tcp.hpp>
+#include <asio/ip/address.hpp>
+
+#include <memory>
 
 #include "net/io.hpp"
+#include "net/resolver_pool.hpp"
 #include "net/sockets.hpp"
 
-namespace coreio::net {
-
+namespace coreio::detail {
 namespace {
 
-class resolve_awaiter : public detail::io_awaiter {
+/// Marks the lookup abandoned when the awaiting task leaves resolve without its result, so that a
+/// lookup still queued is skipped (resolver_pool.hpp).
+class abandon_on_exit {
  public:
-  // Points into itself (arg / target): never moved.
-  resolve_awaiter(resolve_awaiter&&) = delete;
-  resolve_awaiter(detail::worker* w, const std::string& host, std::uint16_t port)
-      : resolver_(w->io()), host_(host), service_(std::to_string(port)) {
-    owner = w;
-    target = this;
-    start = [](detail::io_op* op) {
-      auto* self = static_cast<resolve_awaiter*>(op->target);
-      self->resolver_.async_resolve(
-          self->host_, self->service_,
-          [op, self](const std::error_code& ec, asio::ip::tcp::resolver::results_type r) {
-            if (!ec) {
-              for (const auto& e : r) {
-                self->out_.push_back(detail::to_endpoint(e.endpoint().address(), e.endpoint().port()));
-              }
-            }
-            detail::io_complete(op, ec, 0);
-          });
-    };
-    abort = [](detail::io_op* op) { static_cast<resolve_awaiter*>(op->target)->resolver_.cancel(); };
+  explicit abandon_on_exit(lookup* l) noexcept : l_(l) {}
+  ~abandon_on_exit() {
+    // Relaxed: see lookup::abandoned.
+    if (l_ != nullptr) l_->abandoned.store(true, std::memory_order_relaxed);
   }
-  std::vector<endpoint> await_resume() {
-    finish();
-    if (ec) throw std::system_error(ec, "coreio::net: resolve '" + host_ + "'");
-    if (out_.empty()) {
-      throw std::system_error(std::make_error_code(std::errc::address_not_available),
-                              "coreio::net: resolve '" + host_ + "': no addresses");
-    }
-    return std::move(out_);
-  }
+  void release() noexcept { l_ = nullptr; }
+  abandon_on_exit(const abandon_on_exit&) = delete;
+  abandon_on_exit& operator=(const abandon_on_exit&) = delete;
 
  private:
-  asio::ip::tcp::resolver resolver_;
-  std::string host_, service_;
-  std::vector<endpoint> out_;
+  lookup* l_;
 };
 
 }  // namespace
+}  // namespace coreio::detail
+
+namespace coreio::net {
 
 task<std::vector<endpoint>> resolve(std::string host, std::uint16_t port) {
-  detail::worker* w = detail::require_worker("coreio::net::resolve outside a runtime");
+  detail::require_worker("coreio::net::resolve outside a runtime");
   std::error_code ec;
-  asio::ip::address a = asio::ip::make_address(host, ec);
-  if (!ec) co_return std::vector<endpoint>{detail::to_endpoint(a, port)};
-  co_return co_await resolve_awaiter(w, host, port);
+  const asio::ip::address a = asio::ip::make_address(host, ec);
+  if (!ec) co_return std::vector<endpoint>{detail::to_endpoint(a, port)};  // numeric: no thread
+  auto l = std::make_shared<detail::lookup>(std::move(host), port);
+  future<std::vector<endpoint>> result = l->result.get_future();
+  detail::abandon_on_exit guard(l.get());
+  detail::resolver_pool::instance().submit(l);
+  std::vector<endpoint> eps = co_await result;
+  guard.release();
+  co_return eps;
 }
 
 }  // namespace coreio::net

@@ -1,8 +1,11 @@
 // net/serve.cpp — serve(): the accept loop, per-connection tasks, limit and drain.
 //
 // Shared state (server_state) is owned by the server handle(s), the accept loop and every
-// connection task (shared_ptr). Its counters and waiters are guarded by mu; the critical sections
-// are a few instructions and never suspend. The accept loop's join handle is kept only while the
+// connection task (shared_ptr). Its counters and the accept loop's slot waiter are guarded by mu;
+// the critical sections are a few instructions and never suspend. "Drained" (the accept loop has
+// ended and no connection is active) is final, so it is an event set once: wait() waits on it, and a
+// wait() that is cancelled or times out leaves nothing behind (a list of promises, one per wait()
+// call, grew by one for every such wait for as long as the server lived). The accept loop's join handle is kept only while the
 // loop runs (so stop() can cancel it) and is detached by the loop as it ends, which breaks the
 // state -> handle -> frame -> state cycle.
 #include <coreio/net/serve.hpp>
@@ -10,6 +13,7 @@
 #include <coreio/future.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/spawn.hpp>
+#include <coreio/sync/event.hpp>
 #include <coreio/time.hpp>
 
 #include <mutex>
@@ -36,14 +40,15 @@ struct server_state {
   bool loop_done = false;                       // guarded by mu
   join_handle<void> loop;                       // guarded by mu
   std::optional<promise<void>> slot_waiter;     // guarded by mu
-  std::vector<promise<void>> drained_waiters;   // guarded by mu
+  // Set once, when loop_done and active == 0 first hold together (decided under mu).
+  event drained;
 };
 
 namespace {
 
 void connection_ended(const std::shared_ptr<server_state>& st) {
   std::optional<promise<void>> slot;
-  std::vector<promise<void>> drained;
+  bool drained = false;
   {
     std::lock_guard<std::mutex> g(st->mu);
     --st->active;
@@ -51,10 +56,10 @@ void connection_ended(const std::shared_ptr<server_state>& st) {
       slot = std::move(st->slot_waiter);
       st->slot_waiter.reset();
     }
-    if (st->active == 0 && st->loop_done) drained.swap(st->drained_waiters);
+    drained = st->active == 0 && st->loop_done;
   }
   if (slot) slot->set_value();
-  for (auto& p : drained) p.set_value();
+  if (drained) st->drained.set();
 }
 
 task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s) {
@@ -129,15 +134,15 @@ task<void> accept_loop(std::shared_ptr<server_state> st) {
   } catch (const cancelled_error&) {
   }
   st->listener.close();
-  std::vector<promise<void>> drained;
+  bool drained = false;
   {
     std::lock_guard<std::mutex> g(st->mu);
     st->loop_done = true;
     if (st->loop.valid()) st->loop.detach();
     if (st->slot_waiter) st->slot_waiter.reset();
-    if (st->active == 0) drained.swap(st->drained_waiters);
+    drained = st->active == 0;
   }
-  for (auto& p : drained) p.set_value();
+  if (drained) st->drained.set();
 }
 
 }  // namespace
@@ -171,15 +176,9 @@ void server::stop() {
 
 task<void> server::wait() {
   if (!s_) co_return;
-  std::optional<future<void>> f;
-  {
-    std::lock_guard<std::mutex> g(s_->mu);
-    if (!(s_->loop_done && s_->active == 0)) {
-      s_->drained_waiters.emplace_back();
-      f = s_->drained_waiters.back().get_future();
-    }
-  }
-  if (f) co_await *f;
+  // Keeps the state alive while waiting, whatever happens to the handle meanwhile.
+  std::shared_ptr<detail::server_state> st = s_;
+  co_await st->drained.wait();
 }
 
 std::size_t server::active() const {

@@ -1,47 +1,78 @@
-// net/sockets.hpp — the implementation objects behind tcp_stream, tcp_listener and udp_socket.
+// net/sockets.hpp — the implementation objects behind net::stream (tcp_stream, unix_stream), the
+// listeners (tcp_listener, unix_listener) and udp_socket.
 //
-// Each holds an asio socket bound to its owner worker's io_context and one cancellation signal
-// per direction (a stream has at most one read and one write outstanding). Owner thread only,
-// except `owner`, which is immutable.
+// A stream or a listener holds a socket of Asio's generic stream protocol, so that one
+// implementation serves every stream protocol (TCP, Unix domain): the protocol is a run-time
+// value (family, protocol number) fixed when the socket is opened. Each object is bound to its
+// owner worker's io_context and has one cancellation signal per direction (a stream has at most
+// one read and one write outstanding). Owner thread only, except `owner` (immutable) and the
+// atomics, whose comments say who touches them; a stream's read buffer belongs to the task that
+// holds its read claim.
 #pragma once
 
+#include <asio/cancellation_signal.hpp>
+#include <asio/basic_socket_acceptor.hpp>
+#include <asio/generic/stream_protocol.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
-#include <asio/cancellation_signal.hpp>
 #include <asio/post.hpp>
 
-#include <coreio/net/endpoint.hpp>
-#include <coreio/net/tcp_stream.hpp>
+#include <sys/types.h>
 
+#include <atomic>
+#include <string>
+
+#include <coreio/detail/net_io.hpp>
+#include <coreio/net/endpoint.hpp>
+#include <coreio/net/stream.hpp>
+
+#include "net/read_buffer.hpp"
 #include "runtime_impl.hpp"
 #include "sched/worker.hpp"
 
 namespace coreio::detail {
 
-struct tcp_socket_impl {
-  tcp_socket_impl(worker* w, asio::ip::tcp::socket s) : owner(w), sock(std::move(s)) {
+using generic_stream = asio::generic::stream_protocol;
+
+struct stream_socket_impl {
+  stream_socket_impl(worker* w, generic_stream::socket s) : owner(w), sock(std::move(s)) {
     // Non-blocking for the synchronous fast path (io_op::try_now); Asio's async operations manage
     // the descriptor's mode themselves either way.
     std::error_code ec;
     if (sock.is_open()) sock.non_blocking(true, ec);
   }
   worker* const owner;
-  asio::ip::tcp::socket sock;
+  generic_stream::socket sock;
   asio::cancellation_signal read_sig, write_sig;
   // Set by close() on any thread before the close is handed to the owner's loop, so that is_open()
-  // is false at once and never reads sock from a thread that is not the owner.
+  // is false at once and never reads sock from a thread that is not the owner. Release store in
+  // close(), acquire load in is_open().
   std::atomic<bool> closed{false};
-  // A read / a write is in flight (tcp_claim). Any thread, RMW; acq_rel hands the direction over.
+  // A read / a write is in flight (stream_claim). Any thread, RMW; acq_rel hands the direction, and
+  // with the read direction the read buffer, from one task to the next.
   std::atomic<bool> reading{false}, writing{false};
+  // Bytes read ahead (read_until) or put back (a cancelled read_exact). Holder of `reading` only.
+  read_buffer rbuf;
 };
 
-struct tcp_acceptor_impl {
-  explicit tcp_acceptor_impl(worker* w) : owner(w), acc(w->io()) {}
+struct acceptor_impl {
+  explicit acceptor_impl(worker* w) : owner(w), acc(w->io()) {}
+  /// Removes the socket file of a Unix domain listener (unlink_path), if it is still the one bound.
+  ~acceptor_impl();
   worker* const owner;
-  asio::ip::tcp::acceptor acc;
+  asio::basic_socket_acceptor<generic_stream> acc;
   asio::cancellation_signal sig;
-  // As tcp_socket_impl::closed.
+  // As stream_socket_impl::closed.
   std::atomic<bool> closed{false};
+  // Unix domain listeners: the path bound. Set before the listener is published, read-only after.
+  std::string path;
+  // Unix domain listeners: the socket file to remove on close ("" for none), and its identity as
+  // bound, so that a file someone else has since put at the path is left alone. Owner thread.
+  std::string unlink_path;
+  dev_t unlink_dev = 0;
+  ino_t unlink_ino = 0;
+  /// Closes acc and removes the socket file. Owner thread; idempotent.
+  void close_now() noexcept;
 };
 
 struct udp_socket_impl {
@@ -49,15 +80,16 @@ struct udp_socket_impl {
   worker* const owner;
   asio::ip::udp::socket sock;
   asio::cancellation_signal send_sig, recv_sig;
-  // As tcp_socket_impl::closed.
+  // As stream_socket_impl::closed.
   std::atomic<bool> closed{false};
   // Sender of the datagram being received (one receive outstanding at a time).
   asio::ip::udp::endpoint recv_from;
 };
 
-/// What src/ may see of a tcp_stream beyond its public API.
+/// What src/ may see of a stream beyond its public API.
 struct stream_access {
-  static worker* owner(const net::tcp_stream& s) noexcept { return s.impl_->owner; }
+  static worker* owner(const net::stream& s) noexcept { return s.impl_->owner; }
+  static stream_socket_impl* impl(const net::stream& s) noexcept { return s.impl_.get(); }
 };
 
 /// The calling worker, or usage_error naming `what` on a thread that is not a worker.
@@ -90,7 +122,30 @@ inline net::endpoint to_endpoint(const asio::ip::address& a, unsigned short port
   return net::endpoint{a.to_string(), port};
 }
 
-/// Parses ep.address as a numeric address; throws std::system_error naming it otherwise.
+/// The IP address and port of a generic endpoint holding a sockaddr_in or sockaddr_in6.
+net::endpoint to_endpoint(const generic_stream::endpoint& ep);
+
+/// Parses text as a numeric address; throws std::system_error naming it otherwise.
 asio::ip::address parse_address(const std::string& text);
+
+/// A new stream socket of `protocol` on w's loop, open and non-blocking. Throws std::system_error
+/// naming `what`.
+stream_socket_ptr open_stream_socket(worker* w, const generic_stream& protocol, const char* what);
+
+/// Connects s (on its owner's loop) to ep; the error, empty on success. Cancellable
+/// (cancelled_error).
+class connect_op : public io_awaiter {
+ public:
+  connect_op(stream_socket_impl& s, const generic_stream::endpoint& ep);
+  // Points into itself (arg): never moved.
+  connect_op(connect_op&&) = delete;
+  std::error_code await_resume() {
+    finish();
+    return ec;
+  }
+
+ private:
+  generic_stream::endpoint ep_;
+};
 
 }  // namespace coreio::detail

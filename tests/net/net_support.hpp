@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -103,8 +104,8 @@ inline coreio::task<void> echo_until_eof(tcp_stream s) {
 /// A connection_handler for serve() that echoes until end of stream.
 inline coreio::task<void> echo_handler(tcp_stream s) { return echo_until_eof(std::move(s)); }
 
-/// Reads until end of stream; returns everything read.
-inline coreio::task<std::string> read_to_eof(tcp_stream* s) {
+/// Reads until end of stream; returns everything read. Any stream (TCP, Unix domain).
+inline coreio::task<std::string> read_to_eof(coreio::net::stream* s) {
   std::string out;
   std::array<std::byte, 4096> buf;
   for (;;) {
@@ -146,6 +147,32 @@ inline bool ipv6_loopback_available() {
   ::close(fd);
   return ok;
 }
+
+/// A fresh directory under $TMPDIR (or /tmp, if $TMPDIR is unset or too long for socket paths of
+/// 107 bytes), removed with everything in it on destruction: where the Unix domain socket tests put
+/// their socket files.
+class temp_dir {
+ public:
+  temp_dir() {
+    const char* env = std::getenv("TMPDIR");
+    const std::string base = env != nullptr && *env != '\0' && std::strlen(env) < 48 ? env : "/tmp";
+    std::string tmpl = base + "/coreio-net-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
+    path_ = tmpl;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::string& path() const { return path_; }
+  /// path()/name.
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
 
 // ---- heap accounting (heap_tracker.cpp replaces the global operator new) -------------------------
 

@@ -21,6 +21,11 @@ static_assert(std::is_base_of_v<std::runtime_error, coreio::broken_barrier>);
 static_assert(std::is_base_of_v<std::runtime_error, coreio::runtime_closed>);
 static_assert(std::is_base_of_v<std::logic_error, coreio::broken_promise>);
 static_assert(std::is_base_of_v<std::logic_error, coreio::usage_error>);
+static_assert(std::is_base_of_v<std::runtime_error, coreio::incomplete_read_error>);
+static_assert(std::is_base_of_v<std::runtime_error, coreio::limit_overrun_error>);
+// The stream errors keep their coreio::net names.
+static_assert(std::is_same_v<coreio::net::incomplete_read_error, coreio::incomplete_read_error>);
+static_assert(std::is_same_v<coreio::net::limit_overrun_error, coreio::limit_overrun_error>);
 
 TEST(ErrorsTest, CancelledErrorIsNotCaughtByRuntimeErrorHandlers) {
   bool by_runtime_error = false, by_exception = false;
@@ -54,6 +59,16 @@ TEST(ErrorsTest, EveryErrorSaysWhatWentWrong) {
     EXPECT_GT(std::strlen(e->what()), 0u);
   }
   EXPECT_STREQ(u.what(), "join_handle::get() on a worker thread");
+}
+
+TEST(ErrorsTest, StreamErrorsCarryTheirCountsAndSayThemInWhat) {
+  const coreio::incomplete_read_error i(3, 10);
+  EXPECT_EQ(i.bytes_read(), 3u);
+  EXPECT_EQ(i.bytes_wanted(), 10u);
+  EXPECT_NE(std::strstr(i.what(), "3 of 10"), nullptr) << i.what();
+  const coreio::limit_overrun_error l(64);
+  EXPECT_EQ(l.limit(), 64u);
+  EXPECT_NE(std::strstr(l.what(), "64"), nullptr) << l.what();
 }
 
 TEST(ErrorsTest, ThrowHelpersThrowTheRightTypes) {

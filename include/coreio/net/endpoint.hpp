@@ -1,12 +1,13 @@
-// coreio/net/endpoint.hpp — an IP address and port, and the errors of coreio::net.
+// coreio/net/endpoint.hpp — an IP address and port. The stream errors of coreio::net
+// (incomplete_read_error, limit_overrun_error) live in coreio/errors.hpp, included here.
 //
 // Thread safety: distinct objects: safe. Shared objects: safe for const use.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
+
+#include <coreio/errors.hpp>
 
 namespace coreio::net {
 
@@ -25,35 +26,6 @@ struct endpoint {
     return is_v6() ? "[" + address + "]:" + std::to_string(port) : address + ":" + std::to_string(port);
   }
   friend bool operator==(const endpoint&, const endpoint&) = default;
-};
-
-/// read_exact: the stream ended before the buffer was full. The first bytes_read() bytes of the
-/// buffer hold what did arrive.
-class incomplete_read_error : public std::runtime_error {
- public:
-  incomplete_read_error(std::size_t got, std::size_t wanted)
-      : std::runtime_error("coreio::net: stream ended after " + std::to_string(got) + " of " +
-                           std::to_string(wanted) + " bytes"),
-        got_(got),
-        wanted_(wanted) {}
-  std::size_t bytes_read() const noexcept { return got_; }
-  std::size_t bytes_wanted() const noexcept { return wanted_; }
-
- private:
-  std::size_t got_, wanted_;
-};
-
-/// read_until: no delimiter within `max` bytes. The bytes stay buffered in the stream: a later
-/// read returns them.
-class limit_overrun_error : public std::runtime_error {
- public:
-  explicit limit_overrun_error(std::size_t max)
-      : std::runtime_error("coreio::net: no delimiter within " + std::to_string(max) + " bytes"),
-        max_(max) {}
-  std::size_t limit() const noexcept { return max_; }
-
- private:
-  std::size_t max_;
 };
 
 }  // namespace coreio::net

@@ -6,17 +6,10 @@
 #include <cstdint>
 #include <string>
 
-#include <coreio/detail/io_op.hpp>
+#include <coreio/detail/net_io.hpp>
+#include <coreio/net/endpoint.hpp>
 #include <coreio/net/tcp_stream.hpp>
 #include <coreio/task.hpp>
-
-namespace coreio::detail {
-struct tcp_acceptor_impl;
-void destroy_tcp_acceptor(tcp_acceptor_impl*) noexcept;
-struct tcp_acceptor_deleter {
-  void operator()(tcp_acceptor_impl* p) const noexcept { destroy_tcp_acceptor(p); }
-};
-}  // namespace coreio::detail
 
 namespace coreio::net {
 
@@ -50,11 +43,11 @@ class tcp_listener {
   void close() noexcept;
   bool is_open() const noexcept;
 
-  class accept_awaiter : detail::io_awaiter {
+  class accept_awaiter : detail::accept_op {
    public:
     accept_awaiter(tcp_listener& l, int target_worker);
-    using detail::io_awaiter::await_ready;
-    using detail::io_awaiter::await_suspend;
+    using detail::accept_op::await_ready;
+    using detail::accept_op::await_suspend;
     tcp_stream await_resume();
   };
 
@@ -63,7 +56,7 @@ class tcp_listener {
   accept_awaiter accept_on(int target);
 
  private:
-  std::unique_ptr<detail::tcp_acceptor_impl, detail::tcp_acceptor_deleter> impl_;
+  detail::acceptor_ptr impl_;
 };
 
 }  // namespace coreio::net

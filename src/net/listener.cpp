@@ -1,0 +1,75 @@
+// net/listener.cpp — what every listener shares: the acceptor's clean-up (closing, removing a Unix
+// domain socket file) and the accept operation (detail/net_io.hpp, accept_op).
+//
+// accept_op: started on the listener's loop; Asio accepts into a new socket bound to the target
+// worker's io_context (so the connection's IO runs there), and the handler wraps it in a
+// stream_socket_impl owned by that worker, stored in the op's `arg` until take() adopts it. If the
+// awaiter is cancelled after the handler ran, take() still adopts the socket before throwing, so it
+// is closed rather than leaked.
+#include <coreio/detail/net_io.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net/io.hpp"
+#include "net/sockets.hpp"
+#include "runtime_impl.hpp"
+
+namespace coreio::detail {
+
+acceptor_impl::~acceptor_impl() { close_now(); }
+
+void acceptor_impl::close_now() noexcept {
+  std::error_code ec;
+  acc.close(ec);
+  if (unlink_path.empty()) return;
+  // Only the file this listener bound: another listener may have replaced it meanwhile.
+  struct stat st{};
+  if (::lstat(unlink_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == unlink_dev &&
+      st.st_ino == unlink_ino) {
+    ::unlink(unlink_path.c_str());
+  }
+  unlink_path.clear();
+}
+
+void destroy_acceptor(acceptor_impl* p) noexcept { destroy_on_owner(p); }
+
+accept_op::accept_op(acceptor_impl* a, int target_worker, const char* what) {
+  if (a == nullptr) throw_usage(what);
+  owner = a->owner;
+  target = a;
+  abort_ctx = &a->sig;
+  runtime_impl& rt = a->owner->rt();
+  worker* peer = a->owner;
+  if (target_worker >= 0)
+    peer = &rt.worker_at(static_cast<std::uint32_t>(target_worker) % rt.worker_count());
+  buf = peer;
+  start = [](io_op* op) {
+    auto* a = static_cast<acceptor_impl*>(op->target);
+    auto* peer = static_cast<worker*>(op->buf);
+    a->acc.async_accept(
+        peer->io(),
+        asio::bind_cancellation_slot(
+            a->sig.slot(), [op, peer](const std::error_code& ec, generic_stream::socket s) {
+              if (!ec) {
+                try {
+                  op->arg = new stream_socket_impl(peer, std::move(s));
+                } catch (...) {
+                  io_complete(op, std::make_error_code(std::errc::not_enough_memory), 0);
+                  return;
+                }
+              }
+              io_complete(op, ec, 0);
+            }));
+  };
+  abort = &abort_by_signal;
+}
+
+stream_socket_ptr accept_op::take() {
+  stream_socket_ptr s(static_cast<stream_socket_impl*>(const_cast<void*>(arg)));
+  finish();
+  if (ec) throw std::system_error(normalize_error(ec), "coreio::net: accept");
+  return s;
+}
+
+}  // namespace coreio::detail

@@ -1,0 +1,329 @@
+// net/stream.cpp — net::stream: the reads, writes and closing every stream protocol shares, and
+// the helpers the protocols' connect and accept use (opening a socket, connect_op).
+//
+// Reading (protocol: read_buffer.hpp for the buffer, detail/io_op.hpp for one socket operation):
+//   read_some:  claims the read direction (usage_error if a read is in flight); serves buffered
+//               bytes without suspending if there are any; else one socket read straight into the
+//               caller's span (a non-blocking recv first on the owner, else an Asio read).
+//   read_exact: claims the read direction for its whole run; takes the buffered bytes, then reads
+//               the socket straight into the caller's span until it is full. If it ends in any
+//               error but end of stream (cancelled, timed out, reset), it puts the bytes it had
+//               taken or read back in front of the buffer before rethrowing: the next read starts
+//               with them. (A socket read that completed is never lost: io_op resumes the waiter
+//               with its bytes even if a cancel raced with it; the cancel then hits the next read.)
+//   read_until: claims the read direction for its whole run; looks for the delimiter in the buffer,
+//               else fills the buffer with one socket read into its free space (at least a chunk)
+//               and looks again. Nothing is consumed until the line is returned, so a cancel, an
+//               overrun or the end of the stream leave every byte buffered.
+// The claim (`reading`, acq_rel) hands the buffer from one reading task to the next.
+#include <coreio/net/stream.hpp>
+
+#include <asio/write.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+
+#include "net/io.hpp"
+#include "net/sockets.hpp"
+#include "runtime_impl.hpp"
+
+namespace coreio::detail {
+
+worker* require_worker(const char* what) {
+  worker* w = this_worker();
+  if (w == nullptr) throw_usage(what);
+  return w;
+}
+
+asio::ip::address parse_address(const std::string& text) {
+  std::error_code ec;
+  asio::ip::address a = asio::ip::make_address(text, ec);
+  if (ec) {
+    throw std::system_error(normalize_error(ec),
+                            "coreio::net: not a numeric address: '" + text + "'");
+  }
+  return a;
+}
+
+net::endpoint to_endpoint(const generic_stream::endpoint& ep) {
+  const sockaddr* sa = ep.data();
+  if (sa->sa_family == AF_INET6) {
+    asio::ip::tcp::endpoint ip;
+    std::memcpy(ip.data(), sa, sizeof(sockaddr_in6));
+    return to_endpoint(ip.address(), ip.port());
+  }
+  if (sa->sa_family == AF_INET) {
+    asio::ip::tcp::endpoint ip;
+    std::memcpy(ip.data(), sa, sizeof(sockaddr_in));
+    return to_endpoint(ip.address(), ip.port());
+  }
+  return {};
+}
+
+void destroy_stream_socket(stream_socket_impl* p) noexcept { destroy_on_owner(p); }
+
+void stream_claim(stream_socket_impl* s, bool write) {
+  std::atomic<bool>& flag = write ? s->writing : s->reading;
+  // acq_rel: the previous holder's use of the direction (and, reading, of the buffer)
+  // happens-before ours; pairs with the release store in stream_unclaim.
+  if (flag.exchange(true, std::memory_order_acq_rel)) {
+    throw_usage(
+        write ? "coreio::net: a second write on a stream while one is in flight (one at a time)"
+              : "coreio::net: a second read on a stream while one is in flight (one at a time)");
+  }
+}
+
+void stream_unclaim(stream_socket_impl* s, bool write) noexcept {
+  // Release: our use of the direction happens-before the next claim (its acq_rel exchange).
+  (write ? s->writing : s->reading).store(false, std::memory_order_release);
+}
+
+stream_socket_ptr open_stream_socket(worker* w, const generic_stream& protocol, const char* what) {
+  stream_socket_ptr s(new stream_socket_impl(w, generic_stream::socket(w->io())));
+  std::error_code ec;
+  s->sock.open(protocol, ec);
+  if (!ec) s->sock.non_blocking(true, ec);  // the fast path must never block the worker
+  if (ec) throw std::system_error(normalize_error(ec), what);
+  return s;
+}
+
+connect_op::connect_op(stream_socket_impl& s, const generic_stream::endpoint& ep) : ep_(ep) {
+  owner = s.owner;
+  target = &s;
+  abort_ctx = &s.write_sig;
+  arg = &ep_;
+  start = [](io_op* op) {
+    auto* s = static_cast<stream_socket_impl*>(op->target);
+    auto& ep = *static_cast<const generic_stream::endpoint*>(op->arg);
+    s->sock.async_connect(
+        ep, asio::bind_cancellation_slot(
+                s->write_sig.slot(), [op](const std::error_code& ec) { io_complete(op, ec, 0); }));
+  };
+  abort = &abort_by_signal;
+}
+
+namespace {
+
+bool would_block(const std::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+/// read_some's fast path: a non-blocking recv.
+bool try_read(io_op* op) {
+  auto* s = static_cast<stream_socket_impl*>(op->target);
+  std::error_code ec;
+  const std::size_t n = s->sock.read_some(asio::buffer(op->buf, op->len), ec);
+  if (would_block(ec)) return false;
+  op->ec = normalize_error(ec);
+  op->bytes = n;
+  return true;
+}
+
+/// write_all's fast path: a non-blocking send; a partial write narrows the op to the rest.
+bool try_write(io_op* op) {
+  auto* s = static_cast<stream_socket_impl*>(op->target);
+  std::error_code ec;
+  const std::size_t n = s->sock.write_some(asio::buffer(op->arg, op->len), ec);
+  if (would_block(ec)) return false;
+  if (ec || n == op->len) {
+    op->ec = normalize_error(ec);
+    op->bytes = n;
+    return true;
+  }
+  op->arg = static_cast<const std::byte*>(op->arg) + n;
+  op->len -= n;
+  return false;
+}
+
+/// Holds a stream's read claim for a scope (read_exact, read_until).
+class read_claim {
+ public:
+  explicit read_claim(stream_socket_impl* s) : s_(s) { stream_claim(s_, false); }
+  ~read_claim() { stream_unclaim(s_, false); }
+  read_claim(const read_claim&) = delete;
+  read_claim& operator=(const read_claim&) = delete;
+
+ private:
+  stream_socket_impl* s_;
+};
+
+}  // namespace
+}  // namespace coreio::detail
+
+namespace coreio::net {
+
+using detail::stream_socket_impl;
+
+stream::stream() noexcept = default;
+stream::stream(stream&&) noexcept = default;
+stream& stream::operator=(stream&&) noexcept = default;
+stream::~stream() = default;
+stream::stream(detail::stream_socket_ptr impl) noexcept : impl_(std::move(impl)) {}
+
+detail::stream_socket_impl& stream::impl() const {
+  if (!impl_)
+    detail::throw_usage("coreio::net: the stream is not connected (default or moved from)");
+  return *impl_;
+}
+
+// ---- read_some -------------------------------------------------------------------------------
+
+stream::read_awaiter::read_awaiter(stream& s, std::span<std::byte> buf, detail::read_mode mode)
+    : s_(&s.impl()), out_(buf), mode_(mode) {
+  owner = s_->owner;
+  target = s_;
+  abort_ctx = &s_->read_sig;
+  this->buf = buf.data();
+  len = buf.size();
+  start = [](io_op* op) {
+    auto* s = static_cast<stream_socket_impl*>(op->target);
+    s->sock.async_read_some(asio::buffer(op->buf, op->len), detail::io_handler(op, s->read_sig));
+  };
+  abort = &detail::abort_by_signal;
+  try_now = &detail::try_read;
+}
+
+stream::read_awaiter::~read_awaiter() {
+  if (claimed_) detail::stream_unclaim(s_, false);
+}
+
+bool stream::read_awaiter::await_ready() {
+  if (mode_ == detail::read_mode::raw) return false;  // the caller holds the claim
+  detail::stream_claim(s_, false);
+  claimed_ = true;
+  if (out_.empty()) {
+    from_buffer_ = true;
+    return true;
+  }
+  ready_ = s_->rbuf.take(out_);
+  from_buffer_ = ready_ > 0;
+  return from_buffer_;
+}
+
+std::size_t stream::read_awaiter::await_resume() {
+  if (from_buffer_) return ready_;
+  finish();
+  if (ec == asio::error::eof) return 0;
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: read");
+  return bytes;
+}
+
+stream::read_awaiter stream::read_some(std::span<std::byte> buf) {
+  return read_awaiter(*this, buf);
+}
+
+// ---- read_exact, read_until -------------------------------------------------------------------
+
+task<void> stream::read_exact(std::span<std::byte> buf) {
+  stream_socket_impl* s = &impl();
+  detail::read_claim claim(s);
+  std::size_t got = s->rbuf.take(buf);
+  std::exception_ptr failure;
+  try {
+    while (got < buf.size()) {
+      const std::size_t n = co_await read_awaiter(*this, buf.subspan(got), detail::read_mode::raw);
+      if (n == 0) break;
+      got += n;
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    // Cancelled, timed out or failed: what was read goes back for the next read (file comment).
+    s->rbuf.unread(buf.first(got));
+    std::rethrow_exception(failure);
+  }
+  if (got < buf.size()) throw incomplete_read_error(got, buf.size());
+}
+
+task<std::string> stream::read_until(std::string delimiter, std::size_t max) {
+  if (delimiter.empty()) detail::throw_usage("coreio::net: read_until with an empty delimiter");
+  stream_socket_impl* s = &impl();
+  detail::read_claim claim(s);
+  std::size_t searched = 0;  // bytes of the buffer already known not to start a match
+  for (;;) {
+    const std::string_view view = s->rbuf.view();
+    const std::size_t at = view.find(delimiter, searched);
+    if (at != std::string_view::npos && at + delimiter.size() <= max) {
+      std::string line(view.substr(0, at + delimiter.size()));
+      s->rbuf.consume(line.size());
+      co_return line;
+    }
+    const std::size_t have = view.size();
+    if (at != std::string_view::npos || have >= max) throw limit_overrun_error(max);
+    searched = have >= delimiter.size() ? have - delimiter.size() + 1 : 0;
+    // Fill: one socket read into the buffer's free space; nothing is committed if it throws.
+    const std::span<std::byte> room = s->rbuf.prepare(detail::read_buffer::k_chunk);
+    const std::size_t n = co_await read_awaiter(*this, room, detail::read_mode::raw);
+    if (n == 0) throw incomplete_read_error(have, have + delimiter.size());
+    s->rbuf.commit(n);
+  }
+}
+
+// ---- write_all --------------------------------------------------------------------------------
+
+stream::write_awaiter::write_awaiter(stream& s, std::span<const std::byte> data) {
+  stream_socket_impl& impl = s.impl();
+  owner = impl.owner;
+  target = &impl;
+  abort_ctx = &impl.write_sig;
+  arg = data.data();
+  len = data.size();
+  start = [](io_op* op) {
+    auto* s = static_cast<stream_socket_impl*>(op->target);
+    asio::async_write(s->sock, asio::buffer(op->arg, op->len),
+                      detail::io_handler(op, s->write_sig));
+  };
+  abort = &detail::abort_by_signal;
+  try_now = &detail::try_write;
+}
+
+stream::write_awaiter::~write_awaiter() {
+  if (claimed_) detail::stream_unclaim(static_cast<stream_socket_impl*>(target), true);
+}
+
+void stream::write_awaiter::await_resume() {
+  finish();
+  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: write");
+}
+
+stream::write_awaiter stream::write_all(std::span<const std::byte> data) {
+  return write_awaiter(*this, data);
+}
+
+stream::write_awaiter stream::write_all(std::string_view text) {
+  return write_awaiter(*this, std::as_bytes(std::span<const char>(text.data(), text.size())));
+}
+
+// ---- the rest -------------------------------------------------------------------------------
+
+void stream::shutdown_write() {
+  stream_socket_impl* s = &impl();
+  detail::on_owner(s->owner, [s] {
+    std::error_code ec;
+    s->sock.shutdown(asio::socket_base::shutdown_send, ec);
+  });
+}
+
+void stream::close() noexcept {
+  if (!impl_) return;
+  stream_socket_impl* s = impl_.get();
+  // Release pairs with is_open()'s acquire load.
+  s->closed.store(true, std::memory_order_release);
+  try {
+    detail::on_owner(s->owner, [s] {
+      std::error_code ec;
+      s->sock.close(ec);
+    });
+  } catch (...) {
+  }
+}
+
+bool stream::is_open() const noexcept {
+  if (!impl_ || impl_->closed.load(std::memory_order_acquire)) return false;
+  // Only the owner's loop changes the descriptor, so only the owner may read it.
+  return detail::this_worker() != impl_->owner || impl_->sock.is_open();
+}
+
+}  // namespace coreio::net
