@@ -45,12 +45,14 @@ if(COREIO_SANITIZE_FLAGS)
   add_compile_options("$<$<NOT:$<CONFIG:Release,RelWithDebInfo,MinSizeRel>>:-O1>")
   message(STATUS "coreio: sanitizer '${_coreio_sanitize}': ${COREIO_SANITIZE_FLAGS}")
 endif()
-unset(_coreio_sanitize)
 
 # mimalloc frees a frame that ended on another thread through its own lock-free lists, which
 # neither sanitizer can see: TSan reports every reused frame as a race and ASan cannot see a use
-# after free inside mimalloc's pages. Sanitizer builds allocate frames with operator new.
+# after free inside mimalloc's pages. Sanitizer builds allocate frames with operator new. (Tested
+# before the unset: an unset variable compares as its own name, which is not empty, and that once
+# turned mimalloc off in every build; tests/cmake/default_allocator.cmake guards it.)
 if(NOT _coreio_sanitize STREQUAL "" AND COREIO_MIMALLOC)
   message(STATUS "coreio: COREIO_SANITIZE=${COREIO_SANITIZE} turns COREIO_MIMALLOC off")
   set(COREIO_MIMALLOC OFF CACHE BOOL "Allocate coroutine frames with mimalloc" FORCE)
 endif()
+unset(_coreio_sanitize)

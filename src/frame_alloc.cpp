@@ -23,6 +23,14 @@ void* frame_alloc(std::size_t size) {
 #endif
 }
 
+const char* frame_allocator_name() noexcept {
+#if defined(COREIO_MIMALLOC)
+  return "mimalloc";
+#else
+  return "operator new";
+#endif
+}
+
 void frame_free(void* p, std::size_t size) noexcept {
 #if defined(COREIO_MIMALLOC)
   mi_free_size(p, size);

@@ -1,11 +1,12 @@
 // wait_for around every kind of waiting awaitable, timed out at random points 100,000 times each,
 // loses and duplicates nothing: no queue item (get and put), no semaphore permit, no mutex
-// ownership, no future value, no join handle result. Limits are drawn from 0 (due at once: the
-// awaitable is cancelled before it starts, asyncio 3.12's wait_for) to a few tens of microseconds
-// (it times out while queued, or races the grant), on 2 workers, so that every outcome happens:
-// completed in time, withdrawn before the grant, and the grant racing the timeout. Each test checks
-// that both timeouts and completions occurred, so a run in which nothing timed out fails instead of
-// passing without having tested anything.
+// ownership, no future value, no join handle result (awaited through shield, which withdraws the
+// wait and leaves the task running; a bare wait_for cancels the task, as asyncio's does). Limits
+// are drawn from 0 (due at once: the awaitable is cancelled before it starts, asyncio 3.12's
+// wait_for) to a few tens of microseconds (it times out while queued, or races the grant), on 2
+// workers, so that every outcome happens: completed in time, withdrawn before the grant, and the
+// grant racing the timeout. Each test checks that both timeouts and completions occurred, so a run
+// in which nothing timed out fails instead of passing without having tested anything.
 #include <gtest/gtest.h>
 
 #include <coreio/coreio.hpp>
@@ -206,7 +207,9 @@ coreio::task<void> await_values(std::uint64_t n, std::uint64_t seed, std::uint64
     }
     for (;;) {
       try {
-        *sum += co_await coreio::wait_for(h, random_limit(rng));
+        // shield: as asyncio.wait_for(task), a bare wait_for(h) cancels the task when it times
+        // out; wait_for(shield(h)) withdraws only the wait, so the value stays for the next one.
+        *sum += co_await coreio::wait_for(coreio::shield(h), random_limit(rng));
         t->completed.fetch_add(1, std::memory_order_relaxed);
         break;
       } catch (const coreio::timeout_error&) {

@@ -40,5 +40,7 @@ void count_child_completed() noexcept;
 /// Frame allocation (mimalloc when COREIO_MIMALLOC). Any thread.
 void* frame_alloc(std::size_t size);
 void frame_free(void* p, std::size_t size) noexcept;
+/// "mimalloc" or "operator new": what frame_alloc uses in this build (tests, diagnostics).
+const char* frame_allocator_name() noexcept;
 
 }  // namespace coreio::detail
