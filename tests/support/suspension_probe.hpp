@@ -20,7 +20,9 @@
 //
 // Safety: once the inner await_suspend has returned, the task may already have been resumed on
 // another thread and its frame (which holds this awaiter) destroyed; the counter pointer is copied
-// to a local first and nothing of *this is touched afterwards.
+// to a local first and nothing of *this is touched afterwards. The counter itself is written after
+// the task may have been resumed and even ended, so it must outlive that store: wait for it (the
+// usual case), or keep it alive until the runtime is destroyed (a loop that never reads it).
 #pragma once
 
 #include <atomic>

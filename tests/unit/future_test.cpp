@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -382,13 +383,17 @@ TEST(FutureTest, ThePromiseMayBeDestroyedAfterTheAwaiterWasCancelled) {
 // set_value from a plain thread races cancel() from another plain thread. Exactly one wins: the
 // task returns the value or throws cancelled_error, and always ends.
 TEST(FutureTest, SetValueRacesCancelWithoutHangsOrCrashes) {
+  // Every round's probe outlives the runtime: the suspension probe stores to it after the awaiter
+  // has suspended, which may be after the task has already been resumed, ended and been seen done
+  // (tests/support/suspension_probe.hpp), so a probe reused next round would race that store.
+  std::deque<waiter_probe> probes;
   auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
   const int rounds = 2000;
   rng r(11);
   int got_value = 0, got_cancel = 0;
   for (int i = 0; i < rounds; ++i) {
     coreio::promise<int> p;
-    waiter_probe probe;
+    waiter_probe& probe = probes.emplace_back();
     auto h = rt->spawn(await_until_cancelled(p.get_future(), &probe));
     const auto set_delay = std::chrono::microseconds(r.below(50));
     const auto cancel_delay = std::chrono::microseconds(r.below(50));
