@@ -36,7 +36,9 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include <coreio/detail/coop.hpp>
 #include <coreio/detail/saturating_time.hpp>
+#include <coreio/spawn.hpp>
 #include <coreio/task.hpp>
 #include <coreio/time.hpp>
 
@@ -75,13 +77,21 @@ class interval {
            ::coreio::missed_tick_behavior b = ::coreio::missed_tick_behavior::burst)
       : period_(checked_period(period)), next_(start), behavior_(b) {}
 
-  /// Completes at the next tick's deadline (at once if that has passed; never if it is
-  /// time_point::max()) and returns the deadline (not the time it completed at). Throws
-  /// cancelled_error if the task is cancelled before or during the wait; the interval is then
-  /// unchanged. Worker only.
+  /// Completes at the next tick's deadline (at once, without suspending, if that has passed, as
+  /// tokio's does; never if it is time_point::max()) and returns the deadline (not the time it
+  /// completed at). Throws cancelled_error if the task is cancelled during the wait (a due tick
+  /// completes without looking, like every ready operation); the interval is then unchanged.
+  /// Worker only.
   task<time_point> tick() {
     const time_point deadline = next_;
-    co_await sleep_until(deadline);
+    if (deadline > clock::now()) {
+      co_await sleep_until(deadline);
+    } else if (!detail::coop_take()) {
+      // Due: completes at once, as tokio's tick does, spending the poll's budget like any ready
+      // operation (detail/coop.hpp); once it is spent, yield first so a burst cannot starve the
+      // worker.
+      co_await yield_now();
+    }
     next_ = next_after(deadline, clock::now());
     co_return deadline;
   }

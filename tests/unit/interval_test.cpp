@@ -421,4 +421,50 @@ TEST(IntervalTest, AfterADeadlineAtTheBeginningOfTimeSkipAndDelayStayOnASaneSche
   }
 }
 
+// ---- a due tick completes at once, under the budget --------------------------------------------
+
+coreio::task<void> set_flag(std::atomic<bool>* f) {
+  f->store(true);
+  co_return;
+}
+
+/// On one worker: another task is ready behind this one; a due tick must not let it run first.
+coreio::task<bool> due_tick_runs_before_the_ready_task(coreio::interval* iv, std::atomic<bool>* other) {
+  auto h = coreio::spawn(set_flag(other));
+  co_await iv->tick();  // the first tick: due
+  const bool other_ran_first = other->load();
+  co_await h;
+  co_return !other_ran_first;
+}
+
+TEST(IntervalTest, ADueTickCompletesWithoutSuspendingAsTokiosDoes) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::interval iv{std::chrono::hours(1)};
+  std::atomic<bool> other{false};
+  EXPECT_TRUE(rt.block_on(due_tick_runs_before_the_ready_task(&iv, &other)));
+}
+
+/// Due ticks in a row: the budget makes the burst yield, so the ready task runs before it ends.
+coreio::task<int> ticks_until_the_other_task_ran(coreio::interval* iv, std::atomic<bool>* other) {
+  auto h = coreio::spawn(set_flag(other));
+  int ticks = 0;
+  while (!other->load() && ticks < 100'000) {
+    iv->reset_immediately();
+    co_await iv->tick();
+    ++ticks;
+  }
+  co_await h;
+  co_return ticks;
+}
+
+TEST(IntervalTest, ABurstOfDueTicksSpendsTheBudgetAndLetsOtherTasksRun) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::interval iv{std::chrono::hours(1)};
+  std::atomic<bool> other{false};
+  const int ticks = rt.block_on(ticks_until_the_other_task_ran(&iv, &other));
+  EXPECT_TRUE(other.load());
+  EXPECT_GT(ticks, 1);  // ticks completed without yielding first ...
+  EXPECT_LE(ticks, 2 * static_cast<int>(coreio::detail::coop_budget_per_poll));  // ... not forever
+}
+
 }  // namespace
