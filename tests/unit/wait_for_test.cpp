@@ -239,10 +239,13 @@ coreio::task<int> future_with_limit(coreio::future<int>* f, std::chrono::millise
 }
 
 TEST(WaitForTest, WorksOnAFuture) {
+  // Nothing waits for waiting1, so it outlives the runtime: the suspension probe stores to it after
+  // the child has suspended on f1, which may be after the 2 ms timer (fired by the monitor while
+  // that worker is descheduled) has ended the wait (tests/support/suspension_probe.hpp).
+  std::atomic<bool> waiting1{false};
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   coreio::promise<int> never;
   coreio::future<int> f1 = never.get_future();
-  std::atomic<bool> waiting1{false};
   EXPECT_THROW(rt.block_on(future_with_limit(&f1, 2ms, &waiting1)), coreio::timeout_error);
 
   coreio::promise<int> p;
