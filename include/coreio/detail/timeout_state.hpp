@@ -66,7 +66,7 @@
 #include <coreio/detail/spinlock.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/spawn.hpp>
-#include <coreio/time.hpp>
+#include <coreio/detail/timer_entry.hpp>
 
 namespace coreio::detail {
 
