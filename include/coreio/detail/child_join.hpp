@@ -73,8 +73,9 @@ class parent_link : public cancel_node {
   /// is cancelled.
   bool arm(void (*on_cancel)(cancel_node*)) noexcept {
     fn = on_cancel;
-    armed_ = scope_->arm(this);
-    return armed_;
+    const bool armed = scope_->arm(this);
+    armed_ = armed;
+    return armed;
   }
 
   /// Step 4, for awaiters that go on after a failed arm: takes the node back if it was armed
@@ -95,12 +96,13 @@ class parent_link : public cancel_node {
   /// Whether P's scope has been cancelled. After bind.
   bool parent_cancelled() const noexcept { return scope_->cancelled(); }
 
+  /// The node is on P's scope (arm succeeded). P only. First, so that it fills cancel_node's tail
+  /// padding (cancel_scope.hpp) instead of padding a word of its own in every fork-join frame.
+  bool armed_ = false;
   /// P; set by bind.
   std::coroutine_handle<> parent_{};
   /// P's cancel scope, on which this node is armed from arm() to join_end(); set by bind.
   cancel_scope* scope_ = nullptr;
-  /// The node is on P's scope (arm succeeded). P only.
-  bool armed_ = false;
 };
 
 /// The countdown of a fork-join: children report to it, the last share resumes P (steps 2, 3).
