@@ -11,28 +11,19 @@
 // loses nothing: the result stays for the next call. Destroying the set cancels the tasks whose
 // results were not taken yet; they unwind on their own, holding the shared state alive.
 //
-// Protocol: each spawned wrapper stores its outcome in the state's FIFO under a spinlock and, if a
-// next() is waiting, hands it the front result and resumes it after unlocking. A waiting next() is
-// withdrawn by its cancel node under the same spinlock (states init -> waiting -> granted or
-// cancelled), so a result is either handed to it or stays in the FIFO, never both, never lost.
+// Protocol: detail/completion_state.hpp (the FIFO of outcomes, the wrappers that fill it, the
+// next() awaiter and its cancellation).
 //
 // Thread safety: the set and its awaitables are used by one task at a time; the wrappers run
 // anywhere. The set is move-only.
 #pragma once
 
-#include <coroutine>
 #include <cstddef>
-#include <deque>
-#include <exception>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
-#include <coreio/detail/promise_base.hpp>
-#include <coreio/detail/spinlock.hpp>
+#include <coreio/detail/completion_state.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/outcome.hpp>
@@ -40,132 +31,6 @@
 #include <coreio/task.hpp>
 
 namespace coreio {
-
-namespace detail {
-
-template <class T>
-struct completed_state {
-  struct waiter : cancel_node {
-    enum : std::uint8_t { init, waiting, granted, cancelled };
-    std::uint8_t state = init;  // guarded by lock
-    async_waiter rec{};
-    std::optional<outcome<T>> item;
-    completed_state* owner = nullptr;
-  };
-
-  explicit completed_state(std::size_t n) noexcept : total(n) {}
-
-  const std::size_t total;       // tasks in the set
-  spinlock lock;
-  std::deque<outcome<T>> ready;  // results not yet handed out, in completion order
-  std::size_t handed = 0;        // results given to a next(); guarded by lock
-  waiter* waiting = nullptr;     // the blocked next(), if any
-
-  std::size_t handed_out() {
-    std::lock_guard<spinlock> g(lock);
-    return handed;
-  }
-
-  void push(outcome<T> r) {
-    waiter* w = nullptr;
-    {
-      std::lock_guard<spinlock> g(lock);
-      if (waiting != nullptr) {
-        w = std::exchange(waiting, nullptr);
-        w->item.emplace(std::move(r));
-        w->state = waiter::granted;
-        ++handed;
-      } else {
-        ready.push_back(std::move(r));
-      }
-    }
-    if (w != nullptr) schedule(w->rec.rt, w->rec.handle);
-  }
-};
-
-template <class T>
-task<void> completed_child(std::shared_ptr<completed_state<T>> s, task<T> t) {
-  std::optional<outcome<T>> r;
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(t);
-      r.emplace(std::in_place);
-    } else {
-      r.emplace(std::in_place, co_await std::move(t));
-    }
-  } catch (...) {
-    r.emplace(std::current_exception());
-  }
-  s->push(std::move(*r));
-}
-
-template <class T>
-class completed_next : completed_state<T>::waiter {
-  using base = typename completed_state<T>::waiter;
-
- public:
-  explicit completed_next(completed_state<T>* s) noexcept { this->owner = s; }
-
-  bool await_ready() {
-    std::lock_guard<spinlock> g(this->owner->lock);
-    if (take_ready()) return true;
-    if (this->owner->handed == this->owner->total) {
-      throw_usage("as_completed: every result was already taken");
-    }
-    return false;
-  }
-  template <class P>
-  bool await_suspend(std::coroutine_handle<P> caller) noexcept {
-    scope_ = scope_of(caller);
-    this->fn = &on_cancel;
-    this->rec = {caller, this_runtime()};
-    if (!scope_->arm(this)) {
-      this->state = base::cancelled;
-      return false;
-    }
-    armed_ = true;
-    std::lock_guard<spinlock> g(this->owner->lock);
-    if (this->state == base::cancelled) return false;
-    if (take_ready()) return false;
-    this->state = base::waiting;
-    this->owner->waiting = this;
-    return true;  // after unlocking, a wrapper may resume us at any moment
-  }
-  T await_resume() {
-    if (armed_) scope_->disarm(this);
-    if (!this->item) throw_cancelled();
-    return std::move(*this->item).value();
-  }
-
- private:
-  // Under the lock.
-  bool take_ready() {
-    if (this->owner->ready.empty()) return false;
-    this->item.emplace(std::move(this->owner->ready.front()));
-    this->owner->ready.pop_front();
-    this->state = base::granted;
-    ++this->owner->handed;
-    return true;
-  }
-  static void on_cancel(cancel_node* n) noexcept {
-    auto* self = static_cast<completed_next*>(n);
-    bool resume = false;
-    {
-      std::lock_guard<spinlock> g(self->owner->lock);
-      if (self->state == base::waiting) {
-        self->owner->waiting = nullptr;
-        resume = true;
-      }
-      if (self->state != base::granted) self->state = base::cancelled;
-    }
-    if (resume) schedule(self->rec.rt, self->rec.handle);
-  }
-
-  cancel_scope* scope_ = nullptr;
-  bool armed_ = false;
-};
-
-}  // namespace detail
 
 /// The set returned by as_completed: hands out results in the order the tasks finish.
 template <class T>

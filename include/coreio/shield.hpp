@@ -17,6 +17,7 @@
 // cancelled_error every other suspension point of the task throws again at once. (C++ allows no
 // co_await inside a catch block: keep the exception_ptr, await after the block, then rethrow.)
 // The clean-up should be bounded (wrap it in wait_for): nothing can interrupt it from outside.
+// Protocol: detail/child_join.hpp's with one child and no node armed on the caller's scope.
 //
 // Thread safety: may only be awaited from a task running on a worker.
 #pragma once
@@ -26,6 +27,7 @@
 #include <utility>
 
 #include <coreio/detail/as_task.hpp>
+#include <coreio/detail/child_join.hpp>
 #include <coreio/detail/promise_base.hpp>
 #include <coreio/detail/stack_guard.hpp>
 #include <coreio/errors.hpp>
@@ -37,12 +39,12 @@ namespace coreio {
 
 namespace detail {
 
+/// Waits for a spawned task's completion cell; its node on the awaiter's scope (parent_link,
+/// detail/child_join.hpp) withdraws the wait instead of forwarding the cancel.
 template <class T>
-struct shield_awaiter : cancel_node {
+struct shield_awaiter : parent_link {
   join_handle<T>* self;
-  cancel_scope* scope = nullptr;
   async_waiter rec{};
-  bool armed = false;
   // Set by the canceller that withdrew the waiter, before it schedules the waiter.
   bool interrupted = false;
 
@@ -54,15 +56,13 @@ struct shield_awaiter : cancel_node {
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> caller) noexcept {
-    scope = scope_of(caller);
-    fn = &on_cancel;
+    (void)bind(caller, scope_of(caller));  // a cancelled scope makes the arm below fail
     rec = {caller, this_runtime()};
     // Arm first, register last (completion_cell.hpp): once registered we may be resumed at once.
-    if (!scope->arm(this)) {
+    if (!arm(&on_cancel)) {
       interrupted = true;
       return false;
     }
-    armed = true;
     switch (self->h_.promise().spawned_->cell.set_async_waiter(&rec)) {
       case completion_cell::registration::suspended:
         return true;
@@ -75,7 +75,7 @@ struct shield_awaiter : cancel_node {
     return false;
   }
   T await_resume() {
-    if (armed) scope->disarm(this);
+    disarm_if_armed();
     if (interrupted) throw_cancelled();
     self->consumed_ = true;
     return self->h_.promise().result();
@@ -95,29 +95,34 @@ task<T> shielded(task<T> t) {
   co_return co_await shield_awaiter<T>(&h);
 }
 
+/// A join of one child whose node is never armed: the caller's cancellation does not reach it.
 template <class T>
-class uncancellable_awaitable final : child_sink {
+class uncancellable_awaitable final : child_join {
  public:
   explicit uncancellable_awaitable(task<T> t) noexcept : task_(std::move(t)) {}
+  uncancellable_awaitable(uncancellable_awaitable&& o) noexcept
+      : child_join(std::move(o)), task_(std::move(o.task_)) {}
   bool await_ready() const {
     if (!task_.valid()) throw_usage("uncancellable of a moved-from or already-awaited coreio::task");
     return false;
   }
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
-    parent_ = parent;
-    auto& c = task_.handle().promise();
-    c.make_independent(completion_kind::gathered);  // a fresh scope, linked to nobody's
-    c.sink_ = this;
+    // The caller's scope may be cancelled: the child runs anyway, under a fresh scope linked to
+    // nobody's, so bind's answer and the cancel node are not used.
+    (void)bind(parent, scope_of(parent));
+    adopt(task_.handle().promise());
+    set_shares(1);
+    // Not launch(): the clean-up runs inline like an awaited task and is not counted as a forked
+    // child in the metrics.
     return transfer(task_.handle());
   }
   decltype(auto) await_resume() { return task_.handle().promise().result(); }
 
  private:
-  std::coroutine_handle<> child_done(promise_base*) noexcept override { return parent_; }
+  std::coroutine_handle<> child_done(promise_base*) noexcept override { return drop_share(); }
 
   task<T> task_;
-  std::coroutine_handle<> parent_{};
 };
 
 }  // namespace detail

@@ -8,6 +8,8 @@
 // sleep_for's deadline is computed by detail::deadline_after (detail/saturating_time.hpp): it
 // saturates at time_point::max(), "never", instead of overflowing into the past.
 //
+// The entry a sleep puts in the timer queue, and the timer queue's hooks: detail/timer_entry.hpp.
+//
 // Thread safety: may only be awaited from a task running on a worker.
 #pragma once
 
@@ -19,67 +21,12 @@
 
 #include <coreio/detail/promise_base.hpp>
 #include <coreio/detail/saturating_time.hpp>
+#include <coreio/detail/timer_entry.hpp>
 #include <coreio/errors.hpp>
 
 namespace coreio {
 
 namespace detail {
-
-using steady_clock = std::chrono::steady_clock;
-
-class timer_queue;  // src/time/timer_queue.hpp: one worker's heap of pending sleeps
-
-/// One pending sleep. Lives in the sleeping coroutine's frame; held by one worker's timer queue.
-/// Its life (src/time/timer.cpp): inserted pending; then exactly one of pending -> fired (the
-/// deadline passed) or pending -> cancelled (a canceller), by an acq_rel compare-exchange; the
-/// winner finishes the entry (resumes the waiter or calls on_done).
-struct timer_entry : cancel_node {
-  enum : std::uint8_t { pending, fired, cancelled };
-  timer_entry() noexcept = default;
-  /// Movable until inserted (an awaitable is movable until first awaited): a fresh entry.
-  timer_entry(timer_entry&& o) noexcept : cancel_node(std::move(o)), deadline(o.deadline), on_done(o.on_done) {}
-
-  steady_clock::time_point deadline{};
-  std::coroutine_handle<> waiter{};
-  /// The queue that holds the entry and the runtime to resume the waiter on. Set by timer_insert;
-  /// read by any canceller or firer.
-  timer_queue* queue = nullptr;
-  runtime_impl* rt = nullptr;
-  /// Position in the queue's heap, npos when not in it. Guarded by the queue's lock.
-  std::uint32_t heap_index = static_cast<std::uint32_t>(-1);
-  /// pending -> fired or pending -> cancelled, once; see above.
-  std::atomic<std::uint8_t> state{pending};
-  /// A sleeper's resumption hand-shake (entries without on_done): the thread that wins the entry
-  /// and the sleeper's await_suspend each drop one share; whoever drops the last resumes the
-  /// sleeper (the winner schedules it; await_suspend returns false). The entry is visible to
-  /// other threads (the monitor, cancellers) from timer_insert on, so a firing may land before
-  /// await_suspend has finished with the awaiter; this keeps it from resuming the sleeper early.
-  /// acq_rel fetch_sub on both sides: each side's writes are visible to the one that resumes.
-  std::atomic<std::uint8_t> shares{2};
-  /// Drops one share; true for the last.
-  bool drop_share() noexcept { return shares.fetch_sub(1, std::memory_order_acq_rel) == 1; }
-  /// If set, called instead of resuming `waiter`, once the entry has left the queue (fired: true,
-  /// or cancelled: false), on the thread that won the entry: the owner worker, a canceller, or the
-  /// runtime's monitor (for a worker stuck in a long poll). Used by wait_for, whose timer interrupts
-  /// a child instead of resuming a sleeper.
-  void (*on_done)(timer_entry*, bool fired) noexcept = nullptr;
-};
-
-/// Adds e to the calling worker's timer queue. Worker only.
-void timer_insert(timer_entry* e);
-/// Adds e to the timer queue of worker `index` of rt, then wakes that worker so that, if it is
-/// parked, it re-arms its wake-up for e's deadline (timeout_scope::reschedule from a thread that is
-/// not one of rt's workers). Any thread, while rt runs a task that keeps it from shutting down.
-void timer_insert_on(runtime_impl* rt, std::uint32_t index, timer_entry* e);
-/// pending -> cancelled, the caller's claim on an entry that has not fired; true if it won. The
-/// caller then removes it (timer_erase) and finishes it itself, or (in await_suspend) does not
-/// suspend. Any thread.
-bool timer_claim_cancelled(timer_entry* e) noexcept;
-/// Removes e from its queue if it is still there. Any thread.
-void timer_erase(timer_entry* e) noexcept;
-/// The cancel_node::fn of a timer_entry: claim it as cancelled, remove it and finish it (resume
-/// the waiter, or on_done(e, false)) on the calling thread. A no-op if it fired first. Any thread.
-void timer_cancel(cancel_node* n) noexcept;
 
 class sleep_awaiter : timer_entry {
  public:

@@ -45,9 +45,9 @@
 // frame (and a capturing lambda's copy in the awaitable).
 //
 // Protocol (threads, holds, the timer entry's life, the reschedule/firing race): detail/
-// timeout_state.hpp. The awaitable below runs the body as wait_for runs its child (an inline
-// independent child, a cancel node armed on the caller's scope that forwards an outer cancel);
-// issue 10 item 7 will make that machinery one primitive for wait_for, timeout_scope and gather.
+// timeout_state.hpp. The awaitable below runs the body on detail/child_join.hpp, as wait_for runs
+// its child (an inline independent child, a cancel node armed on the caller's scope that forwards
+// an outer cancel); the holds of the timeout state are the shares of its countdown.
 //
 // Thread safety: see timeout_scope.
 #pragma once
@@ -61,6 +61,7 @@
 #include <utility>
 
 #include <coreio/detail/as_task.hpp>
+#include <coreio/detail/child_join.hpp>
 #include <coreio/detail/promise_base.hpp>
 #include <coreio/detail/stack_guard.hpp>
 #include <coreio/detail/timeout_state.hpp>
@@ -74,11 +75,12 @@ namespace detail {
 
 /// Runs a timeout_scope's body B as an independent inline child of the awaiting task P.
 template <class T>
-class timeout_awaitable final : child_sink, cancel_node {
+class timeout_awaitable final : child_join {
  public:
   timeout_awaitable(timeout_state* s, task<T> body) noexcept : state_(s), task_(std::move(body)) {}
   /// Movable until first awaited (gather, wait_for, spawn take it by value).
-  timeout_awaitable(timeout_awaitable&& o) noexcept : state_(o.state_), task_(std::move(o.task_)) {}
+  timeout_awaitable(timeout_awaitable&& o) noexcept
+      : child_join(std::move(o)), state_(o.state_), task_(std::move(o.task_)) {}
 
   bool await_ready() {
     if (!task_.valid())
@@ -89,26 +91,22 @@ class timeout_awaitable final : child_sink, cancel_node {
 
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
-    scope_ = scope_of(parent);
-    if (scope_->cancelled()) return parent;  // await_resume throws cancelled_error; B never runs
+    if (!bind(parent, scope_of(parent))) return parent;  // await_resume throws; B never runs
     auto& b = task_.handle().promise();
-    b.make_independent(completion_kind::gathered);
-    b.sink_ = this;
+    adopt(b);
+    set_shares(1);  // B's hold; the state adds E's and the cancellers' (timeout_state.hpp)
     // Arm before the deadline: once E is in a heap it may fire at any moment (as in wait_for). A
     // cancel of P between the two cancels B, not yet started.
-    fn = &on_outer_cancel;
-    if (!scope_->arm(this)) return parent;
-    armed_ = true;
-    state_->start(&b.own_scope_, parent, this_runtime());
-    count_child_spawned(1);
-    return transfer(task_.handle());
+    if (!arm(&on_outer_cancel)) return parent;
+    state_->start(&b.own_scope_, this, this_runtime());
+    const std::coroutine_handle<> body = task_.handle();
+    return launch(&body, 1);
   }
 
   decltype(auto) await_resume() {
-    if (!armed_) throw_cancelled();
-    scope_->disarm(this);
+    join_end();
     auto& b = task_.handle().promise();
-    if (b.exception_ && state_->timed_out() && !scope_->cancelled()) {
+    if (b.exception_ && state_->timed_out() && !parent_cancelled()) {
       try {
         std::rethrow_exception(b.exception_);
       } catch (const cancelled_error&) {
@@ -123,7 +121,8 @@ class timeout_awaitable final : child_sink, cancel_node {
  private:
   std::coroutine_handle<> child_done(promise_base*) noexcept override {
     count_child_completed();
-    return state_->finish_body();  // *this may be gone once it returns noop
+    state_->finish_body();
+    return drop_share();  // *this may be gone once it returns noop
   }
 
   static void on_outer_cancel(cancel_node* n) noexcept {
@@ -132,9 +131,6 @@ class timeout_awaitable final : child_sink, cancel_node {
 
   timeout_state* state_;
   task<T> task_;
-  // P's cancel scope, on which this node is armed while B runs.
-  cancel_scope* scope_ = nullptr;
-  bool armed_ = false;
 };
 
 template <class F>

@@ -21,6 +21,8 @@
 // Pool threads are plain threads, not workers: there coreio::current_worker() is -1, and
 // coreio::spawn / to_thread throw usage_error; runtime::spawn and promise / future work.
 //
+// The job the pool queues, and the task that submits and awaits it: detail/blocking_job.hpp.
+//
 // Thread safety: may only be called from a task running on a worker (usage_error elsewhere).
 // Memory ordering: everything the caller did before co_await to_thread(f) happens-before f runs
 // (the pool's queue lock); everything f did happens-before the co_await returns (future.hpp).
@@ -33,89 +35,13 @@
 #include <type_traits>
 #include <utility>
 
+#include <coreio/detail/blocking_job.hpp>
 #include <coreio/detail/sched_hooks.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/future.hpp>
 #include <coreio/task.hpp>
 
 namespace coreio {
-
-namespace detail {
-
-/// One to_thread call, type-erased: what the blocking pool queues. Allocated by to_thread, freed by
-/// complete (run or dropped).
-struct blocking_job {
-  enum class action : unsigned char { run, drop };
-  /// run: calls the function, publishes its result, frees the job. drop: frees the job without
-  /// calling the function (its promise breaks). Once per job.
-  using complete_fn = void (*)(blocking_job*, action) noexcept;
-
-  explicit blocking_job(complete_fn f) noexcept : complete(f) {}
-
-  complete_fn complete;
-  /// The pool's queue link; guarded by the pool's lock while queued.
-  blocking_job* next = nullptr;
-};
-
-/// The job of to_thread(f): f and the promise its result goes to.
-template <class F, class R>
-struct blocking_call final : blocking_job {
-  explicit blocking_call(F&& f) : blocking_job(&run_or_drop), fn(std::move(f)) {}
-
-  static void run_or_drop(blocking_job* j, action a) noexcept {
-    auto* self = static_cast<blocking_call*>(j);
-    if (a == action::run) self->run();
-    // Destroys fn and the promise (after a drop: broken_promise, for nobody).
-    delete self;
-  }
-
-  void run() noexcept {
-    // The call's own exception goes to the awaiter. A result whose move constructor throws (while
-    // it is stored in the promise) terminates: noexcept, the promise is already claimed.
-    if constexpr (std::is_void_v<R>) {
-      try {
-        std::invoke(std::move(fn));
-      } catch (...) {
-        result.set_exception(std::current_exception());
-        return;
-      }
-      result.set_value();
-    } else if constexpr (std::is_reference_v<R>) {
-      std::remove_reference_t<R>* r = nullptr;
-      try {
-        r = std::addressof(std::invoke(std::move(fn)));
-      } catch (...) {
-        result.set_exception(std::current_exception());
-        return;
-      }
-      result.set_value(*r);
-    } else {
-      std::optional<R> r;
-      try {
-        r.emplace(std::invoke(std::move(fn)));
-      } catch (...) {
-        result.set_exception(std::current_exception());
-        return;
-      }
-      result.set_value(std::move(*r));
-    }
-  }
-
-  F fn;
-  promise<R> result;
-};
-
-/// The body of to_thread: submits the job on the first resume (on a worker), then awaits it.
-template <class R, class F>
-task<R> await_blocking_call(F fn) {
-  auto* job = new blocking_call<F, R>(std::move(fn));
-  future<R> result = job->result.get_future();
-  // Takes the job, also when it throws (runtime_closed).
-  submit_blocking(this_runtime(), job);
-  co_return co_await result;
-}
-
-}  // namespace detail
 
 /// Runs f() on the runtime's blocking pool and gives back its result (asyncio.to_thread). f is
 /// moved (or copied) into the call and invoked once as an rvalue; it may be move-only, and so may

@@ -11,8 +11,9 @@
 // point, which throws, and wait_for throws timeout_error; a child that ends without suspending
 // returns its value.
 //
-// Protocol (W = the awaitable, in the caller's frame; C = the child; T = the timer entry in W):
-//   remaining_ starts at 2: one share for C, one for T. Each side finishes its share exactly once:
+// Protocol: detail/child_join.hpp's, with two shares (W = the awaitable, in the caller's frame;
+// C = the child; T = the timer entry in W):
+//   remaining starts at 2: one share for C, one for T. Each side drops its share exactly once:
 //     C, at its final suspend (child_done): stops T (timer_cancel: if T was still pending, T's
 //       on_done(false) runs now, on this thread), then drops its share;
 //     T, in on_done (on the thread that fired it: its worker, or the runtime's monitor when that
@@ -20,26 +21,26 @@
 //       first; then drops its share.
 //   Whoever drops the last share resumes the caller (C by symmetric transfer, T by scheduling it),
 //   so W, C's frame and T are never freed while the other side uses them. With a deadline already
-//   due there is no T: remaining_ starts at 1.
+//   due there is no T: remaining starts at 1.
 //   Cancelling the caller cancels C (the cancel node armed on the caller's scope) and W waits for
 //   it like any child; the caller then sees cancelled_error.
 // Result: C's value if it produced one (even if the timer fired meanwhile: nothing is lost);
 // timeout_error if the timer fired and C ended in cancelled_error while the caller itself was not
 // cancelled; otherwise C's exception.
 //
-// Memory ordering: what each side writes before its acq_rel fetch_sub on remaining_ (C's result,
-// the timed_out_ flag) is visible to the side that drops the last share and resumes the caller.
+// Memory ordering: what each side writes before dropping its share (C's result, the timed_out_
+// flag) is visible to the side that drops the last share and resumes the caller (child_join).
 //
 // Thread safety: may only be awaited from a task running on a worker; each awaitable once.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
 #include <exception>
 
 #include <coreio/detail/as_task.hpp>
+#include <coreio/detail/child_join.hpp>
 #include <coreio/detail/promise_base.hpp>
 #include <coreio/detail/stack_guard.hpp>
 #include <coreio/errors.hpp>
@@ -51,12 +52,13 @@ namespace coreio {
 namespace detail {
 
 template <class T>
-class wait_for_awaitable final : child_sink, cancel_node {
+class wait_for_awaitable final : child_join {
  public:
   wait_for_awaitable(task<T> t, steady_clock::time_point deadline) : task_(std::move(t)) {
     timer_.deadline = deadline;
   }
-  wait_for_awaitable(wait_for_awaitable&& o) noexcept : task_(std::move(o.task_)) {
+  wait_for_awaitable(wait_for_awaitable&& o) noexcept
+      : child_join(std::move(o)), task_(std::move(o.task_)) {
     timer_.deadline = o.timer_.deadline;
   }
 
@@ -69,21 +71,15 @@ class wait_for_awaitable final : child_sink, cancel_node {
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) {
     started_ = true;
-    parent_ = parent;
-    scope_ = scope_of(parent);
     rt_ = this_runtime();
-    if (scope_->cancelled()) return parent;  // await_resume throws cancelled_error
+    if (!bind(parent, scope_of(parent))) return parent;  // await_resume throws cancelled_error
     auto& c = task_.handle().promise();
-    c.make_independent(completion_kind::gathered);
-    c.sink_ = this;
+    adopt(c);
     const bool due = timer_.deadline <= steady_clock::now();
-    // Relaxed: published to C by the symmetric transfer below, to T by the heap insertion.
-    remaining_.store(due ? 1 : 2, std::memory_order_relaxed);
+    set_shares(due ? 1 : 2);
     // Arm before inserting T: once T is in the heap, the monitor may fire it at any moment, so a
     // failed arm could no longer take it back. A cancel between the two cancels C, not yet started.
-    fn = &on_outer_cancel;
-    if (!scope_->arm(this)) return parent;
-    armed_ = true;
+    if (!arm(&on_outer_cancel)) return parent;
     if (due) {
       timed_out_ = true;
       c.own_scope_.cancel();  // C runs to its first suspension point, which throws
@@ -93,16 +89,15 @@ class wait_for_awaitable final : child_sink, cancel_node {
       timer_insert(&timer_);
       timer_inserted_ = true;
     }
-    count_child_spawned(1);
-    return transfer(task_.handle());
+    const std::coroutine_handle<> child = task_.handle();
+    return launch(&child, 1);
   }
 
   decltype(auto) await_resume() {
-    if (!armed_) throw_cancelled();
-    scope_->disarm(this);
+    join_end();
     auto& c = task_.handle().promise();
-    // timed_out_ is ordered by the acquire of the last fetch_sub (see the file comment).
-    if (c.exception_ && timed_out_ && !scope_->cancelled()) {
+    // timed_out_ is ordered by the acquire of the last share's drop (see the file comment).
+    if (c.exception_ && timed_out_ && !parent_cancelled()) {
       try {
         std::rethrow_exception(c.exception_);
       } catch (const cancelled_error&) {
@@ -121,20 +116,13 @@ class wait_for_awaitable final : child_sink, cancel_node {
     return drop_share();
   }
 
-  std::coroutine_handle<> drop_share() noexcept {
-    // acq_rel: release publishes this side's writes; the last one acquires the other side's.
-    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) return parent_;
-    return std::noop_coroutine();
-  }
-
   static void on_timer(timer_entry* e, bool fired) noexcept {
     auto* self = static_cast<wait_for_awaitable*>(static_cast<timer*>(e)->self);
     if (fired) {
       self->timed_out_ = true;
       self->task_.handle().promise().own_scope_.cancel();
     }
-    std::coroutine_handle<> next = self->drop_share();
-    if (next != std::noop_coroutine()) schedule(self->rt_, next);
+    self->drop_share_and_resume(self->rt_);
   }
 
   static void on_outer_cancel(cancel_node* n) noexcept {
@@ -147,14 +135,10 @@ class wait_for_awaitable final : child_sink, cancel_node {
 
   task<T> task_;
   timer timer_{};
-  std::coroutine_handle<> parent_{};
-  cancel_scope* scope_ = nullptr;
+  // The caller's runtime, on which T's on_done schedules the caller if it drops the last share.
   runtime_impl* rt_ = nullptr;
-  // Shares still held (C and T). RMW only.
-  std::atomic<int> remaining_{0};
   // Written by T's worker before it drops its share; read by the caller after the last drop.
   bool timed_out_ = false;
-  bool armed_ = false;
   bool started_ = false;
   bool timer_inserted_ = false;
 };

@@ -44,7 +44,7 @@
 #include <mutex>
 #include <thread>
 
-#include <coreio/to_thread.hpp>
+#include <coreio/detail/blocking_job.hpp>
 
 namespace coreio::detail {
 

@@ -1,6 +1,6 @@
 // time/timer.cpp — a sleep's life, one named function per state transition.
 //
-// An entry (coreio/time.hpp, timer_entry) is inserted `pending` into the timer queue of the worker
+// An entry (coreio/detail/timer_entry.hpp) is inserted `pending` into the timer queue of the worker
 // its task runs on (timer_insert), or, from a thread that is not a worker, into a given worker's
 // queue, which is then woken to re-arm its wake-up (timer_insert_on). Then exactly one of two
 // transitions happens, each an acq_rel compare-exchange from `pending`, so that exactly one thread
@@ -37,7 +37,7 @@ bool timer_claim_fired(timer_entry* e) noexcept {
 /// thread that won the entry; e may be gone once this returns.
 void timer_finish(timer_entry* e, bool fired) noexcept {
   if (e->on_done != nullptr) e->on_done(e, fired);
-  // The winner's share (time.hpp, timer_entry::shares): resume the sleeper only if its
+  // The winner's share (detail/timer_entry.hpp, timer_entry::shares): resume the sleeper only if its
   // await_suspend is done with it. e may be gone once scheduled: a thief can run the waiter.
   else if (e->drop_share()) schedule(e->rt, e->waiter);
 }

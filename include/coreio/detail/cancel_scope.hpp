@@ -44,10 +44,13 @@ struct cancel_node {
 
   /// Called once, by the cancelling thread, with the node that was armed.
   void (*fn)(cancel_node*) = nullptr;
-  /// Set by the canceller after fn returned; read by disarm. Writer: canceller; reader: owner.
-  std::atomic<bool> done{false};
   /// Link in the cancelling thread's list of nodes whose fn is still to run (see "Depth").
   cancel_node* next_pending = nullptr;
+  /// Set by the canceller after fn returned; read by disarm. Writer: canceller; reader: owner.
+  /// Last, so that a derived class's leading small members (parent_link::armed_,
+  /// detail/child_join.hpp) go into the tail padding after it: gather's awaitable, which lives in
+  /// every fork-join frame, stays as small as it was before child_join.
+  std::atomic<bool> done{false};
 };
 
 /// The cancelling thread's queue of taken nodes (see "Depth" above). Calling thread only.

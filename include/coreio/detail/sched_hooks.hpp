@@ -12,7 +12,7 @@ namespace coreio::detail {
 class worker;        // src/sched/worker.hpp: one per worker thread
 class runtime_impl;  // src/runtime_impl.hpp: shared state of one runtime
 struct promise_base;
-struct blocking_job;  // coreio/to_thread.hpp: one type-erased to_thread call
+struct blocking_job;  // detail/blocking_job.hpp: one type-erased to_thread call
 
 /// The worker running the calling thread, or null on a thread that is not a worker. Any thread.
 worker* this_worker() noexcept;

@@ -15,13 +15,15 @@
 //   running -> ended     finish_body(), at B's final suspend.
 //   A reschedule before running only records the deadline; after ended it changes nothing.
 //
-// Holds (holds_): the parties that may still touch this state or B's frame while B runs: B itself
-// (from start() to finish_body()); E while it is armed (in a queue, or popped and being fired); and
-// each thread that cancels B outside the lock (E's on_done, a reschedule to a due time). A hold is
-// taken only under the lock while phase_ is running, that is while B's own hold is there, so the
-// count never rises again from zero. Whoever drops the last hold resumes P: B by symmetric transfer
-// from its final suspend, anyone else by scheduling it; P then destroys B's frame and later this
-// state, so nobody touches either after dropping its hold.
+// Holds: the parties that may still touch this state or B's frame while B runs, counted as the
+// shares of the awaitable's child_join (detail/child_join.hpp): B itself (from start() to its final
+// suspend); E while it is armed (in a queue, or popped and being fired); and each thread that
+// cancels B outside the lock (E's on_done, a reschedule to a due time). A hold is taken
+// (child_join::add_share) only under the lock while phase_ is running, that is while B's own hold
+// is there, so the count never rises again from zero. Whoever drops the last hold resumes P: B by
+// symmetric transfer from its final suspend, anyone else by scheduling it
+// (child_join::drop_share_and_resume); P then destroys B's frame and later this state, so nobody
+// touches either after dropping its hold.
 //
 // E's life (the claims of time/timer.cpp: pending -> fired or pending -> cancelled, each won once):
 //   arm       (start, reschedule) E set pending with the new deadline and inserted into the calling
@@ -42,13 +44,14 @@
 // Nothing fires after the scope has ended: finish_body takes E back, or, if E fired, P waits
 // (through E's hold) for its on_done, which sees phase ended and leaves B alone.
 //
-// Memory ordering: the lock's acquire/release orders every field between the threads above; P is
-// resumed by the last holder after its last release (directly, or through a run-queue push), so P
-// sees B's result and every flag. E's fields are written while E is in no queue and published to
+// Memory ordering: the lock's acquire/release orders every field between the threads above; P
+// reads its flags under the lock; B's result is published to P by the countdown (child_join's acq_rel
+// drops, the last one on the thread that resumes P or before its run-queue push). E's fields are written while E is in no queue and published to
 // firers by the queue's lock on insert.
 //
 // Thread safety: reschedule, when, expired from any thread; enter, start and finish_body from the
-// awaitable that runs B (P's await_ready / await_suspend on a worker, B's final suspend).
+// awaitable that runs B (P's await_ready / await_suspend on a worker, B's final suspend, which
+// drops B's hold itself after finish_body).
 #pragma once
 
 #include <chrono>
@@ -58,11 +61,12 @@
 #include <optional>
 
 #include <coreio/detail/cancel_scope.hpp>
+#include <coreio/detail/child_join.hpp>
 #include <coreio/detail/sched_hooks.hpp>
 #include <coreio/detail/spinlock.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/spawn.hpp>
-#include <coreio/time.hpp>
+#include <coreio/detail/timer_entry.hpp>
 
 namespace coreio::detail {
 
@@ -127,26 +131,25 @@ class timeout_state {
     phase_ = phase::entered;
   }
 
-  /// P's await_suspend, just before B starts: arms the deadline (or fires it, if due). Worker only.
-  /// A failed heap allocation for E terminates (as it would in the scheduler).
-  void start(cancel_scope* body, std::coroutine_handle<> parent, runtime_impl* rt) noexcept {
+  /// P's await_suspend, just before B starts: arms the deadline (or fires it, if due). `join` is the
+  /// awaitable's countdown, holding B's share. Worker only. A failed heap allocation for E
+  /// terminates (as it would in the scheduler).
+  void start(cancel_scope* body, child_join* join, runtime_impl* rt) noexcept {
     std::unique_lock<spinlock> lk(lock_);
     body_ = body;
-    parent_ = parent;
+    join_ = join;
     rt_ = rt;
     home_ = static_cast<std::uint32_t>(current_worker());
     phase_ = phase::running;
-    holds_ = 1;  // B's
     arm(lk);
   }
 
-  /// B's final suspend: ends the deadline. Returns P if B held the last hold, else noop.
-  std::coroutine_handle<> finish_body() noexcept {
+  /// B's final suspend, before B drops its own hold: ends the deadline (takes E back, or, if E
+  /// fired, leaves E's on_done to drop E's hold).
+  void finish_body() noexcept {
     std::lock_guard<spinlock> g(lock_);
     phase_ = phase::ended;
-    if (armed_ && !take_back()) expired_ = true;  // E fired; its on_done will drop the last hold
-    if (--holds_ == 0) return parent_;
-    return std::noop_coroutine();
+    if (armed_ && !take_back()) expired_ = true;  // E fired; its on_done will drop E's hold
   }
 
  private:
@@ -161,7 +164,7 @@ class timeout_state {
     if (!timer_claim_cancelled(&entry_)) return false;
     timer_erase(&entry_);
     armed_ = false;
-    --holds_;  // B's hold remains: never the last
+    (void)join_->drop_share();  // E's; B's hold remains: never the last
     return true;
   }
 
@@ -180,7 +183,7 @@ class timeout_state {
     if (this_runtime() == rt_) timer_insert(&entry_);
     else timer_insert_on(rt_, home_, &entry_);
     armed_ = true;
-    ++holds_;
+    join_->add_share();  // E's
   }
 
   /// Locked, running, not expired, E not armed: the deadline has passed. Cancels B on this thread
@@ -188,21 +191,13 @@ class timeout_state {
   void fire_now(std::unique_lock<spinlock>& lk) noexcept {
     expired_ = true;
     timed_out_ = true;
-    ++holds_;
+    join_->add_share();  // this thread's, for the cancel
     cancel_scope* body = body_;
-    lk.unlock();
-    body->cancel();  // a cancel fn never takes this lock: no deadlock, and B may end meanwhile
-    drop_hold();
-  }
-
-  /// Drops one hold; the last one resumes P.
-  void drop_hold() noexcept {
-    std::unique_lock<spinlock> lk(lock_);
-    if (--holds_ != 0) return;
-    const std::coroutine_handle<> parent = parent_;
+    child_join* join = join_;
     runtime_impl* rt = rt_;
     lk.unlock();
-    schedule(rt, parent);
+    body->cancel();  // a cancel fn never takes this lock: no deadlock, and B may end meanwhile
+    join->drop_share_and_resume(rt);  // this state may be gone from here on
   }
 
   /// E's on_done, on the thread that won `fired` (never with fired == false: the scope takes E back
@@ -212,6 +207,8 @@ class timeout_state {
     std::unique_lock<spinlock> lk(s->lock_);
     s->armed_ = false;
     s->expired_ = true;
+    child_join* join = s->join_;
+    runtime_impl* rt = s->rt_;
     if (s->phase_ == phase::running) {
       s->timed_out_ = true;
       cancel_scope* body = s->body_;
@@ -220,7 +217,7 @@ class timeout_state {
     } else {
       lk.unlock();
     }
-    s->drop_hold();  // E's
+    join->drop_share_and_resume(rt);  // E's hold; this state may be gone from here on
   }
 
   mutable spinlock lock_;
@@ -229,13 +226,12 @@ class timeout_state {
   std::optional<time_point> deadline_;
   // E, armed while armed_.
   deadline_entry entry_{};
-  // B's cancel scope, P, the runtime B runs on and the worker it started on. Set by start().
+  // B's cancel scope, the countdown of holds that resumes P (file comment), the runtime B runs on
+  // and the worker it started on. Set by start().
   cancel_scope* body_ = nullptr;
-  std::coroutine_handle<> parent_{};
+  child_join* join_ = nullptr;
   runtime_impl* rt_ = nullptr;
   std::uint32_t home_ = 0;
-  // Parties that may still touch this state or B's frame (file comment).
-  int holds_ = 0;
   phase phase_ = phase::created;
   // E is in a queue, or popped and not yet through on_timer; it holds a hold.
   bool armed_ = false;

@@ -1,6 +1,6 @@
 // coreio/sync/mutex.hpp — mutex (asyncio.Lock) and its RAII guard, mutex_guard.
 //
-// A mutex is a detail::permit_core with one permit (sync/semaphore.hpp has the protocol and the
+// A mutex is a detail::permit_core with one permit (detail/permit_core.hpp has the protocol and the
 // lost-wake-up argument). Its state word reads:
 //   2  unlocked                         (one free permit, no waiters)
 //   0  locked, nobody queued
@@ -19,6 +19,7 @@
 
 #include <utility>
 
+#include <coreio/detail/permit_core.hpp>
 #include <coreio/detail/wait_list.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/sync/semaphore.hpp>
