@@ -12,9 +12,9 @@
 // Counters: items_per_second (lock/unlock pairs, acquire/release pairs, items or awaits per second).
 #include "support.hpp"
 
+#include <benchmark/benchmark.h>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/experimental/concurrent_channel.hpp>
-#include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdint>
@@ -114,7 +114,8 @@ coreio::task<std::uint64_t> on_coreio() {
   co_return c.load();
 }
 
-asio::awaitable<std::uint64_t> asio_user(std::counting_semaphore<>* s, std::atomic<std::uint64_t>* c) {
+asio::awaitable<std::uint64_t> asio_user(std::counting_semaphore<>* s,
+                                         std::atomic<std::uint64_t>* c) {
   for (std::uint64_t i = 0; i < per_task; ++i) {
     s->acquire();
     c->fetch_add(1, std::memory_order_relaxed);
@@ -141,7 +142,8 @@ constexpr std::size_t capacity = 64;
 
 constexpr std::uint64_t expected() { return items * (items - 1) / 2; }
 
-coreio::task<std::uint64_t> producer(coreio::queue<std::uint64_t>* q, std::uint64_t from, std::uint64_t to) {
+coreio::task<std::uint64_t> producer(coreio::queue<std::uint64_t>* q, std::uint64_t from,
+                                     std::uint64_t to) {
   for (std::uint64_t i = from; i < to; ++i) co_await q->put(i);
   co_return 0;
 }
@@ -157,7 +159,8 @@ coreio::task<std::uint64_t> consumer(coreio::queue<std::uint64_t>* q) {
 
 coreio::task<std::uint64_t> producers(coreio::queue<std::uint64_t>* q, std::uint64_t pairs) {
   std::vector<coreio::task<std::uint64_t>> ps;
-  for (std::uint64_t p = 0; p < pairs; ++p) ps.push_back(producer(q, items * p / pairs, items * (p + 1) / pairs));
+  for (std::uint64_t p = 0; p < pairs; ++p)
+    ps.push_back(producer(q, items * p / pairs, items * (p + 1) / pairs));
   co_await coreio::gather(std::move(ps));
   q->shutdown();
   co_return 0;
@@ -181,7 +184,8 @@ coreio::task<std::uint64_t> on_coreio(std::uint64_t pairs) {
 using channel = asio::experimental::concurrent_channel<void(asio::error_code, std::uint64_t)>;
 
 asio::awaitable<std::uint64_t> asio_producer(channel* ch, std::uint64_t from, std::uint64_t to) {
-  for (std::uint64_t i = from; i < to; ++i) co_await ch->async_send(asio::error_code{}, i, asio::use_awaitable);
+  for (std::uint64_t i = from; i < to; ++i)
+    co_await ch->async_send(asio::error_code{}, i, asio::use_awaitable);
   co_return 0;
 }
 
@@ -200,9 +204,11 @@ asio::awaitable<std::uint64_t> asio_consumer(channel* ch) {
 
 asio::awaitable<std::uint64_t> asio_producers(channel* ch, std::uint64_t pairs) {
   std::vector<asio::awaitable<std::uint64_t>> ps;
-  for (std::uint64_t p = 0; p < pairs; ++p) ps.push_back(asio_producer(ch, items * p / pairs, items * (p + 1) / pairs));
+  for (std::uint64_t p = 0; p < pairs; ++p)
+    ps.push_back(asio_producer(ch, items * p / pairs, items * (p + 1) / pairs));
   co_await asio_baseline::gather(std::move(ps));
-  for (std::uint64_t c = 0; c < pairs; ++c) co_await ch->async_send(asio::error_code{}, end_of_items, asio::use_awaitable);
+  for (std::uint64_t c = 0; c < pairs; ++c)
+    co_await ch->async_send(asio::error_code{}, end_of_items, asio::use_awaitable);
   co_return 0;
 }
 
@@ -217,7 +223,8 @@ asio::awaitable<std::uint64_t> asio_consumers(channel* ch, std::uint64_t pairs) 
 
 asio::awaitable<std::uint64_t> on_asio(std::uint64_t pairs) {
   channel ch(co_await asio::this_coro::executor, capacity);
-  auto [sum, none] = co_await asio_baseline::gather(asio_consumers(&ch, pairs), asio_producers(&ch, pairs));
+  auto [sum, none] =
+      co_await asio_baseline::gather(asio_consumers(&ch, pairs), asio_producers(&ch, pairs));
   (void)none;
   co_return sum;
 }
@@ -254,7 +261,8 @@ asio::awaitable<std::uint64_t> on_asio() {
 void register_all() {
   register_pair(
       "sync", "mutex_uncontended", t, mutex_bench::uncontended_n, mutex_bench::uncontended_n,
-      [] { return mutex_bench::uncontended_coreio(); }, [] { return mutex_bench::uncontended_asio(); });
+      [] { return mutex_bench::uncontended_coreio(); },
+      [] { return mutex_bench::uncontended_asio(); });
   constexpr std::uint64_t locks = mutex_bench::tasks * mutex_bench::per_task;
   register_pair(
       "sync", "mutex_contended", t, locks, locks, [] { return mutex_bench::contended_coreio(); },
@@ -267,7 +275,8 @@ void register_all() {
     const char* name = pairs == 1 ? "queue_1pair" : "queue_4pairs";
     register_pair(
         "sync", name, t, queue_bench::items, queue_bench::expected(),
-        [pairs] { return queue_bench::on_coreio(pairs); }, [pairs] { return queue_bench::on_asio(pairs); });
+        [pairs] { return queue_bench::on_coreio(pairs); },
+        [pairs] { return queue_bench::on_asio(pairs); });
   }
   register_pair(
       "sync", "wait_for", t, wait_for_bench::n, wait_for_bench::n * (wait_for_bench::n - 1) / 2,

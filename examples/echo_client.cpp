@@ -60,7 +60,8 @@ coreio::task<std::size_t> talk(std::uint16_t port, std::vector<std::string> line
   co_return matched;
 }
 
-coreio::task<std::size_t> main_task(std::optional<std::uint16_t> port, std::vector<std::string> lines) {
+coreio::task<std::size_t> main_task(std::optional<std::uint16_t> port,
+                                    std::vector<std::string> lines) {
   if (port) co_return co_await talk(*port, std::move(lines));
 
   // No server given: start one here, talk to it, then stop it and wait for its connection to end.
@@ -111,7 +112,8 @@ int main(int argc, char** argv) {
 
   if (from_stdin) {
     // The rest of echo_server's output, up to its exit.
-    for (std::string rest; std::getline(std::cin, rest);) std::cout << "server: " << rest << std::endl;
+    for (std::string rest; std::getline(std::cin, rest);)
+      std::cout << "server: " << rest << std::endl;
   }
   if (matched != lines.size()) {
     std::cout << "only " << matched << " of " << lines.size() << " replies match" << std::endl;

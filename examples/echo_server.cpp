@@ -63,7 +63,8 @@ coreio::task<> handle_echo(coreio::net::tcp_stream conn) {
 }
 
 coreio::task<> main_task(settings s) {
-  auto server = coreio::net::serve(coreio::net::tcp_listener::bind("127.0.0.1", s.port), handle_echo);
+  auto server =
+      coreio::net::serve(coreio::net::tcp_listener::bind("127.0.0.1", s.port), handle_echo);
   std::cout << "serving on 127.0.0.1:" << server.port() << std::endl;
 
   if (s.once == 0) {

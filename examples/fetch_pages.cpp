@@ -37,7 +37,9 @@ namespace {
 std::pair<std::string, std::string> page(std::string_view path) {
   if (path == "/") return {"200 OK", "<html><body>coreio says hello</body></html>\n"};
   if (path == "/about") return {"200 OK", "asyncio's model on per-core event loops\n"};
-  if (path == "/todos/1") return {"200 OK", R"({"id": 1, "title": "write the tests", "done": true})" "\n"};
+  if (path == "/todos/1")
+    return {"200 OK", R"({"id": 1, "title": "write the tests", "done": true})"
+                      "\n"};
   if (path == "/big") return {"200 OK", std::string(100'000, 'x')};
   return {"404 Not Found", "no such page\n"};
 }
@@ -78,7 +80,8 @@ coreio::task<fetched> fetch(std::uint16_t port, std::string path) {
   }
   std::array<std::byte, 16 * 1024> buf;
   while (const std::size_t n = co_await conn.read_some(std::span(buf))) f.size += n;  // to EOF
-  if (f.size != content_length) throw std::runtime_error(path + ": body shorter than Content-Length");
+  if (f.size != content_length)
+    throw std::runtime_error(path + ": body shorter than Content-Length");
   co_return f;
 }
 

@@ -22,9 +22,11 @@ std::uint32_t resolve_workers(std::size_t requested) {
 runtime_options checked(runtime_options o) {
   const std::uint32_t c = o.local_queue_capacity;
   if (c < 4 || (c & (c - 1)) != 0) {
-    throw std::invalid_argument("coreio: runtime_options.local_queue_capacity must be a power of two >= 4");
+    throw std::invalid_argument(
+        "coreio: runtime_options.local_queue_capacity must be a power of two >= 4");
   }
-  if (o.workers > 65534) throw std::invalid_argument("coreio: runtime_options.workers must be <= 65534");
+  if (o.workers > 65534)
+    throw std::invalid_argument("coreio: runtime_options.workers must be <= 65534");
   if (o.blocking_threads == 0) {
     throw std::invalid_argument("coreio: runtime_options.blocking_threads must be >= 1");
   }
@@ -42,7 +44,8 @@ runtime_impl::runtime_impl(const runtime_options& options)
       monitor_(*this, options.monitor_interval) {
   const std::uint32_t n = resolve_workers(options.workers);
   workers_.reserve(n);
-  for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(*this, i, options));
+  for (std::uint32_t i = 0; i < n; ++i)
+    workers_.push_back(std::make_unique<worker>(*this, i, options));
   threads_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) {
     threads_.emplace_back([this, i] {
@@ -56,7 +59,8 @@ runtime_impl::runtime_impl(const runtime_options& options)
 
 runtime_impl::~runtime_impl() {
   if (worker* w = this_worker(); w != nullptr && &w->rt() == this) {
-    std::fputs("coreio: a runtime was destroyed from one of its own worker threads; aborting\n", stderr);
+    std::fputs("coreio: a runtime was destroyed from one of its own worker threads; aborting\n",
+               stderr);
     std::abort();
   }
   if (blocking_.on_pool_thread()) {
@@ -157,7 +161,8 @@ runtime_metrics runtime_impl::metrics() const {
 
 namespace coreio {
 
-runtime::runtime(runtime_options options) : impl_(std::make_unique<detail::runtime_impl>(options)) {}
+runtime::runtime(runtime_options options)
+    : impl_(std::make_unique<detail::runtime_impl>(options)) {}
 
 runtime::~runtime() = default;
 

@@ -76,7 +76,9 @@ class runtime_impl {
   explicit runtime_impl(const runtime_options& options);
   ~runtime_impl();
 
-  std::uint32_t worker_count() const noexcept { return static_cast<std::uint32_t>(workers_.size()); }
+  std::uint32_t worker_count() const noexcept {
+    return static_cast<std::uint32_t>(workers_.size());
+  }
   /// The part of worker i that other threads may touch (thieves, the monitor, metrics, sockets).
   worker_remote& remote(std::uint32_t i) noexcept { return workers_[i]->remote(); }
   /// Worker i itself, for posting to its loop (worker::post) and binding IO objects to it.

@@ -222,8 +222,7 @@ asio::awaitable<std::tuple<T...>> gather(asio::awaitable<T>... children) {
   detail::join_state st(sizeof...(T));
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (asio::co_spawn(ex, std::move(children), detail::store_into(st, std::get<I>(results))), ...);
-  }
-  (std::index_sequence_for<T...>{});
+  }(std::index_sequence_for<T...>{});
   co_await st.latch.wait();
   if (st.error) std::rethrow_exception(st.error);
   co_return results;

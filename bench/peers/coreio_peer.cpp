@@ -112,7 +112,8 @@ coreio::task<void> echo_connection(coreio::net::tcp_stream s) {
 }
 
 coreio::task<void> echo_server(std::uint16_t port) {
-  auto srv = coreio::net::serve(coreio::net::tcp_listener::bind("127.0.0.1", port), echo_connection);
+  auto srv =
+      coreio::net::serve(coreio::net::tcp_listener::bind("127.0.0.1", port), echo_connection);
   co_await srv.wait();  // until the runtime is destroyed (which cancels it)
 }
 

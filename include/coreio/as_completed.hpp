@@ -42,7 +42,8 @@ class completion_set {
       if (!t.valid()) detail::throw_usage("as_completed of a moved-from or already-awaited task");
     }
     handles_.reserve(tasks.size());
-    for (auto& t : tasks) handles_.push_back(coreio::spawn(detail::completed_child<T>(s_, std::move(t))));
+    for (auto& t : tasks)
+      handles_.push_back(coreio::spawn(detail::completed_child<T>(s_, std::move(t))));
   }
   completion_set(completion_set&&) noexcept = default;
   completion_set& operator=(completion_set&&) = delete;

@@ -49,7 +49,8 @@ class broken_barrier : public std::runtime_error {
 /// Thrown by future<T> when its promise was destroyed without a value or an exception.
 class broken_promise : public std::logic_error {
  public:
-  broken_promise() : std::logic_error("coreio: the promise was destroyed without setting a value") {}
+  broken_promise()
+      : std::logic_error("coreio: the promise was destroyed without setting a value") {}
 };
 
 /// Thrown when the API is used in a way that would deadlock, crash or lose a result: block_on or

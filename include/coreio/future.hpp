@@ -101,7 +101,8 @@ class promise {
  private:
   void claim_or_throw() {
     if (!s_) detail::throw_usage("promise used after being moved from");
-    if (!s_->claim()) detail::throw_usage("promise already satisfied (set_value/set_exception twice)");
+    if (!s_->claim())
+      detail::throw_usage("promise already satisfied (set_value/set_exception twice)");
   }
   void abandon() noexcept {
     if (!s_) return;

@@ -140,10 +140,12 @@ class gather_tuple_awaitable final : gather_core {
     std::optional<when_any_result<V>> out;
     auto one = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
       if (promises_[J] != winner) return;
-      if constexpr (std::is_same_v<V, gather_result_t<std::tuple_element_t<J, std::tuple<Ts...>>>>) {
+      if constexpr (std::is_same_v<V,
+                                   gather_result_t<std::tuple_element_t<J, std::tuple<Ts...>>>>) {
         out.emplace(when_any_result<V>{J, take_gather_result(std::get<J>(tasks_))});
       } else {
-        out.emplace(when_any_result<V>{J, V(std::in_place_index<J>, take_gather_result(std::get<J>(tasks_)))});
+        out.emplace(when_any_result<V>{
+            J, V(std::in_place_index<J>, take_gather_result(std::get<J>(tasks_)))});
       }
     };
     (one(std::integral_constant<std::size_t, I>{}), ...);
@@ -158,8 +160,10 @@ class gather_tuple_awaitable final : gather_core {
 template <gather_mode M, class T>
 class gather_vector_awaitable final : gather_core {
  public:
-  explicit gather_vector_awaitable(std::vector<task<T>> ts) : gather_core(M), tasks_(std::move(ts)) {
-    if (M == gather_mode::any && tasks_.empty()) throw_usage("when_any of an empty vector of tasks");
+  explicit gather_vector_awaitable(std::vector<task<T>> ts)
+      : gather_core(M), tasks_(std::move(ts)) {
+    if (M == gather_mode::any && tasks_.empty())
+      throw_usage("when_any of an empty vector of tasks");
   }
 
   bool await_ready() {
@@ -233,13 +237,15 @@ detail::gather_vector_awaitable<detail::gather_mode::all, T> gather(std::vector<
 template <class... As>
   requires(sizeof...(As) > 0 && (detail::gatherable<As> && ...))
 auto gather_settled(As&&... as) {
-  return detail::gather_tuple_awaitable<detail::gather_mode::settled, detail::as_task_value_t<As>...>(
+  return detail::gather_tuple_awaitable<detail::gather_mode::settled,
+                                        detail::as_task_value_t<As>...>(
       detail::as_task(std::forward<As>(as))...);
 }
 
 /// Runs every task in parallel to its end and returns their outcomes in input order.
 template <class T>
-detail::gather_vector_awaitable<detail::gather_mode::settled, T> gather_settled(std::vector<task<T>> ts) {
+detail::gather_vector_awaitable<detail::gather_mode::settled, T> gather_settled(
+    std::vector<task<T>> ts) {
   return detail::gather_vector_awaitable<detail::gather_mode::settled, T>(std::move(ts));
 }
 

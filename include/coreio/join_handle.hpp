@@ -131,7 +131,8 @@ class join_handle {
 
   void check_retrievable() const {
     if (!h_) detail::throw_usage("join_handle is empty (moved from or detached)");
-    if (consumed_) detail::throw_usage("join_handle result already retrieved (awaited or get() twice)");
+    if (consumed_)
+      detail::throw_usage("join_handle result already retrieved (awaited or get() twice)");
   }
   void release() noexcept {
     if (!h_) return;
@@ -142,6 +143,5 @@ class join_handle {
   handle_type h_{};
   bool consumed_ = false;
 };
-
 
 }  // namespace coreio

@@ -35,9 +35,9 @@ struct runtime_metrics {
   std::uint64_t tasks_alive = 0;         ///< spawned tasks not yet ended
   std::uint64_t global_queue_depth = 0;  ///< tasks in the global queue now (approximate)
   // The blocking pool (coreio::to_thread), read under the pool's lock: these four are one instant.
-  std::uint64_t blocking_threads = 0;         ///< blocking-pool threads alive now
-  std::uint64_t blocking_idle_threads = 0;    ///< of those, the ones waiting for a job
-  std::uint64_t blocking_queue_depth = 0;     ///< to_thread calls queued, not yet started
+  std::uint64_t blocking_threads = 0;       ///< blocking-pool threads alive now
+  std::uint64_t blocking_idle_threads = 0;  ///< of those, the ones waiting for a job
+  std::uint64_t blocking_queue_depth = 0;   ///< to_thread calls queued, not yet started
   /// to_thread calls that have returned or thrown; counted by the pool thread just after it handed
   /// the result back, so it may lag the awaiting task by a moment.
   std::uint64_t blocking_jobs_completed = 0;

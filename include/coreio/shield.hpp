@@ -103,7 +103,8 @@ class uncancellable_awaitable final : child_join {
   uncancellable_awaitable(uncancellable_awaitable&& o) noexcept
       : child_join(std::move(o)), task_(std::move(o.task_)) {}
   bool await_ready() const {
-    if (!task_.valid()) throw_usage("uncancellable of a moved-from or already-awaited coreio::task");
+    if (!task_.valid())
+      throw_usage("uncancellable of a moved-from or already-awaited coreio::task");
     return false;
   }
   template <class P>

@@ -9,8 +9,8 @@
 #include <type_traits>
 #include <utility>
 
-#include <coreio/detail/promise_base.hpp>
 #include <coreio/detail/as_task.hpp>
+#include <coreio/detail/promise_base.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/task.hpp>

@@ -56,12 +56,14 @@ class task_group {
   /// Throws usage_error once the group is cancelling (a child failed, or it was cancelled).
   template <class T>
   join_handle<T> spawn(task<T> t) {
-    if (!t.valid()) detail::throw_usage("task_group::spawn of a moved-from or already-awaited task");
+    if (!t.valid())
+      detail::throw_usage("task_group::spawn of a moved-from or already-awaited task");
     {
       std::lock_guard<std::mutex> g(s_->m);
       if (s_->cancelling) {
-        detail::throw_usage("task_group::spawn on a group that is shutting down (a child failed or "
-                            "the group was cancelled)");
+        detail::throw_usage(
+            "task_group::spawn on a group that is shutting down (a child failed or "
+            "the group was cancelled)");
       }
       ++s_->running;
     }

@@ -63,9 +63,7 @@ void io_complete(io_op* op, const std::error_code& ec, std::size_t bytes) noexce
   resume(op);
 }
 
-bool io_may_try_now(const io_op* op) noexcept {
-  return this_worker() == op->owner && coop_take();
-}
+bool io_may_try_now(const io_op* op) noexcept { return this_worker() == op->owner && coop_take(); }
 
 void io_submit(io_op* op) {
   worker* owner = op->owner;

@@ -17,8 +17,10 @@ namespace coreio::detail {
 /// system category to std::system_category, and an abort to std::errc::operation_canceled.
 inline std::error_code normalize_error(const std::error_code& ec) noexcept {
   if (!ec) return ec;
-  if (ec == asio::error::operation_aborted) return std::make_error_code(std::errc::operation_canceled);
-  if (ec.category() == asio::error::get_system_category()) return {ec.value(), std::system_category()};
+  if (ec == asio::error::operation_aborted)
+    return std::make_error_code(std::errc::operation_canceled);
+  if (ec.category() == asio::error::get_system_category())
+    return {ec.value(), std::system_category()};
   return ec;
 }
 

@@ -36,10 +36,10 @@ struct server_state {
   std::atomic<std::uint64_t> failed{0};
 
   std::mutex mu;
-  std::size_t active = 0;                       // guarded by mu
-  bool loop_done = false;                       // guarded by mu
-  join_handle<void> loop;                       // guarded by mu
-  std::optional<promise<void>> slot_waiter;     // guarded by mu
+  std::size_t active = 0;                    // guarded by mu
+  bool loop_done = false;                    // guarded by mu
+  join_handle<void> loop;                    // guarded by mu
+  std::optional<promise<void>> slot_waiter;  // guarded by mu
   // Set once, when loop_done and active == 0 first hold together (decided under mu).
   event drained;
 };
@@ -187,7 +187,9 @@ std::size_t server::active() const {
   return s_->active;
 }
 
-std::uint64_t server::accepted() const { return s_ ? s_->accepted.load(std::memory_order_relaxed) : 0; }
+std::uint64_t server::accepted() const {
+  return s_ ? s_->accepted.load(std::memory_order_relaxed) : 0;
+}
 std::uint64_t server::failed() const { return s_ ? s_->failed.load(std::memory_order_relaxed) : 0; }
 std::uint16_t server::port() const { return s_ ? s_->port : 0; }
 

@@ -10,8 +10,8 @@
 // holds its read claim.
 #pragma once
 
-#include <asio/cancellation_signal.hpp>
 #include <asio/basic_socket_acceptor.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>

@@ -27,7 +27,8 @@ tcp_stream& tcp_stream::operator=(tcp_stream&&) noexcept = default;
 tcp_stream::~tcp_stream() = default;
 tcp_stream::tcp_stream(detail::stream_socket_ptr impl) noexcept : stream(std::move(impl)) {}
 
-task<tcp_stream> tcp_stream::connect(std::string host, std::uint16_t port, connect_options options) {
+task<tcp_stream> tcp_stream::connect(std::string host, std::uint16_t port,
+                                     connect_options options) {
   detail::require_worker("tcp_stream::connect outside a runtime");
   if (options.happy_eyeballs_delay.count() <= 0) {
     throw std::invalid_argument("coreio::net: connect_options.happy_eyeballs_delay must be > 0");
@@ -64,9 +65,13 @@ task<tcp_stream> tcp_stream::connect(endpoint ep) {
   return connect(std::move(ep.address), ep.port);
 }
 
-endpoint tcp_stream::local_endpoint() const { return detail::to_endpoint(impl().sock.local_endpoint()); }
+endpoint tcp_stream::local_endpoint() const {
+  return detail::to_endpoint(impl().sock.local_endpoint());
+}
 
-endpoint tcp_stream::remote_endpoint() const { return detail::to_endpoint(impl().sock.remote_endpoint()); }
+endpoint tcp_stream::remote_endpoint() const {
+  return detail::to_endpoint(impl().sock.remote_endpoint());
+}
 
 void tcp_stream::set_nodelay(bool on) {
   detail::stream_socket_impl* s = &impl();
@@ -88,8 +93,9 @@ tcp_listener tcp_listener::bind(const std::string& host, std::uint16_t port, lis
   std::error_code ec;
   asio::ip::address addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) {
-    throw std::system_error(detail::normalize_error(ec),
-                            "coreio::net: listen address must be numeric or localhost: '" + host + "'");
+    throw std::system_error(
+        detail::normalize_error(ec),
+        "coreio::net: listen address must be numeric or localhost: '" + host + "'");
   }
   tcp_listener l;
   l.impl_.reset(new detail::acceptor_impl(w));
@@ -97,7 +103,8 @@ tcp_listener tcp_listener::bind(const std::string& host, std::uint16_t port, lis
   const generic_stream::endpoint ep{asio::ip::tcp::endpoint(addr, port)};
   const std::string where = " on " + host + ":" + std::to_string(port);
   acc.open(ep.protocol(), ec);
-  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: open listener" + where);
+  if (ec)
+    throw std::system_error(detail::normalize_error(ec), "coreio::net: open listener" + where);
   if (o.reuse_address) acc.set_option(asio::socket_base::reuse_address(true), ec);
   if (o.reuse_port) {
     int one = 1;
@@ -119,7 +126,9 @@ tcp_listener::accept_awaiter::accept_awaiter(tcp_listener& l, int target_worker)
 tcp_stream tcp_listener::accept_awaiter::await_resume() { return tcp_stream(take()); }
 
 tcp_listener::accept_awaiter tcp_listener::accept() { return accept_awaiter(*this, -1); }
-tcp_listener::accept_awaiter tcp_listener::accept_on(int target) { return accept_awaiter(*this, target); }
+tcp_listener::accept_awaiter tcp_listener::accept_on(int target) {
+  return accept_awaiter(*this, target);
+}
 
 std::uint16_t tcp_listener::port() const { return local_endpoint().port; }
 

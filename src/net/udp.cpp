@@ -59,9 +59,11 @@ udp_socket udp_socket::bind(const std::string& host, std::uint16_t port) {
   asio::ip::udp::endpoint ep(addr, port);
   const std::string where = " on " + host + ":" + std::to_string(port);
   u.impl_->sock.open(ep.protocol(), ec);
-  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: open udp socket" + where);
+  if (ec)
+    throw std::system_error(detail::normalize_error(ec), "coreio::net: open udp socket" + where);
   u.impl_->sock.bind(ep, ec);
-  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: bind udp socket" + where);
+  if (ec)
+    throw std::system_error(detail::normalize_error(ec), "coreio::net: bind udp socket" + where);
   return u;
 }
 
@@ -97,7 +99,8 @@ udp_socket::send_awaiter::send_awaiter(udp_socket& s, std::span<const std::byte>
     if (op->arg != nullptr) {
       const auto* to = static_cast<const endpoint*>(op->arg);
       asio::ip::udp::endpoint dest(detail::parse_address(to->address), to->port);
-      u->sock.async_send_to(asio::buffer(op->buf, op->len), dest, detail::io_handler(op, u->send_sig));
+      u->sock.async_send_to(asio::buffer(op->buf, op->len), dest,
+                            detail::io_handler(op, u->send_sig));
     } else {
       u->sock.async_send(asio::buffer(op->buf, op->len), detail::io_handler(op, u->send_sig));
     }
@@ -111,7 +114,8 @@ std::size_t udp_socket::send_awaiter::await_resume() {
   return bytes;
 }
 
-udp_socket::receive_awaiter::receive_awaiter(udp_socket& s, std::span<std::byte> b, bool connected) {
+udp_socket::receive_awaiter::receive_awaiter(udp_socket& s, std::span<std::byte> b,
+                                             bool connected) {
   if (!s.impl_) detail::throw_usage("coreio::net::udp_socket is not bound");
   udp_socket_impl& u = *s.impl_;
   owner = u.owner;

@@ -10,7 +10,8 @@
 
 namespace coreio::detail {
 
-monitor::monitor(runtime_impl& rt, std::chrono::microseconds interval) : rt_(rt), interval_(interval) {}
+monitor::monitor(runtime_impl& rt, std::chrono::microseconds interval)
+    : rt_(rt), interval_(interval) {}
 
 monitor::~monitor() { stop(); }
 

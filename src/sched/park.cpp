@@ -12,7 +12,8 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 std::uint64_t ns_between(steady::time_point a, steady::time_point b) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
 }
 }  // namespace
 
@@ -25,7 +26,8 @@ void worker::park() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   // 3. Re-check every queue and this worker's due timers.
   bool work = rt_.stopping() || rt_.global().size_approx() > 0;
-  for (std::uint32_t i = 0; !work && i < rt_.worker_count(); ++i) work = rt_.remote(i).queued() != 0;
+  for (std::uint32_t i = 0; !work && i < rt_.worker_count(); ++i)
+    work = rt_.remote(i).queued() != 0;
   const steady::time_point next = remote_.timers_.next_deadline();
   if (!work && next <= steady::now()) work = true;
   if (work) {

@@ -18,8 +18,8 @@
 
 #include <coreio/detail/promise_base.hpp>
 
-#include "util/cache_padded.hpp"
 #include <coreio/detail/spinlock.hpp>
+#include "util/cache_padded.hpp"
 
 namespace coreio::detail {
 

@@ -37,8 +37,9 @@ std::coroutine_handle<> spawned_task_complete(promise_base* p, std::coroutine_ha
   // (suspended until we resume it) cannot free; nothing below touches shared state after the drop.
   std::coroutine_handle<> next = std::noop_coroutine();
   if (waiter != nullptr) {
-    if (waiter->rt == st->rt) next = waiter->handle;  // same runtime: run it here by symmetric transfer
-    else schedule(waiter->rt, waiter->handle);        // a task of another runtime resumes on its own pool
+    if (waiter->rt == st->rt)
+      next = waiter->handle;                    // same runtime: run it here by symmetric transfer
+    else schedule(waiter->rt, waiter->handle);  // a task of another runtime resumes on its own pool
   }
   release(st, h);
   return next;

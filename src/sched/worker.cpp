@@ -18,7 +18,8 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 std::uint64_t ns_between(steady::time_point a, steady::time_point b) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
 }
 
 std::coroutine_handle<> as_handle(void* p) noexcept {
@@ -152,8 +153,8 @@ std::coroutine_handle<> worker::steal() {
     fork_deque::stealer forks = victim.fork_stealer();
     const std::int64_t avail = forks.size();
     if (avail == 0) continue;
-    const std::int64_t want =
-        std::min<std::int64_t>((avail + 1) / 2, static_cast<std::int64_t>(forks_.capacity()) - forks_.size());
+    const std::int64_t want = std::min<std::int64_t>(
+        (avail + 1) / 2, static_cast<std::int64_t>(forks_.capacity()) - forks_.size());
     void* first = nullptr;
     std::uint64_t got = 0;
     for (std::int64_t k = 0; k < want; ++k) {

@@ -65,8 +65,8 @@ void timer_insert_on(runtime_impl* rt, std::uint32_t index, timer_entry* e) {
 bool timer_claim_cancelled(timer_entry* e) noexcept {
   std::uint8_t expected = timer_entry::pending;
   // acq_rel: as in timer_claim_fired. An entry that fired keeps `fired`.
-  return e->state.compare_exchange_strong(expected, timer_entry::cancelled, std::memory_order_acq_rel,
-                                          std::memory_order_acquire);
+  return e->state.compare_exchange_strong(expected, timer_entry::cancelled,
+                                          std::memory_order_acq_rel, std::memory_order_acquire);
 }
 
 void timer_erase(timer_entry* e) noexcept { e->queue->erase(e); }

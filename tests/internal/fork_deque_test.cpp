@@ -198,7 +198,8 @@ TEST(ForkDequeTest, EveryItemIsTakenExactlyOnceUnderConcurrentPopsAndSteals) {
                        << (first_bad < n ? int(taken[first_bad].load()) : -1) << " times";
     // How much the thieves got depends on the OS scheduler (on a loaded machine they may get
     // nothing); the property under test is "exactly once", so it is recorded, not asserted.
-    RecordProperty("stolen_at_capacity_" + std::to_string(capacity), static_cast<int>(stolen.load()));
+    RecordProperty("stolen_at_capacity_" + std::to_string(capacity),
+                   static_cast<int>(stolen.load()));
   }
 }
 

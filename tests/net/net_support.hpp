@@ -10,8 +10,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,7 +54,8 @@ inline std::byte pattern_byte(std::uint64_t i, std::uint64_t seed = 0) {
   return static_cast<std::byte>((x * 0x9D) & 0xff);
 }
 
-inline std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed = 0, std::uint64_t from = 0) {
+inline std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed = 0,
+                                      std::uint64_t from = 0) {
   std::vector<std::byte> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = pattern_byte(from + i, seed);
   return v;
@@ -133,7 +134,8 @@ inline std::size_t kernel_tcp_buffer_bound() {
     if (f >> a >> b >> c) return c;
     return fallback;
   };
-  return third("/proc/sys/net/ipv4/tcp_rmem", 32u << 20) + third("/proc/sys/net/ipv4/tcp_wmem", 8u << 20);
+  return third("/proc/sys/net/ipv4/tcp_rmem", 32u << 20) +
+         third("/proc/sys/net/ipv4/tcp_wmem", 8u << 20);
 }
 
 /// True if a socket can be bound to ::1 (IPv6 loopback configured).
@@ -157,7 +159,8 @@ class temp_dir {
     const char* env = std::getenv("TMPDIR");
     const std::string base = env != nullptr && *env != '\0' && std::strlen(env) < 48 ? env : "/tmp";
     std::string tmpl = base + "/coreio-net-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      throw std::system_error(errno, std::generic_category(), "mkdtemp");
     path_ = tmpl;
   }
   ~temp_dir() {

@@ -44,7 +44,9 @@ coreio::task<std::vector<endpoint>> resolve_task(std::string host, std::uint16_t
   co_return co_await resolve(std::move(host), port);
 }
 
-bool is_loopback(const endpoint& e) { return e.address.rfind("127.", 0) == 0 || e.address == "::1"; }
+bool is_loopback(const endpoint& e) {
+  return e.address.rfind("127.", 0) == 0 || e.address == "::1";
+}
 
 TEST(ResolveTest, LocalhostGivesLoopbackAddressesWithThePort) {
   coreio::runtime rt{two_workers()};
@@ -59,7 +61,8 @@ TEST(ResolveTest, LocalhostGivesLoopbackAddressesWithThePort) {
 TEST(ResolveTest, NumericAddressesComeBackUnchangedWithoutALookup) {
   fake_dns::scope dns;
   coreio::runtime rt{two_workers()};
-  EXPECT_EQ(rt.block_on(resolve_task("127.0.0.1", 8080)), (std::vector<endpoint>{{"127.0.0.1", 8080}}));
+  EXPECT_EQ(rt.block_on(resolve_task("127.0.0.1", 8080)),
+            (std::vector<endpoint>{{"127.0.0.1", 8080}}));
   EXPECT_EQ(rt.block_on(resolve_task("::1", 5)), (std::vector<endpoint>{{"::1", 5}}));
   EXPECT_EQ(rt.block_on(resolve_task("10.1.2.3", 0)), (std::vector<endpoint>{{"10.1.2.3", 0}}));
   EXPECT_EQ(fake_dns::calls(), 0u) << "a numeric address went through getaddrinfo";
@@ -103,7 +106,8 @@ struct timed_outcome {
   double seconds = 0;
 };
 
-coreio::task<timed_outcome> resolve_with_timeout(std::string host, std::chrono::milliseconds limit) {
+coreio::task<timed_outcome> resolve_with_timeout(std::string host,
+                                                 std::chrono::milliseconds limit) {
   timed_outcome r;
   stopwatch sw;
   try {
@@ -127,7 +131,8 @@ TEST(ResolveTest, ATimeoutOnASlowLookupIsOnTime) {
   std::printf("[ info ] wait_for(resolve(slow), 100ms) timed out after %.1f ms\n", r.seconds * 1e3);
 }
 
-coreio::task<timed_outcome> connect_with_timeout(std::string host, std::chrono::milliseconds limit) {
+coreio::task<timed_outcome> connect_with_timeout(std::string host,
+                                                 std::chrono::milliseconds limit) {
   timed_outcome r;
   stopwatch sw;
   try {
@@ -146,7 +151,8 @@ TEST(ResolveTest, ATimeoutOnConnectByNameDuringASlowLookupIsOnTime) {
   EXPECT_TRUE(r.timed_out);
   EXPECT_LT(r.seconds, std::chrono::duration<double>(100ms + on_time_slack).count())
       << "wait_for(connect(slow name), 100ms) ended after " << r.seconds << " s";
-  std::printf("[ info ] wait_for(connect(slow name), 100ms) timed out after %.1f ms\n", r.seconds * 1e3);
+  std::printf("[ info ] wait_for(connect(slow name), 100ms) timed out after %.1f ms\n",
+              r.seconds * 1e3);
 }
 
 TEST(ResolveTest, AFastLookupOnOneWorkerCompletesWhileASlowOneIsPending) {
@@ -154,7 +160,8 @@ TEST(ResolveTest, AFastLookupOnOneWorkerCompletesWhileASlowOneIsPending) {
   fake_dns::scope dns;
   coreio::runtime rt{one_worker()};
   auto slow = rt.spawn(resolve_task("c.slow.test", 80));
-  ASSERT_TRUE(wait_until([] { return fake_dns::slow_in_flight() == 1; })) << "the slow lookup never started";
+  ASSERT_TRUE(wait_until([] { return fake_dns::slow_in_flight() == 1; }))
+      << "the slow lookup never started";
   auto fast = rt.spawn(resolve_task("localhost", 80));
   ASSERT_TRUE(ends_within(fast, 5s)) << "resolve(localhost) waited behind the slow lookup";
   EXPECT_FALSE(fast.get().empty());
@@ -168,12 +175,14 @@ TEST(ResolveTest, DestroyingTheRuntimeDoesNotWaitForAPendingLookup) {
   fake_dns::scope dns;
   auto rt = std::make_unique<coreio::runtime>(two_workers());
   auto h = rt->spawn(resolve_task("d.slow.test", 80));
-  ASSERT_TRUE(wait_until([] { return fake_dns::slow_in_flight() == 1; })) << "the lookup never started";
+  ASSERT_TRUE(wait_until([] { return fake_dns::slow_in_flight() == 1; }))
+      << "the lookup never started";
   h.detach();
   stopwatch sw;
   rt.reset();
   const double took = sw.seconds();
-  EXPECT_EQ(fake_dns::slow_in_flight(), 1u) << "the lookup ended before the runtime: nothing was shown";
+  EXPECT_EQ(fake_dns::slow_in_flight(), 1u)
+      << "the lookup ended before the runtime: nothing was shown";
   EXPECT_LT(took, std::chrono::duration<double>(on_time_slack + 100ms).count())
       << "~runtime took " << took << " s with a lookup pending";
   std::printf("[ info ] ~runtime with a pending lookup took %.1f ms\n", took * 1e3);
@@ -184,7 +193,8 @@ TEST(ResolveTest, DestroyingTheRuntimeDoesNotWaitForAPendingLookup) {
 
 coreio::task<std::size_t> resolve_many(int n) {
   std::vector<coreio::task<std::vector<endpoint>>> lookups;
-  for (int i = 0; i < n; ++i) lookups.push_back(resolve_task("p" + std::to_string(i) + ".slow.test", 80));
+  for (int i = 0; i < n; ++i)
+    lookups.push_back(resolve_task("p" + std::to_string(i) + ".slow.test", 80));
   const auto results = co_await coreio::gather(std::move(lookups));
   std::size_t ok = 0;
   for (const auto& r : results) ok += r == std::vector<endpoint>{{"127.0.0.1", 80}} ? 1 : 0;
@@ -210,7 +220,8 @@ TEST(ResolveTest, LookupsRunInParallelUpToTheBound) {
   EXPECT_EQ(fake_dns::slow_in_flight_peak(), bound);
 }
 
-coreio::task<void> hold_pool(std::vector<coreio::join_handle<std::vector<endpoint>>>* held, std::size_t n) {
+coreio::task<void> hold_pool(std::vector<coreio::join_handle<std::vector<endpoint>>>* held,
+                             std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     held->push_back(coreio::spawn(resolve_task("h" + std::to_string(i) + ".slow.test", 80)));
   }

@@ -86,7 +86,7 @@ coreio::task<void> sample_active(const server* srv, limit_probe* p) {
 }
 
 struct limit_report {
-  bool third_waited = false;       // no reply for the third client while two were open
+  bool third_waited = false;  // no reply for the third client while two were open
   std::uint64_t accepted_while_full = 0;
   std::string third_reply;
   std::uint64_t accepted_at_end = 0;
@@ -95,8 +95,9 @@ struct limit_report {
 coreio::task<limit_report> three_clients_limit_two(limit_probe* p) {
   serve_options o;
   o.max_connections = 2;
-  server srv = serve(tcp_listener::bind("127.0.0.1", 0),
-                     [p](tcp_stream s) { return counted_echo(std::move(s), p); }, o);
+  server srv = serve(
+      tcp_listener::bind("127.0.0.1", 0),
+      [p](tcp_stream s) { return counted_echo(std::move(s), p); }, o);
   auto sampler = coreio::spawn(sample_active(&srv, p));
   limit_report r;
   auto c1 = co_await tcp_stream::connect("127.0.0.1", srv.port());
@@ -234,7 +235,8 @@ coreio::task<failure_report> some_handlers_throw() {
   server srv = serve(tcp_listener::bind("127.0.0.1", 0), &echo_lines_or_fail);
   failure_report r;
   // Alternate failing and healthy connections: every healthy one after a failure is still served.
-  for (int i = 0; i < 6; ++i) r.replies.push_back(co_await one_client(srv.port(), i % 2 ? "fine\n" : "boom\n"));
+  for (int i = 0; i < 6; ++i)
+    r.replies.push_back(co_await one_client(srv.port(), i % 2 ? "fine\n" : "boom\n"));
   const server* s = &srv;
   r.counted = co_await eventually([s] { return s->failed() == 3; });
   r.failed = srv.failed();
@@ -285,14 +287,16 @@ coreio::task<void> hold_open(std::uint16_t port, std::atomic<int>* ready) {
   std::array<std::byte, 1> b;
   co_await c.read_exact(std::span(b));
   ready->fetch_add(1);
-  (void)co_await c.read_some(std::span(b));  // the server never writes again: blocked until shutdown
+  (void)co_await c.read_some(
+      std::span(b));  // the server never writes again: blocked until shutdown
 }
 
 coreio::task<void> leave_connections_open(std::atomic<int>* ready, int n) {
   server srv = serve(tcp_listener::bind("127.0.0.1", 0), &echo_handler);
   for (int i = 0; i < n; ++i) coreio::spawn(hold_open(srv.port(), ready)).detach();
   const server* s = &srv;
-  EXPECT_TRUE(co_await eventually([ready, s, n] { return ready->load() == n && s->active() == static_cast<std::size_t>(n); }));
+  EXPECT_TRUE(co_await eventually(
+      [ready, s, n] { return ready->load() == n && s->active() == static_cast<std::size_t>(n); }));
   // The handle goes; the accept loop (blocked in accept), n handlers and n clients stay.
 }
 

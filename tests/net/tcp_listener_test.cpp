@@ -127,7 +127,8 @@ coreio::task<std::string> bind_twice(bool reuse_port) {
     co_return "bound";
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code().value(), EADDRINUSE) << e.what();
-    EXPECT_NE(std::string(e.what()).find(std::to_string(first.port())), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(std::to_string(first.port())), std::string::npos)
+        << e.what();
     co_return "system_error";
   }
 }
@@ -148,7 +149,8 @@ coreio::task<void> bind_variants() {
   EXPECT_EQ(by_name.local_endpoint(), (endpoint{"127.0.0.1", by_name.port()}));
   EXPECT_TRUE(by_name.is_open());
   EXPECT_THROW((void)tcp_listener::bind("not an address", 0), std::system_error);
-  EXPECT_THROW((void)tcp_listener::bind("192.0.2.1", 0), std::system_error);  // TEST-NET-1: not ours
+  EXPECT_THROW((void)tcp_listener::bind("192.0.2.1", 0),
+               std::system_error);  // TEST-NET-1: not ours
   co_return;
 }
 
@@ -159,7 +161,8 @@ TEST(TcpListenerTest, BindsLocalhostOnPortZeroAndRejectsForeignAddresses) {
 
 TEST(TcpListenerTest, BindOutsideARuntimeThrowsUsageError) {
   EXPECT_THROW((void)tcp_listener::bind("127.0.0.1", 0), coreio::usage_error);
-  std::thread t([] { EXPECT_THROW((void)tcp_listener::bind("127.0.0.1", 0), coreio::usage_error); });
+  std::thread t(
+      [] { EXPECT_THROW((void)tcp_listener::bind("127.0.0.1", 0), coreio::usage_error); });
   t.join();
 }
 
@@ -217,13 +220,15 @@ struct churn_report {
 coreio::task<churn_report> churn(int total, int parallel, std::size_t fds_before) {
   auto srv = coreio::net::serve(tcp_listener::bind("127.0.0.1", 0), &echo_handler);
   std::vector<coreio::task<int>> clients;
-  for (int p = 0; p < parallel; ++p) clients.push_back(short_lived_clients(srv.port(), total / parallel, p));
+  for (int p = 0; p < parallel; ++p)
+    clients.push_back(short_lived_clients(srv.port(), total / parallel, p));
   churn_report r;
   for (int ok : co_await coreio::gather(std::move(clients))) r.ok += ok;
   srv.stop();
   co_await srv.wait();
   // Sockets destroyed on another worker are closed on their own loop soon after: give that a moment.
-  for (int i = 0; i < 200 && count_open_fds() > fds_before + 8; ++i) co_await coreio::sleep_for(10ms);
+  for (int i = 0; i < 200 && count_open_fds() > fds_before + 8; ++i)
+    co_await coreio::sleep_for(10ms);
   r.fds_while_running = count_open_fds();
   co_return r;
 }
@@ -260,7 +265,7 @@ coreio::task<void> bind_hold_then_destroy(close_then_destroy* c) {
   c->lis = tcp_listener::bind("127.0.0.1", 0);
   c->owner.store(coreio::current_worker());
   c->bound.store(true);
-  c->hold.wait();          // this worker is held (tests/support: gate) until close() was called
+  c->hold.wait();           // this worker is held (tests/support: gate) until close() was called
   c->lis = tcp_listener{};  // destroyed on its own worker: freed at once
   co_return;
 }

@@ -157,7 +157,8 @@ TEST(TcpStreamCancelTest, CancelRacingDataNeverLosesOrDuplicatesAByte) {
   // Nothing extra is left behind.
   p->server.shutdown_write();
   EXPECT_EQ(rt->block_on(read_to_eof(&p->client)), "");
-  std::printf("[ info ] %d reads returned the byte, %d were cancelled first\n", returned, cancelled);
+  std::printf("[ info ] %d reads returned the byte, %d were cancelled first\n", returned,
+              cancelled);
 }
 
 // ---- read_until and write_all --------------------------------------------------------------------
@@ -253,7 +254,8 @@ struct two_reads {
 coreio::task<std::string> read_outcome(tcp_stream* s, std::atomic<bool>* pending) {
   std::array<std::byte, 1> b;
   try {
-    const std::size_t n = co_await coreio_test::count_suspension(s->read_some(std::span(b)), pending);
+    const std::size_t n =
+        co_await coreio_test::count_suspension(s->read_some(std::span(b)), pending);
     co_return n == 1 ? "byte " + to_string(b) : "eof";
   } catch (const coreio::usage_error&) {
     co_return "usage_error";
@@ -306,8 +308,8 @@ coreio::task<void> connect_hold_then_destroy(stream_close_then_destroy* c) {
   c->p = co_await connected_pair();  // both ends owned by this worker
   c->owner.store(coreio::current_worker());
   c->ready.store(true);
-  c->hold.wait();         // this worker is held (tests/support: gate) until the calls below are made
-  c->p = stream_pair{};   // both ends destroyed on their own worker: freed at once
+  c->hold.wait();        // this worker is held (tests/support: gate) until the calls below are made
+  c->p = stream_pair{};  // both ends destroyed on their own worker: freed at once
 }
 
 coreio::task<int> close_and_shut_here(stream_close_then_destroy* c) {

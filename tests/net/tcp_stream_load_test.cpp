@@ -37,8 +37,12 @@ using coreio_test::stopwatch;
 
 // ---- echo at scale ------------------------------------------------------------------------------
 
-std::size_t message_size(int conn, int msg) { return 1 + static_cast<std::size_t>(conn * 131 + msg * 17) % 700; }
-std::uint64_t message_seed(int conn, int msg) { return static_cast<std::uint64_t>(conn) * 1'000'003 + msg; }
+std::size_t message_size(int conn, int msg) {
+  return 1 + static_cast<std::size_t>(conn * 131 + msg * 17) % 700;
+}
+std::uint64_t message_seed(int conn, int msg) {
+  return static_cast<std::uint64_t>(conn) * 1'000'003 + msg;
+}
 
 /// One client: `messages` round trips of distinct payloads, each checked byte for byte.
 coreio::task<std::size_t> echo_client(std::uint16_t port, int conn, int messages) {
@@ -51,14 +55,15 @@ coreio::task<std::size_t> echo_client(std::uint16_t port, int conn, int messages
     got.assign(msg.size(), std::byte{0});
     co_await s.read_exact(std::span(got));
     if (got != msg) {
-      throw std::runtime_error("connection " + std::to_string(conn) + " message " + std::to_string(m) +
-                               ": echo differs");
+      throw std::runtime_error("connection " + std::to_string(conn) + " message " +
+                               std::to_string(m) + ": echo differs");
     }
     checked += got.size();
   }
   s.shutdown_write();
   std::array<std::byte, 1> b;
-  if (co_await s.read_some(std::span(b)) != 0) throw std::runtime_error("bytes after the last echo");
+  if (co_await s.read_some(std::span(b)) != 0)
+    throw std::runtime_error("bytes after the last echo");
   co_return checked;
 }
 
@@ -71,7 +76,8 @@ coreio::task<echo_totals> echo_many(int connections, int per_connection) {
   auto srv = coreio::net::serve(tcp_listener::bind("127.0.0.1", 0), &echo_handler);
   std::vector<coreio::task<std::size_t>> clients;
   clients.reserve(static_cast<std::size_t>(connections));
-  for (int i = 0; i < connections; ++i) clients.push_back(echo_client(srv.port(), i, per_connection));
+  for (int i = 0; i < connections; ++i)
+    clients.push_back(echo_client(srv.port(), i, per_connection));
   const std::vector<std::size_t> sizes = co_await coreio::gather(std::move(clients));
   srv.stop();
   co_await srv.wait();
@@ -212,7 +218,8 @@ TEST(TcpStreamLoadTest, SlowReaderHoldsBackWriteAllWithoutBufferingInCoreio) {
   }
   // The payload lives in the caller's buffer; coreio may add a read buffer and handler memory, not a
   // copy of the data.
-  EXPECT_LT(heap_growth, 8 << 20) << "the heap grew by " << heap_growth << " bytes during the transfer";
+  EXPECT_LT(heap_growth, 8 << 20) << "the heap grew by " << heap_growth
+                                  << " bytes during the transfer";
   std::printf("[ info ] 64 MiB in %.2f s, heap growth %lld bytes\n", sw.seconds(),
               static_cast<long long>(heap_growth));
 }
@@ -267,7 +274,8 @@ coreio::task<void> read_lines(tcp_stream* s, std::size_t lines, std::size_t len,
     const std::string line = co_await s->read_until("\n", 1 << 20);
     format_line(want.data(), i, len);
     if (line != want) {
-      r->problem = "line " + std::to_string(i) + " differs (" + std::to_string(line.size()) + " bytes)";
+      r->problem =
+          "line " + std::to_string(i) + " differs (" + std::to_string(line.size()) + " bytes)";
       co_return;
     }
     ++r->lines;
@@ -300,12 +308,15 @@ TEST(TcpStreamLoadTest, ReadingThirtyTwoMebibytesOfLinesKeepsTheReadBufferBounde
   EXPECT_EQ(r.lines, lines);
   // What may grow: the read buffer (a few chunks), a line's string, Asio's handler memory.
   EXPECT_LT(r.heap_growth, 1 << 20) << "the heap grew by " << r.heap_growth << " bytes";
-  std::printf("[ info ] %zu lines of %zu bytes: peak heap growth %lld bytes, peak RSS growth %ld KiB, "
-              "RSS growth %ld KiB\n",
-              lines, len, static_cast<long long>(r.heap_growth), r.hwm_growth_kib, r.rss_growth_kib);
+  std::printf(
+      "[ info ] %zu lines of %zu bytes: peak heap growth %lld bytes, peak RSS growth %ld KiB, "
+      "RSS growth %ld KiB\n",
+      lines, len, static_cast<long long>(r.heap_growth), r.hwm_growth_kib, r.rss_growth_kib);
 }
 
-coreio::task<void> write_text(tcp_stream* w, const std::string* t) { co_await w->write_all(std::string_view(*t)); }
+coreio::task<void> write_text(tcp_stream* w, const std::string* t) {
+  co_await w->write_all(std::string_view(*t));
+}
 
 coreio::task<void> read_long_then_short(tcp_stream* r, std::size_t n) {
   EXPECT_EQ((co_await r->read_until("\n", 2 << 20)).size(), n);
@@ -365,7 +376,7 @@ TEST(TcpStreamLoadTest, ServerWaitsThatTimeOutLeaveNothingBehind) {
 // ---- a task that migrates between workers ----------------------------------------------------------
 
 struct migration {
-  std::set<int> workers;         // current_worker() seen before each operation
+  std::set<int> workers;  // current_worker() seen before each operation
   std::map<int, std::size_t> operations_on;
   std::size_t operations = 0;
   std::size_t bytes_checked = 0;
@@ -383,7 +394,8 @@ coreio::task<void> busy_in_bursts(std::atomic<bool>* stop) {
 coreio::task<void> round_trips(tcp_stream* c, int n, migration* m) {
   std::vector<std::byte> got;
   for (int i = 0; i < n; ++i) {
-    const auto msg = pattern(1 + static_cast<std::size_t>(i * 37) % 300, static_cast<std::uint64_t>(i));
+    const auto msg =
+        pattern(1 + static_cast<std::size_t>(i * 37) % 300, static_cast<std::uint64_t>(i));
     m->workers.insert(coreio::current_worker());
     ++m->operations_on[coreio::current_worker()];
     co_await c->write_all(std::span<const std::byte>(msg));

@@ -171,7 +171,8 @@ coreio::task<void> read_exact_early_eof() {
     EXPECT_EQ(e.bytes_wanted(), 10u);
     EXPECT_EQ(to_string(std::span(ten).first(6)), "123456");
   }
-  EXPECT_TRUE(thrown) << "read_exact past the end of the stream did not throw incomplete_read_error";
+  EXPECT_TRUE(thrown)
+      << "read_exact past the end of the stream did not throw incomplete_read_error";
   co_await w;
 }
 
@@ -346,7 +347,7 @@ void count_sigpipe(int) { g_sigpipes.fetch_add(1, std::memory_order_relaxed); }
 class sigpipe_counter {
  public:
   sigpipe_counter() {
-    struct sigaction sa {};
+    struct sigaction sa{};
     sa.sa_handler = &count_sigpipe;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGPIPE, &sa, &old_);
@@ -356,7 +357,7 @@ class sigpipe_counter {
   int count() const { return g_sigpipes.load(); }
 
  private:
-  struct sigaction old_ {};
+  struct sigaction old_{};
 };
 
 /// Writes 64 KiB chunks until the write fails; returns its error (or none after `limit` chunks).
@@ -408,7 +409,8 @@ coreio::task<std::uint16_t> a_closed_port() {
   co_return port;
 }
 
-coreio::task<std::string> connect_error(std::string host, std::uint16_t port, std::error_code* code) {
+coreio::task<std::string> connect_error(std::string host, std::uint16_t port,
+                                        std::error_code* code) {
   try {
     auto s = co_await tcp_stream::connect(host, port);
   } catch (const std::system_error& e) {
@@ -523,7 +525,7 @@ coreio::task<endpoints> endpoints_of_a_pair(std::string host) {
   EXPECT_EQ(to_string(b), "ok");
   e.open_before = c.is_open();
   c.close();
-  c.close();  // idempotent
+  c.close();                         // idempotent
   co_await coreio::sleep_for(10ms);  // a close from another worker is posted to the socket's loop
   e.open_after = c.is_open();
   co_return e;
@@ -592,7 +594,8 @@ coreio::task<void> use_a_moved_from_stream() {
   auto [c, s] = co_await connected_pair();
   tcp_stream moved = std::move(c);
   std::array<std::byte, 4> b;
-  EXPECT_THROW((void)co_await c.read_some(std::span(b)), coreio::usage_error);  // NOLINT(bugprone-use-after-move)
+  EXPECT_THROW((void)co_await c.read_some(std::span(b)),
+               coreio::usage_error);  // NOLINT(bugprone-use-after-move)
   co_await moved.write_all(std::string_view("live"));
   co_await s.read_exact(std::span(b));
   EXPECT_EQ(to_string(b), "live");
@@ -616,7 +619,7 @@ coreio::task<void> leave_pairs_held(int n) {
   for (int i = 0; i < n; ++i) {
     stream_pair p;
     p.client = co_await tcp_stream::connect("127.0.0.1", lis.port());  // owned by this worker
-    p.server = co_await lis.accept_on(1 - here);                         // owned by the other one
+    p.server = co_await lis.accept_on(1 - here);                       // owned by the other one
     // Holders spread over both workers by stealing; wherever one unwinds, one of its two sockets
     // belongs to the other worker and is destroyed from a foreign thread.
     coreio::spawn(hold_until_cancelled(std::move(p))).detach();

@@ -81,7 +81,9 @@ coreio::task<std::size_t> truncated_receive() {
   std::array<std::byte, 10> small;
   auto [n, from] = co_await b.receive_from(std::span(small));
   EXPECT_EQ(from, a.local_endpoint());
-  EXPECT_TRUE(std::equal(small.begin(), small.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(n, 10)), big.begin()));
+  EXPECT_TRUE(std::equal(small.begin(),
+                         small.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(n, 10)),
+                         big.begin()));
   co_return n;
 }
 
@@ -92,7 +94,7 @@ TEST(UdpSocketTest, ADatagramLargerThanTheBufferIsTruncatedToIt) {
 
 /// Sets *pending once suspended in receive_from().
 coreio::task<std::pair<std::size_t, endpoint>> receive_one(udp_socket* s, std::span<std::byte> buf,
-                                                          std::atomic<bool>* pending) {
+                                                           std::atomic<bool>* pending) {
   co_return co_await coreio_test::count_suspension(s->receive_from(buf), pending);
 }
 
@@ -139,7 +141,8 @@ coreio::task<void> udp_misuse() {
   EXPECT_FALSE(s.is_open());
   std::array<std::byte, 4> b;
   EXPECT_THROW((void)s.receive_from(std::span(b)), coreio::usage_error);
-  EXPECT_THROW((void)s.send_to(std::span<const std::byte>(b), endpoint{"127.0.0.1", 9}), coreio::usage_error);
+  EXPECT_THROW((void)s.send_to(std::span<const std::byte>(b), endpoint{"127.0.0.1", 9}),
+               coreio::usage_error);
   EXPECT_THROW((void)s.port(), coreio::usage_error);
   EXPECT_THROW(co_await s.connect("127.0.0.1", 9), coreio::usage_error);
   EXPECT_THROW((void)udp_socket::bind("not an address", 0), std::system_error);

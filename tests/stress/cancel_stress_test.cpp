@@ -24,9 +24,9 @@ using namespace std::chrono_literals;
 /// What the task bodies saw, each counter bumped exactly once per task at the matching point.
 struct body_counts {
   std::atomic<std::uint64_t> started{0};
-  std::atomic<std::uint64_t> finished{0};    // returned their value normally
-  std::atomic<std::uint64_t> cancelled{0};   // saw cancelled_error and rethrew it
-  std::atomic<std::uint64_t> swallowed{0};   // saw cancelled_error and returned a value instead
+  std::atomic<std::uint64_t> finished{0};   // returned their value normally
+  std::atomic<std::uint64_t> cancelled{0};  // saw cancelled_error and rethrew it
+  std::atomic<std::uint64_t> swallowed{0};  // saw cancelled_error and returned a value instead
 };
 
 /// Value a swallowing task returns, distinct from every id.

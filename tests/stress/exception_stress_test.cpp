@@ -38,7 +38,8 @@ TEST(ExceptionStress, ThrowsOnWorkersAreCaughtByPlainThreadsViaGet) {
   for (std::uint64_t t = 0; t < threads; ++t) {
     ts.emplace_back([&, t] {
       std::vector<std::pair<std::uint64_t, coreio::join_handle<std::uint64_t>>> hs;
-      for (std::uint64_t id = t; id < n; id += threads) hs.emplace_back(id, rt.spawn(maybe_throw(id)));
+      for (std::uint64_t id = t; id < n; id += threads)
+        hs.emplace_back(id, rt.spawn(maybe_throw(id)));
       for (auto& [id, h] : hs) {
         try {
           const std::uint64_t v = h.get();
@@ -65,7 +66,8 @@ TEST(ExceptionStress, ThrowsOnWorkersAreCaughtByPlainThreadsViaGet) {
 }
 
 /// Child k of gather g: throws test_error(g * 10 + k) if it is one of the gather's failing children.
-coreio::task<std::uint64_t> gather_child(std::uint64_t g, std::uint64_t k, std::uint64_t failing_mask,
+coreio::task<std::uint64_t> gather_child(std::uint64_t g, std::uint64_t k,
+                                         std::uint64_t failing_mask,
                                          std::atomic<std::uint64_t>& cancelled) {
   try {
     if (k % 2 == 0) co_await coreio::yield_now();
@@ -82,9 +84,12 @@ coreio::task<std::uint64_t> gather_child(std::uint64_t g, std::uint64_t k, std::
 /// g % 3 == 1, and never if g % 3 == 2.
 std::uint64_t failing_mask(std::uint64_t g) {
   switch (g % 3) {
-    case 0: return std::uint64_t{1} << (g % 10);
-    case 1: return (std::uint64_t{1} << (g % 10)) | (std::uint64_t{1} << ((g + 5) % 10));
-    default: return 0;
+    case 0:
+      return std::uint64_t{1} << (g % 10);
+    case 1:
+      return (std::uint64_t{1} << (g % 10)) | (std::uint64_t{1} << ((g + 5) % 10));
+    default:
+      return 0;
   }
 }
 
@@ -99,7 +104,8 @@ TEST(ExceptionStress, GatherRethrowsTheFirstFailureOfEachGroup) {
   };
   auto one_group = [&](std::uint64_t g) -> coreio::task<int> {
     std::vector<coreio::task<std::uint64_t>> cs;
-    for (std::uint64_t k = 0; k < 10; ++k) cs.push_back(gather_child(g, k, failing_mask(g), cancelled));
+    for (std::uint64_t k = 0; k < 10; ++k)
+      cs.push_back(gather_child(g, k, failing_mask(g), cancelled));
     try {
       auto rs = co_await coreio::gather(std::move(cs));
       co_return rs.size() == 10 && failing_mask(g) == 0 ? 0 : 2;
@@ -143,7 +149,8 @@ TEST(ExceptionStress, PlainThreadsSetExceptionsThatTasksCatch) {
   for (auto& p : ps) fs.push_back(p.get_future());
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
 
-  auto awaiter = [](coreio::future<std::uint64_t> f, std::uint64_t id) -> coreio::task<std::uint64_t> {
+  auto awaiter = [](coreio::future<std::uint64_t> f,
+                    std::uint64_t id) -> coreio::task<std::uint64_t> {
     try {
       const std::uint64_t v = co_await f;
       co_return v == id * 2 ? 1 : 100;  // 1: the right value
@@ -156,7 +163,8 @@ TEST(ExceptionStress, PlainThreadsSetExceptionsThatTasksCatch) {
   std::vector<coreio::join_handle<std::uint64_t>> hs;
   hs.reserve(n);
   // Half the awaiters are spawned before the producers start (they suspend), half race with them.
-  for (std::uint64_t id = 0; id < n / 2; ++id) hs.push_back(rt.spawn(awaiter(std::move(fs[id]), id)));
+  for (std::uint64_t id = 0; id < n / 2; ++id)
+    hs.push_back(rt.spawn(awaiter(std::move(fs[id]), id)));
   std::vector<std::thread> producers;
   for (std::uint64_t t = 0; t < 2; ++t) {
     producers.emplace_back([&, t] {
@@ -166,15 +174,22 @@ TEST(ExceptionStress, PlainThreadsSetExceptionsThatTasksCatch) {
       }
     });
   }
-  for (std::uint64_t id = n / 2; id < n; ++id) hs.push_back(rt.spawn(awaiter(std::move(fs[id]), id)));
+  for (std::uint64_t id = n / 2; id < n; ++id)
+    hs.push_back(rt.spawn(awaiter(std::move(fs[id]), id)));
   for (auto& p : producers) p.join();
 
   std::uint64_t got_value = 0, got_error = 0, wrong = 0;
   for (auto& h : hs) {
     switch (h.get()) {
-      case 1: ++got_value; break;
-      case 2: ++got_error; break;
-      default: ++wrong; break;
+      case 1:
+        ++got_value;
+        break;
+      case 2:
+        ++got_error;
+        break;
+      default:
+        ++wrong;
+        break;
     }
   }
   const std::uint64_t multiples_of_3 = (n + 2) / 3;

@@ -10,7 +10,6 @@
 
 namespace {
 
-
 coreio::task<std::uint64_t> fib(int n) {
   if (n <= 2) co_return 1;
   auto [a, b] = co_await coreio::gather(fib(n - 1), fib(n - 2));

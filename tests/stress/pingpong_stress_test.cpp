@@ -14,7 +14,6 @@
 
 namespace {
 
-
 /// One direction of the exchange: message i goes through promises[i] / futures[i].
 struct lane {
   explicit lane(std::uint64_t n) : promises(n) {
@@ -32,7 +31,8 @@ struct hop_counter {
   std::atomic<std::uint64_t> hops{0};
   void note() {
     const int w = coreio::current_worker();
-    if (last.exchange(w, std::memory_order_relaxed) != w) hops.fetch_add(1, std::memory_order_relaxed);
+    if (last.exchange(w, std::memory_order_relaxed) != w)
+      hops.fetch_add(1, std::memory_order_relaxed);
   }
 };
 

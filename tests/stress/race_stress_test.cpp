@@ -36,7 +36,8 @@ TEST(RaceStress, GetRacingTaskCompletionSeesTheWholeResult) {
     ts.emplace_back([&, t] {
       for (std::uint64_t i = t; i < n; i += 2) {
         std::string s = rt.spawn(make_string(i)).get();
-        if (s != std::string(40, static_cast<char>('a' + i % 26)) + std::to_string(i)) wrong.fetch_add(1);
+        if (s != std::string(40, static_cast<char>('a' + i % 26)) + std::to_string(i))
+          wrong.fetch_add(1);
       }
     });
   }
@@ -133,7 +134,8 @@ TEST(RaceStress, PlainThreadSetValueWhileTheRuntimeIsDestroyed) {
     std::atomic<bool> waiting{false};
     std::thread setter;
     {
-      auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = static_cast<std::size_t>(1 + it % 2)});
+      auto rt = std::make_unique<coreio::runtime>(
+          coreio::runtime_options{.workers = static_cast<std::size_t>(1 + it % 2)});
       auto h = rt->spawn([](coreio::future<int> fut, std::atomic<bool>& w) -> coreio::task<int> {
         w.store(true, std::memory_order_release);
         co_return co_await fut;

@@ -71,8 +71,9 @@ coreio::task<int> leaf(counts& c, std::uint32_t seed, frame_token) {
 coreio::task<int> pair_of_leaves(counts& c, std::uint32_t seed, frame_token) {
   c.sub_started.fetch_add(1, std::memory_order_relaxed);
   cleanup g{c.sub_cleaned};
-  auto [a, b] = co_await coreio::gather(leaf(c, seed * 2 + 1, frame_token{c.sub_made, c.sub_frames}),
-                                        leaf(c, seed * 2 + 2, frame_token{c.sub_made, c.sub_frames}));
+  auto [a, b] =
+      co_await coreio::gather(leaf(c, seed * 2 + 1, frame_token{c.sub_made, c.sub_frames}),
+                              leaf(c, seed * 2 + 2, frame_token{c.sub_made, c.sub_frames}));
   co_return a + b;
 }
 
@@ -86,7 +87,8 @@ coreio::task<void> producer(counts& c, coreio::promise<int> p, std::uint32_t see
 }
 
 /// The root tasks, one of six kinds chosen by id.
-coreio::task<int> root(counts& c, std::uint64_t id, coreio::future<int> fed_by_thread, frame_token) {
+coreio::task<int> root(counts& c, std::uint64_t id, coreio::future<int> fed_by_thread,
+                       frame_token) {
   c.started.fetch_add(1, std::memory_order_relaxed);
   cleanup g{c.cleaned};
   const auto seed = static_cast<std::uint32_t>(id * 7919 + 1);
@@ -101,14 +103,16 @@ coreio::task<int> root(counts& c, std::uint64_t id, coreio::future<int> fed_by_t
         break;
       case 2: {  // nested gathers: 3 children, each gathering 2 leaves
         std::vector<coreio::task<int>> cs;
-        for (std::uint32_t k = 0; k < 3; ++k) cs.push_back(pair_of_leaves(c, seed + k, frame_token{c.sub_made, c.sub_frames}));
+        for (std::uint32_t k = 0; k < 3; ++k)
+          cs.push_back(pair_of_leaves(c, seed + k, frame_token{c.sub_made, c.sub_frames}));
         for (int v : co_await coreio::gather(std::move(cs))) r += v;
         break;
       }
       case 3: {  // a future fed by another task
         coreio::promise<int> p;
         coreio::future<int> f = p.get_future();
-        coreio::spawn(producer(c, std::move(p), seed, frame_token{c.sub_made, c.sub_frames})).detach();
+        coreio::spawn(producer(c, std::move(p), seed, frame_token{c.sub_made, c.sub_frames}))
+            .detach();
         r = co_await f;
         break;
       }
@@ -158,7 +162,8 @@ TEST(ShutdownStress, DestroyingRuntimeWithThousandTasksInFlight200Times) {
         last = now;
         since = std::chrono::steady_clock::now();
       } else if (std::chrono::steady_clock::now() - since > 120s) {
-        std::fprintf(stderr, "ShutdownStress: iteration %d made no progress for 120 s; aborting\n", now);
+        std::fprintf(stderr, "ShutdownStress: iteration %d made no progress for 120 s; aborting\n",
+                     now);
         std::abort();
       }
     }
@@ -174,10 +179,12 @@ TEST(ShutdownStress, DestroyingRuntimeWithThousandTasksInFlight200Times) {
       for (auto& p : fed) fed_f.push_back(p.get_future());
       std::thread feeder;
       {
-        coreio::runtime rt{coreio::runtime_options{.workers = static_cast<std::size_t>(1 + it % 4)}};
+        coreio::runtime rt{
+            coreio::runtime_options{.workers = static_cast<std::size_t>(1 + it % 4)}};
         std::size_t next_fed = 0;
         for (std::uint64_t id = 0; id < per_iteration; ++id) {
-          coreio::future<int> f = id % 6 == 4 ? std::move(fed_f[next_fed++]) : coreio::future<int>{};
+          coreio::future<int> f =
+              id % 6 == 4 ? std::move(fed_f[next_fed++]) : coreio::future<int>{};
           auto h = rt.spawn(root(c, id, std::move(f), frame_token{c.frames}));
           if (id % 10 == 0) kept.push_back(std::move(h));
         }

@@ -11,7 +11,6 @@
 
 namespace {
 
-
 coreio::task<std::uint64_t> skynet(std::uint64_t num, std::uint64_t size) {
   if (size == 1) co_return num;
   const std::uint64_t sub = size / 10;

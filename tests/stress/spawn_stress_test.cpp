@@ -47,7 +47,8 @@ TEST(SpawnStress, FourPlainThreadsSpawnAndGetConcurrently) {
   }
   for (auto& th : threads) th.join();
 
-  for (int t = 0; t < spawner_threads; ++t) EXPECT_EQ(sums[t], triangle(per_thread)) << "thread " << t;
+  for (int t = 0; t < spawner_threads; ++t)
+    EXPECT_EQ(sums[t], triangle(per_thread)) << "thread " << t;
   const coreio::runtime_metrics m = rt.metrics();
   EXPECT_EQ(m.tasks_spawned, spawner_threads * per_thread);
   EXPECT_EQ(m.tasks_completed, spawner_threads * per_thread);
@@ -60,7 +61,8 @@ TEST(SpawnStress, FourPlainThreadsSpawnAndARootTaskAwaitsTheHandles) {
   const std::uint64_t per_thread = 250'000;
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
 
-  auto await_all = [](std::vector<coreio::join_handle<std::uint64_t>> hs) -> coreio::task<std::uint64_t> {
+  auto await_all =
+      [](std::vector<coreio::join_handle<std::uint64_t>> hs) -> coreio::task<std::uint64_t> {
     std::uint64_t sum = 0;
     for (auto& h : hs) sum += co_await h;
     co_return sum;
@@ -72,13 +74,15 @@ TEST(SpawnStress, FourPlainThreadsSpawnAndARootTaskAwaitsTheHandles) {
     threads.emplace_back([&, t] {
       std::vector<coreio::join_handle<std::uint64_t>> hs;
       hs.reserve(per_thread);
-      for (std::uint64_t i = 0; i < per_thread; ++i) hs.push_back(rt.spawn(identity_after_yield(i)));
+      for (std::uint64_t i = 0; i < per_thread; ++i)
+        hs.push_back(rt.spawn(identity_after_yield(i)));
       sums[t] = rt.block_on(await_all(std::move(hs)));
     });
   }
   for (auto& th : threads) th.join();
 
-  for (int t = 0; t < spawner_threads; ++t) EXPECT_EQ(sums[t], triangle(per_thread)) << "thread " << t;
+  for (int t = 0; t < spawner_threads; ++t)
+    EXPECT_EQ(sums[t], triangle(per_thread)) << "thread " << t;
   EXPECT_EQ(rt.metrics().tasks_alive, 0u);
 }
 

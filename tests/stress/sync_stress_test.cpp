@@ -38,8 +38,10 @@ coreio::task<std::uint64_t> pipeline(std::uint64_t total, std::uint64_t* count) 
   std::vector<std::uint64_t> counts(consumers, 0);
   std::vector<coreio::join_handle<void>> ps;
   std::vector<coreio::join_handle<std::uint64_t>> cs;
-  for (std::uint64_t c = 0; c < consumers; ++c) cs.push_back(coreio::spawn(consume(&q, &counts[c])));
-  for (std::uint64_t p = 0; p < producers; ++p) ps.push_back(coreio::spawn(produce(&q, p * per, per)));
+  for (std::uint64_t c = 0; c < consumers; ++c)
+    cs.push_back(coreio::spawn(consume(&q, &counts[c])));
+  for (std::uint64_t p = 0; p < producers; ++p)
+    ps.push_back(coreio::spawn(produce(&q, p * per, per)));
   for (auto& h : ps) co_await h;
   q.shutdown();
   std::uint64_t sum = 0;

@@ -186,8 +186,7 @@ coreio::task<std::uint64_t> value_later(std::uint64_t v, unsigned yields) {
   co_return v;
 }
 
-coreio::task<void> await_values(std::uint64_t n, std::uint64_t seed, std::uint64_t* sum,
-                                tally* t) {
+coreio::task<void> await_values(std::uint64_t n, std::uint64_t seed, std::uint64_t* sum, tally* t) {
   std::mt19937_64 rng(seed);
   for (std::uint64_t i = 0; i < n; ++i) {
     coreio::promise<std::uint64_t> p;

@@ -11,7 +11,6 @@
 
 namespace {
 
-
 /// Yields `n` times, counting in its own slot (no other task writes it).
 coreio::task<std::uint64_t> yielder(std::uint64_t& counter, std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) {
@@ -30,7 +29,8 @@ TEST(YieldStress, ThousandSpawnedTasksYieldThousandTimesEach) {
   auto root = [&]() -> coreio::task<std::uint64_t> {
     std::vector<coreio::join_handle<std::uint64_t>> hs;
     hs.reserve(tasks);
-    for (std::size_t t = 0; t < tasks; ++t) hs.push_back(coreio::spawn(yielder(counters[t], yields)));
+    for (std::size_t t = 0; t < tasks; ++t)
+      hs.push_back(coreio::spawn(yielder(counters[t], yields)));
     std::uint64_t total = 0;
     for (auto& h : hs) total += co_await h;
     co_return total;

@@ -60,7 +60,8 @@ bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::mill
 /// caller should leak its runtime (unique_ptr::release) too, since destroying a runtime waits for
 /// every task, the lost one included.
 template <class Handle>
-bool ends_within(const Handle& h, std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000)) {
+bool ends_within(const Handle& h,
+                 std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000)) {
   return wait_until([&] { return h.done(); }, timeout);
 }
 

@@ -113,7 +113,8 @@ TEST(AsCompletedTest, EachResultComesAsSoonAsItsTaskEnds) {
   const int order[4] = {2, 0, 3, 1};
   for (int k = 0; k < 4; ++k) {
     p.release[order[k]].set_value(10 * order[k]);
-    ASSERT_TRUE(wait_until([&] { return p.count.load() == k + 1; })) << "result " << k << " never came";
+    ASSERT_TRUE(wait_until([&] { return p.count.load() == k + 1; }))
+        << "result " << k << " never came";
     EXPECT_EQ(p.got[k].load(), 10 * order[k]);
   }
   ASSERT_TRUE(ends_within(h));
@@ -148,7 +149,8 @@ coreio::task<std::string> next_form(int n) {
   if (set.size() != static_cast<std::size_t>(n)) co_return "size";
   std::set<int> seen;
   for (int k = 0; k < n; ++k) {
-    if (set.remaining() != static_cast<std::size_t>(n - k)) co_return "remaining before " + std::to_string(k);
+    if (set.remaining() != static_cast<std::size_t>(n - k))
+      co_return "remaining before " + std::to_string(k);
     seen.insert(co_await set.next());
   }
   if (set.remaining() != 0) co_return "remaining at the end";
@@ -206,7 +208,9 @@ TEST(AsCompletedTest, WorksWithVoidTasks) {
 }
 
 coreio::task<std::string> move_only_results() {
-  auto boxed = [](int v) -> coreio::task<std::unique_ptr<int>> { co_return std::make_unique<int>(v); };
+  auto boxed = [](int v) -> coreio::task<std::unique_ptr<int>> {
+    co_return std::make_unique<int>(v);
+  };
   std::vector<coreio::task<std::unique_ptr<int>>> ts;
   ts.push_back(boxed(1));
   ts.push_back(boxed(2));
@@ -496,7 +500,8 @@ TEST(AsCompletedTest, BreakingOutOfTheRangeForCancelsTheRest) {
   const int n = 3;
   stopwatch sw;
   EXPECT_EQ(rt.block_on(break_out_of_range_for(&p, token, n)), 9);
-  EXPECT_TRUE(wait_until([&] { return p.cancelled.load() == p.started.load() && token.use_count() == 1; }, prompt))
+  EXPECT_TRUE(wait_until(
+      [&] { return p.cancelled.load() == p.started.load() && token.use_count() == 1; }, prompt))
       << p.cancelled.load() << " of " << p.started.load() << " started tasks cancelled";
   EXPECT_EQ(p.finished.load(), 0);
   EXPECT_LT(sw.elapsed(), prompt);
@@ -532,7 +537,8 @@ coreio::task<int> drop_set_with_results_in(std::shared_ptr<int> token) {
   std::atomic<int> ended{0};
   for (int i = 0; i < 3; ++i) ts.push_back(immediate_counted(*token, &ended));
   auto set = coreio::as_completed(std::move(ts));
-  co_await coreio_test::yield_until(&ended, 3);  // the results are in and stay in the set, never taken
+  co_await coreio_test::yield_until(&ended,
+                                    3);  // the results are in and stay in the set, never taken
   co_return 0;
 }
 
@@ -593,7 +599,8 @@ TEST(AsCompletedTest, RaceLoopOfCancellingNextAgainstResultsComingIn) {
   int cancels = 0;
   for (int i = 0; i < iterations; ++i) {
     race_set s;
-    auto first = rt->spawn(race_first_next(&s, static_cast<int>(r.below(10)), static_cast<int>(r.below(10))));
+    auto first = rt->spawn(
+        race_first_next(&s, static_cast<int>(r.below(10)), static_cast<int>(r.below(10))));
     coreio_test::spin_for(std::chrono::microseconds(r.below(100)));
     first.cancel();
     if (!ends_within(first)) {

@@ -42,11 +42,11 @@ coreio::task<int> child_sleeper(sticky_probe* p) {
   co_return 0;
 }
 
-#define COREIO_EXPECT_CANCELLED(name, ...)             \
-  try {                                                \
-    __VA_ARGS__;                                       \
-  } catch (const coreio::cancelled_error&) {           \
-    p->threw.push_back(name);                          \
+#define COREIO_EXPECT_CANCELLED(name, ...)   \
+  try {                                      \
+    __VA_ARGS__;                             \
+  } catch (const coreio::cancelled_error&) { \
+    p->threw.push_back(name);                \
   }
 
 coreio::task<int> every_suspension_point_after_cancel(sticky_probe* p) {
@@ -57,7 +57,8 @@ coreio::task<int> every_suspension_point_after_cancel(sticky_probe* p) {
   COREIO_EXPECT_CANCELLED("first sleep", co_await coreio::sleep_for(10s))
   COREIO_EXPECT_CANCELLED("sleep_for", co_await coreio::sleep_for(1ms))
   COREIO_EXPECT_CANCELLED("sleep_for(0)", co_await coreio::sleep_for(0ms))
-  COREIO_EXPECT_CANCELLED("sleep_until", co_await coreio::sleep_until(std::chrono::steady_clock::now() + 1ms))
+  COREIO_EXPECT_CANCELLED("sleep_until",
+                          co_await coreio::sleep_until(std::chrono::steady_clock::now() + 1ms))
   COREIO_EXPECT_CANCELLED("yield_now", co_await coreio::yield_now())
   COREIO_EXPECT_CANCELLED("future", (void)co_await never_ready)
   COREIO_EXPECT_CANCELLED("gather", (void)co_await coreio::gather(sleep_long(), sleep_long()))
@@ -76,8 +77,9 @@ TEST(CancellationTest, IsStickyEveryLaterSuspensionPointThrowsAgain) {
   h.cancel();
   EXPECT_EQ(h.get(), 5);
   EXPECT_LT(sw.elapsed(), prompt);
-  const std::vector<std::string> expected = {"first sleep", "sleep_for",  "sleep_for(0)", "sleep_until",
-                                             "yield_now",   "future",     "gather",       "join_handle"};
+  const std::vector<std::string> expected = {"first sleep", "sleep_for",  "sleep_for(0)",
+                                             "sleep_until", "yield_now",  "future",
+                                             "gather",      "join_handle"};
   EXPECT_EQ(p.threw, expected);
   EXPECT_TRUE(p.child_cancelled.load()) << "awaiting the child's handle forwarded the cancel";
 }

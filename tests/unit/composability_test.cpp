@@ -75,7 +75,7 @@ coreio::task<bool> queue_put_timed_out(coreio::queue<int>* q) {
   // The withdrawn put left nothing behind: exactly the first item is there.
   auto a = q->try_get();
   auto b = q->try_get();
-  co_return timed_out && a == 1 && !b.has_value();
+  co_return timed_out&& a == 1 && !b.has_value();
 }
 
 TEST(ComposabilityTest, WaitForAroundAQueuePutTimesOutWithoutPuttingTheItem) {

@@ -171,7 +171,7 @@ coreio::task<bool> unset_future_with_zero_timeout() {
     timed_out = true;
   }
   p.set_value(1);  // the withdrawn waiter is not woken: nothing to crash on
-  co_return timed_out && f.ready();
+  co_return timed_out&& f.ready();
 }
 
 TEST_P(DeadlineTest, AZeroTimeoutOnAnUnsetFutureTimesOut) {

@@ -86,7 +86,8 @@ TEST_P(DeepCancelTest, AMillionLevelsCancelledFromAPlainThreadUnwindWithoutStack
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   std::atomic<bool> reached{false};
   auto h = rt.spawn(chain(GetParam(), depth, &reached));
-  ASSERT_TRUE(coreio_test::wait_until([&] { return reached.load(); }, std::chrono::milliseconds(120'000)));
+  ASSERT_TRUE(
+      coreio_test::wait_until([&] { return reached.load(); }, std::chrono::milliseconds(120'000)));
   h.cancel();
   EXPECT_THROW(h.get(), coreio::cancelled_error);
   EXPECT_EQ(rt.metrics().tasks_alive, 0u);
@@ -103,14 +104,16 @@ TEST_P(DeepCancelTest, AMillionLevelsEndWhenTheRuntimeIsDestroyed) {
   {
     coreio::runtime rt{coreio::runtime_options{.workers = 2}};
     auto h = rt.spawn(chain(GetParam(), depth, &reached));
-    ASSERT_TRUE(coreio_test::wait_until([&] { return reached.load(); }, std::chrono::milliseconds(120'000)));
+    ASSERT_TRUE(coreio_test::wait_until([&] { return reached.load(); },
+                                        std::chrono::milliseconds(120'000)));
     h.detach();
   }  // the destructor cancels every level and waits for all of them
   SUCCEED();
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, DeepCancelTest,
-                         ::testing::Values(shape::spawn, shape::gather, shape::wait_for, shape::group),
+                         ::testing::Values(shape::spawn, shape::gather, shape::wait_for,
+                                           shape::group),
                          [](const ::testing::TestParamInfo<shape>& i) {
                            switch (i.param) {
                              case shape::spawn:

@@ -189,7 +189,8 @@ TEST(FutureTest, GetOnAWorkerThrowsUsageError) {
   auto h = rt.spawn(get_on_a_worker(p.get_future()));
   std::string what;
   const bool ended = wait_until([&] { return h.done(); }, 5000ms);
-  if (!ended) p.set_value(0);  // unblock a worker stuck in get() so the test fails instead of hanging
+  if (!ended)
+    p.set_value(0);  // unblock a worker stuck in get() so the test fails instead of hanging
   what = h.get();
   EXPECT_TRUE(ended);
   EXPECT_NE(what, "no error");
@@ -311,7 +312,9 @@ TEST(FutureTest, MoveAssigningOverAPromiseBreaksItsFuture) {
 
 // Run under AddressSanitizer (LeakSanitizer): every shared state here must be freed.
 TEST(FutureTest, PromisesAndFuturesDoNotLeakHoweverTheyEnd) {
-  { coreio::promise<int> never_taken; }
+  {
+    coreio::promise<int> never_taken;
+  }
   {
     coreio::promise<int> set_never_taken;
     set_never_taken.set_value(1);
@@ -330,7 +333,9 @@ TEST(FutureTest, PromisesAndFuturesDoNotLeakHoweverTheyEnd) {
   }
   {
     coreio::promise<int> p;
-    { auto f = p.get_future(); }  // future first
+    {
+      auto f = p.get_future();
+    }  // future first
     p.set_exception(std::make_exception_ptr(test_error(1)));
   }
   SUCCEED();

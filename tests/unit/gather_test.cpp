@@ -36,9 +36,9 @@ using coreio_test::int_after;
 using coreio_test::prompt;
 using coreio_test::rng;
 using coreio_test::sanitized;
+using coreio_test::sleeper;
 using coreio_test::stopwatch;
 using coreio_test::string_after;
-using coreio_test::sleeper;
 using coreio_test::test_error;
 using coreio_test::void_after;
 using coreio_test::wait_until;
@@ -46,8 +46,8 @@ using coreio_test::wait_until;
 // ---- results ----------------------------------------------------------------------------------
 
 coreio::task<bool> tuple_of_mixed_types(std::atomic<int>* ran) {
-  auto [i, s, v] = co_await coreio::gather(int_after(2ms, 1), string_after(1ms, "two"),
-                                           void_after(0ms, ran));
+  auto [i, s, v] =
+      co_await coreio::gather(int_after(2ms, 1), string_after(1ms, "two"), void_after(0ms, ran));
   static_assert(std::is_same_v<decltype(i), int>);
   static_assert(std::is_same_v<decltype(s), std::string>);
   static_assert(std::is_same_v<decltype(v), std::monostate>);
@@ -74,9 +74,11 @@ TEST(GatherTest, TupleFormWithOneChild) {
 coreio::task<int&> ref_to(int* p) { co_return *p; }
 
 coreio::task<bool> reference_and_move_only_children(int* x) {
-  auto boxed = [](int v) -> coreio::task<std::unique_ptr<int>> { co_return std::make_unique<int>(v); };
+  auto boxed = [](int v) -> coreio::task<std::unique_ptr<int>> {
+    co_return std::make_unique<int>(v);
+  };
   auto [r, p] = co_await coreio::gather(ref_to(x), boxed(3));
-  co_return &r == x && p != nullptr && *p == 3;
+  co_return &r == x&& p != nullptr && *p == 3;
 }
 
 TEST(GatherTest, TupleFormWithReferenceAndMoveOnlyChildren) {
@@ -183,7 +185,8 @@ coreio::task<int> rendezvous(std::atomic<int>* arrived, std::atomic<bool>* timed
 }
 
 coreio::task<int> parallel_rendezvous(std::atomic<int>* arrived, std::atomic<bool>* timed_out) {
-  auto [a, b] = co_await coreio::gather(rendezvous(arrived, timed_out, 1), rendezvous(arrived, timed_out, 2));
+  auto [a, b] =
+      co_await coreio::gather(rendezvous(arrived, timed_out, 1), rendezvous(arrived, timed_out, 2));
   co_return a + b;
 }
 
@@ -319,7 +322,8 @@ TEST(GatherTest, AFailureBeforeSiblingsStartStillCancelsThem) {
 
 // ---- cancellation -----------------------------------------------------------------------------
 
-coreio::task<int> await_gather_of_sleepers(sibling_probe* p, std::atomic<bool>* resumed_after_children) {
+coreio::task<int> await_gather_of_sleepers(sibling_probe* p,
+                                           std::atomic<bool>* resumed_after_children) {
   try {
     auto [a, b, c] = co_await coreio::gather(long_sibling(p), long_sibling(p), long_sibling(p));
     co_return a + b + c;
@@ -593,8 +597,8 @@ TEST(GatherSettledTest, CancellingTheAwaiterCancelsTheChildrenAndThrowsCancelled
 // ---- when_any ----------------------------------------------------------------------------------
 
 coreio::task<bool> any_of_same_type(sibling_probe* p) {
-  auto [index, value] = co_await coreio::when_any(sleeper(p, 10s, 1), int_after(1ms, 2),
-                                                  sleeper(p, 10s, 3));
+  auto [index, value] =
+      co_await coreio::when_any(sleeper(p, 10s, 1), int_after(1ms, 2), sleeper(p, 10s, 3));
   static_assert(std::is_same_v<decltype(value), int>);
   // The losers were cancelled and have ended before when_any returned.
   co_return index == 1 && value == 2 && p->cancelled.load() == 2;
@@ -609,7 +613,8 @@ TEST(WhenAnyTest, FirstToFinishWinsAndTheRestAreCancelledAndAwaited) {
 }
 
 coreio::task<bool> any_of_mixed_types(std::atomic<int>* ran) {
-  auto r = co_await coreio::when_any(int_after(10s, 1), string_after(1ms, "two"), void_after(10s, ran));
+  auto r =
+      co_await coreio::when_any(int_after(10s, 1), string_after(1ms, "two"), void_after(10s, ran));
   static_assert(std::is_same_v<decltype(r.value), std::variant<int, std::string, std::monostate>>);
   co_return r.index == 1 && r.value.index() == 1 && std::get<1>(r.value) == "two";
 }
@@ -690,7 +695,8 @@ coreio::task<int> racer_child(std::chrono::microseconds d, int v, any_race* r) {
   co_return v;
 }
 
-coreio::task<void> any_round(std::chrono::microseconds a, std::chrono::microseconds b, any_race* r) {
+coreio::task<void> any_round(std::chrono::microseconds a, std::chrono::microseconds b,
+                             any_race* r) {
   try {
     auto [index, value] = co_await coreio::when_any(racer_child(a, 0, r), racer_child(b, 1, r));
     if (static_cast<int>(index) == value) r->wins[index].fetch_add(1);

@@ -429,7 +429,8 @@ coreio::task<void> set_flag(std::atomic<bool>* f) {
 }
 
 /// On one worker: another task is ready behind this one; a due tick must not let it run first.
-coreio::task<bool> due_tick_runs_before_the_ready_task(coreio::interval* iv, std::atomic<bool>* other) {
+coreio::task<bool> due_tick_runs_before_the_ready_task(coreio::interval* iv,
+                                                       std::atomic<bool>* other) {
   auto h = coreio::spawn(set_flag(other));
   co_await iv->tick();  // the first tick: due
   const bool other_ran_first = other->load();

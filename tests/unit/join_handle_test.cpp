@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <future>
 #include <memory>
 #include <string>
@@ -218,7 +218,9 @@ TEST(JoinHandleTest, DroppingTheHandleDetachesAndTheTaskRunsToCompletion) {
   auto f = out.get_future();
   auto token = std::make_shared<int>(77);
   coreio::promise<void> go;
-  { auto h = rt.spawn(fulfil_after_go(go.get_future(), &out, token)); }  // dropped at once
+  {
+    auto h = rt.spawn(fulfil_after_go(go.get_future(), &out, token));
+  }  // dropped at once
   go.set_value();
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(f.get(), 77);
@@ -432,7 +434,8 @@ TEST(JoinHandleTest, TheCancelledAwaiterWaitsForTheAwaitedTaskToEnd) {
   ASSERT_TRUE(wait_until([&] { return p.child_started.load(); }));
   h.cancel();
   EXPECT_THROW(h.get(), coreio::cancelled_error);
-  EXPECT_EQ(p.parent_saw.load(), 7) << "the awaiter resumed only after the child's cleanup, with its value";
+  EXPECT_EQ(p.parent_saw.load(), 7)
+      << "the awaiter resumed only after the child's cleanup, with its value";
   EXPECT_TRUE(p.parent_next_suspension_threw.load());
 }
 
@@ -521,7 +524,8 @@ TEST(JoinHandleTest, AwaitingAHandleOfAnotherRuntimeResumesOnTheAwaitersRuntime)
   for (int i = 0; i < 20; ++i) {
     if (a.block_on(spawn_on_other_and_await(&b)) != std::thread::id{}) ++moved;
   }
-  EXPECT_EQ(moved, 0) << "the awaiter resumed on the other runtime's worker " << moved << " of 20 times";
+  EXPECT_EQ(moved, 0) << "the awaiter resumed on the other runtime's worker " << moved
+                      << " of 20 times";
 }
 
 // Each task spawns the next and awaits its handle. When the deepest one ends, completion cascades

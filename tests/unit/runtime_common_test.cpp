@@ -54,7 +54,9 @@ coreio::task<std::uint64_t> fib_gather(int n) {
   co_return a + b;
 }
 
-constexpr std::uint64_t fib(int n) { return n < 2 ? static_cast<std::uint64_t>(n) : fib(n - 1) + fib(n - 2); }
+constexpr std::uint64_t fib(int n) {
+  return n < 2 ? static_cast<std::uint64_t>(n) : fib(n - 1) + fib(n - 2);
+}
 
 TEST_P(RuntimeCommonTest, WorkersIsThePoolSize) {
   coreio::runtime rt{options()};
@@ -109,7 +111,8 @@ coreio::task<bool> current_worker_in_range(int n, int rounds) {
 TEST_P(RuntimeCommonTest, CurrentWorkerIsAlwaysInRange) {
   coreio::runtime rt{options()};
   std::vector<coreio::join_handle<bool>> hs;
-  for (int i = 0; i < 16; ++i) hs.push_back(rt.spawn(current_worker_in_range(static_cast<int>(workers()), 100)));
+  for (int i = 0; i < 16; ++i)
+    hs.push_back(rt.spawn(current_worker_in_range(static_cast<int>(workers()), 100)));
   for (auto& h : hs) EXPECT_TRUE(h.get());
 }
 
@@ -209,9 +212,8 @@ coreio::task<int> fail_deep(int depth) {
     throw test_error(depth + 100);
   }
   auto h = coreio::spawn(fail_deep(depth - 1));
-  auto [a, b] = co_await coreio::gather(leaf(1), [](coreio::join_handle<int>* x) -> coreio::task<int> {
-    co_return co_await *x;
-  }(&h));
+  auto [a, b] = co_await coreio::gather(
+      leaf(1), [](coreio::join_handle<int>* x) -> coreio::task<int> { co_return co_await *x; }(&h));
   co_return a + b;
 }
 
@@ -228,12 +230,15 @@ TEST_P(RuntimeCommonTest, ExceptionsPropagateThroughSpawnAndGather) {
 }
 
 TEST_P(RuntimeCommonTest, ShutdownWithSleepingAndYieldingTasksIsPrompt) {
-  std::vector<std::atomic<bool>> s(8), c(8);  // outlive the runtime: its shutdown runs the catch blocks
+  std::vector<std::atomic<bool>> s(8),
+      c(8);  // outlive the runtime: its shutdown runs the catch blocks
   std::vector<coreio::join_handle<int>> hs;
   stopwatch sw;
   {
     coreio::runtime rt{options()};
-    for (int i = 0; i < 8; ++i) hs.push_back(rt.spawn(sleeper(&s[static_cast<std::size_t>(i)], &c[static_cast<std::size_t>(i)])));
+    for (int i = 0; i < 8; ++i)
+      hs.push_back(
+          rt.spawn(sleeper(&s[static_cast<std::size_t>(i)], &c[static_cast<std::size_t>(i)])));
     ASSERT_TRUE(wait_until([&] {
       for (auto& x : s) {
         if (!x.load()) return false;

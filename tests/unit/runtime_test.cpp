@@ -66,8 +66,10 @@ TEST(RuntimeTest, ZeroWorkersMeansOnePerHardwareThread) {
 }
 
 TEST(RuntimeTest, RejectsALocalQueueCapacityThatIsNotAPowerOfTwo) {
-  EXPECT_ANY_THROW((coreio::runtime{coreio::runtime_options{.workers = 1, .local_queue_capacity = 3}}));
-  EXPECT_ANY_THROW((coreio::runtime{coreio::runtime_options{.workers = 1, .local_queue_capacity = 100}}));
+  EXPECT_ANY_THROW(
+      (coreio::runtime{coreio::runtime_options{.workers = 1, .local_queue_capacity = 3}}));
+  EXPECT_ANY_THROW(
+      (coreio::runtime{coreio::runtime_options{.workers = 1, .local_queue_capacity = 100}}));
 }
 
 TEST(RuntimeTest, RunsWithTheSmallestLocalQueue) {
@@ -113,7 +115,8 @@ TEST(RuntimeTest, RunBuildsARuntimeRunsTheTaskAndReturnsItsResult) {
 }
 
 TEST(RuntimeTest, RunRethrowsTheTaskException) {
-  EXPECT_THROW(coreio::run(throw_after_sleep(1), coreio::runtime_options{.workers = 1}), test_error);
+  EXPECT_THROW(coreio::run(throw_after_sleep(1), coreio::runtime_options{.workers = 1}),
+               test_error);
 }
 
 coreio::task<bool> block_on_inside(coreio::runtime* rt) {
@@ -153,7 +156,8 @@ TEST(RuntimeTest, SpawnFromManyPlainThreadsAtOnce) {
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&, t] {
       std::vector<coreio::join_handle<int>> hs;
-      for (int i = 0; i < per_thread; ++i) hs.push_back(rt.spawn(value_after_sleep(t * per_thread + i)));
+      for (int i = 0; i < per_thread; ++i)
+        hs.push_back(rt.spawn(value_after_sleep(t * per_thread + i)));
       for (auto& h : hs) sum.fetch_add(h.get());
     });
   }
@@ -163,7 +167,8 @@ TEST(RuntimeTest, SpawnFromManyPlainThreadsAtOnce) {
 }
 
 /// Sets *waiting once suspended on f.
-coreio::task<int> await_future_from_other_runtime(coreio::future<int> f, std::atomic<bool>* waiting) {
+coreio::task<int> await_future_from_other_runtime(coreio::future<int> f,
+                                                  std::atomic<bool>* waiting) {
   co_return co_await coreio_test::count_suspension(f, waiting);
 }
 
@@ -328,7 +333,8 @@ TEST(RuntimeTest, DestroyingCancelsTasksAwaitingFutures) {
   p.set_value(1);  // nobody waits any more; must not crash
 }
 
-coreio::task<int> busy_between_suspension_points(std::atomic<bool>* started, std::atomic<bool>* finished) {
+coreio::task<int> busy_between_suspension_points(std::atomic<bool>* started,
+                                                 std::atomic<bool>* finished) {
   started->store(true);
   coreio_test::spin_for(100ms);  // nothing can interrupt this stretch
   finished->store(true);

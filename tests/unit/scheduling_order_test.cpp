@@ -411,7 +411,7 @@ coreio::task<bool> yielder_and_woken_task() {
   const bool x_saw_flag = co_await x;
   wake.set();
   co_await y;
-  co_return queued_ok && x_saw_flag;
+  co_return queued_ok&& x_saw_flag;
 }
 
 TEST(SchedulingOrderTest, ATaskYieldingInALoopDoesNotStarveATaskWokenAfterIt) {

@@ -221,7 +221,8 @@ struct future_shield_probe {
 };
 
 /// Sets p->awaiting once suspended in the shield.
-coreio::task<int> cancel_while_shielding_future(future_shield_probe* p, coreio::future<std::shared_ptr<int>> f) {
+coreio::task<int> cancel_while_shielding_future(future_shield_probe* p,
+                                                coreio::future<std::shared_ptr<int>> f) {
   try {
     co_return *co_await count_suspension(coreio::shield(std::move(f)), &p->awaiting);
   } catch (const coreio::cancelled_error&) {
@@ -315,11 +316,13 @@ TEST(ShieldTest, CancellingTheAwaiterThrowsAtOnceWhileTheShieldedWorkRunsOn) {
   EXPECT_FALSE(w.finished.load());
   // The work was not cancelled: it goes on once released, through another suspension point.
   go.set_value(5);
-  EXPECT_TRUE(wait_until([&] { return w.finished.load(); })) << "the shielded work did not run to its end";
+  EXPECT_TRUE(wait_until([&] { return w.finished.load(); }))
+      << "the shielded work did not run to its end";
   EXPECT_FALSE(w.cancelled.load()) << "the awaiter's cancel reached the shielded work";
 }
 
-coreio::task<int> already_cancelled_shield(awaiter_probe* a, work_probe* w, coreio::future<int> go) {
+coreio::task<int> already_cancelled_shield(awaiter_probe* a, work_probe* w,
+                                           coreio::future<int> go) {
   a->awaiting.store(true);
   try {
     co_await coreio::sleep_for(10s);
@@ -365,7 +368,9 @@ coreio::task<int> shield_handle_then_cancelled(handle_probe* p) {
 
 coreio::task<int> await_handle_later(handle_probe* p) { co_return co_await p->handle; }
 
-coreio::task<int> shield_handle_later(handle_probe* p) { co_return co_await coreio::shield(p->handle); }
+coreio::task<int> shield_handle_later(handle_probe* p) {
+  co_return co_await coreio::shield(p->handle);
+}
 
 TEST(ShieldTest, ShieldOfAJoinHandleDoesNotCancelTheTaskAndALaterAwaitGetsTheResult) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
@@ -404,7 +409,8 @@ TEST(ShieldTest, ShieldOfAJoinHandleDoesNotCancelTheTaskAndALaterAwaitGetsTheRes
       }
     }
     EXPECT_TRUE(p.work.finished.load());
-    EXPECT_FALSE(p.work.cancelled.load()) << "variant " << variant << ": the cancel reached the task";
+    EXPECT_FALSE(p.work.cancelled.load())
+        << "variant " << variant << ": the cancel reached the task";
   }
 }
 
@@ -486,7 +492,9 @@ struct handle_race_probe {
   coreio::join_handle<int> handle;
 };
 
-coreio::task<int> shield_handle_race(handle_race_probe* p) { co_return co_await coreio::shield(p->handle); }
+coreio::task<int> shield_handle_race(handle_race_probe* p) {
+  co_return co_await coreio::shield(p->handle);
+}
 
 TEST(ShieldTest, RaceLoopOfCancelAgainstCompletionOfAShieldedHandleLosesNoResult) {
   auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});

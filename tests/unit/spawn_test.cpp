@@ -215,7 +215,8 @@ TEST(SpawnTest, YieldNowThrowsCancelledErrorWhenTheTaskIsCancelled) {
 struct ping_pong_chain {
   std::vector<coreio::promise<void>> to_a, to_b;
   std::vector<coreio::future<void>> for_a, for_b;
-  explicit ping_pong_chain(int rounds) : to_a(static_cast<std::size_t>(rounds)), to_b(static_cast<std::size_t>(rounds)) {
+  explicit ping_pong_chain(int rounds)
+      : to_a(static_cast<std::size_t>(rounds)), to_b(static_cast<std::size_t>(rounds)) {
     for (auto& p : to_a) for_a.push_back(p.get_future());
     for (auto& p : to_b) for_b.push_back(p.get_future());
   }

@@ -33,7 +33,6 @@ using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::wait_until;
 
-
 coreio::task<std::size_t> arrive(coreio::barrier* b) { co_return co_await b->arrive_and_wait(); }
 
 coreio::task<std::vector<std::size_t>> indices_scenario(coreio::barrier* b) {

@@ -42,8 +42,8 @@ using coreio_test::yield_until;
 struct monitor {
   coreio::mutex m;
   coreio::condition_variable cv;
-  int ready = 0;          // guarded by m
-  std::vector<int> order;  // guarded by m
+  int ready = 0;                // guarded by m
+  std::vector<int> order;       // guarded by m
   std::atomic<int> waiting{0};  // bumped under m just before cv.wait, which releases m
 };
 
@@ -420,8 +420,8 @@ coreio::task<int> due_wait_keeps_the_mutex(monitor* mo, due d) {
 TEST(SyncConditionVariableTest, DueDeadlinesReturnFalseAtOnceWithoutReleasingTheMutex) {
   coreio::runtime rt{coreio::runtime_options{.workers = 1}};
   monitor mo;
-  for (due d : {due::zero, due::negative, due::most_negative, due::hours_min, due::earliest,
-                due::past}) {
+  for (due d :
+       {due::zero, due::negative, due::most_negative, due::hours_min, due::earliest, due::past}) {
     EXPECT_EQ(rt.block_on(due_wait_keeps_the_mutex(&mo, d)), 0) << "form " << static_cast<int>(d);
   }
   EXPECT_FALSE(mo.m.locked());

@@ -30,16 +30,16 @@
 namespace {
 
 using namespace std::chrono_literals;
+using coreio_test::child_probe;
+using coreio_test::end_marker;
 using coreio_test::ends_within;
 using coreio_test::fail_at_once;
 using coreio_test::immediate;
 using coreio_test::prompt;
 using coreio_test::rng;
 using coreio_test::sanitized;
-using coreio_test::stopwatch;
-using coreio_test::child_probe;
-using coreio_test::end_marker;
 using coreio_test::sleeper;
+using coreio_test::stopwatch;
 using coreio_test::test_error;
 using coreio_test::wait_until;
 

@@ -266,7 +266,8 @@ coreio::task<int> sleep_then_migrate_then_sleep(int rounds) {
   for (int i = 0; i < rounds; ++i) {
     const auto start = steady::now();
     co_await coreio::sleep_for(std::chrono::microseconds(100 + (i % 5) * 100));
-    co_await coreio::yield_now();  // may resume on another worker; the next sleep uses that one's heap
+    co_await coreio::
+        yield_now();  // may resume on another worker; the next sleep uses that one's heap
     if (steady::now() - start >= std::chrono::microseconds(100 + (i % 5) * 100)) ++ok;
   }
   co_return ok;

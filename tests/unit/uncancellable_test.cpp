@@ -81,7 +81,9 @@ coreio::task<int> fails_in_cleanup() {
   throw test_error(3);
 }
 
-coreio::task<int> uncancellable_failure() { co_return co_await coreio::uncancellable(fails_in_cleanup()); }
+coreio::task<int> uncancellable_failure() {
+  co_return co_await coreio::uncancellable(fails_in_cleanup());
+}
 
 TEST(UncancellableTest, ExceptionsPassThrough) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};

@@ -58,7 +58,9 @@ coreio::task<int> tracked_sleep(std::chrono::microseconds d, int v, std::atomic<
 coreio::task<std::string> values_in_time() {
   const int a = co_await coreio::wait_for(immediate(1), 10s);
   const int b = co_await coreio::wait_for(int_after(1ms, 2), 10s);
-  auto text = [](int n) -> coreio::task<std::string> { co_return std::string(static_cast<std::size_t>(n), 'x'); };
+  auto text = [](int n) -> coreio::task<std::string> {
+    co_return std::string(static_cast<std::size_t>(n), 'x');
+  };
   const std::string c = co_await coreio::wait_for(text(3), 10s);
   auto nothing = []() -> coreio::task<void> { co_await coreio::sleep_for(1ms); };
   co_await coreio::wait_for(nothing(), 10s);
@@ -72,7 +74,8 @@ TEST(WaitForTest, ReturnsTheValueOfATaskThatFinishesInTime) {
 
 coreio::task<int> in_time_with_huge_limits() {
   int a = co_await coreio::wait_for(int_after(1ms, 1), std::chrono::hours::max());
-  int b = co_await coreio::wait_until(int_after(1ms, 2), std::chrono::steady_clock::time_point::max());
+  int b =
+      co_await coreio::wait_until(int_after(1ms, 2), std::chrono::steady_clock::time_point::max());
   co_return a + b;
 }
 
@@ -132,7 +135,9 @@ coreio::task<int> catches_cancel_and_returns(int v) {
 
 TEST(WaitForTest, AValueProducedDuringTheTimeoutIsReturnedNotLost) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
-  auto body = []() -> coreio::task<int> { co_return co_await coreio::wait_for(catches_cancel_and_returns(9), 2ms); };
+  auto body = []() -> coreio::task<int> {
+    co_return co_await coreio::wait_for(catches_cancel_and_returns(9), 2ms);
+  };
   EXPECT_EQ(rt.block_on(body()), 9);
 }
 
@@ -143,7 +148,9 @@ coreio::task<int> fails_after(std::chrono::microseconds d, int v) {
 
 TEST(WaitForTest, TheInnerTasksOwnExceptionPassesThrough) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
-  auto body = []() -> coreio::task<int> { co_return co_await coreio::wait_for(fails_after(1ms, 4), 10s); };
+  auto body = []() -> coreio::task<int> {
+    co_return co_await coreio::wait_for(fails_after(1ms, 4), 10s);
+  };
   try {
     rt.block_on(body());
     FAIL() << "no exception";
@@ -163,7 +170,9 @@ coreio::task<int> throws_on_cancel(int v) {
 
 TEST(WaitForTest, AnErrorRaisedWhileUnwindingFromTheTimeoutIsReported) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
-  auto body = []() -> coreio::task<int> { co_return co_await coreio::wait_for(throws_on_cancel(5), 2ms); };
+  auto body = []() -> coreio::task<int> {
+    co_return co_await coreio::wait_for(throws_on_cancel(5), 2ms);
+  };
   EXPECT_THROW(rt.block_on(body()), test_error);
 }
 
@@ -177,11 +186,15 @@ TEST(WaitForTest, NestedTimeoutsReportTheOneThatFired) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   // The inner limit fires first: its timeout_error passes through the outer wait_for as the inner
   // task's own exception.
-  auto inner_fires = []() -> coreio::task<int> { co_return co_await coreio::wait_for(inner_limit(2ms), 10s); };
+  auto inner_fires = []() -> coreio::task<int> {
+    co_return co_await coreio::wait_for(inner_limit(2ms), 10s);
+  };
   EXPECT_THROW(rt.block_on(inner_fires()), coreio::timeout_error);
   // The outer limit fires first: the inner wait_for sees a cancel (not its own timeout), unwinds,
   // and the outer reports its timeout.
-  auto outer_fires = []() -> coreio::task<int> { co_return co_await coreio::wait_for(inner_limit(10s), 2ms); };
+  auto outer_fires = []() -> coreio::task<int> {
+    co_return co_await coreio::wait_for(inner_limit(10s), 2ms);
+  };
   EXPECT_THROW(rt.block_on(outer_fires()), coreio::timeout_error);
 }
 
@@ -276,7 +289,9 @@ TEST(WaitForTest, WorksOnAJoinHandleAndCancelsTheTaskOnTimeout) {
 coreio::task<int> many_in_time(int n) {
   std::vector<coreio::task<int>> ts;
   for (int i = 0; i < n; ++i) {
-    auto one = [](int v) -> coreio::task<int> { co_return co_await coreio::wait_for(int_after(std::chrono::microseconds(v % 300), v), 10s); };
+    auto one = [](int v) -> coreio::task<int> {
+      co_return co_await coreio::wait_for(int_after(std::chrono::microseconds(v % 300), v), 10s);
+    };
     ts.push_back(one(i));
   }
   const std::vector<int> r = co_await coreio::gather(std::move(ts));
@@ -305,7 +320,8 @@ coreio::task<int> counted_sleep(std::chrono::microseconds d, race_counts* c) {
   co_return 42;
 }
 
-coreio::task<void> racer(std::chrono::microseconds work, std::chrono::microseconds limit, race_counts* c) {
+coreio::task<void> racer(std::chrono::microseconds work, std::chrono::microseconds limit,
+                         race_counts* c) {
   try {
     const int v = co_await coreio::wait_for(counted_sleep(work, c), limit);
     if (v == 42) c->values.fetch_add(1);

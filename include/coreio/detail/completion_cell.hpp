@@ -79,7 +79,8 @@ class completion_cell {
       const bool withdrawn = (s & k_withdrawn) != 0;
       const std::uint32_t next = withdrawn ? (s & ~k_withdrawn) : (s | k_async_waiter);
       // release publishes waiter_; acquire (on failure) pairs with complete()'s release.
-      if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
         return withdrawn ? registration::cancelled : registration::suspended;
       }
     }
@@ -95,7 +96,8 @@ class completion_cell {
       if (s & k_complete) return false;
       const bool registered = (s & k_async_waiter) != 0;
       const std::uint32_t next = registered ? (s & ~k_async_waiter) : (s | k_withdrawn);
-      if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
         return registered;
       }
     }

@@ -55,7 +55,7 @@ struct completed_state {
 
   explicit completed_state(std::size_t n) noexcept : total(n) {}
 
-  const std::size_t total;       // tasks in the set
+  const std::size_t total;  // tasks in the set
   spinlock lock;
   std::deque<outcome<T>> ready;  // results not yet handed out, in completion order
   std::size_t handed = 0;        // results given to a next(); guarded by lock

@@ -63,8 +63,8 @@ class gather_core : public child_join {
 
   /// Step 1. `children` and `handles` hold n entries and outlive the await.
   std::coroutine_handle<> start(std::coroutine_handle<> parent, cancel_scope* scope,
-                                promise_base* const* children, const std::coroutine_handle<>* handles,
-                                std::size_t n) noexcept {
+                                promise_base* const* children,
+                                const std::coroutine_handle<>* handles, std::size_t n) noexcept {
     started_ = true;
     children_ = children;
     n_ = n;

@@ -57,11 +57,11 @@ struct group_state {
   };
 
   std::mutex m;
-  member* head = nullptr;            // the running wrappers
-  std::size_t running = 0;           // spawned and not yet ended
-  std::exception_ptr first_error;    // the first failure that is not cancelled_error
-  bool cancelling = false;           // a child failed or the group was cancelled
-  async_waiter joiner{};             // set while join() waits
+  member* head = nullptr;          // the running wrappers
+  std::size_t running = 0;         // spawned and not yet ended
+  std::exception_ptr first_error;  // the first failure that is not cancelled_error
+  bool cancelling = false;         // a child failed or the group was cancelled
+  async_waiter joiner{};           // set while join() waits
 
   // Under m. Cancels every running member; cancel_scope::cancel only runs short non-blocking fns.
   void cancel_all_locked() noexcept {

@@ -64,9 +64,9 @@
 #include <coreio/detail/child_join.hpp>
 #include <coreio/detail/sched_hooks.hpp>
 #include <coreio/detail/spinlock.hpp>
+#include <coreio/detail/timer_entry.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/spawn.hpp>
-#include <coreio/detail/timer_entry.hpp>
 
 namespace coreio::detail {
 

@@ -49,7 +49,8 @@ struct timer_entry : cancel_node {
   enum : std::uint8_t { pending, fired, cancelled };
   timer_entry() noexcept = default;
   /// Movable until inserted (an awaitable is movable until first awaited): a fresh entry.
-  timer_entry(timer_entry&& o) noexcept : cancel_node(std::move(o)), deadline(o.deadline), on_done(o.on_done) {}
+  timer_entry(timer_entry&& o) noexcept
+      : cancel_node(std::move(o)), deadline(o.deadline), on_done(o.on_done) {}
 
   steady_clock::time_point deadline{};
   std::coroutine_handle<> waiter{};

@@ -23,7 +23,8 @@ struct endpoint {
   bool is_v6() const noexcept { return address.find(':') != std::string::npos; }
   /// "127.0.0.1:80" or "[::1]:80".
   std::string to_string() const {
-    return is_v6() ? "[" + address + "]:" + std::to_string(port) : address + ":" + std::to_string(port);
+    return is_v6() ? "[" + address + "]:" + std::to_string(port)
+                   : address + ":" + std::to_string(port);
   }
   friend bool operator==(const endpoint&, const endpoint&) = default;
 };

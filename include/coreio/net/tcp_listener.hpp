@@ -31,7 +31,8 @@ class tcp_listener {
 
   /// Binds and listens on host:port (port 0: any free port; see port()). host is an address or a
   /// name that resolves locally ("localhost"). Throws std::system_error. Worker only.
-  static tcp_listener bind(const std::string& host, std::uint16_t port, listen_options options = {});
+  static tcp_listener bind(const std::string& host, std::uint16_t port,
+                           listen_options options = {});
 
   class accept_awaiter;
   /// Waits for the next connection. Its socket lives on this listener's worker.

@@ -46,7 +46,8 @@ class tcp_stream : public stream {
   /// as described at the top of this file. Throws std::system_error naming host:port (connection
   /// refused, unreachable, host not found: the last attempt's error), std::invalid_argument for
   /// bad options; cancellable at any point (resolution included). Worker only (usage_error).
-  static task<tcp_stream> connect(std::string host, std::uint16_t port, connect_options options = {});
+  static task<tcp_stream> connect(std::string host, std::uint16_t port,
+                                  connect_options options = {});
   /// Connects to one numeric address.
   static task<tcp_stream> connect(endpoint ep);
 

@@ -212,9 +212,7 @@ class basic_queue {
   /// Example:
   ///   q.shutdown();       // the producers are done: consumers drain, then see queue_closed
   ///   q.shutdown(true);   // stop now: the queued work is discarded
-  void shutdown(bool immediate = false) {
-    shut_down(immediate);
-  }
+  void shutdown(bool immediate = false) { shut_down(immediate); }
 
   /// Closes the queue: shutdown(false). Producers are done; consumers drain what is left, then
   /// get queue_closed. Any thread; idempotent.
@@ -340,9 +338,8 @@ class basic_queue {
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
       this->item = &x_;
-      return this->suspend(h, q_->lock_, q_->putters_, [this](detail::wake_list& wake) {
-        return q_->put_locked(x_, wake);
-      });
+      return this->suspend(h, q_->lock_, q_->putters_,
+                           [this](detail::wake_list& wake) { return q_->put_locked(x_, wake); });
     }
     void await_resume() {
       switch (this->finish()) {
