@@ -32,6 +32,21 @@ void acceptor_impl::close_now() noexcept {
   unlink_path.clear();
 }
 
+void acceptor_impl::close() noexcept {
+  // Release pairs with is_open()'s acquire load.
+  closed.store(true, std::memory_order_release);
+  try {
+    on_owner(owner, [this] { close_now(); });
+  } catch (...) {
+  }
+}
+
+bool acceptor_impl::is_open() const noexcept {
+  if (closed.load(std::memory_order_acquire)) return false;
+  // Only the owner's loop changes the descriptor, so only the owner may read it.
+  return this_worker() != owner || acc.is_open();
+}
+
 void destroy_acceptor(acceptor_impl* p) noexcept { destroy_on_owner(p); }
 
 accept_op::accept_op(acceptor_impl* a, int target_worker, const char* what) {

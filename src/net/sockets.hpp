@@ -73,6 +73,11 @@ struct acceptor_impl {
   ino_t unlink_ino = 0;
   /// Closes acc and removes the socket file. Owner thread; idempotent.
   void close_now() noexcept;
+  /// A listener's close(): marks it closed at once and has the owner's loop run close_now().
+  /// Any thread; idempotent.
+  void close() noexcept;
+  /// A listener's is_open(). Any thread.
+  bool is_open() const noexcept;
 };
 
 struct udp_socket_impl {

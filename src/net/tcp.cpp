@@ -138,20 +138,9 @@ endpoint tcp_listener::local_endpoint() const {
 }
 
 void tcp_listener::close() noexcept {
-  if (!impl_) return;
-  detail::acceptor_impl* a = impl_.get();
-  // Release pairs with is_open()'s acquire load.
-  a->closed.store(true, std::memory_order_release);
-  try {
-    detail::on_owner(a->owner, [a] { a->close_now(); });
-  } catch (...) {
-  }
+  if (impl_) impl_->close();
 }
 
-bool tcp_listener::is_open() const noexcept {
-  if (!impl_ || impl_->closed.load(std::memory_order_acquire)) return false;
-  // Only the owner's loop changes the descriptor, so only the owner may read it.
-  return detail::this_worker() != impl_->owner || impl_->acc.is_open();
-}
+bool tcp_listener::is_open() const noexcept { return impl_ && impl_->is_open(); }
 
 }  // namespace coreio::net
