@@ -1,0 +1,43 @@
+// src/http/content_decoder.hpp — Content-Encoding decoders: gzip and deflate (zlib), br (libbrotli),
+// zstd (libzstd), streaming, with caps.
+//
+// Protocol: make(coding, limits) for one coding token (case-insensitive; "identity" gives nullptr);
+// feed() each body chunk, appending decoded bytes to `out`; finish() at the end of the body.
+// "deflate" accepts both zlib-wrapped and raw deflate (what servers send in practice). A list of
+// codings ("gzip, br") is decoded by a chain, last coding first (RFC 9110 section 8.4).
+//
+// Errors: corrupt data, a truncated stream at finish(), or data after the end of the stream:
+// http::error naming the coding; decoded size over max_decoded or decoded/encoded over max_ratio
+// (checked once more than 1 MiB was decoded): http::limit_error (limit_kind::decoded_body) — a
+// compression bomb is an error, not an out-of-memory (aiohttp GHSA-6mq8-rvhq-8wgg). An unknown
+// coding: http::error from make().
+// Thread safety: one decoder per body.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace coreio::http::detail {
+
+struct decode_limits {
+  std::uint64_t max_decoded = 64ull << 20;  ///< bytes of decoded body
+  std::uint64_t max_ratio = 100;            ///< decoded / encoded, past the first MiB
+};
+
+class content_decoder {
+ public:
+  /// nullptr for "identity"; throws http::error for an unknown coding.
+  static std::unique_ptr<content_decoder> make(std::string_view coding, decode_limits limits = {});
+  /// For a Content-Encoding header value (a list): a chain; nullptr when nothing to decode.
+  static std::unique_ptr<content_decoder> make_chain(std::string_view codings,
+                                                     decode_limits limits = {});
+  virtual ~content_decoder() = default;
+  virtual void feed(std::span<const std::byte> in, std::string& out) = 0;
+  virtual void finish(std::string& out) = 0;
+};
+
+}  // namespace coreio::http::detail
