@@ -5,7 +5,8 @@
 //
 // Usage: coreio_peer [--threads N] <workload> [args...]
 //   spawn N | fib N | skynet LEAVES | yield TASKS YIELDS | timers N MAX_MS
-//   echo-server PORT   (TCP echo on 127.0.0.1:PORT until SIGTERM/SIGINT; run.sh drives the load)
+//   echo-server PORT   (TCP echo on 127.0.0.1:PORT until SIGTERM/SIGINT; run.sh drives the load;
+//                       net::serve, or with COREIO_ECHO=loop the plain accept-and-spawn loop)
 //   coreio_peer --version
 //
 // Prints one line:
@@ -117,6 +118,15 @@ coreio::task<void> echo_server(std::uint16_t port) {
   co_await srv.wait();  // until the runtime is destroyed (which cancels it)
 }
 
+/// The same server as a user of asyncio writes it: accept, spawn a task per connection.
+coreio::task<void> echo_accept_loop(std::uint16_t port) {
+  auto lis = coreio::net::tcp_listener::bind("127.0.0.1", port);
+  for (;;) {
+    coreio::net::tcp_stream s = co_await lis.accept();
+    coreio::spawn(echo_connection(std::move(s))).detach();
+  }
+}
+
 /// Serves until SIGTERM or SIGINT; the signals are blocked in every thread and taken by sigwait.
 int serve_echo(int threads, std::uint16_t port) {
   sigset_t set;
@@ -125,7 +135,10 @@ int serve_echo(int threads, std::uint16_t port) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the workers start: they inherit the mask
   coreio::runtime rt{coreio::runtime_options{.workers = static_cast<std::size_t>(threads)}};
-  auto h = rt.spawn(echo_server(port));
+  // COREIO_ECHO=loop: the plain accept-and-spawn loop instead of net::serve.
+  const char* mode = std::getenv("COREIO_ECHO");
+  const bool loop = mode != nullptr && std::strcmp(mode, "loop") == 0;
+  auto h = rt.spawn(loop ? echo_accept_loop(port) : echo_server(port));
   int sig = 0;
   sigwait(&set, &sig);
   return 0;  // ~runtime cancels the server and its connections

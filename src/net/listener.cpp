@@ -2,7 +2,8 @@
 // domain socket file) and the accept operation (detail/net_io.hpp, accept_op).
 //
 // accept_op: started on the listener's loop; Asio accepts into a new socket bound to the target
-// worker's io_context (so the connection's IO runs there), and the handler wraps it in a
+// worker's io_context (accept(): round-robin over the workers, so that a plain accept-and-spawn
+// loop spreads its connections over the machine as serve() does) (so the connection's IO runs there), and the handler wraps it in a
 // stream_socket_impl owned by that worker, stored in the op's `arg` until take() adopts it. If the
 // awaiter is cancelled after the handler ran, take() still adopts the socket before throwing, so it
 // is closed rather than leaked.
@@ -56,8 +57,11 @@ accept_op::accept_op(acceptor_impl* a, int target_worker, const char* what) {
   abort_ctx = &a->sig;
   runtime_impl& rt = a->owner->rt();
   worker* peer = a->owner;
-  if (target_worker >= 0)
+  if (target_worker == accept_round_robin) {
+    peer = &rt.worker_at(a->next_target++ % rt.worker_count());
+  } else if (target_worker >= 0) {
     peer = &rt.worker_at(static_cast<std::uint32_t>(target_worker) % rt.worker_count());
+  }
   buf = peer;
   start = [](io_op* op) {
     auto* a = static_cast<acceptor_impl*>(op->target);

@@ -56,7 +56,7 @@ struct stream_socket_impl {
 };
 
 struct acceptor_impl {
-  explicit acceptor_impl(worker* w) : owner(w), acc(w->io()) {}
+  explicit acceptor_impl(worker* w) : owner(w), acc(w->io()), next_target(w->index()) {}
   /// Removes the socket file of a Unix domain listener (unlink_path), if it is still the one bound.
   ~acceptor_impl();
   worker* const owner;
@@ -64,6 +64,9 @@ struct acceptor_impl {
   asio::cancellation_signal sig;
   // As stream_socket_impl::closed.
   std::atomic<bool> closed{false};
+  // The worker the next round-robin accept assigns its socket to (before the modulo). Touched by
+  // the one task accepting at a time (a listener is not shared: its public header), so plain.
+  std::uint32_t next_target;
   // Unix domain listeners: the path bound. Set before the listener is published, read-only after.
   std::string path;
   // Unix domain listeners: the socket file to remove on close ("" for none), and its identity as

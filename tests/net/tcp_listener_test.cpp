@@ -1,6 +1,6 @@
 // tcp_listener_test.cpp — coreio/net/tcp_listener.hpp: bind (port 0, "localhost", a port in use,
 // SO_REUSEPORT, bad addresses, outside a runtime), accept (cancelled, on a closed listener,
-// accept_on another worker), and 10,000 short-lived connections without leaking descriptors.
+// round-robin over the workers, accept_on a given worker), and 10,000 short-lived connections without leaking descriptors.
 #include <coreio/net/tcp_listener.hpp>
 
 #include <gtest/gtest.h>
@@ -19,7 +19,9 @@
 
 #include <coreio/coreio.hpp>
 
+#include "net/sockets.hpp"
 #include "net_support.hpp"
+#include "sched/worker.hpp"
 #include "support/suspension_probe.hpp"
 
 namespace {
@@ -180,22 +182,67 @@ TEST(TcpListenerTest, AcceptOnADefaultConstructedListenerThrowsUsageError) {
   rt.block_on(use_a_default_listener());
 }
 
-coreio::task<std::string> accept_on_each_worker(int workers) {
-  auto lis = tcp_listener::bind("127.0.0.1", 0);
-  std::string got;
-  for (int w = 0; w < workers + 1; ++w) {  // one past the last wraps around
-    auto c = co_await tcp_stream::connect("127.0.0.1", lis.port());
-    auto s = co_await lis.accept_on(w);
-    co_await c.write_all(std::string_view(std::to_string(w)));
-    c.shutdown_write();
-    got += co_await read_to_eof(&s);
-  }
-  co_return got;
+/// The index of the worker whose event loop owns s's socket.
+int owner_of(const tcp_stream& s) {
+  return static_cast<int>(coreio::detail::stream_access::owner(s)->index());
 }
 
-TEST(TcpListenerTest, AcceptOnPlacesConnectionsOnAnyWorkerAndTheyWork) {
+struct placement {
+  std::string got;          // what each connection carried, in order
+  std::vector<int> owners;  // the worker owning each accepted socket
+};
+
+/// Accepts workers + 1 connections (one past the last wraps around), with accept_on(i) or, if
+/// `round_robin`, plain accept(); each carries its number, read back through the accepted socket.
+coreio::task<placement> accept_each(int workers, bool round_robin) {
+  auto lis = tcp_listener::bind("127.0.0.1", 0);
+  placement p;
+  for (int w = 0; w < workers + 1; ++w) {
+    auto c = co_await tcp_stream::connect("127.0.0.1", lis.port());
+    tcp_stream s;
+    if (round_robin) s = co_await lis.accept();
+    else s = co_await lis.accept_on(w);
+    p.owners.push_back(owner_of(s));
+    co_await c.write_all(std::string_view(std::to_string(w)));
+    c.shutdown_write();
+    p.got += co_await read_to_eof(&s);
+  }
+  co_return p;
+}
+
+TEST(TcpListenerTest, AcceptOnPlacesConnectionsOnTheGivenWorkerAndTheyWork) {
   coreio::runtime rt{coreio::runtime_options{.workers = 3}};
-  EXPECT_EQ(rt.block_on(accept_on_each_worker(3)), "0123");
+  const placement p = rt.block_on(accept_each(3, false));
+  EXPECT_EQ(p.got, "0123");
+  EXPECT_EQ(p.owners, (std::vector<int>{0, 1, 2, 0}));
+}
+
+TEST(TcpListenerTest, AcceptSpreadsConnectionsOverTheWorkersInTurn) {
+  // The asyncio-style accept-and-spawn loop must use the whole machine: accept() hands its
+  // sockets to the workers round-robin, starting with the listener's own.
+  coreio::runtime rt{coreio::runtime_options{.workers = 3}};
+  const placement p = rt.block_on(accept_each(3, true));
+  EXPECT_EQ(p.got, "0123");
+  ASSERT_EQ(p.owners.size(), 4u);
+  for (std::size_t i = 1; i < p.owners.size(); ++i) {
+    EXPECT_EQ(p.owners[i], (p.owners[i - 1] + 1) % 3) << "connection " << i;
+  }
+}
+
+coreio::task<std::vector<int>> accept_on_one_worker() {
+  auto lis = tcp_listener::bind("127.0.0.1", 0);
+  std::vector<int> owners;
+  for (int i = 0; i < 3; ++i) {
+    auto c = co_await tcp_stream::connect("127.0.0.1", lis.port());
+    auto s = co_await lis.accept();
+    owners.push_back(owner_of(s));
+  }
+  co_return owners;
+}
+
+TEST(TcpListenerTest, AcceptOnOneWorkerKeepsEverySocketThere) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  EXPECT_EQ(rt.block_on(accept_on_one_worker()), (std::vector<int>{0, 0, 0}));
 }
 
 // ---- many short-lived connections ----------------------------------------------------------------

@@ -35,7 +35,10 @@ class tcp_listener {
                            listen_options options = {});
 
   class accept_awaiter;
-  /// Waits for the next connection. Its socket lives on this listener's worker.
+  /// Waits for the next connection. Its socket lives on the runtime's workers in turn
+  /// (round-robin, starting with this listener's worker), so the asyncio-style loop
+  /// `for (;;) spawn(session(co_await lis.accept()));` spreads its connections over every worker:
+  /// a session task runs where its socket lives from its first operation on (stream.hpp).
   accept_awaiter accept();
 
   std::uint16_t port() const;
@@ -52,8 +55,8 @@ class tcp_listener {
     tcp_stream await_resume();
   };
 
-  /// Accepts onto the event loop of worker `target` (serve() spreads connections this way); -1:
-  /// this listener's worker.
+  /// Accepts onto the event loop of worker `target` (modulo the worker count); -1: this
+  /// listener's worker.
   accept_awaiter accept_on(int target);
 
  private:
