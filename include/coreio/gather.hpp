@@ -106,7 +106,8 @@ class gather_tuple_awaitable final : gather_core {
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
     fill(std::index_sequence_for<Ts...>{});
-    return start(parent, scope_of(parent), promises_.data(), handles_.data(), n);
+    return start(parent, scope_of(parent), n, [this](std::size_t i) { return child(i); },
+                 &cancel_children);
   }
   auto await_resume() {
     promise_base* winner = finish();
@@ -120,6 +121,20 @@ class gather_tuple_awaitable final : gather_core {
   }
 
  private:
+  /// Child i seen through its promise_base and an untyped handle (the children's types differ).
+  struct erased_child {
+    promise_base* p;
+    std::coroutine_handle<> h;
+    promise_base& promise() const noexcept { return *p; }
+    operator std::coroutine_handle<>() const noexcept { return h; }
+  };
+  erased_child child(std::size_t i) const noexcept { return {promises_[i], handles_[i]}; }
+  static void cancel_children(gather_core* self, const promise_base* except) noexcept {
+    for (promise_base* c : static_cast<gather_tuple_awaitable*>(self)->promises_) {
+      if (c != except) c->own_scope_.cancel();
+    }
+  }
+
   template <std::size_t... I>
   void fill(std::index_sequence<I...>) noexcept {
     ((promises_[I] = &std::get<I>(tasks_).handle().promise(),
@@ -172,15 +187,9 @@ class gather_vector_awaitable final : gather_core {
     return tasks_.empty();
   }
   template <class P>
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) {
-    // May throw bad_alloc before anything started: the exception goes to the awaiting task.
-    promises_.reserve(tasks_.size());
-    handles_.reserve(tasks_.size());
-    for (auto& t : tasks_) {
-      promises_.push_back(&t.handle().promise());
-      handles_.push_back(t.handle());
-    }
-    return start(parent, scope_of(parent), promises_.data(), handles_.data(), tasks_.size());
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
+    return start(parent, scope_of(parent), tasks_.size(),
+                 [this](std::size_t i) { return tasks_[i].handle(); }, &cancel_children);
   }
   auto await_resume() {
     if constexpr (M == gather_mode::all) {
@@ -202,15 +211,20 @@ class gather_vector_awaitable final : gather_core {
     } else {
       promise_base* winner = finish();
       std::size_t i = 0;
-      while (promises_[i] != winner) ++i;
+      while (static_cast<promise_base*>(&tasks_[i].handle().promise()) != winner) ++i;
       return when_any_result<gather_result_t<T>>{i, take_gather_result(tasks_[i])};
     }
   }
 
  private:
+  static void cancel_children(gather_core* self, const promise_base* except) noexcept {
+    for (auto& t : static_cast<gather_vector_awaitable*>(self)->tasks_) {
+      promise_base& c = t.handle().promise();
+      if (&c != except) c.own_scope_.cancel();
+    }
+  }
+
   std::vector<task<T>> tasks_;
-  std::vector<promise_base*> promises_;
-  std::vector<std::coroutine_handle<>> handles_;
 };
 
 }  // namespace detail

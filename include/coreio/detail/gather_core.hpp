@@ -6,10 +6,12 @@
 //   any       when_any: the first child to end (value or exception) wins; the others are cancelled.
 //
 // Protocol: detail/child_join.hpp's, with P awaiting N children (task<...> frames owned by the
-// awaitable in P's frame). What is particular to gather:
-//   1. start(): the node armed on P's scope cancels every child; launch pushes children N-1..1
-//      on the worker's fork deque (stealable, child 1 on top, so the owner starts them in
-//      argument order) and transfers control to child 0 inline (libfork's fork + call).
+// awaitable in P's frame). The core keeps no array of the children: the awaitable hands start() an
+// accessor and a static cancel function, so a gather of a vector allocates nothing beyond the
+// children's frames and its result. What is particular to gather:
+//   1. start(): the node armed on P's scope cancels every child; it pushes children N-1..1 on the
+//      worker's fork deque (stealable, child 1 on top, so the owner starts them in argument order)
+//      and transfers control to child 0 inline (libfork's fork + call).
 //   2. Each child, at its final suspend, calls child_done(): the winner (see the modes) is
 //      recorded (CAS on winner_) and cancels its siblings; then it drops its share, and the last
 //      child resumes P (child_join step 3).
@@ -42,9 +44,7 @@ class gather_core : public child_join {
       // the CAS only has to pick one winner.
       if (winner_.compare_exchange_strong(expected, c, std::memory_order_acq_rel,
                                           std::memory_order_relaxed)) {
-        for (std::size_t i = 0; i < n_; ++i) {
-          if (children_[i] != c) children_[i]->own_scope_.cancel();
-        }
+        cancel_(this, c);
       }
     }
     count_child_completed();
@@ -61,18 +61,24 @@ class gather_core : public child_join {
     if (started_) throw_usage("a gather awaitable was awaited twice");
   }
 
-  /// Step 1. `children` and `handles` hold n entries and outlive the await.
-  std::coroutine_handle<> start(std::coroutine_handle<> parent, cancel_scope* scope,
-                                promise_base* const* children,
-                                const std::coroutine_handle<>* handles, std::size_t n) noexcept {
+  /// Cancels the scope of every child but `except` (null: every child). A static function of the
+  /// awaitable, which owns the children; self is the awaitable's gather_core. Any thread.
+  using cancel_fn = void (*)(gather_core* self, const promise_base* except) noexcept;
+
+  /// Step 1, for n >= 1 children. `child(i)` gives child i: something with promise() (a
+  /// promise_base) that converts to its std::coroutine_handle<> (a task's typed handle).
+  template <class Child>
+  std::coroutine_handle<> start(std::coroutine_handle<> parent, cancel_scope* scope, std::size_t n,
+                                Child child, cancel_fn cancel) noexcept {
     started_ = true;
-    children_ = children;
-    n_ = n;
+    cancel_ = cancel;
     if (!bind(parent, scope)) return parent;
-    for (std::size_t i = 0; i < n; ++i) adopt(*children[i]);
+    for (std::size_t i = 0; i < n; ++i) adopt(child(i).promise());
     set_shares(n);
     if (!arm(&cancel_children)) return parent;
-    return launch(handles, n);
+    count_child_spawned(static_cast<std::uint32_t>(n));
+    for (std::size_t i = n; i-- > 1;) push_fork(child(i));
+    return transfer(child(0));
   }
 
   /// Step 3. Mode all: returns normally if every child succeeded, else rethrows the first failure.
@@ -91,11 +97,11 @@ class gather_core : public child_join {
  private:
   static void cancel_children(cancel_node* n) noexcept {
     auto* self = static_cast<gather_core*>(n);
-    for (std::size_t i = 0; i < self->n_; ++i) self->children_[i]->own_scope_.cancel();
+    self->cancel_(self, nullptr);
   }
 
-  promise_base* const* children_ = nullptr;
-  std::size_t n_ = 0;
+  // The awaitable's cancel function; set by start().
+  cancel_fn cancel_ = nullptr;
   // The first child that failed (all) or ended (any). Writers: children (CAS). Reader: P in finish().
   std::atomic<promise_base*> winner_{nullptr};
   bool started_ = false;
