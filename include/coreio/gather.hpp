@@ -106,8 +106,8 @@ class gather_tuple_awaitable final : gather_core {
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
     fill(std::index_sequence_for<Ts...>{});
-    return start(parent, scope_of(parent), n, [this](std::size_t i) { return child(i); },
-                 &cancel_children);
+    return start(
+        parent, scope_of(parent), n, [this](std::size_t i) { return child(i); }, &cancel_children);
   }
   auto await_resume() {
     promise_base* winner = finish();
@@ -188,8 +188,9 @@ class gather_vector_awaitable final : gather_core {
   }
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
-    return start(parent, scope_of(parent), tasks_.size(),
-                 [this](std::size_t i) { return tasks_[i].handle(); }, &cancel_children);
+    return start(
+        parent, scope_of(parent), tasks_.size(),
+        [this](std::size_t i) { return tasks_[i].handle(); }, &cancel_children);
   }
   auto await_resume() {
     if constexpr (M == gather_mode::all) {

@@ -31,7 +31,8 @@ struct worker_metrics {
 /// A snapshot of a runtime's counters.
 struct runtime_metrics {
   std::uint64_t tasks_spawned = 0;       ///< spawned and gathered tasks created
-  std::uint64_t tasks_completed = 0;     ///< of those, the ones that have ended
+  std::uint64_t tasks_completed = 0;     ///< of those, the ones that have ended (a gather's
+                                         ///< children: counted when the gather resumes)
   std::uint64_t tasks_alive = 0;         ///< spawned tasks not yet ended
   std::uint64_t global_queue_depth = 0;  ///< tasks in the global queue now (approximate)
   // The blocking pool (coreio::to_thread), read under the pool's lock: these four are one instant.

@@ -32,7 +32,7 @@ void yield_to_back(std::coroutine_handle<> h) noexcept { t_current->push_yielded
 
 void count_child_spawned(std::uint32_t n) noexcept { t_current->count_spawned(n); }
 
-void count_child_completed() noexcept { t_current->count_completed(); }
+void count_child_completed(std::uint32_t n) noexcept { t_current->count_completed(n); }
 
 }  // namespace coreio::detail
 

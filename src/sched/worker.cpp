@@ -9,6 +9,7 @@
 #include <coreio/detail/coop.hpp>
 #include <coreio/detail/stack_guard.hpp>
 
+#include "frame_alloc.hpp"
 #include "runtime_impl.hpp"
 #include "sched/context.hpp"
 
@@ -36,6 +37,8 @@ worker::worker(runtime_impl& rt, std::uint32_t index, const runtime_options& opt
       global_interval_(std::max<std::uint32_t>(1, options.global_queue_interval)),
       event_interval_(std::max<std::uint32_t>(1, options.event_interval)),
       remote_(options),
+      until_global_(global_interval_),
+      until_event_(event_interval_),
       rng_(0x9E3779B9u * (index + 1)),
       ptok_(rt.global().make_producer()),
       ctok_(rt.global().make_consumer()) {}
@@ -50,6 +53,7 @@ std::uint32_t worker::next_random() noexcept {
 
 void worker::run() {
   set_current_worker(this);
+  frame_cache_attach();
   busy_since_ = steady::now();
   for (;;) {
     if (std::coroutine_handle<> h = next_local()) {
@@ -66,6 +70,7 @@ void worker::run() {
   }
   if (searching_) end_searching();
   remote_.busy_ns_.add(ns_between(busy_since_, steady::now()));
+  frame_cache_detach();
   set_current_worker(nullptr);
 }
 
@@ -81,15 +86,20 @@ void worker::execute(std::coroutine_handle<> h) noexcept {
 }
 
 std::coroutine_handle<> worker::next_local() noexcept {
-  ++tick_;
-  if (tick_ % global_interval_ == 0) {
+  // Countdowns rather than `tick % interval`: the intervals are runtime values, and a division per
+  // poll costs more than the rest of this function.
+  if (--until_global_ == 0) {
+    until_global_ = global_interval_;
     void* x = nullptr;
     if (rt_.global().pop(ctok_, x)) {
       remote_.global_pulls_.add();
       return as_handle(x);
     }
   }
-  if (tick_ % event_interval_ == 0) maintenance();
+  if (--until_event_ == 0) {
+    until_event_ = event_interval_;
+    maintenance();
+  }
   if (void* x = run_.pop()) return as_handle(x);
   if (void* x = forks_.pop()) return as_handle(x);
   return nullptr;

@@ -4,7 +4,7 @@
 //   worker_remote  any thread: the stealer ends of the run queue and the fork deque, the timer
 //                  queue, the event loop (post, wake), the poll sequence and the counters.
 //                  runtime_impl::remote(i) hands it out to thieves, the monitor and metrics.
-//   worker         the worker thread only: the owner ends of its queues, the tick counter, the
+//   worker         the worker thread only: the owner ends of its queues, the poll countdowns, the
 //                  RNG, the searching flag, the parking wake timer, the global queue's tokens.
 //                  Reached only through this_worker(), that is from the thread itself.
 //
@@ -143,7 +143,7 @@ class worker {
   /// yield_now: behind every task ready here, the forked children included.
   void push_yielded(std::coroutine_handle<> h) noexcept;
   void count_spawned(std::uint64_t n) noexcept { remote_.spawned_.add(n); }
-  void count_completed() noexcept { remote_.completed_.add(); }
+  void count_completed(std::uint64_t n = 1) noexcept { remote_.completed_.add(n); }
 
   // ---- any thread --------------------------------------------------------------------------
   worker_remote& remote() noexcept { return remote_; }
@@ -188,7 +188,9 @@ class worker {
   // ---- the worker thread only --------------------------------------------------------------
   run_queue::owner run_{remote_.run_};
   fork_deque::owner forks_{remote_.forks_};
-  std::uint32_t tick_ = 0;
+  // Polls left until the next global-queue check / event-loop poll (run loop steps 1 and 2).
+  std::uint32_t until_global_;
+  std::uint32_t until_event_;
   std::uint32_t rng_;
   bool searching_ = false;
   asio::steady_timer wake_timer_{remote_.ioc_};

@@ -47,7 +47,6 @@ class gather_core : public child_join {
         cancel_(this, c);
       }
     }
-    count_child_completed();
     return drop_share();
   }
 
@@ -72,6 +71,7 @@ class gather_core : public child_join {
                                 Child child, cancel_fn cancel) noexcept {
     started_ = true;
     cancel_ = cancel;
+    n_ = static_cast<std::uint32_t>(n);
     if (!bind(parent, scope)) return parent;
     for (std::size_t i = 0; i < n; ++i) adopt(child(i).promise());
     set_shares(n);
@@ -86,6 +86,9 @@ class gather_core : public child_join {
   /// children were never started because P was already cancelled, or (settled) if P was cancelled.
   promise_base* finish() {
     join_end();
+    // Every child has ended (they were launched: the node was armed); counted here at once rather
+    // than in each child's child_done, a call per child on the fork-join hot path.
+    count_child_completed(n_);
     // Relaxed: ordered by the acquire of the last share's fetch_sub, which happened-before P ran.
     promise_base* w = winner_.load(std::memory_order_relaxed);
     if (mode_ == gather_mode::all && w != nullptr) std::rethrow_exception(w->exception_);
@@ -100,8 +103,9 @@ class gather_core : public child_join {
     self->cancel_(self, nullptr);
   }
 
-  // The awaitable's cancel function; set by start().
+  // The awaitable's cancel function and its number of children; set by start().
   cancel_fn cancel_ = nullptr;
+  std::uint32_t n_ = 0;
   // The first child that failed (all) or ended (any). Writers: children (CAS). Reader: P in finish().
   std::atomic<promise_base*> winner_{nullptr};
   bool started_ = false;

@@ -33,9 +33,10 @@ void yield_to_back(std::coroutine_handle<> h) noexcept;
 /// once rt has begun shutting down (runtime_impl.hpp, step 1). Any thread.
 void submit_blocking(runtime_impl* rt, blocking_job* job);
 
-/// Metrics: a forked child was created / finished on the calling worker. Worker only.
+/// Metrics: n forked children were created / have finished, counted on the calling worker (a
+/// gather counts its children's ends once, when it resumes). Worker only.
 void count_child_spawned(std::uint32_t n) noexcept;
-void count_child_completed() noexcept;
+void count_child_completed(std::uint32_t n = 1) noexcept;
 
 /// Frame allocation (mimalloc when COREIO_MIMALLOC). Any thread.
 void* frame_alloc(std::size_t size);
