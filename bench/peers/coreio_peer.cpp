@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <fstream>
 #include <string>
@@ -49,15 +50,24 @@ using clock_type = std::chrono::steady_clock;
 struct timed_result {
   std::uint64_t checksum = 0;
   double seconds = 0;
+  double cpu_seconds = 0;  // CPU time of every thread of the process over the same span
 };
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 // The root task: starts the clock, runs the workload (whose first action is
 // the first spawn), stops the clock when the result is in hand.
 coreio::task<timed_result> timed(coreio::task<std::uint64_t> workload) {
   const auto t0 = clock_type::now();
+  const double c0 = process_cpu_seconds();
   const std::uint64_t v = co_await std::move(workload);
+  const double c1 = process_cpu_seconds();
   const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
-  co_return timed_result{v, dt};
+  co_return timed_result{v, dt, c1 - c0};
 }
 
 long vm_hwm_kb() {
@@ -86,14 +96,16 @@ std::uint64_t arg_u64(int argc, char** argv, int i, std::uint64_t fallback) {
   return v;
 }
 
+/// thread_ns_per_op: CPU time of all threads over the run (idle workers searching or parked
+/// included) per counted operation, beside the wall-clock rate.
 void emit(const char* workload, int threads, std::uint64_t n, const timed_result& r, double ops,
           const std::string& extra) {
   std::printf(
       "workload=%s impl=coreio threads=%d n=%llu seconds=%.6f rate=%.1f checksum=%llu%s "
-      "self_rss_kb=%ld\n",
+      "thread_ns_per_op=%.1f self_rss_kb=%ld\n",
       workload, threads, static_cast<unsigned long long>(n), r.seconds,
       r.seconds > 0 ? ops / r.seconds : 0.0, static_cast<unsigned long long>(r.checksum),
-      extra.c_str(), vm_hwm_kb());
+      extra.c_str(), ops > 0 ? r.cpu_seconds * 1e9 / ops : 0.0, vm_hwm_kb());
   std::fflush(stdout);
 }
 
