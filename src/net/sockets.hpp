@@ -53,6 +53,10 @@ struct stream_socket_impl {
   std::atomic<bool> reading{false}, writing{false};
   // Bytes read ahead (read_until) or put back (a cancelled read_exact). Holder of `reading` only.
   read_buffer rbuf;
+  // The last read from the socket was short (fewer bytes than asked): the receive queue was
+  // drained then, so the next read skips its own attempt and goes straight to Asio (tokio's
+  // "clear readiness on a short read"). Owner thread only (reads start and complete there).
+  bool read_drained = false;
 };
 
 struct acceptor_impl {

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 
 #include <coreio/coreio.hpp>
 
+#include "net/sockets.hpp"
 #include "net_support.hpp"
 
 namespace {
@@ -376,6 +378,63 @@ TEST_P(StreamReadTest, ASecondReadWhileReadExactOrReadUntilWaitsThrowsUsageError
   EXPECT_EQ(o.during_exact, "usage_error");
   EXPECT_EQ(o.first, "read abcd");
   EXPECT_EQ(o.during_until, "usage_error");
+}
+
+// ---- a short read drains the socket: the next read waits through Asio ---------------------------
+
+/// Bytes queued in the socket's receive buffer, read with FIONREAD (a probe of the kernel's state).
+int queued_bytes(const stream& s) {
+  int n = 0;
+  ::ioctl(coreio::detail::stream_access::impl(s)->sock.native_handle(), FIONREAD, &n);
+  return n;
+}
+
+/// Waits until the peer's bytes are in s's receive buffer, then gives the event loop a turn: the
+/// worker parks in epoll, which takes the socket's edge while no read is pending. That is the case
+/// a read after a short read must still see (it skips its own attempt and relies on Asio's
+/// readiness): the bytes are there and no further edge will come.
+coreio::task<void> until_queued(const stream* s, int n) {
+  while (queued_bytes(*s) < n) co_await coreio::yield_now();
+  co_await coreio::sleep_for(2ms);  // an event-loop turn, not a wait for the state
+}
+
+struct short_reads {
+  std::vector<std::string> got;
+};
+
+coreio::task<short_reads> read_after_short_reads(any_pair* p) {
+  short_reads r;
+  std::array<std::byte, 64> buf;
+  for (int round = 0; round < 20; ++round) {
+    const std::string msg = "m" + std::to_string(round);
+    co_await p->server.write_all(std::string_view(msg));
+    if (round % 2 == 1) co_await until_queued(&p->client, static_cast<int>(msg.size()));
+    // Short: fewer bytes than the buffer holds, so the next read goes straight to Asio.
+    const std::size_t n = co_await p->client.read_some(std::span(buf));
+    r.got.push_back(to_string(std::span<const std::byte>(buf.data(), n)));
+  }
+  // A short read_until, then a read_exact of bytes that arrived while nothing read.
+  co_await p->server.write_all(std::string_view("line\n"));
+  r.got.push_back(co_await p->client.read_until("\n", 64));
+  co_await p->server.write_all(std::string_view("tail"));
+  co_await until_queued(&p->client, 4);
+  std::array<std::byte, 4> four;
+  co_await p->client.read_exact(std::span(four));
+  r.got.push_back(to_string(four));
+  co_return r;
+}
+
+TEST_P(StreamReadTest, AReadAfterAShortReadSeesBytesThatArrivedMeanwhile) {
+  for (int workers : {1, 2}) {
+    coreio::runtime on{coreio::runtime_options{.workers = static_cast<std::size_t>(workers)}};
+    any_pair p = pair(&on);
+    const short_reads r = on.block_on(read_after_short_reads(&p));
+    ASSERT_EQ(r.got.size(), 22u);
+    for (int i = 0; i < 20; ++i)
+      EXPECT_EQ(r.got[static_cast<std::size_t>(i)], "m" + std::to_string(i));
+    EXPECT_EQ(r.got[20], "line\n");
+    EXPECT_EQ(r.got[21], "tail");
+  }
 }
 
 }  // namespace

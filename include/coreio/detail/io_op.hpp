@@ -48,7 +48,8 @@ struct io_op : cancel_node {
         owner(o.owner),
         buf(o.buf),
         len(o.len),
-        arg(o.arg) {}
+        arg(o.arg),
+        tried_now(o.tried_now) {}
 
   static constexpr std::uint32_t k_started = 1;
   static constexpr std::uint32_t k_done = 2;
@@ -75,6 +76,9 @@ struct io_op : cancel_node {
   const void* arg = nullptr;
   std::error_code ec{};
   std::size_t bytes = 0;
+  /// try_now was just tried on the owner and would have blocked: starting the op need not try it
+  /// again (no event-loop turn came between, so any data since makes a fresh edge). Owner thread.
+  bool tried_now = false;
   std::atomic<std::uint32_t> state{0};
 };
 
@@ -95,9 +99,12 @@ class io_awaiter : protected io_op {
   bool await_suspend(std::coroutine_handle<P> h) {
     scope_ = scope_of(h);
     if (scope_->cancelled()) return false;
-    if (try_now != nullptr && io_may_try_now(this) && try_now(this)) {
-      done_inline_ = true;  // completed by the syscall itself: no suspension, no handler
-      return false;
+    if (try_now != nullptr && io_may_try_now(this)) {
+      if (try_now(this)) {
+        done_inline_ = true;  // completed by the syscall itself: no suspension, no handler
+        return false;
+      }
+      tried_now = true;
     }
     waiter = h;
     fn = &io_cancel;
