@@ -352,6 +352,50 @@ TEST(TlsStreamTest, APlaintextServerIsATlsError) {
   EXPECT_EQ(e.rfind("tls: ", 0), 0u) << e;
 }
 
+// ---- cancellation -------------------------------------------------------------------------------
+
+// Accepts one TLS client, waits for *go, then sends payload and close_notify.
+coreio::task<void> send_when_told(tcp_listener* lis, coreio::event* go, std::string payload) {
+  tcp_stream peer = co_await lis->accept();
+  coreio::net::stream s = std::move(peer);
+  tls_stream tls(server_ctx(), std::move(s));
+  co_await tls.accept();
+  co_await go->wait();
+  co_await tls.write_all(bytes(payload));
+  co_await tls.shutdown();
+  tls.close();
+}
+
+coreio::task<std::string> read_after_a_timed_out_read(std::string payload, bool* timed_out) {
+  auto lis = tcp_listener::bind("127.0.0.1", 0);
+  coreio::event go;
+  auto server = coreio::spawn(send_when_told(&lis, &go, payload));
+  auto ctx = tls_context::client(test_certs::get().ca_file);
+  auto connecting = connect_tls(lis.port(), ctx, "localhost");
+  tls_stream tls = co_await std::move(connecting);
+  // Nothing is coming until `go`: the read times out, cancelled inside the socket read.
+  std::vector<std::byte> buf(64);
+  try {
+    co_await coreio::wait_for(tls.read_some(std::span<std::byte>(buf)),
+                              std::chrono::milliseconds(50));
+  } catch (const coreio::timeout_error&) {
+    *timed_out = true;
+  }
+  go.set();
+  const std::string got = co_await read_to_eof(&tls);
+  co_await server;
+  co_return got;
+}
+
+TEST(TlsStreamTest, ACancelledReadLosesNothingAndTheStreamGoesOn) {
+  coreio::runtime rt{two_workers()};
+  const std::string payload = pattern(200'000, 4);
+  bool timed_out = false;
+  const std::string got = rt.block_on(read_after_a_timed_out_read(payload, &timed_out));
+  EXPECT_TRUE(timed_out);
+  EXPECT_TRUE(got == payload) << got.size() << " bytes";
+}
+
 // ---- contexts -----------------------------------------------------------------------------------
 
 TEST(TlsContextTest, MissingFilesAreErrorsNamingThem) {
