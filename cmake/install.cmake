@@ -12,8 +12,10 @@ set(COREIO_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/coreio"
 
 # The exported target is coreio::coreio, as is the in-tree alias.
 set_target_properties(coreio PROPERTIES EXPORT_NAME coreio)
+# The HTTP layer is coreio::http, in the same export set.
+set_target_properties(coreio_http PROPERTIES EXPORT_NAME http)
 
-install(TARGETS coreio
+install(TARGETS coreio coreio_http
   EXPORT coreioTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
