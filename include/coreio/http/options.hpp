@@ -75,8 +75,7 @@ struct multipart_field {
 /// What a trace callback is told (aiohttp's TraceConfig signals, one callback for all).
 enum class trace_kind {
   request_start,             ///< before anything; url and method set
-  queued_start,              ///< waiting for a connection slot (limit / limit_per_host)
-  queued_end,                ///< got a slot (or a connection handed over)
+  queued,                    ///< the request waited for a slot (limit / limit_per_host) and got one
   connection_create_start,   ///< a new connection: lookup + TCP connect (+ TLS) begins
   connection_create_end,     ///< connected (and TLS handshake done for https)
   connection_reuse,          ///< an idle keep-alive connection is reused
