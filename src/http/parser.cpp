@@ -1,29 +1,681 @@
-// src/http/parser.cpp — skeleton; the llhttp-backed parser follows.
+// src/http/parser.cpp — HTTP/1.1 framing over llhttp (strict), pull-style (see parser.hpp).
+//
+// Two layers look at every message:
+//
+//   1. head_scan, coreio's own, runs over the raw bytes of the head before llhttp sees them and
+//      rejects what llhttp lets through even in strict mode, or what it cannot bound: bare CR, bare
+//      LF, obs-fold (a header line starting with SP or HT), whitespace in a field name or before
+//      the colon, control characters in values, and every head limit (start line, one header
+//      line, the whole head, the count of fields). It stops exactly at the empty line ending the
+//      head, so it never reads body bytes.
+//   2. llhttp (LLHTTP_STRICT_MODE=1) parses; its callbacks collect the head and apply the semantic
+//      checks (Content-Length and Transfer-Encoding, Host), and pause the parser at each event:
+//      on_headers_complete returns HPE_PAUSED (with F_SKIPBODY set first when the message has no
+//      body: llhttp cannot take "skip the body" and "pause" from one return value), on_body
+//      returns HPE_PAUSED after recording its span, on_message_complete returns HPE_PAUSED.
+//      llhttp_execute then returns HPE_PAUSED with llhttp_get_error_pos() just past the event's
+//      last byte, which is how much feed() consumed; llhttp_resume() before the next execute.
+//
+// Callbacks never throw (they run inside C code): they record the error in impl::failure and
+// return HPE_USER; feed() throws it once llhttp_execute returns.
+//
+// A 1xx response other than 101 ends without a body; on_message_complete marks it skipped, feed()
+// forgets its head and goes on with the next message in the same call. Trailer fields of a chunked
+// body are bounded by the field limits and dropped.
 #include "http/parser.hpp"
 
 #include <coreio/http/errors.hpp>
 
 #include <llhttp.h>
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <limits>
+
 namespace coreio::http::detail {
 
-std::optional<std::string_view> message_head::find(std::string_view) const noexcept {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string hex_byte(unsigned char c) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%02x", c);
+  return buf;
+}
+
+// What the owner of a failed parse throws: a plain error or a limit.
+struct failure_info {
+  bool is_limit = false;
+  limit_kind kind = limit_kind::header_block;
+  std::uint64_t max = 0;
+  std::string what;
+};
+
+// The event a callback asked feed() to report after llhttp paused.
+enum class pending { none, head, body, end, skipped_1xx };
+
+// Where the current message is.
+enum class phase { idle, head, body, done };
+
+}  // namespace
+
+std::optional<std::string_view> message_head::find(std::string_view name) const noexcept {
+  for (const auto& f : headers) {
+    if (iequals(f.name, name)) return std::string_view(f.value);
+  }
   return std::nullopt;
 }
 
-struct parser::impl {
-  llhttp_t p{};
-  message_head head;
+// ---- head_scan: the raw checks over the bytes of a head -------------------------------------------
+
+namespace {
+
+class head_scan {
+ public:
+  head_scan(const parse_limits& limits, bool request) : limits_(limits), request_(request) {}
+
+  void reset() noexcept {
+    total_ = line_len_ = line_index_ = fields_ = 0;
+    cr_ = colon_ = done_ = false;
+  }
+  bool done() const noexcept { return done_; }
+  bool started() const noexcept { return total_ > 0; }
+
+  // Scans bytes of `in` until the head ends or the input does; returns how many it scanned.
+  // Returns a failure through `fail` (and 0 meaning nothing more) on the first bad byte.
+  std::size_t scan(std::span<const char> in, std::optional<failure_info>& fail) {
+    std::size_t i = 0;
+    for (; i < in.size() && !done_; ++i) {
+      const auto c = static_cast<unsigned char>(in[i]);
+      if (++total_ > limits_.max_head) {
+        fail = limit(limit_kind::header_block, limits_.max_head,
+                     "http: header block over " + std::to_string(limits_.max_head) + " bytes");
+        return i;
+      }
+      if (cr_) {
+        if (c != '\n') {
+          fail = plain("http: bare CR (not followed by LF) in the " + where());
+          return i;
+        }
+        cr_ = false;
+        end_of_line(fail);
+        if (fail) return i;
+        continue;
+      }
+      if (c == '\r') {
+        cr_ = true;
+        continue;
+      }
+      if (c == '\n') {
+        fail = plain("http: bare LF (line ending without CR) in the " + where());
+        return i;
+      }
+      if (line_index_ >= 1 && line_len_ == 0 && (c == ' ' || c == '\t')) {
+        fail = plain("http: obs-fold (header line starting with whitespace, RFC 9112 section 5.2)");
+        return i;
+      }
+      ++line_len_;
+      if (line_index_ == 0) {
+        if (line_len_ > limits_.max_start_line) {
+          const auto kind = request_ ? limit_kind::request_line : limit_kind::status_line;
+          fail = limit(kind, limits_.max_start_line,
+                       std::string("http: ") + (request_ ? "request line" : "status line") +
+                           " over " + std::to_string(limits_.max_start_line) + " bytes");
+          return i;
+        }
+        if (c < 0x20 || c == 0x7f) {
+          fail = plain("http: control character " + hex_byte(c) + " in the " + where());
+          return i;
+        }
+        continue;
+      }
+      if (line_len_ > limits_.max_field) {
+        fail = limit(limit_kind::header_field, limits_.max_field,
+                     "http: header line over " + std::to_string(limits_.max_field) + " bytes");
+        return i;
+      }
+      if (!colon_) {
+        if (c == ':') {
+          colon_ = true;
+        } else if (c == ' ' || c == '\t') {
+          fail = plain("http: whitespace in a header name or before the colon");
+          return i;
+        } else if (c < 0x20 || c == 0x7f) {
+          fail = plain("http: control character " + hex_byte(c) + " in a header name");
+          return i;
+        }
+      } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        fail = plain("http: control character " + hex_byte(c) + " in a header value");
+        return i;
+      }
+    }
+    return i;
+  }
+
+ private:
+  std::string where() const {
+    if (line_index_ == 0) return request_ ? "request line" : "status line";
+    return "header block";
+  }
+  static failure_info plain(std::string what) {
+    return failure_info{false, limit_kind::header_block, 0, std::move(what)};
+  }
+  static failure_info limit(limit_kind k, std::uint64_t max, std::string what) {
+    return failure_info{true, k, max, std::move(what)};
+  }
+
+  void end_of_line(std::optional<failure_info>& fail) {
+    if (line_len_ == 0) {
+      // An empty line before the start line is tolerated (RFC 9112 section 2.2); llhttp decides.
+      if (line_index_ > 0) done_ = true;
+      return;
+    }
+    if (line_index_ >= 1) {
+      if (!colon_) {
+        fail = plain("http: header line without a colon");
+        return;
+      }
+      if (++fields_ > limits_.max_headers) {
+        fail = limit(limit_kind::header_count, limits_.max_headers,
+                     "http: more than " + std::to_string(limits_.max_headers) + " header fields");
+        return;
+      }
+    }
+    ++line_index_;
+    line_len_ = 0;
+    colon_ = false;
+  }
+
+  const parse_limits& limits_;
+  bool request_;
+  std::size_t total_ = 0;       // bytes of the head so far
+  std::size_t line_len_ = 0;    // bytes of the current line, without its CRLF
+  std::size_t line_index_ = 0;  // 0 = the start line
+  std::size_t fields_ = 0;      // header lines seen
+  bool cr_ = false;             // the previous byte was CR
+  bool colon_ = false;          // the current header line's colon was seen
+  bool done_ = false;           // the empty line ending the head was seen
 };
 
-parser::parser(mode, parse_limits) : impl_(std::make_unique<impl>()) {}
+}  // namespace
+
+// ---- impl ---------------------------------------------------------------------------------------
+
+struct parser::impl {
+  impl(mode m, parse_limits l) : request(m == mode::request), limits(l), scan(limits, request) {
+    llhttp_init(&p, request ? HTTP_REQUEST : HTTP_RESPONSE, &settings());
+    p.data = this;
+  }
+
+  static const llhttp_settings_t& settings();
+
+  // Clears everything about the current message (not the connection's death).
+  void begin_message() {
+    head = message_head{};
+    field_name.clear();
+    field_value.clear();
+    in_value = false;
+    content_lengths = 0;
+    transfer_encodings.clear();
+    hosts = 0;
+    body_bytes = 0;
+    chunk_ext_bytes = 0;
+    trailer_bytes = 0;
+    trailer_fields = 0;
+    skipping_1xx = false;
+    scan.reset();
+  }
+
+  std::string kind() const { return request ? "request" : "response"; }
+
+  int fail(std::string what) {
+    failure = failure_info{false, limit_kind::header_block, 0, std::move(what)};
+    return HPE_USER;
+  }
+  int fail_limit(limit_kind k, std::uint64_t max, std::string what) {
+    failure = failure_info{true, k, max, std::move(what)};
+    return HPE_USER;
+  }
+
+  [[noreturn]] void throw_failure() {
+    dead = true;
+    const failure_info f = std::move(*failure);
+    if (f.is_limit) throw limit_error(f.kind, static_cast<std::size_t>(f.max), f.what);
+    throw error(f.what);
+  }
+
+  [[noreturn]] void throw_llhttp(llhttp_errno_t err) {
+    if (failure) throw_failure();
+    dead = true;
+    const char* reason = llhttp_get_error_reason(&p);
+    throw error("http: malformed " + kind() + ": " + (reason != nullptr ? reason : "") + " (" +
+                llhttp_errno_name(err) + ")");
+  }
+
+  int on_field_done();
+  int on_headers_done();
+  // llhttp's callbacks (settings()); p->data is the impl.
+  static int cb_on_message_begin(llhttp_t* p);
+  static int cb_on_url(llhttp_t* p, const char* at, std::size_t n);
+  static int cb_on_status(llhttp_t* p, const char* at, std::size_t n);
+  static int cb_on_header_field(llhttp_t* p, const char* at, std::size_t n);
+  static int cb_on_header_value(llhttp_t* p, const char* at, std::size_t n);
+  static int cb_on_header_field_complete(llhttp_t* p);
+  static int cb_on_header_value_complete(llhttp_t* p);
+  static int cb_on_headers_complete(llhttp_t* p);
+  static int cb_on_body(llhttp_t* p, const char* at, std::size_t n);
+  static int cb_on_message_complete(llhttp_t* p);
+  static int cb_on_chunk_extension(llhttp_t* p, const char* at, std::size_t n);
+  static int cb_on_chunk_complete(llhttp_t* p);
+
+  bool request;
+  parse_limits limits;
+  head_scan scan;
+  llhttp_t p{};
+  message_head head;
+  phase state = phase::idle;
+  bool dead = false;
+  std::optional<failure_info> failure;
+  pending event = pending::none;
+  std::span<const char> body;
+  std::string request_method;  // responses: the method of the request answered
+
+  // Collecting one field.
+  std::string field_name;
+  std::string field_value;
+  bool in_value = false;
+  // Seen so far in this head.
+  std::size_t content_lengths = 0;
+  std::vector<std::string> transfer_encodings;
+  std::size_t hosts = 0;
+  // Body accounting.
+  std::uint64_t body_bytes = 0;
+  std::size_t chunk_ext_bytes = 0;
+  std::size_t trailer_bytes = 0;
+  std::size_t trailer_fields = 0;
+  bool skipping_1xx = false;
+  bool finishing = false;  // inside llhttp_finish: on_message_complete must not pause
+};
+
+int parser::impl::cb_on_message_begin(llhttp_t* p) {
+  auto& s = *static_cast<impl*>(p->data);
+  if (s.state == phase::idle) s.state = phase::head;
+  return 0;
+}
+
+int parser::impl::cb_on_url(llhttp_t* p, const char* at, std::size_t n) {
+  static_cast<impl*>(p->data)->head.target.append(at, n);
+  return 0;
+}
+
+int parser::impl::cb_on_status(llhttp_t* p, const char* at, std::size_t n) {
+  static_cast<impl*>(p->data)->head.reason.append(at, n);
+  return 0;
+}
+
+int parser::impl::cb_on_header_field(llhttp_t* p, const char* at, std::size_t n) {
+  auto& s = *static_cast<impl*>(p->data);
+  if (s.state == phase::body) {  // trailers: the head scan does not see them
+    s.trailer_bytes += n;
+    if (s.field_name.size() + n > s.limits.max_field) {
+      return s.fail_limit(
+          limit_kind::header_field, s.limits.max_field,
+          "http: trailer field over " + std::to_string(s.limits.max_field) + " bytes");
+    }
+  }
+  s.field_name.append(at, n);
+  return 0;
+}
+
+int parser::impl::cb_on_header_value(llhttp_t* p, const char* at, std::size_t n) {
+  auto& s = *static_cast<impl*>(p->data);
+  if (s.state == phase::body) {
+    s.trailer_bytes += n;
+    if (s.field_name.size() + s.field_value.size() + n > s.limits.max_field) {
+      return s.fail_limit(
+          limit_kind::header_field, s.limits.max_field,
+          "http: trailer field over " + std::to_string(s.limits.max_field) + " bytes");
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto c = static_cast<unsigned char>(at[i]);
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        return s.fail("http: control character " + hex_byte(c) + " in a trailer value");
+      }
+    }
+  }
+  s.field_value.append(at, n);
+  return 0;
+}
+
+int parser::impl::cb_on_header_field_complete(llhttp_t* p) {
+  auto& s = *static_cast<impl*>(p->data);
+  if (s.state == phase::body) return 0;
+  // Checked here, before llhttp parses the value, so that these errors carry coreio's words.
+  if (iequals(s.field_name, "content-length")) {
+    if (s.content_lengths > 0) return s.fail("http: several Content-Length fields");
+    if (!s.transfer_encodings.empty()) {
+      return s.fail("http: Content-Length and Transfer-Encoding together");
+    }
+  } else if (iequals(s.field_name, "transfer-encoding")) {
+    if (s.content_lengths > 0) {
+      return s.fail("http: Content-Length and Transfer-Encoding together");
+    }
+  }
+  return 0;
+}
+
+int parser::impl::cb_on_header_value_complete(llhttp_t* p) {
+  return static_cast<impl*>(p->data)->on_field_done();
+}
+
+int parser::impl::cb_on_headers_complete(llhttp_t* p) {
+  return static_cast<impl*>(p->data)->on_headers_done();
+}
+
+int parser::impl::cb_on_body(llhttp_t* p, const char* at, std::size_t n) {
+  auto& s = *static_cast<impl*>(p->data);
+  if (n == 0) return 0;
+  s.body_bytes += n;
+  if (s.limits.max_body && s.body_bytes > *s.limits.max_body) {
+    return s.fail_limit(limit_kind::body, static_cast<std::size_t>(*s.limits.max_body),
+                        "http: body over " + std::to_string(*s.limits.max_body) + " bytes");
+  }
+  s.body = std::span<const char>(at, n);
+  s.event = pending::body;
+  return HPE_PAUSED;
+}
+
+int parser::impl::cb_on_message_complete(llhttp_t* p) {
+  auto& s = *static_cast<impl*>(p->data);
+  if (!s.field_name.empty() || s.in_value) {
+    s.field_name.clear();
+    s.field_value.clear();
+    s.in_value = false;
+  }
+  if (s.skipping_1xx) {
+    s.event = pending::skipped_1xx;
+    return HPE_PAUSED;
+  }
+  s.state = phase::done;
+  s.event = pending::end;
+  return s.finishing ? 0 : HPE_PAUSED;
+}
+
+int parser::impl::cb_on_chunk_extension(llhttp_t* p, const char* /*at*/, std::size_t n) {
+  auto& s = *static_cast<impl*>(p->data);
+  s.chunk_ext_bytes += n;
+  if (s.chunk_ext_bytes > s.limits.max_field) {
+    return s.fail_limit(
+        limit_kind::chunk_extension, s.limits.max_field,
+        "http: chunk extension over " + std::to_string(s.limits.max_field) + " bytes");
+  }
+  return 0;
+}
+
+int parser::impl::cb_on_chunk_complete(llhttp_t* p) {
+  static_cast<impl*>(p->data)->chunk_ext_bytes = 0;
+  return 0;
+}
+
+int parser::impl::on_field_done() {
+  std::string_view value = trim(field_value);
+  if (state == phase::body) {  // a trailer field: bounded, dropped
+    if (++trailer_fields > limits.max_headers) {
+      return fail_limit(
+          limit_kind::header_count, limits.max_headers,
+          "http: more than " + std::to_string(limits.max_headers) + " trailer fields");
+    }
+    if (trailer_bytes > limits.max_head) {
+      return fail_limit(limit_kind::header_block, limits.max_head,
+                        "http: trailer block over " + std::to_string(limits.max_head) + " bytes");
+    }
+    field_name.clear();
+    field_value.clear();
+    return 0;
+  }
+  if (iequals(field_name, "content-length")) {
+    ++content_lengths;
+    std::uint64_t v = 0;
+    const auto* b = value.data();
+    const auto* e = value.data() + value.size();
+    const bool digits =
+        !value.empty() && std::all_of(b, e, [](char c) { return c >= '0' && c <= '9'; });
+    const auto r = std::from_chars(b, e, v);
+    if (!digits || r.ec != std::errc{} || r.ptr != e) {
+      return fail("http: malformed Content-Length '" + std::string(value.substr(0, 64)) + "'");
+    }
+    head.content_length = v;
+  } else if (iequals(field_name, "transfer-encoding")) {
+    // The codings of every Transfer-Encoding field, in order (a list may span several fields).
+    std::string_view rest = value;
+    for (;;) {
+      const auto comma = rest.find(',');
+      const std::string_view item = trim(rest.substr(0, comma));
+      if (!item.empty()) transfer_encodings.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  } else if (iequals(field_name, "host")) {
+    ++hosts;
+  }
+  head.headers.push_back(field{std::move(field_name), std::string(value)});
+  field_name.clear();
+  field_value.clear();
+  return 0;
+}
+
+int parser::impl::on_headers_done() {
+  head.version_major = llhttp_get_http_major(&p);
+  head.version_minor = llhttp_get_http_minor(&p);
+  if (request) {
+    head.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(&p)));
+  } else {
+    head.status = llhttp_get_status_code(&p);
+  }
+  const bool http11 = head.version_major == 1 && head.version_minor >= 1;
+
+  if (!transfer_encodings.empty()) {
+    if (!http11) return fail("http: Transfer-Encoding in an HTTP/1.0 message");
+    const std::string& last = transfer_encodings.back();
+    if (!iequals(last, "chunked")) {
+      return fail("http: Transfer-Encoding whose final coding is '" + last + "', not chunked");
+    }
+    for (std::size_t i = 0; i + 1 < transfer_encodings.size(); ++i) {
+      if (iequals(transfer_encodings[i], "chunked")) {
+        return fail("http: Transfer-Encoding with chunked before the final coding");
+      }
+    }
+    head.chunked = true;
+  }
+  if (request) {
+    if (hosts > 1) return fail("http: several Host fields");
+    if (hosts == 0 && http11) return fail("http: HTTP/1.1 request without a Host field");
+    if (auto e = head.find("expect")) head.expect_continue = iequals(trim(*e), "100-continue");
+  }
+  head.upgrade = p.upgrade != 0;
+  head.keep_alive = llhttp_should_keep_alive(&p) != 0;
+
+  bool no_body = false;
+  if (!request) {
+    const int st = head.status;
+    if (st / 100 == 1 && st != 101) {
+      // Interim response: llhttp ends it without a body; feed() skips it.
+      skipping_1xx = true;
+      return 0;
+    }
+    no_body = st == 204 || st == 304 || iequals(request_method, "HEAD") ||
+              (iequals(request_method, "CONNECT") && st / 100 == 2);
+  }
+  if (no_body) {
+    head.chunked = false;
+    // What returning 1 does; llhttp reads it in after_headers_complete, where the pause resumes.
+    p.flags |= F_SKIPBODY;
+  } else if (limits.max_body && head.content_length && *head.content_length > *limits.max_body) {
+    return fail_limit(limit_kind::body, static_cast<std::size_t>(*limits.max_body),
+                      "http: Content-Length " + std::to_string(*head.content_length) +
+                          " over the body limit of " + std::to_string(*limits.max_body) + " bytes");
+  }
+  state = phase::body;
+  event = pending::head;
+  return HPE_PAUSED;
+}
+
+const llhttp_settings_t& parser::impl::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t st;
+    llhttp_settings_init(&st);
+    st.on_message_begin = cb_on_message_begin;
+    st.on_url = cb_on_url;
+    st.on_status = cb_on_status;
+    st.on_header_field = cb_on_header_field;
+    st.on_header_value = cb_on_header_value;
+    st.on_header_field_complete = cb_on_header_field_complete;
+    st.on_header_value_complete = cb_on_header_value_complete;
+    st.on_headers_complete = cb_on_headers_complete;
+    st.on_body = cb_on_body;
+    st.on_message_complete = cb_on_message_complete;
+    st.on_chunk_extension_name = cb_on_chunk_extension;
+    st.on_chunk_extension_value = cb_on_chunk_extension;
+    st.on_chunk_complete = cb_on_chunk_complete;
+    return st;
+  }();
+  return s;
+}
+
+// ---- parser -------------------------------------------------------------------------------------
+
+parser::parser(mode m, parse_limits limits) : impl_(std::make_unique<impl>(m, limits)) {
+  impl_->begin_message();
+}
 parser::~parser() = default;
 parser::parser(parser&&) noexcept = default;
 parser& parser::operator=(parser&&) noexcept = default;
-void parser::reset() {}
-void parser::set_request_method(std::string_view) {}
-parse_result parser::feed(std::span<const char>) { throw error("http: parser not implemented"); }
-parse_result parser::finish() { throw error("http: parser not implemented"); }
+
+void parser::reset() {
+  auto& s = *impl_;
+  s.request_method.clear();
+  s.event = pending::none;
+  s.body = {};
+  s.state = phase::idle;
+  s.begin_message();
+  if (!s.dead) llhttp_reset(&s.p);
+}
+
+void parser::set_request_method(std::string_view method) { impl_->request_method = method; }
+
+parse_result parser::feed(std::span<const char> in) {
+  auto& s = *impl_;
+  if (s.dead) throw error("http: parser used after an error (the connection must close)");
+  if (s.state == phase::done) return parse_result{0, parse_event::end, {}};
+  if (in.empty() && s.state == phase::idle) return parse_result{};
+
+  static constexpr char nothing[1] = {0};
+  std::size_t off = 0;
+  for (;;) {
+    const std::span<const char> rest = in.subspan(off);
+    if (s.state == phase::idle || s.state == phase::head) {
+      if (!rest.empty()) s.state = phase::head;
+      if (!s.scan.done()) {
+        std::optional<failure_info> fail;
+        s.scan.scan(rest, fail);
+        if (fail) {
+          s.failure = std::move(fail);
+          s.throw_failure();
+        }
+      }
+    }
+    const char* data = rest.empty() ? nothing : rest.data();
+    s.event = pending::none;
+    const llhttp_errno_t err = llhttp_execute(&s.p, data, rest.size());
+    std::size_t n = rest.size();
+    if (err != HPE_OK) {
+      const char* pos = llhttp_get_error_pos(&s.p);
+      if (pos != nullptr && pos >= data && pos <= data + rest.size()) {
+        n = static_cast<std::size_t>(pos - data);
+      }
+    }
+    off += n;
+    if (err == HPE_OK) return parse_result{off, parse_event::need_more, {}};
+    if (err == HPE_PAUSED_UPGRADE) {
+      // After the end of an upgrade (101, CONNECT): the rest is another protocol.
+      s.state = phase::done;
+      return parse_result{off, parse_event::end, {}};
+    }
+    if (err != HPE_PAUSED) s.throw_llhttp(err);
+    llhttp_resume(&s.p);
+    switch (s.event) {
+      case pending::head:
+        return parse_result{off, parse_event::head, {}};
+      case pending::body: {
+        const auto b = s.body;
+        s.body = {};
+        return parse_result{off, parse_event::body, b};
+      }
+      case pending::end:
+        return parse_result{off, parse_event::end, {}};
+      case pending::skipped_1xx:
+        s.begin_message();
+        s.state = phase::idle;
+        if (off == in.size()) return parse_result{off, parse_event::need_more, {}};
+        continue;
+      case pending::none:
+        break;
+    }
+    // A pause no callback asked for cannot happen; treat it as a broken parser.
+    s.dead = true;
+    throw error("http: internal parser error (unexpected pause)");
+  }
+}
+
+parse_result parser::finish() {
+  auto& s = *impl_;
+  if (s.dead) throw error("http: parser used after an error (the connection must close)");
+  switch (s.state) {
+    case phase::idle:
+      return parse_result{};
+    case phase::done:
+      return parse_result{0, parse_event::end, {}};
+    case phase::head:
+      s.dead = true;
+      throw error("http: connection closed before the end of the " + s.kind() + " head");
+    case phase::body:
+      break;
+  }
+  s.finishing = true;
+  s.event = pending::none;
+  const llhttp_errno_t err = llhttp_finish(&s.p);
+  s.finishing = false;
+  if (err == HPE_OK && s.event == pending::end) return parse_result{0, parse_event::end, {}};
+  if (s.failure) s.throw_failure();
+  s.dead = true;
+  std::string what = "http: connection closed before the end of the " + s.kind() + " body";
+  if (s.head.chunked) {
+    what += " (chunked, " + std::to_string(s.body_bytes) + " bytes received)";
+  } else if (s.head.content_length) {
+    what += " (" + std::to_string(s.body_bytes) + " of " + std::to_string(*s.head.content_length) +
+            " bytes)";
+  }
+  throw error(what);
+}
+
 const message_head& parser::head() const noexcept { return impl_->head; }
 
 }  // namespace coreio::http::detail

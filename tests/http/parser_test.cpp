@@ -1,16 +1,640 @@
 // http/parser_test.cpp — src/http/parser.hpp: llhttp strict plus coreio's checks.
+//
+// Every good message is parsed whole, one byte at a time and split at every byte boundary, and the
+// three must agree. Every rejection gives http::error (limit_error with the right kind for a
+// limit) naming the part, whole and one byte at a time.
 #include "http/parser.hpp"
 
 #include <gtest/gtest.h>
 
+#include <coreio/http/errors.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
 namespace {
 
+using coreio::http::error;
+using coreio::http::limit_error;
+using coreio::http::limit_kind;
+using coreio::http::detail::message_head;
+using coreio::http::detail::parse_event;
+using coreio::http::detail::parse_limits;
 using coreio::http::detail::parser;
 
-TEST(ParserTest, ConstructsForBothModes) {
-  parser req(parser::mode::request);
-  parser resp(parser::mode::response);
-  SUCCEED();
+using mode = parser::mode;
+
+struct message {
+  message_head head;
+  std::string body;
+};
+
+struct parse_options {
+  parse_limits limits{};
+  std::string request_method;  // responses: set before each message
+  bool finish = true;          // call finish() at the end of the input
+};
+
+// Feeds `wire` in pieces whose ends are `cuts` (increasing offsets; the end is implied), the way a
+// connection does: a buffer of unconsumed bytes, feed, drop what was consumed, read more on
+// need_more. Returns every complete message; a message still open at the end is returned too when
+// finish() ends it.
+std::vector<message> parse_cut(mode m, std::string_view wire, const std::vector<std::size_t>& cuts,
+                               const parse_options& o = {}) {
+  parser p(m, o.limits);
+  if (!o.request_method.empty()) p.set_request_method(o.request_method);
+  std::vector<message> out;
+  message cur;
+  std::string buf;
+  std::size_t next_cut = 0;
+  std::size_t pos = 0;
+  for (;;) {
+    const auto r = p.feed(std::span<const char>(buf.data(), buf.size()));
+    EXPECT_LE(r.consumed, buf.size());
+    switch (r.event) {
+      case parse_event::head:
+        cur.head = p.head();
+        break;
+      case parse_event::body:
+        EXPECT_FALSE(r.body.empty());
+        cur.body.append(r.body.data(), r.body.size());
+        break;
+      case parse_event::end:
+        out.push_back(std::move(cur));
+        cur = message{};
+        p.reset();
+        if (!o.request_method.empty()) p.set_request_method(o.request_method);
+        break;
+      case parse_event::need_more:
+        EXPECT_EQ(r.consumed, buf.size()) << "need_more must consume everything";
+        break;
+    }
+    buf.erase(0, r.consumed);
+    if (r.event != parse_event::need_more) continue;
+    if (pos == wire.size()) {
+      if (!o.finish) return out;
+      const auto f = p.finish();
+      if (f.event == parse_event::end) out.push_back(std::move(cur));
+      return out;
+    }
+    const std::size_t end = next_cut < cuts.size() ? cuts[next_cut++] : wire.size();
+    buf.append(wire.substr(pos, end - pos));
+    pos = end;
+  }
+}
+
+std::vector<message> parse_whole(mode m, std::string_view wire, const parse_options& o = {}) {
+  return parse_cut(m, wire, {}, o);
+}
+
+std::vector<message> parse_bytewise(mode m, std::string_view wire, const parse_options& o = {}) {
+  std::vector<std::size_t> cuts;
+  for (std::size_t i = 1; i < wire.size(); ++i) cuts.push_back(i);
+  return parse_cut(m, wire, cuts, o);
+}
+
+void expect_same(const std::vector<message>& a, const std::vector<message>& b,
+                 const std::string& how) {
+  ASSERT_EQ(a.size(), b.size()) << how;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto& x = a[i].head;
+    const auto& y = b[i].head;
+    EXPECT_EQ(x.method, y.method) << how;
+    EXPECT_EQ(x.target, y.target) << how;
+    EXPECT_EQ(x.status, y.status) << how;
+    EXPECT_EQ(x.reason, y.reason) << how;
+    EXPECT_EQ(x.version_major, y.version_major) << how;
+    EXPECT_EQ(x.version_minor, y.version_minor) << how;
+    EXPECT_EQ(x.keep_alive, y.keep_alive) << how;
+    EXPECT_EQ(x.chunked, y.chunked) << how;
+    EXPECT_EQ(x.content_length, y.content_length) << how;
+    EXPECT_EQ(x.upgrade, y.upgrade) << how;
+    EXPECT_EQ(x.expect_continue, y.expect_continue) << how;
+    ASSERT_EQ(x.headers.size(), y.headers.size()) << how;
+    for (std::size_t j = 0; j < x.headers.size(); ++j) {
+      EXPECT_EQ(x.headers[j].name, y.headers[j].name) << how;
+      EXPECT_EQ(x.headers[j].value, y.headers[j].value) << how;
+    }
+    EXPECT_EQ(a[i].body, b[i].body) << how;
+  }
+}
+
+// Parses whole, byte by byte and split in two at every offset; all must agree. Returns the whole.
+std::vector<message> parse_every_way(mode m, std::string_view wire, const parse_options& o = {}) {
+  auto whole = parse_whole(m, wire, o);
+  expect_same(whole, parse_bytewise(m, wire, o), "one byte at a time");
+  for (std::size_t i = 1; i < wire.size(); ++i) {
+    expect_same(whole, parse_cut(m, wire, {i}, o), "split at " + std::to_string(i));
+  }
+  return whole;
+}
+
+// The error thrown by parsing `wire` (whole or bytewise), as a message; fails if none.
+template <class E = error>
+std::string rejection(mode m, std::string_view wire, bool bytewise, const parse_options& o = {},
+                      std::optional<limit_kind> kind = std::nullopt) {
+  try {
+    if (bytewise) {
+      parse_bytewise(m, wire, o);
+    } else {
+      parse_whole(m, wire, o);
+    }
+  } catch (const limit_error& e) {
+    if (kind) {
+      EXPECT_EQ(e.limit(), *kind) << e.what();
+    } else {
+      ADD_FAILURE() << "a limit_error where a plain error was expected: " << e.what();
+    }
+    return e.what();
+  } catch (const error& e) {
+    EXPECT_FALSE(kind) << "expected a limit_error, got: " << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "accepted: " << wire.substr(0, 200);
+  return {};
+}
+
+// Rejected both whole and byte by byte, each time with a message containing `part`.
+void expect_rejected(mode m, std::string_view wire, std::string_view part,
+                     const parse_options& o = {}, std::optional<limit_kind> kind = std::nullopt) {
+  for (bool bytewise : {false, true}) {
+    const std::string what = rejection(m, wire, bytewise, o, kind);
+    EXPECT_NE(what.find(part), std::string::npos) << (bytewise ? "bytewise: " : "whole: ") << "'"
+                                                  << what << "' does not name '" << part << "'";
+    EXPECT_EQ(what.rfind("http: ", 0), 0u) << what;
+  }
+}
+
+const std::string get_request =
+    "GET /todos/1?x=y HTTP/1.1\r\n"
+    "Host: example.test\r\n"
+    "User-Agent: coreio-test\r\n"
+    "Accept:  */*  \r\n"
+    "X-Dup: one\r\n"
+    "x-dup: two\r\n"
+    "\r\n";
+
+// ---- good messages --------------------------------------------------------------------------------
+
+TEST(ParserTest, ParsesARequestHeadWithFieldsInOrderAndValuesTrimmed) {
+  const auto msgs = parse_every_way(mode::request, get_request);
+  ASSERT_EQ(msgs.size(), 1u);
+  const auto& h = msgs[0].head;
+  EXPECT_EQ(h.method, "GET");
+  EXPECT_EQ(h.target, "/todos/1?x=y");
+  EXPECT_EQ(h.version_major, 1);
+  EXPECT_EQ(h.version_minor, 1);
+  ASSERT_EQ(h.headers.size(), 5u);
+  EXPECT_EQ(h.headers[0].name, "Host");
+  EXPECT_EQ(h.headers[0].value, "example.test");
+  EXPECT_EQ(h.headers[2].value, "*/*");
+  EXPECT_EQ(h.find("HOST"), "example.test");
+  EXPECT_EQ(h.find("x-DUP"), "one");
+  EXPECT_EQ(h.find("absent"), std::nullopt);
+  EXPECT_TRUE(h.keep_alive);
+  EXPECT_FALSE(h.chunked);
+  EXPECT_FALSE(h.content_length);
+  EXPECT_TRUE(msgs[0].body.empty());
+}
+
+TEST(ParserTest, ParsesAResponseWithAContentLengthBody) {
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
+  const auto msgs = parse_every_way(mode::response, wire);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].head.status, 200);
+  EXPECT_EQ(msgs[0].head.reason, "OK");
+  EXPECT_EQ(msgs[0].head.content_length, 13u);
+  EXPECT_EQ(msgs[0].body, "Hello, World!");
+}
+
+// (llhttp 8.1 accepts one extension per chunk: "5;a=b;c" fails as an invalid chunk size.)
+TEST(ParserTest, DechunksABodyWithExtensionsAndDropsTrailers) {
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;name=value\r\nHello\r\n"
+      "2;q=\"quoted\"\r\n, \r\n"
+      "6;flag\r\nWorld!\r\n"
+      "0\r\nX-Trailer: yes\r\n\r\n";
+  const auto msgs = parse_every_way(mode::response, wire);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_TRUE(msgs[0].head.chunked);
+  EXPECT_EQ(msgs[0].body, "Hello, World!");
+  EXPECT_EQ(msgs[0].head.find("x-trailer"), std::nullopt);
+}
+
+TEST(ParserTest, ChunkedRequestBody) {
+  const std::string wire =
+      "POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n";
+  const auto msgs = parse_every_way(mode::request, wire);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].body, "abc0123456789");
+}
+
+TEST(ParserTest, PipelinedRequestsEndExactlyAtEachMessageEnd) {
+  const std::string first = get_request;
+  const std::string second = "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
+  const std::string third =
+      "PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+  const std::string fourth = "DELETE /d HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n";
+  const std::string wire = first + second + third + fourth;
+
+  // Drive the parser by hand: every end must leave exactly the next message's bytes.
+  parser p(mode::request);
+  std::span<const char> in(wire.data(), wire.size());
+  std::size_t at = 0;
+  std::vector<std::size_t> ends;
+  std::vector<std::string> methods;
+  while (ends.size() < 4) {
+    const auto r = p.feed(in.subspan(at));
+    at += r.consumed;
+    if (r.event == parse_event::head) methods.push_back(p.head().method);
+    if (r.event == parse_event::end) {
+      ends.push_back(at);
+      p.reset();
+    }
+    ASSERT_NE(r.event, parse_event::need_more) << "stopped at " << at;
+  }
+  const std::vector<std::size_t> expected{first.size(), first.size() + second.size(),
+                                          first.size() + second.size() + third.size(), wire.size()};
+  EXPECT_EQ(ends, expected);
+  EXPECT_EQ(methods, (std::vector<std::string>{"GET", "POST", "PUT", "DELETE"}));
+
+  const auto msgs = parse_every_way(mode::request, wire);
+  ASSERT_EQ(msgs.size(), 4u);
+  EXPECT_EQ(msgs[1].body, "hello");
+  EXPECT_EQ(msgs[2].body, "ok");
+  EXPECT_TRUE(msgs[3].body.empty());
+}
+
+TEST(ParserTest, AMessageWithoutABodyEndsOnAnEmptyFeedAfterItsHead) {
+  parser p(mode::request);
+  const auto r = p.feed(std::span<const char>(get_request.data(), get_request.size()));
+  EXPECT_EQ(r.event, parse_event::head);
+  EXPECT_EQ(r.consumed, get_request.size());
+  const auto e = p.feed(std::span<const char>());
+  EXPECT_EQ(e.event, parse_event::end);
+  EXPECT_EQ(e.consumed, 0u);
+  // Until reset(), the parser stays at the end.
+  EXPECT_EQ(p.feed(std::span<const char>()).event, parse_event::end);
+  p.reset();
+  EXPECT_EQ(p.feed(std::span<const char>()).event, parse_event::need_more);
+  EXPECT_EQ(p.finish().event, parse_event::need_more);
+}
+
+TEST(ParserTest, AResponseToHeadHasNoBodyWhateverItsContentLength) {
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nTransfer-Encoding: identity\r\n\r\n";
+  parse_options o;
+  o.request_method = "HEAD";
+  // (The second one is rejected for CL + TE: proof the first ended right at its head.)
+  EXPECT_NE(rejection(mode::response, wire, false, o).find("Content-Length and Transfer-Encoding"),
+            std::string::npos);
+  const std::string two =
+      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: "
+      "7\r\n\r\n";
+  const auto msgs = parse_every_way(mode::response, two, o);
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].head.content_length, 100u);
+  EXPECT_TRUE(msgs[0].body.empty());
+  EXPECT_EQ(msgs[1].head.status, 404);
+  EXPECT_TRUE(msgs[1].body.empty());
+}
+
+TEST(ParserTest, NoContentAndNotModifiedHaveNoBody) {
+  const std::string wire =
+      "HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n"
+      "HTTP/1.1 304 Not Modified\r\nContent-Length: 20\r\nETag: \"x\"\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+  const auto msgs = parse_every_way(mode::response, wire);
+  ASSERT_EQ(msgs.size(), 3u);
+  EXPECT_EQ(msgs[0].head.status, 204);
+  EXPECT_TRUE(msgs[0].body.empty());
+  EXPECT_EQ(msgs[1].head.status, 304);
+  EXPECT_TRUE(msgs[1].body.empty());
+  EXPECT_EQ(msgs[2].body, "abc");
+}
+
+TEST(ParserTest, InterimResponsesAreSkipped) {
+  const std::string wire =
+      "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+  const auto msgs = parse_every_way(mode::response, wire);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].head.status, 200);
+  ASSERT_EQ(msgs[0].head.headers.size(), 1u);
+  EXPECT_EQ(msgs[0].head.headers[0].name, "Content-Length");
+  EXPECT_EQ(msgs[0].body, "hi");
+}
+
+TEST(ParserTest, SwitchingProtocolsIsReportedAndTheRestIsLeftUnconsumed) {
+  const std::string head =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+  const std::string wire = head + "\x81\x05hello";
+  parser p(mode::response);
+  std::span<const char> in(wire.data(), wire.size());
+  const auto r = p.feed(in);
+  ASSERT_EQ(r.event, parse_event::head);
+  EXPECT_EQ(r.consumed, head.size());
+  EXPECT_EQ(p.head().status, 101);
+  EXPECT_TRUE(p.head().upgrade);
+  const auto e = p.feed(in.subspan(r.consumed));
+  EXPECT_EQ(e.event, parse_event::end);
+  EXPECT_EQ(e.consumed, 0u);
+}
+
+TEST(ParserTest, ABodyWithoutLengthIsReadUntilClose) {
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of this, until close";
+  const auto msgs = parse_every_way(mode::response, wire);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].body, "all of this, until close");
+  EXPECT_FALSE(msgs[0].head.keep_alive);
+  // Without finish() the message never ends.
+  parse_options o;
+  o.finish = false;
+  EXPECT_TRUE(parse_whole(mode::response, wire, o).empty());
+}
+
+TEST(ParserTest, KeepAliveFollowsVersionAndConnection) {
+  auto one = [](std::string wire) { return parse_whole(mode::request, wire).at(0).head; };
+  EXPECT_FALSE(one("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").keep_alive);
+  EXPECT_FALSE(one("GET / HTTP/1.0\r\n\r\n").keep_alive);
+  const auto h10 = one("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  EXPECT_TRUE(h10.keep_alive);
+  EXPECT_EQ(h10.version_minor, 0);
+  EXPECT_TRUE(one("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: "
+                  "0\r\n\r\n")
+                  .expect_continue);
+  EXPECT_FALSE(one(get_request).expect_continue);
+}
+
+TEST(ParserTest, FinishInTheMiddleOfAMessageNamesThePart) {
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+                  "before the end of the response body (3 of 10 bytes)");
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+                  "before the end of the response body (chunked");
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nContent-Le",
+                  "before the end of the response head");
+  expect_rejected(mode::request, "GET / HTTP/1.1\r\nHost: h\r\n",
+                  "before the end of the request head");
+}
+
+TEST(ParserTest, AfterAnErrorTheParserStaysDead) {
+  parser p(mode::request);
+  const std::string bad = "GET / HTTP/1.1\r\nHost : h\r\n\r\n";
+  EXPECT_THROW(p.feed(std::span<const char>(bad.data(), bad.size())), error);
+  EXPECT_THROW(p.feed(std::span<const char>(get_request.data(), get_request.size())), error);
+  p.reset();
+  EXPECT_THROW(p.feed(std::span<const char>(get_request.data(), get_request.size())), error);
+}
+
+TEST(ParserTest, AMovedParserKeepsParsing) {
+  parser p(mode::request);
+  std::span<const char> in(get_request.data(), get_request.size());
+  auto r = p.feed(in.first(10));
+  EXPECT_EQ(r.event, parse_event::need_more);
+  parser q = std::move(p);
+  r = q.feed(in.subspan(10));
+  EXPECT_EQ(r.event, parse_event::head);
+  EXPECT_EQ(q.head().target, "/todos/1?x=y");
+}
+
+// ---- smuggling and malformed input ----------------------------------------------------------------
+
+TEST(ParserRejectTest, ObsFold) {
+  expect_rejected(mode::request, "GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\n two\r\n\r\n",
+                  "obs-fold");
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\nX-A: one\r\n\ttwo\r\nContent-Length: 0\r\n\r\n", "obs-fold");
+}
+
+TEST(ParserRejectTest, WhitespaceBeforeTheColon) {
+  expect_rejected(mode::request,
+                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+                  "before the colon");
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nContent-Length\t: 0\r\n\r\n",
+                  "before the colon");
+}
+
+TEST(ParserRejectTest, BareLfAndBareCr) {
+  expect_rejected(mode::request, "GET / HTTP/1.1\nHost: h\r\n\r\n", "bare LF");
+  expect_rejected(mode::request, "GET / HTTP/1.1\r\nHost: h\n\r\n", "bare LF");
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\n", "bare LF");
+  expect_rejected(mode::request, "GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", "bare CR");
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\rContent-Length: 0\r\n\r\n", "bare CR");
+}
+
+TEST(ParserRejectTest, ControlCharactersInValues) {
+  for (char c : {'\x01', '\x7f', '\x1b', '\x0b'}) {
+    std::string wire = "GET / HTTP/1.1\r\nHost: h\r\nX-A: a";
+    wire += c;
+    wire += "b\r\n\r\n";
+    expect_rejected(mode::request, wire, "control character");
+  }
+  expect_rejected(mode::response,
+                  std::string("HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 0\r\n\r\n", 47),
+                  "control character 0x00");
+  // A tab inside a value and obs-text are allowed.
+  const auto ok = parse_whole(mode::request, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\tb \xe9\r\n\r\n");
+  EXPECT_EQ(ok.at(0).head.find("x-a"), "a\tb \xe9");
+}
+
+TEST(ParserRejectTest, TransferEncodingOnHttp10) {
+  expect_rejected(mode::request, "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                  "HTTP/1.0");
+  expect_rejected(mode::response, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                  "HTTP/1.0");
+}
+
+// (llhttp rejects some of these itself, in requests, with its own words naming Transfer-Encoding.)
+TEST(ParserRejectTest, TransferEncodingWhoseFinalCodingIsNotChunked) {
+  expect_rejected(mode::request, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+                  "Transfer-Encoding");
+  expect_rejected(mode::request,
+                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+                  "Transfer-Encoding");
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+                  "final coding is 'gzip'");
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabc",
+                  "final coding is 'gzip'");
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+                  "identity\r\n\r\n",
+                  "final coding is 'identity'");
+  expect_rejected(mode::request,
+                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+                  "Transfer-Encoding");
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+                  "chunked before the final coding");
+  // gzip then chunked frames fine (what the coding means is the server's business).
+  const auto ok = parse_whole(
+      mode::response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_TRUE(ok.at(0).head.chunked);
+}
+
+TEST(ParserRejectTest, ContentLengthWithTransferEncoding) {
+  expect_rejected(mode::request,
+                  "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: "
+                  "chunked\r\n\r\n0\r\n\r\n",
+                  "Content-Length and Transfer-Encoding together");
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+                  "Content-Length and Transfer-Encoding together");
+}
+
+TEST(ParserRejectTest, SeveralOrMalformedContentLength) {
+  expect_rejected(
+      mode::request,
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+      "several Content-Length");
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\nhello",
+                  "several Content-Length");
+  for (const char* v : {"5, 5", "abc", "-1", "+5", "0x10", "1 2", "99999999999999999999999"}) {
+    const std::string wire =
+        std::string("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: ") + v + "\r\n\r\n";
+    expect_rejected(mode::request, wire, "Content-Length");
+  }
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", "Content-Length");
+}
+
+TEST(ParserRejectTest, HostMissingOrDuplicated) {
+  expect_rejected(mode::request, "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", "without a Host");
+  expect_rejected(mode::request, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "several Host");
+  expect_rejected(mode::request, "GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n", "several Host");
+  EXPECT_EQ(parse_whole(mode::request, "GET / HTTP/1.0\r\n\r\n").size(), 1u);
+}
+
+TEST(ParserRejectTest, BadChunkFraming) {
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  expect_rejected(mode::response, head + "zz\r\nhello\r\n0\r\n\r\n", "malformed response");
+  expect_rejected(mode::response, head + "5\r\nhelloXX\r\n0\r\n\r\n", "malformed response");
+  expect_rejected(mode::response, head + "5\nhello\r\n0\r\n\r\n", "malformed response");
+  expect_rejected(mode::response, head + "5;a=b\nc\r\nhello\r\n0\r\n\r\n", "malformed response");
+  expect_rejected(mode::response, head + "fffffffffffffffffff\r\n", "malformed response");
+  expect_rejected(mode::request,
+                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "3\r\nabc\r\n0\r\n\r\nGARBAGE",
+                  "malformed request");
+}
+
+TEST(ParserRejectTest, GarbageInTheStartLine) {
+  expect_rejected(mode::request, "GET / HTTP/1.1 extra\r\nHost: h\r\n\r\n", "malformed request");
+  expect_rejected(mode::request, "G\x01T / HTTP/1.1\r\nHost: h\r\n\r\n", "control character");
+  expect_rejected(mode::response, "HTTP/1.1 2000 OK\r\n\r\n", "malformed response");
+  expect_rejected(mode::response, "HTTX/1.1 200 OK\r\n\r\n", "malformed response");
+}
+
+// ---- limits ---------------------------------------------------------------------------------------
+
+TEST(ParserLimitTest, RequestLineOverItsLimit) {
+  parse_options o;
+  o.limits.max_start_line = 64;
+  const std::string ok = "GET /" + std::string(64 - 15, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n";
+  EXPECT_EQ(parse_whole(mode::request, ok, o).size(), 1u);
+  const std::string bad = "GET /" + std::string(64 - 13, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n";
+  expect_rejected(mode::request, bad, "request line over 64 bytes", o, limit_kind::request_line);
+  // With the default limit (8 KiB), and without ever seeing the end of the line.
+  expect_rejected(mode::request, "GET /" + std::string(9000, 'a'), "request line over 8192 bytes",
+                  {}, limit_kind::request_line);
+}
+
+TEST(ParserLimitTest, StatusLineOverItsLimit) {
+  expect_rejected(mode::response, "HTTP/1.1 200 " + std::string(9000, 'A'),
+                  "status line over 8192 bytes", {}, limit_kind::status_line);
+}
+
+TEST(ParserLimitTest, HeaderLineOverItsLimit) {
+  parse_options o;
+  o.limits.max_field = 100;
+  const std::string ok = "GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(97, 'v') + "\r\n\r\n";
+  EXPECT_EQ(parse_whole(mode::request, ok, o).size(), 1u);
+  const std::string bad = "GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(98, 'v') + "\r\n\r\n";
+  expect_rejected(mode::request, bad, "header line over 100 bytes", o, limit_kind::header_field);
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nX: " + std::string(9000, 'v'),
+                  "header line over 8192 bytes", {}, limit_kind::header_field);
+}
+
+TEST(ParserLimitTest, HeaderBlockOverItsLimit) {
+  parse_options o;
+  o.limits.max_head = 32 * 1024;  // the server's
+  std::string wire = "GET / HTTP/1.1\r\nHost: h\r\n";
+  for (int i = 0; wire.size() < 33 * 1024; ++i) {
+    wire += "X-" + std::to_string(i) + ": " + std::string(1000, 'v') + "\r\n";
+  }
+  wire += "\r\n";
+  expect_rejected(mode::request, wire, "header block over 32768 bytes", o,
+                  limit_kind::header_block);
+}
+
+TEST(ParserLimitTest, TooManyHeaderFields) {
+  parse_options o;
+  o.limits.max_headers = 100;  // the server's
+  std::string wire = "GET / HTTP/1.1\r\nHost: h\r\n";
+  for (int i = 0; i < 99; ++i) wire += "X-" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(parse_whole(mode::request, wire + "\r\n", o).at(0).head.headers.size(), 100u);
+  wire += "X-last: v\r\n\r\n";
+  expect_rejected(mode::request, wire, "more than 100 header fields", o, limit_kind::header_count);
+}
+
+TEST(ParserLimitTest, BodyOverItsLimit) {
+  parse_options o;
+  o.limits.max_body = 10;
+  // A declared Content-Length over the limit fails at the head, before any body byte.
+  parser p(mode::request, o.limits);
+  const std::string declared = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n";
+  try {
+    p.feed(std::span<const char>(declared.data(), declared.size()));
+    ADD_FAILURE() << "accepted";
+  } catch (const limit_error& e) {
+    EXPECT_EQ(e.limit(), limit_kind::body);
+    EXPECT_EQ(e.max(), 10u);
+  }
+  EXPECT_EQ(parse_whole(mode::request,
+                        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789", o)
+                .at(0)
+                .body,
+            "0123456789");
+  // Chunked: counted as it arrives.
+  expect_rejected(mode::request,
+                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "6\r\n012345\r\n5\r\n67890\r\n0\r\n\r\n",
+                  "body over 10 bytes", o, limit_kind::body);
+  // Until close.
+  parse_options r;
+  r.limits.max_body = 10;
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\n\r\n" + std::string(11, 'x'),
+                  "body over 10 bytes", r, limit_kind::body);
+}
+
+TEST(ParserLimitTest, ChunkExtensionOverItsLimit) {
+  parse_options o;
+  o.limits.max_field = 100;
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  expect_rejected(mode::response, head + "5;n=" + std::string(200, 'e') + "\r\nhello\r\n0\r\n\r\n",
+                  "chunk extension over 100 bytes", o, limit_kind::chunk_extension);
+  // The limit is per chunk.
+  std::string many = head;
+  for (int i = 0; i < 5; ++i) many += "1;n=" + std::string(60, 'e') + "\r\nx\r\n";
+  many += "0\r\n\r\n";
+  EXPECT_EQ(parse_whole(mode::response, many, o).at(0).body, "xxxxx");
+}
+
+TEST(ParserLimitTest, TrailersAreBounded) {
+  parse_options o;
+  o.limits.max_field = 100;
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+  expect_rejected(mode::response, head + "X-T: " + std::string(200, 't') + "\r\n\r\n",
+                  "trailer field over 100 bytes", o, limit_kind::header_field);
 }
 
 }  // namespace
