@@ -68,6 +68,8 @@ struct body_reader {
   std::string out;
   // Decoded bytes left by the decoder's finish(), handed out before the end.
   bool flushed = false;
+  // Feed the parser before reading even when nothing is buffered (after the head or a body event).
+  bool kick = true;
 
   ~body_reader();
   /// The next piece of the body, empty at the end (see response::read_chunk).

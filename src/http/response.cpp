@@ -210,9 +210,10 @@ void body_reader::abandon() noexcept {
   try {
     for (;;) {
       const auto pend = conn->pending();
-      if (pend.empty()) break;
+      if (pend.empty() && !kick) break;
       const parse_result r = conn->response_parser.feed(pend);
       conn->consume(r.consumed);
+      kick = r.event == parse_event::body;
       if (r.event == parse_event::end) {
         end_ok();
         return;
@@ -248,9 +249,12 @@ task<std::span<const std::byte>> body_reader::next_inner() {
       co_return std::span<const std::byte>{};
     }
     const auto pend = conn->pending();
-    if (!pend.empty()) {
+    // After the head or a body event the parser may end the message without another byte (the
+    // last body byte, a zero Content-Length): feed it once more, even with nothing.
+    if (!pend.empty() || kick) {
       const parse_result r = conn->response_parser.feed(pend);
       conn->consume(r.consumed);
+      kick = r.event == parse_event::body;
       if (r.event == parse_event::body) {
         if (r.body.empty()) continue;
         if (!decoder) co_return std::as_bytes(r.body);
