@@ -593,6 +593,7 @@ client_stats client::stats() const noexcept {
   for (std::size_t i = 0; i < s.timeouts.size(); ++i) s.timeouts[i] = get(k.timeouts[i]);
   s.open_connections = core_->conn_pool->open();
   s.idle_connections = core_->conn_pool->idle();
+  s.waiting = core_->conn_pool->waiting();
   return s;
 }
 

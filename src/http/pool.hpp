@@ -77,6 +77,7 @@ class pool {
 
   std::size_t open() const noexcept;
   std::size_t idle() const noexcept { return idle_count_.load(std::memory_order_relaxed); }
+  std::size_t waiting() const noexcept { return waiting_.load(std::memory_order_relaxed); }
   std::uint64_t closed_total() const noexcept { return closed_.load(std::memory_order_relaxed); }
 
  private:

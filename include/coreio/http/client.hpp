@@ -71,6 +71,7 @@ struct client_stats {
   std::array<std::uint64_t, 6> timeouts{};
   std::size_t open_connections = 0;       ///< open now (in use, connecting and idle)
   std::size_t idle_connections = 0;       ///< idle in the pool now
+  std::size_t waiting = 0;                ///< requests queued for a slot now
 };
 
 /// An HTTP/1.1 client session (see the file comment).

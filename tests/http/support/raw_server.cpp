@@ -58,9 +58,10 @@ coreio::task<void> handle(std::shared_ptr<raw_server::state> st, coreio::net::tc
     st->open.push_back(&s);
   }
   try {
-    for (;;) {
+    for (std::size_t on_conn = 0;; ++on_conn) {
       seen_request req;
       req.connection = conn;
+      req.connection_request = on_conn;
       req.head = co_await s.read_until("\r\n\r\n", 1 << 20);
       const std::string cl = req.header("content-length");
       if (!cl.empty()) {
@@ -127,6 +128,10 @@ std::string raw_server::url(std::string_view path) const {
 }
 
 std::size_t raw_server::connections() const { return s_->conns.load(std::memory_order_relaxed); }
+std::size_t raw_server::open_connections() const {
+  std::lock_guard<std::mutex> g(s_->m);
+  return s_->open.size();
+}
 std::size_t raw_server::requests() const { return s_->reqs.load(std::memory_order_relaxed); }
 
 std::vector<seen_request> raw_server::seen() const {

@@ -31,6 +31,8 @@
 
 #include <coreio/coreio.hpp>
 
+#include "support/test_support.hpp"
+
 namespace coreio_http_test {
 
 /// What the server answers one request with.
@@ -51,6 +53,7 @@ struct seen_request {
   std::string head;           ///< request line and headers, up to and including the blank line
   std::string body;           ///< de-chunked
   std::size_t connection = 0; ///< index of the connection it came on (0, 1, ...)
+  std::size_t connection_request = 0;  ///< index of this request on its connection (0, 1, ...)
   /// The request line ("GET /x HTTP/1.1").
   std::string line() const { return head.substr(0, head.find("\r\n")); }
   /// A header's value ("" if absent), case-insensitive name.
@@ -69,6 +72,8 @@ class raw_server {
   std::string url(std::string_view path) const;
   /// Connections accepted so far.
   std::size_t connections() const;
+  /// Connections open now (their task has not ended).
+  std::size_t open_connections() const;
   /// Requests read so far.
   std::size_t requests() const;
   /// Every request read so far, in order.
