@@ -47,27 +47,27 @@ struct timeouts {
   /// after request() returned count too). Default 300 s (aiohttp's), so no request hangs forever.
   std::optional<std::chrono::milliseconds> total = std::chrono::milliseconds(300'000);
   /// Time queued for a connection slot (limit / limit_per_host). aiohttp counts this into connect.
-  std::optional<std::chrono::milliseconds> pool_wait;
+  std::optional<std::chrono::milliseconds> pool_wait = std::nullopt;
   /// Making a new connection: name lookup, TCP connect and TLS handshake.
-  std::optional<std::chrono::milliseconds> connect;
+  std::optional<std::chrono::milliseconds> connect = std::nullopt;
   /// The TCP connect alone (name lookup and Happy Eyeballs included), without TLS.
-  std::optional<std::chrono::milliseconds> sock_connect;
+  std::optional<std::chrono::milliseconds> sock_connect = std::nullopt;
   /// From the first byte of the request sent to the end of the response head.
-  std::optional<std::chrono::milliseconds> headers;
+  std::optional<std::chrono::milliseconds> headers = std::nullopt;
   /// The longest gap between two reads of the response (head or body).
-  std::optional<std::chrono::milliseconds> sock_read;
+  std::optional<std::chrono::milliseconds> sock_read = std::nullopt;
 };
 
 /// HTTP Basic authentication (RFC 7617), sent as `Authorization: Basic base64(login:password)`.
 struct basic_auth {
-  std::string login;
-  std::string password;
+  std::string login = "";
+  std::string password = "";
 };
 
 /// One part of a multipart/form-data body (RFC 7578). A file part has a filename.
 struct multipart_field {
-  std::string name;
-  std::string value;
+  std::string name = "";
+  std::string value = "";
   std::string filename;      ///< "" for a plain field
   std::string content_type;  ///< "" for none (text/plain for a field, octet-stream for a file)
 };
@@ -89,9 +89,9 @@ enum class trace_kind {
 
 /// One trace event. Valid only during the callback.
 struct trace_event {
-  trace_kind kind;
-  std::string_view method;
-  std::string_view url;
+  trace_kind kind = trace_kind::request_start;
+  std::string_view method = {};
+  std::string_view url = {};
   int status = 0;               ///< response_headers_received, redirect
   std::string_view error;       ///< request_exception: the exception's what()
 };
