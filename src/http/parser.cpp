@@ -7,7 +7,9 @@
 //      LF, obs-fold (a header line starting with SP or HT), whitespace in a field name or before
 //      the colon, control characters in values, and every head limit (start line, one header
 //      line, the whole head, the count of fields). It stops exactly at the empty line ending the
-//      head, so it never reads body bytes.
+//      head, so it never reads body bytes. When it finds a bad byte, llhttp first parses the bytes
+//      before it: the first failure in byte order is reported, whichever layer finds it, so the
+//      error does not depend on how the input was split (the fuzz targets check this).
 //   2. llhttp (LLHTTP_STRICT_MODE=1) parses; its callbacks collect the head and apply the semantic
 //      checks (Content-Length and Transfer-Encoding, Host), and pause the parser at each event:
 //      on_headers_complete returns HPE_PAUSED (with F_SKIPBODY set first when the message has no
@@ -70,10 +72,11 @@ struct failure_info {
 };
 
 // The event a callback asked feed() to report after llhttp paused.
-enum class pending { none, head, body, end, skipped_1xx };
+enum class pending { none, head, body, end, skipped_1xx, trailers };
 
 // Where the current message is.
-enum class phase { idle, head, body, done };
+// trailers: after the last chunk's size line, until the empty line ending the message.
+enum class phase { idle, head, body, trailers, done };
 
 }  // namespace
 
@@ -94,7 +97,13 @@ class head_scan {
 
   void reset() noexcept {
     total_ = line_len_ = line_index_ = fields_ = 0;
-    cr_ = colon_ = done_ = false;
+    cr_ = colon_ = done_ = trailers_ = false;
+  }
+  // For the trailer section of a chunked body: field lines only, no start line.
+  void reset_for_trailers() noexcept {
+    reset();
+    line_index_ = 1;
+    trailers_ = true;
   }
   bool done() const noexcept { return done_; }
   bool started() const noexcept { return total_ > 0; }
@@ -107,7 +116,8 @@ class head_scan {
       const auto c = static_cast<unsigned char>(in[i]);
       if (++total_ > limits_.max_head) {
         fail = limit(limit_kind::header_block, limits_.max_head,
-                     "http: header block over " + std::to_string(limits_.max_head) + " bytes");
+                     "http: " + std::string(trailers_ ? "trailer" : "header") + " block over " +
+                         std::to_string(limits_.max_head) + " bytes");
         return i;
       }
       if (cr_) {
@@ -149,7 +159,8 @@ class head_scan {
       }
       if (line_len_ > limits_.max_field) {
         fail = limit(limit_kind::header_field, limits_.max_field,
-                     "http: header line over " + std::to_string(limits_.max_field) + " bytes");
+                     "http: " + std::string(trailers_ ? "trailer" : "header") + " line over " +
+                         std::to_string(limits_.max_field) + " bytes");
         return i;
       }
       if (!colon_) {
@@ -173,7 +184,7 @@ class head_scan {
  private:
   std::string where() const {
     if (line_index_ == 0) return request_ ? "request line" : "status line";
-    return "header block";
+    return trailers_ ? "trailer block" : "header block";
   }
   static failure_info plain(std::string what) {
     return failure_info{false, limit_kind::header_block, 0, std::move(what)};
@@ -195,7 +206,8 @@ class head_scan {
       }
       if (++fields_ > limits_.max_headers) {
         fail = limit(limit_kind::header_count, limits_.max_headers,
-                     "http: more than " + std::to_string(limits_.max_headers) + " header fields");
+                     "http: more than " + std::to_string(limits_.max_headers) +
+                         (trailers_ ? " trailer fields" : " header fields"));
         return;
       }
     }
@@ -213,6 +225,7 @@ class head_scan {
   bool cr_ = false;             // the previous byte was CR
   bool colon_ = false;          // the current header line's colon was seen
   bool done_ = false;           // the empty line ending the head was seen
+  bool trailers_ = false;       // scanning a trailer section, not a head
 };
 
 }  // namespace
@@ -238,8 +251,6 @@ struct parser::impl {
     hosts = 0;
     body_bytes = 0;
     chunk_ext_bytes = 0;
-    trailer_bytes = 0;
-    trailer_fields = 0;
     skipping_1xx = false;
     scan.reset();
   }
@@ -285,6 +296,7 @@ struct parser::impl {
   static int cb_on_message_complete(llhttp_t* p);
   static int cb_on_chunk_extension(llhttp_t* p, const char* at, std::size_t n);
   static int cb_on_chunk_complete(llhttp_t* p);
+  static int cb_on_chunk_header(llhttp_t* p);
 
   bool request;
   parse_limits limits;
@@ -309,8 +321,6 @@ struct parser::impl {
   // Body accounting.
   std::uint64_t body_bytes = 0;
   std::size_t chunk_ext_bytes = 0;
-  std::size_t trailer_bytes = 0;
-  std::size_t trailer_fields = 0;
   bool skipping_1xx = false;
   bool finishing = false;  // inside llhttp_finish: on_message_complete must not pause
 };
@@ -332,42 +342,19 @@ int parser::impl::cb_on_status(llhttp_t* p, const char* at, std::size_t n) {
 }
 
 int parser::impl::cb_on_header_field(llhttp_t* p, const char* at, std::size_t n) {
-  auto& s = *static_cast<impl*>(p->data);
-  if (s.state == phase::body) {  // trailers: the head scan does not see them
-    s.trailer_bytes += n;
-    if (s.field_name.size() + n > s.limits.max_field) {
-      return s.fail_limit(
-          limit_kind::header_field, s.limits.max_field,
-          "http: trailer field over " + std::to_string(s.limits.max_field) + " bytes");
-    }
-  }
-  s.field_name.append(at, n);
+  // Bounded: head_scan checked these bytes (head or trailers) before llhttp saw them.
+  static_cast<impl*>(p->data)->field_name.append(at, n);
   return 0;
 }
 
 int parser::impl::cb_on_header_value(llhttp_t* p, const char* at, std::size_t n) {
-  auto& s = *static_cast<impl*>(p->data);
-  if (s.state == phase::body) {
-    s.trailer_bytes += n;
-    if (s.field_name.size() + s.field_value.size() + n > s.limits.max_field) {
-      return s.fail_limit(
-          limit_kind::header_field, s.limits.max_field,
-          "http: trailer field over " + std::to_string(s.limits.max_field) + " bytes");
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto c = static_cast<unsigned char>(at[i]);
-      if ((c < 0x20 && c != '\t') || c == 0x7f) {
-        return s.fail("http: control character " + hex_byte(c) + " in a trailer value");
-      }
-    }
-  }
-  s.field_value.append(at, n);
+  static_cast<impl*>(p->data)->field_value.append(at, n);
   return 0;
 }
 
 int parser::impl::cb_on_header_field_complete(llhttp_t* p) {
   auto& s = *static_cast<impl*>(p->data);
-  if (s.state == phase::body) return 0;
+  if (s.state == phase::trailers) return 0;
   // Checked here, before llhttp parses the value, so that these errors carry coreio's words.
   if (iequals(s.field_name, "content-length")) {
     if (s.content_lengths > 0) return s.fail("http: several Content-Length fields");
@@ -430,6 +417,16 @@ int parser::impl::cb_on_chunk_extension(llhttp_t* p, const char* /*at*/, std::si
   return 0;
 }
 
+// After a chunk's size line; the last chunk (size 0) is followed by the trailer section, which
+// feed() scans as it scans a head: pause there to learn where it starts.
+int parser::impl::cb_on_chunk_header(llhttp_t* p) {
+  auto& s = *static_cast<impl*>(p->data);
+  if (p->content_length != 0) return 0;
+  s.state = phase::trailers;
+  s.event = pending::trailers;
+  return HPE_PAUSED;
+}
+
 int parser::impl::cb_on_chunk_complete(llhttp_t* p) {
   static_cast<impl*>(p->data)->chunk_ext_bytes = 0;
   return 0;
@@ -437,16 +434,7 @@ int parser::impl::cb_on_chunk_complete(llhttp_t* p) {
 
 int parser::impl::on_field_done() {
   std::string_view value = trim(field_value);
-  if (state == phase::body) {  // a trailer field: bounded, dropped
-    if (++trailer_fields > limits.max_headers) {
-      return fail_limit(
-          limit_kind::header_count, limits.max_headers,
-          "http: more than " + std::to_string(limits.max_headers) + " trailer fields");
-    }
-    if (trailer_bytes > limits.max_head) {
-      return fail_limit(limit_kind::header_block, limits.max_head,
-                        "http: trailer block over " + std::to_string(limits.max_head) + " bytes");
-    }
+  if (state == phase::trailers) {  // a trailer field (head_scan bounded it): dropped
     field_name.clear();
     field_value.clear();
     return 0;
@@ -555,6 +543,7 @@ const llhttp_settings_t& parser::impl::settings() {
     st.on_chunk_extension_name = cb_on_chunk_extension;
     st.on_chunk_extension_value = cb_on_chunk_extension;
     st.on_chunk_complete = cb_on_chunk_complete;
+    st.on_chunk_header = cb_on_chunk_header;
     return st;
   }();
   return s;
@@ -591,12 +580,17 @@ parse_result parser::feed(std::span<const char> in) {
   std::size_t off = 0;
   for (;;) {
     const std::span<const char> rest = in.subspan(off);
-    if (s.state == phase::idle || s.state == phase::head) {
-      if (!rest.empty()) s.state = phase::head;
+    if (s.state == phase::idle || s.state == phase::head || s.state == phase::trailers) {
+      if (!rest.empty() && s.state == phase::idle) s.state = phase::head;
       if (!s.scan.done()) {
         std::optional<failure_info> fail;
-        s.scan.scan(rest, fail);
+        const std::size_t good = s.scan.scan(rest, fail);
         if (fail) {
+          // The first failure in byte order wins, whichever layer finds it, so that the error
+          // does not depend on how the bytes were split: llhttp sees the good bytes first.
+          const char* data = good == 0 ? "" : rest.data();
+          const llhttp_errno_t err = llhttp_execute(&s.p, data, good);
+          if (err != HPE_OK && err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) s.throw_llhttp(err);
           s.failure = std::move(fail);
           s.throw_failure();
         }
@@ -631,6 +625,9 @@ parse_result parser::feed(std::span<const char> in) {
       }
       case pending::end:
         return parse_result{off, parse_event::end, {}};
+      case pending::trailers:
+        s.scan.reset_for_trailers();
+        continue;
       case pending::skipped_1xx:
         s.begin_message();
         s.state = phase::idle;
@@ -657,6 +654,7 @@ parse_result parser::finish() {
       s.dead = true;
       throw error("http: connection closed before the end of the " + s.kind() + " head");
     case phase::body:
+    case phase::trailers:
       break;
   }
   s.finishing = true;

@@ -629,12 +629,30 @@ TEST(ParserLimitTest, ChunkExtensionOverItsLimit) {
   EXPECT_EQ(parse_whole(mode::response, many, o).at(0).body, "xxxxx");
 }
 
-TEST(ParserLimitTest, TrailersAreBounded) {
+TEST(ParserLimitTest, TrailersAreBoundedAndCheckedAsAHeadIs) {
   parse_options o;
   o.limits.max_field = 100;
-  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+  o.limits.max_headers = 3;
+  o.limits.max_head = 300;
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n";
   expect_rejected(mode::response, head + "X-T: " + std::string(200, 't') + "\r\n\r\n",
-                  "trailer field over 100 bytes", o, limit_kind::header_field);
+                  "trailer line over 100 bytes", o, limit_kind::header_field);
+  expect_rejected(mode::response, head + "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n",
+                  "more than 3 trailer fields", o, limit_kind::header_count);
+  o.limits.max_headers = 100;
+  std::string many = head;
+  for (int i = 0; i < 10; ++i)
+    many += "X-" + std::to_string(i) + ": " + std::string(40, 'v') + "\r\n";
+  expect_rejected(mode::response, many + "\r\n", "trailer block over 300 bytes", o,
+                  limit_kind::header_block);
+  expect_rejected(mode::response, head + "X-T: a\nY: b\r\n\r\n", "bare LF", o);
+  expect_rejected(mode::response, head + "X-T: a\r\n folded\r\n\r\n", "obs-fold", o);
+  expect_rejected(mode::response, head + "X-T: a\x01\r\n\r\n", "control character", o);
+  expect_rejected(mode::response, head + "X-T : a\r\n\r\n", "before the colon", o);
+  // Good trailers end the message, and the next one parses.
+  const auto msgs = parse_every_way(mode::response, head + "X-T: 1\r\n\r\n" + head + "\r\n", o);
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[1].body, "ok");
 }
 
 }  // namespace
