@@ -39,9 +39,10 @@ coreio::task<> api(coreio::net::tcp_stream conn) {
         status = "404 Not Found";
         out = R"({"error": "no such resource"})";
       }
-      const std::string response = "HTTP/1.1 " + status +
-                                   "\r\nContent-Type: application/json\r\nContent-Length: " +
-                                   std::to_string(out.size()) + "\r\n\r\n" + out;
+      const std::string response =
+          "HTTP/1.1 " + status +
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(out.size()) +
+          "\r\n\r\n" + out;
       co_await conn.write_all(std::string_view(response));
     }
   } catch (const std::exception&) {

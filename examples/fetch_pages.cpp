@@ -53,9 +53,10 @@ coreio::task<> respond(coreio::net::tcp_stream conn) {
       const auto second_space = request.find(' ', first_space + 1);
       const auto [status, body] =
           page(request.substr(first_space + 1, second_space - first_space - 1));
-      const std::string response = "HTTP/1.1 " + status +
-                                   "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                                   std::to_string(body.size()) + "\r\n\r\n" + body;
+      const std::string response =
+          "HTTP/1.1 " + status +
+          "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\n\r\n" + body;
       co_await conn.write_all(std::string_view(response));
     }
   } catch (const std::exception&) {

@@ -86,15 +86,15 @@ struct progress {
   void tick() {
     const std::size_t d = done.fetch_add(1, std::memory_order_relaxed) + 1;
     if (!tty) return;
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::fprintf(stderr, "\r[%zu/%zu] %.0f URLs/s", d, total, s > 0 ? d / s : 0.0);
     if (d == total) std::fprintf(stderr, "\n");
   }
 };
 
 coreio::task<result> fetch(http::client* session, coreio::semaphore* limit,
-                           const http::request_options* options, std::string url,
-                           progress* prog) {
+                           const http::request_options* options, std::string url, progress* prog) {
   result r;
   auto permit = co_await limit->acquire();
   try {
@@ -122,7 +122,8 @@ coreio::task<int> scrape(std::vector<std::string> urls, std::size_t limit,
   prog.tty = ::isatty(STDERR_FILENO) != 0;
 
   std::vector<coreio::task<result>> fetches;
-  for (const std::string& u : urls) fetches.push_back(fetch(&session, &in_flight, &options, u, &prog));
+  for (const std::string& u : urls)
+    fetches.push_back(fetch(&session, &in_flight, &options, u, &prog));
   const std::vector<result> results = co_await coreio::gather(std::move(fetches));
   co_await session.close();
 
@@ -141,8 +142,8 @@ coreio::task<int> scrape(std::vector<std::string> urls, std::size_t limit,
   }
   const double s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - prog.start).count();
-  std::cout << "scraped " << urls.size() << " URLs: " << ok << " fetched, " << failed
-            << " failed (" << timeouts << " timed out), " << bytes << " bytes" << std::endl;
+  std::cout << "scraped " << urls.size() << " URLs: " << ok << " fetched, " << failed << " failed ("
+            << timeouts << " timed out), " << bytes << " bytes" << std::endl;
   std::cerr << "took " << s << " s\n";
   co_return failed == 0 ? 0 : 1;
 }
@@ -171,7 +172,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--limit" && i + 1 < argc) limit = std::stoul(argv[++i]);
-    else if (a == "--timeout" && i + 1 < argc) timeout = std::chrono::milliseconds(std::stol(argv[++i]));
+    else if (a == "--timeout" && i + 1 < argc)
+      timeout = std::chrono::milliseconds(std::stol(argv[++i]));
     else urls.emplace_back(a);
   }
   if (limit == 0) limit = 1;

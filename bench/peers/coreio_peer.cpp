@@ -27,18 +27,18 @@
 #include <array>
 #include <span>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <algorithm>
-#include <atomic>
 #include <fstream>
-#include <vector>
 #include <string>
 #include <utility>
+#include <vector>
 
 #ifndef COREIO_PEER_VERSION
 #define COREIO_PEER_VERSION "unknown"
@@ -150,7 +150,8 @@ coreio::task<http_client_result> http_client_run(std::uint64_t n, std::size_t co
   std::vector<std::vector<std::uint32_t>> lat(conc);
   const auto t0 = clock_type::now();
   std::vector<coreio::task<void>> loops;
-  for (std::size_t i = 0; i < conc; ++i) loops.push_back(http_fetcher(&session, &url, &st, &lat[i]));
+  for (std::size_t i = 0; i < conc; ++i)
+    loops.push_back(http_fetcher(&session, &url, &st, &lat[i]));
   co_await coreio::gather(std::move(loops));
   http_client_result res;
   res.r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();

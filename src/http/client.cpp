@@ -40,11 +40,12 @@ class connection_lost : public error {
 };
 
 bool idempotent(std::string_view m) noexcept {
-  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" ||
-         m == "DELETE";
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" || m == "DELETE";
 }
 
-bool is_redirect(int s) noexcept { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
+bool is_redirect(int s) noexcept {
+  return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+}
 
 /// `timeout=N` of a Keep-Alive header, if any.
 std::optional<long> keep_alive_timeout(std::optional<std::string_view> v) {
@@ -75,7 +76,8 @@ struct request_context {
   limit total;
 };
 
-limit phase_at(const request_context& rc, phase p, const std::optional<std::chrono::milliseconds>& d) {
+limit phase_at(const request_context& rc, phase p,
+               const std::optional<std::chrono::milliseconds>& d) {
   return earliest(rc.total, phase_limit(p, d, clock::now()));
 }
 
@@ -92,8 +94,7 @@ std::string head_bytes(const request_context& rc, const outgoing& o) {
   bool has_ua = false, has_accept = false, has_ae = false, has_auth = false, has_type = false,
        has_cookie = false;
   for (const auto& [n, v] : o.headers) {
-    if (same_name(n, "Host") || same_name(n, "Content-Length") ||
-        same_name(n, "Transfer-Encoding"))
+    if (same_name(n, "Host") || same_name(n, "Content-Length") || same_name(n, "Transfer-Encoding"))
       continue;  // framing is the client's
     has_ua |= same_name(n, "User-Agent");
     has_accept |= same_name(n, "Accept");
@@ -171,8 +172,8 @@ task<void> send_request(connection* conn, const request_context* rc, const outgo
 }
 
 /// Reads until the response head is complete. *any_byte: some response byte arrived.
-task<void> read_head(connection* conn, limit headers_lim, std::optional<std::chrono::milliseconds> gap,
-                     bool* any_byte) {
+task<void> read_head(connection* conn, limit headers_lim,
+                     std::optional<std::chrono::milliseconds> gap, bool* any_byte) {
   parser& p = conn->response_parser;
   for (;;) {
     const auto pend = conn->pending();
@@ -187,7 +188,8 @@ task<void> read_head(connection* conn, limit headers_lim, std::optional<std::chr
     auto t = conn->read_more();
     const std::size_t n = co_await timed(std::move(t), l, "waiting for the response head");
     if (n == 0) {
-      if (!*any_byte) throw connection_lost("http: the server closed the connection before responding");
+      if (!*any_byte)
+        throw connection_lost("http: the server closed the connection before responding");
       (void)p.finish();
       throw error("http: the connection closed inside the response head");
     }
@@ -197,7 +199,8 @@ task<void> read_head(connection* conn, limit headers_lim, std::optional<std::chr
 task<std::unique_ptr<connection>> open_connection(const request_context* rc, const url* u) {
   client_core& core = *rc->core;
   const limit conn_lim = phase_at(*rc, phase::connect, rc->t.connect);
-  const limit sock_lim = earliest(conn_lim, phase_limit(phase::sock_connect, rc->t.sock_connect, clock::now()));
+  const limit sock_lim =
+      earliest(conn_lim, phase_limit(phase::sock_connect, rc->t.sock_connect, clock::now()));
   const std::string during = "connecting to " + u->authority();
   auto ct = net::tcp_stream::connect(u->host, u->port);
   net::tcp_stream s = co_await timed(std::move(ct), sock_lim, during);
@@ -479,7 +482,7 @@ std::shared_ptr<tls_context> client_core::tls() {
 
 void client_core::enter(coreio::timeout_scope* s) {
   std::lock_guard<std::mutex> g(m_);
-  if (closing_) throw error("http: the client was closed");
+  if (closing_.load(std::memory_order_relaxed)) throw error("http: the client was closed");
   inflight_.push_back(s);
 }
 
@@ -488,7 +491,7 @@ void client_core::leave(coreio::timeout_scope* s) noexcept {
   {
     std::lock_guard<std::mutex> g(m_);
     std::erase(inflight_, s);
-    last = closing_ && inflight_.empty();
+    last = closing_.load(std::memory_order_relaxed) && inflight_.empty();
   }
   if (last) drained.set();
 }
@@ -497,7 +500,7 @@ bool client_core::begin_close() noexcept {
   bool waiting = false;
   {
     std::lock_guard<std::mutex> g(m_);
-    closing_ = true;
+    closing_.store(true, std::memory_order_release);
     for (coreio::timeout_scope* s : inflight_) {
       try {
         (void)s->reschedule(clock::now());
@@ -510,10 +513,7 @@ bool client_core::begin_close() noexcept {
   return waiting;
 }
 
-bool client_core::closing() const noexcept {
-  std::lock_guard<std::mutex> g(m_);
-  return closing_;
-}
+bool client_core::closing() const noexcept { return closing_.load(std::memory_order_acquire); }
 
 void client_core::trace(trace_kind k, std::string_view method, std::string_view url, int status,
                         std::string_view error) const noexcept {

@@ -125,10 +125,13 @@ struct client_core {
   std::mutex tls_m_;
   // Guarded by tls_m_.
   std::shared_ptr<tls_context> tls_;
-  // Guards inflight_ and closing_.
+  // Guards inflight_ and the writes of closing_.
   mutable std::mutex m_;
   std::vector<coreio::timeout_scope*> inflight_;
-  bool closing_ = false;
+  // Set once by begin_close under m_; read under m_ by enter (the registration race of close())
+  // and without it by closing() (a hint: a response's connection is not pooled once closing).
+  // Release store, acquire load: nothing else is published through it.
+  std::atomic<bool> closing_{false};
 };
 
 }  // namespace coreio::http::detail

@@ -30,9 +30,7 @@ task<void> connection::start_tls(std::shared_ptr<tls_context> ctx, std::string h
 }
 
 net::stream& connection::raw() noexcept { return tls_ ? tls_->lowest_layer() : plain_; }
-const net::stream& connection::raw() const noexcept {
-  return tls_ ? tls_->lowest_layer() : plain_;
-}
+const net::stream& connection::raw() const noexcept { return tls_ ? tls_->lowest_layer() : plain_; }
 
 task<std::size_t> connection::read_more() {
   if (begin_ > 0) {
@@ -74,8 +72,8 @@ bool connection::reusable_now(std::chrono::steady_clock::time_point now) const n
   const int fd = impl->sock.native_handle();
   char byte;
   const ssize_t r = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (r == 0) return false;                    // the peer closed
-  if (r > 0) return tls_ != nullptr;           // unsolicited bytes: only TLS records are fine
+  if (r == 0) return false;                        // the peer closed
+  if (r > 0) return tls_ != nullptr;               // unsolicited bytes: only TLS records are fine
   return errno == EAGAIN || errno == EWOULDBLOCK;  // nothing: alive
 }
 

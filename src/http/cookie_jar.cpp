@@ -41,10 +41,10 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
 bool domain_match(std::string_view host, std::string_view domain) {
   if (host == domain) return true;
   return host.size() > domain.size() && host.ends_with(domain) &&
-         host[host.size() - domain.size() - 1] == '.' &&
-         host.find(':') == std::string_view::npos &&
-         !std::all_of(host.begin(), host.end(),
-                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; });
+         host[host.size() - domain.size() - 1] == '.' && host.find(':') == std::string_view::npos &&
+         !std::all_of(host.begin(), host.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+         });
 }
 
 bool path_match(std::string_view request_path, std::string_view cookie_path) {

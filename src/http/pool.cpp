@@ -140,8 +140,6 @@ void pool::finish(std::vector<std::shared_ptr<waiter>>& wake,
   wake.clear();
 }
 
-
-
 task<pool_grant> pool::acquire(std::string key, bool fresh, limit wait) {
   std::vector<std::unique_ptr<connection>> dead;
   // Declared before the locks: destroyed after them (a stream's destructor posts to its loop).
@@ -149,14 +147,14 @@ task<pool_grant> pool::acquire(std::string key, bool fresh, limit wait) {
   std::vector<std::shared_ptr<waiter>> wake;
   bool waited = false;
   for (;;) {
-    if (closing_.load(std::memory_order_acquire))
-      throw error("http: the client was closed");
+    if (closing_.load(std::memory_order_acquire)) throw error("http: the client was closed");
     if (!fresh) {
       std::unique_ptr<connection> c = take_idle(key, dead);
       for (auto& d : dead) discard(std::move(d));
       dead.clear();
       if (c) {
-        if (c->reusable_now(std::chrono::steady_clock::now())) co_return pool_grant{std::move(c), waited};
+        if (c->reusable_now(std::chrono::steady_clock::now()))
+          co_return pool_grant{std::move(c), waited};
         discard(std::move(c));
         continue;
       }

@@ -46,8 +46,8 @@ std::string base64(std::string_view in) {
 }
 
 bool token_char(unsigned char c) noexcept {
-  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                                std::string_view::npos;
+  return std::isalnum(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 /// A multipart parameter value: quotes and line breaks escaped as the HTML standard does.
@@ -68,9 +68,9 @@ std::string make_boundary() {
   // Relaxed: only uniqueness matters.
   const std::uint64_t n = counter.fetch_add(1, std::memory_order_relaxed);
   char buf[64];
-  const int len = std::snprintf(buf, sizeof buf, "coreio-%016llx%08llx",
-                                static_cast<unsigned long long>(rng()),
-                                static_cast<unsigned long long>(n & 0xffffffffu));
+  const int len =
+      std::snprintf(buf, sizeof buf, "coreio-%016llx%08llx", static_cast<unsigned long long>(rng()),
+                    static_cast<unsigned long long>(n & 0xffffffffu));
   return std::string(buf, static_cast<std::size_t>(len));
 }
 
@@ -100,8 +100,7 @@ std::string basic_auth_value(const basic_auth& a) {
 prepared_body prepare_body(const request_options& o) {
   const int kinds = (!o.body.empty() ? 1 : 0) + (!o.form.empty() ? 1 : 0) +
                     (!o.multipart.empty() ? 1 : 0) + (o.json ? 1 : 0) + (o.upload ? 1 : 0);
-  if (kinds > 1)
-    throw error("http: give at most one of body, form, multipart, json and upload");
+  if (kinds > 1) throw error("http: give at most one of body, form, multipart, json and upload");
   prepared_body b;
   if (!o.body.empty()) {
     b.bytes = o.body;

@@ -18,12 +18,12 @@
 namespace coreio::http::detail {
 
 struct url {
-  std::string scheme;    ///< "http" or "https"
-  std::string user;      ///< percent-decoded userinfo, "" when none
+  std::string scheme;  ///< "http" or "https"
+  std::string user;    ///< percent-decoded userinfo, "" when none
   std::string password;
-  std::string host;      ///< lowercase; IPv6 without brackets
+  std::string host;  ///< lowercase; IPv6 without brackets
   std::uint16_t port = 0;
-  std::string target;    ///< "/path?query", never empty
+  std::string target;  ///< "/path?query", never empty
 
   bool tls() const noexcept { return scheme == "https"; }
   bool default_port() const noexcept { return port == (tls() ? 443 : 80); }

@@ -80,8 +80,8 @@ coreio::task<void> posts_form_json_multipart_and_chunked_bodies() {
     EXPECT_EQ(co_await p.text(), R"(application/json|{"a":1})");
   }
   {
-    http::request_options mp{.multipart = {{"field", "value", "", ""},
-                                           {"file", "DATA", "a.txt", "text/plain"}}};
+    http::request_options mp{
+        .multipart = {{"field", "value", "", ""}, {"file", "DATA", "a.txt", "text/plain"}}};
     http::response p = co_await session.post(url, mp);
     const std::string t = co_await p.text();
     EXPECT_EQ(t.rfind("multipart/form-data; boundary=coreio-", 0), 0u) << t;
@@ -123,8 +123,9 @@ coreio::task<void> reads_chunked_until_close_and_empty_bodies() {
   raw_server srv{[](const seen_request& r, std::size_t) -> reply {
     const std::string line = r.line();
     if (line.starts_with("GET /chunked"))
-      return {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-              "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n"};
+      return {
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n"};
     if (line.starts_with("GET /close"))
       return {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", true};
     if (line.starts_with("HEAD")) return {"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"};
@@ -187,8 +188,10 @@ TEST(ClientBasic, StreamsALargeBodyInChunks) { run_test(streams_a_large_body_in_
 
 coreio::task<void> headers_keep_order_and_duplicates() {
   raw_server srv{[](const seen_request&, std::size_t) {
-    return reply{ok_response("caf\xe9", "Content-Type: text/plain; charset=ISO-8859-1\r\n"
-                                        "Set-Cookie: a=1\r\nX-Dup: one\r\nX-Dup: two\r\n", 404)};
+    return reply{ok_response("caf\xe9",
+                             "Content-Type: text/plain; charset=ISO-8859-1\r\n"
+                             "Set-Cookie: a=1\r\nX-Dup: one\r\nX-Dup: two\r\n",
+                             404)};
   }};
   http::client session;
   const std::string url = srv.url("/");
@@ -232,8 +235,7 @@ coreio::task<void> sends_basic_auth_and_cookies() {
   const std::string second = srv.url("/x");
   http::response b = co_await session.get(second, auth);
   EXPECT_EQ(co_await b.text(), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==|sid=abc");
-  const std::string with_user =
-      "http://u:p@127.0.0.1:" + std::to_string(srv.port()) + "/userinfo";
+  const std::string with_user = "http://u:p@127.0.0.1:" + std::to_string(srv.port()) + "/userinfo";
   http::response c = co_await session.get(with_user);
   EXPECT_EQ(co_await c.text(), "Basic dTpw|sid=abc");
   co_await session.close();
@@ -243,8 +245,8 @@ TEST(ClientBasic, SendsBasicAuthAndCookies) { run_test(sends_basic_auth_and_cook
 
 coreio::task<void> rejects_bad_urls_and_header_injection() {
   http::client session;
-  for (const char* bad : {"ftp://x/", "http://", "http://host:99999/", "http://a b/",
-                          "http://127.0.0.1/a\r\nX: y"}) {
+  for (const char* bad :
+       {"ftp://x/", "http://", "http://host:99999/", "http://a b/", "http://127.0.0.1/a\r\nX: y"}) {
     bool thrown = false;
     try {
       (void)co_await session.get(bad);

@@ -26,10 +26,12 @@ std::vector<bad_case> bad_cases() {
   for (int i = 0; i < 129; ++i) many_headers += "X-H" + std::to_string(i) + ": v\r\n";
   many_headers += "Content-Length: 0\r\n\r\n";
   std::string big_block = ok_head;
-  for (int i = 0; i < 70; ++i) big_block += "X-B" + std::to_string(i) + ": " + std::string(1000, 'b') + "\r\n";
+  for (int i = 0; i < 70; ++i)
+    big_block += "X-B" + std::to_string(i) + ": " + std::string(1000, 'b') + "\r\n";
   big_block += "Content-Length: 0\r\n\r\n";
   return {
-      {"bad chunk size", ok_head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", "http"},
+      {"bad chunk size", ok_head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+       "http"},
       {"garbage after chunk data",
        ok_head + "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX\r\n0\r\n\r\n", "http"},
       {"obs-fold", ok_head + "X-A: a\r\n b\r\nContent-Length: 0\r\n\r\n", "http"},
@@ -38,7 +40,8 @@ std::vector<bad_case> bad_cases() {
       {"Content-Length and Transfer-Encoding",
        ok_head + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
        "Transfer-Encoding"},
-      {"header line over 8 KiB", ok_head + "X-Long: " + std::string(9000, 'l') + "\r\n\r\n", "8192"},
+      {"header line over 8 KiB", ok_head + "X-Long: " + std::string(9000, 'l') + "\r\n\r\n",
+       "8192"},
       {"head over 64 KiB", big_block, "65536"},
       {"more than 128 headers", many_headers, "128"},
       {"status line over 8 KiB", "HTTP/1.1 200 " + std::string(9000, 'r') + "\r\n\r\n", "8192"},
@@ -50,10 +53,12 @@ std::vector<bad_case> bad_cases() {
       {"Transfer-Encoding on HTTP/1.0",
        "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "http"},
       {"bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\n\n", "http"},
-      {"control character in a value", ok_head + "X-C: a\x01" "b\r\nContent-Length: 0\r\n\r\n",
+      {"control character in a value",
+       ok_head + "X-C: a\x01"
+                 "b\r\nContent-Length: 0\r\n\r\n",
        "http"},
-      {"corrupt gzip body", ok_head + "Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\nnot gzip!!",
-       "gzip"},
+      {"corrupt gzip body",
+       ok_head + "Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\nnot gzip!!", "gzip"},
       {"unknown content coding", ok_head + "Content-Encoding: rot13\r\nContent-Length: 2\r\n\r\nab",
        "rot13"},
   };
@@ -86,7 +91,8 @@ coreio::task<void> each_malformed_response_is_an_error_and_the_pool_survives() {
     }
     EXPECT_NE(what.find(cases[i].error), std::string::npos) << cases[i].name << ": " << what;
     EXPECT_EQ(what.find("(no error)"), std::string::npos) << cases[i].name;
-    EXPECT_EQ(what.find("(not an http::error)"), std::string::npos) << cases[i].name << ": " << what;
+    EXPECT_EQ(what.find("(not an http::error)"), std::string::npos)
+        << cases[i].name << ": " << what;
     http::response good = co_await session.get(ok_url);
     EXPECT_EQ(co_await good.text(), "fine") << "after " << cases[i].name;
   }
@@ -142,9 +148,8 @@ TEST(ClientMalformed, GzipBodiesDecodeAndABombIsALimitError) {
 }
 
 coreio::task<void> body_over_max_body_is_a_limit_error() {
-  raw_server srv{[](const seen_request&, std::size_t) {
-    return reply{ok_response(std::string(5000, 'm'))};
-  }};
+  raw_server srv{
+      [](const seen_request&, std::size_t) { return reply{ok_response(std::string(5000, 'm'))}; }};
   http::client_options opts{.max_body = 4096};
   http::client session{opts};
   const std::string url = srv.url("/");
@@ -159,7 +164,9 @@ coreio::task<void> body_over_max_body_is_a_limit_error() {
   co_await session.close();
   co_await srv.stop();
 }
-TEST(ClientMalformed, BodyOverMaxBodyIsALimitError) { run_test(body_over_max_body_is_a_limit_error); }
+TEST(ClientMalformed, BodyOverMaxBodyIsALimitError) {
+  run_test(body_over_max_body_is_a_limit_error);
+}
 
 }  // namespace
 }  // namespace coreio_http_test

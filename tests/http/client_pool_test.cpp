@@ -82,9 +82,8 @@ coreio::task<void> waiters_are_served_in_order() {
     handles.push_back(coreio::spawn(fetch_text(&session, srv.url("/" + std::to_string(i)))));
     const std::size_t want = static_cast<std::size_t>(i);
     // Request i is queued (or, for i == 0, holds the connection) before i + 1 starts.
-    EXPECT_TRUE(co_await until([&] {
-      return i == 0 ? srv.requests() == 1 : session.stats().waiting == want;
-    }));
+    EXPECT_TRUE(co_await until(
+        [&] { return i == 0 ? srv.requests() == 1 : session.stats().waiting == want; }));
   }
   for (int i = 0; i < 6; ++i) {
     const std::string body = co_await handles[static_cast<std::size_t>(i)];
@@ -130,7 +129,8 @@ TEST(ClientPool, DroppedResponseNeverHoldsASlot) { run_test(dropped_response_nev
 
 coreio::task<void> idle_expiry_follows_keep_alive_timeout() {
   raw_server srv{[](const seen_request& r, std::size_t) {
-    if (r.line().starts_with("GET /short")) return reply{ok_response("s", "Keep-Alive: timeout=1\r\n")};
+    if (r.line().starts_with("GET /short"))
+      return reply{ok_response("s", "Keep-Alive: timeout=1\r\n")};
     return reply{ok_response("l", "Keep-Alive: timeout=30\r\n")};
   }};
   http::client session;

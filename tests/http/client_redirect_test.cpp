@@ -58,10 +58,10 @@ coreio::task<void> methods_change_as_rfc_9110_says() {
     const char* path;
     const char* result;
   };
-  for (const expectation& e : {expectation{"/303", "GET /echo HTTP/1.1|||"},
-                               expectation{"/301", "GET /echo HTTP/1.1|||"},
-                               expectation{"/307", "POST /echo HTTP/1.1|payload||"},
-                               expectation{"/308", "POST /echo HTTP/1.1|payload||"}}) {
+  for (const expectation& e :
+       {expectation{"/303", "GET /echo HTTP/1.1|||"}, expectation{"/301", "GET /echo HTTP/1.1|||"},
+        expectation{"/307", "POST /echo HTTP/1.1|payload||"},
+        expectation{"/308", "POST /echo HTTP/1.1|payload||"}}) {
     const std::string url = srv.url(e.path);
     http::response r = co_await session.post(url, body);
     EXPECT_EQ(co_await r.text(), e.result) << e.path;

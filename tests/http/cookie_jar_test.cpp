@@ -13,12 +13,13 @@ TEST(CookieJar, MatchesDomainPathAndScheme) {
   const auto from = parse_url("https://www.example.com/account/login");
   jar.store(from, "sid=1; Path=/; Secure; HttpOnly");
   jar.store(from, "pref=dark; Domain=example.com; Path=/");
-  jar.store(from, "acct=7");  // default path /account
+  jar.store(from, "acct=7");                    // default path /account
   jar.store(from, "evil=1; Domain=other.com");  // not for this host: ignored
-  jar.store(from, "tld=1; Domain=com");  // a bare TLD: ignored
+  jar.store(from, "tld=1; Domain=com");         // a bare TLD: ignored
   EXPECT_EQ(jar.size(), 3u);
-  EXPECT_EQ(jar.header_for(parse_url("https://www.example.com/account/x")), "acct=7; sid=1; pref=dark");
-  EXPECT_EQ(jar.header_for(parse_url("http://www.example.com/")), "pref=dark");  // not Secure
+  EXPECT_EQ(jar.header_for(parse_url("https://www.example.com/account/x")),
+            "acct=7; sid=1; pref=dark");
+  EXPECT_EQ(jar.header_for(parse_url("http://www.example.com/")), "pref=dark");   // not Secure
   EXPECT_EQ(jar.header_for(parse_url("https://api.example.com/")), "pref=dark");  // host-only sid
   EXPECT_EQ(jar.header_for(parse_url("https://example.org/")), "");
   EXPECT_EQ(jar.header_for(parse_url("https://www.example.com/accounting")), "sid=1; pref=dark");

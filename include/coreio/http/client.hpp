@@ -58,20 +58,20 @@ struct client_core;
 
 /// Counters of one client since it was made (a snapshot; see client::stats()).
 struct client_stats {
-  std::uint64_t requests = 0;             ///< request() calls (redirects and retries not counted)
-  std::uint64_t responses = 0;            ///< responses returned to the caller
-  std::uint64_t failures = 0;             ///< request() calls that threw
-  std::uint64_t connections_opened = 0;   ///< new connections made (TLS included)
-  std::uint64_t connections_reused = 0;   ///< requests sent on an idle keep-alive connection
-  std::uint64_t connections_closed = 0;   ///< connections closed (any reason)
-  std::uint64_t retries = 0;              ///< retries after a reused connection failed
-  std::uint64_t redirects = 0;            ///< redirects followed
-  std::uint64_t pool_waits = 0;           ///< requests that queued for a slot
+  std::uint64_t requests = 0;            ///< request() calls (redirects and retries not counted)
+  std::uint64_t responses = 0;           ///< responses returned to the caller
+  std::uint64_t failures = 0;            ///< request() calls that threw
+  std::uint64_t connections_opened = 0;  ///< new connections made (TLS included)
+  std::uint64_t connections_reused = 0;  ///< requests sent on an idle keep-alive connection
+  std::uint64_t connections_closed = 0;  ///< connections closed (any reason)
+  std::uint64_t retries = 0;             ///< retries after a reused connection failed
+  std::uint64_t redirects = 0;           ///< redirects followed
+  std::uint64_t pool_waits = 0;          ///< requests that queued for a slot
   /// Timeouts by phase: total, pool_wait, connect, sock_connect, headers, sock_read.
   std::array<std::uint64_t, 6> timeouts{};
-  std::size_t open_connections = 0;       ///< open now (in use, connecting and idle)
-  std::size_t idle_connections = 0;       ///< idle in the pool now
-  std::size_t waiting = 0;                ///< requests queued for a slot now
+  std::size_t open_connections = 0;  ///< open now (in use, connecting and idle)
+  std::size_t idle_connections = 0;  ///< idle in the pool now
+  std::size_t waiting = 0;           ///< requests queued for a slot now
 };
 
 /// An HTTP/1.1 client session (see the file comment).

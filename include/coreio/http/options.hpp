@@ -74,17 +74,17 @@ struct multipart_field {
 
 /// What a trace callback is told (aiohttp's TraceConfig signals, one callback for all).
 enum class trace_kind {
-  request_start,             ///< before anything; url and method set
-  queued,                    ///< the request waited for a slot (limit / limit_per_host) and got one
-  connection_create_start,   ///< a new connection: lookup + TCP connect (+ TLS) begins
-  connection_create_end,     ///< connected (and TLS handshake done for https)
-  connection_reuse,          ///< an idle keep-alive connection is reused
-  request_headers_sent,      ///< the request head (and a fixed body) was written
-  response_headers_received, ///< the response head arrived; status set
-  redirect,                  ///< a redirect is followed; url is the next URL
-  retry,                     ///< a reused connection failed before any response byte: one retry
-  request_end,               ///< request() returns a response (its body may still be unread)
-  request_exception          ///< request() fails; error says why
+  request_start,            ///< before anything; url and method set
+  queued,                   ///< the request waited for a slot (limit / limit_per_host) and got one
+  connection_create_start,  ///< a new connection: lookup + TCP connect (+ TLS) begins
+  connection_create_end,    ///< connected (and TLS handshake done for https)
+  connection_reuse,         ///< an idle keep-alive connection is reused
+  request_headers_sent,     ///< the request head (and a fixed body) was written
+  response_headers_received,  ///< the response head arrived; status set
+  redirect,                   ///< a redirect is followed; url is the next URL
+  retry,                      ///< a reused connection failed before any response byte: one retry
+  request_end,                ///< request() returns a response (its body may still be unread)
+  request_exception           ///< request() fails; error says why
 };
 
 /// One trace event. Valid only during the callback.
@@ -92,8 +92,8 @@ struct trace_event {
   trace_kind kind = trace_kind::request_start;
   std::string_view method = {};
   std::string_view url = {};
-  int status = 0;               ///< response_headers_received, redirect
-  std::string_view error;       ///< request_exception: the exception's what()
+  int status = 0;          ///< response_headers_received, redirect
+  std::string_view error;  ///< request_exception: the exception's what()
 };
 
 /// A callback for every trace event of every request of a client. Called on the worker running

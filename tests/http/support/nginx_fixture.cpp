@@ -124,8 +124,8 @@ nginx_fixture::nginx_fixture(nginx_options o) {
        << "}\n";
   conf.close();
 
-  std::vector<std::string> args = {nginx, "-p", dir_, "-c", dir_ + "/nginx.conf", "-g",
-                                   "daemon off;"};
+  std::vector<std::string> args = {nginx, "-p",         dir_, "-c", dir_ + "/nginx.conf",
+                                   "-g",  "daemon off;"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -150,8 +150,8 @@ coreio::task<void> raw_server::stop() {
 }
 
 std::string ok_response(std::string_view body, std::string_view extra_headers, int status) {
-  std::string r = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-                  std::to_string(body.size()) + "\r\n";
+  std::string r = "HTTP/1.1 " + std::to_string(status) +
+                  " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   r += extra_headers;
   r += "\r\n";
   r += body;

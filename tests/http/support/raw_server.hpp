@@ -24,9 +24,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <coreio/coreio.hpp>
@@ -40,19 +40,19 @@ struct reply {
   reply() = default;
   reply(std::string b, bool close_after = false, bool stall_after = false)
       : bytes(std::move(b)), close(close_after), stall(stall_after) {}
-  std::string bytes;                    ///< sent as is (may be empty)
-  bool close = false;                   ///< close the connection after sending
-  bool stall = false;                   ///< after sending, wait until the client closes
-  std::chrono::milliseconds delay{0};   ///< wait this long before sending
-  std::string then;                     ///< sent after `then_delay` (e.g. the rest of a body)
+  std::string bytes;                   ///< sent as is (may be empty)
+  bool close = false;                  ///< close the connection after sending
+  bool stall = false;                  ///< after sending, wait until the client closes
+  std::chrono::milliseconds delay{0};  ///< wait this long before sending
+  std::string then;                    ///< sent after `then_delay` (e.g. the rest of a body)
   std::chrono::milliseconds then_delay{0};
 };
 
 /// A request as the server read it.
 struct seen_request {
-  std::string head;           ///< request line and headers, up to and including the blank line
-  std::string body;           ///< de-chunked
-  std::size_t connection = 0; ///< index of the connection it came on (0, 1, ...)
+  std::string head;            ///< request line and headers, up to and including the blank line
+  std::string body;            ///< de-chunked
+  std::size_t connection = 0;  ///< index of the connection it came on (0, 1, ...)
   std::size_t connection_request = 0;  ///< index of this request on its connection (0, 1, ...)
   /// The request line ("GET /x HTTP/1.1").
   std::string line() const { return head.substr(0, head.find("\r\n")); }
