@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "support/client_support.hpp"
 
@@ -242,6 +244,41 @@ coreio::task<void> sends_basic_auth_and_cookies() {
   co_await srv.stop();
 }
 TEST(ClientBasic, SendsBasicAuthAndCookies) { run_test(sends_basic_auth_and_cookies); }
+
+coreio::task<void> traces_each_step_and_counts() {
+  raw_server srv{[](const seen_request&, std::size_t) { return reply{ok_response("t")}; }};
+  auto events = std::make_shared<std::vector<http::trace_kind>>();
+  http::client_options opts{
+      .trace = [events](const http::trace_event& e) { events->push_back(e.kind); }};
+  http::client session{opts};
+  const std::string url = srv.url("/");
+  for (int i = 0; i < 2; ++i) {
+    http::response r = co_await session.get(url);
+    (void)co_await r.read();
+  }
+  using k = http::trace_kind;
+  const std::vector<k> want = {k::request_start,
+                               k::connection_create_start,
+                               k::connection_create_end,
+                               k::request_headers_sent,
+                               k::response_headers_received,
+                               k::request_end,
+                               k::request_start,
+                               k::connection_reuse,
+                               k::request_headers_sent,
+                               k::response_headers_received,
+                               k::request_end};
+  EXPECT_EQ(*events, want);
+  const auto st = session.stats();
+  EXPECT_EQ(st.requests, 2u);
+  EXPECT_EQ(st.responses, 2u);
+  EXPECT_EQ(st.failures, 0u);
+  EXPECT_EQ(st.open_connections, 1u);
+  co_await session.close();
+  EXPECT_EQ(session.stats().connections_closed, 1u);
+  co_await srv.stop();
+}
+TEST(ClientBasic, TracesEachStepAndCounts) { run_test(traces_each_step_and_counts); }
 
 coreio::task<void> rejects_bad_urls_and_header_injection() {
   http::client session;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "support/client_support.hpp"
 
@@ -117,6 +118,37 @@ coreio::task<void> connect_covers_the_tls_handshake() {
   co_await srv.stop();
 }
 TEST(ClientTimeout, ConnectCoversTheTlsHandshake) { run_test(connect_covers_the_tls_handshake); }
+
+coreio::task<void> sock_connect_runs_out_on_a_full_accept_queue() {
+  // A listener that never accepts, with the smallest backlog: once its accept queue is full the
+  // kernel drops further SYNs, so a connect hangs (loopback only, nothing leaves the machine).
+  auto listener = coreio::net::tcp_listener::bind("127.0.0.1", 0, {.backlog = 1});
+  const std::uint16_t port = listener.port();
+  std::vector<coreio::net::tcp_stream> fillers;
+  bool full = false;
+  for (int i = 0; i < 16 && !full; ++i) {
+    try {
+      auto c = coreio::net::tcp_stream::connect("127.0.0.1", port);
+      fillers.push_back(co_await coreio::wait_for(std::move(c), 200ms));
+    } catch (const coreio::timeout_error&) {
+      full = true;
+    }
+  }
+  EXPECT_TRUE(full);
+  http::client_options opts{.timeout = {.connect = 5s, .sock_connect = 100ms}};
+  http::client session{opts};
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  std::string what = co_await timeout_of(&session, url, nullptr);
+  EXPECT_NE(what.find("http: sock_connect timeout (100 ms) connecting to 127.0.0.1:"),
+            std::string::npos)
+      << what;
+  EXPECT_EQ(session.stats().timeouts[3], 1u);
+  EXPECT_EQ(session.stats().open_connections, 0u);  // the slot of the failed connect came back
+  co_await session.close();
+}
+TEST(ClientTimeout, SockConnectRunsOutOnAFullAcceptQueue) {
+  run_test(sock_connect_runs_out_on_a_full_accept_queue);
+}
 
 coreio::task<void> callers_own_deadline_cancels_cleanly() {
   raw_server srv{staller};
