@@ -303,7 +303,8 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     reader->counters = core.counters;
     reader->total = rc->total;
     reader->sock_read = rc->t.sock_read;
-    reader->keep_alive = head.keep_alive && !core.closing();
+    // 101 (and any upgrade): the connection now speaks another protocol; never pooled.
+    reader->keep_alive = head.keep_alive && !head.upgrade && head.status != 101 && !core.closing();
     std::chrono::milliseconds keep = core.opts.keepalive_timeout;
     if (const auto server = keep_alive_timeout(head.find("keep-alive"))) {
       const auto theirs = std::chrono::milliseconds(*server * 1000 - 1000);

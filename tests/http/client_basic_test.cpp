@@ -164,6 +164,33 @@ TEST(ClientBasic, ReadsChunkedUntilCloseAndEmptyBodies) {
   run_test(reads_chunked_until_close_and_empty_bodies);
 }
 
+coreio::task<void> skips_1xx_and_drops_a_connection_with_stray_bytes() {
+  raw_server srv{[](const seen_request& r, std::size_t) -> reply {
+    if (r.line().starts_with("GET /continue"))
+      return {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n" +
+              ok_response("after 1xx")};
+    if (r.line().starts_with("GET /stray")) return {ok_response("ok") + "HTTP/1.1 200 OK\r\n"};
+    return {ok_response("clean")};
+  }};
+  http::client session;
+  const std::string cont = srv.url("/continue"), stray = srv.url("/stray"),
+                    clean = srv.url("/clean");
+  http::response a = co_await session.get(cont);
+  EXPECT_EQ(a.status(), 200);
+  EXPECT_EQ(co_await a.text(), "after 1xx");
+  http::response b = co_await session.get(stray);
+  EXPECT_EQ(co_await b.text(), "ok");
+  // The bytes after the response were not asked for: that connection is not reused.
+  http::response c = co_await session.get(clean);
+  EXPECT_EQ(co_await c.text(), "clean");
+  EXPECT_EQ(srv.connections(), 2u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, Skips1xxAndDropsAConnectionWithStrayBytes) {
+  run_test(skips_1xx_and_drops_a_connection_with_stray_bytes);
+}
+
 coreio::task<void> streams_a_large_body_in_chunks() {
   raw_server srv{[](const seen_request&, std::size_t) {
     return reply{ok_response(std::string(3'000'000, 'z'))};

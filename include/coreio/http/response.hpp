@@ -20,7 +20,8 @@
 //
 // Thread safety: distinct objects: safe. Shared objects: unsafe (one task at a time); a response
 // may move between tasks and workers, and may outlive the client that made it (its body then
-// still reads; its connection is closed at the end instead of pooled).
+// still reads; its connection is closed at the end instead of pooled). A received response must
+// not outlive its runtime (it may hold a socket of that runtime's loops).
 #pragma once
 
 #include <cstddef>

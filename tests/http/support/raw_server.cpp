@@ -51,6 +51,7 @@ struct raw_server::state {
 namespace {
 
 coreio::task<void> handle(std::shared_ptr<raw_server::state> st, coreio::net::tcp_stream s) {
+  if (!st) co_return;  // the server object is gone
   const std::size_t conn = st->conns.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> g(st->m);
@@ -108,10 +109,11 @@ coreio::task<void> handle(std::shared_ptr<raw_server::state> st, coreio::net::tc
 
 raw_server::raw_server(script s) : s_(std::make_shared<state>()) {
   s_->respond = std::move(s);
-  std::shared_ptr<state> st = s_;
+  // The handler holds the state weakly: the state holds the server, which holds the handler.
+  std::weak_ptr<state> weak = s_;
   s_->server = coreio::net::serve(
       coreio::net::tcp_listener::bind("127.0.0.1", 0),
-      [st](coreio::net::tcp_stream conn) { return handle(st, std::move(conn)); });
+      [weak](coreio::net::tcp_stream conn) { return handle(weak.lock(), std::move(conn)); });
 }
 
 raw_server::~raw_server() {
