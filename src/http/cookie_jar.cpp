@@ -134,8 +134,12 @@ std::string cookie_jar::header_for(const url& to) {
     if (!path_match(path, c.path)) continue;
     picked.push_back(&c);
   }
-  std::stable_sort(picked.begin(), picked.end(), [](const cookie* a, const cookie* b) {
-    return a->path.size() > b->path.size();
+  // Longest path first, then oldest first (RFC 6265 5.4). picked is in jar order (oldest first), so
+  // the pointers order ties; std::sort, not stable_sort: clang 19 with libstdc++ 12 flags the
+  // latter's get_temporary_buffer as deprecated.
+  std::sort(picked.begin(), picked.end(), [](const cookie* a, const cookie* b) {
+    if (a->path.size() != b->path.size()) return a->path.size() > b->path.size();
+    return a < b;
   });
   std::string out;
   for (const cookie* c : picked) {
