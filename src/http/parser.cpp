@@ -653,7 +653,12 @@ parse_result parser::finish() {
     case phase::head:
       s.dead = true;
       throw error("http: connection closed before the end of the " + s.kind() + " head");
-    case phase::body:
+    case phase::body: {
+      // A message whose head said "no body" (or whose body is complete) ends on no byte at all.
+      const parse_result r = feed(std::span<const char>());
+      if (r.event == parse_event::end) return r;
+      break;
+    }
     case phase::trailers:
       break;
   }

@@ -376,6 +376,18 @@ TEST(ParserTest, KeepAliveFollowsVersionAndConnection) {
   EXPECT_FALSE(one(get_request).expect_continue);
 }
 
+TEST(ParserTest, FinishRightAfterTheHeadOfAMessageWithoutBodyEndsIt) {
+  parser p(mode::request);
+  const auto r = p.feed(std::span<const char>(get_request.data(), get_request.size()));
+  ASSERT_EQ(r.event, parse_event::head);
+  EXPECT_EQ(p.finish().event, parse_event::end);
+  parser q(mode::response);
+  const std::string no_content = "HTTP/1.1 204 No Content\r\n\r\n";
+  ASSERT_EQ(q.feed(std::span<const char>(no_content.data(), no_content.size())).event,
+            parse_event::head);
+  EXPECT_EQ(q.finish().event, parse_event::end);
+}
+
 TEST(ParserTest, FinishInTheMiddleOfAMessageNamesThePart) {
   expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
                   "before the end of the response body (3 of 10 bytes)");
