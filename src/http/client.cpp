@@ -436,7 +436,6 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
   } catch (...) {
     failed = std::current_exception();
   }
-  core->leave(&scope);
   if (!failed && ro.raise_for_status.value_or(core->opts.raise_for_status)) {
     try {
       result->raise_for_status();
@@ -456,10 +455,14 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
       }
       core->trace(trace_kind::request_exception, method, url_text, 0, what);
     }
+    result.reset();  // a response refused by raise_for_status gives its connection back first
+    // Last: once every request has left, close() returns (nothing of it runs in the client after).
+    core->leave(&scope);
     std::rethrow_exception(failed);
   }
   k.add(k.responses);
   core->trace(trace_kind::request_end, method, result->url(), result->status());
+  core->leave(&scope);
   co_return std::move(*result);
 }
 
