@@ -20,9 +20,11 @@
 // connection take the client-wide lock.
 //
 // Lifetime: close() ends every request in flight (they throw http::error "the client was closed")
-// and waits until they have unwound, then closes the idle connections; the destructor does the
-// same without waiting (the requests unwind on their own; nothing they use is freed under them).
-// A response that outlives the client still reads its body; its connection is then closed.
+// and waits until they have left the client, and closes the idle connections; the destructor does
+// the same without waiting (the requests unwind on their own; nothing they use is freed under
+// them). A response the caller still holds keeps its connection until its body is read or the
+// response is dropped (then the connection is closed, not pooled): close() does not cut it. A
+// client with open connections, and its responses, must not outlive their runtime.
 //
 // Errors of request() and its shortcuts: http::error (invalid URL, malformed response, too many
 // redirects, the client closed), http::limit_error (a limit of issue 11: status line and header
