@@ -67,6 +67,7 @@ struct outgoing {
   prepared_body body;
   body_source upload;
   bool chunked = false;
+  bool expect_continue = false;
   std::optional<basic_auth> auth;
 };
 
@@ -117,6 +118,7 @@ std::string head_bytes(const request_context& rc, const outgoing& o) {
   }
   if (!has_type && !o.body.content_type.empty())
     h += "Content-Type: " + o.body.content_type + "\r\n";
+  if (o.expect_continue) h += "Expect: 100-continue\r\n";
   if (o.upload || o.chunked) {
     h += "Transfer-Encoding: chunked\r\n";
   } else if (o.body.present || o.method == "POST" || o.method == "PUT" || o.method == "PATCH") {
@@ -139,8 +141,39 @@ std::string chunk_of(std::string_view piece) {
   return c;
 }
 
+/// After an `Expect: 100-continue` head: true to send the body (a 100 Continue arrived and was
+/// consumed, or nothing arrived within 1 s), false if the server answered with a final status
+/// (left in the buffer for read_head).
+task<bool> await_continue(connection* conn, limit headers_lim) {
+  const limit wait = earliest(headers_lim, limit{clock::now() + std::chrono::seconds(1),
+                                                 phase::headers, std::chrono::milliseconds(1000)});
+  for (;;) {
+    const std::string_view got(conn->pending().data(), conn->pending().size());
+    const std::size_t end = got.find("\r\n\r\n");
+    if (end != std::string_view::npos) {
+      if (got.size() < 12 || got.substr(9, 3) != "100") co_return false;  // a final status
+      conn->consume(end + 4);
+      co_return true;
+    }
+    if (!got.empty() && got.size() >= 12 && got.substr(9, 3) != "100") co_return false;
+    if (wait.when <= clock::now()) co_return true;
+    bool quiet = false;
+    try {
+      auto t = conn->read_more();
+      const std::size_t n = co_await coreio::wait_until(std::move(t), wait.when);
+      if (n == 0) co_return false;  // closed: read_head reports it
+    } catch (const coreio::timeout_error&) {
+      quiet = true;
+    }
+    if (quiet) {
+      if (wait.when < headers_lim.when || headers_lim.when == time_point::max()) co_return true;
+      throw phase_timeout_error(headers_lim.which, headers_lim.budget, "waiting for 100 Continue");
+    }
+  }
+}
+
 task<void> send_request(connection* conn, const request_context* rc, const outgoing* o,
-                        limit headers_lim) {
+                        limit headers_lim, bool* body_withheld) {
   std::string h = head_bytes(*rc, *o);
   if (o->upload) {
     auto t = conn->write_all(bytes_of(h));
@@ -155,6 +188,18 @@ task<void> send_request(connection* conn, const request_context* rc, const outgo
     }
     auto end = conn->write_all(bytes_of("0\r\n\r\n"));
     co_await timed(std::move(end), headers_lim, "sending the request body");
+    co_return;
+  }
+  if (o->expect_continue) {
+    auto t = conn->write_all(bytes_of(h));
+    co_await timed(std::move(t), headers_lim, "sending the request");
+    std::string body = o->chunked ? chunk_of(o->body.bytes) + "0\r\n\r\n" : o->body.bytes;
+    if (co_await await_continue(conn, headers_lim)) {
+      auto b = conn->write_all(bytes_of(body));
+      co_await timed(std::move(b), rc->total, "sending the request body");
+    } else {
+      *body_withheld = true;
+    }
     co_return;
   }
   if (o->chunked) {
@@ -255,12 +300,13 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     }
     bool any_byte = false;
     bool retry = false;
+    bool body_withheld = false;
     std::exception_ptr failed;
     try {
       conn->response_parser.reset();
       conn->response_parser.set_request_method(o->method);
       const limit headers_lim = phase_at(*rc, phase::headers, rc->t.headers);
-      co_await send_request(conn.get(), rc, o, headers_lim);
+      co_await send_request(conn.get(), rc, o, headers_lim, &body_withheld);
       core.trace(trace_kind::request_headers_sent, o->method, url_text);
       co_await read_head(conn.get(), headers_lim, rc->t.sock_read, &any_byte);
     } catch (const coreio::cancelled_error&) {
@@ -304,7 +350,8 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     reader->total = rc->total;
     reader->sock_read = rc->t.sock_read;
     // 101 (and any upgrade): the connection now speaks another protocol; never pooled.
-    reader->keep_alive = head.keep_alive && !head.upgrade && head.status != 101 && !core.closing();
+    reader->keep_alive =
+        head.keep_alive && !head.upgrade && head.status != 101 && !body_withheld && !core.closing();
     std::chrono::milliseconds keep = core.opts.keepalive_timeout;
     if (const auto server = keep_alive_timeout(head.find("keep-alive"))) {
       const auto theirs = std::chrono::milliseconds(*server * 1000 - 1000);
@@ -351,6 +398,7 @@ task<response> follow(request_context* rc, std::string method, std::string url_t
   o.body = prepare_body(*ro);
   o.upload = ro->upload;
   o.chunked = ro->chunked;
+  o.expect_continue = ro->expect_continue && o.body.present && !o.upload;
   o.headers = core.opts.headers;
   for (const auto& mine : ro->headers) {
     std::erase_if(o.headers, [&](const auto& f) { return same_name(f.first, mine.first); });
@@ -393,6 +441,7 @@ task<response> follow(request_context* rc, std::string method, std::string url_t
       o.body = prepared_body{};
       o.upload = nullptr;
       o.chunked = false;
+      o.expect_continue = false;
       std::erase_if(o.headers, [](const auto& f) {
         return same_name(f.first, "Content-Type") || same_name(f.first, "Content-Encoding");
       });

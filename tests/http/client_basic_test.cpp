@@ -307,6 +307,31 @@ coreio::task<void> traces_each_step_and_counts() {
 }
 TEST(ClientBasic, TracesEachStepAndCounts) { run_test(traces_each_step_and_counts); }
 
+coreio::task<void> expect_continue_waits_for_100_or_a_second() {
+  raw_server srv{[](const seen_request& r, std::size_t) {
+    return reply{ok_response(r.header("expect") + "|" + r.body)};
+  }};
+  http::client session;
+  const std::string url = srv.url("/upload");
+  http::request_options o{.body = "the body", .expect_continue = true};
+  srv.send_continue(true);
+  const coreio_test::stopwatch fast;
+  http::response a = co_await session.post(url, o);
+  EXPECT_EQ(co_await a.text(), "100-continue|the body");
+  EXPECT_LT(fast.elapsed(), 900ms);  // sent on the 100, not after the 1 s fallback
+  srv.send_continue(false);          // a server that ignores Expect: the body goes after 1 s
+  const coreio_test::stopwatch slow;
+  http::response b = co_await session.post(url, o);
+  EXPECT_EQ(co_await b.text(), "100-continue|the body");
+  EXPECT_GE(slow.elapsed(), 900ms);
+  EXPECT_EQ(srv.connections(), 1u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, ExpectContinueWaitsFor100OrASecond) {
+  run_test(expect_continue_waits_for_100_or_a_second);
+}
+
 coreio::task<void> rejects_bad_urls_and_header_injection() {
   http::client session;
   for (const char* bad :

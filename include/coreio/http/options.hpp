@@ -173,6 +173,10 @@ struct request_options {
   std::optional<int> max_redirects = std::nullopt;
   /// Overrides client_options::raise_for_status.
   std::optional<bool> raise_for_status = std::nullopt;
+  /// Send `Expect: 100-continue` and the body only after the server's 100 Continue, or after 1 s
+  /// without an answer (RFC 9110 10.1.1). A final status instead of 100: the body is not sent, and
+  /// the connection is not reused. Ignored without a fixed body (no body, or an upload source).
+  bool expect_continue = false;
 };
 
 }  // namespace coreio::http

@@ -41,6 +41,8 @@ struct raw_server::state {
   coreio::net::server server;
   std::atomic<std::size_t> conns{0};
   std::atomic<std::size_t> reqs{0};
+  // send_continue(); relaxed: a test setting, read per request.
+  std::atomic<bool> continue_first{false};
   mutable std::mutex m;
   // Guarded by m.
   std::vector<seen_request> seen;
@@ -64,6 +66,9 @@ coreio::task<void> handle(std::shared_ptr<raw_server::state> st, coreio::net::tc
       req.connection = conn;
       req.connection_request = on_conn;
       req.head = co_await s.read_until("\r\n\r\n", 1 << 20);
+      if (st->continue_first.load(std::memory_order_relaxed) &&
+          iequal(req.header("expect"), "100-continue"))
+        co_await s.write_all(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
       const std::string cl = req.header("content-length");
       if (!cl.empty()) {
         req.body.resize(std::stoul(cl));
@@ -130,6 +135,8 @@ std::string raw_server::url(std::string_view path) const {
 }
 
 std::size_t raw_server::connections() const { return s_->conns.load(std::memory_order_relaxed); }
+void raw_server::send_continue(bool on) { s_->continue_first.store(on, std::memory_order_relaxed); }
+
 std::size_t raw_server::open_connections() const {
   std::lock_guard<std::mutex> g(s_->m);
   return s_->open.size();

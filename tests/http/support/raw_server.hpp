@@ -78,6 +78,9 @@ class raw_server {
   std::size_t requests() const;
   /// Every request read so far, in order.
   std::vector<seen_request> seen() const;
+  /// Answer `Expect: 100-continue` with 100 Continue before reading the body (default: ignore it,
+  /// as a server that does not know the header).
+  void send_continue(bool on);
   /// Stops accepting, closes every open connection, waits for their tasks.
   coreio::task<void> stop();
 
