@@ -1,25 +1,22 @@
-// fetch_pages.cpp — fetch several pages concurrently (the asyncio seed's gather of fetches), over
-// raw TCP with HTTP/1.0, against a tiny responder this program starts itself.
+// fetch_pages.cpp — fetch several pages concurrently (the asyncio seed's gather of fetches) with
+// coreio::http::client, against a tiny HTTP/1.1 responder this program starts itself.
 //
-//     async def fetch(path):
-//         reader, writer = await asyncio.open_connection('127.0.0.1', port)
-//         writer.write(f'GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n'.encode())
-//         status = (await reader.readline()).decode().rstrip()
-//         while (await reader.readline()) != b'\r\n':     # headers
-//             pass
-//         body = await reader.read()                      # HTTP/1.0: until the server closes
-//         return status, len(body)
+//     async def fetch(session, path):
+//         async with session.get(f'http://127.0.0.1:{port}{path}') as r:
+//             return r.status, r.reason, len(await r.read())
 //
 //     async def main():
-//         results = await asyncio.gather(*(fetch(p) for p in paths))
-//         for path, (status, size) in zip(paths, results):
-//             print(f'GET {path} -> {status}, {size} bytes')
+//         async with aiohttp.ClientSession() as session:
+//             results = await asyncio.gather(*(fetch(session, p) for p in paths))
+//         for path, (status, reason, size) in zip(paths, results):
+//             print(f'GET {path} -> {status} {reason}, {size} bytes')
 //
-// The fetches run at the same time (on several worker threads, too), yet gather returns the results
-// in the order of its input, so the output is the same on every run.
+// The fetches run at the same time (on several worker threads, too) over the client's keep-alive
+// pool, yet gather returns the results in the order of its input, so the output is the same on
+// every run.
 #include <coreio/coreio.hpp>
+#include <coreio/http.hpp>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <iostream>
@@ -28,6 +25,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace http = coreio::http;
 
 namespace {
 
@@ -44,62 +43,62 @@ std::pair<std::string, std::string> page(std::string_view path) {
   return {"404 Not Found", "no such page\n"};
 }
 
-/// One HTTP/1.0 exchange: request line, headers up to the blank line, then the response and close.
+/// HTTP/1.1 keep-alive: request line, headers up to the blank line, the response; until the client
+/// closes.
 coreio::task<> respond(coreio::net::tcp_stream conn) {
-  const std::string request = co_await conn.read_until("\r\n", 8192);  // "GET /path HTTP/1.0\r\n"
-  while (co_await conn.read_until("\r\n", 8192) != "\r\n") {
+  try {
+    for (;;) {
+      const std::string request = co_await conn.read_until("\r\n\r\n", 8192);
+      const auto first_space = request.find(' ');
+      const auto second_space = request.find(' ', first_space + 1);
+      const auto [status, body] =
+          page(request.substr(first_space + 1, second_space - first_space - 1));
+      const std::string response =
+          "HTTP/1.1 " + status +
+          "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\n\r\n" + body;
+      co_await conn.write_all(std::string_view(response));
+    }
+  } catch (const std::exception&) {
+    // The client closed the connection (end of stream inside read_until).
   }
-  const auto first_space = request.find(' ');
-  const auto second_space = request.find(' ', first_space + 1);
-  const auto [status, body] = page(request.substr(first_space + 1, second_space - first_space - 1));
-  std::string response = "HTTP/1.0 " + status + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n" + body;
-  co_await conn.write_all(std::string_view(response));
-  conn.close();
 }
 
 // ---- the client ---------------------------------------------------------------------------------
 
 struct fetched {
-  std::string status;  // "HTTP/1.0 200 OK"
+  int status = 0;
+  std::string reason;
   std::size_t size = 0;
 };
 
-coreio::task<fetched> fetch(std::uint16_t port, std::string path) {
-  auto conn = co_await coreio::net::tcp_stream::connect("127.0.0.1", port);
-  co_await conn.write_all(std::string_view("GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"));
-
-  fetched f;
-  f.status = co_await conn.read_until("\r\n", 8192);
-  f.status.resize(f.status.size() - 2);
-  std::size_t content_length = 0;
-  for (;;) {
-    const std::string header = co_await conn.read_until("\r\n", 8192);
-    if (header == "\r\n") break;
-    if (header.rfind("Content-Length: ", 0) == 0) content_length = std::stoul(header.substr(16));
-  }
-  std::array<std::byte, 16 * 1024> buf;
-  while (const std::size_t n = co_await conn.read_some(std::span(buf))) f.size += n;  // to EOF
-  if (f.size != content_length)
-    throw std::runtime_error(path + ": body shorter than Content-Length");
+coreio::task<fetched> fetch(http::client* session, std::string url) {
+  http::response r = co_await session->get(url);
+  fetched f{r.status(), std::string(r.reason()), 0};
+  const std::string body = co_await r.read();
+  f.size = body.size();
   co_return f;
 }
 
 coreio::task<int> main_task() {
   auto server = coreio::net::serve(coreio::net::tcp_listener::bind("127.0.0.1", 0), respond);
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
 
+  http::client session;
   const std::vector<std::string> paths = {"/", "/todos/1", "/big", "/missing", "/about"};
   std::vector<coreio::task<fetched>> fetches;
-  for (const std::string& p : paths) fetches.push_back(fetch(server.port(), p));
+  for (const std::string& p : paths) fetches.push_back(fetch(&session, base + p));
   const std::vector<fetched> results = co_await coreio::gather(std::move(fetches));
 
   std::size_t total = 0;
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    std::cout << "GET " << paths[i] << " -> " << results[i].status << ", " << results[i].size
-              << " bytes" << std::endl;
+    std::cout << "GET " << paths[i] << " -> " << results[i].status << " " << results[i].reason
+              << ", " << results[i].size << " bytes" << std::endl;
     total += results[i].size;
   }
-  std::cout << "fetched " << results.size() << " pages, " << total << " bytes" << std::endl;
+  std::cout << "fetched " << results.size() << " pages, " << total << " bytes over "
+            << session.stats().connections_opened << " connection(s) or fewer" << std::endl;
+  co_await session.close();
 
   server.stop();
   co_await server.wait();

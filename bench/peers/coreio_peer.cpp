@@ -21,12 +21,15 @@
 #include "../workloads/yield.hpp"
 
 #include <coreio/coreio.hpp>
+#include <coreio/http.hpp>
 
 #include <signal.h>
 
 #include <array>
 #include <span>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -37,6 +40,7 @@
 #include <fstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #ifndef COREIO_PEER_VERSION
 #define COREIO_PEER_VERSION "unknown"
@@ -83,7 +87,8 @@ long vm_hwm_kb() {
   std::fprintf(stderr,
                "coreio_peer: %s\n"
                "usage: coreio_peer [--threads N] <workload> [args...]\n"
-               "  spawn N | fib N | skynet LEAVES | yield TASKS YIELDS | timers N MAX_MS\n",
+               "  spawn N | fib N | skynet LEAVES | yield TASKS YIELDS | timers N MAX_MS\n"
+               "  http-client N CONC URL | echo-server PORT\n",
                msg);
   std::exit(2);
 }
@@ -112,6 +117,72 @@ void emit(const char* workload, int threads, std::uint64_t n, const timed_result
 }  // namespace
 
 namespace {
+
+// ---- http-client: N GETs of URL, at most CONC in flight, keep-alive (coreio::http::client) ------
+
+struct http_client_state {
+  std::uint64_t n = 0;
+  std::atomic<std::uint64_t> next{0}, ok{0}, bad{0}, bytes{0};
+};
+
+/// One of CONC loops: takes the next request number until N, GETs, reads the body, records the
+/// latency (microseconds) in its own vector.
+coreio::task<void> http_fetcher(coreio::http::client* session, const std::string* url,
+                                http_client_state* st, std::vector<std::uint32_t>* lat) {
+  while (st->next.fetch_add(1, std::memory_order_relaxed) < st->n) {
+    const auto t0 = clock_type::now();
+    try {
+      coreio::http::response r = co_await session->get(*url);
+      const std::string body = co_await r.read();
+      if (r.status() == 200) {
+        st->ok.fetch_add(1, std::memory_order_relaxed);
+        st->bytes.fetch_add(body.size(), std::memory_order_relaxed);
+      } else {
+        st->bad.fetch_add(1, std::memory_order_relaxed);
+      }
+    } catch (const std::exception&) {
+      st->bad.fetch_add(1, std::memory_order_relaxed);
+    }
+    lat->push_back(static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0).count()));
+  }
+}
+
+struct http_client_result {
+  timed_result r;
+  std::uint64_t ok = 0, bad = 0;
+  std::uint32_t p50_us = 0, p99_us = 0;
+};
+
+coreio::task<http_client_result> http_client_run(std::uint64_t n, std::size_t conc,
+                                                 std::string url) {
+  coreio::http::client_options opts{.limit = conc};
+  // https URLs: an extra CA (e.g. a test CA of the harness's nginx) from the environment.
+  if (const char* ca = std::getenv("COREIO_PEER_CA_FILE")) opts.ca_file = ca;
+  coreio::http::client session{opts};
+  http_client_state st;
+  st.n = n;
+  std::vector<std::vector<std::uint32_t>> lat(conc);
+  const auto t0 = clock_type::now();
+  std::vector<coreio::task<void>> loops;
+  for (std::size_t i = 0; i < conc; ++i)
+    loops.push_back(http_fetcher(&session, &url, &st, &lat[i]));
+  co_await coreio::gather(std::move(loops));
+  http_client_result res;
+  res.r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  co_await session.close();
+  res.r.checksum = st.bytes.load(std::memory_order_relaxed);
+  res.ok = st.ok.load(std::memory_order_relaxed);
+  res.bad = st.bad.load(std::memory_order_relaxed);
+  std::vector<std::uint32_t> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  if (!all.empty()) {
+    res.p50_us = all[all.size() / 2];
+    res.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  co_return res;
+}
 
 /// One echo connection: read what arrives, write it back, until the peer closes.
 coreio::task<void> echo_connection(coreio::net::tcp_stream s) {
@@ -213,6 +284,16 @@ int main(int argc, char** argv) {
           std::uint32_t(arg_u64(argc, argv, i + 1, coreio_bench::timers::default_max_ms));
       const auto r = rt.block_on(timed(coreio_bench::timers::on_coreio(n, max_ms)));
       emit("timers", threads, n, r, double(n), " max_ms=" + std::to_string(max_ms));
+    } else if (workload == "http-client") {
+      const std::uint64_t n = arg_u64(argc, argv, i, 10000);
+      const auto conc = static_cast<std::size_t>(arg_u64(argc, argv, i + 1, 100));
+      if (i + 2 >= argc) usage("http-client needs N CONC URL");
+      const std::string url = argv[i + 2];
+      const auto res = rt.block_on(http_client_run(n, conc == 0 ? 1 : conc, url));
+      emit("http-client", threads, n, res.r, double(res.ok),
+           " ok=" + std::to_string(res.ok) + " errors=" + std::to_string(res.bad) +
+               " conc=" + std::to_string(conc) + " p50_us=" + std::to_string(res.p50_us) +
+               " p99_us=" + std::to_string(res.p99_us));
     } else {
       usage(("unknown workload " + workload).c_str());
     }

@@ -3,7 +3,7 @@
 # and exports its path as COREIO_PEER_BIN. Source: bench/peers/coreio_peer.cpp,
 # running the coreio flavours of bench/workloads/.
 
-IMPL_WORKLOADS="spawn fib skynet yield timers echo"
+IMPL_WORKLOADS="spawn fib skynet yield timers echo http-client"
 IMPL_THREADS="$THREADS"
 
 impl_build() {

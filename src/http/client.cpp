@@ -1,0 +1,653 @@
+// src/http/client.cpp — http::client: one request from URL to response head, redirects, the one
+// retry of a reused connection, deadlines and close() (client.hpp, client_core.hpp).
+//
+// A request (run_request):
+//   1. registers its timeout_scope with the core (so close() can cancel it), then runs the
+//      redirect loop (follow) inside that scope;
+//   2. each hop (exchange) gets a connection from the pool (pool_wait), or a slot and connects
+//      (connect, sock_connect, TLS), writes the head and body, reads the response head (headers,
+//      sock_read), all also bounded by the total deadline;
+//   3. a reused connection that fails before any response byte (reset, broken pipe, a close) is
+//      discarded and the hop is tried once more on a new connection, for an idempotent method with
+//      a replayable body; any other failure closes the connection and propagates;
+//   4. the response keeps its connection in a body_reader until its body is read or dropped.
+// Any exception closes the connection it happened on: a half-read response cannot be reused.
+#include <coreio/http/client.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <system_error>
+#include <utility>
+
+#include <coreio/net/tcp_stream.hpp>
+
+#include "http/client_core.hpp"
+#include "http/request_body.hpp"
+#include "http/url.hpp"
+
+namespace coreio::http {
+
+namespace detail {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A reused connection that died before any byte of the response (retryable).
+class connection_lost : public error {
+ public:
+  using error::error;
+};
+
+bool idempotent(std::string_view m) noexcept {
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" || m == "DELETE";
+}
+
+bool is_redirect(int s) noexcept {
+  return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+}
+
+/// `timeout=N` of a Keep-Alive header, if any.
+std::optional<long> keep_alive_timeout(std::optional<std::string_view> v) {
+  if (!v) return std::nullopt;
+  const std::size_t p = v->find("timeout=");
+  if (p == std::string_view::npos) return std::nullopt;
+  long n = 0;
+  const char* b = v->data() + p + 8;
+  const auto [end, ec] = std::from_chars(b, v->data() + v->size(), n);
+  if (ec != std::errc{} || end == b) return std::nullopt;
+  return n;
+}
+
+/// Everything one hop sends, fixed before the first suspension.
+struct outgoing {
+  std::string method;
+  url target;
+  fields headers;  // user + client headers, merged; Host and framing added at send
+  prepared_body body;
+  body_source upload;
+  bool chunked = false;
+  bool expect_continue = false;
+  std::optional<basic_auth> auth;
+};
+
+struct request_context {
+  std::shared_ptr<client_core> core;
+  timeouts t;
+  limit total;
+};
+
+limit phase_at(const request_context& rc, phase p,
+               const std::optional<std::chrono::milliseconds>& d) {
+  return earliest(rc.total, phase_limit(p, d, clock::now()));
+}
+
+std::string head_bytes(const request_context& rc, const outgoing& o) {
+  const client_options& opts = rc.core->opts;
+  std::string h;
+  h.reserve(256);
+  h += o.method;
+  h += ' ';
+  h += o.target.target;
+  h += " HTTP/1.1\r\nHost: ";
+  h += o.target.authority();
+  h += "\r\n";
+  bool has_ua = false, has_accept = false, has_ae = false, has_auth = false, has_type = false,
+       has_cookie = false;
+  for (const auto& [n, v] : o.headers) {
+    if (same_name(n, "Host") || same_name(n, "Content-Length") || same_name(n, "Transfer-Encoding"))
+      continue;  // framing is the client's
+    has_ua |= same_name(n, "User-Agent");
+    has_accept |= same_name(n, "Accept");
+    has_ae |= same_name(n, "Accept-Encoding");
+    has_auth |= same_name(n, "Authorization");
+    has_type |= same_name(n, "Content-Type");
+    has_cookie |= same_name(n, "Cookie");
+    h += n;
+    h += ": ";
+    h += v;
+    h += "\r\n";
+  }
+  if (!has_ua && !opts.user_agent.empty()) h += "User-Agent: " + opts.user_agent + "\r\n";
+  if (!has_accept) h += "Accept: */*\r\n";
+  if (!has_ae && opts.auto_decompress) h += "Accept-Encoding: gzip, deflate, br, zstd\r\n";
+  if (!has_auth && o.auth) h += "Authorization: " + basic_auth_value(*o.auth) + "\r\n";
+  if (opts.cookies && !has_cookie) {  // a Cookie header of the request's own wins over the jar
+    const std::string c = rc.core->jar.header_for(o.target);
+    if (!c.empty()) h += "Cookie: " + c + "\r\n";
+  }
+  if (!has_type && !o.body.content_type.empty())
+    h += "Content-Type: " + o.body.content_type + "\r\n";
+  if (o.expect_continue) h += "Expect: 100-continue\r\n";
+  if (o.upload || o.chunked) {
+    h += "Transfer-Encoding: chunked\r\n";
+  } else if (o.body.present || o.method == "POST" || o.method == "PUT" || o.method == "PATCH") {
+    h += "Content-Length: " + std::to_string(o.body.bytes.size()) + "\r\n";
+  }
+  h += "\r\n";
+  return h;
+}
+
+std::span<const std::byte> bytes_of(std::string_view s) {
+  return std::as_bytes(std::span<const char>(s.data(), s.size()));
+}
+
+std::string chunk_of(std::string_view piece) {
+  char size[24];
+  const int n = std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+  std::string c(size, static_cast<std::size_t>(n));
+  c += piece;
+  c += "\r\n";
+  return c;
+}
+
+/// After an `Expect: 100-continue` head: true to send the body (a 100 Continue arrived and was
+/// consumed, or nothing arrived within 1 s), false if the server answered with a final status
+/// (left in the buffer for read_head).
+task<bool> await_continue(connection* conn, limit headers_lim) {
+  const limit wait = earliest(headers_lim, limit{clock::now() + std::chrono::seconds(1),
+                                                 phase::headers, std::chrono::milliseconds(1000)});
+  for (;;) {
+    const std::string_view got(conn->pending().data(), conn->pending().size());
+    const std::size_t end = got.find("\r\n\r\n");
+    if (end != std::string_view::npos) {
+      if (got.size() < 12 || got.substr(9, 3) != "100") co_return false;  // a final status
+      conn->consume(end + 4);
+      co_return true;
+    }
+    if (!got.empty() && got.size() >= 12 && got.substr(9, 3) != "100") co_return false;
+    if (wait.when <= clock::now()) co_return true;
+    bool quiet = false;
+    try {
+      auto t = conn->read_more();
+      const std::size_t n = co_await coreio::wait_until(std::move(t), wait.when);
+      if (n == 0) co_return false;  // closed: read_head reports it
+    } catch (const coreio::timeout_error&) {
+      quiet = true;
+    }
+    if (quiet) {
+      if (wait.when < headers_lim.when || headers_lim.when == time_point::max()) co_return true;
+      throw phase_timeout_error(headers_lim.which, headers_lim.budget, "waiting for 100 Continue");
+    }
+  }
+}
+
+task<void> send_request(connection* conn, const request_context* rc, const outgoing* o,
+                        limit headers_lim, bool* body_withheld) {
+  std::string h = head_bytes(*rc, *o);
+  if (o->upload) {
+    auto t = conn->write_all(bytes_of(h));
+    co_await timed(std::move(t), headers_lim, "sending the request");
+    for (;;) {
+      auto make = o->upload();
+      std::string piece = co_await std::move(make);
+      if (piece.empty()) break;
+      const std::string c = chunk_of(piece);
+      auto w = conn->write_all(bytes_of(c));
+      co_await timed(std::move(w), rc->total, "sending the request body");
+    }
+    auto end = conn->write_all(bytes_of("0\r\n\r\n"));
+    co_await timed(std::move(end), headers_lim, "sending the request body");
+    co_return;
+  }
+  if (o->expect_continue) {
+    auto t = conn->write_all(bytes_of(h));
+    co_await timed(std::move(t), headers_lim, "sending the request");
+    std::string body = o->chunked ? chunk_of(o->body.bytes) + "0\r\n\r\n" : o->body.bytes;
+    if (co_await await_continue(conn, headers_lim)) {
+      auto b = conn->write_all(bytes_of(body));
+      co_await timed(std::move(b), rc->total, "sending the request body");
+    } else {
+      *body_withheld = true;
+    }
+    co_return;
+  }
+  if (o->chunked) {
+    if (!o->body.bytes.empty()) h += chunk_of(o->body.bytes);
+    h += "0\r\n\r\n";
+  } else if (o->body.bytes.size() <= 64 * 1024) {
+    h += o->body.bytes;
+  }
+  auto t = conn->write_all(bytes_of(h));
+  co_await timed(std::move(t), headers_lim, "sending the request");
+  if (!o->chunked && o->body.bytes.size() > 64 * 1024) {
+    auto b = conn->write_all(bytes_of(o->body.bytes));
+    co_await timed(std::move(b), rc->total, "sending the request body");
+  }
+}
+
+/// Reads until the response head is complete. *any_byte: some response byte arrived.
+task<void> read_head(connection* conn, limit headers_lim,
+                     std::optional<std::chrono::milliseconds> gap, bool* any_byte) {
+  parser& p = conn->response_parser;
+  for (;;) {
+    const auto pend = conn->pending();
+    if (!pend.empty()) {
+      *any_byte = true;
+      const parse_result r = p.feed(pend);
+      conn->consume(r.consumed);
+      if (r.event == parse_event::head) co_return;
+      if (r.event != parse_event::need_more) throw error("http: a response body before its head");
+    }
+    const limit l = earliest(headers_lim, phase_limit(phase::sock_read, gap, clock::now()));
+    auto t = conn->read_more();
+    const std::size_t n = co_await timed(std::move(t), l, "waiting for the response head");
+    if (n == 0) {
+      if (!*any_byte)
+        throw connection_lost("http: the server closed the connection before responding");
+      (void)p.finish();
+      throw error("http: the connection closed inside the response head");
+    }
+  }
+}
+
+task<std::unique_ptr<connection>> open_connection(const request_context* rc, const url* u) {
+  client_core& core = *rc->core;
+  const limit conn_lim = phase_at(*rc, phase::connect, rc->t.connect);
+  const limit sock_lim =
+      earliest(conn_lim, phase_limit(phase::sock_connect, rc->t.sock_connect, clock::now()));
+  const std::string during = "connecting to " + u->authority();
+  auto ct = net::tcp_stream::connect(u->host, u->port);
+  net::tcp_stream s = co_await timed(std::move(ct), sock_lim, during);
+  s.set_nodelay(true);
+  parse_limits pl;
+  pl.max_body = core.opts.max_body;
+  auto conn = std::make_unique<connection>(u->origin(), std::move(s), pl);
+  if (u->tls()) {
+    const std::string tls_during = "in the TLS handshake with " + u->authority();
+    auto ctx = core.tls();
+    auto ht = conn->start_tls(std::move(ctx), u->host);
+    co_await timed(std::move(ht), conn_lim, tls_during);
+  }
+  co_return conn;
+}
+
+/// One hop: connection, request, response head (steps 2-4 of the file comment).
+task<response> exchange(const request_context* rc, const outgoing* o) {
+  client_core& core = *rc->core;
+  client_counters& k = *core.counters;
+  const std::string key = o->target.origin();
+  const std::string url_text = o->target.str();
+  const bool replayable = !o->upload;
+  for (int attempt = 0;; ++attempt) {
+    const limit wait_lim = phase_at(*rc, phase::pool_wait, rc->t.pool_wait);
+    auto at = core.conn_pool->acquire(key, attempt > 0, wait_lim);
+    pool_grant g = co_await std::move(at);
+    if (g.waited) {
+      k.add(k.pool_waits);
+      core.trace(trace_kind::queued, o->method, url_text);
+    }
+    std::unique_ptr<connection> conn = std::move(g.conn);
+    const bool reused = conn != nullptr;
+    if (reused) {
+      k.add(k.reused);
+      core.trace(trace_kind::connection_reuse, o->method, url_text);
+    } else {
+      core.trace(trace_kind::connection_create_start, o->method, url_text);
+      std::exception_ptr failed;
+      try {
+        auto oc = open_connection(rc, &o->target);
+        conn = co_await std::move(oc);
+      } catch (...) {
+        failed = std::current_exception();
+      }
+      if (failed) {
+        core.conn_pool->closed_one(key);
+        std::rethrow_exception(failed);
+      }
+      k.add(k.opened);
+      core.trace(trace_kind::connection_create_end, o->method, url_text);
+    }
+    bool any_byte = false;
+    bool retry = false;
+    bool body_withheld = false;
+    std::exception_ptr failed;
+    try {
+      conn->response_parser.reset();
+      conn->response_parser.set_request_method(o->method);
+      const limit headers_lim = phase_at(*rc, phase::headers, rc->t.headers);
+      co_await send_request(conn.get(), rc, o, headers_lim, &body_withheld);
+      core.trace(trace_kind::request_headers_sent, o->method, url_text);
+      co_await read_head(conn.get(), headers_lim, rc->t.sock_read, &any_byte);
+    } catch (const coreio::cancelled_error&) {
+      failed = std::current_exception();
+    } catch (const coreio::timeout_error&) {
+      failed = std::current_exception();
+    } catch (const connection_lost&) {
+      failed = std::current_exception();
+      retry = true;
+    } catch (const std::system_error&) {
+      failed = std::current_exception();
+      retry = !any_byte;
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (failed) {
+      core.conn_pool->discard(std::move(conn));
+      if (retry && reused && attempt == 0 && replayable && idempotent(o->method) &&
+          core.opts.retry_reused_idempotent) {
+        k.add(k.retries);
+        core.trace(trace_kind::retry, o->method, url_text);
+        continue;
+      }
+      std::rethrow_exception(failed);
+    }
+
+    const message_head& head = conn->response_parser.head();
+    auto st = std::make_unique<response_state>();
+    st->status = head.status;
+    st->reason = head.reason;
+    st->version = head.version_major * 10 + head.version_minor;
+    st->headers.reserve(head.headers.size());
+    for (const field& f : head.headers) st->headers.emplace_back(f.name, f.value);
+    st->url = url_text;
+    ++conn->uses;
+    core.trace(trace_kind::response_headers_received, o->method, url_text, head.status);
+
+    auto reader = std::make_unique<body_reader>();
+    reader->owner = core.conn_pool;
+    reader->counters = core.counters;
+    reader->total = rc->total;
+    reader->sock_read = rc->t.sock_read;
+    // 101 (and any upgrade): the connection now speaks another protocol; never pooled.
+    reader->keep_alive =
+        head.keep_alive && !head.upgrade && head.status != 101 && !body_withheld && !core.closing();
+    std::chrono::milliseconds keep = core.opts.keepalive_timeout;
+    if (const auto server = keep_alive_timeout(head.find("keep-alive"))) {
+      const auto theirs = std::chrono::milliseconds(*server * 1000 - 1000);
+      keep = std::min(keep, theirs);
+    }
+    reader->keep_for = keep;
+    const bool no_body = o->method == "HEAD" || head.status == 204 || head.status == 304 ||
+                         (head.status >= 100 && head.status < 200) ||
+                         (head.content_length && *head.content_length == 0 && !head.chunked);
+    reader->conn = std::move(conn);
+    if (no_body) {
+      reader->end_ok();
+    } else {
+      std::exception_ptr bad;
+      try {
+        if (core.opts.auto_decompress) {
+          if (const auto ce = head.find("content-encoding")) {
+            decode_limits dl;
+            dl.max_decoded = core.opts.max_decoded_body;
+            reader->decoder = content_decoder::make_chain(*ce, dl);
+          }
+        }
+      } catch (...) {
+        bad = std::current_exception();
+      }
+      if (bad) {
+        reader->fail();
+        std::rethrow_exception(bad);
+      }
+      st->reader = std::move(reader);
+    }
+    co_return response(std::move(st));
+  }
+}
+
+/// The redirect loop (step 1 of the file comment).
+task<response> follow(request_context* rc, std::string method, std::string url_text,
+                      const request_options* ro) {
+  client_core& core = *rc->core;
+  outgoing o;
+  o.method = std::move(method);
+  o.target = parse_url(url_text);
+  append_params(o.target, ro->params);
+  o.body = prepare_body(*ro);
+  o.upload = ro->upload;
+  o.chunked = ro->chunked;
+  o.expect_continue = ro->expect_continue && o.body.present && !o.upload;
+  o.headers = core.opts.headers;
+  for (const auto& mine : ro->headers) {
+    std::erase_if(o.headers, [&](const auto& f) { return same_name(f.first, mine.first); });
+  }
+  for (const auto& f : ro->headers) o.headers.push_back(f);
+  for (const auto& [n, v] : o.headers) check_field(n, v);
+  for (char c : o.method)
+    if (c <= ' ' || c >= 0x7f) throw error("http: invalid method");
+  if (ro->auth) o.auth = ro->auth;
+  else if (!o.target.user.empty()) o.auth = basic_auth{o.target.user, o.target.password};
+  else o.auth = core.opts.auth;
+  const int max_redirects = ro->max_redirects.value_or(core.opts.max_redirects);
+  std::vector<response> history;
+  for (int hops = 0;; ++hops) {
+    response r = co_await exchange(rc, &o);
+    if (core.opts.cookies) {
+      for (const auto& [n, v] : r.headers())
+        if (same_name(n, "Set-Cookie")) core.jar.store(o.target, v);
+    }
+    const auto location = r.header("location");
+    if (!ro->allow_redirects || !is_redirect(r.status()) || !location) {
+      r.state().history = std::move(history);
+      co_return r;
+    }
+    if (hops >= max_redirects)
+      throw error("http: too many redirects (" + std::to_string(max_redirects) + "), last to " +
+                  std::string(*location));
+    url next = resolve_reference(o.target, *location);
+    // Discard the redirect's body: a little is read so that the connection can be reused.
+    std::size_t drained = 0;
+    while (drained < 64 * 1024) {
+      const auto piece = co_await r.read_chunk();
+      if (piece.empty()) break;
+      drained += piece.size();
+    }
+    r.close();
+    const int s = r.status();
+    if (s == 303 ? o.method != "HEAD" : ((s == 301 || s == 302) && o.method == "POST")) {
+      o.method = "GET";
+      o.body = prepared_body{};
+      o.upload = nullptr;
+      o.chunked = false;
+      o.expect_continue = false;
+      std::erase_if(o.headers, [](const auto& f) {
+        return same_name(f.first, "Content-Type") || same_name(f.first, "Content-Encoding");
+      });
+    }
+    if (s == 307 || s == 308) {
+      if (o.upload) throw error("http: a 307/308 redirect cannot replay a streamed upload body");
+    }
+    if (next.origin() != o.target.origin()) {
+      o.auth.reset();
+      std::erase_if(o.headers, [](const auto& f) {
+        return same_name(f.first, "Authorization") || same_name(f.first, "Cookie");
+      });
+    }
+    core.counters->add(core.counters->redirects);
+    core.trace(trace_kind::redirect, o.method, next.str(), s);
+    o.target = std::move(next);
+    history.push_back(std::move(r));
+  }
+}
+
+task<response> run_request(std::shared_ptr<client_core> core, std::string method,
+                           std::string url_text, request_options ro) {
+  client_counters& k = *core->counters;
+  k.add(k.requests);
+  core->trace(trace_kind::request_start, method, url_text);
+  request_context rc{core, ro.timeout.value_or(core->opts.timeout), {}};
+  rc.total = phase_limit(phase::total, rc.t.total, clock::now());
+  coreio::timeout_scope scope;
+  core->enter(&scope);
+  std::exception_ptr failed;
+  std::optional<response> result;
+  try {
+    auto body = follow(&rc, method, url_text, &ro);
+    result.emplace(co_await scope.run(std::move(body)));
+  } catch (const phase_timeout_error& e) {
+    k.add(k.timeouts[static_cast<std::size_t>(e.which())]);
+    failed = std::current_exception();
+  } catch (const coreio::timeout_error&) {
+    // Only close() moves this scope's deadline.
+    failed = std::make_exception_ptr(error("http: the client was closed"));
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (!failed && ro.raise_for_status.value_or(core->opts.raise_for_status)) {
+    try {
+      result->raise_for_status();
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  }
+  if (failed) {
+    k.add(k.failures);
+    if (core->opts.trace) {
+      std::string what = "unknown error";
+      try {
+        std::rethrow_exception(failed);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      core->trace(trace_kind::request_exception, method, url_text, 0, what);
+    }
+    result.reset();  // a response refused by raise_for_status gives its connection back first
+    // Last: once every request has left, close() returns (nothing of it runs in the client after).
+    core->leave(&scope);
+    std::rethrow_exception(failed);
+  }
+  k.add(k.responses);
+  core->trace(trace_kind::request_end, method, result->url(), result->status());
+  core->leave(&scope);
+  co_return std::move(*result);
+}
+
+const request_options& no_options() {
+  static const request_options none;
+  return none;
+}
+
+}  // namespace
+
+// ---- client_core ---------------------------------------------------------------------------------
+
+client_core::client_core(const client_options& o)
+    : opts(o), conn_pool(std::make_shared<pool>(o.limit, o.limit_per_host)) {}
+
+std::shared_ptr<tls_context> client_core::tls() {
+  std::lock_guard<std::mutex> g(tls_m_);
+  if (!tls_) tls_ = tls_context::client(opts.ca_file, opts.verify_ssl);
+  return tls_;
+}
+
+void client_core::enter(coreio::timeout_scope* s) {
+  std::lock_guard<std::mutex> g(m_);
+  if (closing_.load(std::memory_order_relaxed)) throw error("http: the client was closed");
+  inflight_.push_back(s);
+}
+
+void client_core::leave(coreio::timeout_scope* s) noexcept {
+  bool last = false;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    std::erase(inflight_, s);
+    last = closing_.load(std::memory_order_relaxed) && inflight_.empty();
+  }
+  if (last) drained.set();
+}
+
+bool client_core::begin_close() noexcept {
+  bool waiting = false;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    closing_.store(true, std::memory_order_release);
+    for (coreio::timeout_scope* s : inflight_) {
+      try {
+        (void)s->reschedule(clock::now());
+      } catch (...) {
+      }
+    }
+    waiting = !inflight_.empty();
+  }
+  conn_pool->close();
+  return waiting;
+}
+
+bool client_core::closing() const noexcept { return closing_.load(std::memory_order_acquire); }
+
+void client_core::trace(trace_kind k, std::string_view method, std::string_view url, int status,
+                        std::string_view error) const noexcept {
+  if (!opts.trace) return;
+  try {
+    opts.trace(trace_event{k, method, url, status, error});
+  } catch (...) {
+  }
+}
+
+}  // namespace detail
+
+// ---- client ----------------------------------------------------------------------------------------
+
+client::client() : client(client_options{}) {}
+client::client(const client_options& options)
+    : core_(std::make_shared<detail::client_core>(options)) {}
+client::~client() {
+  if (core_) (void)core_->begin_close();
+}
+
+task<response> client::request(std::string_view method, std::string_view url) {
+  return detail::run_request(core_, std::string(method), std::string(url), detail::no_options());
+}
+task<response> client::request(std::string_view method, std::string_view url,
+                               const request_options& options) {
+  return detail::run_request(core_, std::string(method), std::string(url), options);
+}
+task<response> client::get(std::string_view url) { return request("GET", url); }
+task<response> client::get(std::string_view url, const request_options& o) {
+  return request("GET", url, o);
+}
+task<response> client::post(std::string_view url) { return request("POST", url); }
+task<response> client::post(std::string_view url, const request_options& o) {
+  return request("POST", url, o);
+}
+task<response> client::put(std::string_view url) { return request("PUT", url); }
+task<response> client::put(std::string_view url, const request_options& o) {
+  return request("PUT", url, o);
+}
+task<response> client::patch(std::string_view url) { return request("PATCH", url); }
+task<response> client::patch(std::string_view url, const request_options& o) {
+  return request("PATCH", url, o);
+}
+task<response> client::delete_(std::string_view url) { return request("DELETE", url); }
+task<response> client::delete_(std::string_view url, const request_options& o) {
+  return request("DELETE", url, o);
+}
+task<response> client::head(std::string_view url) { return request("HEAD", url); }
+task<response> client::head(std::string_view url, const request_options& o) {
+  return request("HEAD", url, o);
+}
+task<response> client::options(std::string_view url) { return request("OPTIONS", url); }
+task<response> client::options(std::string_view url, const request_options& o) {
+  return request("OPTIONS", url, o);
+}
+
+task<void> client::close() {
+  if (core_->begin_close()) co_await core_->drained.wait();
+}
+
+bool client::closed() const noexcept { return core_->closing(); }
+
+client_stats client::stats() const noexcept {
+  const detail::client_counters& k = *core_->counters;
+  client_stats s;
+  auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  s.requests = get(k.requests);
+  s.responses = get(k.responses);
+  s.failures = get(k.failures);
+  s.connections_opened = get(k.opened);
+  s.connections_reused = get(k.reused);
+  s.connections_closed = core_->conn_pool->closed_total();
+  s.retries = get(k.retries);
+  s.redirects = get(k.redirects);
+  s.pool_waits = get(k.pool_waits);
+  for (std::size_t i = 0; i < s.timeouts.size(); ++i) s.timeouts[i] = get(k.timeouts[i]);
+  s.open_connections = core_->conn_pool->open();
+  s.idle_connections = core_->conn_pool->idle();
+  s.waiting = core_->conn_pool->waiting();
+  return s;
+}
+
+}  // namespace coreio::http

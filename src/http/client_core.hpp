@@ -1,0 +1,137 @@
+// src/http/client_core.hpp — the shared state behind http::client and its responses: options,
+// pool, cookie jar, TLS context, counters, the requests in flight (for close()), and the body
+// reader a received response keeps its connection in.
+//
+// Ownership: client holds a shared_ptr<client_core>; every request task holds one too, and every
+// received response holds the pool and the counters (shared_ptr), so a response or a request that
+// outlives the client touches nothing freed.
+//
+// close(): (1) under m_, closing_ = true and every registered request scope is rescheduled to now,
+// which cancels its body at once (the request then throws "the client was closed"); (2) the pool
+// closes (idle connections closed, waiters failed, put-backs discarded from then on); (3) close()
+// waits for the drained_ event, which the last request to leave sets. A request registers
+// (enter) before its first suspension and leaves after its scope has ended, both under m_, so no
+// request slips between (1) and (3).
+//
+// Thread safety: shared objects: safe; the counters are relaxed atomics (statistics: no order), the
+// rest as commented.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <coreio/http/client.hpp>
+#include <coreio/http/options.hpp>
+#include <coreio/http/response.hpp>
+#include <coreio/sync/event.hpp>
+#include <coreio/timeout.hpp>
+
+#include "http/connection.hpp"
+#include "http/content_decoder.hpp"
+#include "http/cookie_jar.hpp"
+#include "http/deadline.hpp"
+#include "http/pool.hpp"
+#include "http/tls.hpp"
+
+namespace coreio::http::detail {
+
+/// Client counters (client_stats). Relaxed increments: statistics, read as a snapshot.
+struct client_counters {
+  std::atomic<std::uint64_t> requests{0}, responses{0}, failures{0}, opened{0}, reused{0},
+      retries{0}, redirects{0}, pool_waits{0};
+  std::array<std::atomic<std::uint64_t>, phase_count> timeouts{};
+  void add(std::atomic<std::uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
+};
+
+/// A received body still on its connection: de-framed by the connection's parser, decoded.
+struct body_reader {
+  std::shared_ptr<pool> owner;
+  std::shared_ptr<client_counters> counters;
+  std::unique_ptr<connection> conn;
+  std::unique_ptr<content_decoder> decoder;
+  // The request's total deadline and the sock_read gap, for every read of the body.
+  limit total;
+  std::optional<std::chrono::milliseconds> sock_read;
+  // Keep the connection after the body (the head allowed it) and for how long.
+  bool keep_alive = false;
+  std::chrono::milliseconds keep_for{0};
+  // The end of the body was reached (or an error ended it).
+  bool done = false;
+  // Decoded bytes handed out by the last next().
+  std::string out;
+  // Decoded bytes left by the decoder's finish(), handed out before the end.
+  bool flushed = false;
+  // Feed the parser before reading even when nothing is buffered (after the head or a body event).
+  bool kick = true;
+
+  ~body_reader();
+  /// The next piece of the body, empty at the end (see response::read_chunk).
+  task<std::span<const std::byte>> next();
+  /// The body ended cleanly: the connection goes back to the pool or is closed.
+  void end_ok() noexcept;
+  /// An error or a drop: the connection is closed; the body is at its end.
+  void fail() noexcept;
+  /// A drop before the end: reuse the connection if the rest is buffered, else close it.
+  void abandon() noexcept;
+
+ private:
+  task<std::span<const std::byte>> next_inner();
+};
+
+struct response_state {
+  int status = 200;
+  std::string reason;
+  int version = 11;
+  fields headers;
+  std::string url;
+  std::vector<response> history;
+  // Built response: the body to send; received: what read()/text() collected.
+  std::string body;
+  // Built response: read_chunk() handed out body already.
+  bool body_given = false;
+  // Received response with a body on the wire.
+  std::unique_ptr<body_reader> reader;
+};
+
+struct client_core {
+  explicit client_core(const client_options& o);
+
+  const client_options opts;
+  const std::shared_ptr<pool> conn_pool;
+  const std::shared_ptr<client_counters> counters = std::make_shared<client_counters>();
+  cookie_jar jar;
+
+  /// The TLS context, made on first use (https). Throws tls_error if the CA file is unusable.
+  std::shared_ptr<tls_context> tls();
+  /// Registers a request's scope; throws http::error once closing.
+  void enter(coreio::timeout_scope* s);
+  void leave(coreio::timeout_scope* s) noexcept;
+  /// Steps (1) and (2) of close(); true if requests are still in flight.
+  bool begin_close() noexcept;
+  bool closing() const noexcept;
+  void trace(trace_kind k, std::string_view method, std::string_view url, int status = 0,
+             std::string_view error = {}) const noexcept;
+
+  coreio::event drained;
+
+ private:
+  std::mutex tls_m_;
+  // Guarded by tls_m_.
+  std::shared_ptr<tls_context> tls_;
+  // Guards inflight_ and the writes of closing_.
+  mutable std::mutex m_;
+  std::vector<coreio::timeout_scope*> inflight_;
+  // Set once by begin_close under m_; read under m_ by enter (the registration race of close())
+  // and without it by closing() (a hint: a response's connection is not pooled once closing).
+  // Release store, acquire load: nothing else is published through it.
+  std::atomic<bool> closing_{false};
+};
+
+}  // namespace coreio::http::detail

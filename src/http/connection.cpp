@@ -1,0 +1,80 @@
+// src/http/connection.cpp — a client connection's transport and buffer (connection.hpp).
+#include "http/connection.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "net/sockets.hpp"
+
+namespace coreio::http::detail {
+
+namespace {
+constexpr std::size_t initial_capacity = 16 * 1024;
+}
+
+connection::connection(std::string k, net::stream s, parse_limits limits)
+    : key(std::move(k)),
+      response_parser(parser::mode::response, limits),
+      plain_(std::move(s)),
+      buf_(new char[initial_capacity]),
+      cap_(initial_capacity) {}
+
+connection::~connection() = default;
+
+task<void> connection::start_tls(std::shared_ptr<tls_context> ctx, std::string host) {
+  tls_ = std::make_unique<tls_stream>(std::move(ctx), std::move(plain_));
+  co_await tls_->handshake(std::move(host));
+}
+
+net::stream& connection::raw() noexcept { return tls_ ? tls_->lowest_layer() : plain_; }
+const net::stream& connection::raw() const noexcept { return tls_ ? tls_->lowest_layer() : plain_; }
+
+task<std::size_t> connection::read_more() {
+  if (begin_ > 0) {
+    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (end_ == cap_) {
+    std::unique_ptr<char[]> bigger(new char[cap_ * 2]);
+    std::memcpy(bigger.get(), buf_.get(), end_);
+    buf_ = std::move(bigger);
+    cap_ *= 2;
+  }
+  const std::span<std::byte> room(reinterpret_cast<std::byte*>(buf_.get() + end_), cap_ - end_);
+  std::size_t n = 0;
+  if (tls_) n = co_await tls_->read_some(room);
+  else n = co_await plain_.read_some(room);
+  end_ += n;
+  co_return n;
+}
+
+task<void> connection::write_all(std::span<const std::byte> data) {
+  if (tls_) co_await tls_->write_all(data);
+  else co_await plain_.write_all(data);
+}
+
+void connection::close() noexcept {
+  if (tls_) tls_->close();
+  else plain_.close();
+}
+
+bool connection::is_open() const noexcept { return raw().is_open(); }
+
+bool connection::reusable_now(std::chrono::steady_clock::time_point now) const noexcept {
+  if (!is_open() || begin_ != end_ || now >= idle_deadline) return false;
+  auto* impl = coreio::detail::stream_access::impl(raw());
+  if (impl == nullptr) return false;
+  // The stream's own read-ahead buffer is empty here: the client only ever calls read_some.
+  const int fd = impl->sock.native_handle();
+  char byte;
+  const ssize_t r = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (r == 0) return false;                        // the peer closed
+  if (r > 0) return tls_ != nullptr;               // unsolicited bytes: only TLS records are fine
+  return errno == EAGAIN || errno == EWOULDBLOCK;  // nothing: alive
+}
+
+}  // namespace coreio::http::detail

@@ -1,0 +1,159 @@
+// src/http/cookie_jar.cpp — Set-Cookie parsing and Cookie selection (cookie_jar.hpp).
+#include "http/cookie_jar.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <ctime>
+#include <string>
+
+namespace coreio::http::detail {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+/// RFC 1123 / 850 / asctime dates, as far as strptime reads them; nullopt if unreadable.
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text) {
+  const std::string s(text);
+  for (const char* fmt : {"%a, %d %b %Y %H:%M:%S", "%a, %d-%b-%Y %H:%M:%S", "%a, %d-%b-%y %H:%M:%S",
+                          "%a %b %d %H:%M:%S %Y"}) {
+    std::tm tm{};
+    if (const char* end = strptime(s.c_str(), fmt, &tm); end != nullptr) {
+      const std::time_t t = timegm(&tm);
+      if (t == static_cast<std::time_t>(-1)) return std::nullopt;
+      return std::chrono::system_clock::from_time_t(t);
+    }
+  }
+  return std::nullopt;
+}
+
+bool domain_match(std::string_view host, std::string_view domain) {
+  if (host == domain) return true;
+  return host.size() > domain.size() && host.ends_with(domain) &&
+         host[host.size() - domain.size() - 1] == '.' && host.find(':') == std::string_view::npos &&
+         !std::all_of(host.begin(), host.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+         });
+}
+
+bool path_match(std::string_view request_path, std::string_view cookie_path) {
+  if (request_path == cookie_path) return true;
+  if (!request_path.starts_with(cookie_path)) return false;
+  return cookie_path.back() == '/' || request_path[cookie_path.size()] == '/';
+}
+
+std::string default_path(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path.empty() || path[0] != '/') return "/";
+  const std::size_t last = path.rfind('/');
+  return last == 0 ? "/" : std::string(path.substr(0, last));
+}
+
+constexpr std::size_t max_cookie_bytes = 4096;
+constexpr std::size_t max_cookies = 3000;
+
+}  // namespace
+
+void cookie_jar::store(const url& from, std::string_view set_cookie) {
+  if (set_cookie.size() > max_cookie_bytes) return;
+  const auto now = std::chrono::system_clock::now();
+  cookie c;
+  c.created = now;
+  std::string_view rest = set_cookie;
+  const std::size_t semi = rest.find(';');
+  const std::string_view pair = trim(rest.substr(0, semi));
+  rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+  const std::size_t eq = pair.find('=');
+  if (eq == std::string_view::npos) return;
+  c.name = std::string(trim(pair.substr(0, eq)));
+  c.value = std::string(trim(pair.substr(eq + 1)));
+  if (c.name.empty()) return;
+  c.domain = from.host;
+  c.path = default_path(from.target);
+  bool have_max_age = false;
+  while (!rest.empty()) {
+    const std::size_t s = rest.find(';');
+    const std::string_view attr = trim(rest.substr(0, s));
+    rest = s == std::string_view::npos ? std::string_view{} : rest.substr(s + 1);
+    const std::size_t e = attr.find('=');
+    const std::string key = lower(trim(attr.substr(0, e)));
+    const std::string_view val = e == std::string_view::npos ? "" : trim(attr.substr(e + 1));
+    if (key == "domain" && !val.empty()) {
+      std::string d = lower(val);
+      if (d.front() == '.') d.erase(0, 1);
+      if (d.find('.') == std::string::npos && d != from.host) return;  // a bare TLD
+      if (!domain_match(from.host, d)) return;  // not for this host: ignored (RFC 6265 5.3)
+      c.domain = d;
+      c.host_only = d == from.host;
+    } else if (key == "path" && !val.empty() && val[0] == '/') {
+      c.path = std::string(val);
+    } else if (key == "secure") {
+      c.secure = true;
+    } else if (key == "max-age") {
+      long long secs = 0;
+      const auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), secs);
+      if (ec == std::errc{} && p == val.data() + val.size()) {
+        have_max_age = true;
+        c.expires = secs <= 0 ? std::chrono::system_clock::time_point::min()
+                              : now + std::chrono::seconds(std::min(secs, 400LL * 86400));
+      }
+    } else if (key == "expires" && !have_max_age) {
+      if (auto t = parse_http_date(val)) c.expires = *t;
+    }
+  }
+  if (c.secure && !from.tls()) return;  // RFC 6265bis: Secure only from a secure origin
+  std::lock_guard<std::mutex> g(m_);
+  std::erase_if(cookies_, [&](const cookie& o) {
+    return o.name == c.name && o.domain == c.domain && o.path == c.path;
+  });
+  if (c.expires && *c.expires <= now) return;  // a deletion
+  if (cookies_.size() >= max_cookies) cookies_.erase(cookies_.begin());
+  cookies_.push_back(std::move(c));
+}
+
+std::string cookie_jar::header_for(const url& to) {
+  const auto now = std::chrono::system_clock::now();
+  const std::string_view path = std::string_view(to.target).substr(0, to.target.find('?'));
+  std::vector<const cookie*> picked;
+  std::lock_guard<std::mutex> g(m_);
+  std::erase_if(cookies_, [&](const cookie& o) { return o.expires && *o.expires <= now; });
+  for (const cookie& c : cookies_) {
+    if (c.secure && !to.tls()) continue;
+    if (c.host_only ? c.domain != to.host : !domain_match(to.host, c.domain)) continue;
+    if (!path_match(path, c.path)) continue;
+    picked.push_back(&c);
+  }
+  // Longest path first, then oldest first (RFC 6265 5.4). picked is in jar order (oldest first), so
+  // the pointers order ties; std::sort, not stable_sort: clang 19 with libstdc++ 12 flags the
+  // latter's get_temporary_buffer as deprecated.
+  std::sort(picked.begin(), picked.end(), [](const cookie* a, const cookie* b) {
+    if (a->path.size() != b->path.size()) return a->path.size() > b->path.size();
+    return a < b;
+  });
+  std::string out;
+  for (const cookie* c : picked) {
+    if (!out.empty()) out += "; ";
+    out += c->name;
+    out += '=';
+    out += c->value;
+  }
+  return out;
+}
+
+std::size_t cookie_jar::size() {
+  std::lock_guard<std::mutex> g(m_);
+  return cookies_.size();
+}
+
+}  // namespace coreio::http::detail

@@ -1,0 +1,45 @@
+// src/http/cookie_jar.hpp — a client's cookies (RFC 6265, the simple parts): Set-Cookie parsed
+// into name, value, domain (host-only or a domain and its subdomains), path, expiry (Expires or
+// Max-Age; none = a session cookie) and Secure; a request gets the cookies whose domain, path and
+// scheme match and that have not expired, longest path first.
+//
+// Not done: the public suffix list (a Domain attribute naming a bare TLD is refused only when it
+// has no dot), SameSite, HttpOnly's effect (there are no scripts), cookie size or count caps beyond
+// 4096 bytes per cookie and 3000 cookies per jar.
+//
+// Thread safety: shared objects: safe (one mutex; requests on any worker use one jar).
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/url.hpp"
+
+namespace coreio::http::detail {
+
+class cookie_jar {
+ public:
+  /// Stores the cookie of one Set-Cookie value received from `from`; an invalid one is ignored.
+  void store(const url& from, std::string_view set_cookie);
+  /// The Cookie header value for a request to `to`, "" if no cookie matches.
+  std::string header_for(const url& to);
+  std::size_t size();
+
+ private:
+  struct cookie {
+    std::string name, value, domain, path;
+    bool host_only = true;
+    bool secure = false;
+    std::optional<std::chrono::system_clock::time_point> expires;
+    std::chrono::system_clock::time_point created;
+  };
+  // Guards cookies_.
+  std::mutex m_;
+  std::vector<cookie> cookies_;
+};
+
+}  // namespace coreio::http::detail

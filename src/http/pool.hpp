@@ -1,0 +1,138 @@
+// src/http/pool.hpp — the client's connection pool: slot accounting (limit, limit_per_host),
+// waiters served in order, idle keep-alive connections kept per worker.
+//
+// Slots. A slot is held from the moment a request decides to open a connection until that
+// connection is closed; idle connections hold theirs. total_ and per_host_ count slots, under m_.
+// Every closed connection (or failed connect) gives its slot back through closed_one().
+//
+// Idle connections live in shards, one per worker (index current_worker() modulo shard_count): a
+// released connection goes to the shard of the worker that released it; a request looks in its
+// own worker's shard first, then in the others. A shard has its own mutex, so two workers reusing
+// connections never touch the same lock; m_ is only taken to open, close or wait.
+//
+// Waiting. A request that finds no idle connection and no free slot queues a waiter (FIFO) under
+// m_ and waits on the waiter's event. pump() (under m_) walks the waiters in order and serves each
+// that can be served now: with an idle connection of its origin, a free slot, or, when only the
+// total limit is full, the slot of an idle connection of another origin, which it closes (a waiter
+// that cannot be served does not block the ones behind it for other origins). pump runs when a
+// waiter queues, when a slot is freed, and when a connection is put back while waiters exist.
+//
+// The put-back race (a connection put back while a waiter queues). put_back pushes into a shard
+// (under the shard's mutex), then reads waiting_; a waiter increments waiting_ (under m_), then its
+// pump scans the shards (under their mutexes). If the waiter's scan missed the connection, the
+// scan's shard lock came before the push's, so the push (and the load after it) happens after the
+// increment, and put_back sees waiting_ > 0 and pumps. Either way the connection reaches it.
+//
+// Cancellation. A waiter whose wait is cancelled (pool_wait timeout, the caller cancelled) takes
+// m_ and either removes itself, or, if pump served it meanwhile, gives back what it got (the
+// connection to the pool, or the slot).
+//
+// Thread safety: shared objects: safe (mutexes as above); acquire from tasks on any worker.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <coreio/sync/event.hpp>
+#include <coreio/task.hpp>
+
+#include "http/connection.hpp"
+#include "http/deadline.hpp"
+
+namespace coreio::http::detail {
+
+/// What acquire() gives: an idle connection to reuse, or a slot to open a new one with.
+struct pool_grant {
+  std::unique_ptr<connection> conn;  ///< null: a slot is reserved for `key`; connect
+  bool waited = false;               ///< queued for it
+};
+
+class pool {
+ public:
+  static constexpr std::size_t shard_count = 8;
+
+  pool(std::size_t limit, std::size_t limit_per_host);
+  ~pool();
+
+  /// A connection or a slot for `key`. fresh: skip idle connections (a retry). Throws
+  /// http::error once closed, phase_timeout_error(pool_wait) when `wait` runs out.
+  task<pool_grant> acquire(std::string key, bool fresh, limit wait);
+  /// A connection whose response ended cleanly and that may be reused: kept idle until
+  /// idle_deadline (closed instead if the pool is closed). Any thread.
+  void put_back(std::unique_ptr<connection> c) noexcept;
+  /// Closes c and frees its slot. Any thread.
+  void discard(std::unique_ptr<connection> c) noexcept;
+  /// Frees a slot reserved for key that never got a connection (connect failed). Any thread.
+  void closed_one(const std::string& key) noexcept;
+  /// Closes the idle connections, fails the waiters; later acquires throw. Any thread.
+  void close() noexcept;
+
+  std::size_t open() const noexcept;
+  std::size_t idle() const noexcept { return idle_count_.load(std::memory_order_relaxed); }
+  std::size_t waiting() const noexcept { return waiting_.load(std::memory_order_relaxed); }
+  std::uint64_t closed_total() const noexcept { return closed_.load(std::memory_order_relaxed); }
+
+ private:
+  struct waiter {
+    explicit waiter(std::string k) : key(std::move(k)) {}
+    const std::string key;
+    coreio::event ready;
+    // Under m_: set by pump (or close) with what the waiter gets.
+    bool served = false;
+    bool failed = false;  // the pool closed
+    std::unique_ptr<connection> conn;
+  };
+  struct shard {
+    std::mutex m;
+    // Guarded by m: origin -> idle connections, oldest first.
+    std::unordered_map<std::string, std::deque<std::unique_ptr<connection>>> idle;
+  };
+
+  bool can_open_locked(const std::string& key) const;
+  void reserve_locked(const std::string& key);
+  void release_slot_locked(const std::string& key);
+  /// An idle connection of key (newest first), or null; expired ones go to `dead`.
+  std::unique_ptr<connection> take_idle(const std::string& key,
+                                        std::vector<std::unique_ptr<connection>>& dead);
+  /// An idle connection of any origin but `not_key` (oldest first), or null.
+  std::unique_ptr<connection> take_any_idle(const std::string& not_key);
+  /// Serves waiters in order (file comment); fills, for after the unlock, `wake` (waiters served),
+  /// `dead` (expired idle connections: discard them, which frees their slots) and `evicted` (idle
+  /// connections closed to pass their slot to a waiter: only destroy them).
+  void pump_locked(std::vector<std::shared_ptr<waiter>>& wake,
+                   std::vector<std::unique_ptr<connection>>& dead,
+                   std::vector<std::unique_ptr<connection>>& evicted);
+  void withdraw(const std::shared_ptr<waiter>& w) noexcept;
+  static void finish(std::vector<std::shared_ptr<waiter>>& wake,
+                     std::vector<std::unique_ptr<connection>>& dead) noexcept;
+  std::size_t shard_index() const noexcept;
+
+  const std::size_t limit_;
+  const std::size_t limit_per_host_;
+  // Guards total_, per_host_, waiters_, closed_flag_.
+  mutable std::mutex m_;
+  std::size_t total_ = 0;
+  std::unordered_map<std::string, std::size_t> per_host_;
+  std::list<std::shared_ptr<waiter>> waiters_;
+  bool closed_flag_ = false;
+  // Waiters queued. Written under m_; read by put_back without it (the put-back race in the file
+  // comment): seq_cst store and load, which with the shard mutexes order the push against the scan.
+  std::atomic<std::size_t> waiting_{0};
+  // Idle connections in all shards; a hint to skip scanning and for stats. Relaxed: no order.
+  std::atomic<std::size_t> idle_count_{0};
+  // Connections closed since the start (stats). Relaxed counter.
+  std::atomic<std::uint64_t> closed_{0};
+  // Set by close(); put_back then discards. Release store in close(), acquire load in put_back.
+  std::atomic<bool> closing_{false};
+  std::unique_ptr<shard[]> shards_;
+};
+
+}  // namespace coreio::http::detail

@@ -1,0 +1,336 @@
+// src/http/response.cpp — http::response (response.hpp) and the body reader of a received one
+// (client_core.hpp).
+#include <coreio/http/response.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include "http/client_core.hpp"
+
+namespace coreio::http {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+/// Content-Type's charset parameter, lowercase, "" if none.
+std::string charset_of(std::optional<std::string_view> type) {
+  if (!type) return {};
+  std::string lower(*type);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::size_t p = lower.find("charset=");
+  if (p == std::string::npos) return {};
+  std::string v = lower.substr(p + 8);
+  v = v.substr(0, v.find(';'));
+  while (!v.empty() && (v.back() == ' ' || v.back() == '"')) v.pop_back();
+  while (!v.empty() && (v.front() == ' ' || v.front() == '"')) v.erase(0, 1);
+  return v;
+}
+
+}  // namespace
+
+std::string_view reason_phrase(int status) noexcept {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 417:
+      return "Expectation Failed";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
+  }
+}
+
+response::response() : response(200) {}
+
+response::response(int status) : s_(std::make_unique<detail::response_state>()) {
+  s_->status = status;
+  s_->reason = std::string(reason_phrase(status));
+}
+
+response::response(int status, std::string body) : response(status) {
+  s_->body = std::move(body);
+  s_->headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+}
+
+response::response(std::unique_ptr<detail::response_state> s) noexcept : s_(std::move(s)) {}
+response::response(response&&) noexcept = default;
+response& response::operator=(response&&) noexcept = default;
+response::~response() = default;
+
+int response::status() const noexcept { return s_ ? s_->status : 0; }
+std::string_view response::reason() const noexcept {
+  return s_ ? std::string_view(s_->reason) : std::string_view{};
+}
+int response::version() const noexcept { return s_ ? s_->version : 11; }
+
+std::optional<std::string_view> response::header(std::string_view name) const noexcept {
+  if (!s_) return std::nullopt;
+  for (const auto& [n, v] : s_->headers)
+    if (iequals(n, name)) return std::string_view(v);
+  return std::nullopt;
+}
+
+const fields& response::headers() const noexcept {
+  static const fields none;
+  return s_ ? s_->headers : none;
+}
+
+void response::set_header(std::string_view name, std::string_view value) {
+  std::erase_if(s_->headers, [&](const auto& f) { return iequals(f.first, name); });
+  s_->headers.emplace_back(std::string(name), std::string(value));
+}
+
+void response::add_header(std::string_view name, std::string_view value) {
+  s_->headers.emplace_back(std::string(name), std::string(value));
+}
+
+const std::string& response::url() const noexcept {
+  static const std::string none;
+  return s_ ? s_->url : none;
+}
+
+const std::vector<response>& response::history() const noexcept {
+  static const std::vector<response> none;
+  return s_ ? s_->history : none;
+}
+
+std::string_view response::body() const noexcept {
+  return s_ ? std::string_view(s_->body) : std::string_view{};
+}
+
+void response::set_body(std::string body) { s_->body = std::move(body); }
+
+task<std::span<const std::byte>> response::read_chunk() {
+  if (!s_) co_return std::span<const std::byte>{};
+  if (s_->reader) co_return co_await s_->reader->next();
+  if (s_->body_given || s_->body.empty()) co_return std::span<const std::byte>{};
+  s_->body_given = true;
+  co_return std::as_bytes(std::span<const char>(s_->body.data(), s_->body.size()));
+}
+
+task<std::string> response::read() {
+  if (!s_) co_return std::string{};
+  if (!s_->reader) {
+    s_->body_given = true;
+    co_return s_->body;
+  }
+  std::string all;
+  for (;;) {
+    const std::span<const std::byte> piece = co_await s_->reader->next();
+    if (piece.empty()) break;
+    all.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+  }
+  s_->body = all;
+  co_return all;
+}
+
+task<std::string> response::text() {
+  std::string bytes = co_await read();
+  const std::string cs = charset_of(header("content-type"));
+  if (cs != "iso-8859-1" && cs != "latin1" && cs != "latin-1" && cs != "windows-1252")
+    co_return bytes;
+  std::string utf8;
+  utf8.reserve(bytes.size() + bytes.size() / 4);
+  for (char ch : bytes) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80) {
+      utf8 += ch;
+    } else {
+      utf8 += static_cast<char>(0xC0 | (c >> 6));
+      utf8 += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  co_return utf8;
+}
+
+void response::close() noexcept {
+  if (s_ && s_->reader) s_->reader->fail();
+}
+
+void response::raise_for_status() const {
+  if (status() >= 400) throw status_error(status(), std::string(reason()));
+}
+
+namespace detail {
+
+body_reader::~body_reader() { abandon(); }
+
+void body_reader::end_ok() noexcept {
+  done = true;
+  if (!conn) return;
+  if (keep_alive && conn->pending().empty() && keep_for.count() > 0) {
+    conn->idle_deadline = std::chrono::steady_clock::now() + keep_for;
+    owner->put_back(std::move(conn));
+  } else {
+    owner->discard(std::move(conn));
+  }
+}
+
+void body_reader::fail() noexcept {
+  done = true;
+  if (conn) owner->discard(std::move(conn));
+}
+
+void body_reader::abandon() noexcept {
+  if (done || !conn) return;
+  // What is already buffered may hold the rest of the body: then the connection is still good.
+  try {
+    for (;;) {
+      const auto pend = conn->pending();
+      if (pend.empty() && !kick) break;
+      const parse_result r = conn->response_parser.feed(pend);
+      conn->consume(r.consumed);
+      kick = r.event == parse_event::body;
+      if (r.event == parse_event::end) {
+        end_ok();
+        return;
+      }
+      if (r.event == parse_event::need_more || r.event == parse_event::head) break;
+    }
+  } catch (...) {
+  }
+  fail();
+}
+
+task<std::span<const std::byte>> body_reader::next() {
+  if (done) co_return std::span<const std::byte>{};
+  try {
+    co_return co_await next_inner();
+  } catch (const phase_timeout_error& e) {
+    counters->add(counters->timeouts[static_cast<std::size_t>(e.which())]);
+    fail();
+    throw;
+  } catch (...) {
+    fail();
+    throw;
+  }
+}
+
+task<std::span<const std::byte>> body_reader::next_inner() {
+  auto bytes_of = [](std::string_view s) {
+    return std::as_bytes(std::span<const char>(s.data(), s.size()));
+  };
+  for (;;) {
+    if (flushed) {
+      end_ok();
+      co_return std::span<const std::byte>{};
+    }
+    const auto pend = conn->pending();
+    // After the head or a body event the parser may end the message without another byte (the
+    // last body byte, a zero Content-Length): feed it once more, even with nothing.
+    if (!pend.empty() || kick) {
+      const parse_result r = conn->response_parser.feed(pend);
+      conn->consume(r.consumed);
+      kick = r.event == parse_event::body;
+      if (r.event == parse_event::body) {
+        if (r.body.empty()) continue;
+        if (!decoder) co_return std::as_bytes(r.body);
+        out.clear();
+        decoder->feed(std::as_bytes(r.body), out);
+        if (out.empty()) continue;
+        co_return bytes_of(out);
+      }
+      if (r.event == parse_event::end) {
+        if (decoder) {
+          out.clear();
+          decoder->finish(out);
+          flushed = true;
+          if (!out.empty()) co_return bytes_of(out);
+          continue;
+        }
+        end_ok();
+        co_return std::span<const std::byte>{};
+      }
+      if (r.event == parse_event::head) throw error("http: a second response head inside a body");
+      // need_more: all consumed; read on.
+    }
+    const limit gap = phase_limit(phase::sock_read, sock_read, std::chrono::steady_clock::now());
+    auto t = conn->read_more();
+    const std::size_t n = co_await timed(std::move(t), earliest(total, gap), "reading the body");
+    if (n == 0) {
+      const parse_result r = conn->response_parser.finish();
+      if (r.event != parse_event::end)
+        throw error("http: the connection closed before the end of the body");
+      keep_alive = false;
+      if (decoder) {
+        out.clear();
+        decoder->finish(out);
+        flushed = true;
+        if (!out.empty()) co_return bytes_of(out);
+        continue;
+      }
+      end_ok();
+      co_return std::span<const std::byte>{};
+    }
+  }
+}
+
+}  // namespace detail
+
+}  // namespace coreio::http

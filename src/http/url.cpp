@@ -1,0 +1,250 @@
+// src/http/url.cpp — URL parsing, percent-encoding and reference resolution (url.hpp).
+#include "http/url.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <string>
+#include <vector>
+
+#include <coreio/http/errors.hpp>
+
+namespace coreio::http::detail {
+
+namespace {
+
+[[noreturn]] void bad_url(std::string_view why, std::string_view text) {
+  std::string shown(text.substr(0, 200));
+  for (char& c : shown)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  throw error("http: invalid URL (" + std::string(why) + "): " + shown);
+}
+
+bool unreserved(unsigned char c) noexcept {
+  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+constexpr char hex_digits[] = "0123456789ABCDEF";
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+/// Path and query as sent: bytes >= 0x80 percent-encoded; controls and space refused.
+std::string clean_target(std::string_view s, std::string_view whole) {
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7f) bad_url("control character or space", whole);
+    if (c >= 0x80) {
+      out += '%';
+      out += hex_digits[c >> 4];
+      out += hex_digits[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/// RFC 3986 section 5.2.4.
+std::string remove_dot_segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  const bool absolute = !path.empty() && path[0] == '/';
+  if (absolute) i = 1;
+  bool trailing = false;
+  while (i <= path.size()) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    const std::string_view seg = path.substr(i, j - i);
+    trailing = false;
+    if (seg == "..") {
+      if (!out.empty()) out.pop_back();
+      trailing = true;
+    } else if (seg == ".") {
+      trailing = true;
+    } else {
+      out.push_back(seg);
+    }
+    i = j + 1;
+  }
+  std::string r = absolute ? "/" : "";
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    if (k > 0) r += '/';
+    r += out[k];
+  }
+  if (trailing && (r.empty() || r.back() != '/')) r += '/';
+  return r;
+}
+
+}  // namespace
+
+std::string url::authority() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  if (!default_port()) h += ":" + std::to_string(port);
+  return h;
+}
+
+std::string url::origin() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return scheme + "://" + h + ":" + std::to_string(port);
+}
+
+std::string url::str() const { return scheme + "://" + authority() + target; }
+
+url parse_url(std::string_view text) {
+  url u;
+  const std::size_t colon = text.find("://");
+  if (colon == std::string_view::npos) bad_url("no scheme", text);
+  for (char c : text.substr(0, colon))
+    u.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (u.scheme != "http" && u.scheme != "https") bad_url("scheme is not http or https", text);
+  std::string_view rest = text.substr(colon + 3);
+  if (const std::size_t hash = rest.find('#'); hash != std::string_view::npos)
+    rest = rest.substr(0, hash);
+  const std::size_t slash = rest.find_first_of("/?");
+  std::string_view auth = rest.substr(0, slash);
+  const std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+  if (const std::size_t at = auth.rfind('@'); at != std::string_view::npos) {
+    const std::string_view info = auth.substr(0, at);
+    const std::size_t c = info.find(':');
+    u.user = percent_decode(info.substr(0, c));
+    if (c != std::string_view::npos) u.password = percent_decode(info.substr(c + 1));
+    auth = auth.substr(at + 1);
+  }
+  std::string_view host = auth, port;
+  if (!auth.empty() && auth[0] == '[') {
+    const std::size_t close = auth.find(']');
+    if (close == std::string_view::npos) bad_url("unclosed IPv6 literal", text);
+    host = auth.substr(1, close - 1);
+    const std::string_view after = auth.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') bad_url("junk after the IPv6 literal", text);
+      port = after.substr(1);
+    }
+  } else if (const std::size_t c = auth.rfind(':'); c != std::string_view::npos) {
+    host = auth.substr(0, c);
+    port = auth.substr(c + 1);
+  }
+  if (host.empty()) bad_url("no host", text);
+  for (char ch : host) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f || ch == '/' || ch == '\\' || ch == '@' || ch == '?' || ch == '#')
+      bad_url("bad character in the host", text);
+    u.host += static_cast<char>(std::tolower(c));
+  }
+  u.port = u.tls() ? 443 : 80;
+  if (!port.empty()) {
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
+      bad_url("bad port", text);
+    u.port = static_cast<std::uint16_t>(value);
+  }
+  u.target = clean_target(path, text);
+  if (u.target.empty() || u.target[0] == '?') u.target.insert(0, "/");
+  return u;
+}
+
+std::string percent_encode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + s.size() / 2);
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (unreserved(c)) {
+      out += ch;
+    } else {
+      out += '%';
+      out += hex_digits[c >> 4];
+      out += hex_digits[c & 15];
+    }
+  }
+  return out;
+}
+
+void append_params(url& u, const fields& params) {
+  if (params.empty()) return;
+  char sep = u.target.find('?') == std::string::npos ? '?' : '&';
+  if (sep == '&' && u.target.back() == '?') sep = '\0';
+  for (const auto& [name, value] : params) {
+    if (sep != '\0') u.target += sep;
+    sep = '&';
+    u.target += percent_encode(name);
+    u.target += '=';
+    u.target += percent_encode(value);
+  }
+}
+
+std::string form_encode(const fields& form) {
+  std::string out;
+  for (const auto& [name, value] : form) {
+    if (!out.empty()) out += '&';
+    for (const std::string* part : {&name, &value}) {
+      for (char ch : *part) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (unreserved(c) || ch == '*') {
+          out += ch;
+        } else if (ch == ' ') {
+          out += '+';
+        } else {
+          out += '%';
+          out += hex_digits[c >> 4];
+          out += hex_digits[c & 15];
+        }
+      }
+      if (part == &name) out += '=';
+    }
+  }
+  return out;
+}
+
+url resolve_reference(const url& base, std::string_view location) {
+  if (location.find("://") != std::string_view::npos) {
+    // Absolute: but only if what precedes :// is a scheme (no '/' or '?' before it).
+    const std::size_t p = location.find("://");
+    if (location.substr(0, p).find_first_of("/?#") == std::string_view::npos)
+      return parse_url(location);
+  }
+  if (location.starts_with("//")) return parse_url(base.scheme + ":" + std::string(location));
+  url u = base;
+  u.user.clear();
+  u.password.clear();
+  std::string_view loc = location;
+  if (const std::size_t hash = loc.find('#'); hash != std::string_view::npos)
+    loc = loc.substr(0, hash);
+  const std::string cleaned = clean_target(loc, location);
+  if (cleaned.empty()) return u;
+  const std::size_t q = base.target.find('?');
+  const std::string base_path = base.target.substr(0, q);
+  if (cleaned[0] == '?') {
+    u.target = base_path + cleaned;
+    return u;
+  }
+  const std::size_t lq = cleaned.find('?');
+  std::string path = cleaned.substr(0, lq);
+  const std::string query = lq == std::string::npos ? "" : cleaned.substr(lq);
+  if (path[0] != '/') path = base_path.substr(0, base_path.rfind('/') + 1) + path;
+  u.target = remove_dot_segments(path) + query;
+  if (u.target.empty() || u.target[0] != '/') u.target.insert(0, "/");
+  return u;
+}
+
+}  // namespace coreio::http::detail

@@ -1,0 +1,362 @@
+// http/client_basic_test.cpp — coreio::http::client against the scripted server: methods, query
+// parameters, bodies sent (form, multipart, JSON, chunked, streamed), bodies received
+// (Content-Length, chunked, until close, none for HEAD/204/304), headers, text(), keep-alive reuse.
+#include <coreio/http/client.hpp>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/client_support.hpp"
+
+namespace coreio_http_test {
+namespace {
+
+coreio::task<void> keep_alive_reuses_one_connection() {
+  raw_server srv{[](const seen_request& r, std::size_t i) {
+    return reply{ok_response("hello " + std::to_string(i) + " " + r.line())};
+  }};
+  http::client session;
+  const std::string url = srv.url("/a");
+  for (int i = 0; i < 3; ++i) {
+    http::response r = co_await session.get(url);
+    EXPECT_EQ(r.status(), 200);
+    EXPECT_EQ(r.reason(), "X");
+    const std::string body = co_await r.text();
+    EXPECT_EQ(body, "hello " + std::to_string(i) + " GET /a HTTP/1.1");
+  }
+  EXPECT_EQ(srv.connections(), 1u);
+  const http::client_stats st = session.stats();
+  EXPECT_EQ(st.connections_opened, 1u);
+  EXPECT_EQ(st.connections_reused, 2u);
+  EXPECT_EQ(st.requests, 3u);
+  EXPECT_EQ(st.idle_connections, 1u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, KeepAliveReusesOneConnection) { run_test(keep_alive_reuses_one_connection); }
+
+coreio::task<void> sends_host_params_and_default_headers() {
+  raw_server srv{[](const seen_request&, std::size_t) { return reply{ok_response("")}; }};
+  http::client_options opts{.headers = {{"X-Default", "1"}, {"Accept", "text/html"}}};
+  http::client session{opts};
+  http::request_options o{.params = {{"q", "a b"}, {"x", "&="}},
+                          .headers = {{"Accept", "application/json"}}};
+  const std::string url = srv.url("/s?k=v");
+  http::response r = co_await session.get(url, o);
+  EXPECT_EQ(r.status(), 200);
+  const auto seen = srv.seen();
+  EXPECT_EQ(seen.at(0).line(), "GET /s?k=v&q=a%20b&x=%26%3D HTTP/1.1");
+  EXPECT_EQ(seen.at(0).header("host"), "127.0.0.1:" + std::to_string(srv.port()));
+  EXPECT_EQ(seen.at(0).header("x-default"), "1");
+  EXPECT_EQ(seen.at(0).header("accept"), "application/json");
+  EXPECT_NE(seen.at(0).header("accept-encoding").find("gzip"), std::string::npos);
+  EXPECT_EQ(seen.at(0).header("content-length"), "");
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, SendsHostParamsAndHeaders) { run_test(sends_host_params_and_default_headers); }
+
+coreio::task<void> posts_form_json_multipart_and_chunked_bodies() {
+  raw_server srv{[](const seen_request& r, std::size_t) {
+    return reply{ok_response(r.header("content-type") + "|" + r.body)};
+  }};
+  http::client session;
+  const std::string url = srv.url("/echo");
+  {
+    http::request_options form{.body = "a=1",
+                               .headers = {{"Content-Type", "application/x-www-form-urlencoded"}}};
+    http::response p = co_await session.post(url, form);
+    EXPECT_EQ(co_await p.text(), "application/x-www-form-urlencoded|a=1");
+  }
+  {
+    http::request_options form{.form = {{"name", "a b&c"}, {"k", "é"}}};
+    http::response p = co_await session.post(url, form);
+    EXPECT_EQ(co_await p.text(), "application/x-www-form-urlencoded|name=a+b%26c&k=%C3%A9");
+  }
+  {
+    http::request_options json{.json = std::string(R"({"a":1})")};
+    http::response p = co_await session.put(url, json);
+    EXPECT_EQ(co_await p.text(), R"(application/json|{"a":1})");
+  }
+  {
+    http::request_options mp{
+        .multipart = {{"field", "value", "", ""}, {"file", "DATA", "a.txt", "text/plain"}}};
+    http::response p = co_await session.post(url, mp);
+    const std::string t = co_await p.text();
+    EXPECT_EQ(t.rfind("multipart/form-data; boundary=coreio-", 0), 0u) << t;
+    EXPECT_NE(t.find("Content-Disposition: form-data; name=\"field\"\r\n\r\nvalue\r\n"),
+              std::string::npos);
+    EXPECT_NE(t.find("name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nDATA"),
+              std::string::npos);
+  }
+  {
+    http::request_options chunked{.body = "chunked body", .chunked = true};
+    http::response p = co_await session.post(url, chunked);
+    EXPECT_EQ(co_await p.text(), "|chunked body");
+    EXPECT_EQ(srv.seen().back().header("transfer-encoding"), "chunked");
+  }
+  {
+    auto pieces = std::make_shared<int>(0);
+    http::request_options up{.upload = [pieces]() -> coreio::task<std::string> {
+      return [](std::shared_ptr<int> n) -> coreio::task<std::string> {
+        co_return ++*n <= 3 ? "piece" + std::to_string(*n) + ";" : std::string();
+      }(pieces);
+    }};
+    http::response p = co_await session.post(url, up);
+    EXPECT_EQ(co_await p.text(), "|piece1;piece2;piece3;");
+  }
+  {
+    http::response p = co_await session.post(url);
+    EXPECT_EQ(co_await p.text(), "|");
+    EXPECT_EQ(srv.seen().back().header("content-length"), "0");
+  }
+  EXPECT_EQ(srv.connections(), 1u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, PostsFormJsonMultipartAndChunkedBodies) {
+  run_test(posts_form_json_multipart_and_chunked_bodies);
+}
+
+coreio::task<void> reads_chunked_until_close_and_empty_bodies() {
+  raw_server srv{[](const seen_request& r, std::size_t) -> reply {
+    const std::string line = r.line();
+    if (line.starts_with("GET /chunked"))
+      return {
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n"};
+    if (line.starts_with("GET /close"))
+      return {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", true};
+    if (line.starts_with("HEAD")) return {"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"};
+    if (line.starts_with("GET /204")) return {"HTTP/1.1 204 No Content\r\n\r\n"};
+    if (line.starts_with("GET /304"))
+      return {"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n"};
+    return {ok_response("plain")};
+  }};
+  http::client session;
+  const std::string chunked = srv.url("/chunked"), closing = srv.url("/close"),
+                    head = srv.url("/h"), no_content = srv.url("/204"),
+                    not_modified = srv.url("/304"), plain = srv.url("/plain");
+  http::response a = co_await session.get(chunked);
+  EXPECT_EQ(co_await a.text(), "hello world");
+  http::response h = co_await session.head(head);
+  EXPECT_EQ(h.header("content-length"), "1000");
+  EXPECT_EQ(co_await h.read(), "");
+  http::response n = co_await session.get(no_content);
+  EXPECT_EQ(n.status(), 204);
+  EXPECT_EQ(co_await n.read(), "");
+  http::response m = co_await session.get(not_modified);
+  EXPECT_EQ(m.status(), 304);
+  EXPECT_EQ(co_await m.read(), "");
+  EXPECT_EQ(srv.connections(), 1u);  // all on one keep-alive connection so far
+  http::response c = co_await session.get(closing);
+  EXPECT_EQ(co_await c.text(), "until the end");
+  http::response p = co_await session.get(plain);
+  EXPECT_EQ(co_await p.text(), "plain");
+  EXPECT_EQ(srv.connections(), 2u);  // the close forced a new one
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, ReadsChunkedUntilCloseAndEmptyBodies) {
+  run_test(reads_chunked_until_close_and_empty_bodies);
+}
+
+coreio::task<void> skips_1xx_and_drops_a_connection_with_stray_bytes() {
+  raw_server srv{[](const seen_request& r, std::size_t) -> reply {
+    if (r.line().starts_with("GET /continue"))
+      return {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n" +
+              ok_response("after 1xx")};
+    if (r.line().starts_with("GET /stray")) return {ok_response("ok") + "HTTP/1.1 200 OK\r\n"};
+    return {ok_response("clean")};
+  }};
+  http::client session;
+  const std::string cont = srv.url("/continue"), stray = srv.url("/stray"),
+                    clean = srv.url("/clean");
+  http::response a = co_await session.get(cont);
+  EXPECT_EQ(a.status(), 200);
+  EXPECT_EQ(co_await a.text(), "after 1xx");
+  http::response b = co_await session.get(stray);
+  EXPECT_EQ(co_await b.text(), "ok");
+  // The bytes after the response were not asked for: that connection is not reused.
+  http::response c = co_await session.get(clean);
+  EXPECT_EQ(co_await c.text(), "clean");
+  EXPECT_EQ(srv.connections(), 2u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, Skips1xxAndDropsAConnectionWithStrayBytes) {
+  run_test(skips_1xx_and_drops_a_connection_with_stray_bytes);
+}
+
+coreio::task<void> streams_a_large_body_in_chunks() {
+  raw_server srv{[](const seen_request&, std::size_t) {
+    return reply{ok_response(std::string(3'000'000, 'z'))};
+  }};
+  http::client session;
+  const std::string url = srv.url("/big");
+  http::response r = co_await session.get(url);
+  std::size_t total = 0, pieces = 0;
+  for (;;) {
+    const std::span<const std::byte> chunk = co_await r.read_chunk();
+    if (chunk.empty()) break;
+    total += chunk.size();
+    ++pieces;
+    EXPECT_EQ(static_cast<char>(chunk[0]), 'z');
+  }
+  EXPECT_EQ(total, 3'000'000u);
+  EXPECT_GT(pieces, 1u);
+  const std::span<const std::byte> after = co_await r.read_chunk();
+  EXPECT_TRUE(after.empty());
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, StreamsALargeBodyInChunks) { run_test(streams_a_large_body_in_chunks); }
+
+coreio::task<void> headers_keep_order_and_duplicates() {
+  raw_server srv{[](const seen_request&, std::size_t) {
+    return reply{ok_response("caf\xe9",
+                             "Content-Type: text/plain; charset=ISO-8859-1\r\n"
+                             "Set-Cookie: a=1\r\nX-Dup: one\r\nX-Dup: two\r\n",
+                             404)};
+  }};
+  http::client session;
+  const std::string url = srv.url("/");
+  http::response r = co_await session.get(url);
+  EXPECT_EQ(r.status(), 404);
+  EXPECT_EQ(r.header("x-dup"), "one");
+  EXPECT_EQ(r.header("X-DUP"), "one");
+  EXPECT_FALSE(r.header("missing").has_value());
+  int dups = 0;
+  for (const auto& [n, v] : r.headers())
+    if (n == "X-Dup") {
+      EXPECT_EQ(v, ++dups == 1 ? "one" : "two");
+    }
+  EXPECT_EQ(dups, 2);
+  EXPECT_EQ(r.headers().at(0).first, "Content-Length");
+  EXPECT_EQ(co_await r.text(), "caf\xc3\xa9");  // latin1 -> UTF-8
+  EXPECT_EQ(r.url(), url);
+  bool thrown = false;
+  try {
+    r.raise_for_status();
+  } catch (const http::status_error& e) {
+    thrown = true;
+    EXPECT_EQ(e.status(), 404);
+  }
+  EXPECT_TRUE(thrown);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, HeadersKeepOrderAndDuplicates) { run_test(headers_keep_order_and_duplicates); }
+
+coreio::task<void> sends_basic_auth_and_cookies() {
+  raw_server srv{[](const seen_request& r, std::size_t i) {
+    if (i == 0) return reply{ok_response("", "Set-Cookie: sid=abc; Path=/; HttpOnly\r\n")};
+    return reply{ok_response(r.header("authorization") + "|" + r.header("cookie"))};
+  }};
+  http::client session;
+  const std::string first = srv.url("/login");
+  http::response a = co_await session.get(first);
+  (void)co_await a.read();
+  http::request_options auth{.auth = http::basic_auth{"Aladdin", "open sesame"}};
+  const std::string second = srv.url("/x");
+  http::response b = co_await session.get(second, auth);
+  EXPECT_EQ(co_await b.text(), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==|sid=abc");
+  const std::string with_user = "http://u:p@127.0.0.1:" + std::to_string(srv.port()) + "/userinfo";
+  http::response c = co_await session.get(with_user);
+  EXPECT_EQ(co_await c.text(), "Basic dTpw|sid=abc");
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, SendsBasicAuthAndCookies) { run_test(sends_basic_auth_and_cookies); }
+
+coreio::task<void> traces_each_step_and_counts() {
+  raw_server srv{[](const seen_request&, std::size_t) { return reply{ok_response("t")}; }};
+  auto events = std::make_shared<std::vector<http::trace_kind>>();
+  http::client_options opts{
+      .trace = [events](const http::trace_event& e) { events->push_back(e.kind); }};
+  http::client session{opts};
+  const std::string url = srv.url("/");
+  for (int i = 0; i < 2; ++i) {
+    http::response r = co_await session.get(url);
+    (void)co_await r.read();
+  }
+  using k = http::trace_kind;
+  const std::vector<k> want = {k::request_start,
+                               k::connection_create_start,
+                               k::connection_create_end,
+                               k::request_headers_sent,
+                               k::response_headers_received,
+                               k::request_end,
+                               k::request_start,
+                               k::connection_reuse,
+                               k::request_headers_sent,
+                               k::response_headers_received,
+                               k::request_end};
+  EXPECT_EQ(*events, want);
+  const auto st = session.stats();
+  EXPECT_EQ(st.requests, 2u);
+  EXPECT_EQ(st.responses, 2u);
+  EXPECT_EQ(st.failures, 0u);
+  EXPECT_EQ(st.open_connections, 1u);
+  co_await session.close();
+  EXPECT_EQ(session.stats().connections_closed, 1u);
+  co_await srv.stop();
+}
+TEST(ClientBasic, TracesEachStepAndCounts) { run_test(traces_each_step_and_counts); }
+
+coreio::task<void> expect_continue_waits_for_100_or_a_second() {
+  raw_server srv{[](const seen_request& r, std::size_t) {
+    return reply{ok_response(r.header("expect") + "|" + r.body)};
+  }};
+  http::client session;
+  const std::string url = srv.url("/upload");
+  http::request_options o{.body = "the body", .expect_continue = true};
+  srv.send_continue(true);
+  const coreio_test::stopwatch fast;
+  http::response a = co_await session.post(url, o);
+  EXPECT_EQ(co_await a.text(), "100-continue|the body");
+  EXPECT_LT(fast.elapsed(), 900ms);  // sent on the 100, not after the 1 s fallback
+  srv.send_continue(false);          // a server that ignores Expect: the body goes after 1 s
+  const coreio_test::stopwatch slow;
+  http::response b = co_await session.post(url, o);
+  EXPECT_EQ(co_await b.text(), "100-continue|the body");
+  EXPECT_GE(slow.elapsed(), 900ms);
+  EXPECT_EQ(srv.connections(), 1u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, ExpectContinueWaitsFor100OrASecond) {
+  run_test(expect_continue_waits_for_100_or_a_second);
+}
+
+coreio::task<void> rejects_bad_urls_and_header_injection() {
+  http::client session;
+  for (const char* bad :
+       {"ftp://x/", "http://", "http://host:99999/", "http://a b/", "http://127.0.0.1/a\r\nX: y"}) {
+    bool thrown = false;
+    try {
+      (void)co_await session.get(bad);
+    } catch (const http::error&) {
+      thrown = true;
+    }
+    EXPECT_TRUE(thrown) << bad;
+  }
+  http::request_options evil{.headers = {{"X-Evil", "a\r\nHost: other"}}};
+  bool thrown = false;
+  try {
+    (void)co_await session.get("http://127.0.0.1:1/", evil);
+  } catch (const http::error&) {
+    thrown = true;
+  }
+  EXPECT_TRUE(thrown);
+  co_await session.close();
+}
+TEST(ClientBasic, RejectsBadUrlsAndHeaderInjection) {
+  run_test(rejects_bad_urls_and_header_injection);
+}
+
+}  // namespace
+}  // namespace coreio_http_test

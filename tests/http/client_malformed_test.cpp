@@ -1,0 +1,172 @@
+// http/client_malformed_test.cpp — every malformed response gives an http::error naming the
+// problem (a limit_error for limits), its connection is dropped, and the next request on the same
+// client succeeds.
+#include <coreio/http/client.hpp>
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <string>
+#include <vector>
+
+#include "support/client_support.hpp"
+
+namespace coreio_http_test {
+namespace {
+
+struct bad_case {
+  const char* name;
+  std::string wire;   // what the server answers /bad with
+  const char* error;  // a part of what() expected
+};
+
+std::vector<bad_case> bad_cases() {
+  const std::string ok_head = "HTTP/1.1 200 OK\r\n";
+  std::string many_headers = ok_head;
+  for (int i = 0; i < 129; ++i) many_headers += "X-H" + std::to_string(i) + ": v\r\n";
+  many_headers += "Content-Length: 0\r\n\r\n";
+  std::string big_block = ok_head;
+  for (int i = 0; i < 70; ++i)
+    big_block += "X-B" + std::to_string(i) + ": " + std::string(1000, 'b') + "\r\n";
+  big_block += "Content-Length: 0\r\n\r\n";
+  return {
+      {"bad chunk size", ok_head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+       "http"},
+      {"garbage after chunk data",
+       ok_head + "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX\r\n0\r\n\r\n", "http"},
+      {"obs-fold", ok_head + "X-A: a\r\n b\r\nContent-Length: 0\r\n\r\n", "http"},
+      {"duplicate Content-Length", ok_head + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+       "Content-Length"},
+      {"Content-Length and Transfer-Encoding",
+       ok_head + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+       "Transfer-Encoding"},
+      {"header line over 8 KiB", ok_head + "X-Long: " + std::string(9000, 'l') + "\r\n\r\n",
+       "8192"},
+      {"head over 64 KiB", big_block, "65536"},
+      {"more than 128 headers", many_headers, "128"},
+      {"status line over 8 KiB", "HTTP/1.1 200 " + std::string(9000, 'r') + "\r\n\r\n", "8192"},
+      {"close mid-body", ok_head + "Content-Length: 100\r\n\r\nonly ten..", "closed"},
+      {"close mid-head", ok_head + "Content-Len", "closed"},
+      {"bad status line", "HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n", "http"},
+      {"space before colon", ok_head + "Content-Length : 0\r\n\r\n", "http"},
+      {"final coding not chunked", ok_head + "Transfer-Encoding: gzip\r\n\r\nxx", "http"},
+      {"Transfer-Encoding on HTTP/1.0",
+       "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "http"},
+      {"bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\n\n", "http"},
+      {"control character in a value",
+       ok_head + "X-C: a\x01"
+                 "b\r\nContent-Length: 0\r\n\r\n",
+       "http"},
+      {"corrupt gzip body",
+       ok_head + "Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\nnot gzip!!", "gzip"},
+      {"unknown content coding", ok_head + "Content-Encoding: rot13\r\nContent-Length: 2\r\n\r\nab",
+       "rot13"},
+  };
+}
+
+reply bad_or_ok(const std::vector<bad_case>* cases, const seen_request& r) {
+  const std::string line = r.line();
+  const std::size_t p = line.find("/bad/");
+  if (p == std::string::npos) return reply{ok_response("fine")};
+  const std::size_t i = std::stoul(line.substr(p + 5));
+  return reply{(*cases)[i].wire, /*close_after=*/true};
+}
+
+coreio::task<void> each_malformed_response_is_an_error_and_the_pool_survives() {
+  const std::vector<bad_case> cases = bad_cases();
+  raw_server srv{[&cases](const seen_request& r, std::size_t) { return bad_or_ok(&cases, r); }};
+  http::client_options opts{.limit = 1};  // one connection: a leaked slot would hang the next GET
+  http::client session{opts};
+  const std::string ok_url = srv.url("/ok");
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    std::string what = "(no error)";
+    try {
+      const std::string url = srv.url("/bad/" + std::to_string(i));
+      http::response r = co_await session.get(url);
+      (void)co_await r.read();
+    } catch (const http::error& e) {
+      what = e.what();
+    } catch (const std::exception& e) {
+      what = std::string("(not an http::error) ") + e.what();
+    }
+    EXPECT_NE(what.find(cases[i].error), std::string::npos) << cases[i].name << ": " << what;
+    EXPECT_EQ(what.find("(no error)"), std::string::npos) << cases[i].name;
+    EXPECT_EQ(what.find("(not an http::error)"), std::string::npos)
+        << cases[i].name << ": " << what;
+    http::response good = co_await session.get(ok_url);
+    EXPECT_EQ(co_await good.text(), "fine") << "after " << cases[i].name;
+  }
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientMalformed, EachMalformedResponseIsAnErrorAndThePoolSurvives) {
+  run_test(each_malformed_response_is_an_error_and_the_pool_survives);
+}
+
+std::string gzip_of(const std::string& plain) {
+  z_stream z{};
+  deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, plain.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
+  z.avail_in = static_cast<uInt>(plain.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+coreio::task<void> gzip_bodies_decode_and_a_bomb_is_a_limit_error() {
+  const std::string text = "coreio decodes gzip " + std::string(5000, 'g');
+  const std::string small = gzip_of(text);
+  const std::string bomb = gzip_of(std::string(16u << 20, '\0'));  // 16 MiB of zeros, ~16 KiB
+  raw_server srv{[&](const seen_request& r, std::size_t) {
+    const std::string& body = r.line().find("/bomb") != std::string::npos ? bomb : small;
+    return reply{ok_response(body, "Content-Encoding: gzip\r\n")};
+  }};
+  http::client_options opts{.limit = 1, .max_decoded_body = 8u << 20};
+  http::client session{opts};
+  const std::string small_url = srv.url("/small"), bomb_url = srv.url("/bomb");
+  http::response r = co_await session.get(small_url);
+  EXPECT_EQ(co_await r.text(), text);
+  bool limited = false;
+  try {
+    http::response b = co_await session.get(bomb_url);
+    (void)co_await b.read();
+  } catch (const http::limit_error& e) {
+    limited = e.limit() == http::limit_kind::decoded_body;
+  }
+  EXPECT_TRUE(limited);
+  http::response again = co_await session.get(small_url);
+  EXPECT_EQ(co_await again.text(), text);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientMalformed, GzipBodiesDecodeAndABombIsALimitError) {
+  run_test(gzip_bodies_decode_and_a_bomb_is_a_limit_error);
+}
+
+coreio::task<void> body_over_max_body_is_a_limit_error() {
+  raw_server srv{
+      [](const seen_request&, std::size_t) { return reply{ok_response(std::string(5000, 'm'))}; }};
+  http::client_options opts{.max_body = 4096};
+  http::client session{opts};
+  const std::string url = srv.url("/");
+  bool limited = false;
+  try {
+    http::response r = co_await session.get(url);
+    (void)co_await r.read();
+  } catch (const http::limit_error& e) {
+    limited = e.limit() == http::limit_kind::body && e.max() == 4096;
+  }
+  EXPECT_TRUE(limited);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientMalformed, BodyOverMaxBodyIsALimitError) {
+  run_test(body_over_max_body_is_a_limit_error);
+}
+
+}  // namespace
+}  // namespace coreio_http_test

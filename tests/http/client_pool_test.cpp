@@ -1,0 +1,287 @@
+// http/client_pool_test.cpp — the client's connection pool, counted at the server: limit and
+// limit_per_host, waiters served in order, a dropped response never holding a slot, idle expiry,
+// the peer-close check, the one retry of a reused connection (GET only, switchable), close().
+#include <coreio/http/client.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "support/client_support.hpp"
+
+namespace coreio_http_test {
+namespace {
+
+/// Yields until pred() holds (state reached by other tasks); fails the test after ~5 s.
+template <class Pred>
+coreio::task<bool> until(Pred pred) {
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) co_return false;
+    co_await coreio::yield_now();
+  }
+  co_return true;
+}
+
+coreio::task<std::string> fetch_text(http::client* session, std::string url) {
+  http::response r = co_await session->get(url);
+  co_return co_await r.text();
+}
+
+coreio::task<void> limit_per_host_caps_connections() {
+  raw_server srv{[](const seen_request&, std::size_t) {
+    reply r{ok_response("x")};
+    r.delay = 20ms;
+    return r;
+  }};
+  http::client_options opts{.limit_per_host = 2};
+  http::client session{opts};
+  std::vector<coreio::task<std::string>> all;
+  for (int i = 0; i < 8; ++i) all.push_back(fetch_text(&session, srv.url("/")));
+  const auto bodies = co_await coreio::gather(std::move(all));
+  for (const auto& b : bodies) EXPECT_EQ(b, "x");
+  EXPECT_EQ(srv.connections(), 2u);
+  EXPECT_EQ(srv.requests(), 8u);
+  EXPECT_LE(session.stats().open_connections, 2u);
+  EXPECT_GT(session.stats().pool_waits, 0u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientPool, LimitPerHostCapsConnections) { run_test(limit_per_host_caps_connections); }
+
+coreio::task<void> total_limit_spans_hosts() {
+  raw_server a{[](const seen_request&, std::size_t) { return reply{ok_response("a")}; }};
+  raw_server b{[](const seen_request&, std::size_t) { return reply{ok_response("b")}; }};
+  http::client_options opts{.limit = 1};
+  http::client session{opts};
+  std::vector<coreio::task<std::string>> all;
+  for (int i = 0; i < 6; ++i) all.push_back(fetch_text(&session, (i % 2 ? b : a).url("/")));
+  const auto bodies = co_await coreio::gather(std::move(all));
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(bodies[i], i % 2 ? "b" : "a");
+  EXPECT_LE(session.stats().open_connections, 1u);
+  // The idle connection of one origin was closed to make room for the other.
+  EXPECT_GE(a.connections() + b.connections(), 2u);
+  co_await session.close();
+  co_await a.stop();
+  co_await b.stop();
+}
+TEST(ClientPool, TotalLimitSpansHostsAndEvictsIdle) { run_test(total_limit_spans_hosts); }
+
+coreio::task<void> waiters_are_served_in_order() {
+  raw_server srv{[](const seen_request& r, std::size_t i) {
+    reply rep{ok_response(r.line())};
+    if (i == 0) rep.delay = 100ms;  // holds the only connection while the others queue
+    return rep;
+  }};
+  http::client_options opts{.limit = 1};
+  http::client session{opts};
+  std::vector<coreio::join_handle<std::string>> handles;
+  for (int i = 0; i < 6; ++i) {
+    handles.push_back(coreio::spawn(fetch_text(&session, srv.url("/" + std::to_string(i)))));
+    const std::size_t want = static_cast<std::size_t>(i);
+    // Request i is queued (or, for i == 0, holds the connection) before i + 1 starts.
+    EXPECT_TRUE(co_await until(
+        [&] { return i == 0 ? srv.requests() == 1 : session.stats().waiting == want; }));
+  }
+  for (int i = 0; i < 6; ++i) {
+    const std::string body = co_await handles[static_cast<std::size_t>(i)];
+    EXPECT_EQ(body, "GET /" + std::to_string(i) + " HTTP/1.1");
+  }
+  const auto seen = srv.seen();
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    EXPECT_EQ(seen[i].line(), "GET /" + std::to_string(i) + " HTTP/1.1");
+  EXPECT_EQ(srv.connections(), 1u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientPool, WaitersAreServedInOrder) { run_test(waiters_are_served_in_order); }
+
+coreio::task<void> dropped_response_never_holds_a_slot() {
+  raw_server srv{[](const seen_request& r, std::size_t) {
+    if (r.line().starts_with("GET /big")) return reply{ok_response(std::string(2'000'000, 'b'))};
+    return reply{ok_response("small")};
+  }};
+  http::client_options opts{.limit = 1};
+  http::client session{opts};
+  const std::string small = srv.url("/small"), big = srv.url("/big");
+  {
+    http::response r = co_await session.get(small);  // body fully buffered: drained on drop
+    EXPECT_EQ(r.status(), 200);
+  }
+  {
+    http::response r = co_await session.get(small);
+    EXPECT_EQ(r.status(), 200);
+  }
+  EXPECT_EQ(srv.connections(), 1u);  // the dropped small response gave its connection back
+  {
+    http::response r = co_await session.get(big);  // dropped unread: its connection is closed
+    EXPECT_EQ(r.status(), 200);
+  }
+  http::response again = co_await session.get(small);  // limit 1: would deadlock if held
+  EXPECT_EQ(co_await again.text(), "small");
+  EXPECT_EQ(srv.connections(), 2u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientPool, DroppedResponseNeverHoldsASlot) { run_test(dropped_response_never_holds_a_slot); }
+
+coreio::task<void> idle_expiry_follows_keep_alive_timeout() {
+  raw_server srv{[](const seen_request& r, std::size_t) {
+    if (r.line().starts_with("GET /short"))
+      return reply{ok_response("s", "Keep-Alive: timeout=1\r\n")};
+    return reply{ok_response("l", "Keep-Alive: timeout=30\r\n")};
+  }};
+  http::client session;
+  const std::string short_ka = srv.url("/short"), long_ka = srv.url("/long");
+  for (int i = 0; i < 2; ++i) (void)co_await fetch_text(&session, short_ka);
+  EXPECT_EQ(srv.connections(), 2u);  // timeout=1 minus the 1 s margin: never pooled
+  for (int i = 0; i < 2; ++i) (void)co_await fetch_text(&session, long_ka);
+  EXPECT_EQ(srv.connections(), 3u);
+  co_await session.close();
+
+  http::client_options no_keep{.keepalive_timeout = 0ms};
+  http::client other{no_keep};
+  for (int i = 0; i < 2; ++i) (void)co_await fetch_text(&other, long_ka);
+  EXPECT_EQ(srv.connections(), 5u);
+  co_await other.close();
+  co_await srv.stop();
+}
+TEST(ClientPool, IdleExpiryFollowsKeepAliveTimeout) {
+  run_test(idle_expiry_follows_keep_alive_timeout);
+}
+
+coreio::task<void> peer_closed_idle_connection_is_not_reused() {
+  raw_server srv{[](const seen_request&, std::size_t) {
+    return reply{ok_response("bye"), /*close_after=*/true};  // closes without Connection: close
+  }};
+  http::client session;
+  const std::string url = srv.url("/");
+  EXPECT_EQ(co_await fetch_text(&session, url), "bye");
+  EXPECT_TRUE(co_await until([&] { return srv.open_connections() == 0; }));
+  EXPECT_EQ(co_await fetch_text(&session, url), "bye");
+  EXPECT_EQ(srv.connections(), 2u);
+  EXPECT_EQ(session.stats().retries, 0u);  // seen before use, not by a failed request
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientPool, PeerClosedIdleConnectionIsNotReused) {
+  run_test(peer_closed_idle_connection_is_not_reused);
+}
+
+/// Answers the first request on each connection, closes on the second without answering: the
+/// keep-alive race (the server drops an idle connection just as the client reuses it).
+reply race_script(const seen_request& r, std::size_t) {
+  return r.connection_request == 0 ? reply{ok_response("first")} : reply{"", true};
+}
+
+coreio::task<void> reused_connection_race_is_retried_once_for_get() {
+  raw_server srv{race_script};
+  http::client session;
+  const std::string url = srv.url("/");
+  EXPECT_EQ(co_await fetch_text(&session, url), "first");
+  EXPECT_EQ(co_await fetch_text(&session, url), "first");  // died on reuse, retried on a new one
+  EXPECT_EQ(session.stats().retries, 1u);
+  EXPECT_EQ(srv.connections(), 2u);
+
+  // POST is not idempotent: the failure surfaces.
+  bool failed = false;
+  try {
+    http::response p = co_await session.post(url);
+    (void)p;
+  } catch (const http::error& e) {
+    failed = true;
+    EXPECT_NE(std::string(e.what()).find("closed"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(session.stats().retries, 1u);
+  // And the pool is healthy afterwards.
+  EXPECT_EQ(co_await fetch_text(&session, url), "first");
+  co_await session.close();
+
+  http::client_options no_retry{.retry_reused_idempotent = false};
+  http::client strict{no_retry};
+  EXPECT_EQ(co_await fetch_text(&strict, url), "first");
+  failed = false;
+  try {
+    (void)co_await fetch_text(&strict, url);
+  } catch (const http::error&) {
+    failed = true;
+  }
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(strict.stats().retries, 0u);
+  co_await strict.close();
+  co_await srv.stop();
+}
+TEST(ClientPool, ReusedConnectionRaceIsRetriedOnceForGet) {
+  run_test(reused_connection_race_is_retried_once_for_get);
+}
+
+coreio::task<void> stalled_request(http::client* session, std::string url, std::string* error) {
+  try {
+    http::response r = co_await session->get(url);
+    *error = "no error";
+  } catch (const http::error& e) {
+    *error = e.what();
+  }
+}
+
+coreio::task<void> close_cancels_requests_and_waits() {
+  raw_server srv{[](const seen_request&, std::size_t) { return reply{"", false, true}; }};
+  auto session = std::make_unique<http::client>();
+  std::string e1, e2;
+  auto h1 = coreio::spawn(stalled_request(session.get(), srv.url("/1"), &e1));
+  auto h2 = coreio::spawn(stalled_request(session.get(), srv.url("/2"), &e2));
+  EXPECT_TRUE(co_await until([&] { return srv.requests() == 2; }));
+  co_await session->close();
+  // close() waited until both requests had failed and left the client (their callers' tasks may
+  // still be catching the error).
+  EXPECT_EQ(session->stats().failures, 2u);
+  EXPECT_EQ(session->stats().open_connections, 0u);
+  co_await h1;
+  co_await h2;
+  EXPECT_NE(e1.find("closed"), std::string::npos) << e1;
+  EXPECT_NE(e2.find("closed"), std::string::npos) << e2;
+  EXPECT_TRUE(session->closed());
+  bool refused = false;
+  try {
+    const std::string url = srv.url("/3");
+    (void)co_await session->get(url);
+  } catch (const http::error&) {
+    refused = true;
+  }
+  EXPECT_TRUE(refused);
+  session.reset();
+  co_await srv.stop();
+}
+TEST(ClientPool, CloseCancelsRequestsAndWaits) { run_test(close_cancels_requests_and_waits); }
+
+coreio::task<void> hammer(http::client* session, std::string url, int n, int* ok) {
+  for (int i = 0; i < n; ++i) {
+    if (co_await fetch_text(session, url) == "h") ++*ok;
+  }
+}
+
+coreio::task<void> many_tasks_on_two_workers_share_the_pool() {
+  raw_server srv{[](const seen_request&, std::size_t) { return reply{ok_response("h")}; }};
+  http::client_options opts{.limit = 3};
+  http::client session{opts};
+  const int n = coreio_test::sanitized(200, 30);
+  std::vector<int> ok(6, 0);
+  std::vector<coreio::task<void>> all;
+  for (int t = 0; t < 6; ++t) all.push_back(hammer(&session, srv.url("/"), n, &ok[t]));
+  co_await coreio::gather(std::move(all));
+  for (int c : ok) EXPECT_EQ(c, n);
+  EXPECT_LE(srv.connections(), 3u);
+  const auto st = session.stats();
+  EXPECT_EQ(st.connections_opened + st.connections_reused, static_cast<std::uint64_t>(6 * n));
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientPool, ManyTasksOnTwoWorkersShareThePool) {
+  run_test(many_tasks_on_two_workers_share_the_pool);
+}
+
+}  // namespace
+}  // namespace coreio_http_test

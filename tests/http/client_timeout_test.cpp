@@ -1,0 +1,175 @@
+// http/client_timeout_test.cpp — a deadline for every phase: a server that stalls in each phase
+// gives a coreio::timeout_error naming that phase, the connection is dropped, and the next request
+// on the same client succeeds.
+#include <coreio/http/client.hpp>
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "support/client_support.hpp"
+
+namespace coreio_http_test {
+namespace {
+
+/// "/stall-head": nothing; "/stall-body": the head and 3 of 10 body bytes; "/slow": the head, then
+/// the body after 300 ms; anything else: "ok".
+reply staller(const seen_request& r, std::size_t) {
+  const std::string line = r.line();
+  if (line.find("/stall-head") != std::string::npos) return reply{"", false, true};
+  if (line.find("/stall-body") != std::string::npos)
+    return reply{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false, true};
+  if (line.find("/slow") != std::string::npos) {
+    reply rep{"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n"};
+    rep.then = "done";
+    rep.then_delay = 300ms;
+    return rep;
+  }
+  return reply{ok_response("ok")};
+}
+
+/// The what() of the timeout_error `get then read` throws, or "" if none.
+coreio::task<std::string> timeout_of(http::client* session, std::string url,
+                                     const http::request_options* o) {
+  std::string what;
+  try {
+    // Two statements, not `o ? co_await a : co_await b`: g++ 12 mishandles the temporary.
+    http::response r;
+    if (o) r = co_await session->get(url, *o);
+    else r = co_await session->get(url);
+    (void)co_await r.read();
+  } catch (const coreio::timeout_error& e) {
+    what = e.what();
+  }
+  co_return what;
+}
+
+coreio::task<std::string> ok_after(http::client* session, std::string url) {
+  http::response r = co_await session->get(url);
+  co_return co_await r.text();
+}
+
+coreio::task<void> each_phase_names_its_timeout() {
+  raw_server srv{staller};
+  http::client_options opts{.timeout = {.total = 10s, .headers = 100ms, .sock_read = 100ms}};
+  http::client session{opts};
+
+  std::string what = co_await timeout_of(&session, srv.url("/stall-head"), nullptr);
+  EXPECT_NE(what.find("http: headers timeout (100 ms)"), std::string::npos) << what;
+  EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");
+
+  what = co_await timeout_of(&session, srv.url("/stall-body"), nullptr);
+  EXPECT_NE(what.find("http: sock_read timeout (100 ms) reading the body"), std::string::npos)
+      << what;
+  EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");
+
+  // Per-request override: a total deadline that runs out while the body is read.
+  http::request_options total{.timeout = http::timeouts{.total = 150ms}};
+  what = co_await timeout_of(&session, srv.url("/slow"), &total);
+  EXPECT_NE(what.find("http: total timeout (150 ms)"), std::string::npos) << what;
+  EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");
+
+  // A generous override lets the slow one through.
+  http::request_options relaxed{.timeout = http::timeouts{.total = 10s}};
+  what = co_await timeout_of(&session, srv.url("/slow"), &relaxed);
+  EXPECT_EQ(what, "");
+
+  const http::client_stats st = session.stats();
+  EXPECT_EQ(st.timeouts[0], 1u);  // total
+  EXPECT_EQ(st.timeouts[4], 1u);  // headers
+  EXPECT_EQ(st.timeouts[5], 1u);  // sock_read
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientTimeout, EachPhaseNamesItsTimeout) { run_test(each_phase_names_its_timeout); }
+
+coreio::task<void> pool_wait_is_its_own_phase() {
+  raw_server srv{staller};
+  http::client_options opts{.limit = 1, .timeout = {.pool_wait = 100ms}};
+  http::client session{opts};
+  const std::string body_stall = srv.url("/stall-body");
+  http::response holder = co_await session.get(body_stall);  // holds the only slot
+  std::string what = co_await timeout_of(&session, srv.url("/ok"), nullptr);
+  EXPECT_NE(what.find("http: pool_wait timeout (100 ms) waiting for a connection slot"),
+            std::string::npos)
+      << what;
+  holder.close();  // gives the slot back
+  EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");
+  EXPECT_EQ(session.stats().timeouts[1], 1u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientTimeout, PoolWaitIsItsOwnPhase) { run_test(pool_wait_is_its_own_phase); }
+
+coreio::task<void> connect_covers_the_tls_handshake() {
+  // A TCP server that never answers the ClientHello.
+  raw_server srv{staller};
+  http::client_options opts{.timeout = {.connect = 100ms}};
+  http::client session{opts};
+  const std::string url = "https://127.0.0.1:" + std::to_string(srv.port()) + "/";
+  std::string what = co_await timeout_of(&session, url, nullptr);
+  EXPECT_NE(what.find("http: connect timeout (100 ms) in the TLS handshake with 127.0.0.1:"),
+            std::string::npos)
+      << what;
+  EXPECT_EQ(session.stats().timeouts[2], 1u);
+  EXPECT_EQ(session.stats().open_connections, 0u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientTimeout, ConnectCoversTheTlsHandshake) { run_test(connect_covers_the_tls_handshake); }
+
+coreio::task<void> sock_connect_runs_out_on_a_full_accept_queue() {
+  // A listener that never accepts, with the smallest backlog: once its accept queue is full the
+  // kernel drops further SYNs, so a connect hangs (loopback only, nothing leaves the machine).
+  auto listener = coreio::net::tcp_listener::bind("127.0.0.1", 0, {.backlog = 1});
+  const std::uint16_t port = listener.port();
+  std::vector<coreio::net::tcp_stream> fillers;
+  bool full = false;
+  for (int i = 0; i < 16 && !full; ++i) {
+    try {
+      auto c = coreio::net::tcp_stream::connect("127.0.0.1", port);
+      fillers.push_back(co_await coreio::wait_for(std::move(c), 200ms));
+    } catch (const coreio::timeout_error&) {
+      full = true;
+    }
+  }
+  EXPECT_TRUE(full);
+  http::client_options opts{.timeout = {.connect = 5s, .sock_connect = 100ms}};
+  http::client session{opts};
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  std::string what = co_await timeout_of(&session, url, nullptr);
+  EXPECT_NE(what.find("http: sock_connect timeout (100 ms) connecting to 127.0.0.1:"),
+            std::string::npos)
+      << what;
+  EXPECT_EQ(session.stats().timeouts[3], 1u);
+  EXPECT_EQ(session.stats().open_connections, 0u);  // the slot of the failed connect came back
+  co_await session.close();
+}
+TEST(ClientTimeout, SockConnectRunsOutOnAFullAcceptQueue) {
+  run_test(sock_connect_runs_out_on_a_full_accept_queue);
+}
+
+coreio::task<void> callers_own_deadline_cancels_cleanly() {
+  raw_server srv{staller};
+  http::client session;
+  bool timed_out = false;
+  try {
+    const std::string url = srv.url("/stall-head");
+    auto get = session.get(url);
+    (void)co_await coreio::wait_for(std::move(get), 100ms);
+  } catch (const coreio::timeout_error&) {
+    timed_out = true;
+  }
+  EXPECT_TRUE(timed_out);
+  EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");
+  EXPECT_EQ(session.stats().open_connections, 1u);  // the cancelled one was closed
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientTimeout, CallersOwnDeadlineCancelsCleanly) {
+  run_test(callers_own_deadline_cancels_cleanly);
+}
+
+}  // namespace
+}  // namespace coreio_http_test

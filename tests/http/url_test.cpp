@@ -1,0 +1,64 @@
+// http/url_test.cpp — src/http/url.hpp: parsing, percent-encoding, form encoding, references.
+#include "http/url.hpp"
+
+#include <gtest/gtest.h>
+
+#include <coreio/http/errors.hpp>
+
+namespace {
+
+using coreio::http::detail::append_params;
+using coreio::http::detail::form_encode;
+using coreio::http::detail::parse_url;
+using coreio::http::detail::percent_encode;
+using coreio::http::detail::resolve_reference;
+
+TEST(Url, ParsesTheParts) {
+  auto u = parse_url("HTTPS://User:p%40ss@Example.COM:8443/a/b?x=1#frag");
+  EXPECT_EQ(u.scheme, "https");
+  EXPECT_EQ(u.user, "User");
+  EXPECT_EQ(u.password, "p@ss");
+  EXPECT_EQ(u.host, "example.com");
+  EXPECT_EQ(u.port, 8443);
+  EXPECT_EQ(u.target, "/a/b?x=1");
+  EXPECT_EQ(u.authority(), "example.com:8443");
+  EXPECT_EQ(u.origin(), "https://example.com:8443");
+  EXPECT_EQ(u.str(), "https://example.com:8443/a/b?x=1");
+  auto v = parse_url("http://[::1]/");
+  EXPECT_EQ(v.host, "::1");
+  EXPECT_EQ(v.port, 80);
+  EXPECT_EQ(v.authority(), "[::1]");
+  EXPECT_EQ(parse_url("http://h?q").target, "/?q");
+  EXPECT_EQ(parse_url("http://h/caf\xc3\xa9").target, "/caf%C3%A9");
+}
+
+TEST(Url, RefusesWhatCannotBeARequestTarget) {
+  for (const char* bad : {"h/x", "ftp://h/", "http:///x", "http://h:0/", "http://h:65536/",
+                          "http://h:8x/", "http://h/a b", "http://h/a\r\nX: y", "http://[::1/"}) {
+    EXPECT_THROW(parse_url(bad), coreio::http::error) << bad;
+  }
+}
+
+TEST(Url, EncodesParamsAndForms) {
+  EXPECT_EQ(percent_encode("a b&c=d/é~"), "a%20b%26c%3Dd%2F%C3%A9~");
+  auto u = parse_url("http://h/p");
+  append_params(u, {{"q", "a b"}, {"empty", ""}});
+  EXPECT_EQ(u.target, "/p?q=a%20b&empty=");
+  auto w = parse_url("http://h/p?k=v");
+  append_params(w, {{"x", "1"}});
+  EXPECT_EQ(w.target, "/p?k=v&x=1");
+  EXPECT_EQ(form_encode({{"a b", "c+d"}, {"x", "1&2"}}), "a+b=c%2Bd&x=1%262");
+}
+
+TEST(Url, ResolvesRedirectReferences) {
+  const auto base = parse_url("http://u:p@h:81/a/b/c?q=1");
+  EXPECT_EQ(resolve_reference(base, "/x").str(), "http://h:81/x");
+  EXPECT_EQ(resolve_reference(base, "d").str(), "http://h:81/a/b/d");
+  EXPECT_EQ(resolve_reference(base, "../d?z").str(), "http://h:81/a/d?z");
+  EXPECT_EQ(resolve_reference(base, "?n=2").str(), "http://h:81/a/b/c?n=2");
+  EXPECT_EQ(resolve_reference(base, "//other/p").str(), "http://other/p");
+  EXPECT_EQ(resolve_reference(base, "https://s/").str(), "https://s/");
+  EXPECT_TRUE(resolve_reference(base, "/x").user.empty());
+}
+
+}  // namespace
