@@ -34,11 +34,11 @@ namespace coreio::http::detail {
 /// Size limits in bytes (counts for max_headers). Defaults: the client's (issue 11); the server
 /// passes 8 KiB / 8 KiB / 32 KiB / 100.
 struct parse_limits {
-  std::size_t max_start_line = 8 * 1024;   ///< request line or status line
-  std::size_t max_field = 8 * 1024;        ///< one header line (name + value)
-  std::size_t max_head = 64 * 1024;        ///< the whole head
-  std::size_t max_headers = 128;           ///< header fields
-  std::optional<std::uint64_t> max_body;   ///< bytes of body (de-chunked); nullopt = no limit
+  std::size_t max_start_line = 8 * 1024;  ///< request line or status line
+  std::size_t max_field = 8 * 1024;       ///< one header line (name + value)
+  std::size_t max_head = 64 * 1024;       ///< the whole head
+  std::size_t max_headers = 128;          ///< header fields
+  std::optional<std::uint64_t> max_body;  ///< bytes of body (de-chunked); nullopt = no limit
 };
 
 /// One header field as received (name's case kept; value without surrounding whitespace).
@@ -55,12 +55,12 @@ struct message_head {
   std::string reason;
   int version_major = 1;
   int version_minor = 1;
-  std::vector<field> headers;                 ///< in order, duplicates kept
-  bool keep_alive = true;                     ///< after this message (llhttp_should_keep_alive)
-  bool chunked = false;                       ///< Transfer-Encoding: chunked
+  std::vector<field> headers;  ///< in order, duplicates kept
+  bool keep_alive = true;      ///< after this message (llhttp_should_keep_alive)
+  bool chunked = false;        ///< Transfer-Encoding: chunked
   std::optional<std::uint64_t> content_length;
   bool upgrade = false;
-  bool expect_continue = false;               ///< request with Expect: 100-continue
+  bool expect_continue = false;  ///< request with Expect: 100-continue
   /// First value of a header, case-insensitive name; nullopt if absent.
   std::optional<std::string_view> find(std::string_view name) const noexcept;
 };
@@ -70,7 +70,7 @@ enum class parse_event { need_more, head, body, end };
 struct parse_result {
   std::size_t consumed = 0;
   parse_event event = parse_event::need_more;
-  std::span<const char> body;   ///< for parse_event::body
+  std::span<const char> body;  ///< for parse_event::body
 };
 
 class parser {

@@ -25,14 +25,14 @@ class error : public std::runtime_error {
 
 /// Which limit a limit_error breached (RFC 9112 section 2.3 and 5; the server's status for each).
 enum class limit_kind {
-  request_line,   ///< request line too long (server: 414)
-  status_line,    ///< status line too long
-  header_field,   ///< one header line too long (server: 431)
-  header_block,   ///< the whole head too long (server: 431)
-  header_count,   ///< too many header fields (server: 431)
-  body,           ///< body over max_body (server: 413)
-  decoded_body,   ///< decoded (decompressed) body over its cap, or a compression ratio over its cap
-  chunk_extension ///< a chunk extension too long (server: 400)
+  request_line,  ///< request line too long (server: 414)
+  status_line,   ///< status line too long
+  header_field,  ///< one header line too long (server: 431)
+  header_block,  ///< the whole head too long (server: 431)
+  header_count,  ///< too many header fields (server: 431)
+  body,          ///< body over max_body (server: 413)
+  decoded_body,  ///< decoded (decompressed) body over its cap, or a compression ratio over its cap
+  chunk_extension  ///< a chunk extension too long (server: 400)
 };
 
 /// An http::error for a breached limit: limit() says which, max() its value in bytes (or count).
