@@ -317,9 +317,11 @@ class connection {
         if (rs.head.content_length && *rs.head.content_length > o.max_body) throw reject{413};
         out_ += "HTTP/1.1 100 Continue\r\n\r\n";
       }
+      bool fed = false;  // a message without a body reaches its end on an empty feed
       while (true) {
         detail::parse_result r{};
-        if (!in_.empty()) {
+        if (!in_.empty() || !fed) {
+          fed = true;
           r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
           if (r.event == detail::parse_event::body) {
             rs.body.append(r.body.data(), r.body.size());
