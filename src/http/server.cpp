@@ -328,7 +328,10 @@ class connection {
           }
           in_.erase(0, r.consumed);
           if (r.event == detail::parse_event::end) break;
-          if (r.event == detail::parse_event::body) continue;
+          if (r.event == detail::parse_event::body) {
+            fed = false;  // the end may come on an empty feed after the last body bytes
+            continue;
+          }
         }
         bool more = false;
         try {
@@ -345,10 +348,11 @@ class connection {
       parser_.reset();
 
       // ---- dispatch ----
-      const bool close = !rs.head.keep_alive || served >= o.keepalive_requests ||
-                         st_->stopping.load(std::memory_order_acquire);
       task<response> d = dispatch(rs);
       response res = co_await std::move(d);
+      // After the handler: a stop() that came while it ran closes the connection too.
+      const bool close = !rs.head.keep_alive || served >= o.keepalive_requests ||
+                         st_->stopping.load(std::memory_order_acquire);
       append_response(out_, res, *st_, is_head, close);
       if (close) co_return;
     }
