@@ -9,11 +9,11 @@
 #include <coreio/coreio.hpp>
 #include <coreio/http.hpp>
 
+#include <pthread.h>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <pthread.h>
 #include <string>
 #include <string_view>
 #include <thread>

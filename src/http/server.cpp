@@ -50,7 +50,7 @@ struct server_state {
   std::vector<route_entry> routes;
   net::tcp_listener listener;
   std::mutex mu;
-  std::optional<net::server> net_srv;               // guarded by mu
+  std::optional<net::server> net_srv;                 // guarded by mu
   std::map<std::uint64_t, join_handle<void>*> conns;  // guarded by mu
   std::uint64_t next_id = 0;                          // guarded by mu
   std::atomic<bool> stopping{false};
@@ -164,18 +164,20 @@ void append_response(std::string& out, const response& r, const detail::server_s
   if (!head_only && !no_body) out += r.body();
 }
 
-response plain(int status, std::string body) {
-  return response{status, std::move(body)};
-}
+response plain(int status, std::string body) { return response{status, std::move(body)}; }
 
 int status_for(const limit_error& e) noexcept {
   switch (e.limit()) {
-    case limit_kind::request_line: return 414;
+    case limit_kind::request_line:
+      return 414;
     case limit_kind::header_field:
     case limit_kind::header_block:
-    case limit_kind::header_count: return 431;
-    case limit_kind::body: return 413;
-    default: return 400;
+    case limit_kind::header_count:
+      return 431;
+    case limit_kind::body:
+      return 413;
+    default:
+      return 400;
   }
 }
 
@@ -288,7 +290,8 @@ class connection {
         }
         if (!started) {
           if (st_->stopping.load(std::memory_order_acquire)) co_return;
-          const auto slice = std::min(idle_deadline, steady::now() + std::chrono::milliseconds(100));
+          const auto slice =
+              std::min(idle_deadline, steady::now() + std::chrono::milliseconds(100));
           try {
             if (!co_await read_more(slice)) co_return;
           } catch (const timeout_error&) {
@@ -365,7 +368,8 @@ class connection {
       while (!v.empty()) {
         const std::size_t comma = std::min(v.find(','), v.size());
         std::string_view item = v.substr(0, comma);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+          item.remove_prefix(1);
         while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
         if (!item.empty() && !iequal(item, "chunked")) throw reject{501};
         v.remove_prefix(std::min(comma + 1, v.size()));
@@ -461,7 +465,8 @@ std::optional<std::string> request::query(std::string_view name) const {
     const std::size_t eq = item.find('=');
     const std::string key = percent_decode(item.substr(0, eq), true);
     if (key == name) {
-      return eq == std::string_view::npos ? std::string() : percent_decode(item.substr(eq + 1), true);
+      return eq == std::string_view::npos ? std::string()
+                                          : percent_decode(item.substr(eq + 1), true);
     }
     q.remove_prefix(std::min(amp + 1, q.size()));
   }

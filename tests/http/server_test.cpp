@@ -7,12 +7,12 @@
 
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -176,9 +176,11 @@ coreio::task<void> malformed_requests() {
        "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
        "0\r\n\r\n",
        "HTTP/1.1 400"},
-      {"duplicate CL", "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+      {"duplicate CL",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
        "HTTP/1.1 400"},
-      {"malformed CL", "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\na", "HTTP/1.1 400"},
+      {"malformed CL", "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\na",
+       "HTTP/1.1 400"},
       {"obs-fold", "GET /hello HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", "HTTP/1.1 400"},
       {"space before colon", "GET /hello HTTP/1.1\r\nHost : a\r\n\r\n", "HTTP/1.1 400"},
       {"bare LF", "GET /hello HTTP/1.1\nHost: a\r\n\r\n", "HTTP/1.1 400"},
@@ -196,22 +198,26 @@ coreio::task<void> malformed_requests() {
        "HTTP/1.1 501"},
       {"long request line", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n",
        "HTTP/1.1 414"},
-      {"long header", "GET /hello HTTP/1.1\r\nHost: a\r\nX-A: " + std::string(9000, 'b') + "\r\n\r\n",
+      {"long header",
+       "GET /hello HTTP/1.1\r\nHost: a\r\nX-A: " + std::string(9000, 'b') + "\r\n\r\n",
        "HTTP/1.1 431"},
-      {"big head", [] {
+      {"big head",
+       [] {
          std::string s = "GET /hello HTTP/1.1\r\nHost: a\r\n";
-         for (int i = 0; i < 8; ++i) s += "X-" + std::to_string(i) + ": " + std::string(5000, 'c') + "\r\n";
+         for (int i = 0; i < 8; ++i)
+           s += "X-" + std::to_string(i) + ": " + std::string(5000, 'c') + "\r\n";
          return s + "\r\n";
        }(),
        "HTTP/1.1 431"},
-      {"many headers", [] {
+      {"many headers",
+       [] {
          std::string s = "GET /hello HTTP/1.1\r\nHost: a\r\n";
          for (int i = 0; i < 120; ++i) s += "X-" + std::to_string(i) + ": v\r\n";
          return s + "\r\n";
        }(),
        "HTTP/1.1 431"},
-      {"body over max_body", "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n" +
-                                 std::string(5000, 'd'),
+      {"body over max_body",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'd'),
        "HTTP/1.1 413"},
   };
   for (const bad_case& c : cases) {
@@ -227,12 +233,13 @@ TEST(Server, MalformedRequestsGetTheirStatusAndClose) { run_test(malformed_reque
 
 coreio::task<void> pipelining_in_order() {
   running_server rs{test_options()};
-  std::string bytes = "GET /users/1 HTTP/1.1\r\nHost: a\r\n\r\n"
-                      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody"
-                      "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"
-                      "HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n"
-                      "GET /users/2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
-                      "GET /users/3 HTTP/1.1\r\nHost: a\r\n\r\n";  // after close: not answered
+  std::string bytes =
+      "GET /users/1 HTTP/1.1\r\nHost: a\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody"
+      "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"
+      "HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n"
+      "GET /users/2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+      "GET /users/3 HTTP/1.1\r\nHost: a\r\n\r\n";  // after close: not answered
   const std::string got = co_await exchange(rs.port, std::move(bytes));
   const std::size_t a = got.find("\r\n\r\n1 /users/1 -");
   const std::size_t b = got.find("\r\n\r\nbody", a);
@@ -254,8 +261,9 @@ coreio::task<void> keepalive_requests_cap() {
   http::server_options o = test_options();
   o.keepalive_requests = 2;
   running_server rs{o};
-  std::string bytes = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
-                      "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+  std::string bytes =
+      "GET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
+      "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
   const std::string got = co_await exchange(rs.port, std::move(bytes));
   EXPECT_EQ(count(got, "HTTP/1.1 200"), 2u);
   EXPECT_EQ(count(got, "Connection: close"), 1u);
@@ -271,7 +279,8 @@ coreio::task<void> header_deadline() {
   const std::string got = co_await exchange(rs.port, "GET /hello HTTP/1.1\r\nHost: a\r\nX-Slo");
   EXPECT_EQ(status_line(got), "HTTP/1.1 408 Request Timeout");
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
-  const std::string body = co_await exchange(rs.port, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab");
+  const std::string body =
+      co_await exchange(rs.port, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab");
   EXPECT_EQ(status_line(body), "HTTP/1.1 408 Request Timeout");
   co_await rs.stop();
 }
@@ -324,12 +333,13 @@ coreio::task<void> drain_deadline_cancels() {
   o.drain_timeout = 200ms;
   auto entered = std::make_shared<coreio::event>();
   running_server rs{o, [&](http::server& srv) {
-                      srv.route("GET", "/never", [entered](http::request&) -> coreio::task<http::response> {
-                        entered->set();
-                        coreio::event never;
-                        co_await never.wait();
-                        co_return http::response{200, "never"};
-                      });
+                      srv.route("GET", "/never",
+                                [entered](http::request&) -> coreio::task<http::response> {
+                                  entered->set();
+                                  coreio::event never;
+                                  co_await never.wait();
+                                  co_return http::response{200, "never"};
+                                });
                     }};
   const std::string req = "GET /never HTTP/1.1\r\nHost: a\r\n\r\n";
   coreio::join_handle<std::string> inflight = coreio::spawn(exchange(rs.port, req));
@@ -351,7 +361,8 @@ std::string run_curl(const std::string& args) {
   const std::string cmd = "curl -sS --max-time 10 " + args + " > " + path + " 2>&1";
   const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
   pid_t pid = 0;
-  if (posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char* const*>(argv), environ) != 0) {
+  if (posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char* const*>(argv), environ) !=
+      0) {
     return "posix_spawn failed";
   }
   int status = 0;
