@@ -554,6 +554,9 @@ task<void> server::serve() {
   }
   task<void> rest = ns.wait();
   co_await std::move(rest);
+  // The net server holds the connection handler, which holds this state: break the cycle.
+  std::lock_guard lk(st->mu);
+  st->net_srv.reset();
 }
 
 void server::stop() {
