@@ -5,6 +5,7 @@
 //
 // Usage: coreio_peer [--threads N] <workload> [args...]
 //   spawn N | fib N | skynet LEAVES | yield TASKS YIELDS | timers N MAX_MS
+//   http-server PORT   (GET /hello.txt on 127.0.0.1:PORT with http::server until SIGTERM/SIGINT)
 //   echo-server PORT   (TCP echo on 127.0.0.1:PORT until SIGTERM/SIGINT; run.sh drives the load;
 //                       net::serve, or with COREIO_ECHO=loop the plain accept-and-spawn loop)
 //   coreio_peer --version
@@ -88,7 +89,7 @@ long vm_hwm_kb() {
                "coreio_peer: %s\n"
                "usage: coreio_peer [--threads N] <workload> [args...]\n"
                "  spawn N | fib N | skynet LEAVES | yield TASKS YIELDS | timers N MAX_MS\n"
-               "  http-client N CONC URL | echo-server PORT\n",
+               "  http-client N CONC URL | echo-server PORT | http-server PORT\n",
                msg);
   std::exit(2);
 }
@@ -227,6 +228,38 @@ int serve_echo(int threads, std::uint16_t port) {
   return 0;  // ~runtime cancels the server and its connections
 }
 
+// ---- http-server: GET /hello.txt -> "Hello, World!" on http::server until SIGTERM/SIGINT ------
+std::atomic<coreio::http::server*> g_http_server{nullptr};
+
+coreio::task<void> http_server(std::uint16_t port) {
+  coreio::http::server_options opts{};
+  opts.drain_timeout = std::chrono::milliseconds(2000);
+  coreio::http::server srv{opts};
+  srv.route("GET", "/hello.txt", [](coreio::http::request&) -> coreio::task<coreio::http::response> {
+    co_return coreio::http::response{200, "Hello, World!"};
+  });
+  srv.bind("127.0.0.1", port);
+  g_http_server.store(&srv);
+  co_await srv.serve();
+  g_http_server.store(nullptr);
+}
+
+/// Serves until SIGTERM or SIGINT, then stops the server gracefully and waits for its drain.
+int serve_http(int threads, std::uint16_t port) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the workers start: they inherit the mask
+  coreio::runtime rt{coreio::runtime_options{.workers = static_cast<std::size_t>(threads)}};
+  auto h = rt.spawn(http_server(port));
+  int sig = 0;
+  sigwait(&set, &sig);
+  if (coreio::http::server* s = g_http_server.load()) s->stop();
+  h.get();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -245,6 +278,14 @@ int main(int argc, char** argv) {
   }
   if (i >= argc) usage("no workload");
   const std::string workload = argv[i++];
+  if (workload == "http-server") {
+    try {
+      return serve_http(threads, static_cast<std::uint16_t>(arg_u64(argc, argv, i, 18080)));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "coreio_peer: http-server: %s\n", e.what());
+      return 1;
+    }
+  }
   if (workload == "echo-server") {
     try {
       return serve_echo(threads, static_cast<std::uint16_t>(arg_u64(argc, argv, i, 18080)));

@@ -3,7 +3,7 @@
 # and exports its path as COREIO_PEER_BIN. Source: bench/peers/coreio_peer.cpp,
 # running the coreio flavours of bench/workloads/.
 
-IMPL_WORKLOADS="spawn fib skynet yield timers echo http-client"
+IMPL_WORKLOADS="spawn fib skynet yield timers echo http-server http-client"
 IMPL_THREADS="$THREADS"
 
 impl_build() {
@@ -24,5 +24,6 @@ impl_run() { exec "$COREIO_PEER_BIN" --threads "$THREADS" "$@"; }
 impl_serve() {
   case $1 in
     echo) exec "$COREIO_PEER_BIN" --threads "$THREADS" echo-server "$2" ;;
+    http-server) exec "$COREIO_PEER_BIN" --threads "$THREADS" http-server "$2" ;;
   esac
 }
