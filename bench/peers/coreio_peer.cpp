@@ -235,9 +235,10 @@ coreio::task<void> http_server(std::uint16_t port) {
   coreio::http::server_options opts{};
   opts.drain_timeout = std::chrono::milliseconds(2000);
   coreio::http::server srv{opts};
-  srv.route("GET", "/hello.txt", [](coreio::http::request&) -> coreio::task<coreio::http::response> {
-    co_return coreio::http::response{200, "Hello, World!"};
-  });
+  srv.route("GET", "/hello.txt",
+            [](coreio::http::request&) -> coreio::task<coreio::http::response> {
+              co_return coreio::http::response{200, "Hello, World!"};
+            });
   srv.bind("127.0.0.1", port);
   g_http_server.store(&srv);
   co_await srv.serve();
