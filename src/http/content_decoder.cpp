@@ -26,6 +26,7 @@
 
 #include <cctype>
 #include <vector>
+#include "http/text.hpp"
 
 namespace coreio::http::detail {
 
@@ -33,23 +34,6 @@ namespace {
 
 constexpr std::size_t step_size = 64 * 1024;
 constexpr std::uint64_t ratio_floor = 1u << 20;  // the ratio is checked past this much output
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // What every decoder shares: its name for messages, the caps and the byte counts.
 class capped_decoder : public content_decoder {
@@ -324,7 +308,7 @@ class chain_decoder final : public capped_decoder {
 
 std::unique_ptr<content_decoder> content_decoder::make(std::string_view coding,
                                                        decode_limits limits) {
-  const std::string_view c = trim(coding);
+  const std::string_view c = trim_ows(coding);
   if (iequals(c, "identity")) return nullptr;
   if (iequals(c, "gzip") || iequals(c, "x-gzip")) {
     return std::make_unique<zlib_decoder>(zlib_decoder::kind::gzip, limits);
@@ -343,7 +327,7 @@ std::unique_ptr<content_decoder> content_decoder::make_chain(std::string_view co
   std::string_view rest = codings;
   for (;;) {
     const auto comma = rest.find(',');
-    const std::string_view item = trim(rest.substr(0, comma));
+    const std::string_view item = trim_ows(rest.substr(0, comma));
     if (!item.empty()) {
       if (auto d = make(item, limits)) stages.push_back(std::move(d));
     }

@@ -6,16 +6,11 @@
 #include <charconv>
 #include <ctime>
 #include <string>
+#include "http/text.hpp"
 
 namespace coreio::http::detail {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::string lower(std::string_view s) {
   std::string r(s);
@@ -72,23 +67,23 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
   c.created = now;
   std::string_view rest = set_cookie;
   const std::size_t semi = rest.find(';');
-  const std::string_view pair = trim(rest.substr(0, semi));
+  const std::string_view pair = trim_ows(rest.substr(0, semi));
   rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
   const std::size_t eq = pair.find('=');
   if (eq == std::string_view::npos) return;
-  c.name = std::string(trim(pair.substr(0, eq)));
-  c.value = std::string(trim(pair.substr(eq + 1)));
+  c.name = std::string(trim_ows(pair.substr(0, eq)));
+  c.value = std::string(trim_ows(pair.substr(eq + 1)));
   if (c.name.empty()) return;
   c.domain = from.host;
   c.path = default_path(from.target);
   bool have_max_age = false;
   while (!rest.empty()) {
     const std::size_t s = rest.find(';');
-    const std::string_view attr = trim(rest.substr(0, s));
+    const std::string_view attr = trim_ows(rest.substr(0, s));
     rest = s == std::string_view::npos ? std::string_view{} : rest.substr(s + 1);
     const std::size_t e = attr.find('=');
-    const std::string key = lower(trim(attr.substr(0, e)));
-    const std::string_view val = e == std::string_view::npos ? "" : trim(attr.substr(e + 1));
+    const std::string key = lower(trim_ows(attr.substr(0, e)));
+    const std::string_view val = e == std::string_view::npos ? "" : trim_ows(attr.substr(e + 1));
     if (key == "domain" && !val.empty()) {
       std::string d = lower(val);
       if (d.front() == '.') d.erase(0, 1);

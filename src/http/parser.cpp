@@ -35,27 +35,11 @@
 #include <charconv>
 #include <cstdio>
 #include <limits>
+#include "http/text.hpp"
 
 namespace coreio::http::detail {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::string hex_byte(unsigned char c) {
   char buf[8];
@@ -433,7 +417,7 @@ int parser::impl::cb_on_chunk_complete(llhttp_t* p) {
 }
 
 int parser::impl::on_field_done() {
-  std::string_view value = trim(field_value);
+  std::string_view value = trim_ows(field_value);
   if (state == phase::trailers) {  // a trailer field (head_scan bounded it): dropped
     field_name.clear();
     field_value.clear();
@@ -456,7 +440,7 @@ int parser::impl::on_field_done() {
     std::string_view rest = value;
     for (;;) {
       const auto comma = rest.find(',');
-      const std::string_view item = trim(rest.substr(0, comma));
+      const std::string_view item = trim_ows(rest.substr(0, comma));
       if (!item.empty()) transfer_encodings.emplace_back(item);
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
@@ -496,7 +480,7 @@ int parser::impl::on_headers_done() {
   if (request) {
     if (hosts > 1) return fail("http: several Host fields");
     if (hosts == 0 && http11) return fail("http: HTTP/1.1 request without a Host field");
-    if (auto e = head.find("expect")) head.expect_continue = iequals(trim(*e), "100-continue");
+    if (auto e = head.find("expect")) head.expect_continue = iequals(trim_ows(*e), "100-continue");
   }
   head.upgrade = p.upgrade != 0;
   head.keep_alive = llhttp_should_keep_alive(&p) != 0;

@@ -7,17 +7,13 @@
 #include <utility>
 
 #include "http/client_core.hpp"
+#include "http/text.hpp"
 
 namespace coreio::http {
 
-namespace {
+using detail::iequals;
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+namespace {
 
 /// Content-Type's charset parameter, lowercase, "" if none.
 std::string charset_of(std::optional<std::string_view> type) {

@@ -1,0 +1,33 @@
+// src/http/text.hpp — the small text helpers of HTTP field handling, shared by the parser, the
+// decoders, the response and the cookie jar: ASCII case-insensitive comparison (field names and
+// tokens are case-insensitive, RFC 9110 section 5.1) and trimming of optional whitespace (OWS: SP
+// and HTAB, RFC 9110 section 5.6.3).
+// Thread safety: pure functions.
+#pragma once
+
+#include <cctype>
+#include <cstddef>
+#include <string_view>
+
+namespace coreio::http::detail {
+
+/// a == b ignoring ASCII case.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// s without leading and trailing SP / HTAB.
+inline std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace coreio::http::detail
