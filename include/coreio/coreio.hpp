@@ -8,6 +8,7 @@
 #include <coreio/interval.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/metrics.hpp>
+#include <coreio/metrics_text.hpp>
 #include <coreio/net.hpp>
 #include <coreio/outcome.hpp>
 #include <coreio/runtime.hpp>

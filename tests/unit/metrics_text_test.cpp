@@ -1,0 +1,123 @@
+// metrics_text_test.cpp — coreio/metrics_text.hpp: the Prometheus text exposition of a runtime's
+// counters. Every family has its HELP and TYPE lines before its samples, one sample per worker,
+// values that match the snapshot they were rendered from, and promtool (Debian's prometheus
+// package, installed by tools/dev setup) accepts the text.
+#include <coreio/metrics_text.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <coreio/gather.hpp>
+#include <coreio/runtime.hpp>
+#include <coreio/spawn.hpp>
+
+namespace {
+
+struct parsed {
+  std::map<std::string, std::string> type;     // family -> counter | gauge
+  std::set<std::string> help;                  // families with a HELP line
+  std::map<std::string, std::string> samples;  // "name{labels}" -> value
+};
+
+// A strict reader of what metrics_text writes: a sample must follow its family's HELP and TYPE.
+parsed parse(const std::string& text) {
+  parsed p;
+  std::istringstream in(text);
+  std::string line, current;
+  while (std::getline(in, line)) {
+    if (line.rfind("# HELP ", 0) == 0) {
+      current = line.substr(7, line.find(' ', 7) - 7);
+      p.help.insert(current);
+    } else if (line.rfind("# TYPE ", 0) == 0) {
+      auto sp = line.find(' ', 7);
+      EXPECT_EQ(line.substr(7, sp - 7), current) << "TYPE without its HELP: " << line;
+      p.type[current] = line.substr(sp + 1);
+    } else {
+      auto sp = line.rfind(' ');
+      std::string key = line.substr(0, sp);
+      EXPECT_EQ(key.substr(0, key.find('{')), current) << "sample outside its family: " << line;
+      EXPECT_TRUE(p.samples.emplace(key, line.substr(sp + 1)).second) << "duplicate: " << line;
+    }
+  }
+  return p;
+}
+
+coreio::task<int> leaf(int i) { co_return i; }
+
+coreio::task<int> work() {
+  std::vector<coreio::task<int>> ts;
+  for (int i = 0; i < 100; ++i) ts.push_back(leaf(i));
+  auto rs = co_await coreio::gather(std::move(ts));
+  int sum = 0;
+  for (int r : rs) sum += r;
+  co_return sum;
+}
+
+TEST(MetricsTextTest, EveryFamilyHasHelpTypeAndOneSamplePerWorker) {
+  coreio::runtime rt{{.workers = 2}};
+  EXPECT_EQ(rt.block_on(work()), 4950);
+  const coreio::runtime_metrics m = rt.metrics();
+  const parsed p = parse(coreio::metrics_text(m));
+
+  ASSERT_FALSE(p.type.empty());
+  for (const auto& [family, type] : p.type) {
+    EXPECT_TRUE(p.help.contains(family)) << family;
+    EXPECT_TRUE(type == "counter" || type == "gauge") << family << " " << type;
+    EXPECT_EQ(type == "counter", family.ends_with("_total")) << family;
+    if (family.rfind("coreio_worker_", 0) == 0) {
+      for (int w = 0; w < 2; ++w) {
+        EXPECT_TRUE(p.samples.contains(family + "{worker=\"" + std::to_string(w) + "\"}"))
+            << family << " worker " << w;
+      }
+    }
+  }
+  // Values are the snapshot's, not another one's.
+  EXPECT_EQ(p.samples.at("coreio_workers"), "2");
+  EXPECT_EQ(p.samples.at("coreio_tasks_spawned_total"), std::to_string(m.tasks_spawned));
+  EXPECT_GE(m.tasks_spawned, 100u);
+  EXPECT_EQ(p.samples.at("coreio_worker_polls_total{worker=\"1\"}"),
+            std::to_string(m.workers[1].polls));
+  EXPECT_DOUBLE_EQ(std::stod(p.samples.at("coreio_worker_busy_seconds_total{worker=\"0\"}")),
+                   static_cast<double>(m.workers[0].busy_ns) * 1e-9);
+}
+
+TEST(MetricsTextTest, OfARuntimeIsItsSnapshotRendered) {
+  coreio::runtime rt{{.workers = 1}};
+  const std::string text = coreio::metrics_text(rt);
+  EXPECT_NE(text.find("coreio_workers 1\n"), std::string::npos);
+  EXPECT_NE(text.find("coreio_worker_polls_total{worker=\"0\"} "), std::string::npos);
+  EXPECT_EQ(text.find("worker=\"1\""), std::string::npos);
+}
+
+TEST(MetricsTextTest, PromtoolAcceptsIt) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    FAIL() << "promtool not found: tools/dev setup installs Debian's prometheus package";
+  }
+  coreio::runtime rt{{.workers = 2}};
+  EXPECT_EQ(rt.block_on(work()), 4950);
+  const std::string path = ::testing::TempDir() + "coreio_metrics_text_test.prom";
+  {
+    std::ofstream f(path);
+    f << coreio::metrics_text(rt);
+  }
+  // promtool check metrics lints names, units and types and exits non-zero on any problem.
+  const std::string cmd = "promtool check metrics < " + path + " 2>&1";
+  std::FILE* pipe = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  const int status = ::pclose(pipe);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out, "") << out;
+  std::remove(path.c_str());
+}
+
+}  // namespace
