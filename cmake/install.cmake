@@ -27,6 +27,8 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/coreio"
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h" PATTERN "*.ipp")
 
+# The profiling tools (issue 13): Python 3 scripts, standard library only.
+install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/coreio-trace" DESTINATION "${CMAKE_INSTALL_BINDIR}")
 install(EXPORT coreioTargets
   NAMESPACE coreio::
   FILE coreioTargets.cmake

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""tools/coreio-trace against a small trace whose answers are known: busy time and polls per
+worker, names by poll time, the steal matrix, the longest polls with their spawn place, and an SVG
+that parses as XML with one bar per poll and per park. Run by CTest (label "tools")."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "coreio-trace")
+
+TRACE = {"displayTimeUnit": "ns", "traceEvents": [
+    {"ph": "M", "name": "process_name", "pid": 1, "tid": 0, "ts": 0, "args": {"name": "coreio"}},
+    {"ph": "M", "name": "thread_name", "pid": 1, "tid": 0, "ts": 0, "args": {"name": "worker 0"}},
+    {"ph": "M", "name": "thread_name", "pid": 1, "tid": 1, "ts": 0, "args": {"name": "worker 1"}},
+    {"ph": "X", "cat": "poll", "name": "fetch", "pid": 1, "tid": 0, "ts": 0.0, "dur": 10.0,
+     "args": {"task": 1, "spawned_at": "scraper.cpp:12"}},
+    {"ph": "X", "cat": "poll", "name": "fetch", "pid": 1, "tid": 0, "ts": 30.0, "dur": 20.0,
+     "args": {"task": 1, "spawned_at": "scraper.cpp:12"}},
+    {"ph": "X", "cat": "poll", "name": "parse", "pid": 1, "tid": 1, "ts": 15.0, "dur": 85.0,
+     "args": {"task": 2}},
+    {"ph": "X", "cat": "park", "name": "park", "pid": 1, "tid": 0, "ts": 50.0, "dur": 40.0},
+    {"ph": "i", "cat": "sched", "name": "steal", "pid": 1, "tid": 1, "ts": 14.0, "s": "t",
+     "args": {"from": 0, "tasks": 3}},
+    {"ph": "s", "cat": "spawn", "name": "spawn", "pid": 1, "tid": 0, "ts": 1.0, "id": 1},
+]}
+
+
+class CoreioTraceTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.trace = os.path.join(self.dir.name, "t.json")
+        with open(self.trace, "w", encoding="utf-8") as f:
+            json.dump(TRACE, f)
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def run_tool(self, *args):
+        return subprocess.run([sys.executable, TOOL, self.trace, *args], check=True,
+                              capture_output=True, text=True)
+
+    def test_summary_counts_match_the_trace(self):
+        s = json.loads(self.run_tool("--json").stdout)
+        self.assertEqual(s["span_us"], 100.0)
+        w0, w1 = s["workers"]
+        self.assertEqual((w0["name"], w0["polls"], w0["busy_us"], w0["parks"]), ("worker 0", 2, 30.0, 1))
+        self.assertEqual((w1["name"], w1["polls"], w1["busy_us"], w1["parks"]), ("worker 1", 1, 85.0, 0))
+        self.assertAlmostEqual(w1["busy_pct"], 85.0)
+        self.assertEqual([(r["name"], r["polls"]) for r in s["top_names"]], [("parse", 1), ("fetch", 2)])
+        self.assertEqual(s["steals"], [{"thief": 1, "victim": 0, "tasks": 3}])
+        self.assertEqual(s["longest_polls"][0]["name"], "parse")
+        self.assertEqual(s["longest_polls"][1]["spawned_at"], "scraper.cpp:12")
+
+    def test_text_summary_names_every_worker(self):
+        out = self.run_tool().stdout
+        self.assertIn("worker 0", out)
+        self.assertIn("worker 1", out)
+        self.assertIn("1 <- 0: 3", out)
+        self.assertIn("spawned at scraper.cpp:12", out)
+
+    def test_svg_has_a_bar_per_poll_and_park(self):
+        path = os.path.join(self.dir.name, "t.svg")
+        self.run_tool("--svg", path)
+        root = ET.parse(path).getroot()
+        ns = "{http://www.w3.org/2000/svg}"
+        titled = [r for r in root.iter(ns + "rect") if r.find(ns + "title") is not None]
+        self.assertEqual(len(titled), 4)  # 3 polls + 1 park
+        tips = " ".join(r.find(ns + "title").text for r in titled)
+        self.assertIn("fetch (task 1)", tips)
+        self.assertIn("spawned at scraper.cpp:12", tips)
+
+    def test_unreadable_input_is_a_clear_error(self):
+        bad = os.path.join(self.dir.name, "bad.json")
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write("{not json")
+        r = subprocess.run([sys.executable, TOOL, bad], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot read", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
