@@ -2,11 +2,13 @@
 #pragma once
 
 #include <coreio/as_completed.hpp>
+#include <coreio/current_task.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/future.hpp>
 #include <coreio/gather.hpp>
 #include <coreio/interval.hpp>
 #include <coreio/join_handle.hpp>
+#include <coreio/log.hpp>
 #include <coreio/metrics.hpp>
 #include <coreio/metrics_text.hpp>
 #include <coreio/net.hpp>

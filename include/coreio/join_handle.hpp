@@ -59,6 +59,9 @@ class join_handle {
     if (h_) h_.promise().own_scope_.cancel();
   }
 
+  /// The task's process-unique id (current_task.hpp). Any thread; the handle must be valid.
+  std::uint64_t id() const noexcept { return h_.promise().spawned_->id; }
+
   /// True once the task has ended (with a value or an exception). Any thread.
   bool done() const noexcept { return h_ && h_.promise().spawned_->cell.is_complete(); }
 
@@ -137,7 +140,7 @@ class join_handle {
   void release() noexcept {
     if (!h_) return;
     handle_type h = std::exchange(h_, nullptr);
-    detail::spawned_task_release(&h.promise(), h);
+    detail::spawned_task_release(&h.promise(), h, consumed_);
   }
 
   handle_type h_{};

@@ -24,10 +24,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <source_location>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
 #include <coreio/detail/as_task.hpp>
+#include <coreio/detail/spawned_task.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/join_handle.hpp>
 #include <coreio/metrics.hpp>
@@ -87,18 +90,24 @@ class runtime {
     return block_on(detail::as_task(std::forward<A>(aw)));
   }
 
-  /// Spawns t on the pool. Any thread. Throws runtime_closed once shutdown has begun.
+  /// Spawns t on the pool. Any thread. Throws runtime_closed once shutdown has begun. `where`
+  /// and `name`: as coreio::spawn (spawn.hpp).
   template <class T>
-  join_handle<T> spawn(task<T> t) {
-    return detail::spawn_task(impl_.get(), std::move(t));
+  join_handle<T> spawn(task<T> t, std::source_location where = std::source_location::current()) {
+    return detail::spawn_task(impl_.get(), std::move(t), {0, where});
+  }
+  template <class T>
+  join_handle<T> spawn(task<T> t, std::string_view name,
+                       std::source_location where = std::source_location::current()) {
+    return detail::spawn_task(impl_.get(), std::move(t), {detail::intern_task_name(name), where});
   }
   /// Spawns a task that awaits aw (an rvalue: the task owns it; an lvalue could dangle).
   template <class A>
     requires(!detail::is_task_v<std::remove_cvref_t<A>>)
-  auto spawn(A&& aw) {
+  auto spawn(A&& aw, std::source_location where = std::source_location::current()) {
     static_assert(!std::is_lvalue_reference_v<A>,
                   "runtime::spawn of an lvalue awaitable: the task would outlive it; move it in");
-    return spawn(detail::as_task(std::forward<A>(aw)));
+    return spawn(detail::as_task(std::forward<A>(aw)), where);
   }
 
   /// A snapshot of the counters. Any thread; cheap.

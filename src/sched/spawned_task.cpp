@@ -1,12 +1,37 @@
 // sched/spawned_task.cpp — steps 2, 7 and 9 of a spawned task's life (detail/spawned_task.hpp).
 #include <coreio/detail/spawned_task.hpp>
 
+#include <atomic>
+#include <exception>
+#include <string>
+
+#include <coreio/log.hpp>
+
 #include "runtime_impl.hpp"
 #include "sched/worker.hpp"
+#include "trace/name_table.hpp"
 
 namespace coreio::detail {
 
+namespace {
+
+/// A process-unique task id without a shared counter per spawn: each thread takes a block of ids
+/// from the shared counter once per 2^16 spawns.
+std::uint64_t next_task_id() noexcept {
+  constexpr std::uint64_t block = std::uint64_t{1} << 16;
+  static std::atomic<std::uint64_t> next_block{1};  // relaxed: only uniqueness matters
+  thread_local std::uint64_t next = 0, end = 0;
+  if (next == end) {
+    next = next_block.fetch_add(1, std::memory_order_relaxed) * block;
+    end = next + block;
+  }
+  return next++;
+}
+
+}  // namespace
+
 void spawned_task_start(runtime_impl* rt, promise_base* p, std::coroutine_handle<> h) {
+  p->spawned_->id = next_task_id();
   if (!rt->tasks().link(p, rt->closing_flag())) throw runtime_closed();
   worker* w = this_worker();
   if (w != nullptr && &w->rt() == rt) {
@@ -19,13 +44,46 @@ void spawned_task_start(runtime_impl* rt, promise_base* p, std::coroutine_handle
 }
 
 namespace {
-/// Drops one owner's reference; the last frees the frame and its state.
-void release(spawned_state* st, std::coroutine_handle<> h) noexcept {
+
+/// asyncio's "Task exception was never retrieved": a task that failed (not cancelled) and whose
+/// join handle is gone without taking the result. Reported through the log sink.
+void report_unretrieved(const promise_base* p, const spawned_state* st) noexcept {
+  if (!p->exception_ || st->failure_taken) return;
+  std::string what;
+  try {
+    std::rethrow_exception(p->exception_);
+  } catch (const cancelled_error&) {
+    return;  // cancellation is how a task is told to stop, not a failure (as asyncio)
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "a non-std::exception";
+  }
+  try {
+    std::string text = "task exception was never retrieved: task " + std::to_string(st->id);
+    const std::string_view name = trace::task_names().name(st->name);
+    if (!name.empty()) text.append(" '").append(name).append("'");
+    if (st->where.file_name()[0] != '\0') {
+      text.append(" spawned at ").append(st->where.file_name()).append(":");
+      text.append(std::to_string(st->where.line()));
+    }
+    text.append(": ").append(what);
+    log(log_level::error, text);
+  } catch (...) {  // out of memory while composing the line: the report is dropped
+  }
+}
+
+/// Drops one owner's reference; the last frees the frame and its state, reporting a failure that
+/// no one retrieved (`retrieved`: this owner is a handle that took the result).
+void release(promise_base* p, std::coroutine_handle<> h, bool retrieved) noexcept {
+  spawned_state* st = p->spawned_;
   if (st->cell.release_ref()) {
+    if (!retrieved) report_unretrieved(p, st);
     h.destroy();
     delete st;
   }
 }
+
 }  // namespace
 
 std::coroutine_handle<> spawned_task_complete(promise_base* p, std::coroutine_handle<> h) noexcept {
@@ -41,12 +99,12 @@ std::coroutine_handle<> spawned_task_complete(promise_base* p, std::coroutine_ha
       next = waiter->handle;                    // same runtime: run it here by symmetric transfer
     else schedule(waiter->rt, waiter->handle);  // a task of another runtime resumes on its own pool
   }
-  release(st, h);
+  release(p, h, /*retrieved=*/false);  // if last, the handle was dropped without the result
   return next;
 }
 
-void spawned_task_release(promise_base* p, std::coroutine_handle<> h) noexcept {
-  release(p->spawned_, h);
+void spawned_task_release(promise_base* p, std::coroutine_handle<> h, bool retrieved) noexcept {
+  release(p, h, retrieved);
 }
 
 }  // namespace coreio::detail

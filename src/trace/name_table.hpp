@@ -41,4 +41,7 @@ class name_table {
   std::unordered_map<std::string_view, std::uint32_t> index_;  // views into names_; by mu_
 };
 
+/// The process's table of task names (spawn's names; the tracer and dump_tasks read it).
+name_table& task_names() noexcept;
+
 }  // namespace coreio::detail::trace

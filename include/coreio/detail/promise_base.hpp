@@ -15,8 +15,10 @@
 
 #include <atomic>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <source_location>
 
 #include <coreio/detail/cancel_scope.hpp>
 #include <coreio/detail/completion_cell.hpp>
@@ -51,6 +53,15 @@ struct spawned_state {
   /// Place in that runtime's registry (sched/registry.hpp); guarded by the registry shard's lock.
   std::uint32_t reg_index = 0;
   std::uint16_t reg_shard = 0;
+  /// Identity (coreio/current_task.hpp): the name's index in the process's name table (0: none),
+  /// a process-unique id (set by spawned_task_start), and where spawn was called.
+  std::uint32_t name = 0;
+  std::uint64_t id = 0;
+  std::source_location where{};
+  /// Set by the task itself when something other than its join handle took its failure (a
+  /// task_group): then a dropped handle is no reason to report it (spawned_task.cpp). Read after
+  /// the task ended, ordered by the completion cell.
+  bool failure_taken = false;
 
   static void* operator new(std::size_t size) { return frame_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }
@@ -117,6 +128,20 @@ cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
   static_assert(std::is_base_of_v<promise_base, P>,
                 "coreio awaitables can only be awaited from coreio::task coroutines");
   return h.promise().scope_;
+}
+
+/// The promise whose own scope `s` is: every cancel_scope is a promise_base's own_scope_ (the
+/// spawned task or gather child that owns it).
+inline promise_base* scope_owner(cancel_scope* s) noexcept {
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"  // no virtual bases: the offset is fixed
+#endif
+  constexpr std::size_t offset = offsetof(promise_base, own_scope_);
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+  return reinterpret_cast<promise_base*>(reinterpret_cast<std::byte*>(s) - offset);
 }
 
 }  // namespace coreio::detail

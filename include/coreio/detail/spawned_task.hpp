@@ -29,6 +29,9 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
+#include <source_location>
+#include <string_view>
 #include <utility>
 
 #include <coreio/detail/promise_base.hpp>
@@ -48,19 +51,30 @@ namespace coreio::detail {
 void spawned_task_start(runtime_impl* rt, promise_base* p, std::coroutine_handle<> h);
 /// Step 7, from the task's final suspend. Returns the coroutine to transfer to. Worker only.
 std::coroutine_handle<> spawned_task_complete(promise_base* p, std::coroutine_handle<> h) noexcept;
-/// Step 9: drops one reference (the join handle's); frees the frame on the last. Any thread.
-void spawned_task_release(promise_base* p, std::coroutine_handle<> h) noexcept;
+/// Step 9: drops one reference (the join handle's); frees the frame on the last. `retrieved`:
+/// the handle took the result; a failure nobody took is reported (coreio/log.hpp). Any thread.
+void spawned_task_release(promise_base* p, std::coroutine_handle<> h, bool retrieved) noexcept;
+/// The index of a task name in the process's name table (0 for ""). Any thread; takes a lock.
+std::uint32_t intern_task_name(std::string_view name);
+
+/// Where and as what a task is spawned (coreio/current_task.hpp).
+struct spawn_site {
+  std::uint32_t name = 0;
+  std::source_location where{};
+};
 
 /// Steps 1 and 2: turns t into a spawned task on rt and returns its handle. Throws runtime_closed
 /// if rt is closing, usage_error if t is empty.
 template <class T>
-join_handle<T> spawn_task(runtime_impl* rt, task<T> t) {
+join_handle<T> spawn_task(runtime_impl* rt, task<T> t, spawn_site site = {}) {
   if (!t.valid()) throw_usage("spawn of a moved-from or already-awaited coreio::task");
   auto h = t.handle();
   auto& p = h.promise();
   auto* st = new spawned_state;
   st->cell.set_refs(2);  // the running task and the handle; published by the queue push
   st->rt = rt;
+  st->name = site.name;
+  st->where = site.where;
   p.make_independent(completion_kind::spawned);
   p.spawned_ = st;
   try {

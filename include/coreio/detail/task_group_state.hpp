@@ -116,6 +116,8 @@ task<T> group_child(std::shared_ptr<group_state> s, task<T> t) {
     throw;
   } catch (...) {
     guard.state->fail(std::current_exception());
+    // The group reports it from join(); a dropped child handle must not report it again.
+    scope_owner(guard.node.scope)->spawned_->failure_taken = true;
     throw;
   }
 }

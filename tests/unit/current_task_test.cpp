@@ -1,0 +1,193 @@
+// current_task_test.cpp — coreio/current_task.hpp and coreio/log.hpp: a spawned task knows its
+// id, name and spawn place; current_task().cancel() cancels the caller; a failure that no one
+// retrieves is reported through the log sink with the task's name and place, and only then.
+#include <coreio/current_task.hpp>
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <coreio/errors.hpp>
+#include <coreio/gather.hpp>
+#include <coreio/log.hpp>
+#include <coreio/runtime.hpp>
+#include <coreio/spawn.hpp>
+#include <coreio/sync/event.hpp>
+#include <coreio/task_group.hpp>
+#include <coreio/time.hpp>
+
+#include "support/test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct seen {
+  std::uint64_t id;
+  std::string name;
+  unsigned line;
+  std::string file;
+};
+
+coreio::task<seen> who_am_i() {
+  coreio::task_ref me = co_await coreio::current_task();
+  co_return seen{me.id(), std::string(me.name()), me.spawned_at().line(),
+                 me.spawned_at().file_name()};
+}
+
+// Awaited inline: still the spawned task's identity.
+coreio::task<seen> nested() { co_return co_await who_am_i(); }
+
+TEST(CurrentTaskTest, ASpawnedTaskKnowsItsIdNameAndSpawnPlace) {
+  coreio::runtime rt{{.workers = 2}};
+  rt.block_on([]() -> coreio::task<void> {
+    const unsigned line = __LINE__ + 1;
+    auto named = coreio::spawn(nested(), "fetch");
+    auto unnamed = coreio::spawn(who_am_i());
+    const std::uint64_t named_id = named.id();
+    const seen a = co_await named;
+    const seen b = co_await unnamed;
+    EXPECT_EQ(a.id, named_id);
+    EXPECT_NE(a.id, 0u);
+    EXPECT_NE(a.id, b.id);
+    EXPECT_EQ(a.name, "fetch");
+    EXPECT_EQ(b.name, "");
+    EXPECT_EQ(a.line, line);
+    EXPECT_EQ(b.line, line + 1);
+    EXPECT_NE(a.file.find("current_task_test.cpp"), std::string::npos) << a.file;
+  }());
+}
+
+TEST(CurrentTaskTest, IdsAreUniqueAcrossWorkersAndThreads) {
+  coreio::runtime rt{{.workers = 2}};
+  std::vector<coreio::join_handle<seen>> hs;
+  for (int i = 0; i < 200; ++i) hs.push_back(rt.spawn(who_am_i(), "outside"));  // plain thread
+  auto inside = rt.block_on([]() -> coreio::task<std::vector<std::uint64_t>> {
+    std::vector<coreio::join_handle<seen>> mine;
+    for (int i = 0; i < 200; ++i) mine.push_back(coreio::spawn(who_am_i()));
+    std::vector<std::uint64_t> ids;
+    for (auto& h : mine) ids.push_back((co_await h).id);
+    co_return ids;
+  }());
+  std::set<std::uint64_t> ids(inside.begin(), inside.end());
+  for (auto& h : hs) {
+    const seen s = h.get();
+    EXPECT_EQ(s.name, "outside");
+    ids.insert(s.id);
+  }
+  EXPECT_EQ(ids.size(), 400u);
+  EXPECT_FALSE(ids.contains(0));
+}
+
+TEST(CurrentTaskTest, AGatherChildHasNoIdentityOfItsOwn) {
+  coreio::runtime rt{{.workers = 1}};
+  auto r = rt.block_on([]() -> coreio::task<std::tuple<seen, seen>> {
+    co_return co_await coreio::gather(who_am_i(), who_am_i());
+  }());
+  EXPECT_EQ(std::get<0>(r).id, 0u);
+  EXPECT_EQ(std::get<1>(r).name, "");
+}
+
+TEST(CurrentTaskTest, CancelFromInsideCancelsTheCallerAtItsNextSuspension) {
+  coreio::runtime rt{{.workers = 2}};
+  auto h = rt.spawn([]() -> coreio::task<int> {
+    coreio::task_ref me = co_await coreio::current_task();
+    me.cancel();
+    co_await coreio::sleep_for(10s);  // throws cancelled_error at once
+    co_return 1;
+  }());
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
+}
+
+// Captures reports; restores stderr at the end of the test.
+class LogCapture {
+ public:
+  LogCapture() {
+    coreio::set_log_sink([this](coreio::log_level lvl, std::string_view text) {
+      std::lock_guard lock(mu_);
+      lines_.push_back(std::string(coreio::to_string(lvl)) + ": " + std::string(text));
+    });
+  }
+  ~LogCapture() { coreio::set_log_sink(nullptr); }
+  std::vector<std::string> lines() const {
+    std::lock_guard lock(mu_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+coreio::task<void> fail_with(std::string what) {
+  co_await coreio::yield_now();
+  throw std::runtime_error(what);
+}
+
+TEST(NeverRetrievedTest, ADetachedFailingTaskIsReportedWithItsNameAndPlace) {
+  LogCapture cap;
+  {
+    coreio::runtime rt{{.workers = 2}};
+    const unsigned line = __LINE__ + 1;
+    rt.spawn(fail_with("disk on fire"), "scrub").detach();
+    ASSERT_TRUE(coreio_test::wait_until([&] { return !cap.lines().empty(); }));
+    const auto lines = cap.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("error: task exception was never retrieved"), std::string::npos)
+        << lines[0];
+    EXPECT_NE(lines[0].find("'scrub'"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("current_task_test.cpp:" + std::to_string(line)), std::string::npos)
+        << lines[0];
+    EXPECT_NE(lines[0].find("disk on fire"), std::string::npos) << lines[0];
+  }
+  EXPECT_EQ(cap.lines().size(), 1u);
+}
+
+TEST(NeverRetrievedTest, AHandleDroppedAfterTheFailureReportsIt) {
+  LogCapture cap;
+  coreio::runtime rt{{.workers = 2}};
+  {
+    auto h = rt.spawn(fail_with("late"));
+    ASSERT_TRUE(coreio_test::wait_until([&] { return h.done(); }));
+    EXPECT_TRUE(cap.lines().empty());  // the handle could still take it
+  }
+  ASSERT_EQ(cap.lines().size(), 1u);
+  EXPECT_NE(cap.lines()[0].find("late"), std::string::npos);
+}
+
+TEST(NeverRetrievedTest, RetrievedCancelledOrGroupHandledFailuresAreNotReported) {
+  LogCapture cap;
+  {
+    coreio::runtime rt{{.workers = 2}};
+    auto h = rt.spawn(fail_with("taken"));
+    EXPECT_THROW(h.get(), std::runtime_error);  // retrieved
+    auto c = rt.spawn([]() -> coreio::task<void> { co_await coreio::sleep_for(10s); }());
+    c.cancel();
+    c.detach();  // ends with cancelled_error: not a failure
+    rt.block_on([]() -> coreio::task<void> {
+      coreio::task_group g;
+      g.spawn(fail_with("group"));  // handle dropped: the group reports it from join()
+      EXPECT_THROW(co_await g.join(), std::runtime_error);
+    }());
+    rt.spawn([]() -> coreio::task<void> { co_await coreio::sleep_for(10s); }()).detach();
+  }  // shutdown cancels the last one: not reported either
+  EXPECT_EQ(cap.lines(), std::vector<std::string>{});
+}
+
+TEST(LogTest, TheDefaultSinkIsRestoredByNullptr) {
+  std::vector<std::string> got;
+  coreio::set_log_sink([&](coreio::log_level, std::string_view t) { got.emplace_back(t); });
+  coreio::log(coreio::log_level::warning, "one");
+  coreio::set_log_sink(nullptr);
+  testing::internal::CaptureStderr();
+  coreio::log(coreio::log_level::warning, "two");
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(got, std::vector<std::string>{"one"});
+  EXPECT_EQ(err, "coreio warning: two\n");
+}
+
+}  // namespace
