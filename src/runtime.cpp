@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <coreio/log.hpp>
+
 #include "sched/context.hpp"
 
 namespace coreio::detail {
@@ -43,9 +45,18 @@ runtime_impl::runtime_impl(const runtime_options& options)
       blocking_(options.blocking_threads, options.blocking_keep_alive),
       monitor_(*this, options.monitor_interval) {
   const std::uint32_t n = resolve_workers(options.workers);
+  trace_path_ = options.trace_path;
+  if (const char* env = std::getenv("COREIO_TRACE"); trace_path_.empty() && env != nullptr) {
+    trace_path_ = env;
+  }
+  if (trace::trace_compiled && !trace_path_.empty()) {
+    tracer_ = std::make_unique<trace::tracer>(n, std::max<std::size_t>(options.trace_events, 2));
+  }
   workers_.reserve(n);
-  for (std::uint32_t i = 0; i < n; ++i)
+  for (std::uint32_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(*this, i, options));
+    if (tracer_) workers_[i]->attach_trace(&tracer_->buffer(i));
+  }
   threads_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) {
     threads_.emplace_back([this, i] {
@@ -103,6 +114,14 @@ runtime_impl::~runtime_impl() {
   while (remote_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   // Step 6.
   for (auto& w : workers_) w->run_leftovers();
+  // The trace, now that no worker records any more.
+  if (tracer_) {
+    try {
+      tracer_->write_file(trace_path_);
+    } catch (const std::exception& e) {
+      coreio::log(log_level::error, std::string("cannot write the trace: ") + e.what());
+    }
+  }
 }
 
 void runtime_impl::push_global(std::coroutine_handle<> h) {
@@ -169,5 +188,17 @@ runtime::~runtime() = default;
 runtime_metrics runtime::metrics() const { return impl_->metrics(); }
 
 std::size_t runtime::workers() const noexcept { return impl_->worker_count(); }
+
+bool runtime::tracing() const noexcept { return impl_->tracer() != nullptr; }
+
+void runtime::write_trace(const std::string& path) const {
+  const detail::trace::tracer* t = impl_->tracer();
+  if (t == nullptr) {
+    detail::throw_usage(
+        "runtime::write_trace: tracing is off (runtime_options::trace_path, "
+        "COREIO_TRACE)");
+  }
+  t->write_file(path);
+}
 
 }  // namespace coreio

@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -56,6 +57,7 @@
 #include "sched/park.hpp"
 #include "sched/registry.hpp"
 #include "sched/worker.hpp"
+#include "trace/tracer.hpp"
 
 namespace coreio::detail {
 
@@ -83,6 +85,8 @@ class runtime_impl {
   worker_remote& remote(std::uint32_t i) noexcept { return workers_[i]->remote(); }
   /// Worker i itself, for posting to its loop (worker::post) and binding IO objects to it.
   worker& worker_at(std::uint32_t i) noexcept { return *workers_[i]; }
+  /// The tracer, or nullptr when tracing is off.
+  const trace::tracer* tracer() const noexcept { return tracer_.get(); }
 
   /// Queues h on the global queue and wakes a parked worker if none is searching. Any thread.
   void push_global(std::coroutine_handle<> h);
@@ -124,6 +128,10 @@ class runtime_impl {
   registry registry_;
   // to_thread's threads; closed and joined in step 3b.
   blocking_pool blocking_;
+  // The tracer (trace/tracer.hpp) when tracing is on, and the file written at shutdown. Made
+  // before the workers, which keep a pointer to their ring; written after they are joined.
+  std::unique_ptr<trace::tracer> tracer_;
+  std::string trace_path_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   // Started after the workers, stopped in step 4.

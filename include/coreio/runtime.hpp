@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <source_location>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -59,6 +60,13 @@ struct runtime_options {
   /// tasks and due sleeps to idle workers (so they wait about one tick, not the whole poll).
   /// Zero turns it off. Not started with one worker.
   std::chrono::microseconds monitor_interval{1000};
+  /// Tracing (README, "Profiling"): when not empty, every worker records its polls, parks,
+  /// steals, spawns and wakes into a ring of its own, and the runtime writes them to this file as
+  /// Chrome Trace Event JSON (Perfetto, chrome://tracing, tools/coreio-trace) when it shuts down.
+  /// Empty: the environment variable COREIO_TRACE, if set, names the file; otherwise off.
+  std::string trace_path{};
+  /// Events each worker's ring keeps (32 bytes each); the oldest are overwritten beyond it.
+  std::size_t trace_events = std::size_t{1} << 18;
 };
 
 class runtime {
@@ -112,6 +120,13 @@ class runtime {
 
   /// A snapshot of the counters. Any thread; cheap.
   runtime_metrics metrics() const;
+
+  /// True when this runtime records a trace (runtime_options::trace_path, COREIO_TRACE).
+  bool tracing() const noexcept;
+  /// Writes the trace recorded so far (the newest trace_events per worker) to path as Chrome
+  /// Trace Event JSON. Any thread. Throws usage_error when tracing is off, std::system_error when
+  /// the file cannot be written.
+  void write_trace(const std::string& path) const;
 
   /// The number of worker threads.
   std::size_t workers() const noexcept;

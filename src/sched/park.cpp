@@ -47,8 +47,16 @@ void worker::park() {
   const steady::time_point start = steady::now();
   remote_.busy_ns_.add(ns_between(busy_since_, start));
   remote_.parks_.add();
+  if (trace::trace_compiled && trace_ != nullptr) [[unlikely]] {
+    trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::park});
+    wake_kind_ = trace::kind::io_complete;  // what run_one's handler makes ready (or a timer)
+  }
   remote_.ioc_.run_one();
   busy_since_ = steady::now();
+  if (trace::trace_compiled && trace_ != nullptr) [[unlikely]] {
+    wake_kind_ = trace::kind::wake;
+    trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::unpark});
+  }
   // 6. Unregister, unless a notifier already did (then we were woken as a searcher).
   if (!id.remove_sleeper(index_)) searching_ = true;
   rt_.monitor_resume();

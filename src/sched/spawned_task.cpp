@@ -35,6 +35,20 @@ void spawned_task_start(runtime_impl* rt, promise_base* p, std::coroutine_handle
   if (!rt->tasks().link(p, rt->closing_flag())) throw runtime_closed();
   worker* w = this_worker();
   if (w != nullptr && &w->rt() == rt) {
+    if (trace::trace_compiled && w->trace() != nullptr) [[unlikely]] {
+      const spawned_state* st = p->spawned_;
+      const std::uint64_t now = trace::raw_now();
+      w->trace()->record({.ts_ns = now,
+                          .what = trace::kind::spawn,
+                          .aux = st->where.line(),
+                          .task = st->id,
+                          .arg = w->trace_task()});
+      w->trace()->record({.ts_ns = now,
+                          .what = trace::kind::spawn_where,
+                          .aux = st->name,
+                          .task = st->id,
+                          .arg = reinterpret_cast<std::uintptr_t>(st->where.file_name())});
+    }
     w->count_spawned(1);
     w->push_spawned(h);
   } else {

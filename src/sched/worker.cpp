@@ -81,7 +81,16 @@ void worker::execute(std::coroutine_handle<> h) noexcept {
   remote_.poll_seq_.store(seq + 1, std::memory_order_relaxed);
   t_coop_budget = coop_budget_per_poll;
   t_poll_stack_base = static_cast<const char*>(__builtin_frame_address(0));
-  h.resume();
+  if (trace::trace_compiled && trace_ != nullptr) [[unlikely]] {
+    trace_task_ = trace::task_of(h);
+    trace_->record(
+        {.ts_ns = trace::raw_now(), .what = trace::kind::poll_begin, .task = trace_task_});
+    h.resume();
+    trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::poll_end, .task = trace_task_});
+    trace_task_ = 0;
+  } else {
+    h.resume();
+  }
   remote_.poll_seq_.store(seq + 2, std::memory_order_relaxed);
 }
 
@@ -108,6 +117,7 @@ std::coroutine_handle<> worker::next_local() noexcept {
 bool worker::maintenance() {
   bool did = false;
   if (!remote_.timers_.empty()) {
+    wake_kind_ = trace::kind::timer_fire;  // for the tracer: what the wakes below are
     const std::size_t n = timer_fire_due(remote_.timers_, steady::now());
     if (n != 0) {
       remote_.timers_fired_.add(n);
@@ -115,7 +125,11 @@ bool worker::maintenance() {
     }
   }
   // Relaxed: a hint; a handler posted just after this read is picked up by the next poll or park.
-  if (remote_.io_ops_.load(std::memory_order_relaxed) > 0 && remote_.ioc_.poll() > 0) did = true;
+  if (remote_.io_ops_.load(std::memory_order_relaxed) > 0) {
+    wake_kind_ = trace::kind::io_complete;
+    if (remote_.ioc_.poll() > 0) did = true;
+  }
+  wake_kind_ = trace::kind::wake;
   return did;
 }
 
@@ -142,6 +156,15 @@ std::coroutine_handle<> worker::pop_global_batch() {
   return as_handle(buf[0]);
 }
 
+void worker::trace_steal(std::uint32_t victim, std::uint64_t tasks) noexcept {
+  if (trace::trace_compiled && trace_ != nullptr) [[unlikely]] {
+    trace_->record({.ts_ns = trace::raw_now(),
+                    .what = trace::kind::steal,
+                    .aux = static_cast<std::uint32_t>(tasks),
+                    .arg = victim});
+  }
+}
+
 std::coroutine_handle<> worker::steal() {
   const std::uint32_t n = rt_.worker_count();
   if (n < 2) return nullptr;
@@ -157,6 +180,7 @@ std::coroutine_handle<> worker::steal() {
       for (std::size_t k = 1; k < got; ++k) push_run(buf[k]);
       remote_.steals_.add(got);
       remote_.steal_ops_.add();
+      trace_steal(v, got);
       return as_handle(buf[0]);
     }
     // Then forked children, the oldest (biggest) first, one at a time (fork_deque.hpp).
@@ -177,6 +201,7 @@ std::coroutine_handle<> worker::steal() {
     if (first != nullptr) {
       remote_.steals_.add(got);
       remote_.steal_ops_.add();
+      trace_steal(v, got);
       return as_handle(first);
     }
   }
@@ -204,6 +229,12 @@ void worker::push_run(void* x) noexcept {
 }
 
 void worker::push_woken(std::coroutine_handle<> h) noexcept {
+  if (trace::trace_compiled && trace_ != nullptr) [[unlikely]] {
+    trace_->record({.ts_ns = trace::raw_now(),
+                    .what = wake_kind_,
+                    .task = trace::task_of(h),
+                    .arg = trace_task_});
+  }
   const bool others_waiting = !run_.empty();
   push_run(h.address());
   if (others_waiting) notify_if_sleepers();

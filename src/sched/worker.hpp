@@ -51,6 +51,7 @@
 #include "sched/global_queue.hpp"
 #include "sched/run_queue.hpp"
 #include "time/timer_queue.hpp"
+#include "trace/tracer.hpp"
 
 namespace coreio::detail {
 
@@ -130,6 +131,8 @@ class worker {
 
   /// The thread body.
   void run();
+  /// Gives the worker its tracer ring (trace/tracer.hpp). Before its thread starts.
+  void attach_trace(trace::trace_buffer* ring) noexcept { trace_ = ring; }
 
   // ---- the worker thread only (reached through this_worker()) ------------------------------
   /// A task made ready here by a wake-up (a lock, an event, a future, a timer, IO): the back of the
@@ -142,6 +145,10 @@ class worker {
   void push_fork(std::coroutine_handle<> h) noexcept;
   /// yield_now: behind every task ready here, the forked children included.
   void push_yielded(std::coroutine_handle<> h) noexcept;
+  /// The tracer's ring of this worker, or nullptr when tracing is off (trace/tracer.hpp).
+  trace::trace_buffer* trace() const noexcept { return trace_; }
+  /// The tracer's id of the task being polled here; 0 between polls.
+  std::uint64_t trace_task() const noexcept { return trace_task_; }
   void count_spawned(std::uint64_t n) noexcept { remote_.spawned_.add(n); }
   void count_completed(std::uint64_t n = 1) noexcept { remote_.completed_.add(n); }
 
@@ -168,6 +175,7 @@ class worker {
   std::coroutine_handle<> find_work();
   std::coroutine_handle<> pop_global_batch();
   std::coroutine_handle<> steal();
+  void trace_steal(std::uint32_t victim, std::uint64_t tasks) noexcept;
   void execute(std::coroutine_handle<> h) noexcept;
   bool maintenance();
   void park();
@@ -193,6 +201,11 @@ class worker {
   std::uint32_t until_event_;
   std::uint32_t rng_;
   bool searching_ = false;
+  // Tracing (trace/tracer.hpp): this worker's ring (null: off), the task being polled, and what a
+  // wake recorded now means (wake by that task, or a timer or IO completion during maintenance).
+  trace::trace_buffer* trace_ = nullptr;
+  std::uint64_t trace_task_ = 0;
+  trace::kind wake_kind_ = trace::kind::wake;
   asio::steady_timer wake_timer_{remote_.ioc_};
   bool wake_timer_armed_ = false;
   std::chrono::steady_clock::time_point wake_timer_deadline_{};

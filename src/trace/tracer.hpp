@@ -1,0 +1,87 @@
+// trace/tracer.hpp — the runtime's tracer: one event ring per worker, a clock cheap enough to read
+// twice per poll, and the dump as Chrome Trace Event JSON (chrome_trace.hpp).
+//
+// On when runtime_options::trace_path is set or COREIO_TRACE names a file (runtime.cpp); then each
+// worker holds a pointer to its ring and records, on its own thread only (trace_buffer.hpp):
+//   poll_begin/poll_end around each resume, park/unpark, steal (victim, count), spawn and
+//   spawn_where (by the spawning task), wake (of a task, by the running task; or timer_fire /
+//   io_complete when the worker's timers or event loop made it ready).
+// Off, the hooks cost one predictable branch on a null pointer each; built with COREIO_TRACE=OFF
+// (CMake) they are compiled out (trace_compiled below).
+//
+// Clock: the time-stamp counter on x86_64 (rdtsc, a few ns; invariant TSC on every x86_64 of the
+// last decade), converted to steady_clock nanoseconds at the dump by a line through two (tsc,
+// steady_clock) pairs, one taken when the tracer starts and one at the dump. Elsewhere
+// steady_clock itself.
+//
+// Thread safety: buffer(i) records from worker i only; write() from any thread at any time (a
+// snapshot of each ring: events still being written are left out).
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#include <coreio/detail/promise_base.hpp>
+
+#include "trace/chrome_trace.hpp"
+#include "trace/trace_buffer.hpp"
+
+namespace coreio::detail::trace {
+
+#ifdef COREIO_TRACE_COMPILED
+inline constexpr bool trace_compiled = COREIO_TRACE_COMPILED != 0;
+#else
+inline constexpr bool trace_compiled = true;
+#endif
+
+/// The tracer's raw clock (see the file comment).
+inline std::uint64_t raw_now() noexcept {
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+}
+
+/// The tracer's id of the task whose frame h is about to be resumed: the spawned task's id, or,
+/// for a gather child, its promise's address with the top bit set (gather children have no id).
+/// Worker only, before resuming h (its frame is then this thread's to read).
+inline std::uint64_t task_of(std::coroutine_handle<> h) noexcept {
+  // Every frame a worker resumes is a task<T>'s, whose promise starts with promise_base at the
+  // frame's promise offset (task.hpp asserts the alignment this relies on).
+  promise_base& p = std::coroutine_handle<promise_base>::from_address(h.address()).promise();
+  if (p.scope_ == nullptr) return reinterpret_cast<std::uintptr_t>(h.address()) | (1ull << 63);
+  promise_base* owner = scope_owner(p.scope_);
+  if (owner->kind_ == completion_kind::spawned) return owner->spawned_->id;
+  return reinterpret_cast<std::uintptr_t>(owner) | (1ull << 63);
+}
+
+class tracer {
+ public:
+  /// workers: one ring each, of `capacity` events (32 bytes each).
+  tracer(std::size_t workers, std::size_t capacity);
+
+  trace_buffer& buffer(std::size_t worker) noexcept { return *buffers_[worker]; }
+
+  /// Writes every ring's events as Chrome Trace Event JSON. Any thread.
+  chrome_trace_counts write(std::ostream& out) const;
+  /// The same to a file; throws std::system_error if it cannot be written.
+  chrome_trace_counts write_file(const std::string& path) const;
+
+ private:
+  std::vector<std::unique_ptr<trace_buffer>> buffers_;
+  std::uint64_t raw0_;
+  std::chrono::steady_clock::time_point steady0_;
+};
+
+}  // namespace coreio::detail::trace
