@@ -7,10 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <coreio/log.hpp>
 
 #include "sched/context.hpp"
+#include "sched/task_text.hpp"
 
 namespace coreio::detail {
 
@@ -32,6 +35,9 @@ runtime_options checked(runtime_options o) {
   if (o.blocking_threads == 0) {
     throw std::invalid_argument("coreio: runtime_options.blocking_threads must be >= 1");
   }
+  if (o.slow_callback_duration.count() <= 0) {
+    throw std::invalid_argument("coreio: runtime_options.slow_callback_duration must be > 0");
+  }
   if (o.blocking_keep_alive.count() < 0) {
     throw std::invalid_argument("coreio: runtime_options.blocking_keep_alive must be >= 0");
   }
@@ -49,6 +55,8 @@ runtime_impl::runtime_impl(const runtime_options& options)
   if (const char* env = std::getenv("COREIO_TRACE"); trace_path_.empty() && env != nullptr) {
     trace_path_ = env;
   }
+  const char* debug_env = std::getenv("COREIO_DEBUG");
+  debug_ = options.debug || (debug_env != nullptr && std::string_view(debug_env) == "1");
   if (trace::trace_compiled && !trace_path_.empty()) {
     tracer_ = std::make_unique<trace::tracer>(n, std::max<std::size_t>(options.trace_events, 2));
   }
@@ -56,6 +64,7 @@ runtime_impl::runtime_impl(const runtime_options& options)
   for (std::uint32_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(*this, i, options));
     if (tracer_) workers_[i]->attach_trace(&tracer_->buffer(i));
+    if (debug_) workers_[i]->enable_debug(options.slow_callback_duration);
   }
   threads_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) {
@@ -66,6 +75,27 @@ runtime_impl::runtime_impl(const runtime_options& options)
     });
   }
   monitor_.start();
+  if (debug_) {
+    watchdog_ = std::make_unique<watchdog>(*this, options.slow_callback_duration);
+    watchdog_->start();
+  }
+}
+
+void runtime_impl::report_pending(const char* what, std::size_t max) const {
+  std::vector<std::string> lines;
+  std::size_t total = 0;
+  registry_.for_each([&](const promise_base* p) {
+    ++total;
+    if (lines.size() < max) {
+      const spawned_state* st = p->spawned_;
+      lines.push_back(describe_task(st->id, st->name, st->where.file_name(), st->where.line()));
+    }
+  });
+  for (const auto& l : lines) log(log_level::warning, std::string(what) + ": " + l);
+  if (total > lines.size()) {
+    log(log_level::warning,
+        std::string(what) + ": and " + std::to_string(total - lines.size()) + " more task(s)");
+  }
 }
 
 runtime_impl::~runtime_impl() {
@@ -80,6 +110,14 @@ runtime_impl::~runtime_impl() {
         "aborting\n",
         stderr);
     std::abort();
+  }
+  // Debug mode: what is still pending when shutdown begins (asyncio: "Task was destroyed but it
+  // is pending!").
+  if (debug_) {
+    try {
+      report_pending("pending at shutdown", 20);
+    } catch (...) {  // out of memory: the report is dropped
+    }
   }
   // Step 1.
   closing_.store(true, std::memory_order_seq_cst);
@@ -97,7 +135,12 @@ runtime_impl::~runtime_impl() {
       if (alive != last_alive) {
         last_progress = now;
       } else if (now - last_progress > std::chrono::seconds(5)) {
-        std::fprintf(stderr, "coreio: runtime shutdown is waiting for %zu task(s) to end\n", alive);
+        log(log_level::warning,
+            "runtime shutdown is waiting for " + std::to_string(alive) + " task(s) to end");
+        try {
+          report_pending("shutdown waits for", 20);
+        } catch (...) {  // out of memory: the list is dropped
+        }
         last_progress = now;
       }
       last_alive = alive;
@@ -107,6 +150,7 @@ runtime_impl::~runtime_impl() {
   blocking_.close_and_join();
   // Step 4. Release pairs with the acquire in stopping().
   monitor_.stop();
+  if (watchdog_) watchdog_->stop();
   stopping_.store(true, std::memory_order_release);
   for (auto& w : workers_) w->remote().wake();
   for (auto& t : threads_) t.join();

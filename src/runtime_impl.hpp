@@ -56,6 +56,7 @@
 #include "sched/monitor.hpp"
 #include "sched/park.hpp"
 #include "sched/registry.hpp"
+#include "sched/watchdog.hpp"
 #include "sched/worker.hpp"
 #include "trace/tracer.hpp"
 
@@ -85,6 +86,9 @@ class runtime_impl {
   worker_remote& remote(std::uint32_t i) noexcept { return workers_[i]->remote(); }
   /// Worker i itself, for posting to its loop (worker::post) and binding IO objects to it.
   worker& worker_at(std::uint32_t i) noexcept { return *workers_[i]; }
+  /// Reports the tasks still linked (at most `max` lines, then a count) through the log sink,
+  /// each as "<what>: task 7 'fetch' spawned at main.cpp:12". Any thread.
+  void report_pending(const char* what, std::size_t max) const;
   /// The tracer, or nullptr when tracing is off.
   const trace::tracer* tracer() const noexcept { return tracer_.get(); }
 
@@ -132,6 +136,10 @@ class runtime_impl {
   // before the workers, which keep a pointer to their ring; written after they are joined.
   std::unique_ptr<trace::tracer> tracer_;
   std::string trace_path_;
+  // Debug mode (runtime_options::debug, COREIO_DEBUG=1): the watchdog (started after the workers,
+  // stopped before they are joined) and the pending-task report at shutdown.
+  bool debug_ = false;
+  std::unique_ptr<watchdog> watchdog_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   // Started after the workers, stopped in step 4.

@@ -67,6 +67,13 @@ struct runtime_options {
   std::string trace_path{};
   /// Events each worker's ring keeps (32 bytes each); the oldest are overwritten beyond it.
   std::size_t trace_events = std::size_t{1} << 18;
+  /// Debug mode (asyncio's): warnings through the log sink (log.hpp) naming the task and its
+  /// spawn place when one poll runs longer than slow_callback_duration, when a worker has been
+  /// inside one poll that long (a watchdog thread finds the blocked worker while it is blocked),
+  /// and, at shutdown, for every task still pending. Also on when COREIO_DEBUG=1.
+  bool debug = false;
+  /// Debug mode's threshold (asyncio's slow_callback_duration, 100 ms there too). > 0.
+  std::chrono::milliseconds slow_callback_duration{100};
 };
 
 class runtime {

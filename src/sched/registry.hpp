@@ -62,6 +62,17 @@ class registry {
     }
   }
 
+  /// Calls f(p) for each linked task, under its shard's lock: f must be short and must not spawn
+  /// or end a task. A task's identity (spawned_state's name, id, where) is fixed before it is linked.
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::uint32_t s = 0; s < n_; ++s) {
+      shard& sh = *shards_[s];
+      std::lock_guard<spinlock> g(sh.mu);
+      for (const promise_base* p : sh.tasks) f(p);
+    }
+  }
+
   /// Tasks linked now (each shard read under its lock).
   std::size_t alive() const {
     std::size_t n = 0;

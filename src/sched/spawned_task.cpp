@@ -8,8 +8,8 @@
 #include <coreio/log.hpp>
 
 #include "runtime_impl.hpp"
+#include "sched/task_text.hpp"
 #include "sched/worker.hpp"
-#include "trace/name_table.hpp"
 
 namespace coreio::detail {
 
@@ -74,13 +74,8 @@ void report_unretrieved(const promise_base* p, const spawned_state* st) noexcept
     what = "a non-std::exception";
   }
   try {
-    std::string text = "task exception was never retrieved: task " + std::to_string(st->id);
-    const std::string_view name = trace::task_names().name(st->name);
-    if (!name.empty()) text.append(" '").append(name).append("'");
-    if (st->where.file_name()[0] != '\0') {
-      text.append(" spawned at ").append(st->where.file_name()).append(":");
-      text.append(std::to_string(st->where.line()));
-    }
+    std::string text = "task exception was never retrieved: " +
+                       describe_task(st->id, st->name, st->where.file_name(), st->where.line());
     text.append(": ").append(what);
     log(log_level::error, text);
   } catch (...) {  // out of memory while composing the line: the report is dropped

@@ -8,10 +8,12 @@
 
 #include <coreio/detail/coop.hpp>
 #include <coreio/detail/stack_guard.hpp>
+#include <coreio/log.hpp>
 
 #include "frame_alloc.hpp"
 #include "runtime_impl.hpp"
 #include "sched/context.hpp"
+#include "sched/task_text.hpp"
 
 namespace coreio::detail {
 
@@ -81,17 +83,53 @@ void worker::execute(std::coroutine_handle<> h) noexcept {
   remote_.poll_seq_.store(seq + 1, std::memory_order_relaxed);
   t_coop_budget = coop_budget_per_poll;
   t_poll_stack_base = static_cast<const char*>(__builtin_frame_address(0));
-  if (trace::trace_compiled && trace_ != nullptr) [[unlikely]] {
-    trace_task_ = trace::task_of(h);
-    trace_->record(
-        {.ts_ns = trace::raw_now(), .what = trace::kind::poll_begin, .task = trace_task_});
-    h.resume();
-    trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::poll_end, .task = trace_task_});
-    trace_task_ = 0;
+  if (trace::trace_compiled && instrumented_) [[unlikely]] {
+    execute_instrumented(h);
   } else {
     h.resume();
   }
   remote_.poll_seq_.store(seq + 2, std::memory_order_relaxed);
+}
+
+void worker::execute_instrumented(std::coroutine_handle<> h) noexcept {
+  // Who runs: read before resuming, while the frame is this thread's (trace/tracer.hpp).
+  const trace::task_identity who = trace::identity_of(h);
+  trace_task_ = who.id;
+  steady::time_point start{};
+  if (slow_poll_ns_ != 0) {
+    // Release each, then the publishing release: the seqlock of worker_remote's debug_* fields.
+    remote_.debug_task_id_.store(who.id, std::memory_order_release);
+    remote_.debug_task_name_.store(who.name, std::memory_order_release);
+    remote_.debug_task_file_.store(who.file, std::memory_order_release);
+    remote_.debug_task_line_.store(who.line, std::memory_order_release);
+    remote_.debug_seq_.store(remote_.poll_seq_.load(std::memory_order_relaxed),  // our own write
+                             std::memory_order_release);
+    start = steady::now();
+  }
+  if (trace_ != nullptr) {
+    trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::poll_begin, .task = who.id});
+  }
+  h.resume();
+  if (trace_ != nullptr) {
+    trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::poll_end, .task = who.id});
+  }
+  if (slow_poll_ns_ != 0) {
+    const std::uint64_t took = ns_between(start, steady::now());
+    if (took >= slow_poll_ns_) report_slow_poll(who, took);
+  }
+  trace_task_ = 0;
+}
+
+void worker::report_slow_poll(const trace::task_identity& who, std::uint64_t took_ns) noexcept {
+  try {
+    log(log_level::warning, "slow poll: " + describe_task(who.id, who.name, who.file, who.line) +
+                                " ran " + std::to_string(took_ns / 1'000'000) +
+                                " ms without suspending on worker " + std::to_string(index_) +
+                                " (slow_callback_duration " +
+                                std::to_string(slow_poll_ns_ / 1'000'000) +
+                                " ms); every task queued there waited behind it");
+  } catch (...) {  // out of memory composing the line: dropped
+  }
 }
 
 std::coroutine_handle<> worker::next_local() noexcept {

@@ -105,6 +105,7 @@ class worker_remote {
 
  private:
   friend class worker;
+  friend class watchdog;
 
   run_queue run_;
   fork_deque forks_;
@@ -117,6 +118,17 @@ class worker_remote {
   std::atomic<std::int64_t> io_ops_{0};
   // Writer: the owner (poll start and end). Readers: the monitor, metrics.
   std::atomic<std::uint64_t> poll_seq_{0};
+  // Debug mode: the task of the poll in progress, for the watchdog (watchdog.hpp), a seqlock read
+  // with one writer. The owner, after the poll_seq_ store that opens poll s: each field (release:
+  // a reader that sees a later poll's field also sees that poll's poll_seq_), then debug_seq_ = s
+  // (release: publishes the fields). The watchdog: debug_seq_ (acquire) must equal the poll it
+  // watches, then the fields (acquire: the re-read of poll_seq_ after them stays after them), then
+  // poll_seq_ again, unchanged, or it drops what it read.
+  std::atomic<std::uint64_t> debug_task_id_{0};
+  std::atomic<std::uint32_t> debug_task_name_{0};
+  std::atomic<std::uint32_t> debug_task_line_{0};
+  std::atomic<const char*> debug_task_file_{nullptr};
+  std::atomic<std::uint64_t> debug_seq_{0};
   owned_counter steals_, steal_ops_, parks_, overflows_, busy_ns_, global_pulls_, timers_fired_,
       spawned_, completed_;
   // Written by the monitor thread only (monitor.hpp).
@@ -132,7 +144,15 @@ class worker {
   /// The thread body.
   void run();
   /// Gives the worker its tracer ring (trace/tracer.hpp). Before its thread starts.
-  void attach_trace(trace::trace_buffer* ring) noexcept { trace_ = ring; }
+  void attach_trace(trace::trace_buffer* ring) noexcept {
+    trace_ = ring;
+    instrumented_ = trace_ != nullptr || slow_poll_ns_ != 0;
+  }
+  /// Debug mode: warn about polls longer than `threshold`. Before its thread starts.
+  void enable_debug(std::chrono::nanoseconds threshold) noexcept {
+    slow_poll_ns_ = static_cast<std::uint64_t>(threshold.count());
+    instrumented_ = trace_ != nullptr || slow_poll_ns_ != 0;
+  }
 
   // ---- the worker thread only (reached through this_worker()) ------------------------------
   /// A task made ready here by a wake-up (a lock, an event, a future, a timer, IO): the back of the
@@ -177,6 +197,8 @@ class worker {
   std::coroutine_handle<> steal();
   void trace_steal(std::uint32_t victim, std::uint64_t tasks) noexcept;
   void execute(std::coroutine_handle<> h) noexcept;
+  void execute_instrumented(std::coroutine_handle<> h) noexcept;
+  void report_slow_poll(const trace::task_identity& who, std::uint64_t took_ns) noexcept;
   bool maintenance();
   void park();
   void end_searching();
@@ -206,6 +228,10 @@ class worker {
   trace::trace_buffer* trace_ = nullptr;
   std::uint64_t trace_task_ = 0;
   trace::kind wake_kind_ = trace::kind::wake;
+  // Debug mode: the slow-poll threshold in ns (0: off). instrumented_: tracing or debug mode, the
+  // one branch the poll path takes for both.
+  std::uint64_t slow_poll_ns_ = 0;
+  bool instrumented_ = false;
   asio::steady_timer wake_timer_{remote_.ioc_};
   bool wake_timer_armed_ = false;
   std::chrono::steady_clock::time_point wake_timer_deadline_{};

@@ -53,18 +53,31 @@ inline std::uint64_t raw_now() noexcept {
 #endif
 }
 
-/// The tracer's id of the task whose frame h is about to be resumed: the spawned task's id, or,
-/// for a gather child, its promise's address with the top bit set (gather children have no id).
-/// Worker only, before resuming h (its frame is then this thread's to read).
-inline std::uint64_t task_of(std::coroutine_handle<> h) noexcept {
+/// Who a poll runs: the spawned task's id, name index and spawn place; for a gather child, id 0
+/// in reports and, as the tracer's id, its promise's address with the top bit set.
+struct task_identity {
+  std::uint64_t id = 0;
+  std::uint32_t name = 0;
+  std::uint32_t line = 0;
+  const char* file = nullptr;
+};
+
+/// The identity of the task whose frame h is about to be resumed. Worker only, before resuming h
+/// (its frame is then this thread's to read).
+inline task_identity identity_of(std::coroutine_handle<> h) noexcept {
   // Every frame a worker resumes is a task<T>'s, whose promise starts with promise_base at the
   // frame's promise offset (task.hpp asserts the alignment this relies on).
   promise_base& p = std::coroutine_handle<promise_base>::from_address(h.address()).promise();
-  if (p.scope_ == nullptr) return reinterpret_cast<std::uintptr_t>(h.address()) | (1ull << 63);
-  promise_base* owner = scope_owner(p.scope_);
-  if (owner->kind_ == completion_kind::spawned) return owner->spawned_->id;
-  return reinterpret_cast<std::uintptr_t>(owner) | (1ull << 63);
+  const promise_base* owner = p.scope_ != nullptr ? scope_owner(p.scope_) : &p;
+  if (owner->kind_ == completion_kind::spawned) {
+    const spawned_state* st = owner->spawned_;
+    return {st->id, st->name, st->where.line(), st->where.file_name()};
+  }
+  return {reinterpret_cast<std::uintptr_t>(owner) | (std::uint64_t{1} << 63), 0, 0, nullptr};
 }
+
+/// The tracer's id of that task (identity_of(h).id).
+inline std::uint64_t task_of(std::coroutine_handle<> h) noexcept { return identity_of(h).id; }
 
 class tracer {
  public:
