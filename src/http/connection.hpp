@@ -64,6 +64,8 @@ class connection {
   std::chrono::steady_clock::time_point idle_deadline{};
   /// Responses received on this connection.
   std::uint64_t uses = 0;
+  /// The request head being written (send_request); kept so that its capacity is reused.
+  std::string out;
 
  private:
   net::stream& raw() noexcept;

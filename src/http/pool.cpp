@@ -140,7 +140,7 @@ void pool::finish(std::vector<std::shared_ptr<waiter>>& wake,
   wake.clear();
 }
 
-task<pool_grant> pool::acquire(std::string key, bool fresh, limit wait) {
+task<pool_grant> pool::acquire(const std::string& key, bool fresh, limit wait) {
   std::vector<std::unique_ptr<connection>> dead;
   // Declared before the locks: destroyed after them (a stream's destructor posts to its loop).
   std::vector<std::unique_ptr<connection>> evicted;
