@@ -30,6 +30,10 @@
 
 #include <llhttp.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -105,9 +109,31 @@ class head_scan {
         const std::size_t line_max = line_index_ == 0 ? limits_.max_start_line : limits_.max_field;
         const std::size_t room =
             std::min({in.size() - i, limits_.max_head - total_, line_max - line_len_});
-        const auto& ordinary = line_index_ == 0 ? start_line_byte : colon_ ? value_byte : name_byte;
+        const bool name = line_index_ > 0 && !colon_;
+        const auto& ordinary = line_index_ == 0 ? start_line_byte : name ? name_byte : value_byte;
+        const char* run = in.data() + i;
         std::size_t j = 0;
-        while (j < room && ordinary[static_cast<unsigned char>(in[i + j])]) ++j;
+#if defined(__SSE2__)
+        // Sixteen bytes at a time up to the first that may stop the run (a control byte, SP in a
+        // name, DEL, the colon in a name), then byte by byte (HTAB goes on in a value there). The
+        // loads may see bytes past that one, even body bytes; none of those is judged.
+        const __m128i low = _mm_set1_epi8(static_cast<char>(name ? 0x20 : 0x1f));
+        const __m128i del = _mm_set1_epi8(0x7f);
+        const __m128i colon = _mm_set1_epi8(name ? ':' : 0x7f);
+        while (j + 16 <= room) {
+          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(run + j));
+          const __m128i stop =
+              _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, low), v),
+                           _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, colon)));
+          const int mask = _mm_movemask_epi8(stop);
+          if (mask != 0) {
+            j += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+            break;
+          }
+          j += 16;
+        }
+#endif
+        while (j < room && ordinary[static_cast<unsigned char>(run[j])]) ++j;
         total_ += j;
         line_len_ += j;
         i += j;
