@@ -368,7 +368,7 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     st->version = head.version_major * 10 + head.version_minor;
     st->headers.reserve(head.headers.size());
     for (const field& f : head.headers) st->headers.emplace_back(f.name, f.value);
-    st->url = url_text;
+    st->url = std::shared_ptr<const std::string>(o->to, &o->to->text);  // shares the destination
     ++conn->uses;
     core.trace(trace_kind::response_headers_received, o->method, url_text, head.status);
 
@@ -496,8 +496,15 @@ task<response> follow(request_context* rc, const std::string* method, const std:
   }
 }
 
+const request_options& no_options() {
+  static const request_options none;
+  return none;
+}
+
+/// own: the caller's options, copied (std::nullopt: none, and nothing to copy).
 task<response> run_request(std::shared_ptr<client_core> core, std::string method,
-                           std::string url_text, request_options ro) {
+                           std::string url_text, std::optional<request_options> own) {
+  const request_options& ro = own ? *own : no_options();
   client_counters& k = *core->counters;
   k.add(k.requests);
   core->trace(trace_kind::request_start, method, url_text);
@@ -547,11 +554,6 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
   core->trace(trace_kind::request_end, method, result->url(), result->status());
   core->leave(&reg);
   co_return std::move(*result);
-}
-
-const request_options& no_options() {
-  static const request_options none;
-  return none;
 }
 
 }  // namespace
@@ -629,7 +631,7 @@ client::~client() {
 }
 
 task<response> client::request(std::string_view method, std::string_view url) {
-  return detail::run_request(core_, std::string(method), std::string(url), detail::no_options());
+  return detail::run_request(core_, std::string(method), std::string(url), std::nullopt);
 }
 task<response> client::request(std::string_view method, std::string_view url,
                                const request_options& options) {

@@ -90,7 +90,8 @@ struct response_state {
   std::string reason;
   int version = 11;
   fields headers;
-  std::string url;
+  // Received: the URL answered (the request's destination keeps it); built: null.
+  std::shared_ptr<const std::string> url;
   std::vector<response> history;
   // Built response: the body to send; received: what read()/text() collected.
   std::string body;

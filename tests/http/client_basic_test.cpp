@@ -310,7 +310,12 @@ coreio::task<void> alternating_urls_each_go_to_their_own_target() {
   }
   EXPECT_EQ(a.seen().at(0).header("host"), "127.0.0.1:" + std::to_string(a.port()));
   EXPECT_EQ(b.seen().at(0).header("host"), "127.0.0.1:" + std::to_string(b.port()));
+  // A response keeps its URL after the client has closed and other URLs were fetched.
+  http::response kept = co_await session.get(ub);
+  (void)co_await session.get(ua, params);
   co_await session.close();
+  EXPECT_EQ(kept.url(), ub);
+  EXPECT_EQ(co_await kept.text(), "b GET /y HTTP/1.1");
   co_await a.stop();
   co_await b.stop();
 }
