@@ -20,6 +20,7 @@
 #include <utility>
 
 #include <coreio/net/tcp_stream.hpp>
+#include <coreio/spawn.hpp>
 
 #include "http/client_core.hpp"
 #include "http/request_body.hpp"
@@ -336,6 +337,11 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       const limit headers_lim = phase_at(*rc, phase::headers, rc->t.headers);
       co_await send_request(conn.get(), rc, o, headers_lim, &body_withheld);
       core.trace(trace_kind::request_headers_sent, o->method, url_text);
+      // The answer is at least a round trip away: a read now would almost always find nothing
+      // (a wasted recv and a wait in the reactor; 0.7 per request measured against nginx with 100
+      // in flight). Let the worker's other ready tasks run first, so that the read usually finds
+      // the response; with nothing else ready this costs one trip through the run queue.
+      if (conn->pending().empty()) co_await coreio::yield_now();
       co_await read_head(conn.get(), headers_lim, rc->t.sock_read, &any_byte);
     } catch (const coreio::cancelled_error&) {
       failed = std::current_exception();
