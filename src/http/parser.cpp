@@ -7,8 +7,11 @@
 //      LF, obs-fold (a header line starting with SP or HT), whitespace in a field name or before
 //      the colon, control characters in values, and every head limit (start line, one header
 //      line, the whole head, the count of fields). It stops exactly at the empty line ending the
-//      head, so it never reads body bytes. When it finds a bad byte, llhttp first parses the bytes
-//      before it: the first failure in byte order is reported, whichever layer finds it, so the
+//      head, so it never judges body bytes (its 16-byte loads may look past a stopping byte, but
+//      only within the input, and only the bytes before it count). Inside a line it skips runs of
+//      bytes no rule stops at, a table lookup each, 16 at a time with SSE2; the byte ending a run
+//      takes the per-byte rules. When it finds a bad byte, llhttp first parses the bytes before
+//      it: the first failure in byte order is reported, whichever layer finds it, so the
 //      error does not depend on how the input was split (the fuzz targets check this).
 //   2. llhttp (LLHTTP_STRICT_MODE=1) parses; its callbacks collect the head and apply the semantic
 //      checks (Content-Length and Transfer-Encoding, Host), and pause the parser at each event:
