@@ -90,7 +90,8 @@ struct response_state {
   std::string reason;
   int version = 11;
   fields headers;
-  std::string url;
+  // Received: the URL answered (the request's destination keeps it); built: null.
+  std::shared_ptr<const std::string> url;
   std::vector<response> history;
   // Built response: the body to send; received: what read()/text() collected.
   std::string body;
@@ -98,6 +99,15 @@ struct response_state {
   bool body_given = false;
   // Received response with a body on the wire.
   std::unique_ptr<body_reader> reader;
+};
+
+/// A request in flight: its scope (close() moves its deadline), linked into client_core's list
+/// from enter to leave (an intrusive list: registering costs no allocation, leaving no search).
+struct inflight_request {
+  coreio::timeout_scope scope;
+  // Guarded by client_core::m_.
+  inflight_request* prev = nullptr;
+  inflight_request* next = nullptr;
 };
 
 struct client_core {
@@ -111,8 +121,8 @@ struct client_core {
   /// The TLS context, made on first use (https). Throws tls_error if the CA file is unusable.
   std::shared_ptr<tls_context> tls();
   /// Registers a request's scope; throws http::error once closing.
-  void enter(coreio::timeout_scope* s);
-  void leave(coreio::timeout_scope* s) noexcept;
+  void enter(inflight_request* r);
+  void leave(inflight_request* r) noexcept;
   /// Steps (1) and (2) of close(); true if requests are still in flight.
   bool begin_close() noexcept;
   bool closing() const noexcept;
@@ -127,7 +137,8 @@ struct client_core {
   std::shared_ptr<tls_context> tls_;
   // Guards inflight_ and the writes of closing_.
   mutable std::mutex m_;
-  std::vector<coreio::timeout_scope*> inflight_;
+  // The first of the requests in flight (a doubly linked list through inflight_request).
+  inflight_request* inflight_ = nullptr;
   // Set once by begin_close under m_; read under m_ by enter (the registration race of close())
   // and without it by closing() (a hint: a response's connection is not pooled once closing).
   // Release store, acquire load: nothing else is published through it.

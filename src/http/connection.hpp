@@ -3,8 +3,9 @@
 // (origin key, idle deadline).
 //
 // The read buffer holds bytes read from the socket and not yet consumed by the parser: [begin_,
-// end_) of buf_. read_more() first moves the live bytes to the front, grows the buffer only when it
-// is full, then reads into the free tail. Body spans the parser returns point into the buffer and
+// end_) of buf_. read_more() first moves the live bytes to the front, grows the buffer (doubling)
+// when it is full or, up to 64 KiB, when the last read filled all the room it had (more is likely
+// waiting: a bulk body), then reads into the free tail. It starts at 4 KiB. Body spans the parser returns point into the buffer and
 // stay valid until the next read_more().
 //
 // Thread safety: one task at a time (the request holding it, or the pool while it is idle). The
@@ -64,6 +65,8 @@ class connection {
   std::chrono::steady_clock::time_point idle_deadline{};
   /// Responses received on this connection.
   std::uint64_t uses = 0;
+  /// The request head being written (send_request); kept so that its capacity is reused.
+  std::string out;
 
  private:
   net::stream& raw() noexcept;
@@ -73,6 +76,8 @@ class connection {
   std::unique_ptr<tls_stream> tls_;
   std::unique_ptr<char[]> buf_;
   std::size_t cap_ = 0, begin_ = 0, end_ = 0;
+  // The last read filled all the room it was given.
+  bool filled_room_ = false;
 };
 
 }  // namespace coreio::http::detail

@@ -112,17 +112,21 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
   std::erase_if(cookies_, [&](const cookie& o) {
     return o.name == c.name && o.domain == c.domain && o.path == c.path;
   });
-  if (c.expires && *c.expires <= now) return;  // a deletion
-  if (cookies_.size() >= max_cookies) cookies_.erase(cookies_.begin());
-  cookies_.push_back(std::move(c));
+  if (!(c.expires && *c.expires <= now)) {  // else a deletion
+    if (cookies_.size() >= max_cookies) cookies_.erase(cookies_.begin());
+    cookies_.push_back(std::move(c));
+  }
+  count_.store(cookies_.size(), std::memory_order_relaxed);
 }
 
 std::string cookie_jar::header_for(const url& to) {
+  if (count_.load(std::memory_order_relaxed) == 0) return {};  // see count_
   const auto now = std::chrono::system_clock::now();
   const std::string_view path = std::string_view(to.target).substr(0, to.target.find('?'));
   std::vector<const cookie*> picked;
   std::lock_guard<std::mutex> g(m_);
   std::erase_if(cookies_, [&](const cookie& o) { return o.expires && *o.expires <= now; });
+  count_.store(cookies_.size(), std::memory_order_relaxed);
   for (const cookie& c : cookies_) {
     if (c.secure && !to.tls()) continue;
     if (c.host_only ? c.domain != to.host : !domain_match(to.host, c.domain)) continue;

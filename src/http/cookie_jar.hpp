@@ -10,7 +10,9 @@
 // Thread safety: shared objects: safe (one mutex; requests on any worker use one jar).
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,6 +42,12 @@ class cookie_jar {
   // Guards cookies_.
   std::mutex m_;
   std::vector<cookie> cookies_;
+  // cookies_.size(), stored under m_ after each change; header_for reads it without m_ to skip the
+  // lock when the jar is empty (most clients never get a cookie). Relaxed store and load: a
+  // request that happens after a store (its response was handled first) reads that value or a
+  // later one by read-after-write coherence, and one racing with it may miss the new cookie, as it
+  // would had it taken the lock first; nothing else is read through it.
+  std::atomic<std::size_t> count_{0};
 };
 
 }  // namespace coreio::http::detail

@@ -7,8 +7,11 @@
 //      LF, obs-fold (a header line starting with SP or HT), whitespace in a field name or before
 //      the colon, control characters in values, and every head limit (start line, one header
 //      line, the whole head, the count of fields). It stops exactly at the empty line ending the
-//      head, so it never reads body bytes. When it finds a bad byte, llhttp first parses the bytes
-//      before it: the first failure in byte order is reported, whichever layer finds it, so the
+//      head, so it never judges body bytes (its 16-byte loads may look past a stopping byte, but
+//      only within the input, and only the bytes before it count). Inside a line it skips runs of
+//      bytes no rule stops at, a table lookup each, 16 at a time with SSE2; the byte ending a run
+//      takes the per-byte rules. When it finds a bad byte, llhttp first parses the bytes before
+//      it: the first failure in byte order is reported, whichever layer finds it, so the
 //      error does not depend on how the input was split (the fuzz targets check this).
 //   2. llhttp (LLHTTP_STRICT_MODE=1) parses; its callbacks collect the head and apply the semantic
 //      checks (Content-Length and Transfer-Encoding, Host), and pause the parser at each event:
@@ -30,7 +33,12 @@
 
 #include <llhttp.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -97,6 +105,43 @@ class head_scan {
   std::size_t scan(std::span<const char> in, std::optional<failure_info>& fail) {
     std::size_t i = 0;
     for (; i < in.size() && !done_; ++i) {
+      // Fast path, inside a line: a run of bytes that no rule below stops at (one table lookup
+      // each), cut short where the next byte would cross a limit, so that the byte which stops
+      // the run, ordinary or not, takes the per-byte rules below and fails as it always did.
+      if (!cr_ && (line_len_ > 0 || line_index_ == 0)) {
+        const std::size_t line_max = line_index_ == 0 ? limits_.max_start_line : limits_.max_field;
+        const std::size_t room =
+            std::min({in.size() - i, limits_.max_head - total_, line_max - line_len_});
+        const bool name = line_index_ > 0 && !colon_;
+        const auto& ordinary = line_index_ == 0 ? start_line_byte : name ? name_byte : value_byte;
+        const char* run = in.data() + i;
+        std::size_t j = 0;
+#if defined(__SSE2__)
+        // Sixteen bytes at a time up to the first that may stop the run (a control byte, SP in a
+        // name, DEL, the colon in a name), then byte by byte (HTAB goes on in a value there). The
+        // loads may see bytes past that one, even body bytes; none of those is judged.
+        const __m128i low = _mm_set1_epi8(static_cast<char>(name ? 0x20 : 0x1f));
+        const __m128i del = _mm_set1_epi8(0x7f);
+        const __m128i colon = _mm_set1_epi8(name ? ':' : 0x7f);
+        while (j + 16 <= room) {
+          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(run + j));
+          const __m128i stop =
+              _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, low), v),
+                           _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, colon)));
+          const int mask = _mm_movemask_epi8(stop);
+          if (mask != 0) {
+            j += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+            break;
+          }
+          j += 16;
+        }
+#endif
+        while (j < room && ordinary[static_cast<unsigned char>(run[j])]) ++j;
+        total_ += j;
+        line_len_ += j;
+        i += j;
+        if (i == in.size()) break;
+      }
       const auto c = static_cast<unsigned char>(in[i]);
       if (++total_ > limits_.max_head) {
         fail = limit(limit_kind::header_block, limits_.max_head,
@@ -166,6 +211,28 @@ class head_scan {
   }
 
  private:
+  using byte_table = std::array<bool, 256>;
+  // Bytes the per-byte rules let through without a state change, where the table applies.
+  // Start line: any but controls (CR included) and DEL.
+  static constexpr byte_table start_line_byte = [] {
+    byte_table t{};
+    for (int c = 0x20; c < 0x100; ++c) t[c] = c != 0x7f;
+    return t;
+  }();
+  // Field name before the colon: any but controls, DEL, SP and the colon itself.
+  static constexpr byte_table name_byte = [] {
+    byte_table t{};
+    for (int c = 0x21; c < 0x100; ++c) t[c] = c != 0x7f && c != ':';
+    return t;
+  }();
+  // Field value after the colon: any but controls (HTAB allowed) and DEL.
+  static constexpr byte_table value_byte = [] {
+    byte_table t{};
+    for (int c = 0x20; c < 0x100; ++c) t[c] = c != 0x7f;
+    t['\t'] = true;
+    return t;
+  }();
+
   std::string where() const {
     if (line_index_ == 0) return request_ ? "request line" : "status line";
     return trailers_ ? "trailer block" : "header block";
@@ -226,7 +293,14 @@ struct parser::impl {
 
   // Clears everything about the current message (not the connection's death).
   void begin_message() {
+    // The previous head's fields become the spares (their strings keep their capacity); the head
+    // takes the spare vector, emptied, so that a keep-alive connection's heads stop allocating.
+    std::swap(spare_fields, head.headers);
+    std::vector<field> fields = std::move(head.headers);
+    fields.clear();
     head = message_head{};
+    head.headers = std::move(fields);
+    spare_used = 0;
     field_name.clear();
     field_value.clear();
     in_value = false;
@@ -301,6 +375,10 @@ struct parser::impl {
   // Seen so far in this head.
   std::size_t content_lengths = 0;
   std::vector<std::string> transfer_encodings;
+  // The previous head's fields, reused for this head's in order (begin_message); [0, spare_used)
+  // are taken (moved-from).
+  std::vector<field> spare_fields;
+  std::size_t spare_used = 0;
   std::size_t hosts = 0;
   // Body accounting.
   std::uint64_t body_bytes = 0;
@@ -448,7 +526,14 @@ int parser::impl::on_field_done() {
   } else if (iequals(field_name, "host")) {
     ++hosts;
   }
-  head.headers.push_back(field{std::move(field_name), std::string(value)});
+  if (spare_used < spare_fields.size()) {
+    field& f = spare_fields[spare_used++];
+    f.name.assign(field_name);
+    f.value.assign(value);
+    head.headers.push_back(std::move(f));
+  } else {
+    head.headers.push_back(field{field_name, std::string(value)});
+  }
   field_name.clear();
   field_value.clear();
   return 0;

@@ -70,7 +70,10 @@ std::unique_ptr<connection> pool::take_idle(const std::string& key,
       q.pop_back();
       idle_count_.fetch_sub(1, std::memory_order_relaxed);
     }
-    if (q.empty()) s.idle.erase(it);
+    // An origin's emptied queue stays for the next put_back (erasing it freed the deque and the
+    // node, and the put-back made them again: 4 allocations per request when every connection is
+    // in use), unless the shard holds many origins.
+    if (q.empty() && s.idle.size() > kept_empty_origins) s.idle.erase(it);
     if (c) return c;
   }
   return nullptr;
@@ -85,7 +88,7 @@ std::unique_ptr<connection> pool::take_any_idle(const std::string& not_key) {
       if (it->first == not_key || it->second.empty()) continue;
       std::unique_ptr<connection> c = std::move(it->second.front());
       it->second.pop_front();
-      if (it->second.empty()) s.idle.erase(it);
+      if (it->second.empty() && s.idle.size() > kept_empty_origins) s.idle.erase(it);
       idle_count_.fetch_sub(1, std::memory_order_relaxed);
       return c;
     }
@@ -140,7 +143,7 @@ void pool::finish(std::vector<std::shared_ptr<waiter>>& wake,
   wake.clear();
 }
 
-task<pool_grant> pool::acquire(std::string key, bool fresh, limit wait) {
+task<pool_grant> pool::acquire(const std::string& key, bool fresh, limit wait) {
   std::vector<std::unique_ptr<connection>> dead;
   // Declared before the locks: destroyed after them (a stream's destructor posts to its loop).
   std::vector<std::unique_ptr<connection>> evicted;

@@ -8,7 +8,9 @@
 // Idle connections live in shards, one per worker (index current_worker() modulo shard_count): a
 // released connection goes to the shard of the worker that released it; a request looks in its
 // own worker's shard first, then in the others. A shard has its own mutex, so two workers reusing
-// connections never touch the same lock; m_ is only taken to open, close or wait.
+// connections never touch the same lock; m_ is only taken to open, close or wait. An origin's queue
+// stays in its shard when it empties (while the shard holds at most kept_empty_origins origins),
+// so that a pool whose connections are all busy does not free and remake it on every request.
 //
 // Waiting. A request that finds no idle connection and no free slot queues a waiter (FIFO) under
 // m_ and waits on the waiter's event. pump() (under m_) walks the waiters in order and serves each
@@ -58,13 +60,16 @@ struct pool_grant {
 class pool {
  public:
   static constexpr std::size_t shard_count = 8;
+  /// Origins whose idle queue a shard keeps when it empties (see take_idle).
+  static constexpr std::size_t kept_empty_origins = 16;
 
   pool(std::size_t limit, std::size_t limit_per_host);
   ~pool();
 
-  /// A connection or a slot for `key`. fresh: skip idle connections (a retry). Throws
-  /// http::error once closed, phase_timeout_error(pool_wait) when `wait` runs out.
-  task<pool_grant> acquire(std::string key, bool fresh, limit wait);
+  /// A connection or a slot for `key` (which must outlive the await). fresh: skip idle
+  /// connections (a retry). Throws http::error once closed, phase_timeout_error(pool_wait) when
+  /// `wait` runs out.
+  task<pool_grant> acquire(const std::string& key, bool fresh, limit wait);
   /// A connection whose response ended cleanly and that may be reused: kept idle until
   /// idle_deadline (closed instead if the pool is closed). Any thread.
   void put_back(std::unique_ptr<connection> c) noexcept;

@@ -148,7 +148,7 @@ void response::add_header(std::string_view name, std::string_view value) {
 
 const std::string& response::url() const noexcept {
   static const std::string none;
-  return s_ ? s_->url : none;
+  return s_ && s_->url ? *s_->url : none;
 }
 
 const std::vector<response>& response::history() const noexcept {

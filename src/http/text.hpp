@@ -5,20 +5,22 @@
 // Thread safety: pure functions.
 #pragma once
 
-#include <cctype>
 #include <cstddef>
 #include <string_view>
 
 namespace coreio::http::detail {
 
+/// c with A-Z folded to a-z; every other byte as is (no locale: std::tolower is a libc call per
+/// byte and may fold more than ASCII).
+constexpr char ascii_lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 /// a == b ignoring ASCII case.
 inline bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
+    if (a[i] != b[i] && ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   }
   return true;
 }

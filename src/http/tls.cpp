@@ -207,7 +207,8 @@ struct tls_stream::impl {
   // Writes out everything OpenSSL has produced, in order (see the file comment).
   task<void> flush() {
     auto lock = co_await write_mu.lock();
-    std::vector<std::byte> out;
+    std::vector<std::byte>& out = wbuf;  // guarded by write_mu; its capacity is kept
+    out.clear();
     for (;;) {
       {
         std::lock_guard g(ssl_mu);
@@ -235,14 +236,15 @@ struct tls_stream::impl {
 
   // Reads ciphertext from the socket into rbio; false at end of stream.
   task<bool> fill() {
-    if (rbuf.empty()) rbuf.resize(cipher_buffer);
-    const std::size_t n = co_await s.read_some(std::span<std::byte>(rbuf.data(), rbuf.size()));
+    // Not zero-filled: only the pages the socket writes into become resident.
+    if (!rbuf) rbuf.reset(new std::byte[cipher_buffer]);
+    const std::size_t n = co_await s.read_some(std::span<std::byte>(rbuf.get(), cipher_buffer));
     if (n == 0) {
       eof = true;
       co_return false;
     }
     std::lock_guard g(ssl_mu);
-    BIO_write(rbio, rbuf.data(), static_cast<int>(n));
+    BIO_write(rbio, rbuf.get(), static_cast<int>(n));
     co_return true;
   }
 
@@ -283,11 +285,12 @@ struct tls_stream::impl {
   std::shared_ptr<tls_context> ctx;
   net::stream s;
   SSL* ssl = nullptr;
-  BIO* rbio = nullptr;          // owned by ssl
-  BIO* wbio = nullptr;          // owned by ssl
-  std::mutex ssl_mu;            // guards every SSL_* and BIO_* call
-  coreio::mutex write_mu;       // serialises flushes to the socket
-  std::vector<std::byte> rbuf;  // ciphertext read from the socket
+  BIO* rbio = nullptr;                // owned by ssl
+  BIO* wbio = nullptr;                // owned by ssl
+  std::mutex ssl_mu;                  // guards every SSL_* and BIO_* call
+  coreio::mutex write_mu;             // serialises flushes to the socket
+  std::unique_ptr<std::byte[]> rbuf;  // ciphertext read from the socket (cipher_buffer bytes)
+  std::vector<std::byte> wbuf;        // ciphertext being written (flush, under write_mu)
   std::string alpn;
   std::string who;  // for messages: "handshake with 'host'" or "accepting"
   bool eof = false;

@@ -251,6 +251,78 @@ coreio::task<void> headers_keep_order_and_duplicates() {
 }
 TEST(ClientBasic, HeadersKeepOrderAndDuplicates) { run_test(headers_keep_order_and_duplicates); }
 
+/// One keep-alive connection, heads of different fields in turn: each response has exactly its own
+/// (the parser reuses the previous head's field strings).
+coreio::task<void> each_head_on_a_connection_has_only_its_own_fields() {
+  raw_server srv{[](const seen_request&, std::size_t i) {
+    if (i % 2 == 0) {
+      return reply{ok_response("even", "X-Long: " + std::string(40, 'a') + "\r\nX-Second: 2\r\n")};
+    }
+    return reply{ok_response("odd", "X-Other: " + std::string(20, 'b') + "\r\n")};
+  }};
+  http::client session;
+  const std::string url = srv.url("/");
+  for (int i = 0; i < 4; ++i) {
+    http::response r = co_await session.get(url);
+    std::vector<std::string> names;
+    for (const auto& [n, v] : r.headers()) names.push_back(n);
+    if (i % 2 == 0) {
+      EXPECT_EQ(r.header("x-long"), std::string(40, 'a'));
+      EXPECT_EQ(r.header("x-second"), "2");
+      EXPECT_FALSE(r.header("x-other").has_value());
+      EXPECT_EQ(names, (std::vector<std::string>{"Content-Length", "X-Long", "X-Second"}));
+    } else {
+      EXPECT_EQ(r.header("x-other"), std::string(20, 'b'));
+      EXPECT_FALSE(r.header("x-long").has_value());
+      EXPECT_EQ(names, (std::vector<std::string>{"Content-Length", "X-Other"}));
+    }
+    EXPECT_EQ(co_await r.text(), i % 2 == 0 ? "even" : "odd");
+  }
+  EXPECT_EQ(srv.connections(), 1u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, EachHeadOnAConnectionHasOnlyItsOwnFields) {
+  run_test(each_head_on_a_connection_has_only_its_own_fields);
+}
+
+/// URLs in turn, with and without params, from one task: each request goes where its own URL says
+/// (the client keeps the last URL's parse per thread).
+coreio::task<void> alternating_urls_each_go_to_their_own_target() {
+  raw_server a{
+      [](const seen_request& r, std::size_t) { return reply{ok_response("a " + r.line())}; }};
+  raw_server b{
+      [](const seen_request& r, std::size_t) { return reply{ok_response("b " + r.line())}; }};
+  http::client session;
+  const std::string ua = a.url("/x?k=1"), ub = b.url("/y");
+  http::request_options params{.params = {{"p", "2"}}};
+  for (int i = 0; i < 3; ++i) {
+    http::response r1 = co_await session.get(ua);
+    EXPECT_EQ(co_await r1.text(), "a GET /x?k=1 HTTP/1.1");
+    EXPECT_EQ(r1.url(), ua);
+    http::response r2 = co_await session.get(ua, params);
+    EXPECT_EQ(co_await r2.text(), "a GET /x?k=1&p=2 HTTP/1.1");
+    http::response r3 = co_await session.get(ub);
+    EXPECT_EQ(co_await r3.text(), "b GET /y HTTP/1.1");
+    EXPECT_EQ(r3.url(), ub);
+    http::response r4 = co_await session.get(ua);  // the plain URL again, after the params
+    EXPECT_EQ(co_await r4.text(), "a GET /x?k=1 HTTP/1.1");
+  }
+  EXPECT_EQ(a.seen().at(0).header("host"), "127.0.0.1:" + std::to_string(a.port()));
+  EXPECT_EQ(b.seen().at(0).header("host"), "127.0.0.1:" + std::to_string(b.port()));
+  // A response keeps its URL after the client has closed and other URLs were fetched.
+  http::response kept = co_await session.get(ub);
+  (void)co_await session.get(ua, params);
+  co_await session.close();
+  EXPECT_EQ(kept.url(), ub);
+  EXPECT_EQ(co_await kept.text(), "b GET /y HTTP/1.1");
+  co_await a.stop();
+  co_await b.stop();
+}
+TEST(ClientBasic, AlternatingUrlsEachGoToTheirOwnTarget) {
+  run_test(alternating_urls_each_go_to_their_own_target);
+}
+
 coreio::task<void> sends_basic_auth_and_cookies() {
   raw_server srv{[](const seen_request& r, std::size_t i) {
     if (i == 0) return reply{ok_response("", "Set-Cookie: sid=abc; Path=/; HttpOnly\r\n")};

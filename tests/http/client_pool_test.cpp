@@ -160,6 +160,9 @@ coreio::task<void> peer_closed_idle_connection_is_not_reused() {
   const std::string url = srv.url("/");
   EXPECT_EQ(co_await fetch_text(&session, url), "bye");
   EXPECT_TRUE(co_await until([&] { return srv.open_connections() == 0; }));
+  // The server's handler has left, but the close of its socket may still be queued on the socket's
+  // loop (stream::close from another worker posts it): give it time to reach the wire.
+  co_await coreio::sleep_for(100ms);
   EXPECT_EQ(co_await fetch_text(&session, url), "bye");
   EXPECT_EQ(srv.connections(), 2u);
   EXPECT_EQ(session.stats().retries, 0u);  // seen before use, not by a failed request
@@ -281,6 +284,33 @@ coreio::task<void> many_tasks_on_two_workers_share_the_pool() {
 }
 TEST(ClientPool, ManyTasksOnTwoWorkersShareThePool) {
   run_test(many_tasks_on_two_workers_share_the_pool);
+}
+
+/// More origins than a shard keeps emptied queues for (pool::kept_empty_origins is 16): each
+/// origin's connection is reused in every round, whether its queue was kept or erased.
+coreio::task<void> many_origins_each_reuse_their_connection() {
+  constexpr std::size_t origins = 20;
+  std::vector<std::unique_ptr<raw_server>> servers;
+  for (std::size_t i = 0; i < origins; ++i) {
+    servers.push_back(std::make_unique<raw_server>(
+        [i](const seen_request&, std::size_t) { return reply{ok_response(std::to_string(i))}; }));
+  }
+  http::client session;
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t i = 0; i < origins; ++i) {
+      EXPECT_EQ(co_await fetch_text(&session, servers[i]->url("/")), std::to_string(i));
+    }
+  }
+  for (const auto& srv : servers) EXPECT_EQ(srv->connections(), 1u);
+  const auto st = session.stats();
+  EXPECT_EQ(st.connections_opened, origins);
+  EXPECT_EQ(st.connections_reused, 2 * origins);
+  EXPECT_EQ(st.idle_connections, origins);
+  co_await session.close();
+  for (auto& srv : servers) co_await srv->stop();
+}
+TEST(ClientPool, ManyOriginsEachReuseTheirConnection) {
+  run_test(many_origins_each_reuse_their_connection);
 }
 
 }  // namespace

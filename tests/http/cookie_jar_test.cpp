@@ -40,4 +40,18 @@ TEST(CookieJar, ExpiresAndDeletes) {
   EXPECT_EQ(jar.header_for(parse_url("https://h/")), "c=4");
 }
 
+TEST(CookieJar, AJarEmptiedByDeletionsFillsAgain) {
+  // header_for skips the lock while the jar is empty: emptying and refilling it must be seen.
+  cookie_jar jar;
+  const auto from = parse_url("http://h/");
+  EXPECT_EQ(jar.header_for(from), "");
+  jar.store(from, "a=1");
+  EXPECT_EQ(jar.header_for(from), "a=1");
+  jar.store(from, "a=gone; Max-Age=0");
+  EXPECT_EQ(jar.size(), 0u);
+  EXPECT_EQ(jar.header_for(from), "");
+  jar.store(from, "b=2");
+  EXPECT_EQ(jar.header_for(from), "b=2");
+}
+
 }  // namespace

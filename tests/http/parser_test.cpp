@@ -272,6 +272,31 @@ TEST(ParserTest, PipelinedRequestsEndExactlyAtEachMessageEnd) {
   EXPECT_TRUE(msgs[3].body.empty());
 }
 
+TEST(ParserTest, EachHeadOnAConnectionHasOnlyItsOwnFields) {
+  // The parser reuses the previous head's field strings: longer, shorter, fewer, more in turn.
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nX-A: " + std::string(40, 'a') +
+      "\r\nX-Bee: b\r\nContent-Length: 1\r\n\r\n1" +
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n22" +
+      "HTTP/1.1 404 Not Found\r\nX-Long-Name-Of-A-Field: " + std::string(30, 'c') +
+      "\r\nX-D: d\r\nX-E: \r\nContent-Length: 0\r\n\r\n";
+  const auto msgs = parse_every_way(mode::response, wire);
+  ASSERT_EQ(msgs.size(), 3u);
+  const auto names = [](const message& m) {
+    std::vector<std::string> out;
+    for (const auto& f : m.head.headers) out.push_back(f.name + "=" + f.value);
+    return out;
+  };
+  EXPECT_EQ(names(msgs[0]), (std::vector<std::string>{"X-A=" + std::string(40, 'a'), "X-Bee=b",
+                                                      "Content-Length=1"}));
+  EXPECT_EQ(names(msgs[1]), (std::vector<std::string>{"Content-Length=2"}));
+  EXPECT_EQ(names(msgs[2]),
+            (std::vector<std::string>{"X-Long-Name-Of-A-Field=" + std::string(30, 'c'), "X-D=d",
+                                      "X-E=", "Content-Length=0"}));
+  EXPECT_EQ(msgs[2].head.status, 404);
+  EXPECT_EQ(msgs[2].head.reason, "Not Found");
+}
+
 TEST(ParserTest, AMessageWithoutABodyEndsOnAnEmptyFeedAfterItsHead) {
   parser p(mode::request);
   const auto r = p.feed(std::span<const char>(get_request.data(), get_request.size()));
@@ -457,6 +482,41 @@ TEST(ParserRejectTest, ControlCharactersInValues) {
   // A tab inside a value and obs-text are allowed.
   const auto ok = parse_whole(mode::request, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\tb \xe9\r\n\r\n");
   EXPECT_EQ(ok.at(0).head.find("x-a"), "a\tb \xe9");
+}
+
+TEST(ParserRejectTest, ABadByteAnywhereInALongLineIsFound) {
+  // The scan skips runs of ordinary bytes; the byte that ends a run must still be judged, wherever
+  // it falls in the line.
+  const std::string filler(300, 'v');
+  for (std::size_t at : {0u, 1u, 7u, 8u, 150u, 299u}) {
+    std::string value = filler;
+    value.insert(at, 1, '\x01');
+    expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nX: " + value + "\r\n\r\n",
+                    "control character 0x01 in a header value");
+    std::string del = filler;
+    del.insert(at, 1, '\x7f');
+    expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nX: " + del + "\r\n\r\n",
+                    "control character 0x7f in a header value");
+    std::string name = filler;
+    name.insert(at, 1, ' ');
+    expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nX" + name + ": v\r\n\r\n",
+                    "whitespace in a header name");
+    std::string reason = filler;
+    reason.insert(at, 1, '\x02');
+    expect_rejected(mode::response, "HTTP/1.1 200 " + reason + "\r\n\r\n",
+                    "control character 0x02 in the status line");
+    std::string cr = filler;
+    cr.insert(at, "\rx");
+    expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nX: " + cr + "\r\n\r\n", "bare CR");
+    std::string lf = filler;
+    lf.insert(at, "\n");
+    expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nX: " + lf + "\r\n\r\n", "bare LF");
+  }
+  // Tabs and bytes >= 0x80 are ordinary in a value.
+  const auto msgs = parse_every_way(
+      mode::response, "HTTP/1.1 200 OK\r\nX: a\tb\xe9" + filler + "\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].head.headers.at(0).value, "a\tb\xe9" + filler);
 }
 
 TEST(ParserRejectTest, TransferEncodingOnHttp10) {
