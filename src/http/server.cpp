@@ -1,18 +1,40 @@
 // src/http/server.cpp — the HTTP/1.1 server: router, per-connection loop (keep-alive, pipelining,
-// strict framing through the shared parser, deadlines), graceful drain.
+// strict framing through the shared parser, deadlines), request body streaming, stream responses,
+// gzip, TLS, handler cancellation, accept loops for reuse_port, graceful drain.
 //
-// One task per connection (net::serve spreads them over the workers). The loop parses from its
-// own buffer; responses are appended to an output buffer that is written only when the loop must
-// wait for the socket (or closes), so pipelined requests already buffered are answered with one
-// write. Deadlines: the head from its first byte (408), each body read (408), the keep-alive idle
-// wait (silent close). While idle the wait is sliced (100 ms) so that stop() closes idle
-// connections without touching another worker's socket.
+// One task per connection. The loop parses from its own buffer; responses are appended to an
+// output buffer that is written only when the loop must wait for the socket (or closes), so
+// pipelined requests already buffered are answered with one write; a stream_response flushes that
+// buffer before its head. Deadlines: the head from its first byte (408), each body read (408), the
+// keep-alive idle wait (silent close).
+//
+// Connection phases (an atomic per connection, `phase` below), for stop():
+//   busy     reading a request that has begun, running its handler, writing its response
+//   idle     waiting for the first byte of the next request, nothing unwritten
+//   closing  stop() claimed it while idle and cancelled its task
+// Steps: (1) the connection stores idle (seq_cst), then loads `stopping` (seq_cst): if set it
+// closes; (2) stop() stores `stopping` (seq_cst), then, under the state mutex, CASes each
+// registered connection idle -> closing and cancels the task of those it claimed; (3) when the
+// idle read returns bytes, the connection CASes idle -> busy; if that fails, stop() came first and
+// the connection closes without answering (no byte of that request was acted on). Store-then-load
+// on both sides (seq_cst, Dekker): at least one side sees the other, so no idle connection is
+// missed. A connection registered after stop()'s scan sees `stopping` in track_connection's check
+// (the mutex orders the scan and the registration). A cancel only ever hits an idle read, which
+// loses no byte that matters: nothing of a response is in flight then.
+//
+// Handler cancellation: the handler runs as its own task; a watcher task reads the socket (into
+// its own buffer, handed to the loop afterwards: pipelined bytes are kept) and cancels the
+// handler on end of stream or a socket error. The loop joins both before it goes on.
+//
+// reuse_port: bind() makes one SO_REUSEPORT listener per worker; serve() runs one accept loop per
+// listener, loop i accepting onto worker i (tcp_listener::accept_on). Otherwise net::serve spreads
+// the connections of one listener round-robin.
 #include <coreio/http/server.hpp>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <exception>
@@ -29,9 +51,15 @@
 #include <coreio/net/tcp_stream.hpp>
 #include <coreio/spawn.hpp>
 #include <coreio/sync/event.hpp>
+#include <coreio/sync/semaphore.hpp>
+#include <coreio/time.hpp>
 #include <coreio/wait_for.hpp>
 
+#include "content_encoder.hpp"
 #include "parser.hpp"
+#include "runtime_impl.hpp"
+#include "text.hpp"
+#include "tls.hpp"
 
 namespace coreio::http {
 
@@ -39,20 +67,43 @@ namespace detail {
 
 using steady = std::chrono::steady_clock;
 
+class server_connection;
+
 struct route_entry {
   std::string method;
   std::vector<std::string> segments;  // "{name}" marks a capture
   handler h;
+  route_options opts;
+};
+
+// Connection phases (the file comment).
+inline constexpr int phase_busy = 0;
+inline constexpr int phase_idle = 1;
+inline constexpr int phase_closing = 2;
+
+struct conn_entry {
+  join_handle<void>* task;
+  // Writers: the connection (busy <-> idle) and stop() (idle -> closing). Readers: both.
+  std::atomic<int>* phase;
 };
 
 struct server_state {
   server_options opts;
   std::vector<route_entry> routes;
-  net::tcp_listener listener;
+  // One listener, or one per worker with reuse_port; moved into the accept loops by serve().
+  std::vector<net::tcp_listener> listeners;
+  // Set by bind() when TLS is configured; shared by every connection (immutable).
+  std::shared_ptr<tls_context> tls;
+  // Caps connections in the reuse_port accept loops (net::serve does it otherwise).
+  std::unique_ptr<coreio::semaphore> conn_limit;
   std::mutex mu;
   std::optional<net::server> net_srv;                 // guarded by mu
-  std::map<std::uint64_t, join_handle<void>*> conns;  // guarded by mu
+  std::vector<join_handle<void>> accept_loops;        // guarded by mu (reuse_port)
+  std::map<std::uint64_t, conn_entry> conns;          // guarded by mu
   std::uint64_t next_id = 0;                          // guarded by mu
+  std::size_t live = 0;                               // guarded by mu: reuse_port connections
+  coreio::event all_closed;                           // set while live == 0 (reuse_port)
+  // Writer: stop(). Readers: connections (phase protocol), accept loops, serve().
   std::atomic<bool> stopping{false};
   coreio::event stopped;
 };
@@ -65,7 +116,25 @@ struct server_request_state {
   std::string body;
   std::string remote;
   std::vector<std::pair<std::string, std::string>> captures;
-  bool chunk_given = false;
+  server_connection* conn = nullptr;
+  // ---- the body ----
+  bool stream_body = false;       // a stream_body route: the handler reads the body
+  bool body_done = false;         // the body's end was reached (or an error ended it)
+  bool fed = false;               // an empty feed ends a message without (more) body
+  bool continue_pending = false;  // 100 Continue owed at the first body read
+  bool chunk_given = false;       // default routes: read_chunk() gave the body
+  int body_error = 0;             // status owed for a body error; -1: close silently
+  std::string chunk;              // the last piece read_chunk() returned
+  // ---- a stream_response ----
+  bool prepared = false;
+  bool eof = false;
+  bool broken = false;      // the stream cannot be finished well: close after the handler
+  bool head_only = false;   // HEAD or a status without a body: writes are discarded
+  bool chunked = false;
+  std::optional<std::uint64_t> length;  // Content-Length the handler set
+  std::uint64_t written = 0;
+  bool close_after = false;
+  std::unique_ptr<gzip_encoder> gzip;
   static void attach(request& r, server_request_state* p) noexcept { r.s_ = p; }
 };
 
@@ -73,14 +142,8 @@ struct server_request_state {
 
 namespace {
 
+using detail::iequals;
 using detail::steady;
-
-bool iequal(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 int hexval(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
@@ -131,9 +194,21 @@ std::string_view http_date() {
   return buf;
 }
 
-void append_response(std::string& out, const response& r, const detail::server_state& st,
-                     bool head_only, bool close) {
-  const int status = r.status();
+bool status_has_body(int status) noexcept {
+  return !(status == 204 || status == 304 || (status >= 100 && status < 200));
+}
+
+// Fields the server writes itself; a handler's copies are dropped.
+bool server_owned(std::string_view name) noexcept {
+  return iequals(name, "content-length") || iequals(name, "connection") ||
+         iequals(name, "transfer-encoding") || iequals(name, "date") || iequals(name, "server");
+}
+
+bool has_field(const fields& fs, std::string_view name) noexcept {
+  return std::any_of(fs.begin(), fs.end(), [&](const auto& f) { return iequals(f.first, name); });
+}
+
+void append_status_line(std::string& out, int status, const detail::server_state& st) {
   out += "HTTP/1.1 ";
   out += std::to_string(status);
   out += ' ';
@@ -143,25 +218,47 @@ void append_response(std::string& out, const response& r, const detail::server_s
   out += "\r\nDate: ";
   out += http_date();
   out += "\r\n";
-  for (const auto& [name, value] : r.headers()) {
-    if (iequal(name, "content-length") || iequal(name, "connection") ||
-        iequal(name, "transfer-encoding") || iequal(name, "date") || iequal(name, "server")) {
-      continue;
-    }
+}
+
+void append_fields(std::string& out, const fields& fs) {
+  for (const auto& [name, value] : fs) {
+    if (server_owned(name)) continue;
     out += name;
     out += ": ";
     out += value;
     out += "\r\n";
   }
-  const bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
-  if (!no_body) {
+}
+
+// A whole response. gzip_ok: the client accepts gzip and the server compresses.
+void append_response(std::string& out, const response& r, const detail::server_state& st,
+                     bool head_only, bool close, bool gzip_ok) {
+  const int status = r.status();
+  const bool has_body = status_has_body(status);
+  std::string zipped;
+  bool zip = false;
+  bool vary = false;
+  if (st.opts.compress && has_body && r.body().size() >= st.opts.compress_min_size &&
+      !has_field(r.headers(), "content-encoding")) {
+    vary = true;
+    if (gzip_ok) {
+      zipped = detail::gzip_compress(r.body());
+      zip = true;
+    }
+  }
+  append_status_line(out, status, st);
+  append_fields(out, r.headers());
+  if (zip) out += "Content-Encoding: gzip\r\n";
+  if (vary && !has_field(r.headers(), "vary")) out += "Vary: Accept-Encoding\r\n";
+  const std::string_view body = zip ? std::string_view(zipped) : r.body();
+  if (has_body) {
     out += "Content-Length: ";
-    out += std::to_string(r.body().size());
+    out += std::to_string(body.size());
     out += "\r\n";
   }
   if (close) out += "Connection: close\r\n";
   out += "\r\n";
-  if (!head_only && !no_body) out += r.body();
+  if (!head_only && has_body) out += body;
 }
 
 response plain(int status, std::string body) { return response{status, std::move(body)}; }
@@ -186,17 +283,22 @@ struct reject {
   int status;
 };
 
-class connection {
+}  // namespace
+
+namespace detail {
+
+class server_connection {
  public:
-  connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s)
+  server_connection(std::shared_ptr<server_state> st, net::tcp_stream s, std::atomic<int>* phase)
       : st_(std::move(st)),
         s_(std::move(s)),
-        parser_(detail::parser::mode::request,
-                detail::parse_limits{.max_start_line = 8 * 1024,
-                                     .max_field = 8 * 1024,
-                                     .max_head = 32 * 1024,
-                                     .max_headers = 100,
-                                     .max_body = st_->opts.max_body}) {}
+        phase_(phase),
+        parser_(parser::mode::request,
+                parse_limits{.max_start_line = 8 * 1024,
+                             .max_field = 8 * 1024,
+                             .max_head = 32 * 1024,
+                             .max_headers = 100,
+                             .max_body = st_->opts.max_body}) {}
 
   task<void> run() {
     try {
@@ -204,9 +306,24 @@ class connection {
     } catch (const std::exception&) {
     }
     s_.set_nodelay(true);
+    if (st_->tls) {
+      tls_ = std::make_unique<tls_stream>(st_->tls, net::stream(std::move(s_)));
+      try {
+        auto hs = tls_->accept();
+        auto w = wait_until(std::move(hs), steady::now() + st_->opts.header_timeout);
+        co_await std::move(w);
+      } catch (const cancelled_error&) {
+        throw;
+      } catch (const std::exception&) {
+        tls_->close();  // a failed or slow handshake: nothing to answer
+        co_return;
+      }
+    }
     int status = 0;
+    bool do_linger = false;
     try {
       co_await loop();
+      do_linger = linger_;
     } catch (const reject& r) {
       status = r.status;
     } catch (const limit_error& e) {
@@ -216,43 +333,245 @@ class connection {
     } catch (const cancelled_error&) {
       throw;
     } catch (const std::exception&) {
-      s_.close();  // a socket error or reset: nothing more to say
+      close_transport();  // a socket error or reset: nothing more to say
       co_return;
     }
     if (status != 0) {
       response r = plain(status, std::string(reason_phrase(status)) + "\n");
-      append_response(out_, r, *st_, false, true);
+      append_response(out_, r, *st_, false, true, false);
+      do_linger = true;
     }
     try {
       co_await flush();
-      if (status != 0) co_await linger();
+      if (do_linger) co_await linger();
     } catch (const cancelled_error&) {
       throw;
     } catch (const std::exception&) {
     }
-    s_.close();
+    close_transport();
+  }
+
+  // ---- used by request and stream_response --------------------------------------------------
+
+  // The next piece of the request body (the parser's protocol); empty at its end. Records the
+  // status owed for an error in rs.body_error and rethrows.
+  task<std::span<const std::byte>> read_body_piece(server_request_state& rs) {
+    if (rs.body_done) co_return std::span<const std::byte>{};
+    try {
+      if (rs.continue_pending) {
+        rs.continue_pending = false;
+        out_ += "HTTP/1.1 100 Continue\r\n\r\n";  // read_more() flushes it before it reads
+      }
+      while (true) {
+        if (!in_.empty() || !rs.fed) {
+          rs.fed = true;
+          const parse_result r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
+          if (r.event == parse_event::body) {
+            rs.chunk.assign(r.body.data(), r.body.size());
+            in_.erase(0, r.consumed);
+            rs.fed = false;  // the end may come on an empty feed after the last body bytes
+            co_return std::as_bytes(std::span<const char>(rs.chunk.data(), rs.chunk.size()));
+          }
+          in_.erase(0, r.consumed);
+          if (r.event == parse_event::end) {
+            rs.body_done = true;
+            co_return std::span<const std::byte>{};
+          }
+        }
+        if (!co_await read_more(steady::now() + st_->opts.body_timeout)) {
+          if (parser_.finish().event == parse_event::end) {
+            rs.body_done = true;
+            co_return std::span<const std::byte>{};
+          }
+          throw http::error("http: request body cut short: the client closed the connection");
+        }
+      }
+    } catch (const timeout_error&) {
+      rs.body_done = true;
+      rs.body_error = 408;
+      throw;
+    } catch (const limit_error& e) {
+      rs.body_done = true;
+      rs.body_error = status_for(e);
+      throw;
+    } catch (const http::error&) {
+      rs.body_done = true;
+      rs.body_error = 400;
+      throw;
+    } catch (...) {
+      rs.body_done = true;
+      rs.body_error = -1;
+      throw;
+    }
+  }
+
+  task<void> stream_prepare(server_request_state& rs, int status, const fields& fs) {
+    if (rs.prepared) throw usage_error("http::stream_response::prepare: already prepared");
+    const bool has_body = status_has_body(status);
+    std::optional<std::uint64_t> length;
+    for (const auto& [name, value] : fs) {
+      if (!iequals(name, "content-length")) continue;
+      std::uint64_t n = 0;
+      const std::string_view v = trim_ows(value);
+      const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size() || v.empty() || (length && *length != n)) {
+        throw usage_error("http::stream_response: malformed Content-Length '" + value + "'");
+      }
+      length = n;
+    }
+    const bool own_coding = has_field(fs, "content-encoding");
+    const bool http10 = rs.head.version_major == 1 && rs.head.version_minor == 0;
+    const bool may_zip = st_->opts.compress && has_body && !length && !own_coding;
+    const bool zip = may_zip && accepts_gzip(rs.head.find("accept-encoding").value_or(""));
+    rs.prepared = true;
+    rs.head_only = !has_body || rs.head.method == "HEAD";
+    rs.length = has_body ? length : std::nullopt;
+    rs.chunked = has_body && !length && !http10;
+    rs.close_after = must_close(rs) || (has_body && !length && http10);
+    if (zip) rs.gzip = std::make_unique<gzip_encoder>();
+    append_status_line(out_, status, *st_);
+    append_fields(out_, fs);
+    if (zip) out_ += "Content-Encoding: gzip\r\n";
+    if (may_zip && !has_field(fs, "vary")) out_ += "Vary: Accept-Encoding\r\n";
+    if (rs.length) out_ += "Content-Length: " + std::to_string(*rs.length) + "\r\n";
+    if (rs.chunked) out_ += "Transfer-Encoding: chunked\r\n";
+    if (rs.close_after) out_ += "Connection: close\r\n";
+    out_ += "\r\n";
+    try {
+      co_await flush();
+    } catch (...) {
+      rs.broken = true;
+      throw;
+    }
+  }
+
+  task<void> stream_write(server_request_state& rs, std::span<const std::byte> data) {
+    if (!rs.prepared) throw usage_error("http::stream_response::write before prepare()");
+    if (rs.eof) throw usage_error("http::stream_response::write after write_eof()");
+    if (rs.head_only || data.empty()) co_return;
+    if (rs.length && rs.written + data.size() > *rs.length) {
+      rs.broken = true;
+      throw usage_error("http::stream_response::write: more than the Content-Length set (" +
+                        std::to_string(*rs.length) + ")");
+    }
+    rs.written += data.size();
+    std::string payload;
+    if (rs.gzip) {
+      rs.gzip->feed(data, payload, true);
+      data = std::as_bytes(std::span<const char>(payload.data(), payload.size()));
+    }
+    co_await send_body(rs, data);
+  }
+
+  task<void> stream_eof(server_request_state& rs) {
+    if (!rs.prepared) throw usage_error("http::stream_response::write_eof before prepare()");
+    if (rs.eof) co_return;
+    rs.eof = true;
+    if (rs.head_only) co_return;
+    if (rs.length && rs.written != *rs.length) {
+      rs.broken = true;
+      throw usage_error("http::stream_response::write_eof: " + std::to_string(rs.written) +
+                        " bytes written, Content-Length says " + std::to_string(*rs.length));
+    }
+    std::string tail;
+    if (rs.gzip) rs.gzip->finish(tail);
+    std::string frame;
+    if (rs.chunked) {
+      if (!tail.empty()) append_chunk(frame, tail);
+      frame += "0\r\n\r\n";
+    } else {
+      frame = std::move(tail);
+    }
+    if (frame.empty()) co_return;
+    try {
+      co_await send(frame);
+    } catch (...) {
+      rs.broken = true;
+      throw;
+    }
   }
 
  private:
+  static void append_chunk(std::string& out, std::string_view data) {
+    std::array<char, 20> hex{};
+    const auto [p, ec] = std::to_chars(hex.data(), hex.data() + hex.size(), data.size(), 16);
+    out.append(hex.data(), p);
+    out += "\r\n";
+    out += data;
+    out += "\r\n";
+  }
+
+  task<void> send_body(server_request_state& rs, std::span<const std::byte> data) {
+    if (data.empty()) co_return;
+    try {
+      if (rs.chunked) {
+        std::string frame;
+        frame.reserve(data.size() + 32);
+        append_chunk(frame,
+                     std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+        co_await send(frame);
+      } else {
+        co_await send(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+      }
+    } catch (...) {
+      rs.broken = true;
+      throw;
+    }
+  }
+
+  bool must_close(const server_request_state& rs) const noexcept {
+    return !rs.head.keep_alive || served_ >= st_->opts.keepalive_requests ||
+           st_->stopping.load(std::memory_order_acquire);
+  }
+
+  // Writes data to the peer (TLS or plain).
+  task<void> send(std::string_view data) {
+    if (tls_) {
+      auto w = tls_->write_all(std::as_bytes(std::span<const char>(data.data(), data.size())));
+      co_await std::move(w);
+    } else {
+      co_await s_.write_all(data);
+    }
+  }
+
+  // Reads at least one byte into buf before `deadline` (max: none); 0 at end of stream.
+  task<std::size_t> receive(std::span<char> buf, steady::time_point deadline) {
+    if (tls_) {
+      auto rd = tls_->read_some(std::as_writable_bytes(buf));
+      if (deadline == steady::time_point::max()) co_return co_await std::move(rd);
+      auto w = wait_until(std::move(rd), deadline);
+      co_return co_await std::move(w);
+    }
+    auto rd = s_.read_some(buf);
+    if (deadline == steady::time_point::max()) co_return co_await std::move(rd);
+    auto w = wait_until(std::move(rd), deadline);
+    co_return co_await std::move(w);
+  }
+
+  void close_transport() noexcept {
+    if (tls_) tls_->close();
+    s_.close();
+  }
+
   task<void> flush() {
     if (out_.empty()) co_return;
     std::string data = std::move(out_);
     out_.clear();
-    co_await s_.write_all(std::string_view(data));
+    co_await send(data);
   }
 
   // Lingering close: stop sending, discard what the peer still sends for a short while so the
   // error response is not lost to a reset.
   task<void> linger() {
-    s_.shutdown_write();
+    if (tls_) {
+      co_await tls_->shutdown();
+    } else {
+      s_.shutdown_write();
+    }
     const auto until = steady::now() + std::chrono::milliseconds(500);
     std::array<char, 4096> junk{};
     try {
-      while (true) {
-        auto rd = s_.read_some(std::span<char>(junk));
-        auto w = wait_until(std::move(rd), until);
-        const std::size_t n = co_await std::move(w);
-        if (n == 0) break;
+      while (co_await receive(std::span<char>(junk), until) != 0) {
       }
     } catch (const cancelled_error&) {
       throw;
@@ -264,189 +583,265 @@ class connection {
   task<bool> read_more(steady::time_point deadline) {
     co_await flush();
     std::array<char, 16 * 1024> buf{};
-    auto rd = s_.read_some(std::span<char>(buf));
-    auto w = wait_until(std::move(rd), deadline);
-    const std::size_t n = co_await std::move(w);
+    const std::size_t n = co_await receive(std::span<char>(buf), deadline);
     if (n == 0) co_return false;
     in_.append(buf.data(), n);
     co_return true;
   }
 
-  task<void> loop() {
-    const auto& o = st_->opts;
-    std::size_t served = 0;
-    while (true) {
-      // ---- the head ----
-      bool started = !in_.empty();
-      auto head_deadline = steady::now() + o.header_timeout;
-      const auto idle_deadline = steady::now() + o.keepalive_timeout;
-      while (true) {
-        detail::parse_result r{};
-        if (!in_.empty()) {
-          started = true;
-          r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
-          in_.erase(0, r.consumed);
-          if (r.event == detail::parse_event::head) break;
-        }
-        if (!started) {
-          if (st_->stopping.load(std::memory_order_acquire)) co_return;
-          const auto slice =
-              std::min(idle_deadline, steady::now() + std::chrono::milliseconds(100));
-          try {
-            if (!co_await read_more(slice)) co_return;
-          } catch (const timeout_error&) {
-            if (steady::now() >= idle_deadline) co_return;
-            continue;
-          }
-          head_deadline = steady::now() + o.header_timeout;
-          continue;
-        }
-        try {
-          if (!co_await read_more(head_deadline)) co_return;
-        } catch (const timeout_error&) {
-          throw reject{408};
-        }
-      }
-      ++served;
-      detail::server_request_state rs;
-      rs.head = parser_.head();
-      rs.remote = remote_;
-      check_codings(rs.head);
-      const bool is_head = rs.head.method == "HEAD";
-
-      // ---- the body ----
-      if (rs.head.expect_continue && in_.empty() &&
-          (rs.head.chunked || rs.head.content_length.value_or(0) > 0)) {
-        if (rs.head.content_length && *rs.head.content_length > o.max_body) throw reject{413};
-        out_ += "HTTP/1.1 100 Continue\r\n\r\n";
-      }
-      bool fed = false;  // a message without a body reaches its end on an empty feed
-      while (true) {
-        detail::parse_result r{};
-        if (!in_.empty() || !fed) {
-          fed = true;
-          r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
-          if (r.event == detail::parse_event::body) {
-            rs.body.append(r.body.data(), r.body.size());
-          }
-          in_.erase(0, r.consumed);
-          if (r.event == detail::parse_event::end) break;
-          if (r.event == detail::parse_event::body) {
-            fed = false;  // the end may come on an empty feed after the last body bytes
-            continue;
-          }
-        }
-        bool more = false;
-        try {
-          more = co_await read_more(steady::now() + o.body_timeout);
-        } catch (const timeout_error&) {
-          throw reject{408};
-        }
-        if (!more) {
-          r = parser_.finish();  // throws for a body cut short
-          if (r.event == detail::parse_event::end) break;
-          co_return;
-        }
-      }
-      parser_.reset();
-
-      // ---- dispatch ----
-      task<response> d = dispatch(rs);
-      response res = co_await std::move(d);
-      // After the handler: a stop() that came while it ran closes the connection too.
-      const bool close = !rs.head.keep_alive || served >= o.keepalive_requests ||
-                         st_->stopping.load(std::memory_order_acquire);
-      append_response(out_, res, *st_, is_head, close);
-      if (close) co_return;
+  // The keep-alive wait for the first byte of the next request (the phase protocol in the file
+  // comment). False: close (end of stream, idle deadline, or stop()).
+  task<bool> idle_read(steady::time_point deadline) {
+    co_await flush();  // nothing unwritten while idle: a cancel cannot cut a response
+    // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
+    phase_->store(phase_idle, std::memory_order_seq_cst);
+    if (st_->stopping.load(std::memory_order_seq_cst)) co_return false;
+    std::array<char, 16 * 1024> buf{};
+    std::size_t n = 0;
+    try {
+      n = co_await receive(std::span<char>(buf), deadline);
+    } catch (const timeout_error&) {
+      co_return false;
     }
+    int expected = phase_idle;
+    // seq_cst: orders against stop()'s CAS on the same word (step 3).
+    if (!phase_->compare_exchange_strong(expected, phase_busy, std::memory_order_seq_cst)) {
+      co_return false;
+    }
+    if (n == 0) co_return false;
+    in_.append(buf.data(), n);
+    co_return true;
   }
 
-  void check_codings(const detail::message_head& h) const {
+  task<void> loop();
+  const route_entry* match(server_request_state& rs, std::string& allow) const;
+  task<response> call_handler(const route_entry& rt, server_request_state& rs);
+  task<response> run_handler(const route_entry& rt, server_request_state& rs);
+  task<void> watch_peer(join_handle<response>& handler);
+
+  void check_codings(const message_head& h) const {
     for (const auto& f : h.headers) {
-      if (!iequal(f.name, "transfer-encoding")) continue;
+      if (!iequals(f.name, "transfer-encoding")) continue;
       std::string_view v = f.value;
       while (!v.empty()) {
         const std::size_t comma = std::min(v.find(','), v.size());
-        std::string_view item = v.substr(0, comma);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
-          item.remove_prefix(1);
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-        if (!item.empty() && !iequal(item, "chunked")) throw reject{501};
+        const std::string_view item = trim_ows(v.substr(0, comma));
+        if (!item.empty() && !iequals(item, "chunked")) throw reject{501};
         v.remove_prefix(std::min(comma + 1, v.size()));
       }
     }
   }
 
-  task<response> dispatch(detail::server_request_state& rs) {
-    const std::string& target = rs.head.target;
-    const std::size_t q = target.find('?');
-    rs.path = percent_decode(std::string_view(target).substr(0, q), false);
-    if (q != std::string::npos) rs.query = target.substr(q + 1);
-    for (const auto& f : rs.head.headers) rs.hdrs.emplace_back(f.name, f.value);
-    const std::vector<std::string> segs = split_path(rs.path);
-
-    std::string allow;
-    const detail::route_entry* found = nullptr;
-    for (const auto& rt : st_->routes) {
-      if (rt.segments.size() != segs.size()) continue;
-      std::vector<std::pair<std::string, std::string>> caps;
-      bool ok = true;
-      for (std::size_t i = 0; i < segs.size() && ok; ++i) {
-        const std::string& p = rt.segments[i];
-        if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
-          if (segs[i].empty()) ok = false;
-          else caps.emplace_back(p.substr(1, p.size() - 2), segs[i]);
-        } else if (p != segs[i]) {
-          ok = false;
-        }
-      }
-      if (!ok) continue;
-      const bool method_ok =
-          rt.method == rs.head.method || (rs.head.method == "HEAD" && rt.method == "GET");
-      if (method_ok) {
-        found = &rt;
-        rs.captures = std::move(caps);
-        break;
-      }
-      if (allow.find(rt.method) == std::string::npos) {
-        if (!allow.empty()) allow += ", ";
-        allow += rt.method;
-        if (rt.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
-      }
-    }
-    if (found == nullptr) {
-      if (allow.empty()) co_return plain(404, "Not Found\n");
-      response r = plain(405, "Method Not Allowed\n");
-      r.set_header("Allow", allow);
-      co_return r;
-    }
-    request req;
-    detail::server_request_state::attach(req, &rs);
-    try {
-      task<response> t = found->h(req);  // own statement: g++ 12 and co_await temporaries
-      response r = co_await std::move(t);
-      co_return r;
-    } catch (const cancelled_error&) {
-      throw;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "coreio http server: handler for %s %s threw: %s\n",
-                   rs.head.method.c_str(), rs.path.c_str(), e.what());
-    } catch (...) {
-      std::fprintf(stderr, "coreio http server: handler for %s %s threw\n", rs.head.method.c_str(),
-                   rs.path.c_str());
-    }
-    co_return plain(500, "Internal Server Error\n");
-  }
-
-  std::shared_ptr<detail::server_state> st_;
+  std::shared_ptr<server_state> st_;
   net::tcp_stream s_;
-  detail::parser parser_;
+  // The TLS layer over s_'s socket when the server has a certificate (s_ is then moved-from).
+  std::unique_ptr<tls_stream> tls_;
+  std::atomic<int>* phase_;
+  parser parser_;
   std::string in_;
   std::string out_;
+  std::string peeked_;  // what watch_peer read while a handler ran
   std::string remote_;
+  std::size_t served_ = 0;
+  bool linger_ = false;  // close with a lingering read (a request body left unread)
 };
 
-}  // namespace
+task<void> server_connection::loop() {
+  const auto& o = st_->opts;
+  while (true) {
+    // ---- the head ----
+    if (in_.empty() && !co_await idle_read(steady::now() + o.keepalive_timeout)) co_return;
+    const auto head_deadline = steady::now() + o.header_timeout;
+    while (true) {
+      if (!in_.empty()) {
+        const parse_result r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
+        in_.erase(0, r.consumed);
+        if (r.event == parse_event::head) break;
+      }
+      try {
+        if (!co_await read_more(head_deadline)) co_return;
+      } catch (const timeout_error&) {
+        throw reject{408};
+      }
+    }
+    ++served_;
+    server_request_state rs;
+    rs.conn = this;
+    rs.head = parser_.head();
+    rs.remote = remote_;
+    check_codings(rs.head);
+    const bool is_head = rs.head.method == "HEAD";
+    const bool has_body = rs.head.chunked || rs.head.content_length.value_or(0) > 0;
+    if (rs.head.content_length && *rs.head.content_length > o.max_body) throw reject{413};
+    rs.continue_pending = rs.head.expect_continue && in_.empty() && has_body;
+
+    std::string allow;
+    const route_entry* rt = match(rs, allow);
+    rs.stream_body = rt != nullptr && rt->opts.stream_body;
+    if (!rs.stream_body) {
+      try {
+        while (true) {
+          auto piece = co_await read_body_piece(rs);
+          if (piece.empty()) break;
+          rs.body.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+        }
+      } catch (const timeout_error&) {
+        throw reject{408};
+      }
+    }
+
+    // ---- dispatch ----
+    response res;
+    if (rt == nullptr) {
+      if (allow.empty()) {
+        res = plain(404, "Not Found\n");
+      } else {
+        res = plain(405, "Method Not Allowed\n");
+        res.set_header("Allow", allow);
+      }
+    } else {
+      task<response> t = run_handler(*rt, rs);  // own statement: g++ 12 and temporaries
+      res = co_await std::move(t);
+    }
+    if (rs.body_error == -1) co_return;  // the body's socket failed: nothing more to say
+    if (rs.prepared) {
+      if (!rs.broken && !rs.eof) {
+        try {
+          co_await stream_eof(rs);
+        } catch (const cancelled_error&) {
+          throw;
+        } catch (const std::exception&) {
+        }
+      }
+      if (rs.broken || rs.close_after) co_return;
+    } else {
+      if (rs.body_error != 0) throw reject{rs.body_error};
+      // After the handler: a stop() that came while it ran closes the connection too.
+      const bool close = must_close(rs) || !rs.body_done;
+      const bool gzip_ok = o.compress && accepts_gzip(rs.head.find("accept-encoding").value_or(""));
+      append_response(out_, res, *st_, is_head, close, gzip_ok);
+      if (close) {
+        linger_ = !rs.body_done;  // a body left unread: let the response reach the client
+        co_return;
+      }
+    }
+    if (!rs.body_done) {
+      linger_ = true;
+      co_return;
+    }
+    parser_.reset();
+  }
+}
+
+const route_entry* server_connection::match(server_request_state& rs, std::string& allow) const {
+  const std::string& target = rs.head.target;
+  const std::size_t q = target.find('?');
+  rs.path = percent_decode(std::string_view(target).substr(0, q), false);
+  if (q != std::string::npos) rs.query = target.substr(q + 1);
+  for (const auto& f : rs.head.headers) rs.hdrs.emplace_back(f.name, f.value);
+  const std::vector<std::string> segs = split_path(rs.path);
+  for (const auto& rt : st_->routes) {
+    if (rt.segments.size() != segs.size()) continue;
+    std::vector<std::pair<std::string, std::string>> caps;
+    bool ok = true;
+    for (std::size_t i = 0; i < segs.size() && ok; ++i) {
+      const std::string& p = rt.segments[i];
+      if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
+        if (segs[i].empty()) ok = false;
+        else caps.emplace_back(p.substr(1, p.size() - 2), segs[i]);
+      } else if (p != segs[i]) {
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    const bool method_ok =
+        rt.method == rs.head.method || (rs.head.method == "HEAD" && rt.method == "GET");
+    if (method_ok) {
+      rs.captures = std::move(caps);
+      return &rt;
+    }
+    if (allow.find(rt.method) == std::string::npos) {
+      if (!allow.empty()) allow += ", ";
+      allow += rt.method;
+      if (rt.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
+    }
+  }
+  return nullptr;
+}
+
+// The handler, its exceptions turned into 500 (or, after a stream's head went out, a broken
+// stream: the connection closes with the body unterminated).
+task<response> server_connection::call_handler(const route_entry& rt, server_request_state& rs) {
+  request req;
+  server_request_state::attach(req, &rs);
+  try {
+    task<response> t = rt.h(req);  // own statement: g++ 12 and co_await temporaries
+    response r = co_await std::move(t);
+    co_return r;
+  } catch (const cancelled_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (rs.body_error == 0 && !rs.prepared) {
+      std::fprintf(stderr, "coreio http server: handler for %s %s threw: %s\n",
+                   rs.head.method.c_str(), rs.path.c_str(), e.what());
+    }
+  } catch (...) {
+    std::fprintf(stderr, "coreio http server: handler for %s %s threw\n", rs.head.method.c_str(),
+                 rs.path.c_str());
+  }
+  if (rs.prepared) rs.broken = true;
+  co_return plain(500, "Internal Server Error\n");
+}
+
+// Runs the handler; with handler_cancellation (and the body read), under watch_peer.
+task<response> server_connection::run_handler(const route_entry& rt, server_request_state& rs) {
+  if (!st_->opts.handler_cancellation || !rs.body_done) {
+    task<response> t = call_handler(rt, rs);
+    co_return co_await std::move(t);
+  }
+  join_handle<response> h = spawn(call_handler(rt, rs));
+  join_handle<void> watcher = spawn(watch_peer(h));
+  std::optional<response> res;
+  std::exception_ptr failure;
+  try {
+    res.emplace(co_await h);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  watcher.cancel();
+  try {
+    co_await watcher;
+  } catch (...) {
+  }
+  in_ += peeked_;
+  peeked_.clear();
+  if (failure) {
+    // Cancelled because the peer left (or the drain cancelled this connection): close.
+    rs.body_error = -1;
+    co_return response{};
+  }
+  co_return std::move(*res);
+}
+
+// Reads the socket while a handler runs; end of stream or a socket error cancels the handler.
+// Stops watching (without cancelling) once 64 KiB of pipelined bytes are waiting.
+task<void> server_connection::watch_peer(join_handle<response>& handler) {
+  std::array<char, 4096> buf{};
+  try {
+    while (peeked_.size() < 64 * 1024) {
+      const std::size_t n = co_await receive(std::span<char>(buf), steady::time_point::max());
+      if (n == 0) break;
+      peeked_.append(buf.data(), n);
+    }
+    if (peeked_.size() >= 64 * 1024) co_return;
+  } catch (const cancelled_error&) {
+    throw;  // the handler finished first
+  } catch (const std::exception&) {
+  }
+  handler.cancel();
+}
+
+}  // namespace detail
 
 // ---- request ---------------------------------------------------------------------------------
 
@@ -472,11 +867,30 @@ std::optional<std::string> request::query(std::string_view name) const {
   }
   return std::nullopt;
 }
-std::string_view request::body() const noexcept { return s_->body; }
+std::string_view request::body() const {
+  if (s_->stream_body) {
+    throw usage_error("http::request::body() on a stream_body route: use read_chunk() or read()");
+  }
+  return s_->body;
+}
 task<std::span<const std::byte>> request::read_chunk() {
+  if (s_->stream_body) {
+    task<std::span<const std::byte>> t = s_->conn->read_body_piece(*s_);
+    co_return co_await std::move(t);
+  }
   if (s_->chunk_given) co_return std::span<const std::byte>{};
   s_->chunk_given = true;
   co_return std::as_bytes(std::span<const char>(s_->body.data(), s_->body.size()));
+}
+task<std::string> request::read() {
+  std::string out;
+  while (true) {
+    task<std::span<const std::byte>> t = read_chunk();
+    const std::span<const std::byte> piece = co_await std::move(t);
+    if (piece.empty()) break;
+    out.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+  }
+  co_return out;
 }
 const std::string& request::remote() const noexcept { return s_->remote; }
 std::string_view request::match(std::string_view name) const noexcept {
@@ -486,85 +900,261 @@ std::string_view request::match(std::string_view name) const noexcept {
   return {};
 }
 
+// ---- stream_response -------------------------------------------------------------------------
+
+stream_response::stream_response(int status) : status_(status) {
+  if (status < 100 || status > 999) {
+    throw usage_error("http::stream_response: status " + std::to_string(status) +
+                      " is not a three-digit code");
+  }
+}
+
+void stream_response::set_header(std::string_view name, std::string_view value) {
+  if (prepared()) throw usage_error("http::stream_response::set_header after prepare()");
+  std::erase_if(headers_, [&](const auto& f) { return detail::iequals(f.first, name); });
+  headers_.emplace_back(std::string(name), std::string(value));
+}
+
+void stream_response::add_header(std::string_view name, std::string_view value) {
+  if (prepared()) throw usage_error("http::stream_response::add_header after prepare()");
+  headers_.emplace_back(std::string(name), std::string(value));
+}
+
+task<void> stream_response::prepare(request& req) {
+  if (prepared()) throw usage_error("http::stream_response::prepare: already prepared");
+  detail::server_request_state* rs = req.s_;
+  task<void> t = rs->conn->stream_prepare(*rs, status_, headers_);
+  co_await std::move(t);
+  req_ = rs;
+}
+
+task<void> stream_response::write(std::string_view data) {
+  return write(std::as_bytes(std::span<const char>(data.data(), data.size())));
+}
+
+task<void> stream_response::write(std::span<const std::byte> data) {
+  if (!prepared()) throw usage_error("http::stream_response::write before prepare()");
+  task<void> t = req_->conn->stream_write(*req_, data);
+  co_await std::move(t);
+}
+
+task<void> stream_response::write_eof() {
+  if (!prepared()) throw usage_error("http::stream_response::write_eof before prepare()");
+  task<void> t = req_->conn->stream_eof(*req_);
+  co_await std::move(t);
+}
+
 // ---- server ----------------------------------------------------------------------------------
 
 server::server(const server_options& options) : s_(std::make_shared<detail::server_state>()) {
   s_->opts = options;
+  s_->all_closed.set();
 }
 
 server::~server() { stop(); }
 
-void server::route(std::string_view method, std::string_view pattern, handler h) {
-  s_->routes.push_back(detail::route_entry{std::string(method), split_path(pattern), std::move(h)});
+void server::route(std::string_view method, std::string_view pattern, handler h,
+                   route_options options) {
+  if (method.empty()) throw usage_error("http::server::route: empty method");
+  if (pattern.empty() || pattern.front() != '/') {
+    throw usage_error("http::server::route: the pattern must start with '/': '" +
+                      std::string(pattern) + "'");
+  }
+  if (!h) throw usage_error("http::server::route: empty handler");
+  s_->routes.push_back(detail::route_entry{std::string(method), split_path(pattern), std::move(h),
+                                           options});
 }
 
 std::uint16_t server::bind(std::string_view host, std::uint16_t port) {
+  const server_options& o = s_->opts;
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    throw http::error("http::server: tls_cert_file and tls_key_file must be set together");
+  }
+  if (!o.tls_cert_file.empty()) s_->tls = detail::tls_context::server(o.tls_cert_file, o.tls_key_file);
   net::listen_options lo{};
-  lo.reuse_port = s_->opts.reuse_port;
-  s_->listener = net::tcp_listener::bind(std::string(host), port, lo);
-  return s_->listener.port();
+  lo.reuse_port = o.reuse_port;
+  std::size_t count = 1;
+  if (o.reuse_port) {
+    coreio::detail::runtime_impl* rt = coreio::detail::this_runtime();
+    if (rt == nullptr) throw usage_error("http::server::bind outside a runtime");
+    count = rt->worker_count();
+  }
+  s_->listeners.clear();
+  s_->listeners.push_back(net::tcp_listener::bind(std::string(host), port, lo));
+  const std::uint16_t bound = s_->listeners.front().port();
+  for (std::size_t i = 1; i < count; ++i) {
+    s_->listeners.push_back(net::tcp_listener::bind(std::string(host), bound, lo));
+  }
+  return bound;
 }
 
 namespace {
-task<void> run_connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s) {
-  connection c(st, std::move(s));
+
+task<void> run_connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s,
+                          std::atomic<int>* phase) {
+  detail::server_connection c(st, std::move(s), phase);
   task<void> t = c.run();
   co_await std::move(t);
 }
-// Runs the connection as its own task, whose handle the drain can cancel.
-task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s) {
-  task<void> t = run_connection(st, std::move(s));
+
+// Runs the connection as its own task, registered for stop() and the drain. counted: a
+// reuse_port connection (st->live).
+task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s,
+                            bool counted, semaphore_permit permit) {
+  std::atomic<int> phase{detail::phase_busy};
+  task<void> t = run_connection(st, std::move(s), &phase);
   join_handle<void> h = spawn(std::move(t));
   std::uint64_t id = 0;
   {
     std::lock_guard lk(st->mu);
     id = st->next_id++;
-    st->conns.emplace(id, &h);
+    st->conns.emplace(id, detail::conn_entry{&h, &phase});
+    // seq_cst: a stop() whose scan ran before this registration stored `stopping` first.
+    int expected = detail::phase_idle;
+    if (st->stopping.load(std::memory_order_seq_cst) &&
+        phase.compare_exchange_strong(expected, detail::phase_closing,
+                                      std::memory_order_seq_cst)) {
+      h.cancel();
+    }
   }
   try {
     co_await h;
   } catch (...) {
   }
+  permit.release();
   std::lock_guard lk(st->mu);
   st->conns.erase(id);
+  if (counted && --st->live == 0) st->all_closed.set();
 }
+
+bool transient_accept_error(const std::error_code& ec) {
+  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+         ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory ||
+         ec == std::errc::connection_aborted;
+}
+
+// reuse_port: listener i accepts onto worker i.
+task<void> accept_loop(std::shared_ptr<detail::server_state> st, std::size_t i) {
+  net::tcp_listener& lis = st->listeners[i];
+  try {
+    // Relaxed: stop() also cancels this task; the flag only ends the loop between accepts.
+    while (!st->stopping.load(std::memory_order_relaxed)) {
+      semaphore_permit permit;
+      if (st->conn_limit) permit = co_await st->conn_limit->acquire();
+      net::tcp_stream s;
+      std::error_code failure;
+      try {
+        s = co_await lis.accept_on(static_cast<int>(i));
+      } catch (const std::system_error& e) {
+        failure = e.code();
+      }
+      if (failure) {
+        if (st->stopping.load(std::memory_order_relaxed) || !lis.is_open()) break;
+        if (transient_accept_error(failure)) co_await sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      {
+        std::lock_guard lk(st->mu);
+        if (st->live++ == 0) st->all_closed.clear();
+      }
+      try {
+        spawn(track_connection(st, std::move(s), true, std::move(permit))).detach();
+      } catch (...) {
+        std::lock_guard lk(st->mu);
+        if (--st->live == 0) st->all_closed.set();
+      }
+    }
+  } catch (const cancelled_error&) {
+  }
+  lis.close();
+}
+
+// Until every connection has ended (the accept loops first).
+task<void> all_ended(std::shared_ptr<detail::server_state> st) {
+  if (st->net_srv) {
+    net::server ns = *st->net_srv;
+    co_await ns.wait();
+    co_return;
+  }
+  std::vector<join_handle<void>> loops;
+  {
+    std::lock_guard lk(st->mu);
+    loops = std::move(st->accept_loops);
+  }
+  for (auto& h : loops) {
+    try {
+      co_await h;
+    } catch (...) {
+    }
+  }
+  co_await st->all_closed.wait();
+}
+
 }  // namespace
 
 task<void> server::serve() {
   std::shared_ptr<detail::server_state> st = s_;
-  net::connection_handler on_conn = [st](net::tcp_stream s) {
-    return track_connection(st, std::move(s));
-  };
-  net::serve_options so{};
-  so.max_connections = st->opts.max_connections;
-  {
+  if (st->listeners.empty()) throw usage_error("http::server::serve before bind()");
+  if (!st->opts.reuse_port) {
+    net::connection_handler on_conn = [st](net::tcp_stream s) {
+      return track_connection(st, std::move(s), false, semaphore_permit{});
+    };
+    net::serve_options so{};
+    so.max_connections = st->opts.max_connections;
     std::lock_guard lk(st->mu);
-    st->net_srv.emplace(net::serve(std::move(st->listener), std::move(on_conn), so));
-    if (st->stopping.load()) st->net_srv->stop();
+    st->net_srv.emplace(net::serve(std::move(st->listeners.front()), std::move(on_conn), so));
+    st->listeners.clear();
+    if (st->stopping.load(std::memory_order_seq_cst)) st->net_srv->stop();
+  } else {
+    if (st->opts.max_connections != 0) {
+      st->conn_limit = std::make_unique<coreio::semaphore>(st->opts.max_connections);
+    }
+    std::lock_guard lk(st->mu);
+    for (std::size_t i = 0; i < st->listeners.size(); ++i) {
+      st->accept_loops.push_back(spawn(accept_loop(st, i)));
+    }
+    if (st->stopping.load(std::memory_order_seq_cst)) {
+      for (auto& h : st->accept_loops) h.cancel();
+    }
   }
   co_await st->stopped.wait();
-  net::server ns = *st->net_srv;
+  bool late = false;
   try {
-    task<void> drained = ns.wait();
+    task<void> drained = all_ended(st);
     auto w = wait_for(std::move(drained), st->opts.drain_timeout);
     co_await std::move(w);
   } catch (const timeout_error&) {
-    std::lock_guard lk(st->mu);
-    for (auto& [id, h] : st->conns) h->cancel();
+    late = true;
   }
-  task<void> rest = ns.wait();
-  co_await std::move(rest);
+  if (late) {
+    {
+      std::lock_guard lk(st->mu);
+      for (auto& [id, c] : st->conns) c.task->cancel();
+    }
+    task<void> rest = all_ended(st);
+    co_await std::move(rest);
+  }
   // The net server holds the connection handler, which holds this state: break the cycle.
   std::lock_guard lk(st->mu);
   st->net_srv.reset();
+  st->listeners.clear();
 }
 
 void server::stop() {
   if (!s_) return;
-  s_->stopping.store(true, std::memory_order_release);
+  // seq_cst: the store-then-load against each connection's idle store (the file comment).
+  s_->stopping.store(true, std::memory_order_seq_cst);
   {
     std::lock_guard lk(s_->mu);
     if (s_->net_srv) s_->net_srv->stop();
+    for (auto& h : s_->accept_loops) h.cancel();
+    for (auto& [id, c] : s_->conns) {
+      int expected = detail::phase_idle;
+      if (c.phase->compare_exchange_strong(expected, detail::phase_closing,
+                                           std::memory_order_seq_cst)) {
+        c.task->cancel();
+      }
+    }
   }
   s_->stopped.set();
 }
