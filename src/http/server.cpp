@@ -97,12 +97,12 @@ struct server_state {
   // Caps connections in the reuse_port accept loops (net::serve does it otherwise).
   std::unique_ptr<coreio::semaphore> conn_limit;
   std::mutex mu;
-  std::optional<net::server> net_srv;                 // guarded by mu
-  std::vector<join_handle<void>> accept_loops;        // guarded by mu (reuse_port)
-  std::map<std::uint64_t, conn_entry> conns;          // guarded by mu
-  std::uint64_t next_id = 0;                          // guarded by mu
-  std::size_t live = 0;                               // guarded by mu: reuse_port connections
-  coreio::event all_closed;                           // set while live == 0 (reuse_port)
+  std::optional<net::server> net_srv;           // guarded by mu
+  std::vector<join_handle<void>> accept_loops;  // guarded by mu (reuse_port)
+  std::map<std::uint64_t, conn_entry> conns;    // guarded by mu
+  std::uint64_t next_id = 0;                    // guarded by mu
+  std::size_t live = 0;                         // guarded by mu: reuse_port connections
+  coreio::event all_closed;                     // set while live == 0 (reuse_port)
   // Writer: stop(). Readers: connections (phase protocol), accept loops, serve().
   std::atomic<bool> stopping{false};
   coreio::event stopped;
@@ -128,8 +128,8 @@ struct server_request_state {
   // ---- a stream_response ----
   bool prepared = false;
   bool eof = false;
-  bool broken = false;      // the stream cannot be finished well: close after the handler
-  bool head_only = false;   // HEAD or a status without a body: writes are discarded
+  bool broken = false;     // the stream cannot be finished well: close after the handler
+  bool head_only = false;  // HEAD or a status without a body: writes are discarded
   bool chunked = false;
   std::optional<std::uint64_t> length;  // Content-Length the handler set
   std::uint64_t written = 0;
@@ -293,12 +293,11 @@ class server_connection {
       : st_(std::move(st)),
         s_(std::move(s)),
         phase_(phase),
-        parser_(parser::mode::request,
-                parse_limits{.max_start_line = 8 * 1024,
-                             .max_field = 8 * 1024,
-                             .max_head = 32 * 1024,
-                             .max_headers = 100,
-                             .max_body = st_->opts.max_body}) {}
+        parser_(parser::mode::request, parse_limits{.max_start_line = 8 * 1024,
+                                                    .max_field = 8 * 1024,
+                                                    .max_head = 32 * 1024,
+                                                    .max_headers = 100,
+                                                    .max_body = st_->opts.max_body}) {}
 
   task<void> run() {
     try {
@@ -961,8 +960,8 @@ void server::route(std::string_view method, std::string_view pattern, handler h,
                       std::string(pattern) + "'");
   }
   if (!h) throw usage_error("http::server::route: empty handler");
-  s_->routes.push_back(detail::route_entry{std::string(method), split_path(pattern), std::move(h),
-                                           options});
+  s_->routes.push_back(
+      detail::route_entry{std::string(method), split_path(pattern), std::move(h), options});
 }
 
 std::uint16_t server::bind(std::string_view host, std::uint16_t port) {
@@ -970,7 +969,8 @@ std::uint16_t server::bind(std::string_view host, std::uint16_t port) {
   if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
     throw http::error("http::server: tls_cert_file and tls_key_file must be set together");
   }
-  if (!o.tls_cert_file.empty()) s_->tls = detail::tls_context::server(o.tls_cert_file, o.tls_key_file);
+  if (!o.tls_cert_file.empty())
+    s_->tls = detail::tls_context::server(o.tls_cert_file, o.tls_key_file);
   net::listen_options lo{};
   lo.reuse_port = o.reuse_port;
   std::size_t count = 1;
@@ -1012,8 +1012,7 @@ task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_s
     // seq_cst: a stop() whose scan ran before this registration stored `stopping` first.
     int expected = detail::phase_idle;
     if (st->stopping.load(std::memory_order_seq_cst) &&
-        phase.compare_exchange_strong(expected, detail::phase_closing,
-                                      std::memory_order_seq_cst)) {
+        phase.compare_exchange_strong(expected, detail::phase_closing, std::memory_order_seq_cst)) {
       h.cancel();
     }
   }
