@@ -191,6 +191,7 @@ coreio::task<void> tls_round_trip() {
   http::server_options o = test_options();
   o.tls_cert_file = certs.cert_file;
   o.tls_key_file = certs.key_file;
+  o.header_timeout = 5s;  // it bounds the handshake too, which takes a while under TSan
   running_server rs{o};
   const std::string base = "https://127.0.0.1:" + std::to_string(rs.port);
   http::client_options co{};
