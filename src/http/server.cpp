@@ -1,452 +1,37 @@
-// src/http/server.cpp — the HTTP/1.1 server: router, per-connection loop (keep-alive, pipelining,
-// strict framing through the shared parser, deadlines), graceful drain.
+// src/http/server.cpp — the HTTP/1.1 server's public face: request accessors, stream_response,
+// routes, bind (one listener, or one per worker with reuse_port, and the TLS context), the accept
+// loops of reuse_port, connection tracking, stop() and the graceful drain.
 //
-// One task per connection (net::serve spreads them over the workers). The loop parses from its
-// own buffer; responses are appended to an output buffer that is written only when the loop must
-// wait for the socket (or closes), so pipelined requests already buffered are answered with one
-// write. Deadlines: the head from its first byte (408), each body read (408), the keep-alive idle
-// wait (silent close). While idle the wait is sliced (100 ms) so that stop() closes idle
-// connections without touching another worker's socket.
+// stop(): (1) store `stopping` (seq_cst); (2) under the state mutex: stop the net server or cancel
+// the reuse_port accept loops (the listeners close on their worker's loop at once), and claim and
+// cancel every idle connection (the phase protocol in server_connection.cpp); (3) set `stopped`,
+// which wakes serve(). serve() then waits for every connection up to drain_timeout, cancels what
+// is left, and waits for that to unwind.
+//
+// reuse_port: bind() makes one SO_REUSEPORT listener per worker; serve() runs one accept loop per
+// listener, loop i accepting onto worker i (tcp_listener::accept_on). Otherwise net::serve spreads
+// the connections of one listener round-robin.
 #include <coreio/http/server.hpp>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <cctype>
-#include <cstdio>
-#include <ctime>
 #include <exception>
-#include <map>
 #include <mutex>
 #include <utility>
-#include <vector>
 
 #include <coreio/errors.hpp>
 #include <coreio/http/errors.hpp>
-#include <coreio/join_handle.hpp>
-#include <coreio/net/serve.hpp>
-#include <coreio/net/tcp_listener.hpp>
-#include <coreio/net/tcp_stream.hpp>
 #include <coreio/spawn.hpp>
-#include <coreio/sync/event.hpp>
+#include <coreio/time.hpp>
 #include <coreio/wait_for.hpp>
 
-#include "parser.hpp"
+#include "runtime_impl.hpp"
+#include "server_connection.hpp"
+#include "text.hpp"
 
 namespace coreio::http {
 
-namespace detail {
-
-using steady = std::chrono::steady_clock;
-
-struct route_entry {
-  std::string method;
-  std::vector<std::string> segments;  // "{name}" marks a capture
-  handler h;
-};
-
-struct server_state {
-  server_options opts;
-  std::vector<route_entry> routes;
-  net::tcp_listener listener;
-  std::mutex mu;
-  std::optional<net::server> net_srv;                 // guarded by mu
-  std::map<std::uint64_t, join_handle<void>*> conns;  // guarded by mu
-  std::uint64_t next_id = 0;                          // guarded by mu
-  std::atomic<bool> stopping{false};
-  coreio::event stopped;
-};
-
-struct server_request_state {
-  message_head head;
-  std::string path;
-  std::string query;
-  fields hdrs;
-  std::string body;
-  std::string remote;
-  std::vector<std::pair<std::string, std::string>> captures;
-  bool chunk_given = false;
-  static void attach(request& r, server_request_state* p) noexcept { r.s_ = p; }
-};
-
-}  // namespace detail
-
-namespace {
-
-using detail::steady;
-
-bool iequal(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-int hexval(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s, bool plus_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
-      i += 2;
-    } else if (plus_space && s[i] == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> split_path(std::string_view p) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  if (!p.empty() && p[0] == '/') i = 1;
-  while (i <= p.size()) {
-    const std::size_t j = std::min(p.find('/', i), p.size());
-    out.emplace_back(p.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
-// "Mon, 30 Nov 2026 18:10:37 GMT", rebuilt at most once a second per thread.
-std::string_view http_date() {
-  thread_local std::time_t cached_sec = 0;
-  thread_local char buf[64] = {};
-  const std::time_t now = std::time(nullptr);
-  if (now != cached_sec) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    cached_sec = now;
-  }
-  return buf;
-}
-
-void append_response(std::string& out, const response& r, const detail::server_state& st,
-                     bool head_only, bool close) {
-  const int status = r.status();
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
-  out += reason_phrase(status);
-  out += "\r\nServer: ";
-  out += st.opts.server_name;
-  out += "\r\nDate: ";
-  out += http_date();
-  out += "\r\n";
-  for (const auto& [name, value] : r.headers()) {
-    if (iequal(name, "content-length") || iequal(name, "connection") ||
-        iequal(name, "transfer-encoding") || iequal(name, "date") || iequal(name, "server")) {
-      continue;
-    }
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
-  }
-  const bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
-  if (!no_body) {
-    out += "Content-Length: ";
-    out += std::to_string(r.body().size());
-    out += "\r\n";
-  }
-  if (close) out += "Connection: close\r\n";
-  out += "\r\n";
-  if (!head_only && !no_body) out += r.body();
-}
-
-response plain(int status, std::string body) { return response{status, std::move(body)}; }
-
-int status_for(const limit_error& e) noexcept {
-  switch (e.limit()) {
-    case limit_kind::request_line:
-      return 414;
-    case limit_kind::header_field:
-    case limit_kind::header_block:
-    case limit_kind::header_count:
-      return 431;
-    case limit_kind::body:
-      return 413;
-    default:
-      return 400;
-  }
-}
-
-// Thrown inside the loop to answer with a status and close.
-struct reject {
-  int status;
-};
-
-class connection {
- public:
-  connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s)
-      : st_(std::move(st)),
-        s_(std::move(s)),
-        parser_(detail::parser::mode::request,
-                detail::parse_limits{.max_start_line = 8 * 1024,
-                                     .max_field = 8 * 1024,
-                                     .max_head = 32 * 1024,
-                                     .max_headers = 100,
-                                     .max_body = st_->opts.max_body}) {}
-
-  task<void> run() {
-    try {
-      remote_ = s_.remote_endpoint().to_string();
-    } catch (const std::exception&) {
-    }
-    s_.set_nodelay(true);
-    int status = 0;
-    try {
-      co_await loop();
-    } catch (const reject& r) {
-      status = r.status;
-    } catch (const limit_error& e) {
-      status = status_for(e);
-    } catch (const http::error&) {
-      status = 400;
-    } catch (const cancelled_error&) {
-      throw;
-    } catch (const std::exception&) {
-      s_.close();  // a socket error or reset: nothing more to say
-      co_return;
-    }
-    if (status != 0) {
-      response r = plain(status, std::string(reason_phrase(status)) + "\n");
-      append_response(out_, r, *st_, false, true);
-    }
-    try {
-      co_await flush();
-      if (status != 0) co_await linger();
-    } catch (const cancelled_error&) {
-      throw;
-    } catch (const std::exception&) {
-    }
-    s_.close();
-  }
-
- private:
-  task<void> flush() {
-    if (out_.empty()) co_return;
-    std::string data = std::move(out_);
-    out_.clear();
-    co_await s_.write_all(std::string_view(data));
-  }
-
-  // Lingering close: stop sending, discard what the peer still sends for a short while so the
-  // error response is not lost to a reset.
-  task<void> linger() {
-    s_.shutdown_write();
-    const auto until = steady::now() + std::chrono::milliseconds(500);
-    std::array<char, 4096> junk{};
-    try {
-      while (true) {
-        auto rd = s_.read_some(std::span<char>(junk));
-        auto w = wait_until(std::move(rd), until);
-        const std::size_t n = co_await std::move(w);
-        if (n == 0) break;
-      }
-    } catch (const cancelled_error&) {
-      throw;
-    } catch (const std::exception&) {
-    }
-  }
-
-  // Reads more bytes into in_ (flushing pending output first). Returns false at end of stream.
-  task<bool> read_more(steady::time_point deadline) {
-    co_await flush();
-    std::array<char, 16 * 1024> buf{};
-    auto rd = s_.read_some(std::span<char>(buf));
-    auto w = wait_until(std::move(rd), deadline);
-    const std::size_t n = co_await std::move(w);
-    if (n == 0) co_return false;
-    in_.append(buf.data(), n);
-    co_return true;
-  }
-
-  task<void> loop() {
-    const auto& o = st_->opts;
-    std::size_t served = 0;
-    while (true) {
-      // ---- the head ----
-      bool started = !in_.empty();
-      auto head_deadline = steady::now() + o.header_timeout;
-      const auto idle_deadline = steady::now() + o.keepalive_timeout;
-      while (true) {
-        detail::parse_result r{};
-        if (!in_.empty()) {
-          started = true;
-          r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
-          in_.erase(0, r.consumed);
-          if (r.event == detail::parse_event::head) break;
-        }
-        if (!started) {
-          if (st_->stopping.load(std::memory_order_acquire)) co_return;
-          const auto slice =
-              std::min(idle_deadline, steady::now() + std::chrono::milliseconds(100));
-          try {
-            if (!co_await read_more(slice)) co_return;
-          } catch (const timeout_error&) {
-            if (steady::now() >= idle_deadline) co_return;
-            continue;
-          }
-          head_deadline = steady::now() + o.header_timeout;
-          continue;
-        }
-        try {
-          if (!co_await read_more(head_deadline)) co_return;
-        } catch (const timeout_error&) {
-          throw reject{408};
-        }
-      }
-      ++served;
-      detail::server_request_state rs;
-      rs.head = parser_.head();
-      rs.remote = remote_;
-      check_codings(rs.head);
-      const bool is_head = rs.head.method == "HEAD";
-
-      // ---- the body ----
-      if (rs.head.expect_continue && in_.empty() &&
-          (rs.head.chunked || rs.head.content_length.value_or(0) > 0)) {
-        if (rs.head.content_length && *rs.head.content_length > o.max_body) throw reject{413};
-        out_ += "HTTP/1.1 100 Continue\r\n\r\n";
-      }
-      bool fed = false;  // a message without a body reaches its end on an empty feed
-      while (true) {
-        detail::parse_result r{};
-        if (!in_.empty() || !fed) {
-          fed = true;
-          r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
-          if (r.event == detail::parse_event::body) {
-            rs.body.append(r.body.data(), r.body.size());
-          }
-          in_.erase(0, r.consumed);
-          if (r.event == detail::parse_event::end) break;
-          if (r.event == detail::parse_event::body) {
-            fed = false;  // the end may come on an empty feed after the last body bytes
-            continue;
-          }
-        }
-        bool more = false;
-        try {
-          more = co_await read_more(steady::now() + o.body_timeout);
-        } catch (const timeout_error&) {
-          throw reject{408};
-        }
-        if (!more) {
-          r = parser_.finish();  // throws for a body cut short
-          if (r.event == detail::parse_event::end) break;
-          co_return;
-        }
-      }
-      parser_.reset();
-
-      // ---- dispatch ----
-      task<response> d = dispatch(rs);
-      response res = co_await std::move(d);
-      // After the handler: a stop() that came while it ran closes the connection too.
-      const bool close = !rs.head.keep_alive || served >= o.keepalive_requests ||
-                         st_->stopping.load(std::memory_order_acquire);
-      append_response(out_, res, *st_, is_head, close);
-      if (close) co_return;
-    }
-  }
-
-  void check_codings(const detail::message_head& h) const {
-    for (const auto& f : h.headers) {
-      if (!iequal(f.name, "transfer-encoding")) continue;
-      std::string_view v = f.value;
-      while (!v.empty()) {
-        const std::size_t comma = std::min(v.find(','), v.size());
-        std::string_view item = v.substr(0, comma);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
-          item.remove_prefix(1);
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-        if (!item.empty() && !iequal(item, "chunked")) throw reject{501};
-        v.remove_prefix(std::min(comma + 1, v.size()));
-      }
-    }
-  }
-
-  task<response> dispatch(detail::server_request_state& rs) {
-    const std::string& target = rs.head.target;
-    const std::size_t q = target.find('?');
-    rs.path = percent_decode(std::string_view(target).substr(0, q), false);
-    if (q != std::string::npos) rs.query = target.substr(q + 1);
-    for (const auto& f : rs.head.headers) rs.hdrs.emplace_back(f.name, f.value);
-    const std::vector<std::string> segs = split_path(rs.path);
-
-    std::string allow;
-    const detail::route_entry* found = nullptr;
-    for (const auto& rt : st_->routes) {
-      if (rt.segments.size() != segs.size()) continue;
-      std::vector<std::pair<std::string, std::string>> caps;
-      bool ok = true;
-      for (std::size_t i = 0; i < segs.size() && ok; ++i) {
-        const std::string& p = rt.segments[i];
-        if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
-          if (segs[i].empty()) ok = false;
-          else caps.emplace_back(p.substr(1, p.size() - 2), segs[i]);
-        } else if (p != segs[i]) {
-          ok = false;
-        }
-      }
-      if (!ok) continue;
-      const bool method_ok =
-          rt.method == rs.head.method || (rs.head.method == "HEAD" && rt.method == "GET");
-      if (method_ok) {
-        found = &rt;
-        rs.captures = std::move(caps);
-        break;
-      }
-      if (allow.find(rt.method) == std::string::npos) {
-        if (!allow.empty()) allow += ", ";
-        allow += rt.method;
-        if (rt.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
-      }
-    }
-    if (found == nullptr) {
-      if (allow.empty()) co_return plain(404, "Not Found\n");
-      response r = plain(405, "Method Not Allowed\n");
-      r.set_header("Allow", allow);
-      co_return r;
-    }
-    request req;
-    detail::server_request_state::attach(req, &rs);
-    try {
-      task<response> t = found->h(req);  // own statement: g++ 12 and co_await temporaries
-      response r = co_await std::move(t);
-      co_return r;
-    } catch (const cancelled_error&) {
-      throw;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "coreio http server: handler for %s %s threw: %s\n",
-                   rs.head.method.c_str(), rs.path.c_str(), e.what());
-    } catch (...) {
-      std::fprintf(stderr, "coreio http server: handler for %s %s threw\n", rs.head.method.c_str(),
-                   rs.path.c_str());
-    }
-    co_return plain(500, "Internal Server Error\n");
-  }
-
-  std::shared_ptr<detail::server_state> st_;
-  net::tcp_stream s_;
-  detail::parser parser_;
-  std::string in_;
-  std::string out_;
-  std::string remote_;
-};
-
-}  // namespace
+using detail::percent_decode;
+using detail::split_path;
 
 // ---- request ---------------------------------------------------------------------------------
 
@@ -472,11 +57,30 @@ std::optional<std::string> request::query(std::string_view name) const {
   }
   return std::nullopt;
 }
-std::string_view request::body() const noexcept { return s_->body; }
+std::string_view request::body() const {
+  if (s_->stream_body) {
+    throw usage_error("http::request::body() on a stream_body route: use read_chunk() or read()");
+  }
+  return s_->body;
+}
 task<std::span<const std::byte>> request::read_chunk() {
+  if (s_->stream_body) {
+    task<std::span<const std::byte>> t = detail::read_body_piece(*s_);
+    co_return co_await std::move(t);
+  }
   if (s_->chunk_given) co_return std::span<const std::byte>{};
   s_->chunk_given = true;
   co_return std::as_bytes(std::span<const char>(s_->body.data(), s_->body.size()));
+}
+task<std::string> request::read() {
+  std::string out;
+  while (true) {
+    task<std::span<const std::byte>> t = read_chunk();
+    const std::span<const std::byte> piece = co_await std::move(t);
+    if (piece.empty()) break;
+    out.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+  }
+  co_return out;
 }
 const std::string& request::remote() const noexcept { return s_->remote; }
 std::string_view request::match(std::string_view name) const noexcept {
@@ -486,85 +90,254 @@ std::string_view request::match(std::string_view name) const noexcept {
   return {};
 }
 
+// ---- stream_response -------------------------------------------------------------------------
+
+stream_response::stream_response(int status) : status_(status) {
+  if (status < 100 || status > 999) {
+    throw usage_error("http::stream_response: status " + std::to_string(status) +
+                      " is not a three-digit code");
+  }
+}
+
+void stream_response::set_header(std::string_view name, std::string_view value) {
+  if (prepared()) throw usage_error("http::stream_response::set_header after prepare()");
+  std::erase_if(headers_, [&](const auto& f) { return detail::iequals(f.first, name); });
+  headers_.emplace_back(std::string(name), std::string(value));
+}
+
+void stream_response::add_header(std::string_view name, std::string_view value) {
+  if (prepared()) throw usage_error("http::stream_response::add_header after prepare()");
+  headers_.emplace_back(std::string(name), std::string(value));
+}
+
+task<void> stream_response::prepare(request& req) {
+  if (prepared()) throw usage_error("http::stream_response::prepare: already prepared");
+  detail::server_request_state* rs = req.s_;
+  task<void> t = detail::stream_prepare(*rs, status_, headers_);
+  co_await std::move(t);
+  req_ = rs;
+}
+
+task<void> stream_response::write(std::string_view data) {
+  return write(std::as_bytes(std::span<const char>(data.data(), data.size())));
+}
+
+task<void> stream_response::write(std::span<const std::byte> data) {
+  if (!prepared()) throw usage_error("http::stream_response::write before prepare()");
+  task<void> t = detail::stream_write(*req_, data);
+  co_await std::move(t);
+}
+
+task<void> stream_response::write_eof() {
+  if (!prepared()) throw usage_error("http::stream_response::write_eof before prepare()");
+  task<void> t = detail::stream_eof(*req_);
+  co_await std::move(t);
+}
+
 // ---- server ----------------------------------------------------------------------------------
 
 server::server(const server_options& options) : s_(std::make_shared<detail::server_state>()) {
   s_->opts = options;
+  s_->all_closed.set();
 }
 
 server::~server() { stop(); }
 
-void server::route(std::string_view method, std::string_view pattern, handler h) {
-  s_->routes.push_back(detail::route_entry{std::string(method), split_path(pattern), std::move(h)});
+void server::route(std::string_view method, std::string_view pattern, handler h,
+                   route_options options) {
+  if (method.empty()) throw usage_error("http::server::route: empty method");
+  if (pattern.empty() || pattern.front() != '/') {
+    throw usage_error("http::server::route: the pattern must start with '/': '" +
+                      std::string(pattern) + "'");
+  }
+  if (!h) throw usage_error("http::server::route: empty handler");
+  s_->routes.push_back(
+      detail::route_entry{std::string(method), split_path(pattern), std::move(h), options});
 }
 
 std::uint16_t server::bind(std::string_view host, std::uint16_t port) {
+  const server_options& o = s_->opts;
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    throw http::error("http::server: tls_cert_file and tls_key_file must be set together");
+  }
+  if (!o.tls_cert_file.empty())
+    s_->tls = detail::tls_context::server(o.tls_cert_file, o.tls_key_file);
   net::listen_options lo{};
-  lo.reuse_port = s_->opts.reuse_port;
-  s_->listener = net::tcp_listener::bind(std::string(host), port, lo);
-  return s_->listener.port();
+  lo.reuse_port = o.reuse_port;
+  std::size_t count = 1;
+  if (o.reuse_port) {
+    coreio::detail::runtime_impl* rt = coreio::detail::this_runtime();
+    if (rt == nullptr) throw usage_error("http::server::bind outside a runtime");
+    count = rt->worker_count();
+  }
+  s_->listeners.clear();
+  s_->listeners.push_back(net::tcp_listener::bind(std::string(host), port, lo));
+  const std::uint16_t bound = s_->listeners.front().port();
+  for (std::size_t i = 1; i < count; ++i) {
+    s_->listeners.push_back(net::tcp_listener::bind(std::string(host), bound, lo));
+  }
+  return bound;
 }
 
 namespace {
-task<void> run_connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s) {
-  connection c(st, std::move(s));
-  task<void> t = c.run();
-  co_await std::move(t);
-}
-// Runs the connection as its own task, whose handle the drain can cancel.
-task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s) {
-  task<void> t = run_connection(st, std::move(s));
+
+// Runs the connection as its own task, registered for stop() and the drain. counted: a
+// reuse_port connection (st->live).
+task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s,
+                            bool counted, semaphore_permit permit) {
+  std::atomic<int> phase{detail::phase_busy};
+  task<void> t = detail::run_connection(st, std::move(s), &phase);
   join_handle<void> h = spawn(std::move(t));
   std::uint64_t id = 0;
   {
     std::lock_guard lk(st->mu);
     id = st->next_id++;
-    st->conns.emplace(id, &h);
+    st->conns.emplace(id, detail::conn_entry{&h, &phase});
+    // seq_cst: a stop() whose scan ran before this registration stored `stopping` first.
+    int expected = detail::phase_idle;
+    if (st->stopping.load(std::memory_order_seq_cst) &&
+        phase.compare_exchange_strong(expected, detail::phase_closing, std::memory_order_seq_cst)) {
+      h.cancel();
+    }
   }
   try {
     co_await h;
   } catch (...) {
   }
+  permit.release();
   std::lock_guard lk(st->mu);
   st->conns.erase(id);
+  if (counted && --st->live == 0) st->all_closed.set();
 }
+
+bool transient_accept_error(const std::error_code& ec) {
+  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+         ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory ||
+         ec == std::errc::connection_aborted;
+}
+
+// reuse_port: listener i accepts onto worker i.
+task<void> accept_loop(std::shared_ptr<detail::server_state> st, std::size_t i) {
+  net::tcp_listener& lis = st->listeners[i];
+  try {
+    // Relaxed: stop() also cancels this task; the flag only ends the loop between accepts.
+    while (!st->stopping.load(std::memory_order_relaxed)) {
+      semaphore_permit permit;
+      if (st->conn_limit) permit = co_await st->conn_limit->acquire();
+      net::tcp_stream s;
+      std::error_code failure;
+      try {
+        s = co_await lis.accept_on(static_cast<int>(i));
+      } catch (const std::system_error& e) {
+        failure = e.code();
+      }
+      if (failure) {
+        if (st->stopping.load(std::memory_order_relaxed) || !lis.is_open()) break;
+        if (transient_accept_error(failure)) co_await sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      {
+        std::lock_guard lk(st->mu);
+        if (st->live++ == 0) st->all_closed.clear();
+      }
+      try {
+        spawn(track_connection(st, std::move(s), true, std::move(permit))).detach();
+      } catch (...) {
+        std::lock_guard lk(st->mu);
+        if (--st->live == 0) st->all_closed.set();
+      }
+    }
+  } catch (const cancelled_error&) {
+  }
+  lis.close();
+}
+
+// Until every connection has ended (the accept loops first).
+task<void> all_ended(std::shared_ptr<detail::server_state> st) {
+  if (st->net_srv) {
+    net::server ns = *st->net_srv;
+    co_await ns.wait();
+    co_return;
+  }
+  std::vector<join_handle<void>> loops;
+  {
+    std::lock_guard lk(st->mu);
+    loops = std::move(st->accept_loops);
+  }
+  for (auto& h : loops) {
+    try {
+      co_await h;
+    } catch (...) {
+    }
+  }
+  co_await st->all_closed.wait();
+}
+
 }  // namespace
 
 task<void> server::serve() {
   std::shared_ptr<detail::server_state> st = s_;
-  net::connection_handler on_conn = [st](net::tcp_stream s) {
-    return track_connection(st, std::move(s));
-  };
-  net::serve_options so{};
-  so.max_connections = st->opts.max_connections;
-  {
+  if (st->listeners.empty()) throw usage_error("http::server::serve before bind()");
+  if (!st->opts.reuse_port) {
+    net::connection_handler on_conn = [st](net::tcp_stream s) {
+      return track_connection(st, std::move(s), false, semaphore_permit{});
+    };
+    net::serve_options so{};
+    so.max_connections = st->opts.max_connections;
     std::lock_guard lk(st->mu);
-    st->net_srv.emplace(net::serve(std::move(st->listener), std::move(on_conn), so));
-    if (st->stopping.load()) st->net_srv->stop();
+    st->net_srv.emplace(net::serve(std::move(st->listeners.front()), std::move(on_conn), so));
+    st->listeners.clear();
+    if (st->stopping.load(std::memory_order_seq_cst)) st->net_srv->stop();
+  } else {
+    if (st->opts.max_connections != 0) {
+      st->conn_limit = std::make_unique<coreio::semaphore>(st->opts.max_connections);
+    }
+    std::lock_guard lk(st->mu);
+    for (std::size_t i = 0; i < st->listeners.size(); ++i) {
+      st->accept_loops.push_back(spawn(accept_loop(st, i)));
+    }
+    if (st->stopping.load(std::memory_order_seq_cst)) {
+      for (auto& h : st->accept_loops) h.cancel();
+    }
   }
   co_await st->stopped.wait();
-  net::server ns = *st->net_srv;
+  bool late = false;
   try {
-    task<void> drained = ns.wait();
+    task<void> drained = all_ended(st);
     auto w = wait_for(std::move(drained), st->opts.drain_timeout);
     co_await std::move(w);
   } catch (const timeout_error&) {
-    std::lock_guard lk(st->mu);
-    for (auto& [id, h] : st->conns) h->cancel();
+    late = true;
   }
-  task<void> rest = ns.wait();
-  co_await std::move(rest);
+  if (late) {
+    {
+      std::lock_guard lk(st->mu);
+      for (auto& [id, c] : st->conns) c.task->cancel();
+    }
+    task<void> rest = all_ended(st);
+    co_await std::move(rest);
+  }
   // The net server holds the connection handler, which holds this state: break the cycle.
   std::lock_guard lk(st->mu);
   st->net_srv.reset();
+  st->listeners.clear();
 }
 
 void server::stop() {
   if (!s_) return;
-  s_->stopping.store(true, std::memory_order_release);
+  // seq_cst: the store-then-load against each connection's idle store (the file comment).
+  s_->stopping.store(true, std::memory_order_seq_cst);
   {
     std::lock_guard lk(s_->mu);
     if (s_->net_srv) s_->net_srv->stop();
+    for (auto& h : s_->accept_loops) h.cancel();
+    for (auto& [id, c] : s_->conns) {
+      int expected = detail::phase_idle;
+      if (c.phase->compare_exchange_strong(expected, detail::phase_closing,
+                                           std::memory_order_seq_cst)) {
+        c.task->cancel();
+      }
+    }
   }
   s_->stopped.set();
 }

@@ -2,7 +2,8 @@
 // (routes, captures, query, 404/405/500, keep-alive reuse), raw coreio::net clients for every
 // malformed request class (each gets its status and the connection closes), pipelining order,
 // the header deadline against a slow client, graceful stop with a request in flight, and curl as
-// a real client (keep-alive, chunked upload, Expect: 100-continue, HEAD).
+// a real client (keep-alive, chunked upload, Expect: 100-continue, HEAD, a stream response,
+// gzip with --compressed).
 #include <coreio/http/server.hpp>
 
 #include <gtest/gtest.h>
@@ -22,89 +23,10 @@
 #include <coreio/sync/event.hpp>
 #include <coreio/to_thread.hpp>
 
-#include "support/client_support.hpp"
+#include "support/server_support.hpp"
 
 namespace coreio_http_test {
 namespace {
-
-void add_routes(http::server& srv) {
-  srv.route("GET", "/hello", [](http::request&) -> coreio::task<http::response> {
-    co_return http::response{200, "Hello, World!"};
-  });
-  srv.route("POST", "/echo", [](http::request& req) -> coreio::task<http::response> {
-    http::response r{200, std::string(req.body())};
-    r.set_header("Content-Type", req.header("content-type").value_or("application/octet-stream"));
-    co_return r;
-  });
-  srv.route("GET", "/users/{id}", [](http::request& req) -> coreio::task<http::response> {
-    std::string body = std::string(req.match("id")) + " " + std::string(req.path()) + " " +
-                       req.query("q").value_or("-");
-    co_return http::response{200, body};
-  });
-  srv.route("GET", "/throw", [](http::request&) -> coreio::task<http::response> {
-    throw std::runtime_error("handler failure (expected by the test)");
-    co_return http::response{200, "never"};
-  });
-}
-
-// A server on a free port, served by its own task; stop() and the drain at the end.
-struct running_server {
-  explicit running_server(const http::server_options& o,
-                          const std::function<void(http::server&)>& more = {})
-      : srv(o) {
-    add_routes(srv);
-    if (more) more(srv);
-    port = srv.bind("127.0.0.1", 0);
-    served = coreio::spawn(srv.serve());
-  }
-  coreio::task<void> stop() {
-    srv.stop();
-    co_await served;
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port) + path;
-  }
-  http::server srv;
-  std::uint16_t port = 0;
-  coreio::join_handle<void> served;
-};
-
-http::server_options test_options() {
-  http::server_options o{};
-  o.max_body = 1024;
-  o.header_timeout = 300ms;
-  o.body_timeout = 300ms;
-  o.keepalive_timeout = 5s;
-  o.drain_timeout = 2s;
-  return o;
-}
-
-// Writes `bytes` on a fresh connection and reads until the server closes it.
-coreio::task<std::string> send_and_read(std::uint16_t port, const std::string& bytes) {
-  // The task in its own statement: g++ 12 and temporaries inside a co_await expression.
-  coreio::task<coreio::net::tcp_stream> connecting =
-      coreio::net::tcp_stream::connect("127.0.0.1", port);
-  coreio::net::tcp_stream s = co_await std::move(connecting);
-  co_await s.write_all(std::string_view(bytes));
-  std::string got;
-  std::array<char, 4096> buf{};
-  while (true) {
-    auto rd = s.read_some(std::span<char>(buf));
-    auto w = coreio::wait_for(std::move(rd), 5s);
-    const std::size_t n = co_await std::move(w);
-    if (n == 0) break;
-    got.append(buf.data(), n);
-  }
-  co_return got;
-}
-
-std::string status_line(const std::string& raw) { return raw.substr(0, raw.find("\r\n")); }
-
-std::size_t count(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t i = s.find(what); i != std::string::npos; i = s.find(what, i + 1)) ++n;
-  return n;
-}
 
 coreio::task<void> client_routes() {
   running_server rs{test_options()};
@@ -315,8 +237,8 @@ coreio::task<void> graceful_stop() {
   auto w = coreio::wait_for(std::move(rd), 2s);
   const std::size_t n = co_await std::move(w);
   EXPECT_EQ(n, 0u);
-  // The listener closed when stop() cancelled the accept loop (on its worker, before the idle
-  // connection's close, which waits for its 100 ms idle slice): a new connection is refused.
+  // The listener closed when stop() cancelled the accept loop, before the idle connection's
+  // close was even seen here: a new connection is refused.
   bool refused = false;
   try {
     coreio::task<coreio::net::tcp_stream> c2 =
@@ -357,45 +279,25 @@ coreio::task<void> drain_deadline_cancels() {
 }
 TEST(Server, DrainDeadlineCancelsWhatIsLeft) { run_test(drain_deadline_cancels); }
 
-// curl as a real client, run on the blocking pool while the server serves. posix_spawn, not
-// popen: a fork() of this multi-threaded process (mimalloc's fork handlers) has hung its workers'
-// exit; posix_spawn runs no fork handlers.
-std::string run_curl(const std::string& args) {
-  char path[] = "/tmp/coreio_server_curl_XXXXXX";
-  const int fd = mkstemp(path);
-  if (fd < 0) return "mkstemp failed";
-  close(fd);
-  const std::string cmd = "curl -sS --max-time 10 " + args + " > " + path + " 2>&1";
-  const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
-  pid_t pid = 0;
-  if (posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char* const*>(argv), environ) !=
-      0) {
-    return "posix_spawn failed";
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  std::string out;
-  if (FILE* f = std::fopen(path, "rb")) {
-    std::array<char, 4096> buf{};
-    std::size_t n = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
-    std::fclose(f);
-  }
-  std::remove(path);
-  return out;
-}
-
-// Runs curl with `args` on the blocking pool. The task is built in its own statement: g++ 12
-// miscompiles a lambda with captures built inside a co_await expression (a use after free).
-coreio::task<std::string> curl(const std::string& args) {
-  auto call = [args] { return run_curl(args); };
-  coreio::task<std::string> t = coreio::to_thread(std::move(call));
-  std::string out = co_await std::move(t);
-  co_return out;
+coreio::task<http::response> abc_stream(http::request& req) {
+  http::stream_response out{200};
+  co_await out.prepare(req);
+  for (const char* piece : {"a", "b", "c"}) co_await out.write(std::string_view(piece));
+  co_await out.write_eof();
+  co_return http::response{};
 }
 
 coreio::task<void> curl_client() {
-  running_server rs{test_options()};
+  http::server_options o = test_options();
+  o.compress = true;  // compress_min_size 1024: /hello (13 bytes) goes out as is
+  const std::string big(5000, 'g');
+  running_server rs{o, [&](http::server& srv) {
+                      srv.route("GET", "/stream", abc_stream);
+                      srv.route("GET", "/big",
+                                [big](http::request&) -> coreio::task<http::response> {
+                                  co_return http::response{200, big};
+                                });
+                    }};
   const std::string hello = rs.url("/hello");
   const std::string echo = rs.url("/echo");
   std::string a1 = "-v " + hello + " " + hello;
@@ -414,9 +316,23 @@ coreio::task<void> curl_client() {
   EXPECT_NE(head.find("HTTP/1.1 200 OK"), std::string::npos) << head;
   EXPECT_NE(head.find("Content-Length: 13"), std::string::npos) << head;
   EXPECT_EQ(head.find("Hello, World!"), std::string::npos) << head;
+  // A stream response: chunked as is to a curl that asks for no coding, gzip to --compressed.
+  std::string a5 = "-v " + rs.url("/stream");
+  const std::string stream = co_await curl(a5);
+  EXPECT_NE(stream.find("Transfer-Encoding: chunked"), std::string::npos) << stream;
+  EXPECT_NE(stream.find("abc"), std::string::npos) << stream;
+  std::string a6 = "-v --compressed " + rs.url("/stream");
+  const std::string zstream = co_await curl(a6);
+  EXPECT_NE(zstream.find("Content-Encoding: gzip"), std::string::npos) << zstream;
+  EXPECT_NE(zstream.find("abc"), std::string::npos) << zstream;
+  std::string a7 = "-D - --compressed " + rs.url("/big");  // headers, then the body, on stdout
+  const std::string zbig = co_await curl(a7);
+  EXPECT_NE(zbig.find("Content-Encoding: gzip"), std::string::npos) << zbig;
+  EXPECT_NE(zbig.find("Vary: Accept-Encoding"), std::string::npos) << zbig;
+  EXPECT_NE(zbig.find(big), std::string::npos);
   co_await rs.stop();
 }
-TEST(Server, CurlKeepAliveChunkedContinueHead) { run_test(curl_client); }
+TEST(Server, CurlKeepAliveChunkedContinueHeadStreamGzip) { run_test(curl_client); }
 
 }  // namespace
 }  // namespace coreio_http_test

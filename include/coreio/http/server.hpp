@@ -1,30 +1,53 @@
-// coreio/http/server.hpp — the HTTP/1.1 server (aiohttp.web): server_options, request, server.
+// coreio/http/server.hpp — the HTTP/1.1 server (aiohttp.web): server_options, route_options,
+// request, stream_response, server.
 //
 // Framing is strict (the shared parser, request mode): a malformed request gets 400 and the
 // connection closes without reading further pipelined bytes; 414 for a request line over 8 KiB,
 // 431 for a header line over 8 KiB, a head over 32 KiB or more than 100 fields, 413 for a body
-// over max_body, 501 for a transfer coding other than chunked, 408 when the head deadline runs
-// out. Keep-alive and pipelining: responses go out in request order, and the responses to a batch
-// of pipelined requests already buffered are written with one write. Every response carries Date
-// (cached per second), Server and Content-Length; HEAD gets no body; Connection: close is
-// honoured; Expect: 100-continue is answered with 100 before the body is read. A route whose
-// handler throws answers 500 and the connection stays usable; no route: 404; a route for the path
-// but not the method: 405 with Allow.
+// over max_body, 501 for a transfer coding other than chunked, 408 when the head deadline or the
+// body's idle deadline runs out. Keep-alive and pipelining: responses go out in request order, and
+// the responses to a batch of pipelined requests already buffered are written with one write.
+// Every response carries Date (cached per second) and Server; HEAD gets no body; Connection: close
+// is honoured; Expect: 100-continue is answered with 100 before the body is read (on a streaming
+// route: at the first read_chunk()). A route whose handler throws answers 500 and the connection
+// stays usable; no route: 404; a route for the path but not the method: 405 with Allow.
 //
-// Connections are spread over the workers (net::serve): each worker's loop owns its connections.
-// To scale beyond one process, run several processes with reuse_port = true on the same port (the
-// kernel spreads connections) or behind a load balancer; the server keeps no shared state.
+// Bodies. By default the server reads the whole request body before the handler runs (body()).
+// A route added with route_options{.stream_body = true} gets the head only: the handler pulls the
+// body with read_chunk() / read() as it arrives, under the same max_body (413) and body_timeout
+// (408) limits. A response is either a whole `response` returned by the handler (Content-Length)
+// or a stream_response the handler prepares and writes piece by piece (aiohttp's StreamResponse:
+// Transfer-Encoding: chunked, or Content-Length when the handler set it).
+//
+// Options. compress: gzip for clients that accept it (Accept-Encoding), bodies of at least
+// compress_min_size bytes and every stream, with Vary: Accept-Encoding. tls_cert_file and
+// tls_key_file: HTTPS (TLS 1.2+). handler_cancellation: a handler is cancelled (coreio
+// cancellation: its next suspension point throws cancelled_error) when its client disconnects.
+// reuse_port: one SO_REUSEPORT listener per worker, each accepting onto its own worker (the
+// kernel spreads connections), instead of one listener whose connections go round-robin.
+//
+// Stopping. stop() closes the listener at once (new connections are refused), closes idle
+// keep-alive connections at once, lets requests in flight finish for up to drain_timeout (their
+// responses carry Connection: close) and then cancels them; serve() returns when that is done.
 //
 //   http::server_options sopts{.max_body = 1 << 20, .header_timeout = 10s, .keepalive_timeout = 75s};
 //   http::server srv{sopts};
 //   srv.route("GET", "/hello", [](http::request&) -> coreio::task<http::response> {
 //     co_return http::response{200, "Hello, World!"};
 //   });
+//   srv.route("GET", "/feed", [](http::request& req) -> coreio::task<http::response> {
+//     http::stream_response out{200};
+//     co_await out.prepare(req);                            // the head goes out
+//     co_await out.write("first\n");
+//     co_await out.write("second\n");
+//     co_await out.write_eof();
+//     co_return http::response{};                           // not sent: the stream answered
+//   });
 //   std::uint16_t port = srv.bind("127.0.0.1", 0);
 //   co_await srv.serve();                                   // until stop()
 //
-// Thread safety: the server is made, bound and served from a task on the runtime; stop() from any
-// task or thread.
+// Thread safety: the server is made, routed, bound and served from a task on the runtime; stop()
+// from any task or thread. A request and its stream_response belong to the handler's task.
 #pragma once
 
 #include <chrono>
@@ -43,11 +66,12 @@
 
 namespace coreio::http {
 
-/// Configuration of a server (issue 12).
+/// Configuration of a server (issue 12). Designated initializers follow this order.
 struct server_options {
   /// Largest request body accepted (413 beyond).
   std::size_t max_body = 1 << 20;
-  /// Deadline for a whole request head, from its first byte (408 beyond).
+  /// Deadline for a whole request head, from its first byte (408 beyond). With TLS it also bounds
+  /// the handshake.
   std::chrono::milliseconds header_timeout = std::chrono::milliseconds(10'000);
   /// How long an idle keep-alive connection stays open.
   std::chrono::milliseconds keepalive_timeout = std::chrono::milliseconds(75'000);
@@ -59,10 +83,30 @@ struct server_options {
   std::size_t keepalive_requests = 1000;
   /// After stop(): how long in-flight requests may run before they are cancelled.
   std::chrono::milliseconds drain_timeout = std::chrono::milliseconds(30'000);
-  /// SO_REUSEPORT on the listener (several processes or listeners on one port).
+  /// One listener per worker with SO_REUSEPORT, each accepting onto its own worker; false: one
+  /// listener whose connections are spread round-robin over the workers.
   bool reuse_port = false;
   /// The Server header's value.
   std::string server_name = "coreio";
+  /// gzip response bodies when the request's Accept-Encoding allows it (and the response has no
+  /// Content-Encoding of its own); adds Vary: Accept-Encoding.
+  bool compress = false;
+  /// Whole responses shorter than this are sent as they are (streams are always compressed).
+  std::size_t compress_min_size = 1024;
+  /// PEM certificate chain and private key: serve HTTPS. Both or neither; bind() throws
+  /// http::error naming the file when one cannot be loaded.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  /// Cancel a handler when its client disconnects (aiohttp's handler_cancellation). Watched once
+  /// the request body has been read (a streaming route sees a disconnect as an error from
+  /// read_chunk() while it reads the body).
+  bool handler_cancellation = false;
+};
+
+/// Per-route options.
+struct route_options {
+  /// The body is not read before the handler: read_chunk() / read() stream it; body() throws.
+  bool stream_body = false;
 };
 
 namespace detail {
@@ -70,7 +114,11 @@ struct server_request_state;
 struct server_state;
 }  // namespace detail
 
-/// A request as a handler sees it.
+class stream_response;
+
+/// A request as a handler sees it. Valid until the handler's task ends.
+///
+/// Thread safety: distinct objects: safe. Shared objects: unsafe (the handler's task only).
 class request {
  public:
   std::string_view method() const noexcept;
@@ -84,11 +132,17 @@ class request {
   const fields& headers() const noexcept;
   /// The first value of query parameter `name` (percent-decoded, '+' as space), or std::nullopt.
   std::optional<std::string> query(std::string_view name) const;
-  /// The whole body (up to server_options::max_body). The server reads the body before the
-  /// handler runs.
-  std::string_view body() const noexcept;
-  /// The body in pieces: today the whole body (already read) in one piece, then an empty span.
+  /// The whole body (up to server_options::max_body), read before the handler ran. On a
+  /// stream_body route: throws coreio::usage_error (use read_chunk() or read()).
+  std::string_view body() const;
+  /// The next piece of the body as it arrives (de-chunked); an empty span at its end. The bytes
+  /// stay valid until the next call. On a default route: the whole body in one piece, then empty.
+  /// Errors (stream_body routes): http::limit_error past max_body (the server then answers 413),
+  /// coreio::timeout_error after body_timeout without bytes (408), http::error for bad framing or
+  /// a body cut short (400). After an error the body is at its end. Worker only.
   task<std::span<const std::byte>> read_chunk();
+  /// The rest of the body, whole (errors as read_chunk()). Worker only.
+  task<std::string> read();
   /// The peer's address and port.
   const std::string& remote() const noexcept;
   /// The value of a `{name}` segment of the matched route.
@@ -96,29 +150,85 @@ class request {
 
  private:
   friend struct detail::server_request_state;
+  friend class stream_response;
   detail::server_request_state* s_ = nullptr;
+};
+
+/// A response sent piece by piece (aiohttp's StreamResponse): set status and headers, prepare()
+/// sends the head, write() sends body bytes as they are produced, write_eof() ends the body. The
+/// body goes out with Transfer-Encoding: chunked, or as a Content-Length body if the handler set
+/// Content-Length (then exactly that many bytes must be written), or, to an HTTP/1.0 client,
+/// until the connection closes. With server_options::compress and a client accepting gzip (and no
+/// Content-Length or Content-Encoding set), the stream is gzip-compressed, each write flushed.
+/// For HEAD the head goes out and writes are discarded.
+///
+/// Once prepare() has run, the value the handler returns is not sent (return `http::response{}`);
+/// if the handler returns without write_eof(), the server ends the body. If it throws after
+/// prepare(), the connection closes with the body unterminated (the client sees a truncated body,
+/// never a well-formed wrong one).
+///
+/// Errors: prepare() twice, write() before prepare() or after write_eof(), writing more than the
+/// Content-Length set, or write_eof() short of it: coreio::usage_error (after prepare(), the
+/// connection closes after the handler). A socket error: std::system_error. Worker only.
+///
+/// Thread safety: distinct objects: safe. Shared objects: unsafe (the handler's task only).
+///
+/// Example:
+///   http::stream_response out{200};
+///   out.set_header("Content-Type", "text/event-stream");
+///   co_await out.prepare(req);
+///   for (auto& event : events) co_await out.write(event);
+///   co_await out.write_eof();
+///   co_return http::response{};
+class stream_response {
+ public:
+  explicit stream_response(int status = 200);
+  int status() const noexcept { return status_; }
+  void set_status(int status) noexcept { status_ = status; }
+  /// Replaces every field named `name` (case-insensitive). Before prepare() only.
+  void set_header(std::string_view name, std::string_view value);
+  /// Appends a field. Before prepare() only.
+  void add_header(std::string_view name, std::string_view value);
+  const fields& headers() const noexcept { return headers_; }
+  /// Sends the status line and headers for `req`.
+  task<void> prepare(request& req);
+  /// Sends body bytes (one chunk). The bytes must stay valid until the co_await returns.
+  task<void> write(std::string_view data);
+  task<void> write(std::span<const std::byte> data);
+  /// Ends the body (the last chunk; the gzip trailer).
+  task<void> write_eof();
+  /// True once prepare() has sent the head.
+  bool prepared() const noexcept { return req_ != nullptr; }
+
+ private:
+  int status_;
+  fields headers_;
+  detail::server_request_state* req_ = nullptr;
 };
 
 /// A route's handler.
 using handler = std::function<task<response>(request&)>;
 
 /// An HTTP/1.1 server (issue 12).
+///
+/// Thread safety: see the file comment; stop() from any thread.
 class server {
  public:
   explicit server(const server_options& options);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
-  /// Adds a route: method and path pattern ("/users/{id}").
-  void route(std::string_view method, std::string_view pattern, handler h);
-  /// Binds and listens; returns the port (0: the kernel chooses). Worker only; throws
-  /// std::system_error.
+  /// Adds a route: method and path pattern ("/users/{id}"). Before serve().
+  void route(std::string_view method, std::string_view pattern, handler h,
+             route_options options = {});
+  /// Binds and listens (one listener per worker with reuse_port); returns the port (0: the kernel
+  /// chooses). Loads the TLS certificate and key if set. Worker only; throws std::system_error
+  /// for the socket, http::error for the TLS files.
   std::uint16_t bind(std::string_view host, std::uint16_t port);
-  /// Serves until stop() and the drain have finished: after stop() idle keep-alive connections
-  /// close (within 100 ms), in-flight requests run up to drain_timeout and are then cancelled.
+  /// Serves until stop() and the drain have finished (see the file comment).
   task<void> serve();
-  /// Stops accepting at once (the listener closes: new connections are refused) and starts the
-  /// graceful drain. Any thread; idempotent.
+  /// Stops accepting at once (the listener closes: new connections are refused), closes idle
+  /// connections and starts the graceful drain. Any thread; idempotent.
   void stop();
 
  private:

@@ -1,0 +1,781 @@
+// src/http/server_connection.cpp — one server connection: the loop (keep-alive, pipelining, strict
+// framing through the shared parser, deadlines), routing, request body streaming, stream
+// responses, gzip, TLS, handler cancellation.
+//
+// One task per connection. The loop parses from its own buffer; responses are appended to an
+// output buffer that is written only when the loop must wait for the socket (or closes), so
+// pipelined requests already buffered are answered with one write; a stream_response flushes that
+// buffer before its head. Deadlines: the head from its first byte (408), each body read (408), the
+// keep-alive idle wait (silent close).
+//
+// Connection phases (an atomic per connection, `phase` below), for stop():
+//   busy     reading a request that has begun, running its handler, writing its response
+//   idle     waiting for the first byte of the next request, nothing unwritten
+//   closing  stop() claimed it while idle and cancelled its task
+// Steps: (1) the connection stores idle (seq_cst), then loads `stopping` (seq_cst): if set it
+// closes; (2) stop() stores `stopping` (seq_cst), then, under the state mutex, CASes each
+// registered connection idle -> closing and cancels the task of those it claimed; (3) when the
+// idle read returns bytes, the connection CASes idle -> busy; if that fails, stop() came first and
+// the connection closes without answering (no byte of that request was acted on). Store-then-load
+// on both sides (seq_cst, Dekker): at least one side sees the other, so no idle connection is
+// missed. A connection registered after stop()'s scan sees `stopping` in track_connection's check
+// (the mutex orders the scan and the registration). A cancel only ever hits an idle read, which
+// loses no byte that matters: nothing of a response is in flight then.
+//
+// Handler cancellation: the handler runs as its own task; a watcher task reads the socket (into
+// its own buffer, handed to the loop afterwards: pipelined bytes are kept) and cancels the
+// handler on end of stream or a socket error. The loop joins both before it goes on.
+#include "server_connection.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+
+#include <coreio/errors.hpp>
+#include <coreio/http/errors.hpp>
+#include <coreio/spawn.hpp>
+#include <coreio/wait_for.hpp>
+
+#include "text.hpp"
+
+namespace coreio::http {
+
+namespace detail {
+
+namespace {
+int hexval(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view s, bool plus_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
+      i += 2;
+    } else if (plus_space && s[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> split_path(std::string_view p) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  if (!p.empty() && p[0] == '/') i = 1;
+  while (i <= p.size()) {
+    const std::size_t j = std::min(p.find('/', i), p.size());
+    out.emplace_back(p.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::iequals;
+using detail::percent_decode;
+using detail::split_path;
+using detail::steady;
+
+// "Mon, 30 Nov 2026 18:10:37 GMT", rebuilt at most once a second per thread.
+std::string_view http_date() {
+  thread_local std::time_t cached_sec = 0;
+  thread_local char buf[64] = {};
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_sec) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached_sec = now;
+  }
+  return buf;
+}
+
+bool status_has_body(int status) noexcept {
+  return !(status == 204 || status == 304 || (status >= 100 && status < 200));
+}
+
+// Fields the server writes itself; a handler's copies are dropped.
+bool server_owned(std::string_view name) noexcept {
+  return iequals(name, "content-length") || iequals(name, "connection") ||
+         iequals(name, "transfer-encoding") || iequals(name, "date") || iequals(name, "server");
+}
+
+bool has_field(const fields& fs, std::string_view name) noexcept {
+  return std::any_of(fs.begin(), fs.end(), [&](const auto& f) { return iequals(f.first, name); });
+}
+
+void append_status_line(std::string& out, int status, const detail::server_state& st) {
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += reason_phrase(status);
+  out += "\r\nServer: ";
+  out += st.opts.server_name;
+  out += "\r\nDate: ";
+  out += http_date();
+  out += "\r\n";
+}
+
+void append_fields(std::string& out, const fields& fs) {
+  for (const auto& [name, value] : fs) {
+    if (server_owned(name)) continue;
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+}
+
+// A whole response. gzip_ok: the client accepts gzip and the server compresses.
+void append_response(std::string& out, const response& r, const detail::server_state& st,
+                     bool head_only, bool close, bool gzip_ok) {
+  const int status = r.status();
+  const bool has_body = status_has_body(status);
+  std::string zipped;
+  bool zip = false;
+  bool vary = false;
+  if (st.opts.compress && has_body && r.body().size() >= st.opts.compress_min_size &&
+      !has_field(r.headers(), "content-encoding")) {
+    vary = true;
+    if (gzip_ok) {
+      zipped = detail::gzip_compress(r.body());
+      zip = true;
+    }
+  }
+  append_status_line(out, status, st);
+  append_fields(out, r.headers());
+  if (zip) out += "Content-Encoding: gzip\r\n";
+  if (vary && !has_field(r.headers(), "vary")) out += "Vary: Accept-Encoding\r\n";
+  const std::string_view body = zip ? std::string_view(zipped) : r.body();
+  if (has_body) {
+    out += "Content-Length: ";
+    out += std::to_string(body.size());
+    out += "\r\n";
+  }
+  if (close) out += "Connection: close\r\n";
+  out += "\r\n";
+  if (!head_only && has_body) out += body;
+}
+
+response plain(int status, std::string body) { return response{status, std::move(body)}; }
+
+int status_for(const limit_error& e) noexcept {
+  switch (e.limit()) {
+    case limit_kind::request_line:
+      return 414;
+    case limit_kind::header_field:
+    case limit_kind::header_block:
+    case limit_kind::header_count:
+      return 431;
+    case limit_kind::body:
+      return 413;
+    default:
+      return 400;
+  }
+}
+
+// Thrown inside the loop to answer with a status and close.
+struct reject {
+  int status;
+};
+
+}  // namespace
+
+namespace detail {
+
+class server_connection {
+ public:
+  server_connection(std::shared_ptr<server_state> st, net::tcp_stream s, std::atomic<int>* phase)
+      : st_(std::move(st)),
+        s_(std::move(s)),
+        phase_(phase),
+        parser_(parser::mode::request, parse_limits{.max_start_line = 8 * 1024,
+                                                    .max_field = 8 * 1024,
+                                                    .max_head = 32 * 1024,
+                                                    .max_headers = 100,
+                                                    .max_body = st_->opts.max_body}) {}
+
+  task<void> run() {
+    try {
+      remote_ = s_.remote_endpoint().to_string();
+    } catch (const std::exception&) {
+    }
+    s_.set_nodelay(true);
+    if (st_->tls) {
+      tls_ = std::make_unique<tls_stream>(st_->tls, net::stream(std::move(s_)));
+      try {
+        auto hs = tls_->accept();
+        auto w = wait_until(std::move(hs), steady::now() + st_->opts.header_timeout);
+        co_await std::move(w);
+      } catch (const cancelled_error&) {
+        throw;
+      } catch (const std::exception&) {
+        tls_->close();  // a failed or slow handshake: nothing to answer
+        co_return;
+      }
+    }
+    int status = 0;
+    bool do_linger = false;
+    try {
+      co_await loop();
+      do_linger = linger_;
+    } catch (const reject& r) {
+      status = r.status;
+    } catch (const limit_error& e) {
+      status = status_for(e);
+    } catch (const http::error&) {
+      status = 400;
+    } catch (const cancelled_error&) {
+      throw;
+    } catch (const std::exception&) {
+      close_transport();  // a socket error or reset: nothing more to say
+      co_return;
+    }
+    if (status != 0) {
+      response r = plain(status, std::string(reason_phrase(status)) + "\n");
+      append_response(out_, r, *st_, false, true, false);
+      do_linger = true;
+    }
+    try {
+      co_await flush();
+      if (do_linger) co_await linger();
+    } catch (const cancelled_error&) {
+      throw;
+    } catch (const std::exception&) {
+    }
+    close_transport();
+  }
+
+  // ---- used by request and stream_response --------------------------------------------------
+
+  // The next piece of the request body (the parser's protocol); empty at its end. Records the
+  // status owed for an error in rs.body_error and rethrows.
+  task<std::span<const std::byte>> read_body_piece(server_request_state& rs) {
+    if (rs.body_done) co_return std::span<const std::byte>{};
+    try {
+      if (rs.continue_pending) {
+        rs.continue_pending = false;
+        out_ += "HTTP/1.1 100 Continue\r\n\r\n";  // read_more() flushes it before it reads
+      }
+      while (true) {
+        if (!in_.empty() || !rs.fed) {
+          rs.fed = true;
+          const parse_result r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
+          if (r.event == parse_event::body) {
+            rs.chunk.assign(r.body.data(), r.body.size());
+            in_.erase(0, r.consumed);
+            rs.fed = false;  // the end may come on an empty feed after the last body bytes
+            co_return std::as_bytes(std::span<const char>(rs.chunk.data(), rs.chunk.size()));
+          }
+          in_.erase(0, r.consumed);
+          if (r.event == parse_event::end) {
+            rs.body_done = true;
+            co_return std::span<const std::byte>{};
+          }
+        }
+        if (!co_await read_more(steady::now() + st_->opts.body_timeout)) {
+          if (parser_.finish().event == parse_event::end) {
+            rs.body_done = true;
+            co_return std::span<const std::byte>{};
+          }
+          throw http::error("http: request body cut short: the client closed the connection");
+        }
+      }
+    } catch (const timeout_error&) {
+      rs.body_done = true;
+      rs.body_error = 408;
+      throw;
+    } catch (const limit_error& e) {
+      rs.body_done = true;
+      rs.body_error = status_for(e);
+      throw;
+    } catch (const http::error&) {
+      rs.body_done = true;
+      rs.body_error = 400;
+      throw;
+    } catch (...) {
+      rs.body_done = true;
+      rs.body_error = -1;
+      throw;
+    }
+  }
+
+  task<void> stream_prepare(server_request_state& rs, int status, const fields& fs) {
+    if (rs.prepared) throw usage_error("http::stream_response::prepare: already prepared");
+    const bool has_body = status_has_body(status);
+    std::optional<std::uint64_t> length;
+    for (const auto& [name, value] : fs) {
+      if (!iequals(name, "content-length")) continue;
+      std::uint64_t n = 0;
+      const std::string_view v = trim_ows(value);
+      const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size() || v.empty() || (length && *length != n)) {
+        throw usage_error("http::stream_response: malformed Content-Length '" + value + "'");
+      }
+      length = n;
+    }
+    const bool own_coding = has_field(fs, "content-encoding");
+    const bool http10 = rs.head.version_major == 1 && rs.head.version_minor == 0;
+    const bool may_zip = st_->opts.compress && has_body && !length && !own_coding;
+    const bool zip = may_zip && accepts_gzip(rs.head.find("accept-encoding").value_or(""));
+    rs.prepared = true;
+    rs.head_only = !has_body || rs.head.method == "HEAD";
+    rs.length = has_body ? length : std::nullopt;
+    rs.chunked = has_body && !length && !http10;
+    rs.close_after = must_close(rs) || (has_body && !length && http10);
+    if (zip) rs.gzip = std::make_unique<gzip_encoder>();
+    append_status_line(out_, status, *st_);
+    append_fields(out_, fs);
+    if (zip) out_ += "Content-Encoding: gzip\r\n";
+    if (may_zip && !has_field(fs, "vary")) out_ += "Vary: Accept-Encoding\r\n";
+    if (rs.length) out_ += "Content-Length: " + std::to_string(*rs.length) + "\r\n";
+    if (rs.chunked) out_ += "Transfer-Encoding: chunked\r\n";
+    if (rs.close_after) out_ += "Connection: close\r\n";
+    out_ += "\r\n";
+    try {
+      co_await flush();
+    } catch (...) {
+      rs.broken = true;
+      throw;
+    }
+  }
+
+  task<void> stream_write(server_request_state& rs, std::span<const std::byte> data) {
+    if (!rs.prepared) throw usage_error("http::stream_response::write before prepare()");
+    if (rs.eof) throw usage_error("http::stream_response::write after write_eof()");
+    if (rs.head_only || data.empty()) co_return;
+    if (rs.length && rs.written + data.size() > *rs.length) {
+      rs.broken = true;
+      throw usage_error("http::stream_response::write: more than the Content-Length set (" +
+                        std::to_string(*rs.length) + ")");
+    }
+    rs.written += data.size();
+    std::string payload;
+    if (rs.gzip) {
+      rs.gzip->feed(data, payload, true);
+      data = std::as_bytes(std::span<const char>(payload.data(), payload.size()));
+    }
+    co_await send_body(rs, data);
+  }
+
+  task<void> stream_eof(server_request_state& rs) {
+    if (!rs.prepared) throw usage_error("http::stream_response::write_eof before prepare()");
+    if (rs.eof) co_return;
+    rs.eof = true;
+    if (rs.head_only) co_return;
+    if (rs.length && rs.written != *rs.length) {
+      rs.broken = true;
+      throw usage_error("http::stream_response::write_eof: " + std::to_string(rs.written) +
+                        " bytes written, Content-Length says " + std::to_string(*rs.length));
+    }
+    std::string tail;
+    if (rs.gzip) rs.gzip->finish(tail);
+    std::string frame;
+    if (rs.chunked) {
+      if (!tail.empty()) append_chunk(frame, tail);
+      frame += "0\r\n\r\n";
+    } else {
+      frame = std::move(tail);
+    }
+    if (frame.empty()) co_return;
+    try {
+      co_await send(frame);
+    } catch (...) {
+      rs.broken = true;
+      throw;
+    }
+  }
+
+ private:
+  static void append_chunk(std::string& out, std::string_view data) {
+    std::array<char, 20> hex{};
+    const auto [p, ec] = std::to_chars(hex.data(), hex.data() + hex.size(), data.size(), 16);
+    out.append(hex.data(), p);
+    out += "\r\n";
+    out += data;
+    out += "\r\n";
+  }
+
+  task<void> send_body(server_request_state& rs, std::span<const std::byte> data) {
+    if (data.empty()) co_return;
+    try {
+      if (rs.chunked) {
+        std::string frame;
+        frame.reserve(data.size() + 32);
+        append_chunk(frame,
+                     std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+        co_await send(frame);
+      } else {
+        co_await send(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+      }
+    } catch (...) {
+      rs.broken = true;
+      throw;
+    }
+  }
+
+  bool must_close(const server_request_state& rs) const noexcept {
+    return !rs.head.keep_alive || served_ >= st_->opts.keepalive_requests ||
+           st_->stopping.load(std::memory_order_acquire);
+  }
+
+  // Writes data to the peer (TLS or plain).
+  task<void> send(std::string_view data) {
+    if (tls_) {
+      auto w = tls_->write_all(std::as_bytes(std::span<const char>(data.data(), data.size())));
+      co_await std::move(w);
+    } else {
+      co_await s_.write_all(data);
+    }
+  }
+
+  // Reads at least one byte into buf before `deadline` (max: none); 0 at end of stream.
+  task<std::size_t> receive(std::span<char> buf, steady::time_point deadline) {
+    if (tls_) {
+      auto rd = tls_->read_some(std::as_writable_bytes(buf));
+      if (deadline == steady::time_point::max()) co_return co_await std::move(rd);
+      auto w = wait_until(std::move(rd), deadline);
+      co_return co_await std::move(w);
+    }
+    auto rd = s_.read_some(buf);
+    if (deadline == steady::time_point::max()) co_return co_await std::move(rd);
+    auto w = wait_until(std::move(rd), deadline);
+    co_return co_await std::move(w);
+  }
+
+  void close_transport() noexcept {
+    if (tls_) tls_->close();
+    s_.close();
+  }
+
+  task<void> flush() {
+    if (out_.empty()) co_return;
+    std::string data = std::move(out_);
+    out_.clear();
+    co_await send(data);
+  }
+
+  // Lingering close: stop sending, discard what the peer still sends for a short while so the
+  // error response is not lost to a reset.
+  task<void> linger() {
+    if (tls_) {
+      co_await tls_->shutdown();
+    } else {
+      s_.shutdown_write();
+    }
+    const auto until = steady::now() + std::chrono::milliseconds(500);
+    std::array<char, 4096> junk{};
+    try {
+      while (co_await receive(std::span<char>(junk), until) != 0) {
+      }
+    } catch (const cancelled_error&) {
+      throw;
+    } catch (const std::exception&) {
+    }
+  }
+
+  // Reads more bytes into in_ (flushing pending output first). Returns false at end of stream.
+  task<bool> read_more(steady::time_point deadline) {
+    co_await flush();
+    std::array<char, 16 * 1024> buf{};
+    const std::size_t n = co_await receive(std::span<char>(buf), deadline);
+    if (n == 0) co_return false;
+    in_.append(buf.data(), n);
+    co_return true;
+  }
+
+  // The keep-alive wait for the first byte of the next request (the phase protocol in the file
+  // comment). False: close (end of stream, idle deadline, or stop()).
+  task<bool> idle_read(steady::time_point deadline) {
+    co_await flush();  // nothing unwritten while idle: a cancel cannot cut a response
+    // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
+    phase_->store(phase_idle, std::memory_order_seq_cst);
+    if (st_->stopping.load(std::memory_order_seq_cst)) co_return false;
+    std::array<char, 16 * 1024> buf{};
+    std::size_t n = 0;
+    try {
+      n = co_await receive(std::span<char>(buf), deadline);
+    } catch (const timeout_error&) {
+      co_return false;
+    }
+    int expected = phase_idle;
+    // seq_cst: orders against stop()'s CAS on the same word (step 3).
+    if (!phase_->compare_exchange_strong(expected, phase_busy, std::memory_order_seq_cst)) {
+      co_return false;
+    }
+    if (n == 0) co_return false;
+    in_.append(buf.data(), n);
+    co_return true;
+  }
+
+  task<void> loop();
+  const route_entry* match(server_request_state& rs, std::string& allow) const;
+  task<response> call_handler(const route_entry& rt, server_request_state& rs);
+  task<response> run_handler(const route_entry& rt, server_request_state& rs);
+  task<void> watch_peer(join_handle<response>& handler);
+
+  void check_codings(const message_head& h) const {
+    for (const auto& f : h.headers) {
+      if (!iequals(f.name, "transfer-encoding")) continue;
+      std::string_view v = f.value;
+      while (!v.empty()) {
+        const std::size_t comma = std::min(v.find(','), v.size());
+        const std::string_view item = trim_ows(v.substr(0, comma));
+        if (!item.empty() && !iequals(item, "chunked")) throw reject{501};
+        v.remove_prefix(std::min(comma + 1, v.size()));
+      }
+    }
+  }
+
+  std::shared_ptr<server_state> st_;
+  net::tcp_stream s_;
+  // The TLS layer over s_'s socket when the server has a certificate (s_ is then moved-from).
+  std::unique_ptr<tls_stream> tls_;
+  std::atomic<int>* phase_;
+  parser parser_;
+  std::string in_;
+  std::string out_;
+  std::string peeked_;  // what watch_peer read while a handler ran
+  std::string remote_;
+  std::size_t served_ = 0;
+  bool linger_ = false;  // close with a lingering read (a request body left unread)
+};
+
+task<void> server_connection::loop() {
+  const auto& o = st_->opts;
+  while (true) {
+    // ---- the head ----
+    if (in_.empty() && !co_await idle_read(steady::now() + o.keepalive_timeout)) co_return;
+    const auto head_deadline = steady::now() + o.header_timeout;
+    while (true) {
+      if (!in_.empty()) {
+        const parse_result r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
+        in_.erase(0, r.consumed);
+        if (r.event == parse_event::head) break;
+      }
+      try {
+        if (!co_await read_more(head_deadline)) co_return;
+      } catch (const timeout_error&) {
+        throw reject{408};
+      }
+    }
+    ++served_;
+    server_request_state rs;
+    rs.conn = this;
+    rs.head = parser_.head();
+    rs.remote = remote_;
+    check_codings(rs.head);
+    const bool is_head = rs.head.method == "HEAD";
+    const bool has_body = rs.head.chunked || rs.head.content_length.value_or(0) > 0;
+    if (rs.head.content_length && *rs.head.content_length > o.max_body) throw reject{413};
+    rs.continue_pending = rs.head.expect_continue && in_.empty() && has_body;
+
+    std::string allow;
+    const route_entry* rt = match(rs, allow);
+    rs.stream_body = rt != nullptr && rt->opts.stream_body;
+    if (!rs.stream_body) {
+      try {
+        while (true) {
+          auto piece = co_await read_body_piece(rs);
+          if (piece.empty()) break;
+          rs.body.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+        }
+      } catch (const timeout_error&) {
+        throw reject{408};
+      }
+    }
+
+    // ---- dispatch ----
+    response res;
+    if (rt == nullptr) {
+      if (allow.empty()) {
+        res = plain(404, "Not Found\n");
+      } else {
+        res = plain(405, "Method Not Allowed\n");
+        res.set_header("Allow", allow);
+      }
+    } else {
+      task<response> t = run_handler(*rt, rs);  // own statement: g++ 12 and temporaries
+      res = co_await std::move(t);
+    }
+    if (rs.body_error == -1) co_return;  // the body's socket failed: nothing more to say
+    if (rs.prepared) {
+      if (!rs.broken && !rs.eof) {
+        try {
+          co_await stream_eof(rs);
+        } catch (const cancelled_error&) {
+          throw;
+        } catch (const std::exception&) {
+        }
+      }
+      if (rs.broken || rs.close_after) co_return;
+    } else {
+      if (rs.body_error != 0) throw reject{rs.body_error};
+      // After the handler: a stop() that came while it ran closes the connection too.
+      const bool close = must_close(rs) || !rs.body_done;
+      const bool gzip_ok = o.compress && accepts_gzip(rs.head.find("accept-encoding").value_or(""));
+      append_response(out_, res, *st_, is_head, close, gzip_ok);
+      if (close) {
+        linger_ = !rs.body_done;  // a body left unread: let the response reach the client
+        co_return;
+      }
+    }
+    if (!rs.body_done) {
+      linger_ = true;
+      co_return;
+    }
+    parser_.reset();
+  }
+}
+
+const route_entry* server_connection::match(server_request_state& rs, std::string& allow) const {
+  const std::string& target = rs.head.target;
+  const std::size_t q = target.find('?');
+  rs.path = percent_decode(std::string_view(target).substr(0, q), false);
+  if (q != std::string::npos) rs.query = target.substr(q + 1);
+  for (const auto& f : rs.head.headers) rs.hdrs.emplace_back(f.name, f.value);
+  const std::vector<std::string> segs = split_path(rs.path);
+  for (const auto& rt : st_->routes) {
+    if (rt.segments.size() != segs.size()) continue;
+    std::vector<std::pair<std::string, std::string>> caps;
+    bool ok = true;
+    for (std::size_t i = 0; i < segs.size() && ok; ++i) {
+      const std::string& p = rt.segments[i];
+      if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
+        if (segs[i].empty()) ok = false;
+        else caps.emplace_back(p.substr(1, p.size() - 2), segs[i]);
+      } else if (p != segs[i]) {
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    const bool method_ok =
+        rt.method == rs.head.method || (rs.head.method == "HEAD" && rt.method == "GET");
+    if (method_ok) {
+      rs.captures = std::move(caps);
+      return &rt;
+    }
+    if (allow.find(rt.method) == std::string::npos) {
+      if (!allow.empty()) allow += ", ";
+      allow += rt.method;
+      if (rt.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
+    }
+  }
+  return nullptr;
+}
+
+// The handler, its exceptions turned into 500 (or, after a stream's head went out, a broken
+// stream: the connection closes with the body unterminated).
+task<response> server_connection::call_handler(const route_entry& rt, server_request_state& rs) {
+  request req;
+  server_request_state::attach(req, &rs);
+  try {
+    task<response> t = rt.h(req);  // own statement: g++ 12 and co_await temporaries
+    response r = co_await std::move(t);
+    co_return r;
+  } catch (const cancelled_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (rs.body_error == 0 && !rs.prepared) {
+      std::fprintf(stderr, "coreio http server: handler for %s %s threw: %s\n",
+                   rs.head.method.c_str(), rs.path.c_str(), e.what());
+    }
+  } catch (...) {
+    std::fprintf(stderr, "coreio http server: handler for %s %s threw\n", rs.head.method.c_str(),
+                 rs.path.c_str());
+  }
+  if (rs.prepared) rs.broken = true;
+  co_return plain(500, "Internal Server Error\n");
+}
+
+// Runs the handler; with handler_cancellation (and the body read), under watch_peer.
+task<response> server_connection::run_handler(const route_entry& rt, server_request_state& rs) {
+  if (!st_->opts.handler_cancellation || !rs.body_done) {
+    task<response> t = call_handler(rt, rs);
+    co_return co_await std::move(t);
+  }
+  join_handle<response> h = spawn(call_handler(rt, rs));
+  join_handle<void> watcher = spawn(watch_peer(h));
+  std::optional<response> res;
+  std::exception_ptr failure;
+  try {
+    res.emplace(co_await h);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  watcher.cancel();
+  try {
+    co_await watcher;
+  } catch (...) {
+  }
+  in_ += peeked_;
+  peeked_.clear();
+  if (failure) {
+    // Cancelled because the peer left (or the drain cancelled this connection): close.
+    rs.body_error = -1;
+    co_return response{};
+  }
+  co_return std::move(*res);
+}
+
+// Reads the socket while a handler runs; end of stream or a socket error cancels the handler.
+// Stops watching (without cancelling) once 64 KiB of pipelined bytes are waiting.
+task<void> server_connection::watch_peer(join_handle<response>& handler) {
+  std::array<char, 4096> buf{};
+  try {
+    while (peeked_.size() < 64 * 1024) {
+      const std::size_t n = co_await receive(std::span<char>(buf), steady::time_point::max());
+      if (n == 0) break;
+      peeked_.append(buf.data(), n);
+    }
+    if (peeked_.size() >= 64 * 1024) co_return;
+  } catch (const cancelled_error&) {
+    throw;  // the handler finished first
+  } catch (const std::exception&) {
+  }
+  handler.cancel();
+}
+
+}  // namespace detail
+
+namespace detail {
+
+task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s,
+                          std::atomic<int>* phase) {
+  server_connection c(std::move(st), std::move(s), phase);
+  task<void> t = c.run();
+  co_await std::move(t);
+}
+
+task<std::span<const std::byte>> read_body_piece(server_request_state& rs) {
+  return rs.conn->read_body_piece(rs);
+}
+
+task<void> stream_prepare(server_request_state& rs, int status, const fields& fs) {
+  return rs.conn->stream_prepare(rs, status, fs);
+}
+
+task<void> stream_write(server_request_state& rs, std::span<const std::byte> data) {
+  return rs.conn->stream_write(rs, data);
+}
+
+task<void> stream_eof(server_request_state& rs) { return rs.conn->stream_eof(rs); }
+
+}  // namespace detail
+}  // namespace coreio::http

@@ -1,0 +1,131 @@
+// src/http/server_connection.hpp — what server.cpp and server_connection.cpp share: the server's
+// state, a request's state (its body and its stream response), and the entry points into a
+// connection (run, body pieces, stream writes). The protocol of a connection and of stop() is in
+// server_connection.cpp's file comment.
+//
+// Thread safety: server_state's fields say who guards them; a request's state belongs to its
+// connection's task (and the handler's, which the connection awaits).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <coreio/http/server.hpp>
+#include <coreio/join_handle.hpp>
+#include <coreio/net/serve.hpp>
+#include <coreio/net/tcp_listener.hpp>
+#include <coreio/net/tcp_stream.hpp>
+#include <coreio/sync/event.hpp>
+#include <coreio/sync/semaphore.hpp>
+
+#include "content_encoder.hpp"
+#include "parser.hpp"
+#include "tls.hpp"
+
+namespace coreio::http {
+
+namespace detail {
+
+using steady = std::chrono::steady_clock;
+
+class server_connection;
+
+struct route_entry {
+  std::string method;
+  std::vector<std::string> segments;  // "{name}" marks a capture
+  handler h;
+  route_options opts;
+};
+
+// Connection phases (the file comment).
+inline constexpr int phase_busy = 0;
+inline constexpr int phase_idle = 1;
+inline constexpr int phase_closing = 2;
+
+struct conn_entry {
+  join_handle<void>* task;
+  // Writers: the connection (busy <-> idle) and stop() (idle -> closing). Readers: both.
+  std::atomic<int>* phase;
+};
+
+struct server_state {
+  server_options opts;
+  std::vector<route_entry> routes;
+  // One listener, or one per worker with reuse_port; moved into the accept loops by serve().
+  std::vector<net::tcp_listener> listeners;
+  // Set by bind() when TLS is configured; shared by every connection (immutable).
+  std::shared_ptr<tls_context> tls;
+  // Caps connections in the reuse_port accept loops (net::serve does it otherwise).
+  std::unique_ptr<coreio::semaphore> conn_limit;
+  std::mutex mu;
+  std::optional<net::server> net_srv;           // guarded by mu
+  std::vector<join_handle<void>> accept_loops;  // guarded by mu (reuse_port)
+  std::map<std::uint64_t, conn_entry> conns;    // guarded by mu
+  std::uint64_t next_id = 0;                    // guarded by mu
+  std::size_t live = 0;                         // guarded by mu: reuse_port connections
+  coreio::event all_closed;                     // set while live == 0 (reuse_port)
+  // Writer: stop(). Readers: connections (phase protocol), accept loops, serve().
+  std::atomic<bool> stopping{false};
+  coreio::event stopped;
+};
+
+struct server_request_state {
+  message_head head;
+  std::string path;
+  std::string query;
+  fields hdrs;
+  std::string body;
+  std::string remote;
+  std::vector<std::pair<std::string, std::string>> captures;
+  server_connection* conn = nullptr;
+  // ---- the body ----
+  bool stream_body = false;       // a stream_body route: the handler reads the body
+  bool body_done = false;         // the body's end was reached (or an error ended it)
+  bool fed = false;               // an empty feed ends a message without (more) body
+  bool continue_pending = false;  // 100 Continue owed at the first body read
+  bool chunk_given = false;       // default routes: read_chunk() gave the body
+  int body_error = 0;             // status owed for a body error; -1: close silently
+  std::string chunk;              // the last piece read_chunk() returned
+  // ---- a stream_response ----
+  bool prepared = false;
+  bool eof = false;
+  bool broken = false;     // the stream cannot be finished well: close after the handler
+  bool head_only = false;  // HEAD or a status without a body: writes are discarded
+  bool chunked = false;
+  std::optional<std::uint64_t> length;  // Content-Length the handler set
+  std::uint64_t written = 0;
+  bool close_after = false;
+  std::unique_ptr<gzip_encoder> gzip;
+  static void attach(request& r, server_request_state* p) noexcept { r.s_ = p; }
+};
+
+}  // namespace detail
+
+namespace detail {
+
+/// Runs one connection to its end (phase: its entry in server_state::conns).
+task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s,
+                          std::atomic<int>* phase);
+/// The next piece of a stream_body request's body; empty at its end (request::read_chunk).
+task<std::span<const std::byte>> read_body_piece(server_request_state& rs);
+/// stream_response's operations.
+task<void> stream_prepare(server_request_state& rs, int status, const fields& fs);
+task<void> stream_write(server_request_state& rs, std::span<const std::byte> data);
+task<void> stream_eof(server_request_state& rs);
+/// %XX decoding ('+' as space for query strings).
+std::string percent_decode(std::string_view s, bool plus_space);
+/// "/a/b" -> {"a", "b"}.
+std::vector<std::string> split_path(std::string_view p);
+
+}  // namespace detail
+}  // namespace coreio::http

@@ -1,0 +1,213 @@
+// http/server_stop_test.cpp — the server under hostile or heavy connection patterns: slow-loris
+// clients (408 while others are served), thousands of connections opened and dropped (no
+// descriptor left behind), and stop() under keep-alive load (every request answered whole or
+// refused, none cut).
+#include <coreio/http/server.hpp>
+
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <coreio/gather.hpp>
+#include <coreio/net/tcp_stream.hpp>
+#include <coreio/time.hpp>
+
+#include "support/server_support.hpp"
+#include "support/test_support.hpp"
+
+namespace coreio_http_test {
+namespace {
+
+using coreio_test::sanitized;
+
+// A client sending its head one byte every 100 ms; returns what the server answered.
+coreio::task<std::string> slow_loris(std::uint16_t port) {
+  coreio::task<coreio::net::tcp_stream> c = coreio::net::tcp_stream::connect("127.0.0.1", port);
+  coreio::net::tcp_stream s = co_await std::move(c);
+  const std::string head = "GET /hello HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaaa\r\n\r\n";
+  for (char ch : head) {
+    try {
+      co_await s.write_all(std::string_view(&ch, 1));
+    } catch (const std::exception&) {
+      break;  // the server closed: read what it said
+    }
+    co_await coreio::sleep_for(100ms);
+    std::array<char, 512> probe{};
+    // Anything already answered? (a 408 arrives after 300 ms)
+    auto rd = s.read_some(std::span<char>(probe));
+    try {
+      auto w = coreio::wait_for(std::move(rd), 1ms);
+      const std::size_t n = co_await std::move(w);
+      co_return std::string(probe.data(), n);
+    } catch (const coreio::timeout_error&) {
+    }
+  }
+  co_return std::string();
+}
+
+coreio::task<void> slow_loris_test() {
+  running_server rs{test_options()};  // header_timeout 300 ms
+  std::vector<coreio::join_handle<std::string>> slow;
+  for (int i = 0; i < 4; ++i) slow.push_back(coreio::spawn(slow_loris(rs.port)));
+  // Meanwhile the server keeps answering others, on a keep-alive connection.
+  http::client session;
+  int served = 0;
+  for (int i = 0; i < 10; ++i) {
+    const std::string u = rs.url("/hello");
+    http::response r = co_await session.get(u);
+    std::string body = co_await r.text();
+    served += body == "Hello, World!" ? 1 : 0;
+  }
+  EXPECT_EQ(served, 10);
+  co_await session.close();
+  for (auto& h : slow) {
+    const std::string got = co_await h;
+    EXPECT_EQ(status_line(got), "HTTP/1.1 408 Request Timeout") << got;
+    EXPECT_NE(got.find("Connection: close"), std::string::npos);
+  }
+  co_await rs.stop();
+}
+TEST(ServerStop, SlowLorisGets408WhileOthersAreServed) { run_test(slow_loris_test); }
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d) != nullptr) ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+coreio::task<void> open_and_drop(std::uint16_t port, bool send_partial) {
+  try {
+    coreio::task<coreio::net::tcp_stream> c = coreio::net::tcp_stream::connect("127.0.0.1", port);
+    coreio::net::tcp_stream s = co_await std::move(c);
+    if (send_partial) co_await s.write_all(std::string_view("GET /hel"));
+  } catch (const std::exception&) {
+  }
+}
+
+coreio::task<void> many_connections() {
+  running_server rs{test_options()};
+  // A first request so that every lazily made thing (the client's pool aside) exists.
+  (void)co_await send_and_read(rs.port,
+                               "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  const std::size_t before = open_fds();
+  const int total = sanitized(10'000, 1'000);
+  const int batch = 200;
+  for (int done = 0; done < total; done += batch) {
+    std::vector<coreio::task<void>> tasks;
+    for (int i = 0; i < batch; ++i) tasks.push_back(open_and_drop(rs.port, i % 2 == 1));
+    co_await coreio::gather(std::move(tasks));
+  }
+  // The server closes its ends as it sees each end of stream: wait for the count, with a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (open_fds() > before && std::chrono::steady_clock::now() < deadline) {
+    co_await coreio::sleep_for(5ms);
+  }
+  // Not more than before (the warm-up connection's server end may close after `before`).
+  EXPECT_LE(open_fds(), before);
+  // Still serving.
+  const std::string after = co_await send_and_read(
+      rs.port, "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(after.find("Hello, World!"), std::string::npos);
+  co_await rs.stop();
+}
+TEST(ServerStop, ThousandsOfDroppedConnectionsLeaveNoDescriptor) { run_test(many_connections); }
+
+struct load_counts {
+  std::atomic<int> complete{0};   // whole responses received
+  std::atomic<int> refused{0};    // closed (or refused) before any byte of a response
+  std::atomic<int> truncated{0};  // a response cut short: must stay 0
+  std::atomic<int> closes_announced{0};
+};
+
+// Reads one response (Content-Length framed) from s into buf. Returns 1 whole, 0 end of stream
+// before any byte of it, -1 cut short.
+coreio::task<int> read_one(coreio::net::tcp_stream& s, std::string& buf, bool& close) {
+  std::array<char, 4096> tmp{};
+  while (true) {
+    const std::size_t head_end = buf.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      const std::size_t cl = buf.find("Content-Length: ");
+      if (cl == std::string::npos || cl > head_end) co_return -1;
+      const std::size_t len = std::stoul(buf.substr(cl + 16));
+      if (buf.size() >= head_end + 4 + len) {
+        close = buf.find("Connection: close") < head_end;
+        const bool body_ok = buf.compare(head_end + 4, len, "Hello, World!") == 0;
+        buf.erase(0, head_end + 4 + len);
+        co_return body_ok ? 1 : -1;
+      }
+    }
+    std::size_t n = 0;
+    try {
+      auto rd = s.read_some(std::span<char>(tmp));
+      auto w = coreio::wait_for(std::move(rd), 5s);
+      n = co_await std::move(w);
+    } catch (const coreio::timeout_error&) {
+      throw;
+    } catch (const std::exception&) {
+      n = 0;  // a reset counts as the end
+    }
+    if (n == 0) co_return buf.empty() ? 0 : -1;
+    buf.append(tmp.data(), n);
+  }
+}
+
+coreio::task<void> hammer(std::uint16_t port, std::shared_ptr<load_counts> counts) {
+  while (true) {
+    coreio::net::tcp_stream s;
+    try {
+      coreio::task<coreio::net::tcp_stream> c = coreio::net::tcp_stream::connect("127.0.0.1", port);
+      s = co_await std::move(c);
+    } catch (const std::exception&) {
+      counts->refused.fetch_add(1, std::memory_order_relaxed);
+      co_return;  // the listener is closed: done
+    }
+    std::string buf;
+    while (true) {
+      try {
+        co_await s.write_all(std::string_view("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"));
+      } catch (const std::exception&) {
+        counts->refused.fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
+      bool close = false;
+      const int r = co_await read_one(s, buf, close);
+      if (r == 1) counts->complete.fetch_add(1, std::memory_order_relaxed);
+      if (r == 0) counts->refused.fetch_add(1, std::memory_order_relaxed);
+      if (r == -1) counts->truncated.fetch_add(1, std::memory_order_relaxed);
+      if (close) counts->closes_announced.fetch_add(1, std::memory_order_relaxed);
+      if (r != 1 || close) break;
+    }
+  }
+}
+
+coreio::task<void> stop_under_load() {
+  running_server rs{test_options()};
+  auto counts = std::make_shared<load_counts>();
+  std::vector<coreio::join_handle<void>> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(coreio::spawn(hammer(rs.port, counts)));
+  // Mid-way: once the load is established (a probe on the count, with a deadline).
+  const int target = sanitized(400, 100);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (counts->complete.load(std::memory_order_relaxed) < target &&
+         std::chrono::steady_clock::now() < deadline) {
+    co_await coreio::sleep_for(1ms);
+  }
+  EXPECT_GE(counts->complete.load(std::memory_order_relaxed), target) << "the load never built up";
+  co_await rs.stop();
+  for (auto& c : clients) co_await c;
+  EXPECT_EQ(counts->truncated.load(), 0);
+  EXPECT_GE(counts->complete.load(), target);
+  // Every client ended by a refusal or close before a response began, or after an announced close.
+  EXPECT_GE(counts->refused.load() + counts->closes_announced.load(), 8);
+}
+TEST(ServerStop, StopUnderLoadAnswersWholeOrRefuses) { run_test(stop_under_load); }
+
+}  // namespace
+}  // namespace coreio_http_test
