@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -152,6 +155,23 @@ TEST(ClientPool, IdleExpiryFollowsKeepAliveTimeout) {
   run_test(idle_expiry_follows_keep_alive_timeout);
 }
 
+// True when a local TCP socket connected to 127.0.0.1:port is in CLOSE_WAIT (it has received the
+// peer's FIN and not closed yet), read from /proc/net/tcp (ports in hex, state 08 = CLOSE_WAIT).
+bool close_wait_to(std::uint16_t port) {
+  std::ifstream f("/proc/net/tcp");
+  std::string line;
+  std::getline(f, line);  // header
+  char want[16];
+  std::snprintf(want, sizeof want, "0100007F:%04X", static_cast<unsigned>(port));
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string slot, local, remote, state;
+    in >> slot >> local >> remote >> state;
+    if (remote == want && state == "08") return true;
+  }
+  return false;
+}
+
 coreio::task<void> peer_closed_idle_connection_is_not_reused() {
   raw_server srv{[](const seen_request&, std::size_t) {
     return reply{ok_response("bye"), /*close_after=*/true};  // closes without Connection: close
@@ -161,8 +181,9 @@ coreio::task<void> peer_closed_idle_connection_is_not_reused() {
   EXPECT_EQ(co_await fetch_text(&session, url), "bye");
   EXPECT_TRUE(co_await until([&] { return srv.open_connections() == 0; }));
   // The server's handler has left, but the close of its socket may still be queued on the socket's
-  // loop (stream::close from another worker posts it): give it time to reach the wire.
-  co_await coreio::sleep_for(100ms);
+  // loop (stream::close from another worker posts it): wait until the kernel has delivered the
+  // FIN, that is until the client's pooled socket is in CLOSE_WAIT.
+  EXPECT_TRUE(co_await until([&] { return close_wait_to(srv.port()); }));
   EXPECT_EQ(co_await fetch_text(&session, url), "bye");
   EXPECT_EQ(srv.connections(), 2u);
   EXPECT_EQ(session.stats().retries, 0u);  // seen before use, not by a failed request
