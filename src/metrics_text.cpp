@@ -11,6 +11,8 @@
 
 #include <coreio/runtime.hpp>
 
+#include "runtime_impl.hpp"
+
 namespace coreio {
 
 namespace {
@@ -126,5 +128,11 @@ std::string metrics_text(const runtime_metrics& m) {
 }
 
 std::string metrics_text(const runtime& rt) { return metrics_text(rt.metrics()); }
+
+std::string metrics_text() {
+  const detail::runtime_impl* rt = detail::this_runtime();
+  if (rt == nullptr) detail::throw_usage("coreio::metrics_text() outside a runtime's worker");
+  return metrics_text(rt->metrics());
+}
 
 }  // namespace coreio

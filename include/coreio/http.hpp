@@ -4,6 +4,7 @@
 
 #include <coreio/http/client.hpp>
 #include <coreio/http/errors.hpp>
+#include <coreio/http/metrics_handler.hpp>
 #include <coreio/http/options.hpp>
 #include <coreio/http/response.hpp>
 #include <coreio/http/server.hpp>

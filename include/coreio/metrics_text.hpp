@@ -38,4 +38,8 @@ std::string metrics_text(const runtime_metrics& m);
 /// metrics_text(rt.metrics()).
 std::string metrics_text(const runtime& rt);
 
+/// The same for the runtime running the caller (a task: no runtime& needed, as in a /metrics
+/// route, http/metrics_handler.hpp). Worker only: throws usage_error elsewhere.
+std::string metrics_text();
+
 }  // namespace coreio

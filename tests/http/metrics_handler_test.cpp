@@ -1,0 +1,58 @@
+// metrics_handler_test.cpp — coreio/http/metrics_handler.hpp: one line serves the runtime's
+// counters at /metrics; the body is the Prometheus text format (promtool accepts it), with the
+// exposition Content-Type and one sample per worker; coreio::metrics_text() off a worker says so.
+#include <coreio/http/metrics_handler.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include <coreio/errors.hpp>
+#include <coreio/metrics_text.hpp>
+
+#include "support/server_support.hpp"
+
+namespace coreio_http_test {
+namespace {
+
+std::string promtool_check(const std::string& text) {
+  const std::string path = ::testing::TempDir() + "coreio_metrics_handler_test.prom";
+  {
+    std::ofstream f(path);
+    f << text;
+  }
+  std::FILE* p = ::popen(("promtool check metrics < " + path + " 2>&1; echo rc=$?").c_str(), "r");
+  std::string out;
+  char buf[256];
+  while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  if (p != nullptr) ::pclose(p);
+  std::remove(path.c_str());
+  return out;
+}
+
+coreio::task<void> metrics_route() {
+  running_server rs{test_options(), [](http::server& srv) {
+                      srv.route("GET", "/metrics", http::metrics_handler());
+                    }};
+  http::client session;
+  http::response r = co_await session.get(rs.url("/metrics"));
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_EQ(r.header("content-type").value_or(""), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string body = co_await r.text();
+  EXPECT_NE(body.find("coreio_worker_polls_total{worker=\"0\"} "), std::string::npos) << body;
+  EXPECT_NE(body.find("coreio_worker_polls_total{worker=\"1\"} "), std::string::npos) << body;
+  EXPECT_NE(body.find("coreio_workers 2\n"), std::string::npos) << body;
+  EXPECT_EQ(promtool_check(body), "rc=0\n");
+  co_await session.close();
+  co_await rs.stop();
+}
+TEST(MetricsHandler, ServesThePrometheusTextOfTheRuntime) { run_test(metrics_route); }
+
+TEST(MetricsHandler, MetricsTextOffAWorkerIsAUsageError) {
+  EXPECT_THROW((void)coreio::metrics_text(), coreio::usage_error);
+}
+
+}  // namespace
+}  // namespace coreio_http_test
