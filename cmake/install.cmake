@@ -28,7 +28,8 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/coreio"
   FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h" PATTERN "*.ipp")
 
 # The profiling tools (issue 13): Python 3 scripts, standard library only.
-install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/coreio-trace" DESTINATION "${CMAKE_INSTALL_BINDIR}")
+install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/coreio-trace" "${PROJECT_SOURCE_DIR}/tools/coreio-top"
+        DESTINATION "${CMAKE_INSTALL_BINDIR}")
 install(EXPORT coreioTargets
   NAMESPACE coreio::
   FILE coreioTargets.cmake

@@ -1,5 +1,5 @@
 // examples/hello_server.cpp — the smallest HTTP server: GET /hello.txt -> "Hello, World!" (the
-// peers' http-server workload), on http::server.
+// peers' http-server workload), on http::server; GET /metrics gives the runtime's counters.
 //
 // Usage:
 //   hello_server [--threads N] [PORT]   serve on 127.0.0.1:PORT (default 8080) until SIGTERM or
@@ -30,6 +30,7 @@ void add_routes(http::server& srv) {
   srv.route("GET", "/hello.txt", [](http::request&) -> coreio::task<http::response> {
     co_return http::response{200, "Hello, World!"};
   });
+  srv.route("GET", "/metrics", http::metrics_handler());  // for Prometheus and tools/coreio-top
 }
 
 coreio::task<int> serve(std::uint16_t port) {

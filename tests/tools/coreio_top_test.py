@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""tools/coreio-top --once against a live process: examples/hello_server (its /metrics route) with
+2 workers under a little load; the frame names every worker and the runtime's task line, and a URL
+that is not coreio's metrics is a clear error (exit 1). Run by CTest (label "tools") with the
+server's path as its argument."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import unittest
+import urllib.request
+
+TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "coreio-top")
+SERVER = None  # set from argv
+
+
+class CoreioTopTest(unittest.TestCase):
+    def setUp(self):
+        self.proc = subprocess.Popen([SERVER, "--threads", "2", "0"], stdout=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline()  # "serving on http://127.0.0.1:PORT/hello.txt"
+        m = re.search(r"127\.0\.0\.1:(\d+)", line)
+        self.assertIsNotNone(m, line)
+        self.base = f"http://127.0.0.1:{m.group(1)}"
+
+    def tearDown(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=30), 0)
+        self.proc.stdout.close()
+
+    def run_tool(self, url):
+        return subprocess.run([sys.executable, TOOL, url, "--once"], capture_output=True,
+                              text=True, timeout=60)
+
+    def test_once_prints_every_worker_under_load(self):
+        stop = threading.Event()
+
+        def load():
+            while not stop.is_set():
+                with urllib.request.urlopen(self.base + "/hello.txt", timeout=5) as r:
+                    self.assertEqual(r.read(), b"Hello, World!")
+
+        t = threading.Thread(target=load)
+        t.start()
+        try:
+            r = self.run_tool(self.base + "/metrics")
+        finally:
+            stop.set()
+            t.join()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^worker 0 +\d+\.\d +\d+")
+        self.assertRegex(r.stdout, r"(?m)^worker 1 +\d+\.\d +\d+")
+        self.assertNotIn("worker 2", r.stdout)
+        m = re.search(r"tasks: (\d+) completed/s", r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        self.assertGreater(int(m.group(1)), 0)  # the load's requests ran as tasks
+
+    def test_a_page_that_is_not_metrics_is_an_error(self):
+        r = self.run_tool(self.base + "/hello.txt")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not a coreio /metrics page", r.stderr)
+
+
+if __name__ == "__main__":
+    SERVER = sys.argv.pop(1)
+    unittest.main()
