@@ -34,11 +34,12 @@ void run_start(io_op* op) {
   }
   try {
     // Try the syscall before handing the op to Asio's reactor, even off the fast path. Asio's
-    // epoll reactor is edge-triggered and skips its own speculative attempt after a short read
-    // ("exhausted"); our fast path reads behind its back, so without this an op started on a socket
-    // that already holds data (or end of stream) would wait for an edge that never comes. Unless
-    // the fast path has just tried it on this thread and it would have blocked: then any data since
-    // makes a fresh edge, and a second attempt is a wasted syscall per wait.
+    // epoll reactor is edge-triggered and skips its own speculative attempt once it has seen the
+    // descriptor "exhausted" (for a read, end of stream; Asio 1.22 does not count a short read);
+    // our fast path reads behind its back, so without this an op started on a socket that already
+    // holds data (or end of stream) could wait for an edge that never comes. Unless the fast path
+    // has just tried it on this thread and it would have blocked: then any data since makes a
+    // fresh edge, and a second attempt is a wasted syscall per wait.
     if (op->try_now != nullptr && !op->tried_now && op->try_now(op)) {
       io_complete(op, op->ec, op->bytes);
       return;

@@ -437,4 +437,32 @@ TEST_P(StreamReadTest, AReadAfterAShortReadSeesBytesThatArrivedMeanwhile) {
   }
 }
 
+/// Bytes followed by the end of the stream, both queued before the loop looks: one edge for both.
+/// The read after the short read that took the bytes must still see the end. It does because the
+/// Asio read it starts tries a recv first (Asio forgets readiness only at end of stream, not on a
+/// short read). A read that took "short read = drained" at its word and waited for the next edge
+/// would hang here: no edge comes, and Asio's reactor does not register EPOLLRDHUP, so nothing
+/// marks the end as pending (tokio keeps a sticky read-closed bit from RDHUP for this case).
+coreio::task<std::vector<std::size_t>> bytes_and_end_together(any_pair* p) {
+  std::vector<std::size_t> got;
+  std::array<std::byte, 64> buf;
+  co_await p->server.write_all(std::string_view("first"));
+  got.push_back(co_await p->client.read_some(std::span(buf)));  // short
+  co_await p->server.write_all(std::string_view("tail"));
+  p->server.shutdown_write();
+  co_await until_queued(&p->client, 4);  // and an event-loop turn that takes the one edge
+  got.push_back(co_await p->client.read_some(std::span(buf)));
+  got.push_back(co_await p->client.read_some(std::span(buf)));
+  co_return got;
+}
+
+TEST_P(StreamReadTest, TheEndOfStreamQueuedBehindBytesEndsTheReadAfterTheShortRead) {
+  for (int workers : {1, 2}) {
+    coreio::runtime on{coreio::runtime_options{.workers = static_cast<std::size_t>(workers)}};
+    any_pair p = pair(&on);
+    const std::vector<std::size_t> got = on.block_on(bytes_and_end_together(&p));
+    EXPECT_EQ(got, (std::vector<std::size_t>{5, 4, 0})) << workers << " workers";
+  }
+}
+
 }  // namespace
