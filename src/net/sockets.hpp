@@ -4,8 +4,9 @@
 // A stream or a listener holds a socket of Asio's generic stream protocol, so that one
 // implementation serves every stream protocol (TCP, Unix domain): the protocol is a run-time
 // value (family, protocol number) fixed when the socket is opened. Each object is bound to its
-// owner worker's io_context and has one cancellation signal per direction (a stream has at most
-// one read and one write outstanding). Owner thread only, except `owner` (immutable) and the
+// owner worker's io_context. A stream has at most one read and one write outstanding: its write
+// (or connect) is an Asio operation aborted through write_sig, its read waits through its own
+// reactor op (read_wait_op, below; protocol in stream.cpp). Owner thread only, except `owner` (immutable) and the
 // atomics, whose comments say who touches them; a stream's read buffer belongs to the task that
 // holds its read claim.
 #pragma once
