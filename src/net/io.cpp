@@ -33,12 +33,11 @@ void run_start(io_op* op) {
     return;
   }
   try {
-    // Try the syscall before handing the op to Asio's reactor, even off the fast path. Asio's
-    // epoll reactor is edge-triggered and skips its own speculative attempt after a short read
-    // ("exhausted"); our fast path reads behind its back, so without this an op started on a socket
-    // that already holds data (or end of stream) would wait for an edge that never comes. Unless
-    // the fast path has just tried it on this thread and it would have blocked: then any data since
-    // makes a fresh edge, and a second attempt is a wasted syscall per wait.
+    // Try the syscall before waiting, also for an op posted here from another worker (which could
+    // not try it there): a write started on a socket with room, or a read on one whose readiness
+    // (stream.cpp, "Read readiness") was not cleared, completes without a wait. Unless the fast
+    // path has just tried it on this thread and it would have blocked: then anything since makes a
+    // fresh edge, and a second attempt is a wasted syscall per wait.
     if (op->try_now != nullptr && !op->tried_now && op->try_now(op)) {
       io_complete(op, op->ec, op->bytes);
       return;

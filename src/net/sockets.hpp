@@ -4,14 +4,17 @@
 // A stream or a listener holds a socket of Asio's generic stream protocol, so that one
 // implementation serves every stream protocol (TCP, Unix domain): the protocol is a run-time
 // value (family, protocol number) fixed when the socket is opened. Each object is bound to its
-// owner worker's io_context and has one cancellation signal per direction (a stream has at most
-// one read and one write outstanding). Owner thread only, except `owner` (immutable) and the
+// owner worker's io_context. A stream has at most one read and one write outstanding: its write
+// (or connect) is an Asio operation aborted through write_sig, its read waits through its own
+// reactor op (read_wait_op, below; protocol in stream.cpp). Owner thread only, except `owner` (immutable) and the
 // atomics, whose comments say who touches them; a stream's read buffer belongs to the task that
 // holds its read claim.
 #pragma once
 
 #include <asio/basic_socket_acceptor.hpp>
 #include <asio/cancellation_signal.hpp>
+#include <asio/detail/reactor.hpp>
+#include <asio/detail/reactor_op.hpp>
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
@@ -20,6 +23,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cstdint>
 #include <string>
 
 #include <coreio/detail/net_io.hpp>
@@ -34,16 +38,67 @@ namespace coreio::detail {
 
 using generic_stream = asio::generic::stream_protocol;
 
+#if !defined(ASIO_HAS_EPOLL) || defined(ASIO_HAS_IO_URING_AS_DEFAULT)
+#error "coreio's stream read wait (read_wait_op) is written for Asio's epoll reactor"
+#endif
+
+struct stream_socket_impl;
+
+/// A stream socket whose reactor registration the read wait can reach (Asio keeps it in the
+/// socket's protected implementation).
+class readiness_socket : public generic_stream::socket {
+ public:
+  explicit readiness_socket(generic_stream::socket&& s) : generic_stream::socket(std::move(s)) {}
+  asio::detail::reactor::per_descriptor_data& reactor_data() {
+    return impl_.get_implementation().reactor_data_;
+  }
+};
+
+/// The stream's read wait: an operation queued on Asio's epoll reactor that completes at the
+/// socket's next read edge, with no syscall of its own (protocol: stream.cpp, "Read readiness").
+/// Asio's async_wait re-arms the descriptor with epoll_ctl each time, and its reads try a recv when
+/// started; this one does neither: queued from inside start (`queuing_`) it reports not_done, so
+/// the reactor only queues it; from the reactor's event processing it reports done. Embedded in
+/// its socket and queued at most once at a time (read_wait_armed).
+class read_wait_op : public asio::detail::reactor_op {
+ public:
+  explicit read_wait_op(stream_socket_impl* s)
+      : reactor_op(asio::error_code(), &perform, &complete), s_(s) {}
+  /// Queues the wait on the socket's reactor. Owner thread.
+  void start(asio::detail::reactor& reactor, readiness_socket& sock) {
+    ec_ = asio::error_code();
+    queuing_ = true;
+    reactor.start_op(asio::detail::reactor::read_op, sock.native_handle(), sock.reactor_data(),
+                     this, false, true);
+    queuing_ = false;
+  }
+
+ private:
+  static status perform(reactor_op* base) {
+    return static_cast<read_wait_op*>(base)->queuing_ ? not_done : done;
+  }
+  /// owner is null when the loop is destroyed with the wait still queued.
+  static void complete(void* owner, asio::detail::operation* base, const asio::error_code&,
+                       std::size_t);
+
+  stream_socket_impl* const s_;
+  bool queuing_ = false;
+};
+
 struct stream_socket_impl {
-  stream_socket_impl(worker* w, generic_stream::socket s) : owner(w), sock(std::move(s)) {
+  stream_socket_impl(worker* w, generic_stream::socket s)
+      : owner(w), sock(std::move(s)), reactor(asio::use_service<asio::detail::reactor>(w->io())) {
     // Non-blocking for the synchronous fast path (io_op::try_now); Asio's async operations manage
     // the descriptor's mode themselves either way.
     std::error_code ec;
     if (sock.is_open()) sock.non_blocking(true, ec);
   }
   worker* const owner;
-  generic_stream::socket sock;
-  asio::cancellation_signal read_sig, write_sig;
+  readiness_socket sock;
+  // The owner's epoll reactor (the service behind sock's asynchronous operations).
+  asio::detail::reactor& reactor;
+  // Aborts the write or connect in flight (a read waits through read_wait instead).
+  asio::cancellation_signal write_sig;
   // Set by close() on any thread before the close is handed to the owner's loop, so that is_open()
   // is false at once and never reads sock from a thread that is not the owner. Release store in
   // close(), acquire load in is_open().
@@ -53,11 +108,34 @@ struct stream_socket_impl {
   std::atomic<bool> reading{false}, writing{false};
   // Bytes read ahead (read_until) or put back (a cancelled read_exact). Holder of `reading` only.
   read_buffer rbuf;
-  // The last read from the socket was short (fewer bytes than asked): the receive queue was
-  // drained then, so the next read skips its own attempt and goes straight to Asio (tokio's
-  // "clear readiness on a short read"). Owner thread only (reads start and complete there).
-  bool read_drained = false;
+  // Read readiness (protocol: stream.cpp, "Read readiness"). Owner thread only: reads start and
+  // complete there, and only the owner runs the loop whose reactor completes read_wait.
+  // The receive queue may hold bytes, an end of stream or an error: a recv is worth trying.
+  // Invariant: !readable implies read_wait_armed.
+  bool readable = true;
+  // read_wait is queued on the owner's reactor; its completion (on_readable) sets readable and
+  // hands the readiness to read_waiter.
+  bool read_wait_armed = false;
+  read_wait_op read_wait{this};
+  // The deleter ran while read_wait was queued: the wait's (aborted) completion deletes the object.
+  bool delete_on_wait_end = false;
+  // The read suspended until the socket is readable (at most one: the read claim).
+  io_op* read_waiter = nullptr;
+  // TCP_INQ was asked for (on the first recv) and granted: each recv reports what it left queued.
+  bool inq_checked = false;
+  bool inq = false;
+  // recv calls made on this socket (a probe for the tests).
+  std::uint64_t recv_calls = 0;
 };
+
+/// Deletes s on its owner's thread, or, if its read wait is still queued on the reactor, closes it
+/// and leaves the delete to the wait's completion (which holds s). Owner thread.
+void delete_stream_socket_now(stream_socket_impl* s) noexcept;
+template <class Impl>
+void delete_now(Impl* p) noexcept {
+  delete p;
+}
+inline void delete_now(stream_socket_impl* p) noexcept { delete_stream_socket_now(p); }
 
 struct acceptor_impl {
   explicit acceptor_impl(worker* w) : owner(w), acc(w->io()), next_target(w->index()) {}
@@ -124,9 +202,9 @@ void destroy_on_owner(Impl* p) noexcept {
   // worker holds p and must run first (the loop runs posts in order). A worker polls pending posts
   // before it stops, so this runs during shutdown too.
   try {
-    p->owner->post([p] { delete p; });
+    p->owner->post([p] { delete_now(p); });
   } catch (...) {
-    delete p;
+    delete_now(p);
   }
 }
 

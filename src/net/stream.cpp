@@ -4,7 +4,8 @@
 // Reading (protocol: read_buffer.hpp for the buffer, detail/io_op.hpp for one socket operation):
 //   read_some:  claims the read direction (usage_error if a read is in flight); serves buffered
 //               bytes without suspending if there are any; else one socket read straight into the
-//               caller's span (a non-blocking recv first on the owner, else an Asio read).
+//               caller's span (a non-blocking recv on the owner when the socket may be readable,
+//               else a wait for readiness, then the recv).
 //   read_exact: claims the read direction for its whole run; takes the buffered bytes, then reads
 //               the socket straight into the caller's span until it is full. If it ends in any
 //               error but end of stream (cancelled, timed out, reset), it puts the bytes it had
@@ -16,11 +17,39 @@
 //               and looks again. Nothing is consumed until the line is returned, so a cancel, an
 //               overrun or the end of the stream leave every byte buffered.
 // The claim (`reading`, acq_rel) hands the buffer from one reading task to the next.
+//
+// Read readiness (tokio's ScheduledIo on Asio's edge-triggered epoll reactor; every step on the
+// owner thread, the only thread that runs the loop and so the only one that takes epoll's edges):
+//   1. `readable` starts true: a read tries recv at once.
+//   2. A recv that found the receive queue drained clears `readable` and, unless one is still
+//      queued, queues the socket's read wait (read_wait_op, sockets.hpp) on the reactor, before the
+//      loop turns again. Drained: the recv would block, or (TCP) TCP_INQ reports nothing left, not
+//      even an end of stream. A short read alone does not say so: an end of stream queued behind
+//      the bytes makes no edge of its own, and Asio registers no EPOLLRDHUP (tokio keeps a sticky
+//      read-closed bit from it); so a Unix stream, without TCP_INQ, waits only after a recv that
+//      would block. Bytes that arrive after that recv make an edge that epoll reports at the loop's
+//      next turn, and the queued wait takes it; an edge that came before it is still pending in
+//      epoll then (no turn came between), and a queued wait has taken no edge since it was queued.
+//      So no edge is lost; an edge whose bytes a recv took first costs one recv that would block.
+//   3. A read that finds `readable` clear suspends as the socket's read_waiter (no syscall).
+//   4. The wait's completion sets `readable` and does the waiter's recv (back to 2 if it would
+//      block). A cancelled read leaves the wait queued; closing the socket aborts it.
+// So a TCP ping-pong costs one recv per message and no other syscall. (Asio's async_read_some cost
+// two: its reactor stops its speculative recv only after end of stream, so each start made a recv
+// that failed; its async_wait costs an epoll_ctl per wait instead.) The wait lives in the socket
+// object: a socket deleted while its wait is queued is closed, and the wait's aborted completion
+// deletes it.
 #include <coreio/net/stream.hpp>
 
 #include <asio/write.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <exception>
 
@@ -62,6 +91,17 @@ net::endpoint to_endpoint(const generic_stream::endpoint& ep) {
 }
 
 void destroy_stream_socket(stream_socket_impl* p) noexcept { destroy_on_owner(p); }
+
+void delete_stream_socket_now(stream_socket_impl* s) noexcept {
+  if (!s->read_wait_armed) {
+    delete s;
+    return;
+  }
+  // The queued wait's handler holds s: closing aborts the wait, and its handler deletes s.
+  s->delete_on_wait_end = true;
+  std::error_code ec;
+  s->sock.close(ec);
+}
 
 void stream_claim(stream_socket_impl* s, bool write) {
   std::atomic<bool>& flag = write ? s->writing : s->reading;
@@ -109,26 +149,119 @@ bool would_block(const std::error_code& ec) {
   return ec == asio::error::would_block || ec == asio::error::try_again;
 }
 
-/// read_some's fast path: a non-blocking recv, unless the last read was short. A short read (TCP or
-/// a Unix stream: recv returns what is queued, up to the length asked) drained the socket: asking
-/// again at once would fail, and it is what a ping-pong protocol does on every message. Skipping it
-/// is safe because Asio tracks readiness itself (its reactor marks the socket readable on every
-/// edge, and its start tries a read when so marked), so the op started next finds data that came
-/// since. This makes one recv per message where the fast path and Asio's speculative read made
-/// three, two of them failing (perf: syscalls per echo round trip).
-bool try_read(io_op* op) {
+bool try_recv(io_op* op);
+
+/// Clears the socket's read readiness after a recv on this thread found its receive queue empty
+/// (would block) or drained (a short read), and makes sure a wait for the next edge is queued.
+/// Must follow that recv with no event-loop turn between (file comment, "Read readiness").
+void clear_readable(stream_socket_impl* s);
+
+/// The read wait's handler: the socket became readable (an edge), or the wait was aborted (the
+/// socket closed). Hands the readiness to the suspended read, if any. Owner thread.
+void on_readable(stream_socket_impl* s, const std::error_code& ec) noexcept {
+  s->read_wait_armed = false;
+  if (s->delete_on_wait_end) {
+    delete s;
+    return;
+  }
+  // An abort (the socket was closed) leaves readable set as well: the next recv reports it.
+  s->readable = true;
+  io_op* op = s->read_waiter;
+  if (op == nullptr) return;
+  s->read_waiter = nullptr;
+  if (ec) {
+    io_complete(op, ec, 0);
+    return;
+  }
+  if (!try_recv(op)) {
+    s->read_waiter = op;  // a stale edge: try_recv queued a new wait
+    return;
+  }
+  io_complete(op, op->ec, op->bytes);
+}
+
+void clear_readable(stream_socket_impl* s) {
+  s->readable = false;
+  if (s->read_wait_armed) return;  // still queued: it has seen no edge since it was armed
+  s->read_wait_armed = true;
+  s->read_wait.start(s->reactor, s->sock);
+}
+
+/// Asks once per socket for TCP_INQ (Linux: each recvmsg then reports the bytes it left queued,
+/// and 1 when none are left but the end of stream is). Not TCP (a Unix stream): refused.
+bool has_inq(stream_socket_impl* s) {
+  if (!s->inq_checked) {
+    s->inq_checked = true;
+    int one = 1;
+    s->inq = ::setsockopt(s->sock.native_handle(), IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0;
+  }
+  return s->inq;
+}
+
+/// One non-blocking recv into op's buffer, on the owner, if the socket may be readable. True: it
+/// completed (bytes, end of stream or an error in op); false: it would block (a wait is queued).
+bool try_recv(io_op* op) {
   auto* s = static_cast<stream_socket_impl*>(op->target);
-  if (s->read_drained) {
-    s->read_drained = false;
+  if (!s->readable) return false;
+  const bool inq = has_inq(s);
+  iovec iov{op->buf, op->len};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (inq) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+  ssize_t n;
+  do {
+    ++s->recv_calls;
+    n = ::recvmsg(s->sock.native_handle(), &msg, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    clear_readable(s);
     return false;
   }
-  std::error_code ec;
-  const std::size_t n = s->sock.read_some(asio::buffer(op->buf, op->len), ec);
-  if (would_block(ec)) return false;
-  op->ec = normalize_error(ec);
-  op->bytes = n;
-  s->read_drained = !ec && n < op->len;
+  if (n < 0) {
+    op->ec = std::error_code(errno, std::system_category());
+    op->bytes = 0;
+    return true;
+  }
+  op->ec = n == 0 && op->len != 0 ? std::error_code(asio::error::eof) : std::error_code();
+  op->bytes = static_cast<std::size_t>(n);
+  // Drained: TCP_INQ says nothing is left, not even the end of stream (file comment, step 2).
+  // Without TCP_INQ only a recv that would block says so: a short read may leave an end of stream
+  // queued behind its bytes, which makes no edge of its own.
+  if (inq && n > 0) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
+        int left = 0;
+        std::memcpy(&left, CMSG_DATA(c), sizeof left);
+        if (left == 0) clear_readable(s);
+      }
+    }
+  }
   return true;
+}
+
+/// read_some's start on the owner (its fast path, try_recv, has failed just before): waits for
+/// the read wait's edge, unless the socket became readable since (a start posted from another
+/// worker, whose own try_recv ran here first).
+void start_read(io_op* op) {
+  auto* s = static_cast<stream_socket_impl*>(op->target);
+  if (try_recv(op)) {
+    io_complete(op, op->ec, op->bytes);
+    return;
+  }
+  s->read_waiter = op;
+}
+
+/// read_some's abort (a cancel step, owner thread): completes the suspended read as aborted.
+void abort_read(io_op* op) {
+  auto* s = static_cast<stream_socket_impl*>(op->target);
+  if (s->read_waiter != op) return;  // completed meanwhile
+  s->read_waiter = nullptr;
+  io_complete(op, asio::error::operation_aborted, 0);
 }
 
 /// write_all's fast path: a non-blocking send; a partial write narrows the op to the rest.
@@ -146,6 +279,24 @@ bool try_write(io_op* op) {
   op->len -= n;
   return false;
 }
+
+}  // namespace
+
+void read_wait_op::complete(void* owner, asio::detail::operation* base, const asio::error_code&,
+                            std::size_t) {
+  auto* op = static_cast<read_wait_op*>(base);
+  stream_socket_impl* s = op->s_;
+  if (owner == nullptr) {
+    // The loop is being destroyed with the wait queued (shutdown): no read can wait on it any
+    // more; free a socket whose delete was left to this wait.
+    s->read_wait_armed = false;
+    if (s->delete_on_wait_end) delete s;
+    return;
+  }
+  on_readable(s, op->ec_);
+}
+
+namespace {
 
 /// Holds a stream's read claim for a scope (read_exact, read_until).
 class read_claim {
@@ -184,21 +335,11 @@ stream::read_awaiter::read_awaiter(stream& s, std::span<std::byte> buf, detail::
     : s_(&s.impl()), out_(buf), mode_(mode) {
   owner = s_->owner;
   target = s_;
-  abort_ctx = &s_->read_sig;
   this->buf = buf.data();
   len = buf.size();
-  start = [](io_op* op) {
-    auto* s = static_cast<stream_socket_impl*>(op->target);
-    s->sock.async_read_some(
-        asio::buffer(op->buf, op->len),
-        asio::bind_cancellation_slot(s->read_sig.slot(),
-                                     [op, s](const std::error_code& ec, std::size_t n) {
-                                       s->read_drained = !ec && n < op->len;
-                                       detail::io_complete(op, ec, n);
-                                     }));
-  };
-  abort = &detail::abort_by_signal;
-  try_now = &detail::try_read;
+  start = &detail::start_read;
+  abort = &detail::abort_read;
+  try_now = &detail::try_recv;
 }
 
 stream::read_awaiter::~read_awaiter() {

@@ -437,4 +437,115 @@ TEST_P(StreamReadTest, AReadAfterAShortReadSeesBytesThatArrivedMeanwhile) {
   }
 }
 
+/// Bytes followed by the end of the stream, both queued before the loop looks: one edge for both.
+/// The read after the short read that took the bytes must still see the end. A read that took
+/// "short read = drained" at its word and waited for the next edge would hang here: no edge comes,
+/// and Asio's reactor registers no EPOLLRDHUP (stream.cpp, "Read readiness", step 2: TCP_INQ
+/// reports the pending end; a Unix stream tries the recv).
+coreio::task<std::vector<std::size_t>> bytes_and_end_together(any_pair* p) {
+  std::vector<std::size_t> got;
+  std::array<std::byte, 64> buf;
+  co_await p->server.write_all(std::string_view("first"));
+  got.push_back(co_await p->client.read_some(std::span(buf)));  // short
+  co_await p->server.write_all(std::string_view("tail"));
+  p->server.shutdown_write();
+  co_await until_queued(&p->client, 4);  // and an event-loop turn that takes the one edge
+  got.push_back(co_await p->client.read_some(std::span(buf)));
+  got.push_back(co_await p->client.read_some(std::span(buf)));
+  co_return got;
+}
+
+TEST_P(StreamReadTest, TheEndOfStreamQueuedBehindBytesEndsTheReadAfterTheShortRead) {
+  for (int workers : {1, 2}) {
+    coreio::runtime on{coreio::runtime_options{.workers = static_cast<std::size_t>(workers)}};
+    any_pair p = pair(&on);
+    const std::vector<std::size_t> got = on.block_on(bytes_and_end_together(&p));
+    EXPECT_EQ(got, (std::vector<std::size_t>{5, 4, 0})) << workers << " workers";
+  }
+}
+
+// ---- read readiness: recvs per message, a stream dropped while its wait is queued ---------------
+
+/// recv calls the client side makes to read `rounds` short messages, each written just before the
+/// read (so each read finds the readiness cleared by the previous read and waits for the edge). A
+/// probe of the syscalls, not a timing.
+coreio::task<std::uint64_t> recvs_for_ping_pong(any_pair* p, int rounds) {
+  std::array<std::byte, 64> buf;
+  const coreio::detail::stream_socket_impl* impl = coreio::detail::stream_access::impl(p->client);
+  const std::uint64_t before = impl->recv_calls;
+  for (int round = 0; round < rounds; ++round) {
+    const std::string msg = "ping" + std::to_string(round);
+    co_await p->server.write_all(std::string_view(msg));
+    const std::size_t n = co_await p->client.read_some(std::span(buf));
+    EXPECT_EQ(to_string(std::span<const std::byte>(buf.data(), n)), msg);
+  }
+  co_return impl->recv_calls - before;
+}
+
+TEST_P(StreamReadTest, AShortMessageCostsOneRecvOnTcpAndAtMostTwoOnUnix) {
+  for (int workers : {1, 2}) {
+    coreio::runtime on{coreio::runtime_options{.workers = static_cast<std::size_t>(workers)}};
+    any_pair p = pair(&on);
+    constexpr std::uint64_t rounds = 200;
+    const std::uint64_t recvs = on.block_on(recvs_for_ping_pong(&p, static_cast<int>(rounds)));
+    // TCP: TCP_INQ says the short read drained the queue, so the next read waits for the edge.
+    // Unix: only a recv that would block says so (stream.cpp, "Read readiness", step 2).
+    const std::uint64_t most = GetParam() == protocol::tcp ? rounds + 1 : 2 * rounds + 1;
+    EXPECT_LE(recvs, most) << workers << " workers";
+  }
+}
+
+/// Reads a short message (which queues the read wait), then drops the stream with the wait still
+/// queued: the wait's aborted completion frees the socket (the sanitizer builds see a use after
+/// free or a leak otherwise).
+coreio::task<std::string> drop_with_the_wait_queued(any_pair* p) {
+  std::array<std::byte, 64> buf;
+  co_await p->server.write_all(std::string_view("one"));
+  const std::size_t n = co_await p->client.read_some(std::span(buf));
+  std::string got = to_string(std::span<const std::byte>(buf.data(), n));
+  {
+    stream dropped = std::move(p->client);
+  }
+  co_await coreio::sleep_for(2ms);  // an event-loop turn: the aborted wait completes
+  co_return got;
+}
+
+coreio::task<void> read_one_short_message(any_pair* p) {
+  std::array<std::byte, 8> buf;
+  co_await p->server.write_all(std::string_view("x"));
+  (void)co_await p->client.read_some(std::span(buf));
+}
+
+TEST_P(StreamReadTest, AStreamDroppedWhileItsReadWaitIsQueuedIsFreedByTheWait) {
+  coreio::runtime on{coreio::runtime_options{.workers = 1}};
+  any_pair p = pair(&on);
+  EXPECT_EQ(on.block_on(drop_with_the_wait_queued(&p)), "one");
+  // The same with the stream dropped from outside the runtime: its delete is posted to the owner.
+  any_pair q = pair(&on);
+  on.block_on(read_one_short_message(&q));
+}
+
+/// A read cancelled while it waits for the edge leaves the wait queued; the next read gets the bytes.
+coreio::task<std::string> read_after_a_cancelled_wait(any_pair* p) {
+  std::array<std::byte, 64> buf;
+  co_await p->server.write_all(std::string_view("first"));
+  (void)co_await p->client.read_some(std::span(buf));
+  bool timed_out = false;
+  try {
+    (void)co_await coreio::wait_for(p->client.read_some(std::span(buf)), 5ms);
+  } catch (const coreio::timeout_error&) {
+    timed_out = true;
+  }
+  EXPECT_TRUE(timed_out);
+  co_await p->server.write_all(std::string_view("second"));
+  const std::size_t n = co_await p->client.read_some(std::span(buf));
+  co_return to_string(std::span<const std::byte>(buf.data(), n));
+}
+
+TEST_P(StreamReadTest, AReadCancelledWhileWaitingForTheEdgeLeavesTheNextReadItsBytes) {
+  coreio::runtime on{coreio::runtime_options{.workers = 2}};
+  any_pair p = pair(&on);
+  EXPECT_EQ(on.block_on(read_after_a_cancelled_wait(&p)), "second");
+}
+
 }  // namespace

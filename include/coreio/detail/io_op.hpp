@@ -16,8 +16,8 @@
 //   start (owner):  if k_cancelled: finish with operation_aborted, else initiate the asio op.
 //   cancel (any):   set k_cancelled | k_cancel_posted unless k_done; run the cancel step inline if
 //                   on the owner, else post it.
-//   cancel step (owner): if started and not done: abort the asio op (its handler then runs with
-//                   operation_aborted); clear k_cancel_posted; if k_done was already set, resume
+//   cancel step (owner): if started and not done: abort the op (its handler then runs with
+//                   operation_aborted, or abort runs it inline); clear k_cancel_posted; if k_done was already set, resume
 //                   the waiter (the handler left that to us).
 //   handler (owner): store results; set k_done; resume the waiter unless k_cancel_posted is set.
 // So the waiter is resumed exactly once, and never while a queued cancel step still points at the
@@ -58,7 +58,8 @@ struct io_op : cancel_node {
 
   /// Initiates the asio operation. Owner thread.
   void (*start)(io_op*) = nullptr;
-  /// Aborts the started asio operation (its handler will run with operation_aborted). Owner thread.
+  /// Aborts the started operation: its handler will run with operation_aborted, or abort completes
+  /// it itself (io_complete). Owner thread.
   void (*abort)(io_op*) = nullptr;
   /// Optional fast path: try the operation now with a non-blocking syscall. Returns true if it
   /// completed (results stored), false if it would block (the op may have been narrowed, e.g. the
