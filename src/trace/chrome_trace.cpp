@@ -173,8 +173,12 @@ chrome_trace_counts write_chrome_trace(std::ostream& out, std::span<const thread
       order.push_back({threads[i].events[j].ts_ns, i, j});
     }
   }
-  std::stable_sort(order.begin(), order.end(),
-                   [](const ref& a, const ref& b) { return a.ts < b.ts; });
+  // Ties keep their thread and ring order (what a stable sort by time would give).
+  std::sort(order.begin(), order.end(), [](const ref& a, const ref& b) {
+    return a.ts != b.ts           ? a.ts < b.ts
+           : a.thread != b.thread ? a.thread < b.thread
+                                  : a.index < b.index;
+  });
   struct open_slices {
     const event* poll = nullptr;
     const event* park = nullptr;
