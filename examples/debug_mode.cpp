@@ -47,6 +47,4 @@ coreio::task<int> amain() {
 
 }  // namespace
 
-int main() {
-  return coreio::run(amain(), coreio::runtime_options{.workers = 2, .debug = true});
-}
+int main() { return coreio::run(amain(), coreio::runtime_options{.workers = 2, .debug = true}); }
