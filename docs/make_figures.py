@@ -143,11 +143,11 @@ def top_screen(build, out):
 
 def debug_report(build, out):
     run = subprocess.run([str(build / "examples" / "debug_mode")], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, timeout=60)
+                         stderr=subprocess.STDOUT, text=True, timeout=60)
     if run.returncode != 0:
-        sys.exit(f"make_figures: debug_mode failed:\n{run.stderr}")
-    text = run.stderr.replace(str(ROOT) + "/", "")
-    (out / "debug-mode.txt").write_text("$ examples/debug_mode\n" + run.stdout + text)
+        sys.exit(f"make_figures: debug_mode failed:\n{run.stdout}")
+    text = run.stdout.replace(str(ROOT) + "/", "")
+    (out / "debug-mode.txt").write_text("$ examples/debug_mode\n" + text)
 
 
 def main():

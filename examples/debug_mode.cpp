@@ -42,6 +42,7 @@ coreio::task<int> amain() {
   // Never awaited or cancelled: still pending when amain returns and the runtime shuts down.
   coreio::spawn(heartbeat(), "heartbeat").detach();
   std::printf("done (width %d)\n", width);
+  std::fflush(stdout);  // in order with the reports on stderr, also through a pipe
   co_return 0;
 }
 
