@@ -111,7 +111,7 @@ def scraper_timeline(build, out, tmp):
     summary = subprocess.run([sys.executable, str(ROOT / "tools" / "coreio-trace"), str(trace),
                               "--svg", str(out / "scraper-timeline.svg")],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True)
-    last = run.stdout.strip().splitlines()[-1]
+    last = "\n".join(run.stdout.strip().splitlines()[-2:])  # the summary and the time taken
     (out / "scraper-trace.txt").write_text(
         f"$ COREIO_TRACE=trace.json scraper --limit 50 <{FETCHES} URLs of a local nginx>\n{last}\n"
         f"$ tools/coreio-trace trace.json --svg scraper-timeline.svg\n{summary.stdout}")
