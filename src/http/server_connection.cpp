@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <exception>
@@ -39,6 +40,7 @@
 #include <coreio/spawn.hpp>
 #include <coreio/wait_for.hpp>
 
+#include "net/read_buffer.hpp"
 #include "text.hpp"
 
 namespace coreio::http {
@@ -201,6 +203,9 @@ namespace detail {
 
 class server_connection {
  public:
+  // The smallest free space a socket read into in_ gets.
+  static constexpr std::size_t k_read = 16 * 1024;
+
   server_connection(std::shared_ptr<server_state> st, net::tcp_stream s, std::atomic<int>* phase)
       : st_(std::move(st)),
         s_(std::move(s)),
@@ -276,14 +281,14 @@ class server_connection {
       while (true) {
         if (!in_.empty() || !rs.fed) {
           rs.fed = true;
-          const parse_result r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
+          const parse_result r = parser_.feed(input());
           if (r.event == parse_event::body) {
             rs.chunk.assign(r.body.data(), r.body.size());
-            in_.erase(0, r.consumed);
+            in_.consume(r.consumed);
             rs.fed = false;  // the end may come on an empty feed after the last body bytes
             co_return std::as_bytes(std::span<const char>(rs.chunk.data(), rs.chunk.size()));
           }
-          in_.erase(0, r.consumed);
+          in_.consume(r.consumed);
           if (r.event == parse_event::end) {
             rs.body_done = true;
             co_return std::span<const std::byte>{};
@@ -490,13 +495,24 @@ class server_connection {
     }
   }
 
+  // The unconsumed input.
+  std::span<const char> input() const noexcept {
+    const std::string_view v = in_.view();
+    return {v.data(), v.size()};
+  }
+
+  // Free space at the end of in_ for one socket read (at least k_read bytes).
+  std::span<char> input_room() {
+    const std::span<std::byte> room = in_.prepare(k_read);
+    return {reinterpret_cast<char*>(room.data()), room.size()};
+  }
+
   // Reads more bytes into in_ (flushing pending output first). Returns false at end of stream.
   task<bool> read_more(steady::time_point deadline) {
     co_await flush();
-    std::array<char, 16 * 1024> buf{};
-    const std::size_t n = co_await receive(std::span<char>(buf), deadline);
+    const std::size_t n = co_await receive(input_room(), deadline);
     if (n == 0) co_return false;
-    in_.append(buf.data(), n);
+    in_.commit(n);
     co_return true;
   }
 
@@ -507,10 +523,9 @@ class server_connection {
     // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
     phase_->store(phase_idle, std::memory_order_seq_cst);
     if (st_->stopping.load(std::memory_order_seq_cst)) co_return false;
-    std::array<char, 16 * 1024> buf{};
     std::size_t n = 0;
     try {
-      n = co_await receive(std::span<char>(buf), deadline);
+      n = co_await receive(input_room(), deadline);
     } catch (const timeout_error&) {
       co_return false;
     }
@@ -520,7 +535,7 @@ class server_connection {
       co_return false;
     }
     if (n == 0) co_return false;
-    in_.append(buf.data(), n);
+    in_.commit(n);
     co_return true;
   }
 
@@ -549,7 +564,9 @@ class server_connection {
   std::unique_ptr<tls_stream> tls_;
   std::atomic<int>* phase_;
   parser parser_;
-  std::string in_;
+  // Bytes read and not yet parsed: the socket reads go straight into its free space (no
+  // intermediate buffer, nothing zeroed per read).
+  coreio::detail::read_buffer in_;
   std::string out_;
   std::string peeked_;  // what watch_peer read while a handler ran
   std::string remote_;
@@ -565,8 +582,8 @@ task<void> server_connection::loop() {
     const auto head_deadline = steady::now() + o.header_timeout;
     while (true) {
       if (!in_.empty()) {
-        const parse_result r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
-        in_.erase(0, r.consumed);
+        const parse_result r = parser_.feed(input());
+        in_.consume(r.consumed);
         if (r.event == parse_event::head) break;
       }
       try {
@@ -724,8 +741,12 @@ task<response> server_connection::run_handler(const route_entry& rt, server_requ
     co_await watcher;
   } catch (...) {
   }
-  in_ += peeked_;
-  peeked_.clear();
+  if (!peeked_.empty()) {
+    const std::span<std::byte> room = in_.prepare(peeked_.size());
+    std::memcpy(room.data(), peeked_.data(), peeked_.size());
+    in_.commit(peeked_.size());
+    peeked_.clear();
+  }
   if (failure) {
     // Cancelled because the peer left (or the drain cancelled this connection): close.
     rs.body_error = -1;
