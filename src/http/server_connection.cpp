@@ -91,7 +91,6 @@ namespace {
 
 using detail::iequals;
 using detail::percent_decode;
-using detail::split_path;
 using detail::steady;
 
 // "Mon, 30 Nov 2026 18:10:37 GMT", rebuilt at most once a second per thread.
@@ -336,11 +335,11 @@ class server_connection {
       length = n;
     }
     const bool own_coding = has_field(fs, "content-encoding");
-    const bool http10 = rs.head.version_major == 1 && rs.head.version_minor == 0;
+    const bool http10 = rs.head->version_major == 1 && rs.head->version_minor == 0;
     const bool may_zip = st_->opts.compress && has_body && !length && !own_coding;
-    const bool zip = may_zip && accepts_gzip(rs.head.find("accept-encoding").value_or(""));
+    const bool zip = may_zip && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
     rs.prepared = true;
-    rs.head_only = !has_body || rs.head.method == "HEAD";
+    rs.head_only = !has_body || rs.head->method == "HEAD";
     rs.length = has_body ? length : std::nullopt;
     rs.chunked = has_body && !length && !http10;
     rs.close_after = must_close(rs) || (has_body && !length && http10);
@@ -436,7 +435,7 @@ class server_connection {
   }
 
   bool must_close(const server_request_state& rs) const noexcept {
-    return !rs.head.keep_alive || served_ >= st_->opts.keepalive_requests ||
+    return !rs.head->keep_alive || served_ >= st_->opts.keepalive_requests ||
            st_->stopping.load(std::memory_order_acquire);
   }
 
@@ -469,11 +468,21 @@ class server_connection {
     s_.close();
   }
 
+  // Writes out_ and empties it, keeping its capacity for the next responses. A failed write
+  // drops what it did not send (the connection closes).
   task<void> flush() {
     if (out_.empty()) co_return;
-    std::string data = std::move(out_);
+    try {
+      if (tls_) {
+        co_await send(out_);
+      } else {
+        co_await s_.write_all(out_);  // no frame for send()
+      }
+    } catch (...) {
+      out_.clear();
+      throw;
+    }
     out_.clear();
-    co_await send(data);
   }
 
   // Lingering close: stop sending, discard what the peer still sends for a short while so the
@@ -539,6 +548,22 @@ class server_connection {
     co_return true;
   }
 
+  // A request whose head announced no body: feeds the parser what is buffered (an empty feed
+  // ends such a message) and marks the body done if the message ended. False: it did not end (the
+  // parser wants more bytes, which read_body_piece reads).
+  bool end_without_body(server_request_state& rs) {
+    rs.fed = true;
+    const parse_result r = parser_.feed(input());
+    if (r.event == parse_event::body) {  // not announced, but read_body_piece's loop takes it so
+      rs.body.append(r.body.data(), r.body.size());
+      rs.fed = false;
+    }
+    in_.consume(r.consumed);
+    if (r.event != parse_event::end) return false;
+    rs.body_done = true;
+    return true;
+  }
+
   task<void> loop();
   const route_entry* match(server_request_state& rs, std::string& allow) const;
   task<response> call_handler(const route_entry& rt, server_request_state& rs);
@@ -595,18 +620,20 @@ task<void> server_connection::loop() {
     ++served_;
     server_request_state rs;
     rs.conn = this;
-    rs.head = parser_.head();
-    rs.remote = remote_;
-    check_codings(rs.head);
-    const bool is_head = rs.head.method == "HEAD";
-    const bool has_body = rs.head.chunked || rs.head.content_length.value_or(0) > 0;
-    if (rs.head.content_length && *rs.head.content_length > o.max_body) throw reject{413};
-    rs.continue_pending = rs.head.expect_continue && in_.empty() && has_body;
+    rs.head = &parser_.head();
+    rs.remote = &remote_;
+    check_codings(*rs.head);
+    const bool is_head = rs.head->method == "HEAD";
+    const bool has_body = rs.head->chunked || rs.head->content_length.value_or(0) > 0;
+    if (rs.head->content_length && *rs.head->content_length > o.max_body) throw reject{413};
+    rs.continue_pending = rs.head->expect_continue && in_.empty() && has_body;
 
     std::string allow;
     const route_entry* rt = match(rs, allow);
     rs.stream_body = rt != nullptr && rt->opts.stream_body;
-    if (!rs.stream_body) {
+    // A request without a body ends with its head: no read_body_piece (and no frame) for it.
+    const bool ended = !rs.stream_body && !has_body && end_without_body(rs);
+    if (!rs.stream_body && !ended) {
       try {
         while (true) {
           auto piece = co_await read_body_piece(rs);
@@ -619,17 +646,20 @@ task<void> server_connection::loop() {
     }
 
     // ---- dispatch ----
-    response res;
+    std::optional<response> res;
     if (rt == nullptr) {
       if (allow.empty()) {
-        res = plain(404, "Not Found\n");
+        res.emplace(plain(404, "Not Found\n"));
       } else {
-        res = plain(405, "Method Not Allowed\n");
-        res.set_header("Allow", allow);
+        res.emplace(plain(405, "Method Not Allowed\n"));
+        res->set_header("Allow", allow);
       }
+    } else if (!o.handler_cancellation || !rs.body_done) {
+      task<response> t = call_handler(*rt, rs);  // own statement: g++ 12 and temporaries
+      res.emplace(co_await std::move(t));
     } else {
-      task<response> t = run_handler(*rt, rs);  // own statement: g++ 12 and temporaries
-      res = co_await std::move(t);
+      task<response> t = run_handler(*rt, rs);
+      res.emplace(co_await std::move(t));
     }
     if (rs.body_error == -1) co_return;  // the body's socket failed: nothing more to say
     if (rs.prepared) {
@@ -646,8 +676,8 @@ task<void> server_connection::loop() {
       if (rs.body_error != 0) throw reject{rs.body_error};
       // After the handler: a stop() that came while it ran closes the connection too.
       const bool close = must_close(rs) || !rs.body_done;
-      const bool gzip_ok = o.compress && accepts_gzip(rs.head.find("accept-encoding").value_or(""));
-      append_response(out_, res, *st_, is_head, close, gzip_ok);
+      const bool gzip_ok = o.compress && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
+      append_response(out_, *res, *st_, is_head, close, gzip_ok);
       if (close) {
         linger_ = !rs.body_done;  // a body left unread: let the response reach the client
         co_return;
@@ -662,28 +692,41 @@ task<void> server_connection::loop() {
 }
 
 const route_entry* server_connection::match(server_request_state& rs, std::string& allow) const {
-  const std::string& target = rs.head.target;
+  const std::string& target = rs.head->target;
   const std::size_t q = target.find('?');
-  rs.path = percent_decode(std::string_view(target).substr(0, q), false);
+  const std::string_view raw_path = std::string_view(target).substr(0, q);
+  if (raw_path.find('%') == std::string_view::npos) {
+    rs.path.assign(raw_path);
+  } else {
+    rs.path = percent_decode(raw_path, false);
+  }
   if (q != std::string::npos) rs.query = target.substr(q + 1);
-  for (const auto& f : rs.head.headers) rs.hdrs.emplace_back(f.name, f.value);
-  const std::vector<std::string> segs = split_path(rs.path);
+  rs.hdrs.reserve(rs.head->headers.size());
+  for (const auto& f : rs.head->headers) rs.hdrs.emplace_back(f.name, f.value);
+  // The path's segments as split_path() makes them, walked in place (no vector per request).
+  std::string_view rest = rs.path;
+  if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  const std::size_t n_segs = 1 + static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '/'));
   for (const auto& rt : st_->routes) {
-    if (rt.segments.size() != segs.size()) continue;
+    if (rt.segments.size() != n_segs) continue;
     std::vector<std::pair<std::string, std::string>> caps;
     bool ok = true;
-    for (std::size_t i = 0; i < segs.size() && ok; ++i) {
+    std::string_view left = rest;
+    for (std::size_t i = 0; i < n_segs && ok; ++i) {
+      const std::size_t end = std::min(left.find('/'), left.size());
+      const std::string_view seg = left.substr(0, end);
+      left.remove_prefix(std::min(end + 1, left.size()));
       const std::string& p = rt.segments[i];
       if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
-        if (segs[i].empty()) ok = false;
-        else caps.emplace_back(p.substr(1, p.size() - 2), segs[i]);
-      } else if (p != segs[i]) {
+        if (seg.empty()) ok = false;
+        else caps.emplace_back(p.substr(1, p.size() - 2), std::string(seg));
+      } else if (p != seg) {
         ok = false;
       }
     }
     if (!ok) continue;
     const bool method_ok =
-        rt.method == rs.head.method || (rs.head.method == "HEAD" && rt.method == "GET");
+        rt.method == rs.head->method || (rs.head->method == "HEAD" && rt.method == "GET");
     if (method_ok) {
       rs.captures = std::move(caps);
       return &rt;
@@ -711,22 +754,18 @@ task<response> server_connection::call_handler(const route_entry& rt, server_req
   } catch (const std::exception& e) {
     if (rs.body_error == 0 && !rs.prepared) {
       std::fprintf(stderr, "coreio http server: handler for %s %s threw: %s\n",
-                   rs.head.method.c_str(), rs.path.c_str(), e.what());
+                   rs.head->method.c_str(), rs.path.c_str(), e.what());
     }
   } catch (...) {
-    std::fprintf(stderr, "coreio http server: handler for %s %s threw\n", rs.head.method.c_str(),
+    std::fprintf(stderr, "coreio http server: handler for %s %s threw\n", rs.head->method.c_str(),
                  rs.path.c_str());
   }
   if (rs.prepared) rs.broken = true;
   co_return plain(500, "Internal Server Error\n");
 }
 
-// Runs the handler; with handler_cancellation (and the body read), under watch_peer.
+// Runs the handler under watch_peer (handler_cancellation, the body read).
 task<response> server_connection::run_handler(const route_entry& rt, server_request_state& rs) {
-  if (!st_->opts.handler_cancellation || !rs.body_done) {
-    task<response> t = call_handler(rt, rs);
-    co_return co_await std::move(t);
-  }
   join_handle<response> h = spawn(call_handler(rt, rs));
   join_handle<void> watcher = spawn(watch_peer(h));
   std::optional<response> res;
