@@ -93,18 +93,12 @@ using detail::iequals;
 using detail::percent_decode;
 using detail::steady;
 
-// "Mon, 30 Nov 2026 18:10:37 GMT", rebuilt at most once a second per thread.
-std::string_view http_date() {
-  thread_local std::time_t cached_sec = 0;
-  thread_local char buf[64] = {};
-  const std::time_t now = std::time(nullptr);
-  if (now != cached_sec) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    cached_sec = now;
-  }
-  return buf;
+// "Mon, 30 Nov 2026 18:10:37 GMT" for `now`.
+std::string_view http_date(std::time_t now, std::array<char, 64>& buf) {
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  const std::size_t n = std::strftime(buf.data(), buf.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return {buf.data(), n};
 }
 
 bool status_has_body(int status) noexcept {
@@ -121,16 +115,36 @@ bool has_field(const fields& fs, std::string_view name) noexcept {
   return std::any_of(fs.begin(), fs.end(), [&](const auto& f) { return iequals(f.first, name); });
 }
 
+// The status line, Server and Date: one append of a per-thread copy, rebuilt when the second, the
+// status or the server name changes (a run of responses shares all three).
 void append_status_line(std::string& out, int status, const detail::server_state& st) {
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
-  out += reason_phrase(status);
-  out += "\r\nServer: ";
-  out += st.opts.server_name;
-  out += "\r\nDate: ";
-  out += http_date();
-  out += "\r\n";
+  struct cached {
+    std::time_t sec = 0;
+    int status = 0;
+    std::string server_name;
+    std::string text;
+  };
+  thread_local cached c;
+  const std::time_t now = std::time(nullptr);
+  if (now != c.sec || status != c.status || st.opts.server_name != c.server_name) {
+    std::array<char, 64> date{};
+    std::array<char, 12> code{};
+    const auto [end, ec] = std::to_chars(code.data(), code.data() + code.size(), status);
+    c.text.clear();
+    c.text += "HTTP/1.1 ";
+    c.text.append(code.data(), end);
+    c.text += ' ';
+    c.text += reason_phrase(status);
+    c.text += "\r\nServer: ";
+    c.text += st.opts.server_name;
+    c.text += "\r\nDate: ";
+    c.text += http_date(now, date);
+    c.text += "\r\n";
+    c.sec = now;
+    c.status = status;
+    c.server_name = st.opts.server_name;
+  }
+  out += c.text;
 }
 
 void append_fields(std::string& out, const fields& fs) {
@@ -165,8 +179,10 @@ void append_response(std::string& out, const response& r, const detail::server_s
   if (vary && !has_field(r.headers(), "vary")) out += "Vary: Accept-Encoding\r\n";
   const std::string_view body = zip ? std::string_view(zipped) : r.body();
   if (has_body) {
+    std::array<char, 24> len{};
+    const auto [end, ec] = std::to_chars(len.data(), len.data() + len.size(), body.size());
     out += "Content-Length: ";
-    out += std::to_string(body.size());
+    out.append(len.data(), end);
     out += "\r\n";
   }
   if (close) out += "Connection: close\r\n";
