@@ -535,7 +535,13 @@ class server_connection {
   // Reads more bytes into in_ (flushing pending output first). Returns false at end of stream.
   task<bool> read_more(steady::time_point deadline) {
     co_await flush();
-    const std::size_t n = co_await receive(input_room(), deadline);
+    std::size_t n = 0;
+    if (tls_) {
+      n = co_await receive(input_room(), deadline);
+    } else {
+      auto w = wait_until(s_.read_some(input_room()), deadline);  // no frame for receive()
+      n = co_await std::move(w);
+    }
     if (n == 0) co_return false;
     in_.commit(n);
     co_return true;
@@ -550,7 +556,12 @@ class server_connection {
     if (st_->stopping.load(std::memory_order_seq_cst)) co_return false;
     std::size_t n = 0;
     try {
-      n = co_await receive(input_room(), deadline);
+      if (tls_) {
+        n = co_await receive(input_room(), deadline);
+      } else {
+        auto w = wait_until(s_.read_some(input_room()), deadline);  // no frame for receive()
+        n = co_await std::move(w);
+      }
     } catch (const timeout_error&) {
       co_return false;
     }
