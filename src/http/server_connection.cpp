@@ -30,8 +30,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <exception>
 
@@ -547,34 +547,6 @@ class server_connection {
     co_return true;
   }
 
-  // The keep-alive wait for the first byte of the next request (the phase protocol in the file
-  // comment). False: close (end of stream, idle deadline, or stop()).
-  task<bool> idle_read(steady::time_point deadline) {
-    co_await flush();  // nothing unwritten while idle: a cancel cannot cut a response
-    // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
-    phase_->store(phase_idle, std::memory_order_seq_cst);
-    if (st_->stopping.load(std::memory_order_seq_cst)) co_return false;
-    std::size_t n = 0;
-    try {
-      if (tls_) {
-        n = co_await receive(input_room(), deadline);
-      } else {
-        auto w = wait_until(s_.read_some(input_room()), deadline);  // no frame for receive()
-        n = co_await std::move(w);
-      }
-    } catch (const timeout_error&) {
-      co_return false;
-    }
-    int expected = phase_idle;
-    // seq_cst: orders against stop()'s CAS on the same word (step 3).
-    if (!phase_->compare_exchange_strong(expected, phase_busy, std::memory_order_seq_cst)) {
-      co_return false;
-    }
-    if (n == 0) co_return false;
-    in_.commit(n);
-    co_return true;
-  }
-
   // A request whose head announced no body: feeds the parser what is buffered (an empty feed
   // ends such a message) and marks the body done if the message ended. False: it did not end (the
   // parser wants more bytes, which read_body_piece reads).
@@ -630,7 +602,34 @@ task<void> server_connection::loop() {
   const auto& o = st_->opts;
   while (true) {
     // ---- the head ----
-    if (in_.empty() && !co_await idle_read(steady::now() + o.keepalive_timeout)) co_return;
+    // The keep-alive wait for the first byte of the next request (the phase protocol in the file
+    // comment), in the loop's own frame (none per request). Closes at end of stream, at the idle
+    // deadline, or on stop().
+    if (in_.empty()) {
+      co_await flush();  // nothing unwritten while idle: a cancel cannot cut a response
+      // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
+      phase_->store(phase_idle, std::memory_order_seq_cst);
+      if (st_->stopping.load(std::memory_order_seq_cst)) co_return;
+      const auto idle_deadline = steady::now() + o.keepalive_timeout;
+      std::size_t n = 0;
+      try {
+        if (tls_) {
+          n = co_await receive(input_room(), idle_deadline);
+        } else {
+          auto w = wait_until(s_.read_some(input_room()), idle_deadline);  // no receive() frame
+          n = co_await std::move(w);
+        }
+      } catch (const timeout_error&) {
+        co_return;
+      }
+      int expected = phase_idle;
+      // seq_cst: orders against stop()'s CAS on the same word (step 3).
+      if (!phase_->compare_exchange_strong(expected, phase_busy, std::memory_order_seq_cst)) {
+        co_return;
+      }
+      if (n == 0) co_return;
+      in_.commit(n);
+    }
     const auto head_deadline = steady::now() + o.header_timeout;
     while (true) {
       if (!in_.empty()) {
@@ -703,7 +702,8 @@ task<void> server_connection::loop() {
       if (rs.body_error != 0) throw reject{rs.body_error};
       // After the handler: a stop() that came while it ran closes the connection too.
       const bool close = must_close(rs) || !rs.body_done;
-      const bool gzip_ok = o.compress && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
+      const bool gzip_ok =
+          o.compress && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
       append_response(out_, *res, *st_, is_head, close, gzip_ok);
       if (close) {
         linger_ = !rs.body_done;  // a body left unread: let the response reach the client
@@ -733,7 +733,8 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
   // The path's segments as split_path() makes them, walked in place (no vector per request).
   std::string_view rest = rs.path;
   if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
-  const std::size_t n_segs = 1 + static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '/'));
+  const std::size_t n_segs =
+      1 + static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '/'));
   for (const auto& rt : st_->routes) {
     if (rt.segments.size() != n_segs) continue;
     std::vector<std::pair<std::string, std::string>> caps;
