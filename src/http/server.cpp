@@ -35,11 +35,11 @@ using detail::split_path;
 
 // ---- request ---------------------------------------------------------------------------------
 
-std::string_view request::method() const noexcept { return s_->head.method; }
-std::string_view request::target() const noexcept { return s_->head.target; }
+std::string_view request::method() const noexcept { return s_->head->method; }
+std::string_view request::target() const noexcept { return s_->head->target; }
 std::string_view request::path() const noexcept { return s_->path; }
 std::optional<std::string_view> request::header(std::string_view name) const noexcept {
-  return s_->head.find(name);
+  return s_->head->find(name);
 }
 const fields& request::headers() const noexcept { return s_->hdrs; }
 std::optional<std::string> request::query(std::string_view name) const {
@@ -82,7 +82,7 @@ task<std::string> request::read() {
   }
   co_return out;
 }
-const std::string& request::remote() const noexcept { return s_->remote; }
+const std::string& request::remote() const noexcept { return *s_->remote; }
 std::string_view request::match(std::string_view name) const noexcept {
   for (const auto& [k, v] : s_->captures) {
     if (k == name) return v;

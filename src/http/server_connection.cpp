@@ -31,6 +31,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <exception>
 
@@ -39,6 +40,7 @@
 #include <coreio/spawn.hpp>
 #include <coreio/wait_for.hpp>
 
+#include "net/read_buffer.hpp"
 #include "text.hpp"
 
 namespace coreio::http {
@@ -89,21 +91,14 @@ namespace {
 
 using detail::iequals;
 using detail::percent_decode;
-using detail::split_path;
 using detail::steady;
 
-// "Mon, 30 Nov 2026 18:10:37 GMT", rebuilt at most once a second per thread.
-std::string_view http_date() {
-  thread_local std::time_t cached_sec = 0;
-  thread_local char buf[64] = {};
-  const std::time_t now = std::time(nullptr);
-  if (now != cached_sec) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    cached_sec = now;
-  }
-  return buf;
+// "Mon, 30 Nov 2026 18:10:37 GMT" for `now`.
+std::string_view http_date(std::time_t now, std::array<char, 64>& buf) {
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  const std::size_t n = std::strftime(buf.data(), buf.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return {buf.data(), n};
 }
 
 bool status_has_body(int status) noexcept {
@@ -120,16 +115,36 @@ bool has_field(const fields& fs, std::string_view name) noexcept {
   return std::any_of(fs.begin(), fs.end(), [&](const auto& f) { return iequals(f.first, name); });
 }
 
+// The status line, Server and Date: one append of a per-thread copy, rebuilt when the second, the
+// status or the server name changes (a run of responses shares all three).
 void append_status_line(std::string& out, int status, const detail::server_state& st) {
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
-  out += reason_phrase(status);
-  out += "\r\nServer: ";
-  out += st.opts.server_name;
-  out += "\r\nDate: ";
-  out += http_date();
-  out += "\r\n";
+  struct cached {
+    std::time_t sec = 0;
+    int status = 0;
+    std::string server_name;
+    std::string text;
+  };
+  thread_local cached c;
+  const std::time_t now = std::time(nullptr);
+  if (now != c.sec || status != c.status || st.opts.server_name != c.server_name) {
+    std::array<char, 64> date{};
+    std::array<char, 12> code{};
+    const auto [end, ec] = std::to_chars(code.data(), code.data() + code.size(), status);
+    c.text.clear();
+    c.text += "HTTP/1.1 ";
+    c.text.append(code.data(), end);
+    c.text += ' ';
+    c.text += reason_phrase(status);
+    c.text += "\r\nServer: ";
+    c.text += st.opts.server_name;
+    c.text += "\r\nDate: ";
+    c.text += http_date(now, date);
+    c.text += "\r\n";
+    c.sec = now;
+    c.status = status;
+    c.server_name = st.opts.server_name;
+  }
+  out += c.text;
 }
 
 void append_fields(std::string& out, const fields& fs) {
@@ -164,8 +179,10 @@ void append_response(std::string& out, const response& r, const detail::server_s
   if (vary && !has_field(r.headers(), "vary")) out += "Vary: Accept-Encoding\r\n";
   const std::string_view body = zip ? std::string_view(zipped) : r.body();
   if (has_body) {
+    std::array<char, 24> len{};
+    const auto [end, ec] = std::to_chars(len.data(), len.data() + len.size(), body.size());
     out += "Content-Length: ";
-    out += std::to_string(body.size());
+    out.append(len.data(), end);
     out += "\r\n";
   }
   if (close) out += "Connection: close\r\n";
@@ -201,6 +218,9 @@ namespace detail {
 
 class server_connection {
  public:
+  // The smallest free space a socket read into in_ gets.
+  static constexpr std::size_t k_read = 16 * 1024;
+
   server_connection(std::shared_ptr<server_state> st, net::tcp_stream s, std::atomic<int>* phase)
       : st_(std::move(st)),
         s_(std::move(s)),
@@ -276,14 +296,14 @@ class server_connection {
       while (true) {
         if (!in_.empty() || !rs.fed) {
           rs.fed = true;
-          const parse_result r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
+          const parse_result r = parser_.feed(input());
           if (r.event == parse_event::body) {
             rs.chunk.assign(r.body.data(), r.body.size());
-            in_.erase(0, r.consumed);
+            in_.consume(r.consumed);
             rs.fed = false;  // the end may come on an empty feed after the last body bytes
             co_return std::as_bytes(std::span<const char>(rs.chunk.data(), rs.chunk.size()));
           }
-          in_.erase(0, r.consumed);
+          in_.consume(r.consumed);
           if (r.event == parse_event::end) {
             rs.body_done = true;
             co_return std::span<const std::byte>{};
@@ -331,11 +351,11 @@ class server_connection {
       length = n;
     }
     const bool own_coding = has_field(fs, "content-encoding");
-    const bool http10 = rs.head.version_major == 1 && rs.head.version_minor == 0;
+    const bool http10 = rs.head->version_major == 1 && rs.head->version_minor == 0;
     const bool may_zip = st_->opts.compress && has_body && !length && !own_coding;
-    const bool zip = may_zip && accepts_gzip(rs.head.find("accept-encoding").value_or(""));
+    const bool zip = may_zip && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
     rs.prepared = true;
-    rs.head_only = !has_body || rs.head.method == "HEAD";
+    rs.head_only = !has_body || rs.head->method == "HEAD";
     rs.length = has_body ? length : std::nullopt;
     rs.chunked = has_body && !length && !http10;
     rs.close_after = must_close(rs) || (has_body && !length && http10);
@@ -431,7 +451,7 @@ class server_connection {
   }
 
   bool must_close(const server_request_state& rs) const noexcept {
-    return !rs.head.keep_alive || served_ >= st_->opts.keepalive_requests ||
+    return !rs.head->keep_alive || served_ >= st_->opts.keepalive_requests ||
            st_->stopping.load(std::memory_order_acquire);
   }
 
@@ -464,11 +484,21 @@ class server_connection {
     s_.close();
   }
 
+  // Writes out_ and empties it, keeping its capacity for the next responses. A failed write
+  // drops what it did not send (the connection closes).
   task<void> flush() {
     if (out_.empty()) co_return;
-    std::string data = std::move(out_);
+    try {
+      if (tls_) {
+        co_await send(out_);
+      } else {
+        co_await s_.write_all(out_);  // no frame for send()
+      }
+    } catch (...) {
+      out_.clear();
+      throw;
+    }
     out_.clear();
-    co_await send(data);
   }
 
   // Lingering close: stop sending, discard what the peer still sends for a short while so the
@@ -490,38 +520,47 @@ class server_connection {
     }
   }
 
+  // The unconsumed input.
+  std::span<const char> input() const noexcept {
+    const std::string_view v = in_.view();
+    return {v.data(), v.size()};
+  }
+
+  // Free space at the end of in_ for one socket read (at least k_read bytes).
+  std::span<char> input_room() {
+    const std::span<std::byte> room = in_.prepare(k_read);
+    return {reinterpret_cast<char*>(room.data()), room.size()};
+  }
+
   // Reads more bytes into in_ (flushing pending output first). Returns false at end of stream.
   task<bool> read_more(steady::time_point deadline) {
     co_await flush();
-    std::array<char, 16 * 1024> buf{};
-    const std::size_t n = co_await receive(std::span<char>(buf), deadline);
+    std::size_t n = 0;
+    if (tls_) {
+      n = co_await receive(input_room(), deadline);
+    } else {
+      auto w = wait_until(s_.read_some(input_room()), deadline);  // no frame for receive()
+      n = co_await std::move(w);
+    }
     if (n == 0) co_return false;
-    in_.append(buf.data(), n);
+    in_.commit(n);
     co_return true;
   }
 
-  // The keep-alive wait for the first byte of the next request (the phase protocol in the file
-  // comment). False: close (end of stream, idle deadline, or stop()).
-  task<bool> idle_read(steady::time_point deadline) {
-    co_await flush();  // nothing unwritten while idle: a cancel cannot cut a response
-    // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
-    phase_->store(phase_idle, std::memory_order_seq_cst);
-    if (st_->stopping.load(std::memory_order_seq_cst)) co_return false;
-    std::array<char, 16 * 1024> buf{};
-    std::size_t n = 0;
-    try {
-      n = co_await receive(std::span<char>(buf), deadline);
-    } catch (const timeout_error&) {
-      co_return false;
+  // A request whose head announced no body: feeds the parser what is buffered (an empty feed
+  // ends such a message) and marks the body done if the message ended. False: it did not end (the
+  // parser wants more bytes, which read_body_piece reads).
+  bool end_without_body(server_request_state& rs) {
+    rs.fed = true;
+    const parse_result r = parser_.feed(input());
+    if (r.event == parse_event::body) {  // not announced, but read_body_piece's loop takes it so
+      rs.body.append(r.body.data(), r.body.size());
+      rs.fed = false;
     }
-    int expected = phase_idle;
-    // seq_cst: orders against stop()'s CAS on the same word (step 3).
-    if (!phase_->compare_exchange_strong(expected, phase_busy, std::memory_order_seq_cst)) {
-      co_return false;
-    }
-    if (n == 0) co_return false;
-    in_.append(buf.data(), n);
-    co_return true;
+    in_.consume(r.consumed);
+    if (r.event != parse_event::end) return false;
+    rs.body_done = true;
+    return true;
   }
 
   task<void> loop();
@@ -549,7 +588,9 @@ class server_connection {
   std::unique_ptr<tls_stream> tls_;
   std::atomic<int>* phase_;
   parser parser_;
-  std::string in_;
+  // Bytes read and not yet parsed: the socket reads go straight into its free space (no
+  // intermediate buffer, nothing zeroed per read).
+  coreio::detail::read_buffer in_;
   std::string out_;
   std::string peeked_;  // what watch_peer read while a handler ran
   std::string remote_;
@@ -561,12 +602,39 @@ task<void> server_connection::loop() {
   const auto& o = st_->opts;
   while (true) {
     // ---- the head ----
-    if (in_.empty() && !co_await idle_read(steady::now() + o.keepalive_timeout)) co_return;
+    // The keep-alive wait for the first byte of the next request (the phase protocol in the file
+    // comment), in the loop's own frame (none per request). Closes at end of stream, at the idle
+    // deadline, or on stop().
+    if (in_.empty()) {
+      co_await flush();  // nothing unwritten while idle: a cancel cannot cut a response
+      // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
+      phase_->store(phase_idle, std::memory_order_seq_cst);
+      if (st_->stopping.load(std::memory_order_seq_cst)) co_return;
+      const auto idle_deadline = steady::now() + o.keepalive_timeout;
+      std::size_t n = 0;
+      try {
+        if (tls_) {
+          n = co_await receive(input_room(), idle_deadline);
+        } else {
+          auto w = wait_until(s_.read_some(input_room()), idle_deadline);  // no receive() frame
+          n = co_await std::move(w);
+        }
+      } catch (const timeout_error&) {
+        co_return;
+      }
+      int expected = phase_idle;
+      // seq_cst: orders against stop()'s CAS on the same word (step 3).
+      if (!phase_->compare_exchange_strong(expected, phase_busy, std::memory_order_seq_cst)) {
+        co_return;
+      }
+      if (n == 0) co_return;
+      in_.commit(n);
+    }
     const auto head_deadline = steady::now() + o.header_timeout;
     while (true) {
       if (!in_.empty()) {
-        const parse_result r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
-        in_.erase(0, r.consumed);
+        const parse_result r = parser_.feed(input());
+        in_.consume(r.consumed);
         if (r.event == parse_event::head) break;
       }
       try {
@@ -578,18 +646,20 @@ task<void> server_connection::loop() {
     ++served_;
     server_request_state rs;
     rs.conn = this;
-    rs.head = parser_.head();
-    rs.remote = remote_;
-    check_codings(rs.head);
-    const bool is_head = rs.head.method == "HEAD";
-    const bool has_body = rs.head.chunked || rs.head.content_length.value_or(0) > 0;
-    if (rs.head.content_length && *rs.head.content_length > o.max_body) throw reject{413};
-    rs.continue_pending = rs.head.expect_continue && in_.empty() && has_body;
+    rs.head = &parser_.head();
+    rs.remote = &remote_;
+    check_codings(*rs.head);
+    const bool is_head = rs.head->method == "HEAD";
+    const bool has_body = rs.head->chunked || rs.head->content_length.value_or(0) > 0;
+    if (rs.head->content_length && *rs.head->content_length > o.max_body) throw reject{413};
+    rs.continue_pending = rs.head->expect_continue && in_.empty() && has_body;
 
     std::string allow;
     const route_entry* rt = match(rs, allow);
     rs.stream_body = rt != nullptr && rt->opts.stream_body;
-    if (!rs.stream_body) {
+    // A request without a body ends with its head: no read_body_piece (and no frame) for it.
+    const bool ended = !rs.stream_body && !has_body && end_without_body(rs);
+    if (!rs.stream_body && !ended) {
       try {
         while (true) {
           auto piece = co_await read_body_piece(rs);
@@ -602,17 +672,20 @@ task<void> server_connection::loop() {
     }
 
     // ---- dispatch ----
-    response res;
+    std::optional<response> res;
     if (rt == nullptr) {
       if (allow.empty()) {
-        res = plain(404, "Not Found\n");
+        res.emplace(plain(404, "Not Found\n"));
       } else {
-        res = plain(405, "Method Not Allowed\n");
-        res.set_header("Allow", allow);
+        res.emplace(plain(405, "Method Not Allowed\n"));
+        res->set_header("Allow", allow);
       }
+    } else if (!o.handler_cancellation || !rs.body_done) {
+      task<response> t = call_handler(*rt, rs);  // own statement: g++ 12 and temporaries
+      res.emplace(co_await std::move(t));
     } else {
-      task<response> t = run_handler(*rt, rs);  // own statement: g++ 12 and temporaries
-      res = co_await std::move(t);
+      task<response> t = run_handler(*rt, rs);
+      res.emplace(co_await std::move(t));
     }
     if (rs.body_error == -1) co_return;  // the body's socket failed: nothing more to say
     if (rs.prepared) {
@@ -629,8 +702,9 @@ task<void> server_connection::loop() {
       if (rs.body_error != 0) throw reject{rs.body_error};
       // After the handler: a stop() that came while it ran closes the connection too.
       const bool close = must_close(rs) || !rs.body_done;
-      const bool gzip_ok = o.compress && accepts_gzip(rs.head.find("accept-encoding").value_or(""));
-      append_response(out_, res, *st_, is_head, close, gzip_ok);
+      const bool gzip_ok =
+          o.compress && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
+      append_response(out_, *res, *st_, is_head, close, gzip_ok);
       if (close) {
         linger_ = !rs.body_done;  // a body left unread: let the response reach the client
         co_return;
@@ -645,28 +719,42 @@ task<void> server_connection::loop() {
 }
 
 const route_entry* server_connection::match(server_request_state& rs, std::string& allow) const {
-  const std::string& target = rs.head.target;
+  const std::string& target = rs.head->target;
   const std::size_t q = target.find('?');
-  rs.path = percent_decode(std::string_view(target).substr(0, q), false);
+  const std::string_view raw_path = std::string_view(target).substr(0, q);
+  if (raw_path.find('%') == std::string_view::npos) {
+    rs.path.assign(raw_path);
+  } else {
+    rs.path = percent_decode(raw_path, false);
+  }
   if (q != std::string::npos) rs.query = target.substr(q + 1);
-  for (const auto& f : rs.head.headers) rs.hdrs.emplace_back(f.name, f.value);
-  const std::vector<std::string> segs = split_path(rs.path);
+  rs.hdrs.reserve(rs.head->headers.size());
+  for (const auto& f : rs.head->headers) rs.hdrs.emplace_back(f.name, f.value);
+  // The path's segments as split_path() makes them, walked in place (no vector per request).
+  std::string_view rest = rs.path;
+  if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  const std::size_t n_segs =
+      1 + static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '/'));
   for (const auto& rt : st_->routes) {
-    if (rt.segments.size() != segs.size()) continue;
+    if (rt.segments.size() != n_segs) continue;
     std::vector<std::pair<std::string, std::string>> caps;
     bool ok = true;
-    for (std::size_t i = 0; i < segs.size() && ok; ++i) {
+    std::string_view left = rest;
+    for (std::size_t i = 0; i < n_segs && ok; ++i) {
+      const std::size_t end = std::min(left.find('/'), left.size());
+      const std::string_view seg = left.substr(0, end);
+      left.remove_prefix(std::min(end + 1, left.size()));
       const std::string& p = rt.segments[i];
       if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
-        if (segs[i].empty()) ok = false;
-        else caps.emplace_back(p.substr(1, p.size() - 2), segs[i]);
-      } else if (p != segs[i]) {
+        if (seg.empty()) ok = false;
+        else caps.emplace_back(p.substr(1, p.size() - 2), std::string(seg));
+      } else if (p != seg) {
         ok = false;
       }
     }
     if (!ok) continue;
     const bool method_ok =
-        rt.method == rs.head.method || (rs.head.method == "HEAD" && rt.method == "GET");
+        rt.method == rs.head->method || (rs.head->method == "HEAD" && rt.method == "GET");
     if (method_ok) {
       rs.captures = std::move(caps);
       return &rt;
@@ -694,22 +782,18 @@ task<response> server_connection::call_handler(const route_entry& rt, server_req
   } catch (const std::exception& e) {
     if (rs.body_error == 0 && !rs.prepared) {
       std::fprintf(stderr, "coreio http server: handler for %s %s threw: %s\n",
-                   rs.head.method.c_str(), rs.path.c_str(), e.what());
+                   rs.head->method.c_str(), rs.path.c_str(), e.what());
     }
   } catch (...) {
-    std::fprintf(stderr, "coreio http server: handler for %s %s threw\n", rs.head.method.c_str(),
+    std::fprintf(stderr, "coreio http server: handler for %s %s threw\n", rs.head->method.c_str(),
                  rs.path.c_str());
   }
   if (rs.prepared) rs.broken = true;
   co_return plain(500, "Internal Server Error\n");
 }
 
-// Runs the handler; with handler_cancellation (and the body read), under watch_peer.
+// Runs the handler under watch_peer (handler_cancellation, the body read).
 task<response> server_connection::run_handler(const route_entry& rt, server_request_state& rs) {
-  if (!st_->opts.handler_cancellation || !rs.body_done) {
-    task<response> t = call_handler(rt, rs);
-    co_return co_await std::move(t);
-  }
   join_handle<response> h = spawn(call_handler(rt, rs));
   join_handle<void> watcher = spawn(watch_peer(h));
   std::optional<response> res;
@@ -724,8 +808,12 @@ task<response> server_connection::run_handler(const route_entry& rt, server_requ
     co_await watcher;
   } catch (...) {
   }
-  in_ += peeked_;
-  peeked_.clear();
+  if (!peeked_.empty()) {
+    const std::span<std::byte> room = in_.prepare(peeked_.size());
+    std::memcpy(room.data(), peeked_.data(), peeked_.size());
+    in_.commit(peeked_.size());
+    peeked_.clear();
+  }
   if (failure) {
     // Cancelled because the peer left (or the drain cancelled this connection): close.
     rs.body_error = -1;

@@ -80,12 +80,13 @@ struct server_state {
 };
 
 struct server_request_state {
-  message_head head;
+  // The parser's head (valid until the parser's reset(), which comes after the request is done).
+  const message_head* head = nullptr;
   std::string path;
   std::string query;
   fields hdrs;
   std::string body;
-  std::string remote;
+  const std::string* remote = nullptr;  // the connection's peer address
   std::vector<std::pair<std::string, std::string>> captures;
   server_connection* conn = nullptr;
   // ---- the body ----

@@ -182,6 +182,28 @@ coreio::task<void> pipelining_in_order() {
 }
 TEST(Server, PipelinedResponsesInOrder) { run_test(pipelining_in_order); }
 
+// A head longer than one socket read into the connection's buffer (16 KiB) but within the limits
+// (8 KiB per field, 32 KiB per head) takes several reads and is answered; the pipelined request
+// behind it, with a percent-encoded path, is routed on its decoded path.
+coreio::task<void> large_head_then_encoded_path() {
+  running_server rs{test_options()};
+  std::string bytes = "GET /users/1 HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 3; ++i) {
+    bytes += "X-Filler-" + std::to_string(i) + ": " + std::string(7000, 'a' + i) + "\r\n";
+  }
+  bytes += "\r\n";
+  EXPECT_GT(bytes.size(), 16u * 1024);
+  bytes += "GET /users/%32?q=x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  const std::string got = co_await send_and_read(rs.port, bytes);
+  const std::size_t a = got.find("\r\n\r\n1 /users/1 -");
+  const std::size_t b = got.find("\r\n\r\n2 /users/2 x", a);
+  EXPECT_NE(a, std::string::npos) << got;
+  EXPECT_NE(b, std::string::npos) << got;
+  EXPECT_EQ(count(got, "HTTP/1.1 200"), 2u);
+  co_await rs.stop();
+}
+TEST(Server, LargeHeadThenEncodedPath) { run_test(large_head_then_encoded_path); }
+
 coreio::task<void> keepalive_requests_cap() {
   http::server_options o = test_options();
   o.keepalive_requests = 2;
