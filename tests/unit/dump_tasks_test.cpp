@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstddef>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -325,8 +326,9 @@ TEST(DumpTasksTest, ThreeLevelChainInTextAndJson) {
   EXPECT_EQ(tasks.at(hold.id())["waits_on"]["kind"].s, "event");
   EXPECT_EQ(awaited_by(tasks.at(hold.id())), std::vector<std::uint64_t>{});
 
-  // The same as a tree: A at the root, B under it, the Cs under B.
+  // The same as a tree: A at the root, B under it, the Cs under B (printed: README's example).
   const std::string text = coreio::dump_tasks(rt);
+  std::fputs(text.c_str(), stdout);
   const std::string la = line_of(text, a), lb = line_of(text, ch.b.load());
   EXPECT_EQ(la.rfind("\u2514\u2500\u2500 task " + std::to_string(a) + " 'A' spawned at ", 0), 0u)
       << text;
