@@ -1,5 +1,6 @@
 // examples/hello_server.cpp — the smallest HTTP server: GET /hello.txt -> "Hello, World!" (the
-// peers' http-server workload), on http::server; GET /metrics gives the runtime's counters.
+// peers' http-server workload), on http::server; GET /metrics gives the runtime's counters, GET
+// /tasks its pending tasks (JSON; ?format=text for the tree).
 //
 // Usage:
 //   hello_server [--threads N] [PORT]   serve on 127.0.0.1:PORT (default 8080) until SIGTERM or
@@ -31,6 +32,7 @@ void add_routes(http::server& srv) {
     co_return http::response{200, "Hello, World!"};
   });
   srv.route("GET", "/metrics", http::metrics_handler());  // for Prometheus and tools/coreio-top
+  srv.route("GET", "/tasks", http::tasks_handler());      // the task tree, for tools/coreio-top
 }
 
 coreio::task<int> serve(std::uint16_t port) {

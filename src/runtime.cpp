@@ -13,7 +13,7 @@
 #include <coreio/log.hpp>
 
 #include "sched/context.hpp"
-#include "sched/task_text.hpp"
+#include "sched/task_dump.hpp"
 
 namespace coreio::detail {
 
@@ -82,20 +82,9 @@ runtime_impl::runtime_impl(const runtime_options& options)
 }
 
 void runtime_impl::report_pending(const char* what, std::size_t max) const {
-  std::vector<std::string> lines;
-  std::size_t total = 0;
-  registry_.for_each([&](const promise_base* p) {
-    ++total;
-    if (lines.size() < max) {
-      const spawned_state* st = p->spawned_;
-      lines.push_back(describe_task(st->id, st->name, st->where.file_name(), st->where.line()));
-    }
-  });
-  for (const auto& l : lines) log(log_level::warning, std::string(what) + ": " + l);
-  if (total > lines.size()) {
-    log(log_level::warning,
-        std::string(what) + ": and " + std::to_string(total - lines.size()) + " more task(s)");
-  }
+  const std::string tree = dump_task_graph(registry_, task_dump_format::text, max);
+  if (tree.empty()) return;
+  log(log_level::warning, std::string(what) + ":\n" + tree.substr(0, tree.size() - 1));
 }
 
 runtime_impl::~runtime_impl() {

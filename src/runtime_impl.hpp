@@ -86,8 +86,8 @@ class runtime_impl {
   worker_remote& remote(std::uint32_t i) noexcept { return workers_[i]->remote(); }
   /// Worker i itself, for posting to its loop (worker::post) and binding IO objects to it.
   worker& worker_at(std::uint32_t i) noexcept { return *workers_[i]; }
-  /// Reports the tasks still linked (at most `max` lines, then a count) through the log sink,
-  /// each as "<what>: task 7 'fetch' spawned at main.cpp:12". Any thread.
+  /// Reports the tasks still linked through the log sink: one message, "<what>:" and the tree of
+  /// dump_tasks (at most `max` task lines, then a count). Any thread.
   void report_pending(const char* what, std::size_t max) const;
   /// The tracer, or nullptr when tracing is off.
   const trace::tracer* tracer() const noexcept { return tracer_.get(); }
@@ -101,6 +101,7 @@ class runtime_impl {
   /// The spawned tasks not ended yet (detail/spawned_task.hpp, steps 2 and 7), and the flag they
   /// are refused by once closing (step 1).
   registry& tasks() noexcept { return registry_; }
+  const registry& tasks() const noexcept { return registry_; }
   const std::atomic<bool>& closing_flag() const noexcept { return closing_; }
   /// Step 7 of a spawned task: unregisters it, telling a draining destructor (step 3).
   void task_ended(promise_base* p);

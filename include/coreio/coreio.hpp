@@ -3,6 +3,7 @@
 
 #include <coreio/as_completed.hpp>
 #include <coreio/current_task.hpp>
+#include <coreio/dump_tasks.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/future.hpp>
 #include <coreio/gather.hpp>

@@ -45,6 +45,9 @@ template <class T>
 class future;
 template <class T>
 class shared_future;
+namespace detail {
+struct future_access;
+}  // namespace detail
 
 /// The producing end. Move-only.
 ///
@@ -113,9 +116,21 @@ class promise {
     std::exchange(s_, nullptr)->release();
   }
 
+  friend struct detail::future_access;
   detail::future_state<T>* s_;
   bool retrieved_ = false;
 };
+
+namespace detail {
+/// Sets what an awaiter of p's future waits on (detail/wait_site.hpp); before the future is
+/// handed out (to_thread: the blocking pool).
+struct future_access {
+  template <class T>
+  static void set_wait_site(promise<T>& p, const wait_site* site) noexcept {
+    p.s_->site = site;
+  }
+};
+}  // namespace detail
 
 /// The consuming end. Move-only; the value can be retrieved once.
 template <class T>
@@ -192,6 +207,7 @@ class future {
       scope = detail::scope_of(caller);
       fn = &on_cancel;
       rec = {caller, detail::this_runtime()};
+      scope->note_wait(self->s_->site, 0);
       // Arm first, register last: once registered, the producer may resume us at any moment. A
       // cancel that lands in between is remembered by the cell (withdraw before registration).
       if (!scope->arm(this)) {
@@ -321,7 +337,7 @@ class shared_future {
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-      return this->suspend(h, s_->shared_lock, s_->shared_waiters,
+      return this->suspend(h, s_->shared_lock, s_->shared_waiters, *s_->site,
                            [this](detail::wake_list&) { return complete_state(); });
     }
     result_type await_resume() {

@@ -8,3 +8,4 @@
 #include <coreio/http/options.hpp>
 #include <coreio/http/response.hpp>
 #include <coreio/http/server.hpp>
+#include <coreio/http/tasks_handler.hpp>

@@ -17,6 +17,7 @@
 #include <coreio/detail/coop.hpp>
 #include <coreio/detail/promise_base.hpp>
 #include <coreio/detail/spawned_task.hpp>
+#include <coreio/detail/task_graph.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/task.hpp>
 
@@ -109,6 +110,8 @@ class join_handle {
       if (coop.completed) return coop.yield(caller);
       scope = detail::scope_of(caller);
       fn = &forward_cancel;
+      scope->note_wait(&detail::wait_sites::join, static_cast<std::int64_t>(self->id()));
+      detail::note_awaited_by(self->h_.promise().spawned_, scope);
       armed = scope->arm(this);
       if (!armed) self->cancel();  // already cancelled: cancel the child, then wait for it
       rec = {caller, detail::this_runtime()};

@@ -38,6 +38,10 @@
 #include <coreio/task.hpp>
 
 namespace coreio {
+enum class task_dump_format : unsigned char;
+}  // namespace coreio
+
+namespace coreio {
 
 /// How to build a runtime. Designated initialisers: runtime_options{.workers = 4}.
 struct runtime_options {
@@ -139,6 +143,7 @@ class runtime {
   std::size_t workers() const noexcept;
 
  private:
+  friend std::string dump_tasks(const runtime& rt, task_dump_format format);
   std::unique_ptr<detail::runtime_impl> impl_;
 };
 

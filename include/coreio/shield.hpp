@@ -59,10 +59,11 @@ struct shield_awaiter : parent_link {
     (void)bind(caller, scope_of(caller));  // a cancelled scope makes the arm below fail
     rec = {caller, this_runtime()};
     // Arm first, register last (completion_cell.hpp): once registered we may be resumed at once.
-    if (!arm(&on_cancel)) {
+    if (!arm(&on_cancel, wait_sites::join, static_cast<std::int64_t>(self->id()))) {
       interrupted = true;
       return false;
     }
+    note_awaited_by(self->h_.promise().spawned_, scope_);
     switch (self->h_.promise().spawned_->cell.set_async_waiter(&rec)) {
       case completion_cell::registration::suspended:
         return true;

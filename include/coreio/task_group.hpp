@@ -31,6 +31,7 @@
 #include <utility>
 
 #include <coreio/detail/child_join.hpp>
+#include <coreio/detail/task_graph.hpp>
 #include <coreio/detail/task_group_state.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/join_handle.hpp>
@@ -109,8 +110,10 @@ class task_group {
     template <class P>
     bool await_suspend(std::coroutine_handle<P> caller) {
       (void)bind(caller, detail::scope_of(caller));  // a cancelled scope makes the arm below fail
-      const bool armed = arm(&on_cancel);
+      const bool armed = arm(&on_cancel, detail::wait_sites::task_group);
+      const detail::promise_base* me = detail::task_of(detail::scope_of(caller));
       std::lock_guard<std::mutex> g(s->m);
+      if (me != nullptr) s->set_joiner_locked(me->spawned_->id);
       if (!armed) s->cancel_all_locked();  // already cancelled: cancel the children, then wait
       if (s->running == 0) return false;
       s->joiner = {caller, detail::this_runtime()};

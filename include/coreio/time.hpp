@@ -48,6 +48,7 @@ class sleep_awaiter : timer_entry {
     }
     waiter = h;
     fn = &timer_cancel;
+    scope_->note_wait(&wait_sites::sleep, deadline_ns(deadline));
     timer_insert(this);  // from here a firer or a canceller may win the entry (see `shares`)
     if (scope_->arm(this)) {
       armed_ = true;

@@ -97,7 +97,8 @@ class timeout_awaitable final : child_join {
     set_shares(1);  // B's hold; the state adds E's and the cancellers' (timeout_state.hpp)
     // Arm before the deadline: once E is in a heap it may fire at any moment (as in wait_for). A
     // cancel of P between the two cancels B, not yet started.
-    if (!arm(&on_outer_cancel)) return parent;
+    const std::optional<steady_clock::time_point> due = state_->when();
+    if (!arm(&on_outer_cancel, wait_sites::timeout, due ? deadline_ns(*due) : 0)) return parent;
     state_->start(&b.own_scope_, this, this_runtime());
     const std::coroutine_handle<> body = task_.handle();
     return launch(&body, 1);

@@ -79,7 +79,7 @@ class wait_for_awaitable final : child_join {
     set_shares(due ? 1 : 2);
     // Arm before inserting T: once T is in the heap, the monitor may fire it at any moment, so a
     // failed arm could no longer take it back. A cancel between the two cancels C, not yet started.
-    if (!arm(&on_outer_cancel)) return parent;
+    if (!arm(&on_outer_cancel, wait_sites::wait_for, deadline_ns(timer_.deadline))) return parent;
     if (due) {
       timed_out_ = true;
       c.own_scope_.cancel();  // C runs to its first suspension point, which throws

@@ -55,6 +55,8 @@ accept_op::accept_op(acceptor_impl* a, int target_worker, const char* what) {
   owner = a->owner;
   target = a;
   abort_ctx = &a->sig;
+  site = &wait_sites::socket_accept;
+  wait_arg = a->acc.native_handle();
   runtime_impl& rt = a->owner->rt();
   worker* peer = a->owner;
   if (target_worker == accept_round_robin) {

@@ -133,6 +133,7 @@ connect_op::connect_op(stream_socket_impl& s, const generic_stream::endpoint& ep
   target = &s;
   abort_ctx = &s.write_sig;
   arg = &ep_;
+  site = &wait_sites::socket_connect;
   start = [](io_op* op) {
     auto* s = static_cast<stream_socket_impl*>(op->target);
     auto& ep = *static_cast<const generic_stream::endpoint*>(op->arg);
@@ -340,6 +341,8 @@ stream::read_awaiter::read_awaiter(stream& s, std::span<std::byte> buf, detail::
   start = &detail::start_read;
   abort = &detail::abort_read;
   try_now = &detail::try_recv;
+  site = &detail::wait_sites::socket_read;
+  wait_arg = s_->sock.native_handle();
 }
 
 stream::read_awaiter::~read_awaiter() {
@@ -435,6 +438,8 @@ stream::write_awaiter::write_awaiter(stream& s, std::span<const std::byte> data)
   };
   abort = &detail::abort_by_signal;
   try_now = &detail::try_write;
+  site = &detail::wait_sites::socket_write;
+  wait_arg = impl.sock.native_handle();
 }
 
 stream::write_awaiter::~write_awaiter() {

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""tools/coreio-top --once against a live process: examples/hello_server (its /metrics route) with
-2 workers under a little load; the frame names every worker and the runtime's task line, and a URL
-that is not coreio's metrics is a clear error (exit 1). Run by CTest (label "tools") with the
+"""tools/coreio-top --once against a live process: examples/hello_server (its /metrics and /tasks
+routes) with 2 workers under a little load; the frame names every worker and the runtime's task
+line, and shows the pending-task tree under them (or says the tree is unavailable when the /tasks
+route is missing); a URL that is not coreio's metrics is a clear error (exit 1). Run by CTest (label "tools") with the
 server's path as its argument."""
 
+import json
 import os
 import re
 import signal
@@ -57,6 +59,34 @@ class CoreioTopTest(unittest.TestCase):
         m = re.search(r"tasks: (\d+) completed/s", r.stdout)
         self.assertIsNotNone(m, r.stdout)
         self.assertGreater(int(m.group(1)), 0)  # the load's requests ran as tasks
+
+    def test_once_prints_the_pending_task_tree(self):
+        # The server's own tasks are pending while it serves: at least the accept loop, as a tree.
+        with urllib.request.urlopen(self.base + "/tasks", timeout=5) as r:
+            doc = json.loads(r.read())
+        self.assertGreater(len(doc["tasks"]), 0, doc)
+        for t in doc["tasks"]:
+            self.assertEqual(set(t), {"id", "name", "file", "line", "state", "cancelled",
+                                      "waits_on", "awaited_by"}, t)
+        with urllib.request.urlopen(self.base + "/tasks?format=text", timeout=5) as r:
+            text = r.read().decode()
+        self.assertRegex(text, r"(?m)^\u2514\u2500\u2500 task \d+ ")
+        r = self.run_tool(self.base + "/metrics")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = re.search(r"(?m)^pending tasks \((\d+)\):$", r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        self.assertGreater(int(m.group(1)), 0)
+        after = r.stdout[m.end():]
+        self.assertRegex(after, r"accepting on tcp 127\.0\.0\.1:" + self.base.rsplit(":", 1)[1])
+        self.assertLess(r.stdout.index("worker 1"), m.start())  # under the workers table
+
+    def test_without_a_tasks_route_the_rest_is_shown(self):
+        r = subprocess.run([sys.executable, TOOL, self.base + "/metrics", "--once", "--tasks-url",
+                            self.base + "/no-such-route"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^worker 0 ")
+        self.assertIn("pending tasks: unavailable (HTTP 404)", r.stdout)
 
     def test_a_page_that_is_not_metrics_is_an_error(self):
         r = self.run_tool(self.base + "/hello.txt")

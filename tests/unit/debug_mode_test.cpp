@@ -73,6 +73,8 @@ TEST(DebugModeTest, TasksPendingAtShutdownAreListed) {
   ASSERT_EQ(pending.size(), 1u) << ::testing::PrintToString(cap.lines());
   EXPECT_NE(pending[0].find("'sleeper'"), std::string::npos) << pending[0];
   EXPECT_NE(pending[0].find("debug_mode_test.cpp:" + std::to_string(line)), std::string::npos);
+  // As the tree of dump_tasks: the task and what it waits on.
+  EXPECT_NE(pending[0].find(": sleeping until +"), std::string::npos) << pending[0];
 }
 
 TEST(DebugModeTest, OffItSaysNothing) {

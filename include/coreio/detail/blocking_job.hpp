@@ -100,6 +100,7 @@ template <class R, class F>
 task<R> await_blocking_call(F fn) {
   auto* job = new blocking_call<F, R>(std::move(fn));
   future<R> result = job->result.get_future();
+  future_access::set_wait_site(job->result, &wait_sites::blocking);
   // Takes the job, also when it throws (runtime_closed).
   submit_blocking(this_runtime(), job);
   co_return co_await result;

@@ -27,11 +27,18 @@
 // sides use seq_cst so that at least one of them sees the other; the flag is then either seen by the
 // owner or the node is seen by the canceller.
 //
-// Thread safety: cancel() and cancelled() from any thread; arm/disarm by the owner only.
+// What the owner waits on (detail/wait_site.hpp): every recording suspension point calls
+// note_wait before arm; dump_tasks reads it with waits_on()/wait_arg()/waiting() from any thread.
+//
+// Thread safety: cancel(), cancelled(), waits_on(), wait_arg() and waiting() from any thread;
+// arm/disarm/note_wait by the owner only.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <thread>
+
+#include <coreio/detail/wait_site.hpp>
 
 namespace coreio::detail {
 
@@ -131,11 +138,30 @@ class cancel_scope {
     run_cancel_node(n);  // fn, then done; iterative for cancels nested inside fn
   }
 
+  /// Owner only, before arm: records what the coming suspension waits on (wait_site.hpp).
+  void note_wait(const wait_site* site, std::int64_t arg = 0) noexcept {
+    // Relaxed: the release store of the site below publishes it with the site.
+    wait_arg_.store(arg, std::memory_order_relaxed);
+    // Release: a reader that acquires this site sees this argument or a later one (a snapshot
+    // taken while the owner moves on may pair a site with its next argument: a report, no more).
+    waits_on_.store(site, std::memory_order_release);
+  }
+  /// The last recorded wait (null: none yet). Any thread; acquire pairs with note_wait's release.
+  const wait_site* waits_on() const noexcept { return waits_on_.load(std::memory_order_acquire); }
+  /// The argument recorded with it (after waits_on()). Any thread; relaxed: see note_wait.
+  std::int64_t wait_arg() const noexcept { return wait_arg_.load(std::memory_order_relaxed); }
+  /// True while a node is armed: the owner is parked at a suspension point (or about to be). Any
+  /// thread; relaxed: a snapshot, no data is read through the pointer.
+  bool waiting() const noexcept { return slot_.load(std::memory_order_relaxed) != nullptr; }
+
  private:
   // Writers: cancel() (any thread). Readers: the owner at every suspension point, anyone.
   std::atomic<bool> cancelled_{false};
   // Writers: arm/disarm (owner), cancel() (any thread, exchange). Holds the armed node or null.
   std::atomic<cancel_node*> slot_{nullptr};
+  // Writer: the owner (note_wait). Readers: anyone (dump_tasks).
+  std::atomic<const wait_site*> waits_on_{nullptr};
+  std::atomic<std::int64_t> wait_arg_{0};
 };
 
 }  // namespace coreio::detail

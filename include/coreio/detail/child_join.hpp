@@ -69,10 +69,11 @@ class parent_link : public cancel_node {
     return !scope->cancelled();
   }
 
-  /// Step 2. Arms this node on P's scope with `on_cancel`; false, with nothing armed, if P's scope
-  /// is cancelled.
-  bool arm(void (*on_cancel)(cancel_node*)) noexcept {
+  /// Step 2. Arms this node on P's scope with `on_cancel`, recording what P waits on (site and its
+  /// argument, detail/wait_site.hpp); false, with nothing armed, if P's scope is cancelled.
+  bool arm(void (*on_cancel)(cancel_node*), const wait_site& site, std::int64_t arg = 0) noexcept {
     fn = on_cancel;
+    scope_->note_wait(&site, arg);
     const bool armed = scope_->arm(this);
     armed_ = armed;
     return armed;
@@ -138,6 +139,10 @@ class child_join : public child_sink, public parent_link {
 
   // The parties' side: any thread, each party once (add_share: see there).
  public:
+  /// P's cancel scope (after bind): where a child's thread of execution was forked from
+  /// (detail/task_graph.hpp). Read by the children while the join runs.
+  cancel_scope* parent_scope() const noexcept { return scope_; }
+
   /// Step 3. Drops the caller's share: P if it was the last (to be transferred to by a child's
   /// final suspend), else noop. After a noop the caller must not touch *this again.
   std::coroutine_handle<> drop_share() noexcept {

@@ -118,7 +118,7 @@ class completed_next : completed_state<T>::waiter {
   bool await_suspend(std::coroutine_handle<P> caller) noexcept {
     (void)this->bind(caller, scope_of(caller));  // a cancelled scope makes the arm below fail
     this->rec = {caller, this_runtime()};
-    if (!this->arm(&on_cancel)) {
+    if (!this->arm(&on_cancel, wait_sites::as_completed)) {
       this->state = base::cancelled;
       return false;
     }

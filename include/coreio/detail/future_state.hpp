@@ -77,6 +77,9 @@ struct future_state {
   // Guards shared_waiters and their nodes (shared_future awaiters; file comment).
   spinlock shared_lock;
   wait_list shared_waiters;
+  // What an awaiter of the future waits on, for dump_tasks (detail/wait_site.hpp): a future, or
+  // the blocking pool when to_thread made it. Set before the future is handed out.
+  const wait_site* site = &wait_sites::future;
 
   // Owners (cell's refcount): the promise, and the future once made.
   future_state() noexcept { cell.set_refs(1); }

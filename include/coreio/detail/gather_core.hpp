@@ -75,7 +75,7 @@ class gather_core : public child_join {
     if (!bind(parent, scope)) return parent;
     for (std::size_t i = 0; i < n; ++i) adopt(child(i).promise());
     set_shares(n);
-    if (!arm(&cancel_children)) return parent;
+    if (!arm(&cancel_children, wait_sites::gather, static_cast<std::int64_t>(n))) return parent;
     count_child_spawned(static_cast<std::uint32_t>(n));
     for (std::size_t i = n; i-- > 1;) push_fork(child(i));
     return transfer(child(0));

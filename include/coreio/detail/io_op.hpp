@@ -49,6 +49,8 @@ struct io_op : cancel_node {
         buf(o.buf),
         len(o.len),
         arg(o.arg),
+        site(o.site),
+        wait_arg(o.wait_arg),
         tried_now(o.tried_now) {}
 
   static constexpr std::uint32_t k_started = 1;
@@ -77,6 +79,10 @@ struct io_op : cancel_node {
   const void* arg = nullptr;
   std::error_code ec{};
   std::size_t bytes = 0;
+  /// What the task waits on while the op is pending (detail/wait_site.hpp) and its argument (the
+  /// socket's descriptor, -1 unknown); set with the op's kind.
+  const wait_site* site = &wait_sites::socket_io;
+  std::int64_t wait_arg = -1;
   /// try_now was just tried on the owner and would have blocked: starting the op need not try it
   /// again (no event-loop turn came between, so any data since makes a fresh edge). Owner thread.
   bool tried_now = false;
@@ -109,6 +115,7 @@ class io_awaiter : protected io_op {
     }
     waiter = h;
     fn = &io_cancel;
+    scope_->note_wait(site, wait_arg);
     if (!scope_->arm(this)) return false;
     armed_ = true;
     io_submit(this);

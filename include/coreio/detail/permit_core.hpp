@@ -182,14 +182,16 @@ class permit_core {
 template <class Owner, class Result>
 class permit_awaiter : waiter_base {
  public:
-  permit_awaiter(Owner* o, permit_core* c) noexcept : owner_(o), core_(c) {}
+  /// `site`: what a waiting task waits on (detail/wait_site.hpp): a lock or a semaphore.
+  permit_awaiter(Owner* o, permit_core* c, const wait_site& site) noexcept
+      : owner_(o), core_(c), site_(&site) {}
   bool await_ready() noexcept {
     // Fast path: no suspension, no cancellation check.
     return ready(core_->try_acquire() ? wait_state::granted : wait_state::init);
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) {
-    return suspend(h, core_->lock(), core_->waiters(), [this](wake_list&) {
+    return suspend(h, core_->lock(), core_->waiters(), *site_, [this](wake_list&) {
       return core_->acquire_or_mark_locked() ? wait_state::granted : wait_state::init;
     });
   }
@@ -201,6 +203,7 @@ class permit_awaiter : waiter_base {
  private:
   Owner* owner_;
   permit_core* core_;
+  const wait_site* site_;
 };
 
 }  // namespace coreio::detail

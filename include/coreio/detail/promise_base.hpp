@@ -62,6 +62,11 @@ struct spawned_state {
   /// task_group): then a dropped handle is no reason to report it (spawned_task.cpp). Read after
   /// the task ended, ordered by the completion cell.
   bool failure_taken = false;
+  /// The id of the task awaiting this one (0: none known): set by a join_handle's co_await (from
+  /// any thread of execution of that task, gather children included) and by a task_group's join
+  /// for its children (detail/task_graph.hpp). Writers: those awaiters; readers: dump_tasks.
+  /// Relaxed everywhere: a report, no data is reached through the id.
+  std::atomic<std::uint64_t> awaited_by{0};
 
   static void* operator new(std::size_t size) { return frame_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }

@@ -9,7 +9,9 @@
 //            the error and cancels the rest; at its end it unlinks, running -= 1, and wakes the
 //            joiner when that reaches 0 (all under the mutex; the wake-up itself after unlocking).
 //   join:    waits (an async waiter under the mutex) until running == 0. Its cancel node cancels
-//            every member and keeps waiting.
+//            every member and keeps waiting. It records the joining task as the awaiter of every
+//            member (spawned_state::awaited_by, for dump_tasks); a member entering later takes it
+//            from joiner_id.
 //   destroy: a group destroyed without a completed join cancels the members still running; they
 //            unwind on their own, each holding a reference, so the state lives until the last ends.
 // A member node is in the list only while its wrapper runs, so a cancel under the mutex never
@@ -22,8 +24,10 @@
 // Thread safety: spawn and join from the task that owns the group; the wrappers anywhere.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -62,6 +66,18 @@ struct group_state {
   std::exception_ptr first_error;  // the first failure that is not cancelled_error
   bool cancelling = false;         // a child failed or the group was cancelled
   async_waiter joiner{};           // set while join() waits
+  std::uint64_t joiner_id = 0;     // the joining task's id, for dump_tasks (0: none yet)
+
+  // Under m. Records the joiner as the awaiter of x (detail/task_graph.hpp).
+  void note_joiner_locked(const member* x) const noexcept {
+    // Relaxed: a report (promise_base.hpp).
+    scope_owner(x->scope)->spawned_->awaited_by.store(joiner_id, std::memory_order_relaxed);
+  }
+  // Under m. The joiner is the task with id `id`: every member is awaited by it.
+  void set_joiner_locked(std::uint64_t id) noexcept {
+    joiner_id = id;
+    for (member* x = head; x != nullptr; x = x->next) note_joiner_locked(x);
+  }
 
   // Under m. Cancels every running member; cancel_scope::cancel only runs short non-blocking fns.
   void cancel_all_locked() noexcept {
@@ -74,6 +90,7 @@ struct group_state {
     x->next = head;
     if (head != nullptr) head->prev = x;
     head = x;
+    if (joiner_id != 0) note_joiner_locked(x);
     if (cancelling) x->scope->cancel();
   }
 

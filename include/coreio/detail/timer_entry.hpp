@@ -39,6 +39,11 @@ namespace coreio::detail {
 
 using steady_clock = std::chrono::steady_clock;
 
+/// A deadline as the argument of a wait record (detail/wait_site.hpp): steady_clock nanoseconds.
+inline std::int64_t deadline_ns(steady_clock::time_point t) noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 class timer_queue;  // src/time/timer_queue.hpp: one worker's heap of pending sleeps
 
 /// One pending sleep. Lives in the sleeping coroutine's frame; held by one worker's timer queue.

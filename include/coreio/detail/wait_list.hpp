@@ -216,10 +216,11 @@ struct waiter_base : waiter_node {
 
   /// Steps 1-5 of the file comment. `attempt(wake_list&)` runs under the lock and returns
   /// wait_state::granted or ::closed if the operation completed, ::init if the caller must wait.
-  /// Returns true to suspend. `cancel_fn` defaults to cancel_waiter.
+  /// Returns true to suspend. `site`: what the task waits on (detail/wait_site.hpp). `cancel_fn`
+  /// defaults to cancel_waiter.
   template <class P, class Attempt>
-  bool suspend(std::coroutine_handle<P> h, spinlock& lk, wait_list& l, Attempt&& attempt,
-               void (*cancel_fn)(cancel_node*) = &cancel_waiter) {
+  bool suspend(std::coroutine_handle<P> h, spinlock& lk, wait_list& l, const wait_site& site,
+               Attempt&& attempt, void (*cancel_fn)(cancel_node*) = &cancel_waiter) {
     if (yield_pending) {
       yield_to_back(h);  // completed in await_ready; *this may be resumed from here on
       return true;
@@ -234,6 +235,7 @@ struct waiter_base : waiter_node {
       return false;
     }
     fn = cancel_fn;
+    scope->note_wait(&site);
     if (!scope->arm(this)) {
       state = wait_state::cancelled;
       return false;

@@ -128,9 +128,9 @@ class barrier {
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-      return this->suspend(h, b_->lock_, b_->waiters_, [this](detail::wake_list& wake) {
-        return b_->arrive_locked(this->index, wake);
-      });
+      return this->suspend(
+          h, b_->lock_, b_->waiters_, detail::wait_sites::barrier,
+          [this](detail::wake_list& wake) { return b_->arrive_locked(this->index, wake); });
     }
     std::size_t await_resume() {
       switch (this->finish()) {

@@ -230,7 +230,7 @@ class condition_variable {
       m = guard_->mutex();
       coreio::mutex* mx = m;
       const bool suspended = suspend(
-          h, cv_->lock_, cv_->waiters_,
+          h, cv_->lock_, cv_->waiters_, detail::wait_sites::condition,
           [this](detail::wake_list&) {
             // Still under the cv's lock, the node about to be queued: from here on the guard
             // does not own the mutex (it is handed back in await_resume).

@@ -76,11 +76,12 @@ class event {
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-      return suspend(h, e_->lock_, e_->waiters_, [this](detail::wake_list&) {
-        // Relaxed: under the lock that set() holds while storing.
-        return e_->set_.load(std::memory_order_relaxed) ? detail::wait_state::granted
-                                                        : detail::wait_state::init;
-      });
+      return suspend(h, e_->lock_, e_->waiters_, detail::wait_sites::event,
+                     [this](detail::wake_list&) {
+                       // Relaxed: under the lock that set() holds while storing.
+                       return e_->set_.load(std::memory_order_relaxed) ? detail::wait_state::granted
+                                                                       : detail::wait_state::init;
+                     });
     }
     void await_resume() {
       if (finish() == detail::wait_state::cancelled) detail::throw_cancelled();

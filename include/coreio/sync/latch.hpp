@@ -79,11 +79,12 @@ class latch {
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-      return suspend(h, l_->lock_, l_->waiters_, [this](detail::wake_list&) {
-        // Relaxed: under the lock that count_down holds while storing.
-        return l_->count_.load(std::memory_order_relaxed) == 0 ? detail::wait_state::granted
-                                                               : detail::wait_state::init;
-      });
+      return suspend(
+          h, l_->lock_, l_->waiters_, detail::wait_sites::latch, [this](detail::wake_list&) {
+            // Relaxed: under the lock that count_down holds while storing.
+            return l_->count_.load(std::memory_order_relaxed) == 0 ? detail::wait_state::granted
+                                                                   : detail::wait_state::init;
+          });
     }
     void await_resume() {
       if (finish() == detail::wait_state::cancelled) detail::throw_cancelled();

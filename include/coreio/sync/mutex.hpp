@@ -100,7 +100,7 @@ class mutex {
   /// Awaitable giving a mutex_guard that owns the mutex. Throws cancelled_error if the task is
   /// cancelled while waiting (or before, if the mutex is held). Worker only.
   [[nodiscard]] auto lock() noexcept {
-    return detail::permit_awaiter<mutex, mutex_guard>(this, &core_);
+    return detail::permit_awaiter<mutex, mutex_guard>(this, &core_, detail::wait_sites::lock);
   }
 
   /// The mutex if free and nobody waits (owns_lock() true), else a guard that owns nothing. Any

@@ -338,7 +338,7 @@ class basic_queue {
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
       this->item = &x_;
-      return this->suspend(h, q_->lock_, q_->putters_,
+      return this->suspend(h, q_->lock_, q_->putters_, detail::wait_sites::queue_put,
                            [this](detail::wake_list& wake) { return q_->put_locked(x_, wake); });
     }
     void await_resume() {
@@ -369,9 +369,9 @@ class basic_queue {
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-      return this->suspend(h, q_->lock_, q_->getters_, [this](detail::wake_list& wake) {
-        return q_->get_locked(this->slot, wake);
-      });
+      return this->suspend(
+          h, q_->lock_, q_->getters_, detail::wait_sites::queue_get,
+          [this](detail::wake_list& wake) { return q_->get_locked(this->slot, wake); });
     }
     T await_resume() {
       switch (this->finish()) {
@@ -399,9 +399,10 @@ class basic_queue {
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-      return this->suspend(h, q_->lock_, q_->joiners_, [this](detail::wake_list&) {
-        return q_->unfinished_ == 0 ? detail::wait_state::granted : detail::wait_state::init;
-      });
+      return this->suspend(
+          h, q_->lock_, q_->joiners_, detail::wait_sites::queue_join, [this](detail::wake_list&) {
+            return q_->unfinished_ == 0 ? detail::wait_state::granted : detail::wait_state::init;
+          });
     }
     void await_resume() {
       if (this->finish() != detail::wait_state::granted) detail::throw_cancelled();

@@ -88,7 +88,8 @@ class semaphore {
   /// Awaitable: waits for a permit, gives a semaphore_permit. Throws cancelled_error if the task
   /// is cancelled while waiting (or before, when no permit is free). Worker only.
   [[nodiscard]] auto acquire() noexcept {
-    return detail::permit_awaiter<semaphore, semaphore_permit>(this, &core_);
+    return detail::permit_awaiter<semaphore, semaphore_permit>(this, &core_,
+                                                               detail::wait_sites::semaphore);
   }
   /// A permit if one is free and nobody waits, else an empty semaphore_permit. Any thread.
   semaphore_permit try_acquire() noexcept {
