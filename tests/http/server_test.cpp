@@ -259,15 +259,21 @@ coreio::task<void> graceful_stop() {
   auto w = coreio::wait_for(std::move(rd), 2s);
   const std::size_t n = co_await std::move(w);
   EXPECT_EQ(n, 0u);
-  // The listener closed when stop() cancelled the accept loop, before the idle connection's
-  // close was even seen here: a new connection is refused.
+  // stop() cancelled the accept loop, which closes the listener on the worker that owns it; that
+  // may finish just after the idle connection's close was seen here (another worker). Probe until
+  // a new connection is refused (an attempt that still reached the backlog is dropped and retried),
+  // within 2 s.
   bool refused = false;
-  try {
-    coreio::task<coreio::net::tcp_stream> c2 =
-        coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
-    coreio::net::tcp_stream s = co_await std::move(c2);
-  } catch (const std::exception&) {
-    refused = true;
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (!refused && std::chrono::steady_clock::now() < deadline) {
+    try {
+      coreio::task<coreio::net::tcp_stream> c2 =
+          coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+      coreio::net::tcp_stream s = co_await std::move(c2);
+    } catch (const std::exception&) {
+      refused = true;
+    }
+    if (!refused) co_await coreio::sleep_for(1ms);
   }
   EXPECT_TRUE(refused);
   release->set();
