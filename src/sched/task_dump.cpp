@@ -38,6 +38,7 @@
 #include "sched/registry.hpp"
 #include "sched/task_text.hpp"
 #include "trace/name_table.hpp"
+#include "util/json_string.hpp"
 
 namespace coreio::detail {
 
@@ -206,38 +207,6 @@ void describe_wait(task_row& r, std::int64_t now_ns) {
       break;
   }
   if (r.cancelled) r.wait_text += " (cancelling)";
-}
-
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 std::string to_json(const std::vector<task_row>& rows, std::int64_t now_ns) {

@@ -7,6 +7,7 @@
 // task's next poll_begin (on whichever thread) closes. Flow ends are written after every thread's slices,
 // so a flow whose end was dropped by the ring has no dangling "f".
 #include "trace/chrome_trace.hpp"
+#include "util/json_string.hpp"
 
 #include <algorithm>
 #include <cinttypes>
@@ -29,35 +30,6 @@ struct pending_flow {
   bool spawn = false;
   bool open = false;
 };
-
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
 
 class writer {
  public:
