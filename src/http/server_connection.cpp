@@ -39,7 +39,9 @@
 #include <coreio/spawn.hpp>
 #include <coreio/wait_for.hpp>
 
+#include "sched/histogram.hpp"
 #include "text.hpp"
+#include "trace/span.hpp"
 
 namespace coreio::http {
 
@@ -121,6 +123,7 @@ bool has_field(const fields& fs, std::string_view name) noexcept {
 }
 
 void append_status_line(std::string& out, int status, const detail::server_state& st) {
+  st.stats.response(status);
   out += "HTTP/1.1 ";
   out += std::to_string(status);
   out += ' ';
@@ -212,6 +215,7 @@ class server_connection {
                                                     .max_body = st_->opts.max_body}) {}
 
   task<void> run() {
+    span_ = coreio::detail::trace::current_trace_task();  // the connection task (trace/span.hpp)
     try {
       remote_ = s_.remote_endpoint().to_string();
     } catch (const std::exception&) {
@@ -437,6 +441,7 @@ class server_connection {
 
   // Writes data to the peer (TLS or plain).
   task<void> send(std::string_view data) {
+    st_->stats.add(server_counters::bytes_out, data.size());
     if (tls_) {
       auto w = tls_->write_all(std::as_bytes(std::span<const char>(data.data(), data.size())));
       co_await std::move(w);
@@ -468,6 +473,7 @@ class server_connection {
     if (out_.empty()) co_return;
     std::string data = std::move(out_);
     out_.clear();
+    coreio::detail::trace::span_scope writing("http.server.write", span_);
     co_await send(data);
   }
 
@@ -496,6 +502,7 @@ class server_connection {
     std::array<char, 16 * 1024> buf{};
     const std::size_t n = co_await receive(std::span<char>(buf), deadline);
     if (n == 0) co_return false;
+    st_->stats.add(server_counters::bytes_in, n);
     in_.append(buf.data(), n);
     co_return true;
   }
@@ -520,6 +527,7 @@ class server_connection {
       co_return false;
     }
     if (n == 0) co_return false;
+    st_->stats.add(server_counters::bytes_in, n);
     in_.append(buf.data(), n);
     co_return true;
   }
@@ -554,7 +562,8 @@ class server_connection {
   std::string peeked_;  // what watch_peer read while a handler ran
   std::string remote_;
   std::size_t served_ = 0;
-  bool linger_ = false;  // close with a lingering read (a request body left unread)
+  std::uint64_t span_ = 0;  // the tracer's id of this connection's spans (0: not tracing)
+  bool linger_ = false;     // close with a lingering read (a request body left unread)
 };
 
 task<void> server_connection::loop() {
@@ -563,6 +572,8 @@ task<void> server_connection::loop() {
     // ---- the head ----
     if (in_.empty() && !co_await idle_read(steady::now() + o.keepalive_timeout)) co_return;
     const auto head_deadline = steady::now() + o.header_timeout;
+    coreio::detail::trace::span_scope reading("http.server.read_head",
+                                              span_);  // tracer: HTTP phase
     while (true) {
       if (!in_.empty()) {
         const parse_result r = parser_.feed(std::span<const char>(in_.data(), in_.size()));
@@ -575,7 +586,10 @@ task<void> server_connection::loop() {
         throw reject{408};
       }
     }
+    reading.end();
     ++served_;
+    st_->stats.add(server_counters::requests);
+    const std::uint64_t started = coreio::detail::monotonic_ns();
     server_request_state rs;
     rs.conn = this;
     rs.head = parser_.head();
@@ -611,6 +625,7 @@ task<void> server_connection::loop() {
         res.set_header("Allow", allow);
       }
     } else {
+      coreio::detail::trace::span_scope handling("http.server.handler", span_);
       task<response> t = run_handler(*rt, rs);  // own statement: g++ 12 and temporaries
       res = co_await std::move(t);
     }
@@ -624,6 +639,7 @@ task<void> server_connection::loop() {
         } catch (const std::exception&) {
         }
       }
+      st_->stats.duration(coreio::detail::monotonic_ns() - started);
       if (rs.broken || rs.close_after) co_return;
     } else {
       if (rs.body_error != 0) throw reject{rs.body_error};
@@ -631,6 +647,7 @@ task<void> server_connection::loop() {
       const bool close = must_close(rs) || !rs.body_done;
       const bool gzip_ok = o.compress && accepts_gzip(rs.head.find("accept-encoding").value_or(""));
       append_response(out_, res, *st_, is_head, close, gzip_ok);
+      st_->stats.duration(coreio::detail::monotonic_ns() - started);
       if (close) {
         linger_ = !rs.body_done;  // a body left unread: let the response reach the client
         co_return;
@@ -742,6 +759,7 @@ task<void> server_connection::watch_peer(join_handle<response>& handler) {
     while (peeked_.size() < 64 * 1024) {
       const std::size_t n = co_await receive(std::span<char>(buf), steady::time_point::max());
       if (n == 0) break;
+      st_->stats.add(server_counters::bytes_in, n);
       peeked_.append(buf.data(), n);
     }
     if (peeked_.size() >= 64 * 1024) co_return;
@@ -758,7 +776,13 @@ namespace detail {
 
 task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s,
                           std::atomic<int>* phase) {
+  server_counters& counters = st->stats;  // lives while c holds st
+  counters.add(server_counters::accepted);
   server_connection c(std::move(st), std::move(s), phase);
+  struct closed_guard {  // after c: runs before c releases the state
+    server_counters& k;
+    ~closed_guard() { k.add(server_counters::closed); }
+  } closed{counters};
   task<void> t = c.run();
   co_await std::move(t);
 }

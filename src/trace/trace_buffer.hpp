@@ -43,8 +43,9 @@ enum class kind : std::uint8_t {
   unpark,       ///< it woke up
   timer_fire,   ///< task: the sleeper whose timer fired
   io_complete,  ///< task: the task whose socket operation completed
-  span_begin,   ///< task: the task; arg: the span's name (const char*, static), e.g. an HTTP phase
-  span_end,     ///< task, arg: as span_begin
+  span_begin,  ///< task: the span's id (span.hpp); arg: its name (const char*, static): HTTP phases
+  span_end,    ///< task, arg: as span_begin
+  stop,        ///< the worker's loop ended (shutdown): closes its last poll (tracer.hpp)
 };
 
 /// One record: 32 bytes.

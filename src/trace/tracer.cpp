@@ -1,6 +1,9 @@
 // trace/tracer.cpp — rings per worker, and the dump: raw clock → steady_clock ns, then JSON.
 #include "trace/tracer.hpp"
 
+#include "sched/worker.hpp"
+#include "trace/span.hpp"
+
 #include <cerrno>
 #include <fstream>
 #include <system_error>
@@ -13,6 +16,29 @@ tracer::tracer(std::size_t workers, std::size_t capacity)
   buffers_.reserve(workers);
   for (std::size_t i = 0; i < workers; ++i)
     buffers_.push_back(std::make_unique<trace_buffer>(capacity));
+}
+
+void record_span(kind k, const char* name, std::uint64_t id) noexcept {
+  worker* w = this_worker();
+  if (w == nullptr || w->trace() == nullptr) return;
+  w->trace()->record(
+      {.ts_ns = raw_now(), .what = k, .task = id, .arg = reinterpret_cast<std::uintptr_t>(name)});
+}
+
+std::uint64_t current_trace_task() noexcept {
+  worker* w = this_worker();
+  return w != nullptr && w->trace() != nullptr ? w->trace_task() : 0;
+}
+
+void time_untimed(std::vector<event>& events) {
+  // Backwards: each untimed event takes the time of the next timed one (untimed ones in a row
+  // cannot occur today, but would all close at that time).
+  std::uint64_t next = untimed;
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    if (it->ts_ns == untimed) it->ts_ns = next;
+    else next = it->ts_ns;
+  }
+  std::erase_if(events, [](const event& e) { return e.ts_ns == untimed; });
 }
 
 chrome_trace_counts tracer::write(std::ostream& out) const {
@@ -35,6 +61,7 @@ chrome_trace_counts tracer::write(std::ostream& out) const {
   threads.reserve(buffers_.size());
   for (std::size_t i = 0; i < buffers_.size(); ++i) {
     thread_events t{"worker " + std::to_string(i), static_cast<int>(i), buffers_[i]->snapshot()};
+    time_untimed(t.events);
     for (event& e : t.events) {
       const double d =
           static_cast<double>(static_cast<std::int64_t>(e.ts_ns - raw0_)) * ns_per_tick;

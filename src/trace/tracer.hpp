@@ -1,11 +1,16 @@
-// trace/tracer.hpp — the runtime's tracer: one event ring per worker, a clock cheap enough to read
-// twice per poll, and the dump as Chrome Trace Event JSON (chrome_trace.hpp).
+// trace/tracer.hpp — the runtime's tracer: one event ring per worker, one clock read per poll, and
+// the dump as Chrome Trace Event JSON (chrome_trace.hpp).
 //
 // On when runtime_options::trace_path is set or COREIO_TRACE names a file (runtime.cpp); then each
 // worker holds a pointer to its ring and records, on its own thread only (trace_buffer.hpp):
 //   poll_begin/poll_end around each resume, park/unpark, steal (victim, count), spawn and
 //   spawn_where (by the spawning task), wake (of a task, by the running task; or timer_fire /
 //   io_complete when the worker's timers or event loop made it ready).
+// A poll reads the clock once, at its start: its poll_end carries no time (ts_ns == untimed) and
+// the dump gives it the time of the worker's next event in its ring (the next poll_begin, a park,
+// a steal, a timer or IO wake, the stop at shutdown), so a poll's slice also covers the few instructions of queue
+// bookkeeping after it (and, every event_interval polls, the timer and event-loop check). A poll
+// with no later event in the ring (still running, or the worker's last) is left out.
 // Off, the hooks cost one predictable branch on a null pointer each; built with COREIO_TRACE=OFF
 // (CMake) they are compiled out (trace_compiled below).
 //
@@ -53,6 +58,13 @@ inline std::uint64_t raw_now() noexcept {
 #endif
 }
 
+/// The ts_ns of an event whose time is that of the next event in its ring (poll_end; above).
+inline constexpr std::uint64_t untimed = 0;
+
+/// Gives each untimed event of one ring's snapshot the time of the event after it, and drops
+/// the trailing ones, which have none.
+void time_untimed(std::vector<event>& events);
+
 /// Who a poll runs: the spawned task's id, name index and spawn place; for a gather child, id 0
 /// in reports and, as the tracer's id, its promise's address with the top bit set.
 struct task_identity {
@@ -74,6 +86,14 @@ inline task_identity identity_of(std::coroutine_handle<> h) noexcept {
     return {st->id, st->name, st->where.line(), st->where.file_name()};
   }
   return {reinterpret_cast<std::uintptr_t>(owner) | (std::uint64_t{1} << 63), 0, 0, nullptr};
+}
+
+/// The spawned_state of the spawned task that h's frame runs for (h itself or a coroutine it
+/// awaits), or nullptr for a gather child's. Same rules as identity_of.
+inline spawned_state* spawned_of(std::coroutine_handle<> h) noexcept {
+  promise_base& p = std::coroutine_handle<promise_base>::from_address(h.address()).promise();
+  const promise_base* owner = p.scope_ != nullptr ? scope_owner(p.scope_) : &p;
+  return owner->kind_ == completion_kind::spawned ? owner->spawned_ : nullptr;
 }
 
 /// The tracer's id of that task (identity_of(h).id).
