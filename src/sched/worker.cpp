@@ -125,11 +125,7 @@ void worker::execute_instrumented(std::coroutine_handle<> h) noexcept {
   if (trace_ != nullptr) {
     trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::poll_begin, .task = who.id});
   }
-  h.resume();
-  if (trace_ != nullptr) {
-    // No clock read: the poll ends where this worker's next event begins (tracer.hpp).
-    trace_->record({.ts_ns = trace::untimed, .what = trace::kind::poll_end, .task = who.id});
-  }
+  h.resume();  // no poll_end: the poll ends at this worker's next scheduler event (tracer.hpp)
   if (timed) {
     const std::uint64_t end = monotonic_ns();
     const std::uint64_t took = end > start ? end - start : 0;

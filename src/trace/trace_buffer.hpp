@@ -36,7 +36,7 @@ enum class kind : std::uint8_t {
   spawn = 1,    ///< task: the new task; arg: the spawning task; aux: the spawn line
   spawn_where,  ///< task: the new task; arg: the file name (const char*, static); aux: name index
   poll_begin,   ///< task: the task resumed
-  poll_end,     ///< task: the task; aux: 1 when it ended in this poll
+  poll_end,     ///< task: the task; not recorded: put back at the dump (tracer.hpp, close_polls)
   wake,         ///< task: the task made ready; arg: the task that woke it (0: IO, timer, thread)
   steal,        ///< arg: the victim worker; aux: how many tasks were taken
   park,         ///< the worker sleeps in its event loop

@@ -30,15 +30,27 @@ std::uint64_t current_trace_task() noexcept {
   return w != nullptr && w->trace() != nullptr ? w->trace_task() : 0;
 }
 
-void time_untimed(std::vector<event>& events) {
-  // Backwards: each untimed event takes the time of the next timed one (untimed ones in a row
-  // cannot occur today, but would all close at that time).
-  std::uint64_t next = untimed;
-  for (auto it = events.rbegin(); it != events.rend(); ++it) {
-    if (it->ts_ns == untimed) it->ts_ns = next;
-    else next = it->ts_ns;
+void close_polls(std::vector<event>& events) {
+  std::vector<event> out;
+  out.reserve(events.size() + events.size() / 2);
+  const event* open = nullptr;  // the poll in progress, in ring order (this thread's order)
+  for (const event& e : events) {
+    if (open != nullptr && ends_poll(e.what)) {
+      out.push_back({.ts_ns = e.ts_ns, .what = kind::poll_end, .task = open->task});
+      open = nullptr;
+    }
+    out.push_back(e);
+    if (e.what == kind::poll_begin) open = &e;
   }
-  std::erase_if(events, [](const event& e) { return e.ts_ns == untimed; });
+  if (open != nullptr) {  // no event after it yet: left out
+    for (auto it = out.rbegin(); it != out.rend(); ++it) {
+      if (it->what == kind::poll_begin) {
+        out.erase(std::next(it).base());
+        break;
+      }
+    }
+  }
+  events = std::move(out);
 }
 
 chrome_trace_counts tracer::write(std::ostream& out) const {
@@ -61,7 +73,7 @@ chrome_trace_counts tracer::write(std::ostream& out) const {
   threads.reserve(buffers_.size());
   for (std::size_t i = 0; i < buffers_.size(); ++i) {
     thread_events t{"worker " + std::to_string(i), static_cast<int>(i), buffers_[i]->snapshot()};
-    time_untimed(t.events);
+    close_polls(t.events);
     for (event& e : t.events) {
       const double d =
           static_cast<double>(static_cast<std::int64_t>(e.ts_ns - raw0_)) * ns_per_tick;

@@ -1,16 +1,19 @@
-// trace/tracer.hpp — the runtime's tracer: one event ring per worker, one clock read per poll, and
-// the dump as Chrome Trace Event JSON (chrome_trace.hpp).
+// trace/tracer.hpp — the runtime's tracer: one event ring per worker, one event and one clock read
+// per poll, and the dump as Chrome Trace Event JSON (chrome_trace.hpp).
 //
 // On when runtime_options::trace_path is set or COREIO_TRACE names a file (runtime.cpp); then each
 // worker holds a pointer to its ring and records, on its own thread only (trace_buffer.hpp):
-//   poll_begin/poll_end around each resume, park/unpark, steal (victim, count), spawn and
+//   poll_begin before each resume (its end: below), park/unpark, steal (victim, count), spawn and
 //   spawn_where (by the spawning task), wake (of a task, by the running task; or timer_fire /
 //   io_complete when the worker's timers or event loop made it ready).
-// A poll reads the clock once, at its start: its poll_end carries no time (ts_ns == untimed) and
-// the dump gives it the time of the worker's next event in its ring (the next poll_begin, a park,
-// a steal, a timer or IO wake, the stop at shutdown), so a poll's slice also covers the few instructions of queue
-// bookkeeping after it (and, every event_interval polls, the timer and event-loop check). A poll
-// with no later event in the ring (still running, or the worker's last) is left out.
+// A poll records one event, poll_begin, with one clock read: it ends where the worker's next
+// scheduler event in its ring begins (the next poll_begin, a park or unpark, a steal, a timer or IO
+// wake from the worker's own checks, the stop at shutdown; ends_poll below). Events recorded during
+// a poll (spawn, spawn_where, wake by the running task, span_begin/span_end) do not end it. The dump
+// puts the poll_end back (close_polls), so a poll's slice also covers the few instructions of queue
+// bookkeeping after it (and, every event_interval polls, the timer and event-loop check when they
+// find nothing). A poll with no later scheduler event in the ring (still running, or the worker's
+// last before the dump) is left out.
 // Off, the hooks cost one predictable branch on a null pointer each; built with COREIO_TRACE=OFF
 // (CMake) they are compiled out (trace_compiled below).
 //
@@ -58,12 +61,15 @@ inline std::uint64_t raw_now() noexcept {
 #endif
 }
 
-/// The ts_ns of an event whose time is that of the next event in its ring (poll_end; above).
-inline constexpr std::uint64_t untimed = 0;
+/// True for the events that a worker records only between polls: each ends the poll before it.
+constexpr bool ends_poll(kind k) noexcept {
+  return k == kind::poll_begin || k == kind::park || k == kind::unpark || k == kind::steal ||
+         k == kind::timer_fire || k == kind::io_complete || k == kind::stop;
+}
 
-/// Gives each untimed event of one ring's snapshot the time of the event after it, and drops
-/// the trailing ones, which have none.
-void time_untimed(std::vector<event>& events);
+/// Inserts into one ring's snapshot the poll_end of each poll, at the time of the event that ends
+/// it (ends_poll); drops a trailing poll_begin, which has none.
+void close_polls(std::vector<event>& events);
 
 /// Who a poll runs: the spawned task's id, name index and spawn place; for a gather child, id 0
 /// in reports and, as the tracer's id, its promise's address with the top bit set.
