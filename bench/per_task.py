@@ -17,11 +17,11 @@ Skips the callgrind part, saying so, when valgrind is not installed. Python 3 st
 
 import argparse
 import json
-import re
 import shutil
 import statistics
-import subprocess
 import sys
+
+import measure  # bench/measure.py, beside this script
 
 
 def fib_tasks(n):
@@ -47,22 +47,12 @@ WORKLOADS = [
 
 
 def run_peer(peer, threads, workload, arg):
-    out = subprocess.run([peer, "--threads", str(threads), workload, str(arg)],
-                         check=True, capture_output=True, text=True).stdout
-    fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
-    if fields.get("checksum") is None:
-        raise RuntimeError(f"no result line from {peer}: {out!r}")
+    fields = measure.result_fields([peer, "--threads", str(threads), workload, str(arg)])
     return float(fields["rate"]), float(fields["thread_ns_per_op"])
 
 
 def instructions(peer, workload, arg):
-    res = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", peer,
-                          "--threads", "1", workload, str(arg)],
-                         check=True, capture_output=True, text=True)
-    m = re.search(r"Collected\s*:\s*(\d+)", res.stderr)
-    if not m:
-        raise RuntimeError("callgrind printed no instruction count")
-    return int(m.group(1))
+    return measure.instructions([peer, "--threads", "1", workload, str(arg)])
 
 
 def main():

@@ -18,12 +18,12 @@ Python 3 standard library only; skips the callgrind part, saying so, without val
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
+
+import measure  # bench/measure.py, beside this script
 
 WORKLOADS = [("skynet", ["skynet", "1000000"]), ("echo", ["echo", "20", "2000"])]
 VARIANTS = ["compiled out", "off", "on"]
@@ -51,9 +51,8 @@ def environment(variant, trace_file):
 
 
 def run_once(bench_dir, variant, args, trace_file, threads=2):
-    out = subprocess.run([command(bench_dir, variant), "--threads", str(threads), *args], check=True,
-                         capture_output=True, text=True, env=environment(variant, trace_file)).stdout
-    fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+    fields = measure.result_fields([command(bench_dir, variant), "--threads", str(threads), *args],
+                                   environment(variant, trace_file))
     if fields.get("tracing") != ("1" if variant == "on" else "0"):
         raise RuntimeError(f"{variant}: the program reports tracing={fields.get('tracing')}")
     return float(fields["rate"]), float(fields["thread_ns_per_op"])
@@ -61,14 +60,8 @@ def run_once(bench_dir, variant, args, trace_file, threads=2):
 
 def instructions(bench_dir, variant, leaves, trace_file):
     # The program stops the count before its shutdown, which writes the trace file.
-    res = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                          command(bench_dir, variant), "--threads", "1", "skynet", str(leaves)],
-                         check=True, capture_output=True, text=True,
-                         env=environment(variant, trace_file))
-    m = re.search(r"Collected\s*:\s*(\d+)", res.stderr)
-    if not m:
-        raise RuntimeError("callgrind printed no instruction count")
-    return int(m.group(1))
+    return measure.instructions([command(bench_dir, variant), "--threads", "1", "skynet",
+                                 str(leaves)], environment(variant, trace_file))
 
 
 def main():

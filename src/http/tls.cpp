@@ -29,6 +29,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "http/openssl_redirect.hpp"  // after OpenSSL's headers: calls go through the loaded table
+
 #include <coreio/sync/mutex.hpp>
 
 #include <algorithm>

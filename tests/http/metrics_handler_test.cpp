@@ -13,23 +13,16 @@
 #include <coreio/metrics_text.hpp>
 
 #include "support/server_support.hpp"
+#include "support/shell.hpp"
 
 namespace coreio_http_test {
 namespace {
 
 std::string promtool_check(const std::string& text) {
-  const std::string path = ::testing::TempDir() + "coreio_metrics_handler_test.prom";
-  {
-    std::ofstream f(path);
-    f << text;
-  }
-  std::FILE* p = ::popen(("promtool check metrics < " + path + " 2>&1; echo rc=$?").c_str(), "r");
-  std::string out;
-  char buf[256];
-  while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  if (p != nullptr) ::pclose(p);
+  const std::string path = coreio_test::write_temp_file("coreio_metrics_handler_test", text);
+  const coreio_test::shell_result r = coreio_test::run_shell("promtool check metrics < " + path);
   std::remove(path.c_str());
-  return out;
+  return r.output + "rc=" + std::to_string(r.status) + "\n";
 }
 
 coreio::task<void> metrics_route() {

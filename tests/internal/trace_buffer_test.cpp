@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/shell.hpp"
 #include "support/test_support.hpp"
 #include "trace/chrome_trace.hpp"
 #include "trace/name_table.hpp"
@@ -115,21 +116,14 @@ TEST(NameTableTest, SameTextSameIndexAndZeroForNone) {
 
 // Runs python3's json module on the text: the document parses, and its events by phase.
 std::string python_summary(const std::string& json) {
-  const std::string path = ::testing::TempDir() + "coreio_trace_buffer_test.json";
-  {
-    std::ofstream f(path);
-    f << json;
-  }
-  const std::string cmd =
-      "python3 -c 'import json,sys,collections; d=json.load(open(sys.argv[1])); "
-      "c=collections.Counter(e[\"ph\"] for e in d[\"traceEvents\"]); "
-      "print(\" \".join(k+\"=\"+str(c[k]) for k in sorted(c)))' " +
-      path + " 2>&1";
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[256];
-  while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  if (p != nullptr) ::pclose(p);
+  const std::string path = coreio_test::write_temp_file("coreio_trace_buffer_test", json);
+  const std::string out =
+      coreio_test::run_shell(
+          "python3 -c 'import json,sys,collections; d=json.load(open(sys.argv[1])); "
+          "c=collections.Counter(e[\"ph\"] for e in d[\"traceEvents\"]); "
+          "print(\" \".join(k+\"=\"+str(c[k]) for k in sorted(c)))' " +
+          path)
+          .output;
   std::remove(path.c_str());
   return out;
 }

@@ -74,6 +74,28 @@ class CoreioTraceTest(unittest.TestCase):
         self.assertIn("fetch (task 1)", tips)
         self.assertIn("spawned at scraper.cpp:12", tips)
 
+    def test_a_long_trace_sums_narrow_polls_per_pixel_column(self):
+        # 20,000 polls of 2 µs every 5 µs on one worker, and one 10 ms poll: the long one keeps its
+        # own bar; the short ones are summed into at most one bar per pixel column, whose tooltips
+        # count every one of them.
+        events = [TRACE["traceEvents"][1]]
+        for k in range(20000):
+            events.append({"ph": "X", "cat": "poll", "name": "tick", "pid": 1, "tid": 0,
+                           "ts": 5.0 * k, "dur": 2.0, "args": {"task": 7}})
+        events.append({"ph": "X", "cat": "poll", "name": "slow", "pid": 1, "tid": 0,
+                       "ts": 100000.0, "dur": 10000.0, "args": {"task": 8}})
+        with open(self.trace, "w", encoding="utf-8") as f:
+            json.dump({"traceEvents": events}, f)
+        path = os.path.join(self.dir.name, "long.svg")
+        self.run_tool("--svg", path)
+        root = ET.parse(path).getroot()
+        ns = "{http://www.w3.org/2000/svg}"
+        tips = [r.find(ns + "title").text for r in root.iter(ns + "rect")
+                if r.find(ns + "title") is not None]
+        self.assertLess(len(tips), 1400)
+        self.assertEqual(sum(1 for t in tips if t.startswith("slow (task 8)")), 1)
+        self.assertEqual(sum(int(t.split()[0]) for t in tips if " polls, " in t), 20000)
+
     def test_unreadable_input_is_a_clear_error(self):
         bad = os.path.join(self.dir.name, "bad.json")
         with open(bad, "w", encoding="utf-8") as f:

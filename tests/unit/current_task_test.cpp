@@ -20,6 +20,7 @@
 #include <coreio/task_group.hpp>
 #include <coreio/time.hpp>
 
+#include "support/log_capture.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -103,33 +104,13 @@ TEST(CurrentTaskTest, CancelFromInsideCancelsTheCallerAtItsNextSuspension) {
   EXPECT_THROW(h.get(), coreio::cancelled_error);
 }
 
-// Captures reports; restores stderr at the end of the test.
-class LogCapture {
- public:
-  LogCapture() {
-    coreio::set_log_sink([this](coreio::log_level lvl, std::string_view text) {
-      std::lock_guard lock(mu_);
-      lines_.push_back(std::string(coreio::to_string(lvl)) + ": " + std::string(text));
-    });
-  }
-  ~LogCapture() { coreio::set_log_sink(nullptr); }
-  std::vector<std::string> lines() const {
-    std::lock_guard lock(mu_);
-    return lines_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
-
 coreio::task<void> fail_with(std::string what) {
   co_await coreio::yield_now();
   throw std::runtime_error(what);
 }
 
 TEST(NeverRetrievedTest, ADetachedFailingTaskIsReportedWithItsNameAndPlace) {
-  LogCapture cap;
+  coreio_test::log_capture cap;
   {
     coreio::runtime rt{{.workers = 2}};
     const unsigned line = __LINE__ + 1;
@@ -148,7 +129,7 @@ TEST(NeverRetrievedTest, ADetachedFailingTaskIsReportedWithItsNameAndPlace) {
 }
 
 TEST(NeverRetrievedTest, AHandleDroppedAfterTheFailureReportsIt) {
-  LogCapture cap;
+  coreio_test::log_capture cap;
   coreio::runtime rt{{.workers = 2}};
   {
     auto h = rt.spawn(fail_with("late"));
@@ -160,7 +141,7 @@ TEST(NeverRetrievedTest, AHandleDroppedAfterTheFailureReportsIt) {
 }
 
 TEST(NeverRetrievedTest, RetrievedCancelledOrGroupHandledFailuresAreNotReported) {
-  LogCapture cap;
+  coreio_test::log_capture cap;
   {
     coreio::runtime rt{{.workers = 2}};
     auto h = rt.spawn(fail_with("taken"));

@@ -16,36 +16,12 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/log_capture.hpp"
 #include "support/test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-
-class LogCapture {
- public:
-  LogCapture() {
-    coreio::set_log_sink([this](coreio::log_level lvl, std::string_view text) {
-      std::lock_guard lock(mu_);
-      lines_.push_back(std::string(coreio::to_string(lvl)) + ": " + std::string(text));
-    });
-  }
-  ~LogCapture() { coreio::set_log_sink(nullptr); }
-  std::vector<std::string> lines() const {
-    std::lock_guard lock(mu_);
-    return lines_;
-  }
-  std::vector<std::string> containing(const std::string& s) const {
-    std::vector<std::string> out;
-    for (const auto& l : lines())
-      if (l.find(s) != std::string::npos) out.push_back(l);
-    return out;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 // Blocks its worker (a blocking call inside a task: the fault debug mode is there to find).
 coreio::task<int> block_for(std::chrono::milliseconds d) {
@@ -60,7 +36,7 @@ coreio::task<int> block_until(std::binary_semaphore& release) {
 }
 
 TEST(DebugModeTest, ABlockingTaskIsNamedByTheWatchdogAndTheSlowPollWarning) {
-  LogCapture cap;
+  coreio_test::log_capture cap;
   coreio::runtime rt{{.workers = 2, .debug = true, .slow_callback_duration = 50ms}};
   std::binary_semaphore release{0};
   const unsigned line = __LINE__ + 1;
@@ -84,7 +60,7 @@ TEST(DebugModeTest, ABlockingTaskIsNamedByTheWatchdogAndTheSlowPollWarning) {
 }
 
 TEST(DebugModeTest, TasksPendingAtShutdownAreListed) {
-  LogCapture cap;
+  coreio_test::log_capture cap;
   unsigned line = 0;
   {
     coreio::runtime rt{{.workers = 1, .debug = true}};
@@ -101,7 +77,7 @@ TEST(DebugModeTest, TasksPendingAtShutdownAreListed) {
 
 TEST(DebugModeTest, OffItSaysNothing) {
   if (std::getenv("COREIO_DEBUG") != nullptr) GTEST_SKIP() << "COREIO_DEBUG is set";
-  LogCapture cap;
+  coreio_test::log_capture cap;
   {
     coreio::runtime rt{{.workers = 1, .slow_callback_duration = 10ms}};
     EXPECT_EQ(rt.block_on(block_for(60ms)), 7);
@@ -111,7 +87,7 @@ TEST(DebugModeTest, OffItSaysNothing) {
 }
 
 TEST(DebugModeTest, TheEnvironmentTurnsItOn) {
-  LogCapture cap;
+  coreio_test::log_capture cap;
   ::setenv("COREIO_DEBUG", "1", 1);
   {
     coreio::runtime rt{{.workers = 1, .slow_callback_duration = 20ms}};

@@ -18,6 +18,7 @@
 #include <coreio/gather.hpp>
 #include <coreio/runtime.hpp>
 #include <coreio/spawn.hpp>
+#include "support/shell.hpp"
 
 namespace {
 
@@ -99,23 +100,13 @@ TEST(MetricsTextTest, OfARuntimeIsItsSnapshotRendered) {
 
 // promtool check metrics lints names, units and types and exits non-zero on any problem.
 void expect_promtool_accepts(const std::string& text) {
-  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+  if (coreio_test::run_shell("command -v promtool").status != 0) {
     FAIL() << "promtool not found: tools/dev setup installs Debian's prometheus package";
   }
-  const std::string path = ::testing::TempDir() + "coreio_metrics_text_test.prom";
-  {
-    std::ofstream f(path);
-    f << text;
-  }
-  const std::string cmd = "promtool check metrics < " + path + " 2>&1";
-  std::FILE* pipe = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buf[256];
-  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
-  const int status = ::pclose(pipe);
-  EXPECT_EQ(status, 0) << out;
-  EXPECT_EQ(out, "") << out;
+  const std::string path = coreio_test::write_temp_file("coreio_metrics_text_test", text);
+  const coreio_test::shell_result r = coreio_test::run_shell("promtool check metrics < " + path);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "") << r.output;
   std::remove(path.c_str());
 }
 

@@ -20,6 +20,7 @@
 #include <coreio/spawn.hpp>
 #include <coreio/time.hpp>
 
+#include "support/shell.hpp"
 #include "support/test_support.hpp"
 
 #ifndef COREIO_SOURCE_DIR
@@ -30,14 +31,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string run(const std::string& cmd) {
-  std::FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  if (p != nullptr) ::pclose(p);
-  return out;
-}
+std::string run(const std::string& cmd) { return coreio_test::run_shell(cmd).output; }
 
 // "key=count" lines from the trace: ph:cat pairs, names of poll slices, thread names.
 std::map<std::string, long> census(const std::string& path) {

@@ -2,10 +2,6 @@
 // basic routes, raw loopback clients, and curl run on the blocking pool.
 #pragma once
 
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -19,6 +15,7 @@
 #include <coreio/to_thread.hpp>
 
 #include "support/client_support.hpp"
+#include "support/shell.hpp"
 
 namespace coreio_http_test {
 
@@ -101,32 +98,9 @@ inline std::size_t count(const std::string& s, const std::string& what) {
   return n;
 }
 
-// curl as a real client, run on the blocking pool while the server serves. posix_spawn, not
-// popen: a fork() of this multi-threaded process (mimalloc's fork handlers) has hung its workers'
-// exit; posix_spawn runs no fork handlers.
+// curl as a real client (support/shell.hpp runs it without a fork of this process).
 inline std::string run_curl(const std::string& args) {
-  char path[] = "/tmp/coreio_server_curl_XXXXXX";
-  const int fd = mkstemp(path);
-  if (fd < 0) return "mkstemp failed";
-  close(fd);
-  const std::string cmd = "curl -sS --max-time 10 " + args + " > " + path + " 2>&1";
-  const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
-  pid_t pid = 0;
-  if (posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char* const*>(argv), environ) !=
-      0) {
-    return "posix_spawn failed";
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  std::string out;
-  if (FILE* f = std::fopen(path, "rb")) {
-    std::array<char, 4096> buf{};
-    std::size_t n = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
-    std::fclose(f);
-  }
-  std::remove(path);
-  return out;
+  return coreio_test::run_shell("curl -sS --max-time 10 " + args).output;
 }
 
 // Runs curl with `args` on the blocking pool. The task is built in its own statement: g++ 12
