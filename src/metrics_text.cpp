@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include <coreio/runtime.hpp>
 
@@ -17,7 +18,7 @@ namespace coreio {
 
 namespace {
 
-enum class kind { counter, gauge };
+enum class kind { counter, gauge, histogram };
 
 struct runtime_family {
   const char* name;
@@ -89,7 +90,58 @@ void head(std::string& out, const char* name, kind type, const char* help) {
   out += help;
   out += "\n# TYPE ";
   out += name;
-  out += type == kind::counter ? " counter\n" : " gauge\n";
+  out += type == kind::counter ? " counter\n" : type == kind::gauge ? " gauge\n" : " histogram\n";
+}
+
+struct histogram_family {
+  const char* name;
+  const char* help;
+  duration_histogram worker_metrics::* field;
+};
+
+constexpr histogram_family histogram_families[] = {
+    {"coreio_worker_poll_time_seconds", "How long each poll ran.", &worker_metrics::poll_time},
+    {"coreio_worker_wake_to_poll_seconds",
+     "Delay from a task's wake or spawn on the worker to the start of its poll.",
+     &worker_metrics::wake_to_poll},
+};
+
+struct name_family {
+  const char* name;
+  kind type;
+  const char* help;
+  std::uint64_t task_name_metrics::* field;
+  double scale;
+};
+
+constexpr name_family name_families[] = {
+    {"coreio_task_name_spawned_total", kind::counter, "Tasks spawned with this name.",
+     &task_name_metrics::spawned, 1},
+    {"coreio_task_name_completed_total", kind::counter, "Tasks with this name that have ended.",
+     &task_name_metrics::completed, 1},
+    {"coreio_task_name_failed_total", kind::counter,
+     "Tasks with this name that ended by an exception other than cancellation.",
+     &task_name_metrics::failed, 1},
+    {"coreio_task_name_alive", kind::gauge, "Tasks with this name not yet ended.",
+     &task_name_metrics::alive, 1},
+    {"coreio_task_name_busy_seconds_total", kind::counter,
+     "Time spent polling tasks with this name.", &task_name_metrics::busy_ns, 1e-9},
+};
+
+/// A label value: backslash, double quote and newline escaped (the text format's rules).
+void label_value(std::string& out, std::string_view v) {
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+}
+
+void seconds(std::string& out, double s) {
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "%.9g", s);
+  out.append(buf, static_cast<std::size_t>(n));
 }
 
 void value(std::string& out, std::uint64_t v, double scale) {
@@ -122,6 +174,54 @@ std::string metrics_text(const runtime_metrics& m) {
       out += std::to_string(w);
       out += "\"} ";
       value(out, m.workers[w].*f.field, f.scale);
+    }
+  }
+  // Histograms: only once something was recorded (metrics_histograms on), each bucket cumulative.
+  for (const auto& f : histogram_families) {
+    bool any = false;
+    for (const auto& wm : m.workers) any = any || (wm.*f.field).count != 0;
+    if (!any) continue;
+    head(out, f.name, kind::histogram, f.help);
+    for (std::size_t w = 0; w < m.workers.size(); ++w) {
+      const duration_histogram& h = m.workers[w].*f.field;
+      const std::string worker = "{worker=\"" + std::to_string(w) + "\"";
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < duration_histogram::buckets; ++i) {
+        cumulative += h.counts[i];
+        out += f.name;
+        out += "_bucket";
+        out += worker;
+        out += ",le=\"";
+        if (i + 1 < duration_histogram::buckets) {
+          seconds(out, static_cast<double>(duration_histogram::upper_ns(i)) * 1e-9);
+        } else {
+          out += "+Inf";
+        }
+        out += "\"} ";
+        value(out, cumulative, 1);
+      }
+      out += f.name;
+      out += "_sum";
+      out += worker;
+      out += "} ";
+      value(out, h.sum_ns, 1e-9);
+      out += f.name;
+      out += "_count";
+      out += worker;
+      out += "} ";
+      value(out, cumulative, 1);
+    }
+  }
+  if (!m.task_names.empty()) {
+    for (const auto& f : name_families) {
+      head(out, f.name, f.type, f.help);
+      for (const auto& t : m.task_names) {
+        out += f.name;
+        out += "{name=\"";
+        label_value(out, t.name);
+        out += "\"} ";
+        value(out, t.*f.field, f.scale);
+      }
     }
   }
   return out;

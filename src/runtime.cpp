@@ -14,6 +14,8 @@
 
 #include "sched/context.hpp"
 #include "sched/task_dump.hpp"
+#include "sched/task_text.hpp"
+#include "trace/span.hpp"
 
 namespace coreio::detail {
 
@@ -57,14 +59,21 @@ runtime_impl::runtime_impl(const runtime_options& options)
   }
   const char* debug_env = std::getenv("COREIO_DEBUG");
   debug_ = options.debug || (debug_env != nullptr && std::string_view(debug_env) == "1");
+  const char* metrics_env = std::getenv("COREIO_METRICS");
+  if (options.metrics_histograms ||
+      (metrics_env != nullptr && std::string_view(metrics_env) == "1")) {
+    name_stats_ = std::make_unique<name_stats>();
+  }
   if (trace::trace_compiled && !trace_path_.empty()) {
     tracer_ = std::make_unique<trace::tracer>(n, std::max<std::size_t>(options.trace_events, 2));
+    trace::tracing_runtimes.fetch_add(1, std::memory_order_relaxed);  // a hint (span.hpp)
   }
   workers_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(*this, i, options));
     if (tracer_) workers_[i]->attach_trace(&tracer_->buffer(i));
     if (debug_) workers_[i]->enable_debug(options.slow_callback_duration);
+    if (name_stats_) workers_[i]->enable_histograms(name_stats_.get());
   }
   threads_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) {
@@ -149,6 +158,7 @@ runtime_impl::~runtime_impl() {
   for (auto& w : workers_) w->run_leftovers();
   // The trace, now that no worker records any more.
   if (tracer_) {
+    trace::tracing_runtimes.fetch_sub(1, std::memory_order_relaxed);  // a hint (span.hpp)
     try {
       tracer_->write_file(trace_path_);
     } catch (const std::exception& e) {
@@ -206,6 +216,7 @@ runtime_metrics runtime_impl::metrics() const {
   m.blocking_idle_threads = b.idle_threads;
   m.blocking_queue_depth = b.queued;
   m.blocking_jobs_completed = b.completed;
+  if (name_stats_) m.task_names = name_stats_->snapshot();
   return m;
 }
 

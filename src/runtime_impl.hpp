@@ -91,6 +91,8 @@ class runtime_impl {
   void report_pending(const char* what, std::size_t max) const;
   /// The tracer, or nullptr when tracing is off.
   const trace::tracer* tracer() const noexcept { return tracer_.get(); }
+  /// The per-name task counters, or nullptr when metrics_histograms is off. Any thread.
+  name_stats* task_name_stats() const noexcept { return name_stats_.get(); }
 
   /// Queues h on the global queue and wakes a parked worker if none is searching. Any thread.
   void push_global(std::coroutine_handle<> h);
@@ -137,6 +139,9 @@ class runtime_impl {
   // before the workers, which keep a pointer to their ring; written after they are joined.
   std::unique_ptr<trace::tracer> tracer_;
   std::string trace_path_;
+  // metrics_histograms (COREIO_METRICS=1): per-name counters, made before the workers, which keep
+  // a pointer to it (sched/name_stats.hpp).
+  std::unique_ptr<name_stats> name_stats_;
   // Debug mode (runtime_options::debug, COREIO_DEBUG=1): the watchdog (started after the workers,
   // stopped before they are joined) and the pending-task report at shutdown.
   bool debug_ = false;

@@ -76,6 +76,12 @@ struct runtime_options {
   /// inside one poll that long (a watchdog thread finds the blocked worker while it is blocked),
   /// and, at shutdown, for every task still pending. Also on when COREIO_DEBUG=1.
   bool debug = false;
+  /// Detailed metrics (README, "Profiling"): per worker, histograms of poll time and of the delay
+  /// from a task's wake (or spawn) to its poll; per task name, tasks spawned, completed, failed,
+  /// alive and their busy time (runtime_metrics, metrics_text). Costs two steady_clock reads per
+  /// poll and one per wake. Also on when COREIO_METRICS=1. Needs the tracer's hooks compiled in
+  /// (CMake's COREIO_TRACE, on by default).
+  bool metrics_histograms = false;
   /// Debug mode's threshold (asyncio's slow_callback_duration, 100 ms there too). > 0.
   std::chrono::milliseconds slow_callback_duration{100};
 };

@@ -38,6 +38,7 @@
 #include "http/cookie_jar.hpp"
 #include "http/deadline.hpp"
 #include "http/pool.hpp"
+#include "http/stats.hpp"
 #include "http/tls.hpp"
 
 namespace coreio::http::detail {
@@ -130,6 +131,8 @@ struct client_core {
              std::string_view error = {}) const noexcept;
 
   coreio::event drained;
+  /// client::stats(). Any thread.
+  client_stats snapshot() const noexcept;
 
  private:
   std::mutex tls_m_;
@@ -143,6 +146,8 @@ struct client_core {
   // and without it by closing() (a hint: a response's connection is not pooled once closing).
   // Release store, acquire load: nothing else is published through it.
   std::atomic<bool> closing_{false};
+  // Last: unregistered first, while the rest is intact (http::metrics_text(), stats.hpp).
+  stats_registration registration_{std::function<client_stats()>([this] { return snapshot(); })};
 };
 
 }  // namespace coreio::http::detail

@@ -3,13 +3,14 @@
 
 #include <string>
 
+#include <coreio/http/stats.hpp>
 #include <coreio/metrics_text.hpp>
 
 namespace coreio::http {
 
 handler metrics_handler() {
   return [](request&) -> task<response> {
-    response r{200, coreio::metrics_text()};
+    response r{200, coreio::metrics_text() + http::metrics_text()};
     r.set_header("Content-Type", std::string(coreio::metrics_content_type));
     co_return r;
   };

@@ -143,6 +143,8 @@ server::server(const server_options& options) : s_(std::make_shared<detail::serv
 
 server::~server() { stop(); }
 
+server_stats server::stats() const noexcept { return s_->stats.snapshot(); }
+
 void server::route(std::string_view method, std::string_view pattern, handler h,
                    route_options options) {
   if (method.empty()) throw usage_error("http::server::route: empty method");

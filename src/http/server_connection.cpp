@@ -41,7 +41,9 @@
 #include <coreio/wait_for.hpp>
 
 #include "net/read_buffer.hpp"
+#include "sched/histogram.hpp"
 #include "text.hpp"
+#include "trace/span.hpp"
 
 namespace coreio::http {
 
@@ -118,6 +120,7 @@ bool has_field(const fields& fs, std::string_view name) noexcept {
 // The status line, Server and Date: one append of a per-thread copy, rebuilt when the second, the
 // status or the server name changes (a run of responses shares all three).
 void append_status_line(std::string& out, int status, const detail::server_state& st) {
+  st.stats.response(status);
   struct cached {
     std::time_t sec = 0;
     int status = 0;
@@ -232,6 +235,7 @@ class server_connection {
                                                     .max_body = st_->opts.max_body}) {}
 
   task<void> run() {
+    span_ = coreio::detail::trace::current_trace_task();  // the connection task (trace/span.hpp)
     try {
       remote_ = s_.remote_endpoint().to_string();
     } catch (const std::exception&) {
@@ -457,6 +461,7 @@ class server_connection {
 
   // Writes data to the peer (TLS or plain).
   task<void> send(std::string_view data) {
+    st_->stats.add(server_counters::bytes_out, data.size());
     if (tls_) {
       auto w = tls_->write_all(std::as_bytes(std::span<const char>(data.data(), data.size())));
       co_await std::move(w);
@@ -488,10 +493,12 @@ class server_connection {
   // drops what it did not send (the connection closes).
   task<void> flush() {
     if (out_.empty()) co_return;
+    coreio::detail::trace::span_scope writing("http.server.write", span_);
     try {
       if (tls_) {
         co_await send(out_);
       } else {
+        st_->stats.add(server_counters::bytes_out, out_.size());
         co_await s_.write_all(out_);  // no frame for send()
       }
     } catch (...) {
@@ -543,6 +550,7 @@ class server_connection {
       n = co_await std::move(w);
     }
     if (n == 0) co_return false;
+    st_->stats.add(server_counters::bytes_in, n);
     in_.commit(n);
     co_return true;
   }
@@ -595,7 +603,8 @@ class server_connection {
   std::string peeked_;  // what watch_peer read while a handler ran
   std::string remote_;
   std::size_t served_ = 0;
-  bool linger_ = false;  // close with a lingering read (a request body left unread)
+  std::uint64_t span_ = 0;  // the tracer's id of this connection's spans (0: not tracing)
+  bool linger_ = false;     // close with a lingering read (a request body left unread)
 };
 
 task<void> server_connection::loop() {
@@ -628,9 +637,12 @@ task<void> server_connection::loop() {
         co_return;
       }
       if (n == 0) co_return;
+      st_->stats.add(server_counters::bytes_in, n);
       in_.commit(n);
     }
     const auto head_deadline = steady::now() + o.header_timeout;
+    coreio::detail::trace::span_scope reading("http.server.read_head",
+                                              span_);  // tracer: HTTP phase
     while (true) {
       if (!in_.empty()) {
         const parse_result r = parser_.feed(input());
@@ -643,7 +655,10 @@ task<void> server_connection::loop() {
         throw reject{408};
       }
     }
+    reading.end();
     ++served_;
+    st_->stats.add(server_counters::requests);
+    const std::uint64_t started = coreio::detail::monotonic_ns();
     server_request_state rs;
     rs.conn = this;
     rs.head = &parser_.head();
@@ -681,9 +696,11 @@ task<void> server_connection::loop() {
         res->set_header("Allow", allow);
       }
     } else if (!o.handler_cancellation || !rs.body_done) {
+      coreio::detail::trace::span_scope handling("http.server.handler", span_);
       task<response> t = call_handler(*rt, rs);  // own statement: g++ 12 and temporaries
       res.emplace(co_await std::move(t));
     } else {
+      coreio::detail::trace::span_scope handling("http.server.handler", span_);
       task<response> t = run_handler(*rt, rs);
       res.emplace(co_await std::move(t));
     }
@@ -697,6 +714,7 @@ task<void> server_connection::loop() {
         } catch (const std::exception&) {
         }
       }
+      st_->stats.duration(coreio::detail::monotonic_ns() - started);
       if (rs.broken || rs.close_after) co_return;
     } else {
       if (rs.body_error != 0) throw reject{rs.body_error};
@@ -705,6 +723,7 @@ task<void> server_connection::loop() {
       const bool gzip_ok =
           o.compress && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
       append_response(out_, *res, *st_, is_head, close, gzip_ok);
+      st_->stats.duration(coreio::detail::monotonic_ns() - started);
       if (close) {
         linger_ = !rs.body_done;  // a body left unread: let the response reach the client
         co_return;
@@ -830,6 +849,7 @@ task<void> server_connection::watch_peer(join_handle<response>& handler) {
     while (peeked_.size() < 64 * 1024) {
       const std::size_t n = co_await receive(std::span<char>(buf), steady::time_point::max());
       if (n == 0) break;
+      st_->stats.add(server_counters::bytes_in, n);
       peeked_.append(buf.data(), n);
     }
     if (peeked_.size() >= 64 * 1024) co_return;
@@ -846,6 +866,14 @@ namespace detail {
 
 task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s,
                           std::atomic<int>* phase) {
+  st->stats.add(server_counters::accepted);
+  // Declared before c, so destroyed after it: "closed" is counted once the socket is closed (a
+  // probe for tests and scrapers: connections_open == 0 means no descriptor is left). It holds
+  // its own reference to the state, which c's destruction may otherwise release.
+  struct closed_guard {
+    std::shared_ptr<server_state> st;
+    ~closed_guard() { st->stats.add(server_counters::closed); }
+  } closed{st};
   server_connection c(std::move(st), std::move(s), phase);
   task<void> t = c.run();
   co_await std::move(t);

@@ -30,6 +30,7 @@
 
 #include "content_encoder.hpp"
 #include "parser.hpp"
+#include "stats.hpp"
 #include "tls.hpp"
 
 namespace coreio::http {
@@ -77,6 +78,10 @@ struct server_state {
   // Writer: stop(). Readers: connections (phase protocol), accept loops, serve().
   std::atomic<bool> stopping{false};
   coreio::event stopped;
+  // server::stats(); registered for http::metrics_text() while this state lives (stats.hpp).
+  mutable server_counters stats;  // relaxed atomics: counted through const references too
+  stats_registration registration{
+      std::function<server_stats()>([this] { return stats.snapshot(); })};
 };
 
 struct server_request_state {

@@ -34,7 +34,14 @@ void spawned_task_start(runtime_impl* rt, promise_base* p, std::coroutine_handle
   p->spawned_->id = next_task_id();
   if (!rt->tasks().link(p, rt->closing_flag())) throw runtime_closed();
   worker* w = this_worker();
-  if (w != nullptr && &w->rt() == rt) {
+  const bool local = w != nullptr && &w->rt() == rt;
+  if (name_stats* names = rt->task_name_stats(); trace::trace_compiled && names != nullptr)
+      [[unlikely]] {
+    if (p->spawned_->name != 0) names->spawned(p->spawned_->name);
+    // The wake-to-poll histogram times a spawn on a worker as a wake (worker.cpp).
+    if (local) p->spawned_->ready_ns = monotonic_ns();
+  }
+  if (local) {
     if (trace::trace_compiled && w->trace() != nullptr) [[unlikely]] {
       const spawned_state* st = p->spawned_;
       const std::uint64_t now = trace::raw_now();
@@ -84,6 +91,18 @@ void report_unretrieved(const promise_base* p, const spawned_state* st) noexcept
 
 /// Drops one owner's reference; the last frees the frame and its state, reporting a failure that
 /// no one retrieved (`retrieved`: this owner is a handle that took the result).
+/// Ended by an exception other than cancellation (a failure in asyncio's sense).
+bool failed(const promise_base* p) noexcept {
+  if (!p->exception_) return false;
+  try {
+    std::rethrow_exception(p->exception_);
+  } catch (const cancelled_error&) {
+    return false;
+  } catch (...) {
+    return true;
+  }
+}
+
 void release(promise_base* p, std::coroutine_handle<> h, bool retrieved) noexcept {
   spawned_state* st = p->spawned_;
   if (st->cell.release_ref()) {
@@ -99,6 +118,10 @@ std::coroutine_handle<> spawned_task_complete(promise_base* p, std::coroutine_ha
   spawned_state* st = p->spawned_;
   st->rt->task_ended(p);
   if (worker* w = this_worker()) w->count_completed();
+  if (name_stats* names = st->rt->task_name_stats();
+      trace::trace_compiled && names != nullptr && st->name != 0) [[unlikely]] {
+    names->ended(st->name, failed(p));  // before the joiner can see the task ended
+  }
   async_waiter* waiter = st->cell.complete();
   // Read before dropping our reference: the waiter lives in the joiner's frame, which the joiner
   // (suspended until we resume it) cannot free; nothing below touches shared state after the drop.

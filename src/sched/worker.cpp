@@ -71,6 +71,9 @@ void worker::run() {
     park();
   }
   if (searching_) end_searching();
+  if (trace::trace_compiled && trace_ != nullptr) {
+    trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::stop});  // ends the last poll
+  }
   remote_.busy_ns_.add(ns_between(busy_since_, steady::now()));
   frame_cache_detach();
   set_current_worker(nullptr);
@@ -95,7 +98,9 @@ void worker::execute_instrumented(std::coroutine_handle<> h) noexcept {
   // Who runs: read before resuming, while the frame is this thread's (trace/tracer.hpp).
   const trace::task_identity who = trace::identity_of(h);
   trace_task_ = who.id;
-  steady::time_point start{};
+  // Debug mode and histograms time the poll with steady_clock; the tracer with its own clock.
+  const bool timed = slow_poll_ns_ != 0 || names_ != nullptr;
+  std::uint64_t start = 0;
   if (slow_poll_ns_ != 0) {
     // Release each, then the publishing release: the seqlock of worker_remote's debug_* fields.
     remote_.debug_task_id_.store(who.id, std::memory_order_release);
@@ -104,18 +109,31 @@ void worker::execute_instrumented(std::coroutine_handle<> h) noexcept {
     remote_.debug_task_line_.store(who.line, std::memory_order_release);
     remote_.debug_seq_.store(remote_.poll_seq_.load(std::memory_order_relaxed),  // our own write
                              std::memory_order_release);
-    start = steady::now();
+  }
+  if (timed) {
+    start = monotonic_ns();
+    if (names_ != nullptr) {
+      // The stamp of its wake (woken_instrumented) or spawn: written before the push that queued
+      // it, so the queue's hand-off orders it before this read; cleared so that a later resume
+      // not through a timed push (another thread's wake, a yield) is not counted.
+      if (spawned_state* st = trace::spawned_of(h); st != nullptr && st->ready_ns != 0) {
+        remote_.wake_to_poll_.record(start > st->ready_ns ? start - st->ready_ns : 0);
+        st->ready_ns = 0;
+      }
+    }
   }
   if (trace_ != nullptr) {
     trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::poll_begin, .task = who.id});
   }
-  h.resume();
-  if (trace_ != nullptr) {
-    trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::poll_end, .task = who.id});
-  }
-  if (slow_poll_ns_ != 0) {
-    const std::uint64_t took = ns_between(start, steady::now());
-    if (took >= slow_poll_ns_) report_slow_poll(who, took);
+  h.resume();  // no poll_end: the poll ends at this worker's next scheduler event (tracer.hpp)
+  if (timed) {
+    const std::uint64_t end = monotonic_ns();
+    const std::uint64_t took = end > start ? end - start : 0;
+    if (names_ != nullptr) {
+      remote_.poll_time_.record(took);
+      if (who.name != 0) names_->busy(who.name, took);
+    }
+    if (slow_poll_ns_ != 0 && took >= slow_poll_ns_) report_slow_poll(who, took);
   }
   trace_task_ = 0;
 }
@@ -266,12 +284,22 @@ void worker::push_run(void* x) noexcept {
   if (!run_.push(x)) overflow_run(x);
 }
 
-void worker::push_woken(std::coroutine_handle<> h) noexcept {
-  if (trace::trace_compiled && trace_ != nullptr) [[unlikely]] {
+void worker::woken_instrumented(std::coroutine_handle<> h) noexcept {
+  if (trace_ != nullptr) {
     trace_->record({.ts_ns = trace::raw_now(),
                     .what = wake_kind_,
                     .task = trace::task_of(h),
                     .arg = trace_task_});
+  }
+  if (names_ != nullptr) {
+    // The task is suspended and not queued: its state is ours until the push below publishes it.
+    if (spawned_state* st = trace::spawned_of(h)) st->ready_ns = monotonic_ns();
+  }
+}
+
+void worker::push_woken(std::coroutine_handle<> h) noexcept {
+  if (trace::trace_compiled && instrumented_) [[unlikely]] {
+    woken_instrumented(h);
   }
   const bool others_waiting = !run_.empty();
   push_run(h.address());
@@ -355,6 +383,8 @@ worker_metrics worker_remote::snapshot() const {
   m.timers_fired = timers_fired_.get();
   m.stuck_with_queued_tasks = stuck_with_queued_.get();
   m.timers_fired_by_monitor = monitor_fired_.get();
+  m.poll_time = poll_time_.snapshot();
+  m.wake_to_poll = wake_to_poll_.snapshot();
   return m;
 }
 

@@ -49,6 +49,8 @@
 
 #include "sched/fork_deque.hpp"
 #include "sched/global_queue.hpp"
+#include "sched/histogram.hpp"
+#include "sched/name_stats.hpp"
 #include "sched/run_queue.hpp"
 #include "time/timer_queue.hpp"
 #include "trace/tracer.hpp"
@@ -131,6 +133,8 @@ class worker_remote {
   std::atomic<std::uint64_t> debug_seq_{0};
   owned_counter steals_, steal_ops_, parks_, overflows_, busy_ns_, global_pulls_, timers_fired_,
       spawned_, completed_;
+  // metrics_histograms only; written by the owner (histogram.hpp).
+  owned_histogram poll_time_, wake_to_poll_;
   // Written by the monitor thread only (monitor.hpp).
   owned_counter stuck_with_queued_, monitor_fired_;
 };
@@ -146,12 +150,18 @@ class worker {
   /// Gives the worker its tracer ring (trace/tracer.hpp). Before its thread starts.
   void attach_trace(trace::trace_buffer* ring) noexcept {
     trace_ = ring;
-    instrumented_ = trace_ != nullptr || slow_poll_ns_ != 0;
+    update_instrumented();
   }
   /// Debug mode: warn about polls longer than `threshold`. Before its thread starts.
   void enable_debug(std::chrono::nanoseconds threshold) noexcept {
     slow_poll_ns_ = static_cast<std::uint64_t>(threshold.count());
-    instrumented_ = trace_ != nullptr || slow_poll_ns_ != 0;
+    update_instrumented();
+  }
+  /// metrics_histograms: time each poll and each wake-to-poll delay, and count busy time per task
+  /// name into `names` (the runtime's). Before its thread starts.
+  void enable_histograms(name_stats* names) noexcept {
+    names_ = names;
+    update_instrumented();
   }
 
   // ---- the worker thread only (reached through this_worker()) ------------------------------
@@ -199,6 +209,10 @@ class worker {
   void execute(std::coroutine_handle<> h) noexcept;
   void execute_instrumented(std::coroutine_handle<> h) noexcept;
   void report_slow_poll(const trace::task_identity& who, std::uint64_t took_ns) noexcept;
+  void woken_instrumented(std::coroutine_handle<> h) noexcept;
+  void update_instrumented() noexcept {
+    instrumented_ = trace_ != nullptr || slow_poll_ns_ != 0 || names_ != nullptr;
+  }
   bool maintenance();
   void park();
   void end_searching();
@@ -228,9 +242,11 @@ class worker {
   trace::trace_buffer* trace_ = nullptr;
   std::uint64_t trace_task_ = 0;
   trace::kind wake_kind_ = trace::kind::wake;
-  // Debug mode: the slow-poll threshold in ns (0: off). instrumented_: tracing or debug mode, the
-  // one branch the poll path takes for both.
+  // Debug mode: the slow-poll threshold in ns (0: off). metrics_histograms: the runtime's per-name
+  // counters (null: off). instrumented_: tracing, debug mode or histograms, the one branch the
+  // poll path takes for all three.
   std::uint64_t slow_poll_ns_ = 0;
+  name_stats* names_ = nullptr;
   bool instrumented_ = false;
   asio::steady_timer wake_timer_{remote_.ioc_};
   bool wake_timer_armed_ = false;

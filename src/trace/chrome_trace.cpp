@@ -250,16 +250,24 @@ chrome_trace_counts write_chrome_trace(std::ostream& out, std::span<const thread
         }
         case kind::span_begin:
         case kind::span_end: {
+          // Async slices keyed by the task: they nest, and a span may end on another worker.
           const char* name = reinterpret_cast<const char*>(e.arg);
-          w.begin(e.what == kind::span_begin ? 'B' : 'E', "span", name ? name : "span", t.tid,
+          w.begin(e.what == kind::span_begin ? 'b' : 'e', "span", name ? name : "span", t.tid,
                   e.ts_ns);
-          w.raw(",\"args\":{");
-          w.line() += "\"task\":" + std::to_string(e.task);
-          w.raw("}");
+          w.raw(",\"id\":\"");
+          w.line() += std::to_string(e.task);
+          w.raw("\"");
+          if (e.what == kind::span_begin) {
+            w.raw(",\"args\":{");
+            w.line() += "\"task\":" + std::to_string(e.task);
+            w.raw("}");
+            ++counts.spans;
+          }
           w.end();
           break;
         }
         case kind::spawn_where:
+        case kind::stop:
           break;
       }
     }

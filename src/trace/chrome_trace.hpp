@@ -13,7 +13,8 @@
 //   wake                     the start of a flow (cat "wake") that ends at the task's next poll
 //   park .. unpark           "X" named "park" (cat "park")
 //   steal, timer_fire, io_complete   instants "i" (cat "sched", "timer", "io")
-//   span_begin .. span_end   "B" / "E" named by the span (cat "span"): HTTP phases
+//   span_begin .. span_end   async "b" / "e" named by the span (cat "span", id = the task, as a
+//                            string): HTTP phases, nested per task even when it changes worker
 #pragma once
 
 #include <cstdint>
@@ -41,6 +42,7 @@ struct chrome_trace_counts {
   std::uint64_t flows = 0;   ///< flows with both ends
   std::uint64_t steals = 0;
   std::uint64_t parks = 0;
+  std::uint64_t spans = 0;   ///< span_begin records ("b")
   std::uint64_t events = 0;  ///< every record in traceEvents, metadata included
 };
 

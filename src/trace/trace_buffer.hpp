@@ -36,15 +36,16 @@ enum class kind : std::uint8_t {
   spawn = 1,    ///< task: the new task; arg: the spawning task; aux: the spawn line
   spawn_where,  ///< task: the new task; arg: the file name (const char*, static); aux: name index
   poll_begin,   ///< task: the task resumed
-  poll_end,     ///< task: the task; aux: 1 when it ended in this poll
+  poll_end,     ///< task: the task; not recorded: put back at the dump (tracer.hpp, close_polls)
   wake,         ///< task: the task made ready; arg: the task that woke it (0: IO, timer, thread)
   steal,        ///< arg: the victim worker; aux: how many tasks were taken
   park,         ///< the worker sleeps in its event loop
   unpark,       ///< it woke up
   timer_fire,   ///< task: the sleeper whose timer fired
   io_complete,  ///< task: the task whose socket operation completed
-  span_begin,   ///< task: the task; arg: the span's name (const char*, static), e.g. an HTTP phase
-  span_end,     ///< task, arg: as span_begin
+  span_begin,  ///< task: the span's id (span.hpp); arg: its name (const char*, static): HTTP phases
+  span_end,    ///< task, arg: as span_begin
+  stop,        ///< the worker's loop ended (shutdown): closes its last poll (tracer.hpp)
 };
 
 /// One record: 32 bytes.

@@ -1,6 +1,9 @@
 // trace/tracer.cpp — rings per worker, and the dump: raw clock → steady_clock ns, then JSON.
 #include "trace/tracer.hpp"
 
+#include "sched/worker.hpp"
+#include "trace/span.hpp"
+
 #include <cerrno>
 #include <fstream>
 #include <system_error>
@@ -13,6 +16,41 @@ tracer::tracer(std::size_t workers, std::size_t capacity)
   buffers_.reserve(workers);
   for (std::size_t i = 0; i < workers; ++i)
     buffers_.push_back(std::make_unique<trace_buffer>(capacity));
+}
+
+void record_span(kind k, const char* name, std::uint64_t id) noexcept {
+  worker* w = this_worker();
+  if (w == nullptr || w->trace() == nullptr) return;
+  w->trace()->record(
+      {.ts_ns = raw_now(), .what = k, .task = id, .arg = reinterpret_cast<std::uintptr_t>(name)});
+}
+
+std::uint64_t current_trace_task() noexcept {
+  worker* w = this_worker();
+  return w != nullptr && w->trace() != nullptr ? w->trace_task() : 0;
+}
+
+void close_polls(std::vector<event>& events) {
+  std::vector<event> out;
+  out.reserve(events.size() + events.size() / 2);
+  const event* open = nullptr;  // the poll in progress, in ring order (this thread's order)
+  for (const event& e : events) {
+    if (open != nullptr && ends_poll(e.what)) {
+      out.push_back({.ts_ns = e.ts_ns, .what = kind::poll_end, .task = open->task});
+      open = nullptr;
+    }
+    out.push_back(e);
+    if (e.what == kind::poll_begin) open = &e;
+  }
+  if (open != nullptr) {  // no event after it yet: left out
+    for (auto it = out.rbegin(); it != out.rend(); ++it) {
+      if (it->what == kind::poll_begin) {
+        out.erase(std::next(it).base());
+        break;
+      }
+    }
+  }
+  events = std::move(out);
 }
 
 chrome_trace_counts tracer::write(std::ostream& out) const {
@@ -35,6 +73,7 @@ chrome_trace_counts tracer::write(std::ostream& out) const {
   threads.reserve(buffers_.size());
   for (std::size_t i = 0; i < buffers_.size(); ++i) {
     thread_events t{"worker " + std::to_string(i), static_cast<int>(i), buffers_[i]->snapshot()};
+    close_polls(t.events);
     for (event& e : t.events) {
       const double d =
           static_cast<double>(static_cast<std::int64_t>(e.ts_ns - raw0_)) * ns_per_tick;

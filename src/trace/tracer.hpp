@@ -1,15 +1,24 @@
-// trace/tracer.hpp — the runtime's tracer: one event ring per worker, a clock cheap enough to read
-// twice per poll, and the dump as Chrome Trace Event JSON (chrome_trace.hpp).
+// trace/tracer.hpp — the runtime's tracer: one event ring per worker, one event and one clock read
+// per poll, and the dump as Chrome Trace Event JSON (chrome_trace.hpp).
 //
 // On when runtime_options::trace_path is set or COREIO_TRACE names a file (runtime.cpp); then each
 // worker holds a pointer to its ring and records, on its own thread only (trace_buffer.hpp):
-//   poll_begin/poll_end around each resume, park/unpark, steal (victim, count), spawn and
+//   poll_begin before each resume (its end: below), park/unpark, steal (victim, count), spawn and
 //   spawn_where (by the spawning task), wake (of a task, by the running task; or timer_fire /
 //   io_complete when the worker's timers or event loop made it ready).
+// A poll records one event, poll_begin, with one clock read: it ends where the worker's next
+// scheduler event in its ring begins (the next poll_begin, a park or unpark, a steal, a timer or IO
+// wake from the worker's own checks, the stop at shutdown; ends_poll below). Events recorded during
+// a poll (spawn, spawn_where, wake by the running task, span_begin/span_end) do not end it. The dump
+// puts the poll_end back (close_polls), so a poll's slice also covers the few instructions of queue
+// bookkeeping after it (and, every event_interval polls, the timer and event-loop check when they
+// find nothing). A poll with no later scheduler event in the ring (still running, or the worker's
+// last before the dump) is left out.
 // Off, the hooks cost one predictable branch on a null pointer each; built with COREIO_TRACE=OFF
 // (CMake) they are compiled out (trace_compiled below).
 //
-// Clock: the time-stamp counter on x86_64 (rdtsc, a few ns; invariant TSC on every x86_64 of the
+// Clock: the time-stamp counter on x86_64 (rdtsc: a few ns on bare metal, 20-40 ns on the 2-core VM
+// of README's figures, where it is most of what tracing costs; invariant TSC on every x86_64 of the
 // last decade), converted to steady_clock nanoseconds at the dump by a line through two (tsc,
 // steady_clock) pairs, one taken when the tracer starts and one at the dump. Elsewhere
 // steady_clock itself.
@@ -53,6 +62,16 @@ inline std::uint64_t raw_now() noexcept {
 #endif
 }
 
+/// True for the events that a worker records only between polls: each ends the poll before it.
+constexpr bool ends_poll(kind k) noexcept {
+  return k == kind::poll_begin || k == kind::park || k == kind::unpark || k == kind::steal ||
+         k == kind::timer_fire || k == kind::io_complete || k == kind::stop;
+}
+
+/// Inserts into one ring's snapshot the poll_end of each poll, at the time of the event that ends
+/// it (ends_poll); drops a trailing poll_begin, which has none.
+void close_polls(std::vector<event>& events);
+
 /// Who a poll runs: the spawned task's id, name index and spawn place; for a gather child, id 0
 /// in reports and, as the tracer's id, its promise's address with the top bit set.
 struct task_identity {
@@ -74,6 +93,14 @@ inline task_identity identity_of(std::coroutine_handle<> h) noexcept {
     return {st->id, st->name, st->where.line(), st->where.file_name()};
   }
   return {reinterpret_cast<std::uintptr_t>(owner) | (std::uint64_t{1} << 63), 0, 0, nullptr};
+}
+
+/// The spawned_state of the spawned task that h's frame runs for (h itself or a coroutine it
+/// awaits), or nullptr for a gather child's. Same rules as identity_of.
+inline spawned_state* spawned_of(std::coroutine_handle<> h) noexcept {
+  promise_base& p = std::coroutine_handle<promise_base>::from_address(h.address()).promise();
+  const promise_base* owner = p.scope_ != nullptr ? scope_owner(p.scope_) : &p;
+  return owner->kind_ == completion_kind::spawned ? owner->spawned_ : nullptr;
 }
 
 /// The tracer's id of that task (identity_of(h).id).

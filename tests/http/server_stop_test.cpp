@@ -82,13 +82,29 @@ std::size_t open_fds() {
   return n;
 }
 
-coreio::task<void> open_and_drop(std::uint16_t port, bool send_partial) {
+// Connects, optionally sends half a request line, and drops the connection. Counts a connect.
+coreio::task<void> open_and_drop(std::uint16_t port, bool send_partial, std::atomic<int>& opened) {
   try {
     coreio::task<coreio::net::tcp_stream> c = coreio::net::tcp_stream::connect("127.0.0.1", port);
     coreio::net::tcp_stream s = co_await std::move(c);
+    opened.fetch_add(1, std::memory_order_relaxed);
     if (send_partial) co_await s.write_all(std::string_view("GET /hel"));
   } catch (const std::exception&) {
   }
+}
+
+// Waits (a probe with a deadline) until the server has accepted `accepted` connections and closed
+// them all: its "closed" counter is taken after the socket's descriptor is closed.
+coreio::task<bool> all_closed(const http::server& srv, std::uint64_t accepted) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const http::server_stats st = srv.stats();
+    if (st.connections_accepted >= accepted && st.connections_closed == st.connections_accepted) {
+      co_return true;
+    }
+    co_await coreio::sleep_for(2ms);
+  }
+  co_return false;
 }
 
 coreio::task<void> many_connections() {
@@ -96,21 +112,20 @@ coreio::task<void> many_connections() {
   // A first request so that every lazily made thing (the client's pool aside) exists.
   (void)co_await send_and_read(rs.port,
                                "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(co_await all_closed(rs.srv, 1));
   const std::size_t before = open_fds();
   const int total = sanitized(10'000, 1'000);
   const int batch = 200;
+  std::atomic<int> opened{0};
   for (int done = 0; done < total; done += batch) {
     std::vector<coreio::task<void>> tasks;
-    for (int i = 0; i < batch; ++i) tasks.push_back(open_and_drop(rs.port, i % 2 == 1));
+    for (int i = 0; i < batch; ++i) tasks.push_back(open_and_drop(rs.port, i % 2 == 1, opened));
     co_await coreio::gather(std::move(tasks));
   }
-  // The server closes its ends as it sees each end of stream: wait for the count, with a deadline.
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (open_fds() > before && std::chrono::steady_clock::now() < deadline) {
-    co_await coreio::sleep_for(5ms);
-  }
-  // Not more than before (the warm-up connection's server end may close after `before`).
-  EXPECT_LE(open_fds(), before);
+  EXPECT_EQ(opened.load(), total);
+  // The server closes its ends as it sees each end of stream.
+  EXPECT_TRUE(co_await all_closed(rs.srv, 1 + static_cast<std::uint64_t>(opened.load())));
+  EXPECT_LE(open_fds(), before);  // no descriptor left (fewer: something else closed)
   // Still serving.
   const std::string after = co_await send_and_read(
       rs.port, "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include <coreio/gather.hpp>
@@ -97,19 +98,75 @@ TEST(MetricsTextTest, OfARuntimeIsItsSnapshotRendered) {
   EXPECT_EQ(text.find("worker=\"1\""), std::string::npos);
 }
 
-TEST(MetricsTextTest, PromtoolAcceptsIt) {
+// promtool check metrics lints names, units and types and exits non-zero on any problem.
+void expect_promtool_accepts(const std::string& text) {
   if (coreio_test::run_shell("command -v promtool").status != 0) {
     FAIL() << "promtool not found: tools/dev setup installs Debian's prometheus package";
   }
-  coreio::runtime rt{{.workers = 2}};
-  EXPECT_EQ(rt.block_on(work()), 4950);
-  const std::string path =
-      coreio_test::write_temp_file("coreio_metrics_text_test", coreio::metrics_text(rt));
-  // promtool check metrics lints names, units and types and exits non-zero on any problem.
+  const std::string path = coreio_test::write_temp_file("coreio_metrics_text_test", text);
   const coreio_test::shell_result r = coreio_test::run_shell("promtool check metrics < " + path);
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output, "") << r.output;
   std::remove(path.c_str());
+}
+
+TEST(MetricsTextTest, PromtoolAcceptsIt) {
+  coreio::runtime rt{{.workers = 2}};
+  EXPECT_EQ(rt.block_on(work()), 4950);
+  expect_promtool_accepts(coreio::metrics_text(rt));
+}
+
+coreio::task<int> named(int i) {
+  if (i == 0) throw std::runtime_error("the failing one");
+  co_return i;
+}
+
+coreio::task<int> named_work() {
+  int sum = co_await work();
+  for (int i = 0; i < 5; ++i) {
+    try {
+      auto h = coreio::spawn(named(i), "fetch \"x\"");  // quotes: escaped in the label
+      sum += co_await h;
+    } catch (const std::runtime_error&) {
+    }
+  }
+  co_return sum;
+}
+
+TEST(MetricsTextTest, HistogramsAndTaskNamesWhenOn) {
+  coreio::runtime rt{{.workers = 2, .metrics_histograms = true}};
+  EXPECT_EQ(rt.block_on(named_work()), 4950 + 10);
+  const coreio::runtime_metrics m = rt.metrics();
+  const std::string text = coreio::metrics_text(m);
+  expect_promtool_accepts(text);
+
+  std::map<std::string, std::string> samples;  // "name{labels}" -> value
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto sp = line.rfind(' ');
+    samples[line.substr(0, sp)] = line.substr(sp + 1);
+  }
+  EXPECT_NE(text.find("# TYPE coreio_worker_poll_time_seconds histogram\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE coreio_worker_wake_to_poll_seconds histogram\n"), std::string::npos);
+  for (int w = 0; w < 2; ++w) {
+    const std::string lw = "{worker=\"" + std::to_string(w) + "\"";
+    const coreio::duration_histogram& h = m.workers[w].poll_time;
+    // Cumulative buckets: the first bound, and +Inf equal to _count, the snapshot's count.
+    EXPECT_EQ(samples.at("coreio_worker_poll_time_seconds_bucket" + lw + ",le=\"1.28e-07\"}"),
+              std::to_string(h.counts[0]));
+    EXPECT_EQ(samples.at("coreio_worker_poll_time_seconds_bucket" + lw + ",le=\"+Inf\"}"),
+              std::to_string(h.count));
+    EXPECT_EQ(samples.at("coreio_worker_poll_time_seconds_count" + lw + "}"),
+              std::to_string(h.count));
+    EXPECT_TRUE(samples.contains("coreio_worker_poll_time_seconds_sum" + lw + "}"));
+  }
+  const std::string name = "{name=\"fetch \\\"x\\\"\"}";
+  EXPECT_EQ(samples.at("coreio_task_name_spawned_total" + name), "5");
+  EXPECT_EQ(samples.at("coreio_task_name_completed_total" + name), "5");
+  EXPECT_EQ(samples.at("coreio_task_name_failed_total" + name), "1");
+  EXPECT_EQ(samples.at("coreio_task_name_alive" + name), "0");
+  EXPECT_TRUE(samples.contains("coreio_task_name_busy_seconds_total" + name));
 }
 
 }  // namespace

@@ -67,6 +67,10 @@ struct spawned_state {
   /// for its children (detail/task_graph.hpp). Writers: those awaiters; readers: dump_tasks.
   /// Relaxed everywhere: a report, no data is reached through the id.
   std::atomic<std::uint64_t> awaited_by{0};
+  /// metrics_histograms only: when the task was last made ready on a worker (steady_clock ns; 0:
+  /// not stamped), for the wake-to-poll histogram (sched/worker.cpp). Written by the worker that
+  /// queues the task, read and cleared by the one that polls it; the queue orders the two.
+  std::uint64_t ready_ns = 0;
 
   static void* operator new(std::size_t size) { return frame_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }

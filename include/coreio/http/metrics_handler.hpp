@@ -4,15 +4,17 @@
 //
 //   srv.route("GET", "/metrics", http::metrics_handler());
 //
-// Each request renders a fresh snapshot of the runtime serving it (Content-Type
-// `text/plain; version=0.0.4; charset=utf-8`). Thread safety: as any handler.
+// Each request renders a fresh snapshot of the runtime serving it, then the counters of every live
+// http::server and http::client of the process (http::metrics_text(), coreio/http/stats.hpp)
+// (Content-Type `text/plain; version=0.0.4; charset=utf-8`). Thread safety: as any handler.
 #pragma once
 
 #include <coreio/http/server.hpp>
 
 namespace coreio::http {
 
-/// A handler answering 200 with coreio::metrics_text() of the runtime running it.
+/// A handler answering 200 with coreio::metrics_text() of the runtime running it followed by
+/// http::metrics_text().
 handler metrics_handler();
 
 }  // namespace coreio::http

@@ -62,6 +62,7 @@
 
 #include <coreio/http/options.hpp>
 #include <coreio/http/response.hpp>
+#include <coreio/http/stats.hpp>
 #include <coreio/task.hpp>
 
 namespace coreio::http {
@@ -230,6 +231,8 @@ class server {
   /// Stops accepting at once (the listener closes: new connections are refused), closes idle
   /// connections and starts the graceful drain. Any thread; idempotent.
   void stop();
+  /// Counters since construction (coreio/http/stats.hpp). Any thread.
+  server_stats stats() const noexcept;
 
  private:
   std::shared_ptr<detail::server_state> s_;
