@@ -26,6 +26,7 @@
 
 #include "runtime_impl.hpp"
 #include "server_connection.hpp"
+#include "server_tasks.hpp"
 #include "text.hpp"
 
 namespace coreio::http {
@@ -189,7 +190,7 @@ task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_s
                             bool counted, semaphore_permit permit) {
   std::atomic<int> phase{detail::phase_busy};
   task<void> t = detail::run_connection(st, std::move(s), &phase);
-  join_handle<void> h = spawn(std::move(t));
+  join_handle<void> h = detail::spawn_server_task(std::move(t), detail::server_task::connection);
   std::uint64_t id = 0;
   {
     std::lock_guard lk(st->mu);
@@ -296,7 +297,8 @@ task<void> server::serve() {
     }
     std::lock_guard lk(st->mu);
     for (std::size_t i = 0; i < st->listeners.size(); ++i) {
-      st->accept_loops.push_back(spawn(accept_loop(st, i)));
+      st->accept_loops.push_back(
+          detail::spawn_server_task(accept_loop(st, i), detail::server_task::accept));
     }
     if (st->stopping.load(std::memory_order_seq_cst)) {
       for (auto& h : st->accept_loops) h.cancel();

@@ -42,6 +42,7 @@
 
 #include "net/read_buffer.hpp"
 #include "sched/histogram.hpp"
+#include "server_tasks.hpp"
 #include "text.hpp"
 #include "trace/span.hpp"
 
@@ -813,8 +814,8 @@ task<response> server_connection::call_handler(const route_entry& rt, server_req
 
 // Runs the handler under watch_peer (handler_cancellation, the body read).
 task<response> server_connection::run_handler(const route_entry& rt, server_request_state& rs) {
-  join_handle<response> h = spawn(call_handler(rt, rs));
-  join_handle<void> watcher = spawn(watch_peer(h));
+  join_handle<response> h = spawn_server_task(call_handler(rt, rs), server_task::handler);
+  join_handle<void> watcher = spawn_server_task(watch_peer(h), server_task::watch_peer);
   std::optional<response> res;
   std::exception_ptr failure;
   try {

@@ -55,6 +55,7 @@ void spawned_task_start(runtime_impl* rt, promise_base* p, std::coroutine_handle
                           .aux = st->name,
                           .task = st->id,
                           .arg = reinterpret_cast<std::uintptr_t>(st->where.file_name())});
+      p->trace_flow_ = true;  // not queued yet: the push below publishes it (promise_base.hpp)
     }
     w->count_spawned(1);
     w->push_spawned(h);

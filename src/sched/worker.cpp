@@ -123,7 +123,12 @@ void worker::execute_instrumented(std::coroutine_handle<> h) noexcept {
     }
   }
   if (trace_ != nullptr) {
-    trace_->record({.ts_ns = trace::raw_now(), .what = trace::kind::poll_begin, .task = who.id});
+    // The frame is this thread's to read and write until it is resumed (promise_base.hpp).
+    promise_base& p = std::coroutine_handle<promise_base>::from_address(h.address()).promise();
+    const bool flow = p.trace_flow_;
+    p.trace_flow_ = false;
+    trace_->record(
+        {.ts_ns = trace_clock_.stamp(flow), .what = trace::kind::poll_begin, .task = who.id});
   }
   h.resume();  // no poll_end: the poll ends at this worker's next scheduler event (tracer.hpp)
   if (timed) {
@@ -290,6 +295,8 @@ void worker::woken_instrumented(std::coroutine_handle<> h) noexcept {
                     .what = wake_kind_,
                     .task = trace::task_of(h),
                     .arg = trace_task_});
+    // Suspended and not queued: its frame is ours until the push publishes it.
+    std::coroutine_handle<promise_base>::from_address(h.address()).promise().trace_flow_ = true;
   }
   if (names_ != nullptr) {
     // The task is suspended and not queued: its state is ours until the push below publishes it.

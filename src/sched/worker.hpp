@@ -53,6 +53,7 @@
 #include "sched/name_stats.hpp"
 #include "sched/run_queue.hpp"
 #include "time/timer_queue.hpp"
+#include "trace/poll_clock.hpp"
 #include "trace/tracer.hpp"
 
 namespace coreio::detail {
@@ -237,10 +238,12 @@ class worker {
   std::uint32_t until_event_;
   std::uint32_t rng_;
   bool searching_ = false;
-  // Tracing (trace/tracer.hpp): this worker's ring (null: off), the task being polled, and what a
-  // wake recorded now means (wake by that task, or a timer or IO completion during maintenance).
+  // Tracing (trace/tracer.hpp): this worker's ring (null: off), the task being polled, when its
+  // polls read the clock (trace/poll_clock.hpp), and what a wake recorded now means (wake by that
+  // task, or a timer or IO completion during maintenance).
   trace::trace_buffer* trace_ = nullptr;
   std::uint64_t trace_task_ = 0;
+  trace::poll_clock trace_clock_;
   trace::kind wake_kind_ = trace::kind::wake;
   // Debug mode: the slow-poll threshold in ns (0: off). metrics_histograms: the runtime's per-name
   // counters (null: off). instrumented_: tracing, debug mode or histograms, the one branch the

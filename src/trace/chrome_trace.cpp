@@ -210,6 +210,7 @@ chrome_trace_counts write_chrome_trace(std::ostream& out, std::span<const thread
             json_string(w.line(), std::string(info->file) + ":" + std::to_string(info->line));
           }
           if (e.aux != 0) w.raw(",\"ended\":true");
+          if (poll_open->interpolated || e.interpolated) w.raw(",\"timing\":\"interpolated\"");
           w.raw("}");
           w.end();
           ++counts.polls;

@@ -6,8 +6,9 @@
 // "displayTimeUnit": "ns"}, timestamps in microseconds (fractions kept) from the earliest event.
 // What each tracer event becomes, one track (tid) per thread, named by a thread_name record:
 //   poll_begin .. poll_end   a complete event "X", cat "poll", named by the task's name (or
-//                            "task"), args {task, spawned_at}; a poll cut by the ring's start or
-//                            still running at the dump is left out
+//                            "task"), args {task, spawned_at, timing: "interpolated" when its
+//                            start or end was placed by fill_untimed (tracer.hpp)}; a poll cut by
+//                            the ring's start or still running at the dump is left out
 //   spawn                    an instant "i" (cat "spawn") and the start "s" of a flow (cat
 //                            "spawn", id = the task) that ends "f" at the task's first poll
 //   wake                     the start of a flow (cat "wake") that ends at the task's next poll

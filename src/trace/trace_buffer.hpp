@@ -50,8 +50,11 @@ enum class kind : std::uint8_t {
 
 /// One record: 32 bytes.
 struct event {
-  std::uint64_t ts_ns = 0;  ///< steady_clock, nanoseconds since its epoch
+  /// The raw clock in a ring (0: not read, poll_clock.hpp); steady_clock nanoseconds since its
+  /// epoch after the dump's conversion (tracer.cpp).
+  std::uint64_t ts_ns = 0;
   kind what{};
+  bool interpolated = false;  ///< not recorded: set by the dump for a time it placed (fill_untimed)
   std::uint32_t aux = 0;
   std::uint64_t task = 0;
   std::uint64_t arg = 0;

@@ -30,6 +30,30 @@ std::uint64_t current_trace_task() noexcept {
   return w != nullptr && w->trace() != nullptr ? w->trace_task() : 0;
 }
 
+void fill_untimed(std::vector<event>& events) {
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  std::size_t prev = none;  // the last timed event before i
+  for (std::size_t i = 0; i <= events.size(); ++i) {
+    const bool end = i == events.size();
+    if (!end && events[i].ts_ns == 0) continue;
+    if (prev == none && end) return;  // no timed event at all: nothing to anchor them to
+    for (std::size_t j = prev == none ? 0 : prev + 1; j < i; ++j) {
+      event& e = events[j];
+      if (prev == none) {
+        e.ts_ns = events[i].ts_ns;
+      } else if (end) {
+        e.ts_ns = events[prev].ts_ns;
+      } else {
+        const std::uint64_t t0 = events[prev].ts_ns;
+        const std::uint64_t span = events[i].ts_ns > t0 ? events[i].ts_ns - t0 : 0;
+        e.ts_ns = t0 + span * (j - prev) / (i - prev);
+      }
+      e.interpolated = true;
+    }
+    prev = i;
+  }
+}
+
 void close_polls(std::vector<event>& events) {
   std::vector<event> out;
   out.reserve(events.size() + events.size() / 2);
@@ -73,6 +97,7 @@ chrome_trace_counts tracer::write(std::ostream& out) const {
   threads.reserve(buffers_.size());
   for (std::size_t i = 0; i < buffers_.size(); ++i) {
     thread_events t{"worker " + std::to_string(i), static_cast<int>(i), buffers_[i]->snapshot()};
+    fill_untimed(t.events);
     close_polls(t.events);
     for (event& e : t.events) {
       const double d =

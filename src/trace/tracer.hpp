@@ -6,7 +6,8 @@
 //   poll_begin before each resume (its end: below), park/unpark, steal (victim, count), spawn and
 //   spawn_where (by the spawning task), wake (of a task, by the running task; or timer_fire /
 //   io_complete when the worker's timers or event loop made it ready).
-// A poll records one event, poll_begin, with one clock read: it ends where the worker's next
+// A poll records one event, poll_begin, with at most one clock read (poll_clock.hpp: while polls
+// are sub-microsecond, one read per batch of up to 32, the others placed at the dump): it ends where the worker's next
 // scheduler event in its ring begins (the next poll_begin, a park or unpark, a steal, a timer or IO
 // wake from the worker's own checks, the stop at shutdown; ends_poll below). Events recorded during
 // a poll (spawn, spawn_where, wake by the running task, span_begin/span_end) do not end it. The dump
@@ -67,6 +68,11 @@ constexpr bool ends_poll(kind k) noexcept {
   return k == kind::poll_begin || k == kind::park || k == kind::unpark || k == kind::steal ||
          k == kind::timer_fire || k == kind::io_complete || k == kind::stop;
 }
+
+/// Gives each event of one ring's snapshot recorded without a time (ts_ns 0, poll_clock.hpp) a time
+/// between its nearest timed neighbours, evenly by position (before the first timed event: that
+/// event's time; after the last: the last's), and marks it interpolated. Raw clock values.
+void fill_untimed(std::vector<event>& events);
 
 /// Inserts into one ring's snapshot the poll_end of each poll, at the time of the event that ends
 /// it (ends_poll); drops a trailing poll_begin, which has none.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tools/coreio-top --once against a live process: examples/hello_server (its /metrics and /tasks
-routes) with 2 workers under a little load; the frame names every worker and the runtime's task
-line, and shows the pending-task tree under them (or says the tree is unavailable when the /tasks
+routes) with 2 workers under a little load; the frame names every worker, the runtime's task
+line and the server's task names by poll time, and shows the pending-task tree under them (or says the tree is unavailable when the /tasks
 route is missing); a URL that is not coreio's metrics is a clear error (exit 1). Run by CTest (label "tools") with the
 server's path as its argument."""
 
@@ -21,8 +21,9 @@ SERVER = None  # set from argv
 
 class CoreioTopTest(unittest.TestCase):
     def setUp(self):
+        # COREIO_METRICS=1: the per-task-name families, which the frame's name table reads.
         self.proc = subprocess.Popen([SERVER, "--threads", "2", "0"], stdout=subprocess.PIPE,
-                                     text=True)
+                                     text=True, env=dict(os.environ, COREIO_METRICS="1"))
         line = self.proc.stdout.readline()  # "serving on http://127.0.0.1:PORT/hello.txt"
         m = re.search(r"127\.0\.0\.1:(\d+)", line)
         self.assertIsNotNone(m, line)
@@ -59,6 +60,9 @@ class CoreioTopTest(unittest.TestCase):
         m = re.search(r"tasks: (\d+) completed/s", r.stdout)
         self.assertIsNotNone(m, r.stdout)
         self.assertGreater(int(m.group(1)), 0)  # the load's requests ran as tasks
+        # The server's tasks by name, its connections among them (one per urlopen).
+        self.assertRegex(r.stdout, r"(?m)^task name \(by poll time\) +busy %")
+        self.assertRegex(r.stdout, r"(?m)^http\.server\.connection +\d+\.\d +\d+ +\d+$")
 
     def test_once_prints_the_pending_task_tree(self):
         # The server's own tasks are pending while it serves: at least the accept loop, as a tree.

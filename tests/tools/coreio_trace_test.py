@@ -20,7 +20,7 @@ TRACE = {"displayTimeUnit": "ns", "traceEvents": [
     {"ph": "X", "cat": "poll", "name": "fetch", "pid": 1, "tid": 0, "ts": 0.0, "dur": 10.0,
      "args": {"task": 1, "spawned_at": "scraper.cpp:12"}},
     {"ph": "X", "cat": "poll", "name": "fetch", "pid": 1, "tid": 0, "ts": 30.0, "dur": 20.0,
-     "args": {"task": 1, "spawned_at": "scraper.cpp:12"}},
+     "args": {"task": 1, "spawned_at": "scraper.cpp:12", "timing": "interpolated"}},
     {"ph": "X", "cat": "poll", "name": "parse", "pid": 1, "tid": 1, "ts": 15.0, "dur": 85.0,
      "args": {"task": 2}},
     {"ph": "X", "cat": "park", "name": "park", "pid": 1, "tid": 0, "ts": 50.0, "dur": 40.0},
@@ -55,6 +55,7 @@ class CoreioTraceTest(unittest.TestCase):
         self.assertEqual(s["steals"], [{"thief": 1, "victim": 0, "tasks": 3}])
         self.assertEqual(s["longest_polls"][0]["name"], "parse")
         self.assertEqual(s["longest_polls"][1]["spawned_at"], "scraper.cpp:12")
+        self.assertEqual([r["interpolated"] for r in s["longest_polls"]], [False, True, False])
 
     def test_text_summary_names_every_worker(self):
         out = self.run_tool().stdout
@@ -62,6 +63,7 @@ class CoreioTraceTest(unittest.TestCase):
         self.assertIn("worker 1", out)
         self.assertIn("1 <- 0: 3", out)
         self.assertIn("spawned at scraper.cpp:12", out)
+        self.assertEqual(out.count("(a batch's mean: interpolated)"), 1)
 
     def test_svg_has_a_bar_per_poll_and_park(self):
         path = os.path.join(self.dir.name, "t.svg")

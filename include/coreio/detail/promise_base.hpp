@@ -92,6 +92,11 @@ struct promise_base {
   cancel_scope own_scope_{};
 
   completion_kind kind_ = completion_kind::awaited;
+  /// Tracing only: a spawn or wake of this frame was recorded, so its next poll reads the clock
+  /// (src/trace/poll_clock.hpp): a flow's end then never comes before its start. Set by the
+  /// worker that records the event before it queues the frame, read and cleared by the one that
+  /// polls it; the queue's hand-off orders the two (in the padding after kind_: no size).
+  bool trace_flow_ = false;
 
   promise_base() noexcept : continuation_(nullptr) {}
 
