@@ -155,7 +155,8 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
   if (o.expect_continue) h += "Expect: 100-continue\r\n"sv;
   if (o.upload || o.chunked) {
     h += "Transfer-Encoding: chunked\r\n"sv;
-  } else if (o.body.present || o.method == "POST"sv || o.method == "PUT"sv || o.method == "PATCH"sv) {
+  } else if (o.body.present || o.method == "POST"sv || o.method == "PUT"sv ||
+             o.method == "PATCH"sv) {
     h += "Content-Length: " + std::to_string(o.body.bytes.size()) + "\r\n";
   }
   h += "\r\n"sv;
@@ -309,7 +310,11 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
   const bool replayable = !o->upload;
   for (int attempt = 0;; ++attempt) {
     const limit wait_lim = phase_at(*rc, phase::pool_wait, rc->t.pool_wait);
-    auto at = core.conn_pool->acquire(key, attempt > 0, wait_lim);
+    // The first attempt of a request that may be retried (the condition below): the pool may
+    // trust the socket's readiness instead of a syscall to see that an idle connection is alive.
+    const bool retryable =
+        attempt == 0 && replayable && idempotent(o->method) && core.opts.retry_reused_idempotent;
+    auto at = core.conn_pool->acquire(key, attempt > 0, retryable, wait_lim);
     coreio::detail::trace::span_scope queued("http.client.pool_wait",
                                              rc->span);  // tracer: HTTP phase
     pool_grant g = co_await std::move(at);
@@ -373,8 +378,7 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     }
     if (failed) {
       core.conn_pool->discard(std::move(conn));
-      if (retry && reused && attempt == 0 && replayable && idempotent(o->method) &&
-          core.opts.retry_reused_idempotent) {
+      if (retry && reused && retryable) {
         k.add(k.retries);
         core.trace(trace_kind::retry, o->method, url_text);
         continue;

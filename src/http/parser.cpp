@@ -11,9 +11,10 @@
 //      only within the input, and only the bytes before it count). A whole line that passes
 //      every rule is taken at once (its name, its value, then CRLF and the limits checked);
 //      otherwise, inside a line it skips runs of bytes no rule stops at, a table lookup each, 16
-//      at a time with SSE2, and the byte ending a run takes the per-byte rules. When it finds a bad byte, llhttp first parses the bytes before
-//      it: the first failure in byte order is reported, whichever layer finds it, so the
-//      error does not depend on how the input was split (the fuzz targets check this).
+//      at a time with SSE2, and the byte ending a run takes the per-byte rules. When it finds a
+//      bad byte, llhttp first parses the bytes before it: the first failure in byte order is
+//      reported, whichever layer finds it, so the error does not depend on how the input was
+//      split (the fuzz targets check this).
 //   2. llhttp (LLHTTP_STRICT_MODE=1) parses; its callbacks collect the head and apply the semantic
 //      checks (Content-Length and Transfer-Encoding, Host), and pause the parser at each event:
 //      on_headers_complete returns HPE_PAUSED (with F_SKIPBODY set first when the message has no
@@ -429,7 +430,9 @@ struct parser::impl {
   std::optional<failure_info> failure;
   pending event = pending::none;
   std::span<const char> body;
-  std::string request_method;  // responses: the method of the request answered
+  // Responses: the request answered was a HEAD, a CONNECT (set_request_method).
+  bool answers_head = false;
+  bool answers_connect = false;
 
   // The field being collected, the last of head.headers (llhttp's spans are appended to it in
   // place); null between fields and in trailers (whose fields are dropped).
@@ -483,7 +486,7 @@ int parser::impl::cb_on_header_value(llhttp_t* p, const char* at, std::size_t n)
 
 int parser::impl::cb_on_header_field_complete(llhttp_t* p) {
   auto& s = *static_cast<impl*>(p->data);
-  if (s.state == phase::trailers) return 0;  // a trailer field: dropped
+  if (s.state == phase::trailers) return 0;               // a trailer field: dropped
   if (s.current == nullptr) s.current = &s.open_field();  // an empty name (llhttp rejects it)
   const std::string& name = s.current->first;
   // Checked here, before llhttp parses the value, so that these errors carry coreio's words.
@@ -639,8 +642,7 @@ int parser::impl::on_headers_done() {
       skipping_1xx = true;
       return 0;
     }
-    no_body = st == 204 || st == 304 || iequals(request_method, "HEAD") ||
-              (iequals(request_method, "CONNECT") && st / 100 == 2);
+    no_body = st == 204 || st == 304 || answers_head || (answers_connect && st / 100 == 2);
   }
   if (no_body) {
     head.chunked = false;
@@ -690,7 +692,7 @@ parser& parser::operator=(parser&&) noexcept = default;
 
 void parser::reset() {
   auto& s = *impl_;
-  s.request_method.clear();
+  s.answers_head = s.answers_connect = false;
   s.event = pending::none;
   s.body = {};
   s.state = phase::idle;
@@ -698,7 +700,10 @@ void parser::reset() {
   if (!s.dead) llhttp_reset(&s.p);
 }
 
-void parser::set_request_method(std::string_view method) { impl_->request_method = method; }
+void parser::set_request_method(std::string_view method) {
+  impl_->answers_head = iequals(method, "HEAD");
+  impl_->answers_connect = iequals(method, "CONNECT");
+}
 
 parse_result parser::feed(std::span<const char> in) {
   auto& s = *impl_;

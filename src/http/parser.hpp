@@ -55,9 +55,9 @@ struct message_head {
   std::string reason;
   int version_major = 1;
   int version_minor = 1;
-  field_list headers;  ///< in order, duplicates kept
-  bool keep_alive = true;      ///< after this message (llhttp_should_keep_alive)
-  bool chunked = false;        ///< Transfer-Encoding: chunked
+  field_list headers;      ///< in order, duplicates kept
+  bool keep_alive = true;  ///< after this message (llhttp_should_keep_alive)
+  bool chunked = false;    ///< Transfer-Encoding: chunked
   std::optional<std::uint64_t> content_length;
   bool upgrade = false;
   bool expect_continue = false;  ///< request with Expect: 100-continue

@@ -648,6 +648,27 @@ TEST(ParserLimitTest, HeaderBlockOverItsLimit) {
                   limit_kind::header_block);
 }
 
+// A head of exactly max_head bytes (its closing empty line included) passes, whole (each line taken
+// at once) or cut anywhere (byte by byte rules); a line whose LF would cross the limit fails there,
+// with the same error either way.
+TEST(ParserLimitTest, HeaderBlockLimitIsExactForWholeLines) {
+  parse_options o;
+  o.limits.max_head = 200;
+  const std::string start = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n";
+  const std::size_t fill = 200 - start.size() - std::string("X: \r\n\r\n").size();
+  const std::string ok = start + "X: " + std::string(fill, 'v') + "\r\n\r\n";
+  ASSERT_EQ(ok.size(), 200u);
+  const auto msgs = parse_every_way(mode::response, ok, o);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].head.headers.at(1).second, std::string(fill, 'v'));
+  // One byte over: the empty line's LF crosses. Three: the X line's own LF does.
+  for (std::size_t over : {1u, 3u}) {
+    const std::string bad = start + "X: " + std::string(fill + over, 'v') + "\r\n\r\n";
+    expect_rejected(mode::response, bad, "header block over 200 bytes", o,
+                    limit_kind::header_block);
+  }
+}
+
 TEST(ParserLimitTest, TooManyHeaderFields) {
   parse_options o;
   o.limits.max_headers = 100;  // the server's
