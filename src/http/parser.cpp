@@ -44,6 +44,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include "http/text.hpp"
 
@@ -71,6 +72,27 @@ enum class pending { none, head, body, end, skipped_1xx, trailers };
 // Where the current message is.
 // trailers: after the last chunk's size line, until the empty line ending the message.
 enum class phase { idle, head, body, trailers, done };
+
+// name == lower ignoring ASCII case, where lower is a lowercase name of letters and '-', and name
+// a field name that head_scan passed (no control bytes): eight bytes at a time, each byte with
+// its case bit set. Only 'A'-'Z' map onto a lowercase letter that way, and only CR (rejected in
+// a name) onto '-'.
+bool name_is(std::string_view name, std::string_view lower) noexcept {
+  if (name.size() != lower.size()) return false;
+  constexpr std::uint64_t case_bits = 0x2020202020202020ull;
+  std::size_t i = 0;
+  for (; i + 8 <= name.size(); i += 8) {
+    std::uint64_t a = 0;
+    std::uint64_t b = 0;
+    std::memcpy(&a, name.data() + i, 8);
+    std::memcpy(&b, lower.data() + i, 8);
+    if ((a | case_bits) != b) return false;
+  }
+  for (; i < name.size(); ++i) {
+    if (static_cast<char>(name[i] | 0x20) != lower[i]) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -490,12 +512,12 @@ int parser::impl::cb_on_header_field_complete(llhttp_t* p) {
   if (s.current == nullptr) s.current = &s.open_field();  // an empty name (llhttp rejects it)
   const std::string& name = s.current->first;
   // Checked here, before llhttp parses the value, so that these errors carry coreio's words.
-  if (iequals(name, "content-length")) {
+  if (name_is(name, "content-length")) {
     if (s.content_lengths > 0) return s.fail("http: several Content-Length fields");
     if (!s.transfer_encodings.empty()) {
       return s.fail("http: Content-Length and Transfer-Encoding together");
     }
-  } else if (iequals(name, "transfer-encoding")) {
+  } else if (name_is(name, "transfer-encoding")) {
     if (s.content_lengths > 0) {
       return s.fail("http: Content-Length and Transfer-Encoding together");
     }
@@ -575,7 +597,7 @@ int parser::impl::on_field_done() {
     field_value.erase(0, lead);
   }
   const std::string_view value = field_value;
-  if (iequals(field_name, "content-length")) {
+  if (name_is(field_name, "content-length")) {
     ++content_lengths;
     std::uint64_t v = 0;
     const auto* b = value.data();
@@ -587,7 +609,7 @@ int parser::impl::on_field_done() {
       return fail("http: malformed Content-Length '" + std::string(value.substr(0, 64)) + "'");
     }
     head.content_length = v;
-  } else if (iequals(field_name, "transfer-encoding")) {
+  } else if (name_is(field_name, "transfer-encoding")) {
     // The codings of every Transfer-Encoding field, in order (a list may span several fields).
     std::string_view rest = value;
     for (;;) {
@@ -597,7 +619,7 @@ int parser::impl::on_field_done() {
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
-  } else if (iequals(field_name, "host")) {
+  } else if (name_is(field_name, "host")) {
     ++hosts;
   }
   return 0;

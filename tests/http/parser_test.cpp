@@ -579,6 +579,27 @@ TEST(ParserRejectTest, SeveralOrMalformedContentLength) {
   expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", "Content-Length");
 }
 
+// The framing fields are recognised in any letter case, and only they: a name one byte off is an
+// ordinary field.
+TEST(ParserRejectTest, FramingFieldNamesMatchInAnyCaseOnly) {
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 5\r\ncOnTeNt-LeNgTh: 5\r\n\r\nhello",
+                  "several Content-Length");
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nTRANSFER-ENCODING: chunked\r\n\r\n",
+                  "Content-Length and Transfer-Encoding together");
+  expect_rejected(mode::request, "GET / HTTP/1.1\r\nHOST: a\r\nhost: b\r\n\r\n", "several Host");
+  const auto msgs = parse_every_way(
+      mode::response,
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent_Length: 7\r\nContent-Lengtj: 9\r\n"
+      "Transfer-Encodinf: chunked\r\n\r\nhi");
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].head.content_length.value_or(0), 2u);
+  EXPECT_FALSE(msgs[0].head.chunked);
+  EXPECT_EQ(msgs[0].body, "hi");
+  EXPECT_EQ(msgs[0].head.headers.size(), 4u);
+}
+
 TEST(ParserRejectTest, HostMissingOrDuplicated) {
   expect_rejected(mode::request, "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", "without a Host");
   expect_rejected(mode::request, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "several Host");
