@@ -485,7 +485,7 @@ task<response> follow(request_context* rc, const std::string* method, const std:
     response r = co_await exchange(rc, &o);
     if (core.opts.cookies) {
       for (const auto& [n, v] : r.headers())
-        if (same_name(n, "Set-Cookie")) core.jar.store(o.to->target, v);
+        if (iequals(n, "Set-Cookie")) core.jar.store(o.to->target, v);
     }
     const auto location = r.header("location");
     if (!ro->allow_redirects || !is_redirect(r.status()) || !location) {
