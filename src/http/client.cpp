@@ -24,6 +24,7 @@
 
 #include "http/client_core.hpp"
 #include "http/request_body.hpp"
+#include "http/text.hpp"
 #include "http/url.hpp"
 #include "trace/span.hpp"
 
@@ -34,6 +35,7 @@ namespace detail {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace std::string_view_literals;
 
 /// A reused connection that died before any byte of the response (retryable).
 class connection_lost : public error {
@@ -117,9 +119,9 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
   h += o.method;
   h += ' ';
   h += o.to->target.target;
-  h += " HTTP/1.1\r\nHost: ";
+  h += " HTTP/1.1\r\nHost: "sv;
   h += o.to->host;
-  h += "\r\n";
+  h += "\r\n"sv;
   bool has_ua = false, has_accept = false, has_ae = false, has_auth = false, has_type = false,
        has_cookie = false;
   for (const auto& [n, v] : o.headers) {
@@ -132,17 +134,17 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
     has_type |= same_name(n, "Content-Type");
     has_cookie |= same_name(n, "Cookie");
     h += n;
-    h += ": ";
+    h += ": "sv;
     h += v;
-    h += "\r\n";
+    h += "\r\n"sv;
   }
   if (!has_ua && !opts.user_agent.empty()) {
-    h += "User-Agent: ";
+    h += "User-Agent: "sv;
     h += opts.user_agent;
-    h += "\r\n";
+    h += "\r\n"sv;
   }
-  if (!has_accept) h += "Accept: */*\r\n";
-  if (!has_ae && opts.auto_decompress) h += "Accept-Encoding: gzip, deflate, br, zstd\r\n";
+  if (!has_accept) h += "Accept: */*\r\n"sv;
+  if (!has_ae && opts.auto_decompress) h += "Accept-Encoding: gzip, deflate, br, zstd\r\n"sv;
   if (!has_auth && o.auth) h += "Authorization: " + basic_auth_value(*o.auth) + "\r\n";
   if (opts.cookies && !has_cookie) {  // a Cookie header of the request's own wins over the jar
     const std::string c = rc.core->jar.header_for(o.to->target);
@@ -150,13 +152,14 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
   }
   if (!has_type && !o.body.content_type.empty())
     h += "Content-Type: " + o.body.content_type + "\r\n";
-  if (o.expect_continue) h += "Expect: 100-continue\r\n";
+  if (o.expect_continue) h += "Expect: 100-continue\r\n"sv;
   if (o.upload || o.chunked) {
-    h += "Transfer-Encoding: chunked\r\n";
-  } else if (o.body.present || o.method == "POST" || o.method == "PUT" || o.method == "PATCH") {
+    h += "Transfer-Encoding: chunked\r\n"sv;
+  } else if (o.body.present || o.method == "POST"sv || o.method == "PUT"sv ||
+             o.method == "PATCH"sv) {
     h += "Content-Length: " + std::to_string(o.body.bytes.size()) + "\r\n";
   }
-  h += "\r\n";
+  h += "\r\n"sv;
 }
 
 std::span<const std::byte> bytes_of(std::string_view s) {
@@ -307,7 +310,11 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
   const bool replayable = !o->upload;
   for (int attempt = 0;; ++attempt) {
     const limit wait_lim = phase_at(*rc, phase::pool_wait, rc->t.pool_wait);
-    auto at = core.conn_pool->acquire(key, attempt > 0, wait_lim);
+    // The first attempt of a request that may be retried (the condition below): the pool may
+    // trust the socket's readiness instead of a syscall to see that an idle connection is alive.
+    const bool retryable =
+        attempt == 0 && replayable && idempotent(o->method) && core.opts.retry_reused_idempotent;
+    auto at = core.conn_pool->acquire(key, attempt > 0, retryable, wait_lim);
     coreio::detail::trace::span_scope queued("http.client.pool_wait",
                                              rc->span);  // tracer: HTTP phase
     pool_grant g = co_await std::move(at);
@@ -371,8 +378,7 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     }
     if (failed) {
       core.conn_pool->discard(std::move(conn));
-      if (retry && reused && attempt == 0 && replayable && idempotent(o->method) &&
-          core.opts.retry_reused_idempotent) {
+      if (retry && reused && retryable) {
         k.add(k.retries);
         core.trace(trace_kind::retry, o->method, url_text);
         continue;
@@ -380,13 +386,19 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       std::rethrow_exception(failed);
     }
 
-    const message_head& head = conn->response_parser.head();
+    message_head& head = conn->response_parser.head();
     auto st = std::make_unique<response_state>();
     st->status = head.status;
-    st->reason = head.reason;
+    st->reason = std::move(head.reason);
     st->version = head.version_major * 10 + head.version_minor;
-    st->headers.reserve(head.headers.size());
-    for (const field& f : head.headers) st->headers.emplace_back(f.name, f.value);
+    // The fields go to the response whole (the parser's vector, no copy); the two this hop
+    // needs are looked up there.
+    st->headers.swap(head.headers);
+    std::optional<std::string_view> keep_alive_field, content_encoding;
+    for (const auto& [name, value] : st->headers) {
+      if (!keep_alive_field && iequals(name, "keep-alive")) keep_alive_field = value;
+      if (!content_encoding && iequals(name, "content-encoding")) content_encoding = value;
+    }
     st->url = std::shared_ptr<const std::string>(o->to, &o->to->text);  // shares the destination
     ++conn->uses;
     core.trace(trace_kind::response_headers_received, o->method, url_text, head.status);
@@ -400,12 +412,12 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     reader->keep_alive =
         head.keep_alive && !head.upgrade && head.status != 101 && !body_withheld && !core.closing();
     std::chrono::milliseconds keep = core.opts.keepalive_timeout;
-    if (const auto server = keep_alive_timeout(head.find("keep-alive"))) {
+    if (const auto server = keep_alive_timeout(keep_alive_field)) {
       const auto theirs = std::chrono::milliseconds(*server * 1000 - 1000);
       keep = std::min(keep, theirs);
     }
     reader->keep_for = keep;
-    const bool no_body = o->method == "HEAD" || head.status == 204 || head.status == 304 ||
+    const bool no_body = o->method == "HEAD"sv || head.status == 204 || head.status == 304 ||
                          (head.status >= 100 && head.status < 200) ||
                          (head.content_length && *head.content_length == 0 && !head.chunked);
     reader->conn = std::move(conn);
@@ -415,10 +427,10 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       std::exception_ptr bad;
       try {
         if (core.opts.auto_decompress) {
-          if (const auto ce = head.find("content-encoding")) {
+          if (content_encoding) {
             decode_limits dl;
             dl.max_decoded = core.opts.max_decoded_body;
-            reader->decoder = content_decoder::make_chain(*ce, dl);
+            reader->decoder = content_decoder::make_chain(*content_encoding, dl);
           }
         }
       } catch (...) {
@@ -473,7 +485,7 @@ task<response> follow(request_context* rc, const std::string* method, const std:
     response r = co_await exchange(rc, &o);
     if (core.opts.cookies) {
       for (const auto& [n, v] : r.headers())
-        if (same_name(n, "Set-Cookie")) core.jar.store(o.to->target, v);
+        if (iequals(n, "Set-Cookie")) core.jar.store(o.to->target, v);
     }
     const auto location = r.header("location");
     if (!ro->allow_redirects || !is_redirect(r.status()) || !location) {

@@ -8,11 +8,13 @@
 //      the colon, control characters in values, and every head limit (start line, one header
 //      line, the whole head, the count of fields). It stops exactly at the empty line ending the
 //      head, so it never judges body bytes (its 16-byte loads may look past a stopping byte, but
-//      only within the input, and only the bytes before it count). Inside a line it skips runs of
-//      bytes no rule stops at, a table lookup each, 16 at a time with SSE2; the byte ending a run
-//      takes the per-byte rules. When it finds a bad byte, llhttp first parses the bytes before
-//      it: the first failure in byte order is reported, whichever layer finds it, so the
-//      error does not depend on how the input was split (the fuzz targets check this).
+//      only within the input, and only the bytes before it count). A whole line that passes
+//      every rule is taken at once (its name, its value, then CRLF and the limits checked);
+//      otherwise, inside a line it skips runs of bytes no rule stops at, a table lookup each, 16
+//      at a time with SSE2, and the byte ending a run takes the per-byte rules. When it finds a
+//      bad byte, llhttp first parses the bytes before it: the first failure in byte order is
+//      reported, whichever layer finds it, so the error does not depend on how the input was
+//      split (the fuzz targets check this).
 //   2. llhttp (LLHTTP_STRICT_MODE=1) parses; its callbacks collect the head and apply the semantic
 //      checks (Content-Length and Transfer-Encoding, Host), and pause the parser at each event:
 //      on_headers_complete returns HPE_PAUSED (with F_SKIPBODY set first when the message has no
@@ -42,6 +44,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include "http/text.hpp"
 
@@ -70,11 +73,32 @@ enum class pending { none, head, body, end, skipped_1xx, trailers };
 // trailers: after the last chunk's size line, until the empty line ending the message.
 enum class phase { idle, head, body, trailers, done };
 
+// name == lower ignoring ASCII case, where lower is a lowercase name of letters and '-', and name
+// a field name that head_scan passed (no control bytes): eight bytes at a time, each byte with
+// its case bit set. Only 'A'-'Z' map onto a lowercase letter that way, and only CR (rejected in
+// a name) onto '-'.
+bool name_is(std::string_view name, std::string_view lower) noexcept {
+  if (name.size() != lower.size()) return false;
+  constexpr std::uint64_t case_bits = 0x2020202020202020ull;
+  std::size_t i = 0;
+  for (; i + 8 <= name.size(); i += 8) {
+    std::uint64_t a = 0;
+    std::uint64_t b = 0;
+    std::memcpy(&a, name.data() + i, 8);
+    std::memcpy(&b, lower.data() + i, 8);
+    if ((a | case_bits) != b) return false;
+  }
+  for (; i < name.size(); ++i) {
+    if (static_cast<char>(name[i] | 0x20) != lower[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<std::string_view> message_head::find(std::string_view name) const noexcept {
-  for (const auto& f : headers) {
-    if (iequals(f.name, name)) return std::string_view(f.value);
+  for (const auto& [n, v] : headers) {
+    if (iequals(n, name)) return std::string_view(v);
   }
   return std::nullopt;
 }
@@ -105,6 +129,11 @@ class head_scan {
   std::size_t scan(std::span<const char> in, std::optional<failure_info>& fail) {
     std::size_t i = 0;
     for (; i < in.size() && !done_; ++i) {
+      // Fastest path, at the start of a line: whole well-formed lines at once (see whole_line).
+      if (!cr_ && line_len_ == 0) {
+        while (const std::size_t n = whole_line(in.subspan(i))) i += n;
+        if (i == in.size()) break;
+      }
       // Fast path, inside a line: a run of bytes that no rule below stops at (one table lookup
       // each), cut short where the next byte would cross a limit, so that the byte which stops
       // the run, ordinary or not, takes the per-byte rules below and fails as it always did.
@@ -114,29 +143,7 @@ class head_scan {
             std::min({in.size() - i, limits_.max_head - total_, line_max - line_len_});
         const bool name = line_index_ > 0 && !colon_;
         const auto& ordinary = line_index_ == 0 ? start_line_byte : name ? name_byte : value_byte;
-        const char* run = in.data() + i;
-        std::size_t j = 0;
-#if defined(__SSE2__)
-        // Sixteen bytes at a time up to the first that may stop the run (a control byte, SP in a
-        // name, DEL, the colon in a name), then byte by byte (HTAB goes on in a value there). The
-        // loads may see bytes past that one, even body bytes; none of those is judged.
-        const __m128i low = _mm_set1_epi8(static_cast<char>(name ? 0x20 : 0x1f));
-        const __m128i del = _mm_set1_epi8(0x7f);
-        const __m128i colon = _mm_set1_epi8(name ? ':' : 0x7f);
-        while (j + 16 <= room) {
-          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(run + j));
-          const __m128i stop =
-              _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, low), v),
-                           _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, colon)));
-          const int mask = _mm_movemask_epi8(stop);
-          if (mask != 0) {
-            j += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-            break;
-          }
-          j += 16;
-        }
-#endif
-        while (j < room && ordinary[static_cast<unsigned char>(run[j])]) ++j;
+        const std::size_t j = ordinary_run(in.data() + i, room, name, ordinary);
         total_ += j;
         line_len_ += j;
         i += j;
@@ -233,6 +240,64 @@ class head_scan {
     return t;
   }();
 
+  // The length of the run of bytes at `run` (at most `room`) that the per-byte rules let through
+  // without a state change, `ordinary` being the table of where the run is (name: a field name).
+  static std::size_t ordinary_run(const char* run, std::size_t room, bool name,
+                                  const byte_table& ordinary) noexcept {
+    std::size_t j = 0;
+#if defined(__SSE2__)
+    // Sixteen bytes at a time up to the first that may stop the run (a control byte, SP in a
+    // name, DEL, the colon in a name), then byte by byte (HTAB goes on in a value there). The
+    // loads may see bytes past that one, even body bytes; none of those is judged.
+    const __m128i low = _mm_set1_epi8(static_cast<char>(name ? 0x20 : 0x1f));
+    const __m128i del = _mm_set1_epi8(0x7f);
+    const __m128i colon = _mm_set1_epi8(name ? ':' : 0x7f);
+    while (j + 16 <= room) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(run + j));
+      const __m128i stop =
+          _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, low), v),
+                       _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, colon)));
+      const int mask = _mm_movemask_epi8(stop);
+      if (mask != 0) {
+        j += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+        break;
+      }
+      j += 16;
+    }
+#endif
+    while (j < room && ordinary[static_cast<unsigned char>(run[j])]) ++j;
+    return j;
+  }
+
+  // At the start of a line (no byte of it seen): if `in` begins with a whole line that passes
+  // every rule and limit, with its CRLF, takes it (the state the per-byte rules would reach after
+  // its LF) and returns its size; else 0 and nothing changes, and the per-byte rules take over
+  // (an empty line, a line cut by the end of the input, HTAB in a start line, any failure). A
+  // line of a response head passes here whole: two runs and a few comparisons instead of rules
+  // for each of its colon, CR and LF.
+  std::size_t whole_line(std::span<const char> in) noexcept {
+    const char* l = in.data();
+    const std::size_t avail = in.size();
+    std::size_t end = 0;  // the line's length without CRLF
+    if (line_index_ == 0) {
+      end = ordinary_run(l, avail, false, start_line_byte);
+    } else {
+      const std::size_t colon = ordinary_run(l, avail, true, name_byte);
+      if (colon >= avail || l[colon] != ':') return 0;
+      end = colon + 1 + ordinary_run(l + colon + 1, avail - colon - 1, false, value_byte);
+    }
+    if (end == 0 || end + 1 >= avail || l[end] != '\r' || l[end + 1] != '\n') return 0;
+    const std::size_t line_max = line_index_ == 0 ? limits_.max_start_line : limits_.max_field;
+    if (end > line_max || end + 2 > limits_.max_head - total_) return 0;
+    if (line_index_ > 0) {
+      if (fields_ >= limits_.max_headers) return 0;
+      ++fields_;
+    }
+    total_ += end + 2;
+    ++line_index_;
+    return end + 2;
+  }
+
   std::string where() const {
     if (line_index_ == 0) return request_ ? "request line" : "status line";
     return trailers_ ? "trailer block" : "header block";
@@ -295,15 +360,25 @@ struct parser::impl {
   void begin_message() {
     // The previous head's fields become the spares (their strings keep their capacity); the head
     // takes the spare vector, emptied, so that a keep-alive connection's heads stop allocating.
+    // The rest of the head is reset member by member: a fresh message_head would cost its
+    // construction and a move-assignment of every member for each message.
     std::swap(spare_fields, head.headers);
-    std::vector<field> fields = std::move(head.headers);
-    fields.clear();
-    head = message_head{};
-    head.headers = std::move(fields);
+    head.headers.clear();
+    // A client takes each head's vector (parser::head()): room for a usual head in one allocation.
+    if (head.headers.capacity() == 0) head.headers.reserve(16);
+    head.method.clear();
+    head.target.clear();
+    head.status = 0;
+    head.reason.clear();
+    head.version_major = 1;
+    head.version_minor = 1;
+    head.keep_alive = true;
+    head.chunked = false;
+    head.content_length.reset();
+    head.upgrade = false;
+    head.expect_continue = false;
     spare_used = 0;
-    field_name.clear();
-    field_value.clear();
-    in_value = false;
+    current = nullptr;
     content_lengths = 0;
     transfer_encodings.clear();
     hosts = 0;
@@ -339,6 +414,17 @@ struct parser::impl {
                 llhttp_errno_name(err) + ")");
   }
 
+  // Opens the next field of the head: a spare field's strings (emptied, capacity kept) or new ones.
+  std::pair<std::string, std::string>& open_field() {
+    if (spare_used < spare_fields.size()) {
+      auto& f = head.headers.emplace_back(std::move(spare_fields[spare_used++]));
+      f.first.clear();
+      f.second.clear();
+      return f;
+    }
+    return head.headers.emplace_back();
+  }
+
   int on_field_done();
   int on_headers_done();
   // llhttp's callbacks (settings()); p->data is the impl.
@@ -366,18 +452,19 @@ struct parser::impl {
   std::optional<failure_info> failure;
   pending event = pending::none;
   std::span<const char> body;
-  std::string request_method;  // responses: the method of the request answered
+  // Responses: the request answered was a HEAD, a CONNECT (set_request_method).
+  bool answers_head = false;
+  bool answers_connect = false;
 
-  // Collecting one field.
-  std::string field_name;
-  std::string field_value;
-  bool in_value = false;
+  // The field being collected, the last of head.headers (llhttp's spans are appended to it in
+  // place); null between fields and in trailers (whose fields are dropped).
+  std::pair<std::string, std::string>* current = nullptr;
   // Seen so far in this head.
   std::size_t content_lengths = 0;
   std::vector<std::string> transfer_encodings;
   // The previous head's fields, reused for this head's in order (begin_message); [0, spare_used)
   // are taken (moved-from).
-  std::vector<field> spare_fields;
+  field_list spare_fields;
   std::size_t spare_used = 0;
   std::size_t hosts = 0;
   // Body accounting.
@@ -404,26 +491,33 @@ int parser::impl::cb_on_status(llhttp_t* p, const char* at, std::size_t n) {
 }
 
 int parser::impl::cb_on_header_field(llhttp_t* p, const char* at, std::size_t n) {
-  // Bounded: head_scan checked these bytes (head or trailers) before llhttp saw them.
-  static_cast<impl*>(p->data)->field_name.append(at, n);
+  // Bounded: head_scan checked these bytes (head or trailers) before llhttp saw them. A name may
+  // come in several spans (split input); trailer fields are dropped.
+  auto& s = *static_cast<impl*>(p->data);
+  if (s.state == phase::trailers) return 0;
+  if (s.current == nullptr) s.current = &s.open_field();
+  s.current->first.append(at, n);
   return 0;
 }
 
 int parser::impl::cb_on_header_value(llhttp_t* p, const char* at, std::size_t n) {
-  static_cast<impl*>(p->data)->field_value.append(at, n);
+  auto& s = *static_cast<impl*>(p->data);
+  if (s.current != nullptr) s.current->second.append(at, n);
   return 0;
 }
 
 int parser::impl::cb_on_header_field_complete(llhttp_t* p) {
   auto& s = *static_cast<impl*>(p->data);
-  if (s.state == phase::trailers) return 0;
+  if (s.state == phase::trailers) return 0;               // a trailer field: dropped
+  if (s.current == nullptr) s.current = &s.open_field();  // an empty name (llhttp rejects it)
+  const std::string& name = s.current->first;
   // Checked here, before llhttp parses the value, so that these errors carry coreio's words.
-  if (iequals(s.field_name, "content-length")) {
+  if (name_is(name, "content-length")) {
     if (s.content_lengths > 0) return s.fail("http: several Content-Length fields");
     if (!s.transfer_encodings.empty()) {
       return s.fail("http: Content-Length and Transfer-Encoding together");
     }
-  } else if (iequals(s.field_name, "transfer-encoding")) {
+  } else if (name_is(name, "transfer-encoding")) {
     if (s.content_lengths > 0) {
       return s.fail("http: Content-Length and Transfer-Encoding together");
     }
@@ -454,11 +548,7 @@ int parser::impl::cb_on_body(llhttp_t* p, const char* at, std::size_t n) {
 
 int parser::impl::cb_on_message_complete(llhttp_t* p) {
   auto& s = *static_cast<impl*>(p->data);
-  if (!s.field_name.empty() || s.in_value) {
-    s.field_name.clear();
-    s.field_value.clear();
-    s.in_value = false;
-  }
+  s.current = nullptr;
   if (s.skipping_1xx) {
     s.event = pending::skipped_1xx;
     return HPE_PAUSED;
@@ -495,13 +585,19 @@ int parser::impl::cb_on_chunk_complete(llhttp_t* p) {
 }
 
 int parser::impl::on_field_done() {
-  std::string_view value = trim_ows(field_value);
-  if (state == phase::trailers) {  // a trailer field (head_scan bounded it): dropped
-    field_name.clear();
-    field_value.clear();
-    return 0;
+  if (state == phase::trailers) return 0;  // a trailer field (head_scan bounded it): dropped
+  if (current == nullptr) current = &open_field();
+  auto& [field_name, field_value] = *current;
+  current = nullptr;
+  // Without surrounding whitespace, trimmed in place.
+  const std::string_view trimmed = trim_ows(field_value);
+  if (trimmed.size() != field_value.size()) {
+    const auto lead = static_cast<std::size_t>(trimmed.data() - field_value.data());
+    field_value.resize(lead + trimmed.size());
+    field_value.erase(0, lead);
   }
-  if (iequals(field_name, "content-length")) {
+  const std::string_view value = field_value;
+  if (name_is(field_name, "content-length")) {
     ++content_lengths;
     std::uint64_t v = 0;
     const auto* b = value.data();
@@ -513,7 +609,7 @@ int parser::impl::on_field_done() {
       return fail("http: malformed Content-Length '" + std::string(value.substr(0, 64)) + "'");
     }
     head.content_length = v;
-  } else if (iequals(field_name, "transfer-encoding")) {
+  } else if (name_is(field_name, "transfer-encoding")) {
     // The codings of every Transfer-Encoding field, in order (a list may span several fields).
     std::string_view rest = value;
     for (;;) {
@@ -523,19 +619,9 @@ int parser::impl::on_field_done() {
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
-  } else if (iequals(field_name, "host")) {
+  } else if (name_is(field_name, "host")) {
     ++hosts;
   }
-  if (spare_used < spare_fields.size()) {
-    field& f = spare_fields[spare_used++];
-    f.name.assign(field_name);
-    f.value.assign(value);
-    head.headers.push_back(std::move(f));
-  } else {
-    head.headers.push_back(field{field_name, std::string(value)});
-  }
-  field_name.clear();
-  field_value.clear();
   return 0;
 }
 
@@ -578,8 +664,7 @@ int parser::impl::on_headers_done() {
       skipping_1xx = true;
       return 0;
     }
-    no_body = st == 204 || st == 304 || iequals(request_method, "HEAD") ||
-              (iequals(request_method, "CONNECT") && st / 100 == 2);
+    no_body = st == 204 || st == 304 || answers_head || (answers_connect && st / 100 == 2);
   }
   if (no_body) {
     head.chunked = false;
@@ -629,7 +714,7 @@ parser& parser::operator=(parser&&) noexcept = default;
 
 void parser::reset() {
   auto& s = *impl_;
-  s.request_method.clear();
+  s.answers_head = s.answers_connect = false;
   s.event = pending::none;
   s.body = {};
   s.state = phase::idle;
@@ -637,7 +722,10 @@ void parser::reset() {
   if (!s.dead) llhttp_reset(&s.p);
 }
 
-void parser::set_request_method(std::string_view method) { impl_->request_method = method; }
+void parser::set_request_method(std::string_view method) {
+  impl_->answers_head = iequals(method, "HEAD");
+  impl_->answers_connect = iequals(method, "CONNECT");
+}
 
 parse_result parser::feed(std::span<const char> in) {
   auto& s = *impl_;
@@ -749,5 +837,6 @@ parse_result parser::finish() {
 }
 
 const message_head& parser::head() const noexcept { return impl_->head; }
+message_head& parser::head() noexcept { return impl_->head; }
 
 }  // namespace coreio::http::detail

@@ -27,6 +27,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace coreio::http::detail {
@@ -41,11 +42,10 @@ struct parse_limits {
   std::optional<std::uint64_t> max_body;  ///< bytes of body (de-chunked); nullopt = no limit
 };
 
-/// One header field as received (name's case kept; value without surrounding whitespace).
-struct field {
-  std::string name;
-  std::string value;
-};
+/// Header fields as received, (name, value) in order: the name's case kept, the value without
+/// surrounding whitespace. The type of http::fields, so that a head's fields can be handed to a
+/// response whole.
+using field_list = std::vector<std::pair<std::string, std::string>>;
 
 /// A message head. Requests fill method/target; responses fill status/reason.
 struct message_head {
@@ -55,9 +55,9 @@ struct message_head {
   std::string reason;
   int version_major = 1;
   int version_minor = 1;
-  std::vector<field> headers;  ///< in order, duplicates kept
-  bool keep_alive = true;      ///< after this message (llhttp_should_keep_alive)
-  bool chunked = false;        ///< Transfer-Encoding: chunked
+  field_list headers;      ///< in order, duplicates kept
+  bool keep_alive = true;  ///< after this message (llhttp_should_keep_alive)
+  bool chunked = false;    ///< Transfer-Encoding: chunked
   std::optional<std::uint64_t> content_length;
   bool upgrade = false;
   bool expect_continue = false;  ///< request with Expect: 100-continue
@@ -94,6 +94,9 @@ class parser {
   parse_result finish();
   /// The head of the current message (valid from the head event until reset()).
   const message_head& head() const noexcept;
+  /// The same, for the owner to move strings out of (the client hands the fields to its response
+  /// instead of copying them); the parser refills them for the next message after reset().
+  message_head& head() noexcept;
 
  private:
   struct impl;

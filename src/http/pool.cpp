@@ -143,7 +143,7 @@ void pool::finish(std::vector<std::shared_ptr<waiter>>& wake,
   wake.clear();
 }
 
-task<pool_grant> pool::acquire(const std::string& key, bool fresh, limit wait) {
+task<pool_grant> pool::acquire(const std::string& key, bool fresh, bool retryable, limit wait) {
   std::vector<std::unique_ptr<connection>> dead;
   // Declared before the locks: destroyed after them (a stream's destructor posts to its loop).
   std::vector<std::unique_ptr<connection>> evicted;
@@ -156,7 +156,7 @@ task<pool_grant> pool::acquire(const std::string& key, bool fresh, limit wait) {
       for (auto& d : dead) discard(std::move(d));
       dead.clear();
       if (c) {
-        if (c->reusable_now(std::chrono::steady_clock::now()))
+        if (c->reusable_now(std::chrono::steady_clock::now(), retryable))
           co_return pool_grant{std::move(c), waited};
         discard(std::move(c));
         continue;
@@ -199,7 +199,8 @@ task<pool_grant> pool::acquire(const std::string& key, bool fresh, limit wait) {
       c = std::move(w->conn);
     }
     if (!c) co_return pool_grant{nullptr, true};
-    if (c->reusable_now(std::chrono::steady_clock::now())) co_return pool_grant{std::move(c), true};
+    if (c->reusable_now(std::chrono::steady_clock::now(), retryable))
+      co_return pool_grant{std::move(c), true};
     discard(std::move(c));
   }
 }

@@ -67,9 +67,10 @@ class pool {
   ~pool();
 
   /// A connection or a slot for `key` (which must outlive the await). fresh: skip idle
-  /// connections (a retry). Throws http::error once closed, phase_timeout_error(pool_wait) when
-  /// `wait` runs out.
-  task<pool_grant> acquire(const std::string& key, bool fresh, limit wait);
+  /// connections (a retry). retryable: the request may be retried on a new connection if a reused
+  /// one fails before any response byte (connection::reusable_now). Throws http::error once
+  /// closed, phase_timeout_error(pool_wait) when `wait` runs out.
+  task<pool_grant> acquire(const std::string& key, bool fresh, bool retryable, limit wait);
   /// A connection whose response ended cleanly and that may be reused: kept idle until
   /// idle_deadline (closed instead if the pool is closed). Any thread.
   void put_back(std::unique_ptr<connection> c) noexcept;

@@ -8,6 +8,7 @@
 
 #include <coreio/http/errors.hpp>
 
+#include "http/text.hpp"
 #include "http/url.hpp"
 
 namespace coreio::http::detail {
@@ -76,12 +77,7 @@ std::string make_boundary() {
 
 }  // namespace
 
-bool same_name(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+bool same_name(std::string_view a, std::string_view b) noexcept { return iequals(a, b); }
 
 void check_field(std::string_view name, std::string_view value) {
   if (name.empty()) throw error("http: an empty header name");

@@ -580,8 +580,8 @@ class server_connection {
 
   void check_codings(const message_head& h) const {
     for (const auto& f : h.headers) {
-      if (!iequals(f.name, "transfer-encoding")) continue;
-      std::string_view v = f.value;
+      if (!iequals(f.first, "transfer-encoding")) continue;
+      std::string_view v = f.second;
       while (!v.empty()) {
         const std::size_t comma = std::min(v.find(','), v.size());
         const std::string_view item = trim_ows(v.substr(0, comma));
@@ -749,7 +749,7 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
   }
   if (q != std::string::npos) rs.query = target.substr(q + 1);
   rs.hdrs.reserve(rs.head->headers.size());
-  for (const auto& f : rs.head->headers) rs.hdrs.emplace_back(f.name, f.value);
+  for (const auto& f : rs.head->headers) rs.hdrs.emplace_back(f.first, f.second);
   // The path's segments as split_path() makes them, walked in place (no vector per request).
   std::string_view rest = rs.path;
   if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);

@@ -135,7 +135,7 @@ inline void check_same(const outcome& a, const outcome& b) {
           x.upgrade == y.upgrade && x.expect_continue == y.expect_continue);
     check(x.headers.size() == y.headers.size());
     for (std::size_t j = 0; j < x.headers.size(); ++j) {
-      check(x.headers[j].name == y.headers[j].name && x.headers[j].value == y.headers[j].value);
+      check(x.headers[j].first == y.headers[j].first && x.headers[j].second == y.headers[j].second);
     }
     check(a.messages[i].body == b.messages[i].body);
   }

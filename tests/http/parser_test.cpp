@@ -116,8 +116,8 @@ void expect_same(const std::vector<message>& a, const std::vector<message>& b,
     EXPECT_EQ(x.expect_continue, y.expect_continue) << how;
     ASSERT_EQ(x.headers.size(), y.headers.size()) << how;
     for (std::size_t j = 0; j < x.headers.size(); ++j) {
-      EXPECT_EQ(x.headers[j].name, y.headers[j].name) << how;
-      EXPECT_EQ(x.headers[j].value, y.headers[j].value) << how;
+      EXPECT_EQ(x.headers[j].first, y.headers[j].first) << how;
+      EXPECT_EQ(x.headers[j].second, y.headers[j].second) << how;
     }
     EXPECT_EQ(a[i].body, b[i].body) << how;
   }
@@ -189,9 +189,9 @@ TEST(ParserTest, ParsesARequestHeadWithFieldsInOrderAndValuesTrimmed) {
   EXPECT_EQ(h.version_major, 1);
   EXPECT_EQ(h.version_minor, 1);
   ASSERT_EQ(h.headers.size(), 5u);
-  EXPECT_EQ(h.headers[0].name, "Host");
-  EXPECT_EQ(h.headers[0].value, "example.test");
-  EXPECT_EQ(h.headers[2].value, "*/*");
+  EXPECT_EQ(h.headers[0].first, "Host");
+  EXPECT_EQ(h.headers[0].second, "example.test");
+  EXPECT_EQ(h.headers[2].second, "*/*");
   EXPECT_EQ(h.find("HOST"), "example.test");
   EXPECT_EQ(h.find("x-DUP"), "one");
   EXPECT_EQ(h.find("absent"), std::nullopt);
@@ -284,7 +284,7 @@ TEST(ParserTest, EachHeadOnAConnectionHasOnlyItsOwnFields) {
   ASSERT_EQ(msgs.size(), 3u);
   const auto names = [](const message& m) {
     std::vector<std::string> out;
-    for (const auto& f : m.head.headers) out.push_back(f.name + "=" + f.value);
+    for (const auto& f : m.head.headers) out.push_back(f.first + "=" + f.second);
     return out;
   };
   EXPECT_EQ(names(msgs[0]), (std::vector<std::string>{"X-A=" + std::string(40, 'a'), "X-Bee=b",
@@ -355,7 +355,7 @@ TEST(ParserTest, InterimResponsesAreSkipped) {
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].head.status, 200);
   ASSERT_EQ(msgs[0].head.headers.size(), 1u);
-  EXPECT_EQ(msgs[0].head.headers[0].name, "Content-Length");
+  EXPECT_EQ(msgs[0].head.headers[0].first, "Content-Length");
   EXPECT_EQ(msgs[0].body, "hi");
 }
 
@@ -516,7 +516,7 @@ TEST(ParserRejectTest, ABadByteAnywhereInALongLineIsFound) {
   const auto msgs = parse_every_way(
       mode::response, "HTTP/1.1 200 OK\r\nX: a\tb\xe9" + filler + "\r\nContent-Length: 0\r\n\r\n");
   ASSERT_EQ(msgs.size(), 1u);
-  EXPECT_EQ(msgs[0].head.headers.at(0).value, "a\tb\xe9" + filler);
+  EXPECT_EQ(msgs[0].head.headers.at(0).second, "a\tb\xe9" + filler);
 }
 
 TEST(ParserRejectTest, TransferEncodingOnHttp10) {
@@ -577,6 +577,27 @@ TEST(ParserRejectTest, SeveralOrMalformedContentLength) {
     expect_rejected(mode::request, wire, "Content-Length");
   }
   expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", "Content-Length");
+}
+
+// The framing fields are recognised in any letter case, and only they: a name one byte off is an
+// ordinary field.
+TEST(ParserRejectTest, FramingFieldNamesMatchInAnyCaseOnly) {
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 5\r\ncOnTeNt-LeNgTh: 5\r\n\r\nhello",
+                  "several Content-Length");
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nTRANSFER-ENCODING: chunked\r\n\r\n",
+                  "Content-Length and Transfer-Encoding together");
+  expect_rejected(mode::request, "GET / HTTP/1.1\r\nHOST: a\r\nhost: b\r\n\r\n", "several Host");
+  const auto msgs = parse_every_way(
+      mode::response,
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent_Length: 7\r\nContent-Lengtj: 9\r\n"
+      "Transfer-Encodinf: chunked\r\n\r\nhi");
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].head.content_length.value_or(0), 2u);
+  EXPECT_FALSE(msgs[0].head.chunked);
+  EXPECT_EQ(msgs[0].body, "hi");
+  EXPECT_EQ(msgs[0].head.headers.size(), 4u);
 }
 
 TEST(ParserRejectTest, HostMissingOrDuplicated) {
@@ -646,6 +667,27 @@ TEST(ParserLimitTest, HeaderBlockOverItsLimit) {
   wire += "\r\n";
   expect_rejected(mode::request, wire, "header block over 32768 bytes", o,
                   limit_kind::header_block);
+}
+
+// A head of exactly max_head bytes (its closing empty line included) passes, whole (each line taken
+// at once) or cut anywhere (byte by byte rules); a line whose LF would cross the limit fails there,
+// with the same error either way.
+TEST(ParserLimitTest, HeaderBlockLimitIsExactForWholeLines) {
+  parse_options o;
+  o.limits.max_head = 200;
+  const std::string start = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n";
+  const std::size_t fill = 200 - start.size() - std::string("X: \r\n\r\n").size();
+  const std::string ok = start + "X: " + std::string(fill, 'v') + "\r\n\r\n";
+  ASSERT_EQ(ok.size(), 200u);
+  const auto msgs = parse_every_way(mode::response, ok, o);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].head.headers.at(1).second, std::string(fill, 'v'));
+  // One byte over: the empty line's LF crosses. Three: the X line's own LF does.
+  for (std::size_t over : {1u, 3u}) {
+    const std::string bad = start + "X: " + std::string(fill + over, 'v') + "\r\n\r\n";
+    expect_rejected(mode::response, bad, "header block over 200 bytes", o,
+                    limit_kind::header_block);
+  }
 }
 
 TEST(ParserLimitTest, TooManyHeaderFields) {

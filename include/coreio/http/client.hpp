@@ -13,8 +13,10 @@
 // other origins). When the total limit is full but an idle connection to another origin exists,
 // that idle connection is closed to make room. Idle connections expire after keepalive_timeout (or
 // the server's `Keep-Alive: timeout` minus 1 s) and are checked for a close by the peer before
-// reuse. A reused connection that fails before any byte of the response arrives is retried once on
-// a new connection, for idempotent methods only (client_options::retry_reused_idempotent).
+// reuse (for a request that may be retried, as the event loop last saw the socket, without a
+// syscall; else with a non-blocking peek). A reused connection that fails before any byte of the
+// response arrives is retried once on a new connection, for idempotent methods only
+// (client_options::retry_reused_idempotent).
 // Idle connections are kept per worker (the worker that released them), so two workers reusing
 // connections do not contend on one lock; only waiting for a slot and opening or closing a
 // connection take the client-wide lock.
