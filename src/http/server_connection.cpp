@@ -6,7 +6,8 @@
 // output buffer that is written only when the loop must wait for the socket (or closes), so
 // pipelined requests already buffered are answered with one write; a stream_response flushes that
 // buffer before its head. Deadlines: the head from its first byte (408), each body read (408), the
-// keep-alive idle wait (silent close).
+// keep-alive idle wait (silent close); over plain TCP each is a deadline on the socket read
+// (read_by), over TLS a wait_until around the read.
 //
 // Connection phases (an atomic per connection, `phase` below), for stop():
 //   busy     reading a request that has begun, running its handler, writing its response
@@ -41,6 +42,7 @@
 #include <coreio/wait_for.hpp>
 
 #include "net/read_buffer.hpp"
+#include "net/sockets.hpp"
 #include "sched/histogram.hpp"
 #include "server_tasks.hpp"
 #include "text.hpp"
@@ -479,10 +481,18 @@ class server_connection {
       auto w = wait_until(std::move(rd), deadline);
       co_return co_await std::move(w);
     }
+    co_return co_await read_by(buf, deadline);
+  }
+
+  // One socket read into buf, ending in timeout_error if it has to wait for bytes past `deadline`
+  // (max: none). A deadline on the socket (net/stream.cpp, "Read deadlines"), not wait_until: no
+  // timer armed and erased and no child task per read.
+  net::stream::read_awaiter read_by(std::span<char> buf, steady::time_point deadline) {
     auto rd = s_.read_some(buf);
-    if (deadline == steady::time_point::max()) co_return co_await std::move(rd);
-    auto w = wait_until(std::move(rd), deadline);
-    co_return co_await std::move(w);
+    if (deadline != steady::time_point::max()) {
+      coreio::detail::stream_access::set_read_deadline(rd, deadline);
+    }
+    return rd;
   }
 
   void close_transport() noexcept {
@@ -547,8 +557,7 @@ class server_connection {
     if (tls_) {
       n = co_await receive(input_room(), deadline);
     } else {
-      auto w = wait_until(s_.read_some(input_room()), deadline);  // no frame for receive()
-      n = co_await std::move(w);
+      n = co_await read_by(input_room(), deadline);  // no frame for receive()
     }
     if (n == 0) co_return false;
     st_->stats.add(server_counters::bytes_in, n);
@@ -626,8 +635,7 @@ task<void> server_connection::loop() {
         if (tls_) {
           n = co_await receive(input_room(), idle_deadline);
         } else {
-          auto w = wait_until(s_.read_some(input_room()), idle_deadline);  // no receive() frame
-          n = co_await std::move(w);
+          n = co_await read_by(input_room(), idle_deadline);  // no receive() frame
         }
       } catch (const timeout_error&) {
         co_return;

@@ -39,6 +39,26 @@
 // that failed; its async_wait costs an epoll_ctl per wait instead.) The wait lives in the socket
 // object: a socket deleted while its wait is queued is closed, and the wait's aborted completion
 // deletes it.
+//
+// Read deadlines (a read_some given one through stream_access::set_read_deadline: the HTTP server's
+// header, body and keep-alive waits). wait_until around each read armed and erased a timer and ran
+// the read as a child task, per read; a connection that reads with a deadline every request and
+// whose deadlines only move later needs neither. Each socket has one timer entry
+// (deadline_timer), armed lazily; every step on the owner thread, except the entry's own claim:
+//   1. A read that suspends (start_read, read_waiter set) with a deadline D arms the entry at D if
+//      it is not armed; if it is armed later than D, takes it back (timer_claim_cancelled, then
+//      erase) and arms it at D; if it is armed at or before D, leaves it.
+//   2. The entry fires (its on_done on the thread that won it: the owner, or the runtime's monitor
+//      when the owner is stuck in a long poll, which posts the step to the owner's loop) and the
+//      due step runs on the owner: if a read with a deadline is waiting and its deadline has
+//      passed, the read ends with std::errc::timed_out (read_awaiter throws timeout_error); if its
+//      deadline is later (the deadline moved since the arm), the entry is armed again at it; with
+//      no such read waiting the entry stays unarmed until step 1.
+//   3. Deleting the socket takes the entry back; if that claim loses, the entry has fired and its
+//      due step is on its way: the object is deleted by whichever of that step and the read
+//      wait's completion ends last (delete_on_wait_end).
+// A deadline is checked only while a read waits: bytes that are already there are returned, as
+// wait_until returned a read that completed without suspending.
 #include <coreio/net/stream.hpp>
 
 #include <asio/write.hpp>
@@ -93,11 +113,16 @@ net::endpoint to_endpoint(const generic_stream::endpoint& ep) {
 void destroy_stream_socket(stream_socket_impl* p) noexcept { destroy_on_owner(p); }
 
 void delete_stream_socket_now(stream_socket_impl* s) noexcept {
-  if (!s->read_wait_armed) {
+  if (s->deadline_armed && timer_claim_cancelled(&s->deadline_timer)) {
+    timer_erase(&s->deadline_timer);
+    s->deadline_armed = false;
+  }
+  if (!s->read_wait_armed && !s->deadline_armed) {
     delete s;
     return;
   }
-  // The queued wait's handler holds s: closing aborts the wait, and its handler deletes s.
+  // The queued wait's handler, or the fired deadline's due step, holds s: closing aborts the wait;
+  // the last of the two deletes s ("Read deadlines", step 3).
   s->delete_on_wait_end = true;
   std::error_code ec;
   s->sock.close(ec);
@@ -162,7 +187,7 @@ void clear_readable(stream_socket_impl* s);
 void on_readable(stream_socket_impl* s, const std::error_code& ec) noexcept {
   s->read_wait_armed = false;
   if (s->delete_on_wait_end) {
-    delete s;
+    if (!s->deadline_armed) delete s;
     return;
   }
   // An abort (the socket was closed) leaves readable set as well: the next recv reports it.
@@ -245,6 +270,76 @@ bool try_recv(io_op* op) {
   return true;
 }
 
+steady_clock::time_point from_ns(std::int64_t ns) {
+  return steady_clock::time_point(
+      std::chrono::duration_cast<steady_clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+void read_deadline_fired(timer_entry* e, bool fired) noexcept;
+
+/// Inserts the socket's deadline entry, not armed, into the owner's queue at `at`. Owner thread.
+void insert_read_deadline(stream_socket_impl* s, steady_clock::time_point at) {
+  read_deadline_timer& t = s->deadline_timer;
+  t.deadline = at;
+  t.s = s;
+  t.on_done = &read_deadline_fired;
+  // Relaxed: the entry is in no queue; the queue's lock publishes it to firers (timer_entry.hpp).
+  t.state.store(timer_entry::pending, std::memory_order_relaxed);
+  s->deadline_armed = true;
+  timer_insert(&t);
+}
+
+/// Step 1 of "Read deadlines": the entry fires at or before the waiting read's deadline. Owner.
+void arm_read_deadline(stream_socket_impl* s, std::int64_t deadline) {
+  const steady_clock::time_point at = from_ns(deadline);
+  if (!s->deadline_armed) {
+    insert_read_deadline(s, at);
+    return;
+  }
+  if (s->deadline_timer.deadline <= at) return;            // fires early and re-arms (step 2)
+  if (!timer_claim_cancelled(&s->deadline_timer)) return;  // fired: its due step re-arms
+  timer_erase(&s->deadline_timer);
+  insert_read_deadline(s, at);
+}
+
+/// Step 2 of "Read deadlines", on the owner.
+void read_deadline_due(stream_socket_impl* s) noexcept {
+  s->deadline_armed = false;
+  if (s->delete_on_wait_end) {
+    if (!s->read_wait_armed) delete s;
+    return;
+  }
+  io_op* op = s->read_waiter;
+  if (op == nullptr || op->deadline_ns == 0) return;
+  const steady_clock::time_point at = from_ns(op->deadline_ns);
+  if (at <= steady_clock::now()) {
+    s->read_waiter = nullptr;
+    io_complete(op, std::make_error_code(std::errc::timed_out), 0);
+    return;
+  }
+  try {
+    insert_read_deadline(s, at);
+  } catch (...) {
+    // Out of memory growing the heap: the read waits without its deadline rather than not at all.
+    s->deadline_armed = false;
+  }
+}
+
+/// The deadline entry's on_done (it is only ever taken back by claim and erase, so `fired`).
+void read_deadline_fired(timer_entry* e, bool) noexcept {
+  stream_socket_impl* s = static_cast<read_deadline_timer*>(e)->s;
+  if (this_worker() == s->owner) {
+    read_deadline_due(s);
+    return;
+  }
+  try {
+    s->owner->post([s] { read_deadline_due(s); });
+  } catch (...) {
+    // Out of memory posting from the monitor: the entry stays "armed" and the socket is leaked
+    // rather than touched off its owner; its read waits on.
+  }
+}
+
 /// read_some's start on the owner (its fast path, try_recv, has failed just before): waits for
 /// the read wait's edge, unless the socket became readable since (a start posted from another
 /// worker, whose own try_recv ran here first).
@@ -255,6 +350,7 @@ void start_read(io_op* op) {
     return;
   }
   s->read_waiter = op;
+  if (op->deadline_ns != 0) arm_read_deadline(s, op->deadline_ns);
 }
 
 /// read_some's abort (a cancel step, owner thread): completes the suspended read as aborted.
@@ -291,7 +387,7 @@ void read_wait_op::complete(void* owner, asio::detail::operation* base, const as
     // The loop is being destroyed with the wait queued (shutdown): no read can wait on it any
     // more; free a socket whose delete was left to this wait.
     s->read_wait_armed = false;
-    if (s->delete_on_wait_end) delete s;
+    if (s->delete_on_wait_end && !s->deadline_armed) delete s;
     return;
   }
   on_readable(s, op->ec_);
@@ -366,6 +462,7 @@ std::size_t stream::read_awaiter::await_resume() {
   if (from_buffer_) return ready_;
   finish();
   if (ec == asio::error::eof) return 0;
+  if (deadline_ns != 0 && ec == std::errc::timed_out) throw timeout_error{};
   if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: read");
   return bytes;
 }

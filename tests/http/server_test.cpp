@@ -1,7 +1,7 @@
 // http/server_test.cpp — http::server end to end on loopback: the project's client against it
 // (routes, captures, query, 404/405/500, keep-alive reuse), raw coreio::net clients for every
 // malformed request class (each gets its status and the connection closes), pipelining order,
-// the header deadline against a slow client, graceful stop with a request in flight, and curl as
+// the header deadline against a slow client, the keep-alive idle timeout, graceful stop with a request in flight, and curl as
 // a real client (keep-alive, chunked upload, Expect: 100-continue, HEAD, a stream response,
 // gzip with --compressed).
 #include <coreio/http/server.hpp>
@@ -233,6 +233,45 @@ coreio::task<void> header_deadline() {
   co_await rs.stop();
 }
 TEST(Server, HeaderAndBodyDeadlines) { run_test(header_deadline); }
+
+// The keep-alive idle timeout (1 s here) counts from the end of the last response, not from the
+// connection's first wait: the socket's deadline timer, armed at the first wait's deadline, fires
+// early and re-arms when later requests moved the deadline (net/stream.cpp, "Read deadlines").
+// Requests 0.6 s apart stay served past the first deadline; after the last, the server closes the
+// idle connection silently once the timeout has passed.
+coreio::task<void> keepalive_idle_timeout() {
+  http::server_options o = test_options();
+  o.keepalive_timeout = 1s;
+  running_server rs{o};
+  coreio::task<coreio::net::tcp_stream> c = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+  coreio::net::tcp_stream s = co_await std::move(c);
+  const std::string req = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+  std::array<char, 4096> buf{};
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) {
+    if (i > 0) co_await coreio::sleep_for(600ms);
+    co_await s.write_all(req);
+    std::string got;
+    while (got.find("Hello, World!") == std::string::npos) {
+      const std::size_t n = co_await s.read_some(std::span<char>(buf));
+      if (n == 0) {
+        ADD_FAILURE() << "closed before response " << i << ": " << got;
+        co_return;
+      }
+      got.append(buf.data(), n);
+    }
+    EXPECT_EQ(status_line(got), "HTTP/1.1 200 OK");
+    t0 = std::chrono::steady_clock::now();
+  }
+  // 1.2 s after the first request: past the first wait's deadline, the connection was still served.
+  auto rd = s.read_some(std::span<char>(buf));
+  auto w = coreio::wait_for(std::move(rd), 5s);
+  const std::size_t n = co_await std::move(w);
+  EXPECT_EQ(n, 0u);  // closed without a response
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms);
+  co_await rs.stop();
+}
+TEST(Server, KeepaliveIdleTimeoutFromLastResponse) { run_test(keepalive_idle_timeout); }
 
 coreio::task<void> graceful_stop() {
   auto entered = std::make_shared<coreio::event>();

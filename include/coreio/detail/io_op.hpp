@@ -51,6 +51,7 @@ struct io_op : cancel_node {
         arg(o.arg),
         site(o.site),
         wait_arg(o.wait_arg),
+        deadline_ns(o.deadline_ns),
         tried_now(o.tried_now) {}
 
   static constexpr std::uint32_t k_started = 1;
@@ -83,6 +84,10 @@ struct io_op : cancel_node {
   /// socket's descriptor, -1 unknown); set with the op's kind.
   const wait_site* site = &wait_sites::socket_io;
   std::int64_t wait_arg = -1;
+  /// A stream read's deadline (steady_clock nanoseconds; 0: none): a read still waiting for bytes
+  /// then ends with std::errc::timed_out (src/net/stream.cpp, "Read deadlines"). Set before the
+  /// op is submitted; read on the owner thread.
+  std::int64_t deadline_ns = 0;
   /// try_now was just tried on the owner and would have blocked: starting the op need not try it
   /// again (no event-loop turn came between, so any data since makes a fresh edge). Owner thread.
   bool tried_now = false;

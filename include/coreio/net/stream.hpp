@@ -110,6 +110,7 @@ class stream {
     detail::read_mode mode_;
     bool from_buffer_ = false;
     bool claimed_ = false;
+    friend struct detail::stream_access;  // src/: a read deadline (set_read_deadline)
   };
 
   class write_awaiter : detail::io_awaiter {
