@@ -2,6 +2,7 @@
 #include "runtime_impl.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <chrono>
 #include <cstdio>
@@ -83,10 +84,33 @@ runtime_impl::runtime_impl(const runtime_options& options)
       workers_[i]->run();
     });
   }
+  const char* pin_env = std::getenv("COREIO_PIN_WORKERS");
+  if (options.pin_workers || (pin_env != nullptr && std::string_view(pin_env) == "1")) {
+    pin_workers();
+  }
   monitor_.start();
   if (debug_) {
     watchdog_ = std::make_unique<watchdog>(*this, options.slow_callback_duration);
     watchdog_->start();
+  }
+}
+
+void runtime_impl::pin_workers() noexcept {
+  // Bound from here, before the constructor returns, rather than by each worker as it starts: a
+  // caller that inspects the threads' affinity after building the runtime sees it in place.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  }
+  if (cpus.empty()) return;
+  for (std::size_t i = 0; i < threads_.size(); ++i) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[i % cpus.size()], &one);
+    (void)pthread_setaffinity_np(threads_[i].native_handle(), sizeof one, &one);  // best effort
   }
 }
 

@@ -89,6 +89,9 @@ class runtime_impl {
   /// Reports the tasks still linked through the log sink: one message, "<what>:" and the tree of
   /// dump_tasks (at most `max` task lines, then a count). Any thread.
   void report_pending(const char* what, std::size_t max) const;
+  /// runtime_options::pin_workers: binds each worker thread to one of the process's CPUs. Called by
+  /// the constructor once the threads exist.
+  void pin_workers() noexcept;
   /// The tracer, or nullptr when tracing is off.
   const trace::tracer* tracer() const noexcept { return tracer_.get(); }
   /// The per-name task counters, or nullptr when metrics_histograms is off. Any thread.

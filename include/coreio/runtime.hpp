@@ -82,6 +82,14 @@ struct runtime_options {
   /// poll and one per wake. Also on when COREIO_METRICS=1. Needs the tracer's hooks compiled in
   /// (CMake's COREIO_TRACE, on by default).
   bool metrics_histograms = false;
+  /// Binds worker i to one CPU: the (i mod n)-th of the n CPUs the process may run on (its
+  /// affinity mask when the runtime is built), so that the OS neither stacks two workers on one
+  /// CPU nor migrates them. Each worker owns its sockets' event loop, so a worker descheduled
+  /// behind another worker on the same CPU stalls every connection it owns. Off by default: on a
+  /// machine shared with other busy processes a pinned worker cannot move away from them. Best
+  /// effort: a worker whose binding the OS refuses runs unbound. Also on when
+  /// COREIO_PIN_WORKERS=1.
+  bool pin_workers = false;
   /// Debug mode's threshold (asyncio's slow_callback_duration, 100 ms there too). > 0.
   std::chrono::milliseconds slow_callback_duration{100};
 };

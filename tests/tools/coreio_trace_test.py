@@ -65,6 +65,32 @@ class CoreioTraceTest(unittest.TestCase):
         self.assertIn("spawned at scraper.cpp:12", out)
         self.assertEqual(out.count("(a batch's mean: interpolated)"), 1)
 
+    def test_wake_to_poll_splits_by_the_worker_that_polled(self):
+        # Task 1: IO completes on worker 0 at 20 and its poll starts there at 30 (10 us, same
+        # worker), then again at 100 with the poll at 400 on worker 1 (300 us, other worker).
+        # Task 2: its sleep fires on worker 1 at 5, polled there at 1505 (1500 us, same worker).
+        # A wake flow from worker 0 at 40 ends at a poll on worker 1 at 60 (20 us, other worker).
+        # An IO completion after the task's last poll has no latency (the trace ends first).
+        poll = lambda task, tid, ts: {"ph": "X", "cat": "poll", "name": "t", "pid": 1, "tid": tid,
+                                      "ts": ts, "dur": 1.0, "args": {"task": task}}
+        ready = lambda cat, task, tid, ts: {"ph": "i", "cat": cat, "name": cat, "pid": 1,
+                                            "tid": tid, "ts": ts, "s": "t", "args": {"task": task}}
+        events = [poll(1, 0, 30.0), poll(1, 1, 400.0), poll(2, 1, 1505.0), poll(3, 1, 60.0),
+                  ready("io", 1, 0, 20.0), ready("io", 1, 0, 100.0), ready("timer", 2, 1, 5.0),
+                  ready("io", 2, 1, 2000.0),
+                  {"ph": "s", "cat": "wake", "name": "wake", "pid": 1, "tid": 0, "ts": 40.0, "id": 9},
+                  {"ph": "f", "cat": "wake", "name": "wake", "pid": 1, "tid": 1, "ts": 60.0, "id": 9,
+                   "bp": "e"}]
+        with open(self.trace, "w", encoding="utf-8") as f:
+            json.dump({"traceEvents": events}, f)
+        rows = {r["where"]: r for r in json.loads(self.run_tool("--json").stdout)["wake_to_poll"]}
+        same, other = rows["same worker"], rows["other worker"]
+        self.assertEqual((same["count"], same["p50_us"], same["max_us"], same["over_1ms"]),
+                         (2, 1500.0, 1500.0, 1))
+        self.assertEqual((other["count"], other["p50_us"], other["max_us"], other["over_1ms"]),
+                         (2, 300.0, 300.0, 0))
+        self.assertIn("wake-to-poll", self.run_tool().stdout)
+
     def test_svg_has_a_bar_per_poll_and_park(self):
         path = os.path.join(self.dir.name, "t.svg")
         self.run_tool("--svg", path)

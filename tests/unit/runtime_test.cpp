@@ -5,12 +5,19 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -63,6 +70,64 @@ TEST(RuntimeTest, ZeroWorkersMeansOnePerHardwareThread) {
   EXPECT_EQ(rt.workers(), hw == 0 ? 1u : hw);
   coreio::runtime dflt;
   EXPECT_EQ(dflt.workers(), rt.workers());
+}
+
+/// The CPUs the thread `tid` may run on (0: the calling thread).
+std::vector<int> cpus_of(pid_t tid) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(tid, sizeof set, &set) != 0) return {};
+  std::vector<int> out;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) out.push_back(c);
+  }
+  return out;
+}
+
+/// The ids of this process's threads named coreio-w<i>, indexed by i (0 where none is named so).
+std::vector<pid_t> worker_tids(std::size_t n) {
+  std::vector<pid_t> out(n, 0);
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(e.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind("coreio-w", 0) != 0) continue;
+    const std::size_t i = std::stoul(name.substr(8));
+    if (i < n) out[i] = static_cast<pid_t>(std::stol(e.path().filename().string()));
+  }
+  return out;
+}
+
+TEST(RuntimeTest, PinWorkersBindsEachWorkerToItsOwnAllowedCpu) {
+  const std::vector<int> allowed = cpus_of(0);
+  ASSERT_FALSE(allowed.empty());
+  std::vector<pid_t> tids;
+  {
+    coreio::runtime rt(coreio::runtime_options{.workers = 2, .pin_workers = true});
+    // The workers name themselves as they start: wait until both have.
+    ASSERT_TRUE(wait_until([&] {
+      tids = worker_tids(2);
+      return tids[0] != 0 && tids[1] != 0;
+    }));
+    for (std::size_t i = 0; i < 2; ++i) {
+      // Worker i on the (i mod n)-th allowed CPU, and on that one only.
+      EXPECT_EQ(cpus_of(tids[i]), std::vector<int>{allowed[i % allowed.size()]}) << "worker " << i;
+    }
+    EXPECT_EQ(rt.block_on([]() -> coreio::task<int> { co_return 7; }()), 7);  // and it runs
+  }
+  EXPECT_EQ(cpus_of(0), allowed);  // the thread that built the runtime is not bound
+}
+
+TEST(RuntimeTest, WorkersAreNotPinnedByDefault) {
+  if (std::getenv("COREIO_PIN_WORKERS") != nullptr) GTEST_SKIP() << "COREIO_PIN_WORKERS is set";
+  const std::vector<int> allowed = cpus_of(0);
+  coreio::runtime rt(coreio::runtime_options{.workers = 2});
+  std::vector<pid_t> tids;
+  ASSERT_TRUE(wait_until([&] {
+    tids = worker_tids(2);
+    return tids[0] != 0 && tids[1] != 0;
+  }));
+  for (pid_t tid : tids) EXPECT_EQ(cpus_of(tid), allowed);
 }
 
 TEST(RuntimeTest, RejectsALocalQueueCapacityThatIsNotAPowerOfTwo) {
