@@ -119,8 +119,10 @@ def scraper_timeline(build, out, tmp):
 
 def top_screen(build, out):
     port = free_port()
+    # COREIO_METRICS=1: the per-task-name families, for the frame's task-name table.
     server = subprocess.Popen([str(build / "examples" / "hello_server"), "--threads", "2",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(os.environ, COREIO_METRICS="1"))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(base + "/hello.txt", server, "hello_server")
@@ -137,7 +139,7 @@ def top_screen(build, out):
     if top.returncode != 0:
         sys.exit(f"make_figures: coreio-top failed:\n{top.stdout}")
     (out / "coreio-top.txt").write_text(
-        f"$ tools/coreio-top {base}/metrics --once     # hello_server under wrk -t1 -c50\n"
+        f"$ tools/coreio-top {base}/metrics --once     # COREIO_METRICS=1 hello_server, wrk -c50\n"
         + top.stdout)
 
 
