@@ -180,4 +180,10 @@ void worker::post(F&& f) {
   });
 }
 
+inline void worker::post_op(asio::detail::scheduler_operation* op) noexcept {
+  remote_call guard(rt_);
+  io_begin();
+  asio::use_service<asio::detail::scheduler>(remote_.ioc_).post_immediate_completion(op, false);
+}
+
 }  // namespace coreio::detail

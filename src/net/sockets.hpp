@@ -94,6 +94,22 @@ struct read_deadline_timer : timer_entry {
   stream_socket_impl* s = nullptr;
 };
 
+/// The read deadline's due step, posted to the owner's loop when the runtime's monitor fired the
+/// entry (stream.cpp, "Read deadlines", step 2). Embedded in its socket so that posting cannot
+/// fail for want of memory; queued at most once at a time (only while deadline_armed, and the
+/// entry fires once per arm).
+class read_deadline_due_op : public asio::detail::scheduler_operation {
+ public:
+  explicit read_deadline_due_op(stream_socket_impl* s) : scheduler_operation(&complete), s_(s) {}
+
+ private:
+  /// owner is null when the loop is destroyed with the step still queued.
+  static void complete(void* owner, asio::detail::scheduler_operation* base,
+                       const asio::error_code&, std::size_t);
+
+  stream_socket_impl* const s_;
+};
+
 struct stream_socket_impl {
   stream_socket_impl(worker* w, generic_stream::socket s)
       : owner(w), sock(std::move(s)), reactor(asio::use_service<asio::detail::reactor>(w->io())) {
@@ -133,6 +149,7 @@ struct stream_socket_impl {
   // entry's own claim. deadline_armed: the entry is in the owner's queue at deadline_timer.deadline,
   // or has fired and its due step has not run yet.
   read_deadline_timer deadline_timer;
+  read_deadline_due_op deadline_due{this};
   bool deadline_armed = false;
   // The read suspended until the socket is readable (at most one: the read claim).
   io_op* read_waiter = nullptr;

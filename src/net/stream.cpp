@@ -332,12 +332,7 @@ void read_deadline_fired(timer_entry* e, bool) noexcept {
     read_deadline_due(s);
     return;
   }
-  try {
-    s->owner->post([s] { read_deadline_due(s); });
-  } catch (...) {
-    // Out of memory posting from the monitor: the entry stays "armed" and the socket is leaked
-    // rather than touched off its owner; its read waits on.
-  }
+  s->owner->post_op(&s->deadline_due);  // the monitor fired it: the step runs on the owner
 }
 
 /// read_some's start on the owner (its fast path, try_recv, has failed just before): waits for
@@ -391,6 +386,20 @@ void read_wait_op::complete(void* owner, asio::detail::operation* base, const as
     return;
   }
   on_readable(s, op->ec_);
+}
+
+void read_deadline_due_op::complete(void* owner, asio::detail::scheduler_operation* base,
+                                    const asio::error_code&, std::size_t) {
+  stream_socket_impl* s = static_cast<read_deadline_due_op*>(base)->s_;
+  if (owner == nullptr) {
+    // The loop is being destroyed with the step queued (shutdown): no read can wait any more;
+    // free a socket whose delete was left to this step.
+    s->deadline_armed = false;
+    if (s->delete_on_wait_end && !s->read_wait_armed) delete s;
+    return;
+  }
+  s->owner->io_end();
+  read_deadline_due(s);
 }
 
 namespace {

@@ -192,6 +192,9 @@ class worker {
   /// (runtime_impl.hpp, shutdown step 5) and as pending IO so that a busy worker polls for it.
   template <class F>
   void post(F&& f);
+  /// post for an operation that lives in its owner's object (no allocation, so it cannot fail):
+  /// its complete() runs on this worker's loop and must call io_end(). Any thread.
+  void post_op(asio::detail::scheduler_operation* op) noexcept;
   /// Shutdown, after the worker thread has been joined: runs the handlers still queued on the
   /// loop (the deletes of sockets whose frames were freed while the workers stopped), so that
   /// none is dropped unrun by the io_context's destructor. Caller: the runtime's destructor.
