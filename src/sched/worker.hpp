@@ -212,10 +212,12 @@ class worker {
   void trace_steal(std::uint32_t victim, std::uint64_t tasks) noexcept;
   void execute(std::coroutine_handle<> h) noexcept;
   void execute_instrumented(std::coroutine_handle<> h) noexcept;
+  void execute_traced(std::coroutine_handle<> h) noexcept;
   void report_slow_poll(const trace::task_identity& who, std::uint64_t took_ns) noexcept;
   void woken_instrumented(std::coroutine_handle<> h) noexcept;
   void update_instrumented() noexcept {
     instrumented_ = trace_ != nullptr || slow_poll_ns_ != 0 || names_ != nullptr;
+    trace_only_ = trace_ != nullptr && slow_poll_ns_ == 0 && names_ == nullptr;
   }
   bool maintenance();
   void park();
@@ -254,6 +256,8 @@ class worker {
   std::uint64_t slow_poll_ns_ = 0;
   name_stats* names_ = nullptr;
   bool instrumented_ = false;
+  // Tracing alone, the common instrumented case: execute_traced, which reads nothing else.
+  bool trace_only_ = false;
   asio::steady_timer wake_timer_{remote_.ioc_};
   bool wake_timer_armed_ = false;
   std::chrono::steady_clock::time_point wake_timer_deadline_{};

@@ -61,7 +61,10 @@ struct event {
 };
 
 /// A single-writer ring of events; see the protocol above. Not movable (readers hold pointers).
-class trace_buffer {
+/// Cache-line aligned: the writer stores next_, claimed_ and published_ on every event, and the
+/// workers' rings are allocated one after another; sharing a line with another worker's ring
+/// made tracing cost 1.55x the thread time of skynet at 2 workers against 1.2x at one.
+class alignas(64) trace_buffer {
  public:
   /// capacity: events kept (rounded up to a power of two, at least 2).
   explicit trace_buffer(std::size_t capacity)
@@ -126,7 +129,8 @@ class trace_buffer {
   };
   const std::size_t mask_;
   std::unique_ptr<slot[]> slots_;
-  std::uint64_t next_ = 0;  // the writer's own count (owner only)
+  // The writer's line (the class is 64-byte aligned and sized, so no other object shares it).
+  alignas(64) std::uint64_t next_ = 0;  // the writer's own count (owner only)
   std::atomic<std::uint64_t> claimed_{0};
   std::atomic<std::uint64_t> published_{0};
 };
