@@ -1,7 +1,7 @@
 // trace/poll_clock.hpp — when the tracer reads the clock for a poll: every poll while polls are
 // long, every few polls while they are short.
 //
-// Reading the time-stamp counter costs 20-40 ns on the 2-core VM of the README's figures (a few ns
+// Reading the time-stamp counter costs 10-40 ns on the 2-core VM of the README's figures (a few ns
 // on bare metal), as much as a whole fork-join task there (skynet: 25 ns). So a worker times its
 // polls one by one while they average at least short_poll_ticks, and otherwise reads the clock
 // every `stride` polls, the stride doubling (up to max_stride) while the batches stay short and

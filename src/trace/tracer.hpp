@@ -18,8 +18,8 @@
 // Off, the hooks cost one predictable branch on a null pointer each; built with COREIO_TRACE=OFF
 // (CMake) they are compiled out (trace_compiled below).
 //
-// Clock: the time-stamp counter on x86_64 (rdtsc: a few ns on bare metal, 20-40 ns on the 2-core VM
-// of README's figures, where it is most of what tracing costs; invariant TSC on every x86_64 of the
+// Clock: the time-stamp counter on x86_64 (rdtsc: a few ns on bare metal, 10-40 ns on the 2-core VM
+// of README's figures, where it is much of what tracing costs; invariant TSC on every x86_64 of the
 // last decade), converted to steady_clock nanoseconds at the dump by a line through two (tsc,
 // steady_clock) pairs, one taken when the tracer starts and one at the dump. Elsewhere
 // steady_clock itself.
