@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -28,19 +29,23 @@ coreio::task<void> refresh_cache() {
   throw std::runtime_error("cache server refused the connection");
 }
 
-coreio::task<void> heartbeat() {
+coreio::task<void> heartbeat(std::shared_ptr<coreio::event> started) {
+  started->set();
   for (;;) co_await coreio::sleep_for(1s);
 }
 
 coreio::task<int> amain() {
+  // Never awaited or cancelled: still pending when amain returns and the runtime shuts down.
+  // (Waiting until it has started makes the report at shutdown show it sleeping, not queued.)
+  auto started = std::make_shared<coreio::event>();
+  coreio::spawn(heartbeat(started), "heartbeat").detach();
+  co_await started->wait();
   const int width = co_await coreio::spawn(resize_image(), "resize_image");
   // Fire and forget: its failure is reported when its handle is dropped unread.
   {
     coreio::join_handle<void> h = coreio::spawn(refresh_cache(), "refresh_cache");
     co_await coreio::sleep_for(20ms);
   }
-  // Never awaited or cancelled: still pending when amain returns and the runtime shuts down.
-  coreio::spawn(heartbeat(), "heartbeat").detach();
   std::printf("done (width %d)\n", width);
   std::fflush(stdout);  // in order with the reports on stderr, also through a pipe
   co_return 0;
