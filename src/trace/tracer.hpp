@@ -5,7 +5,9 @@
 // worker holds a pointer to its ring and records, on its own thread only (trace_buffer.hpp):
 //   poll_begin before each resume (its end: below), park/unpark, steal (victim, count), spawn and
 //   spawn_where (by the spawning task), wake (of a task, by the running task; or timer_fire /
-//   io_complete when the worker's timers or event loop made it ready).
+//   io_complete when the worker's timers or event loop made it ready). A timer that the monitor
+//   thread fires for a worker busy in a poll (sched/monitor.hpp) has no ring to go to: it is
+//   counted in worker_metrics::timers_fired_by_monitor, and the task it wakes appears at its poll.
 // A poll records one event, poll_begin, with at most one clock read (poll_clock.hpp: while polls
 // are sub-microsecond, one read per batch of up to 32, the others placed at the dump): it ends where the worker's next
 // scheduler event in its ring begins (the next poll_begin, a park or unpark, a steal, a timer or IO
