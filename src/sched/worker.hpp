@@ -213,6 +213,8 @@ class worker {
   void execute(std::coroutine_handle<> h) noexcept;
   void execute_instrumented(std::coroutine_handle<> h) noexcept;
   void execute_traced(std::coroutine_handle<> h) noexcept;
+  /// The tracer's poll_begin for h, about to be resumed (both execute paths above).
+  void record_poll_begin(std::coroutine_handle<> h, std::uint64_t id) noexcept;
   void report_slow_poll(const trace::task_identity& who, std::uint64_t took_ns) noexcept;
   void woken_instrumented(std::coroutine_handle<> h) noexcept;
   void update_instrumented() noexcept {
