@@ -107,9 +107,12 @@ struct request_context {
   std::uint64_t span = 0;
 };
 
-limit phase_at(const request_context& rc, phase p,
-               const std::optional<std::chrono::milliseconds>& d) {
-  return earliest(rc.total, phase_limit(p, d, clock::now()));
+/// The limit of phase p with budget d, from now; none (and no clock read) without a budget. The
+/// request's total deadline is not part of it: until the response head it is the deadline of the
+/// request's scope (run_request), which cancels whatever runs.
+limit phase_at(phase p, const std::optional<std::chrono::milliseconds>& d) {
+  if (!d) return {};
+  return phase_limit(p, d, clock::now());
 }
 
 /// The request head, into h (cleared first; the connection's buffer, so its capacity is reused).
@@ -175,9 +178,25 @@ std::string chunk_of(std::string_view piece) {
   return c;
 }
 
+/// The request head into h, and the body after it when it goes in the same write (chunked, or up to
+/// 64 KiB); true if the body is left to write after h.
+bool message_bytes(const request_context& rc, const outgoing& o, std::string& h) {
+  head_bytes(rc, o, h);
+  if (o.chunked) {
+    if (!o.body.bytes.empty()) h += chunk_of(o.body.bytes);
+    h += "0\r\n\r\n";
+    return false;
+  }
+  if (o.body.bytes.size() <= 64 * 1024) {
+    h += o.body.bytes;
+    return false;
+  }
+  return true;
+}
+
 /// After an `Expect: 100-continue` head: true to send the body (a 100 Continue arrived and was
 /// consumed, or nothing arrived within 1 s), false if the server answered with a final status
-/// (left in the buffer for read_head).
+/// (left in the buffer for the head to be read).
 task<bool> await_continue(connection* conn, limit headers_lim) {
   const limit wait = earliest(headers_lim, limit{clock::now() + std::chrono::seconds(1),
                                                  phase::headers, std::chrono::milliseconds(1000)});
@@ -195,7 +214,7 @@ task<bool> await_continue(connection* conn, limit headers_lim) {
     try {
       auto t = conn->read_more();
       const std::size_t n = co_await coreio::wait_until(std::move(t), wait.when);
-      if (n == 0) co_return false;  // closed: read_head reports it
+      if (n == 0) co_return false;  // closed: the head read reports it
     } catch (const coreio::timeout_error&) {
       quiet = true;
     }
@@ -209,8 +228,8 @@ task<bool> await_continue(connection* conn, limit headers_lim) {
 task<void> send_request(connection* conn, const request_context* rc, const outgoing* o,
                         limit headers_lim, bool* body_withheld) {
   std::string& h = conn->out;
-  head_bytes(*rc, *o, h);
   if (o->upload) {
+    head_bytes(*rc, *o, h);
     auto t = conn->write_all(bytes_of(h));
     co_await timed(std::move(t), headers_lim, "sending the request");
     for (;;) {
@@ -218,69 +237,54 @@ task<void> send_request(connection* conn, const request_context* rc, const outgo
       std::string piece = co_await std::move(make);
       if (piece.empty()) break;
       const std::string c = chunk_of(piece);
-      auto w = conn->write_all(bytes_of(c));
-      co_await timed(std::move(w), rc->total, "sending the request body");
+      co_await conn->write_all(bytes_of(c));
     }
     auto end = conn->write_all(bytes_of("0\r\n\r\n"));
     co_await timed(std::move(end), headers_lim, "sending the request body");
     co_return;
   }
   if (o->expect_continue) {
+    head_bytes(*rc, *o, h);
     auto t = conn->write_all(bytes_of(h));
     co_await timed(std::move(t), headers_lim, "sending the request");
     std::string body = o->chunked ? chunk_of(o->body.bytes) + "0\r\n\r\n" : o->body.bytes;
     if (co_await await_continue(conn, headers_lim)) {
-      auto b = conn->write_all(bytes_of(body));
-      co_await timed(std::move(b), rc->total, "sending the request body");
+      co_await conn->write_all(bytes_of(body));
     } else {
       *body_withheld = true;
     }
     co_return;
   }
-  if (o->chunked) {
-    if (!o->body.bytes.empty()) h += chunk_of(o->body.bytes);
-    h += "0\r\n\r\n";
-  } else if (o->body.bytes.size() <= 64 * 1024) {
-    h += o->body.bytes;
-  }
+  const bool body_after = message_bytes(*rc, *o, h);
   auto t = conn->write_all(bytes_of(h));
   co_await timed(std::move(t), headers_lim, "sending the request");
-  if (!o->chunked && o->body.bytes.size() > 64 * 1024) {
-    auto b = conn->write_all(bytes_of(o->body.bytes));
-    co_await timed(std::move(b), rc->total, "sending the request body");
-  }
+  if (body_after) co_await conn->write_all(bytes_of(o->body.bytes));
 }
 
-/// Reads until the response head is complete. *any_byte: some response byte arrived.
-task<void> read_head(connection* conn, limit headers_lim,
-                     std::optional<std::chrono::milliseconds> gap, bool* any_byte) {
-  parser& p = conn->response_parser;
-  for (;;) {
-    const auto pend = conn->pending();
-    if (!pend.empty()) {
-      *any_byte = true;
-      const parse_result r = p.feed(pend);
-      conn->consume(r.consumed);
-      if (r.event == parse_event::head) co_return;
-      if (r.event != parse_event::need_more) throw error("http: a response body before its head");
-    }
-    const limit l = earliest(headers_lim, phase_limit(phase::sock_read, gap, clock::now()));
-    auto t = conn->read_more();
-    const std::size_t n = co_await timed(std::move(t), l, "waiting for the response head");
-    if (n == 0) {
-      if (!*any_byte)
-        throw connection_lost("http: the server closed the connection before responding");
-      (void)p.finish();
-      throw error("http: the connection closed inside the response head");
-    }
-  }
+/// Feeds the buffered bytes to the response parser; true once the response head is complete.
+/// *any_byte: some response byte arrived.
+bool head_complete(connection& conn, bool* any_byte) {
+  const auto pend = conn.pending();
+  if (pend.empty()) return false;
+  *any_byte = true;
+  const parse_result r = conn.response_parser.feed(pend);
+  conn.consume(r.consumed);
+  if (r.event == parse_event::head) return true;
+  if (r.event != parse_event::need_more) throw error("http: a response body before its head");
+  return false;
+}
+
+/// The connection ended (a read of 0) before the response head was complete.
+[[noreturn]] void closed_before_head(connection& conn, bool any_byte) {
+  if (!any_byte) throw connection_lost("http: the server closed the connection before responding");
+  (void)conn.response_parser.finish();
+  throw error("http: the connection closed inside the response head");
 }
 
 task<std::unique_ptr<connection>> open_connection(const request_context* rc, const url* u) {
   client_core& core = *rc->core;
-  const limit conn_lim = phase_at(*rc, phase::connect, rc->t.connect);
-  const limit sock_lim =
-      earliest(conn_lim, phase_limit(phase::sock_connect, rc->t.sock_connect, clock::now()));
+  const limit conn_lim = phase_at(phase::connect, rc->t.connect);
+  const limit sock_lim = earliest(conn_lim, phase_at(phase::sock_connect, rc->t.sock_connect));
   const std::string during = "connecting to " + u->authority();
   coreio::detail::trace::span_scope connecting("http.client.connect",
                                                rc->span);  // tracer: HTTP phase
@@ -309,16 +313,21 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
   const std::string& url_text = o->to->text;
   const bool replayable = !o->upload;
   for (int attempt = 0;; ++attempt) {
-    const limit wait_lim = phase_at(*rc, phase::pool_wait, rc->t.pool_wait);
     // The first attempt of a request that may be retried (the condition below): the pool may
     // trust the socket's readiness instead of a syscall to see that an idle connection is alive.
     const bool retryable =
         attempt == 0 && replayable && idempotent(o->method) && core.opts.retry_reused_idempotent;
-    auto at = core.conn_pool->acquire(key, attempt > 0, retryable, wait_lim);
-    coreio::detail::trace::span_scope queued("http.client.pool_wait",
-                                             rc->span);  // tracer: HTTP phase
-    pool_grant g = co_await std::move(at);
-    queued.end();
+    // An idle connection at hand is taken without a task (a keep-alive request's common case);
+    // otherwise acquire() opens a slot or queues.
+    pool_grant g{attempt == 0 ? core.conn_pool->try_reuse(key, retryable) : nullptr};
+    if (g.conn == nullptr) {
+      const limit wait_lim = phase_at(phase::pool_wait, rc->t.pool_wait);
+      auto at = core.conn_pool->acquire(key, attempt > 0, retryable, wait_lim);
+      coreio::detail::trace::span_scope queued("http.client.pool_wait",
+                                               rc->span);  // tracer: HTTP phase
+      g = co_await std::move(at);
+      queued.end();
+    }
     if (g.waited) {
       k.add(k.pool_waits);
       core.trace(trace_kind::queued, o->method, url_text);
@@ -351,9 +360,19 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     try {
       conn->response_parser.reset();
       conn->response_parser.set_request_method(o->method);
-      const limit headers_lim = phase_at(*rc, phase::headers, rc->t.headers);
+      const limit headers_lim = phase_at(phase::headers, rc->t.headers);
       coreio::detail::trace::span_scope sending("http.client.send_request", rc->span);
-      co_await send_request(conn.get(), rc, o, headers_lim, &body_withheld);
+      if (conn->plain() && headers_lim.when == time_point::max() && !o->upload &&
+          !o->expect_continue) {
+        // The common request: one write from this frame (no send_request task, no timer: the
+        // request's scope bounds it).
+        std::string& h = conn->out;
+        const bool body_after = message_bytes(*rc, *o, h);
+        co_await conn->plain_stream().write_all(bytes_of(h));
+        if (body_after) co_await conn->plain_stream().write_all(bytes_of(o->body.bytes));
+      } else {
+        co_await send_request(conn.get(), rc, o, headers_lim, &body_withheld);
+      }
       sending.end();
       core.trace(trace_kind::request_headers_sent, o->method, url_text);
       coreio::detail::trace::span_scope waiting("http.client.wait_headers", rc->span);
@@ -362,7 +381,11 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       // in flight). Let the worker's other ready tasks run first, so that the read usually finds
       // the response; with nothing else ready this costs one trip through the run queue.
       if (conn->pending().empty()) co_await coreio::yield_now();
-      co_await read_head(conn.get(), headers_lim, rc->t.sock_read, &any_byte);
+      while (!head_complete(*conn, &any_byte)) {
+        const limit l = earliest(headers_lim, phase_at(phase::sock_read, rc->t.sock_read));
+        const std::size_t n = co_await read_within(*conn, l, "waiting for the response head");
+        if (n == 0) closed_before_head(*conn, any_byte);
+      }
     } catch (const coreio::cancelled_error&) {
       failed = std::current_exception();
     } catch (const coreio::timeout_error&) {
@@ -546,6 +569,9 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
   request_context rc{core, ro.timeout.value_or(core->opts.timeout), {}};
   rc.total = phase_limit(phase::total, rc.t.total, clock::now());
   inflight_request reg;
+  // Up to the response head the total deadline is the scope's: one timer for the request, none
+  // per operation. Set before enter(): close() only ever moves it earlier.
+  if (rc.total.when != time_point::max()) (void)reg.scope.reschedule(rc.total.when);
   core->enter(&reg);
   std::exception_ptr failed;
   std::optional<response> result;
@@ -556,8 +582,14 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
     k.add(k.timeouts[static_cast<std::size_t>(e.which())]);
     failed = std::current_exception();
   } catch (const coreio::timeout_error&) {
-    // Only close() moves this scope's deadline.
-    failed = std::make_exception_ptr(error("http: the client was closed"));
+    // The scope's deadline: close() moved it to now, or the total ran out.
+    if (core->closing()) {
+      failed = std::make_exception_ptr(error("http: the client was closed"));
+    } else {
+      k.add(k.timeouts[static_cast<std::size_t>(phase::total)]);
+      failed = std::make_exception_ptr(
+          phase_timeout_error(phase::total, rc.total.budget, "before the response head"));
+    }
   } catch (...) {
     failed = std::current_exception();
   }

@@ -71,19 +71,28 @@ struct body_reader {
   bool flushed = false;
   // Feed the parser before reading even when nothing is buffered (after the head or a body event).
   bool kick = true;
+  // The connection ended where the parser allowed it (a read-until-close body): no more reads.
+  bool eof = false;
 
   ~body_reader();
   /// The next piece of the body, empty at the end (see response::read_chunk).
   task<std::span<const std::byte>> next();
+  /// The next piece from what is buffered, without a task: a piece, empty at the end, or
+  /// std::nullopt when bytes must be read first (co_await read_more(), then step again). Throws
+  /// http::error for a malformed body; the caller then calls failed().
+  std::optional<std::span<const std::byte>> step();
+  /// Reads more of the body (bounded by the total deadline and the sock_read gap).
+  read_within read_more();
+  /// After read_more() gave n bytes: at end of stream (n == 0), checks the body may end there.
+  void after_read(std::size_t n);
+  /// Inside a catch: counts a phase timeout, then fail().
+  void failed() noexcept;
   /// The body ended cleanly: the connection goes back to the pool or is closed.
   void end_ok() noexcept;
   /// An error or a drop: the connection is closed; the body is at its end.
   void fail() noexcept;
   /// A drop before the end: reuse the connection if the rest is buffered, else close it.
   void abandon() noexcept;
-
- private:
-  task<std::span<const std::byte>> next_inner();
 };
 
 struct response_state {

@@ -37,7 +37,7 @@ task<void> connection::start_tls(std::shared_ptr<tls_context> ctx, std::string h
 net::stream& connection::raw() noexcept { return tls_ ? tls_->lowest_layer() : plain_; }
 const net::stream& connection::raw() const noexcept { return tls_ ? tls_->lowest_layer() : plain_; }
 
-task<std::size_t> connection::read_more() {
+std::span<std::byte> connection::prepare_read() {
   if (begin_ > 0) {
     std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
     end_ -= begin_;
@@ -49,12 +49,15 @@ task<std::size_t> connection::read_more() {
     buf_ = std::move(bigger);
     cap_ *= 2;
   }
-  const std::span<std::byte> room(reinterpret_cast<std::byte*>(buf_.get() + end_), cap_ - end_);
+  return {reinterpret_cast<std::byte*>(buf_.get() + end_), cap_ - end_};
+}
+
+task<std::size_t> connection::read_more() {
+  const std::span<std::byte> room = prepare_read();
   std::size_t n = 0;
   if (tls_) n = co_await tls_->read_some(room);
   else n = co_await plain_.read_some(room);
-  end_ += n;
-  filled_room_ = n == room.size();
+  commit_read(n, room.size());
   co_return n;
 }
 

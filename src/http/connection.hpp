@@ -13,10 +13,13 @@
 #pragma once
 
 #include <chrono>
+#include <coroutine>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <coreio/net/stream.hpp>
 #include <coreio/task.hpp>
@@ -24,6 +27,7 @@
 #include "http/deadline.hpp"
 #include "http/parser.hpp"
 #include "http/tls.hpp"
+#include "net/sockets.hpp"
 
 namespace coreio::http::detail {
 
@@ -39,6 +43,17 @@ class connection {
 
   /// Reads at least one byte into the buffer; returns the count, 0 at end of stream.
   task<std::size_t> read_more();
+  /// read_more() in two steps, for a caller that reads the plain stream itself (no task frame, a
+  /// socket read deadline): prepare_read() makes room and returns it; commit_read(n) after the
+  /// read of n bytes into it. Plain connections only.
+  std::span<std::byte> prepare_read();
+  void commit_read(std::size_t n, std::size_t room) noexcept {
+    end_ += n;
+    filled_room_ = n == room;
+  }
+  /// No TLS: the socket is read and written directly (plain_stream()).
+  bool plain() const noexcept { return tls_ == nullptr; }
+  net::stream& plain_stream() noexcept { return plain_; }
   /// Writes all of data.
   task<void> write_all(std::span<const std::byte> data);
 
@@ -82,6 +97,52 @@ class connection {
   std::size_t cap_ = 0, begin_ = 0, end_ = 0;
   // The last read filled all the room it was given.
   bool filled_room_ = false;
+};
+
+/// co_await read_within(conn, l, during): conn.read_more() under the limit l, the count read (0 at
+/// end of stream); phase_timeout_error naming l's phase and `during` if l runs out first. Over
+/// plain TCP it is the socket read itself, awaited in the caller's frame, with l as the socket's
+/// read deadline (stream.cpp, "Read deadlines": one timer entry per socket, re-armed only when it
+/// fires early) instead of a task and a timer per read; over TLS, timed(read_more()). `during`
+/// must outlive the await.
+class read_within {
+ public:
+  read_within(connection& c, limit l, std::string_view during) : c_(c), l_(l), during_(during) {
+    if (c.plain()) {
+      room_ = c.prepare_read();
+      plain_.emplace(c.plain_stream().read_some(room_));
+      if (l.when != time_point::max())
+        coreio::detail::stream_access::set_read_deadline(*plain_, l.when);
+    } else {
+      tls_.emplace(timed(c.read_more(), l, during).release());
+    }
+  }
+  bool await_ready() { return plain_ ? plain_->await_ready() : tls_->await_ready(); }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
+    if (tls_) return tls_->await_suspend(h);
+    if (plain_->await_suspend(h)) return std::noop_coroutine();
+    return h;
+  }
+  std::size_t await_resume() {
+    if (tls_) return tls_->await_resume();
+    std::size_t n = 0;
+    try {
+      n = plain_->await_resume();
+    } catch (const coreio::timeout_error&) {  // the read deadline: l ran out
+      throw phase_timeout_error(l_.which, l_.budget, during_);
+    }
+    c_.commit_read(n, room_.size());
+    return n;
+  }
+
+ private:
+  connection& c_;
+  limit l_;
+  std::string_view during_;
+  std::span<std::byte> room_;
+  std::optional<net::stream::read_awaiter> plain_;
+  std::optional<coreio::detail::task_awaiter<std::size_t>> tls_;
 };
 
 }  // namespace coreio::http::detail

@@ -71,10 +71,9 @@ inline limit phase_limit(phase p, const std::optional<std::chrono::milliseconds>
 /// The earlier of two limits (a tie goes to `a`, pass the total first).
 inline limit earliest(const limit& a, const limit& b) { return b.when < a.when ? b : a; }
 
-/// Awaits t under l; throws phase_timeout_error naming l's phase and `during` if it runs out.
+/// timed() with a limit set: the task in wait_until.
 template <class T>
-task<T> timed(task<T> t, limit l, std::string_view during) {
-  if (l.when == time_point::max()) co_return co_await std::move(t);
+task<T> timed_within(task<T> t, limit l, std::string_view during) {
   try {
     co_return co_await coreio::wait_until(std::move(t), l.when);
   } catch (const phase_timeout_error&) {
@@ -82,6 +81,14 @@ task<T> timed(task<T> t, limit l, std::string_view during) {
   } catch (const coreio::timeout_error&) {
   }
   throw phase_timeout_error(l.which, l.budget, during);
+}
+
+/// Awaits t under l; throws phase_timeout_error naming l's phase and `during` if it runs out.
+/// Without a limit, t itself (no frame, no timer): `during` must then outlive nothing.
+template <class T>
+task<T> timed(task<T> t, limit l, std::string_view during) {
+  if (l.when == time_point::max()) return t;
+  return timed_within(std::move(t), l, during);
 }
 
 }  // namespace coreio::http::detail

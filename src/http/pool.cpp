@@ -48,9 +48,9 @@ void pool::release_slot_locked(const std::string& key) {
 }
 
 std::unique_ptr<connection> pool::take_idle(const std::string& key,
-                                            std::vector<std::unique_ptr<connection>>& dead) {
+                                            std::vector<std::unique_ptr<connection>>& dead,
+                                            std::chrono::steady_clock::time_point now) {
   if (idle_count_.load(std::memory_order_relaxed) == 0) return nullptr;
-  const auto now = std::chrono::steady_clock::now();
   const std::size_t first = shard_index();
   for (std::size_t i = 0; i < shard_count; ++i) {
     shard& s = shards_[(first + i) % shard_count];
@@ -99,9 +99,10 @@ std::unique_ptr<connection> pool::take_any_idle(const std::string& not_key) {
 void pool::pump_locked(std::vector<std::shared_ptr<waiter>>& wake,
                        std::vector<std::unique_ptr<connection>>& dead,
                        std::vector<std::unique_ptr<connection>>& evicted) {
+  const auto now = std::chrono::steady_clock::now();
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     waiter& w = **it;
-    std::unique_ptr<connection> c = take_idle(w.key, dead);
+    std::unique_ptr<connection> c = take_idle(w.key, dead, now);
     bool got = c != nullptr;
     if (!got && can_open_locked(w.key)) {
       reserve_locked(w.key);
@@ -143,6 +144,21 @@ void pool::finish(std::vector<std::shared_ptr<waiter>>& wake,
   wake.clear();
 }
 
+std::unique_ptr<connection> pool::try_reuse(const std::string& key, bool retryable) {
+  if (closing_.load(std::memory_order_acquire)) throw error("http: the client was closed");
+  if (idle_count_.load(std::memory_order_relaxed) == 0) return nullptr;  // a hint: acquire looks
+  std::vector<std::unique_ptr<connection>> dead;
+  const auto now = std::chrono::steady_clock::now();
+  for (;;) {
+    std::unique_ptr<connection> c = take_idle(key, dead, now);
+    for (auto& d : dead) discard(std::move(d));
+    dead.clear();
+    if (!c) return nullptr;
+    if (c->reusable_now(now, retryable)) return c;
+    discard(std::move(c));
+  }
+}
+
 task<pool_grant> pool::acquire(const std::string& key, bool fresh, bool retryable, limit wait) {
   std::vector<std::unique_ptr<connection>> dead;
   // Declared before the locks: destroyed after them (a stream's destructor posts to its loop).
@@ -152,12 +168,12 @@ task<pool_grant> pool::acquire(const std::string& key, bool fresh, bool retryabl
   for (;;) {
     if (closing_.load(std::memory_order_acquire)) throw error("http: the client was closed");
     if (!fresh) {
-      std::unique_ptr<connection> c = take_idle(key, dead);
+      const auto now = std::chrono::steady_clock::now();
+      std::unique_ptr<connection> c = take_idle(key, dead, now);
       for (auto& d : dead) discard(std::move(d));
       dead.clear();
       if (c) {
-        if (c->reusable_now(std::chrono::steady_clock::now(), retryable))
-          co_return pool_grant{std::move(c), waited};
+        if (c->reusable_now(now, retryable)) co_return pool_grant{std::move(c), waited};
         discard(std::move(c));
         continue;
       }

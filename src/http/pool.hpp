@@ -71,6 +71,10 @@ class pool {
   /// one fails before any response byte (connection::reusable_now). Throws http::error once
   /// closed, phase_timeout_error(pool_wait) when `wait` runs out.
   task<pool_grant> acquire(const std::string& key, bool fresh, bool retryable, limit wait);
+  /// acquire()'s first step without a task: an idle connection of `key` that passes
+  /// connection::reusable_now, or null (then acquire; expired ones found are closed). Throws
+  /// http::error once closed.
+  std::unique_ptr<connection> try_reuse(const std::string& key, bool retryable);
   /// A connection whose response ended cleanly and that may be reused: kept idle until
   /// idle_deadline (closed instead if the pool is closed). Any thread.
   void put_back(std::unique_ptr<connection> c) noexcept;
@@ -105,9 +109,10 @@ class pool {
   bool can_open_locked(const std::string& key) const;
   void reserve_locked(const std::string& key);
   void release_slot_locked(const std::string& key);
-  /// An idle connection of key (newest first), or null; expired ones go to `dead`.
+  /// An idle connection of key (newest first), or null; expired ones (by `now`) go to `dead`.
   std::unique_ptr<connection> take_idle(const std::string& key,
-                                        std::vector<std::unique_ptr<connection>>& dead);
+                                        std::vector<std::unique_ptr<connection>>& dead,
+                                        std::chrono::steady_clock::time_point now);
   /// An idle connection of any origin but `not_key` (oldest first), or null.
   std::unique_ptr<connection> take_any_idle(const std::string& not_key);
   /// Serves waiters in order (file comment); fills, for after the unlock, `wake` (waiters served),

@@ -176,11 +176,25 @@ task<std::string> response::read() {
     s_->body_given = true;
     co_return s_->body;
   }
+  // The body's pieces taken in this frame (body_reader::step), a task only for a read: a body that
+  // came with the head costs no task.
+  detail::body_reader& rd = *s_->reader;
   std::string all;
-  for (;;) {
-    const std::span<const std::byte> piece = co_await s_->reader->next();
-    if (piece.empty()) break;
-    all.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+  if (!rd.done) {
+    try {
+      for (;;) {
+        const std::optional<std::span<const std::byte>> piece = rd.step();
+        if (!piece) {
+          rd.after_read(co_await rd.read_more());
+          continue;
+        }
+        if (piece->empty()) break;
+        all.append(reinterpret_cast<const char*>(piece->data()), piece->size());
+      }
+    } catch (...) {
+      rd.failed();
+      throw;
+    }
   }
   s_->body = all;
   co_return all;
@@ -257,73 +271,87 @@ void body_reader::abandon() noexcept {
 task<std::span<const std::byte>> body_reader::next() {
   if (done) co_return std::span<const std::byte>{};
   try {
-    co_return co_await next_inner();
-  } catch (const phase_timeout_error& e) {
-    counters->add(counters->timeouts[static_cast<std::size_t>(e.which())]);
-    fail();
-    throw;
+    for (;;) {
+      if (const auto piece = step()) co_return *piece;
+      after_read(co_await read_more());
+    }
   } catch (...) {
-    fail();
+    failed();
     throw;
   }
 }
 
-task<std::span<const std::byte>> body_reader::next_inner() {
+void body_reader::failed() noexcept {
+  try {
+    throw;
+  } catch (const phase_timeout_error& e) {
+    counters->add(counters->timeouts[static_cast<std::size_t>(e.which())]);
+  } catch (...) {
+  }
+  fail();
+}
+
+read_within body_reader::read_more() {
+  const limit gap = sock_read ? phase_limit(phase::sock_read, sock_read, clock::now()) : limit{};
+  return read_within(*conn, earliest(total, gap), "reading the body");
+}
+
+void body_reader::after_read(std::size_t n) {
+  if (n != 0) return;
+  const parse_result r = conn->response_parser.finish();
+  if (r.event != parse_event::end)
+    throw error("http: the connection closed before the end of the body");
+  keep_alive = false;
+  eof = true;
+}
+
+std::optional<std::span<const std::byte>> body_reader::step() {
   auto bytes_of = [](std::string_view s) {
     return std::as_bytes(std::span<const char>(s.data(), s.size()));
   };
   for (;;) {
     if (flushed) {
       end_ok();
-      co_return std::span<const std::byte>{};
+      return std::span<const std::byte>{};
     }
-    const auto pend = conn->pending();
-    // After the head or a body event the parser may end the message without another byte (the
-    // last body byte, a zero Content-Length): feed it once more, even with nothing.
-    if (!pend.empty() || kick) {
-      const parse_result r = conn->response_parser.feed(pend);
-      conn->consume(r.consumed);
-      kick = r.event == parse_event::body;
-      if (r.event == parse_event::body) {
-        if (r.body.empty()) continue;
-        if (!decoder) co_return std::as_bytes(r.body);
-        out.clear();
-        decoder->feed(std::as_bytes(r.body), out);
-        if (out.empty()) continue;
-        co_return bytes_of(out);
-      }
-      if (r.event == parse_event::end) {
-        if (decoder) {
-          out.clear();
-          decoder->finish(out);
-          flushed = true;
-          if (!out.empty()) co_return bytes_of(out);
-          continue;
-        }
-        end_ok();
-        co_return std::span<const std::byte>{};
-      }
-      if (r.event == parse_event::head) throw error("http: a second response head inside a body");
-      // need_more: all consumed; read on.
-    }
-    const limit gap = phase_limit(phase::sock_read, sock_read, std::chrono::steady_clock::now());
-    auto t = conn->read_more();
-    const std::size_t n = co_await timed(std::move(t), earliest(total, gap), "reading the body");
-    if (n == 0) {
-      const parse_result r = conn->response_parser.finish();
-      if (r.event != parse_event::end)
-        throw error("http: the connection closed before the end of the body");
-      keep_alive = false;
+    if (eof) {  // the message ended with the connection (after_read checked it may)
       if (decoder) {
         out.clear();
         decoder->finish(out);
         flushed = true;
-        if (!out.empty()) co_return bytes_of(out);
+        if (!out.empty()) return bytes_of(out);
         continue;
       }
       end_ok();
-      co_return std::span<const std::byte>{};
+      return std::span<const std::byte>{};
     }
+    const auto pend = conn->pending();
+    // After the head or a body event the parser may end the message without another byte (the
+    // last body byte, a zero Content-Length): feed it once more, even with nothing.
+    if (pend.empty() && !kick) return std::nullopt;  // need_more: all consumed; read on
+    const parse_result r = conn->response_parser.feed(pend);
+    conn->consume(r.consumed);
+    kick = r.event == parse_event::body;
+    if (r.event == parse_event::body) {
+      if (r.body.empty()) continue;
+      if (!decoder) return std::as_bytes(r.body);
+      out.clear();
+      decoder->feed(std::as_bytes(r.body), out);
+      if (out.empty()) continue;
+      return bytes_of(out);
+    }
+    if (r.event == parse_event::end) {
+      if (decoder) {
+        out.clear();
+        decoder->finish(out);
+        flushed = true;
+        if (!out.empty()) return bytes_of(out);
+        continue;
+      }
+      end_ok();
+      return std::span<const std::byte>{};
+    }
+    if (r.event == parse_event::head) throw error("http: a second response head inside a body");
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,52 @@ coreio::task<void> each_phase_names_its_timeout() {
   co_await srv.stop();
 }
 TEST(ClientTimeout, EachPhaseNamesItsTimeout) { run_test(each_phase_names_its_timeout); }
+
+// The total deadline before the response head is the request's scope (one timer per request): it
+// cancels whatever runs (here a read of a head that never comes, on a reused connection), names the
+// total phase, counts it, and drops the connection.
+coreio::task<void> total_runs_out_before_the_head() {
+  raw_server srv{staller};
+  http::client_options opts{.timeout = {.total = 150ms}};
+  http::client session{opts};
+  EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");  // a connection to reuse
+  const std::string what = co_await timeout_of(&session, srv.url("/stall-head"), nullptr);
+  EXPECT_NE(what.find("http: total timeout (150 ms) before the response head"), std::string::npos)
+      << what;
+  EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");
+  const http::client_stats st = session.stats();
+  EXPECT_EQ(st.timeouts[0], 1u);  // total
+  EXPECT_EQ(st.failures, 1u);
+  EXPECT_EQ(st.connections_opened, 2u);  // the stalled one was not reused
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientTimeout, TotalRunsOutBeforeTheHead) { run_test(total_runs_out_before_the_head); }
+
+// Phase deadlines on reads of a reused plain connection (a socket read deadline, not a timer per
+// read): each request gets its own, later than the last, and a stall still runs out on time.
+coreio::task<void> read_deadlines_follow_each_request() {
+  raw_server srv{staller};
+  http::client_options opts{.timeout = {.total = 10s, .sock_read = 100ms}};
+  http::client session{opts};
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string what = co_await timeout_of(&session, srv.url("/stall-head"), nullptr);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_NE(what.find("http: sock_read timeout (100 ms) waiting for the response head"),
+            std::string::npos)
+      << what;
+  EXPECT_GE(took, 100ms);
+  EXPECT_LT(took, 5s);  // the phase, not the total, ended it
+  EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");
+  EXPECT_EQ(session.stats().timeouts[5], 1u);
+  EXPECT_EQ(session.stats().connections_reused, 3u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientTimeout, ReadDeadlinesFollowEachRequest) {
+  run_test(read_deadlines_follow_each_request);
+}
 
 coreio::task<void> pool_wait_is_its_own_phase() {
   raw_server srv{staller};
