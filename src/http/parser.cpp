@@ -8,15 +8,16 @@
 //      the colon, control characters in values, and every head limit (start line, one header
 //      line, the whole head, the count of fields). It stops exactly at the empty line ending the
 //      head, so it never judges body bytes (its 16-byte loads may look past a stopping byte, but
-//      only within the input, and only the bytes before it count). A whole line that passes
-//      every rule is taken at once (its name, its value, then CRLF and the limits checked);
-//      otherwise, inside a line it skips runs of bytes no rule stops at, a table lookup each, 16
-//      at a time with SSE2, and the byte ending a run takes the per-byte rules. When it finds a
-//      bad byte, llhttp first parses the bytes before it: the first failure in byte order is
-//      reported, whichever layer finds it, so the error does not depend on how the input was
-//      split (the fuzz targets check this).
+//      only within the input, and only the bytes before it count). Whole lines that pass every
+//      rule are taken at once (each one's name, its value, then CRLF and the limits checked),
+//      and the empty line after them; otherwise, inside a line it skips runs of bytes no rule
+//      stops at, a table lookup each, 16 at a time with SSE2, and the byte ending a run takes
+//      the per-byte rules. When it finds a bad byte, llhttp first parses the bytes before it:
+//      the first failure in byte order is reported, whichever layer finds it, so the error does
+//      not depend on how the input was split (the fuzz targets check this).
 //   2. llhttp (LLHTTP_STRICT_MODE=1) parses; its callbacks collect the head and apply the semantic
-//      checks (Content-Length and Transfer-Encoding, Host), and pause the parser at each event:
+//      checks (Content-Length and Transfer-Encoding, Host: the field's kind is found from its name
+//      once, by length first), and pause the parser at each event:
 //      on_headers_complete returns HPE_PAUSED (with F_SKIPBODY set first when the message has no
 //      body: llhttp cannot take "skip the body" and "pause" from one return value), on_body
 //      returns HPE_PAUSED after recording its span, on_message_complete returns HPE_PAUSED.
@@ -25,6 +26,13 @@
 //
 // Callbacks never throw (they run inside C code): they record the error in impl::failure and
 // return HPE_USER; feed() throws it once llhttp_execute returns.
+//
+// A field's name and value come from llhttp as spans of the input. They are kept as views of it
+// (span_text) and copied into the head's strings once, the value trimmed, when the value is
+// complete; a span that does not arrive whole (the input was split inside it) is copied aside as
+// it comes, and feed() does that for any field still open before llhttp_execute's input goes
+// away. The strings are the previous head's, assigned in order (a keep-alive connection's heads
+// stop allocating); on_headers_done sets the ones left over aside for a later, longer head.
 //
 // A 1xx response other than 101 ends without a body; on_message_complete marks it skipped, feed()
 // forgets its head and goes on with the next message in the same call. Trailer fields of a chunked
@@ -94,6 +102,64 @@ bool name_is(std::string_view name, std::string_view lower) noexcept {
   return true;
 }
 
+// The fields the semantic checks look at. A name's length rules out all but one of them, so most
+// names cost one switch and no comparison; found once per field (cb_on_header_field_complete) and
+// used again when its value is complete (on_field_done). unknown: not classified yet.
+enum class field_kind : std::uint8_t { unknown, other, content_length, transfer_encoding, host };
+
+inline field_kind kind_of(std::string_view name) noexcept {
+  switch (name.size()) {
+    case 14:
+      return name_is(name, "content-length") ? field_kind::content_length : field_kind::other;
+    case 17:
+      return name_is(name, "transfer-encoding") ? field_kind::transfer_encoding : field_kind::other;
+    case 4:
+      return name_is(name, "host") ? field_kind::host : field_kind::other;
+    default:
+      return field_kind::other;
+  }
+}
+
+bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+// The text of a field's name or value as llhttp hands it over in spans. The usual field arrives
+// whole, one span each for its name and its value within one llhttp_execute: that span stays a
+// view of the input (no copy) until the field is complete and its strings are made from it. Any
+// other span (a second one, after the input was split) makes it held: copied into `held`, which
+// takes the spans that follow. feed() holds every open text before the input it viewed goes away.
+struct span_text {
+  std::string_view view;  // the text while not held: one span of the input being parsed
+  std::string held;       // the text once held (capacity kept from field to field)
+  bool is_held = false;
+
+  // The slow paths are kept out of line (here and in the callbacks that call these): inlined,
+  // their string code makes the compiler save registers on every call, the usual one included.
+  void add(const char* at, std::size_t n) {
+    if (!is_held && view.data() == nullptr) {
+      view = std::string_view(at, n);
+    } else {
+      add_held(at, n);
+    }
+  }
+  [[gnu::noinline]] void add_held(const char* at, std::size_t n) {
+    hold();
+    held.append(at, n);
+  }
+  void hold() {
+    if (!is_held && view.data() != nullptr) hold_view();
+  }
+  [[gnu::noinline]] void hold_view() {
+    held.assign(view);
+    is_held = true;
+  }
+  std::string_view text() const noexcept { return is_held ? std::string_view(held) : view; }
+  void clear() noexcept {
+    view = {};
+    if (is_held) held.clear();
+    is_held = false;
+  }
+};
+
 }  // namespace
 
 std::optional<std::string_view> message_head::find(std::string_view name) const noexcept {
@@ -129,10 +195,10 @@ class head_scan {
   std::size_t scan(std::span<const char> in, std::optional<failure_info>& fail) {
     std::size_t i = 0;
     for (; i < in.size() && !done_; ++i) {
-      // Fastest path, at the start of a line: whole well-formed lines at once (see whole_line).
+      // Fastest path, at the start of a line: whole well-formed lines at once (see whole_lines).
       if (!cr_ && line_len_ == 0) {
-        while (const std::size_t n = whole_line(in.subspan(i))) i += n;
-        if (i == in.size()) break;
+        i += whole_lines(in.data() + i, in.size() - i);
+        if (done_ || i == in.size()) break;
       }
       // Fast path, inside a line: a run of bytes that no rule below stops at (one table lookup
       // each), cut short where the next byte would cross a limit, so that the byte which stops
@@ -141,9 +207,10 @@ class head_scan {
         const std::size_t line_max = line_index_ == 0 ? limits_.max_start_line : limits_.max_field;
         const std::size_t room =
             std::min({in.size() - i, limits_.max_head - total_, line_max - line_len_});
-        const bool name = line_index_ > 0 && !colon_;
-        const auto& ordinary = line_index_ == 0 ? start_line_byte : name ? name_byte : value_byte;
-        const std::size_t j = ordinary_run(in.data() + i, room, name, ordinary);
+        const char* run = in.data() + i;
+        const std::size_t j = line_index_ == 0 ? ordinary_run<run_kind::start_line>(run, room)
+                              : colon_         ? ordinary_run<run_kind::value>(run, room)
+                                               : ordinary_run<run_kind::name>(run, room);
         total_ += j;
         line_len_ += j;
         i += j;
@@ -240,15 +307,23 @@ class head_scan {
     return t;
   }();
 
+  // Where a run of bytes is.
+  enum class run_kind { start_line, name, value };
+
   // The length of the run of bytes at `run` (at most `room`) that the per-byte rules let through
-  // without a state change, `ordinary` being the table of where the run is (name: a field name).
-  static std::size_t ordinary_run(const char* run, std::size_t room, bool name,
-                                  const byte_table& ordinary) noexcept {
+  // without a state change, in a start line, a field name or a field value.
+  template <run_kind K>
+  static std::size_t ordinary_run(const char* run, std::size_t room) noexcept {
+    constexpr const byte_table& ordinary = K == run_kind::start_line ? start_line_byte
+                                           : K == run_kind::name     ? name_byte
+                                                                     : value_byte;
     std::size_t j = 0;
 #if defined(__SSE2__)
-    // Sixteen bytes at a time up to the first that may stop the run (a control byte, SP in a
-    // name, DEL, the colon in a name), then byte by byte (HTAB goes on in a value there). The
-    // loads may see bytes past that one, even body bytes; none of those is judged.
+    // Sixteen bytes at a time up to the first that may stop the run (a control byte, DEL, SP and
+    // the colon in a name): exactly the bytes its table rejects, and HTAB, on which a value's
+    // run goes on. The loads may see bytes past the run's end, even body bytes; none of those is
+    // judged.
+    constexpr bool name = K == run_kind::name;
     const __m128i low = _mm_set1_epi8(static_cast<char>(name ? 0x20 : 0x1f));
     const __m128i del = _mm_set1_epi8(0x7f);
     const __m128i colon = _mm_set1_epi8(name ? ':' : 0x7f);
@@ -260,7 +335,9 @@ class head_scan {
       const int mask = _mm_movemask_epi8(stop);
       if (mask != 0) {
         j += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-        break;
+        if (K != run_kind::value || run[j] != '\t') return j;
+        ++j;
+        continue;
       }
       j += 16;
     }
@@ -269,33 +346,57 @@ class head_scan {
     return j;
   }
 
-  // At the start of a line (no byte of it seen): if `in` begins with a whole line that passes
-  // every rule and limit, with its CRLF, takes it (the state the per-byte rules would reach after
-  // its LF) and returns its size; else 0 and nothing changes, and the per-byte rules take over
-  // (an empty line, a line cut by the end of the input, HTAB in a start line, any failure). A
-  // line of a response head passes here whole: two runs and a few comparisons instead of rules
-  // for each of its colon, CR and LF.
-  std::size_t whole_line(std::span<const char> in) noexcept {
-    const char* l = in.data();
-    const std::size_t avail = in.size();
-    std::size_t end = 0;  // the line's length without CRLF
+  // At the start of a line (no byte of it seen): takes the lines at the start of `in` that pass
+  // every rule and limit whole, each with its CRLF, and the empty line ending the head when one
+  // follows them, reaching the state the per-byte rules would reach after each LF; returns their
+  // size. Stops at the first line it cannot take whole, which the per-byte rules take over: a line
+  // cut by the end of the input, HTAB in a start line, an empty line before the start line, any
+  // failure. A line of a response head passes here whole: two runs and a few comparisons instead
+  // of rules for each of its colon, CR and LF. The counts and limits stay in locals until it
+  // returns: as members, each would be stored and loaded again for every line (a char load may
+  // alias them).
+  std::size_t whole_lines(const char* in, std::size_t size) noexcept {
+    const std::size_t max_head = limits_.max_head;
+    std::size_t total = total_;
+    std::size_t taken = 0;
     if (line_index_ == 0) {
-      end = ordinary_run(l, avail, false, start_line_byte);
-    } else {
-      const std::size_t colon = ordinary_run(l, avail, true, name_byte);
-      if (colon >= avail || l[colon] != ':') return 0;
-      end = colon + 1 + ordinary_run(l + colon + 1, avail - colon - 1, false, value_byte);
+      const std::size_t end = ordinary_run<run_kind::start_line>(in, size);
+      if (end == 0 || end + 1 >= size || in[end] != '\r' || in[end + 1] != '\n') return 0;
+      if (end > limits_.max_start_line || end + 2 > max_head - total) return 0;
+      taken = end + 2;
+      total += taken;
+      total_ = total;
+      line_index_ = 1;
     }
-    if (end == 0 || end + 1 >= avail || l[end] != '\r' || l[end + 1] != '\n') return 0;
-    const std::size_t line_max = line_index_ == 0 ? limits_.max_start_line : limits_.max_field;
-    if (end > line_max || end + 2 > limits_.max_head - total_) return 0;
-    if (line_index_ > 0) {
-      if (fields_ >= limits_.max_headers) return 0;
-      ++fields_;
+    const std::size_t max_field = limits_.max_field;
+    const std::size_t max_headers = limits_.max_headers;
+    std::size_t fields = fields_;
+    for (;;) {
+      const char* l = in + taken;
+      const std::size_t avail = size - taken;
+      if (avail >= 2 && l[0] == '\r' && l[1] == '\n') {
+        // The empty line: its CR and LF each count towards the head's size.
+        if (2 <= max_head - total) {
+          taken += 2;
+          total += 2;
+          done_ = true;
+        }
+        break;
+      }
+      const std::size_t colon = ordinary_run<run_kind::name>(l, avail);
+      if (colon >= avail || l[colon] != ':') break;
+      const std::size_t end =
+          colon + 1 + ordinary_run<run_kind::value>(l + colon + 1, avail - colon - 1);
+      if (end + 1 >= avail || l[end] != '\r' || l[end + 1] != '\n') break;
+      if (end > max_field || end + 2 > max_head - total || fields >= max_headers) break;
+      ++fields;
+      taken += end + 2;
+      total += end + 2;
     }
-    total_ += end + 2;
-    ++line_index_;
-    return end + 2;
+    line_index_ += fields - fields_;
+    fields_ = fields;
+    total_ = total;
+    return taken;
   }
 
   std::string where() const {
@@ -358,12 +459,13 @@ struct parser::impl {
 
   // Clears everything about the current message (not the connection's death).
   void begin_message() {
-    // The previous head's fields become the spares (their strings keep their capacity); the head
-    // takes the spare vector, emptied, so that a keep-alive connection's heads stop allocating.
+    // The previous head's fields stay where they are: this head's fields are assigned into their
+    // strings in order (capacity kept, so that a keep-alive connection's heads stop allocating),
+    // and on_headers_done moves those left over to the spares before anyone sees the head.
     // The rest of the head is reset member by member: a fresh message_head would cost its
     // construction and a move-assignment of every member for each message.
-    std::swap(spare_fields, head.headers);
-    head.headers.clear();
+    fields_used = 0;
+    reusable_fields = head.headers.size() + spare_fields.size();
     // A client takes each head's vector (parser::head()): room for a usual head in one allocation.
     if (head.headers.capacity() == 0) head.headers.reserve(16);
     head.method.clear();
@@ -377,8 +479,9 @@ struct parser::impl {
     head.content_length.reset();
     head.upgrade = false;
     head.expect_continue = false;
-    spare_used = 0;
-    current = nullptr;
+    field_name.clear();
+    field_value.clear();
+    current_kind = field_kind::unknown;
     content_lengths = 0;
     transfer_encodings.clear();
     hosts = 0;
@@ -414,18 +517,43 @@ struct parser::impl {
                 llhttp_errno_name(err) + ")");
   }
 
-  // Opens the next field of the head: a spare field's strings (emptied, capacity kept) or new ones.
-  std::pair<std::string, std::string>& open_field() {
-    if (spare_used < spare_fields.size()) {
-      auto& f = head.headers.emplace_back(std::move(spare_fields[spare_used++]));
-      f.first.clear();
-      f.second.clear();
-      return f;
+  // The head's next field, made at once from its text: an earlier head's field or a spare one
+  // (strings assigned, capacity kept), else new strings.
+  std::pair<std::string, std::string>& add_field(std::string_view name, std::string_view value) {
+    if (fields_used < reusable_fields) return reuse_field(name, value);
+    ++fields_used;
+    return head.headers.emplace_back(std::piecewise_construct,
+                                     std::forward_as_tuple(name.data(), name.size()),
+                                     std::forward_as_tuple(value.data(), value.size()));
+  }
+  [[gnu::noinline]] std::pair<std::string, std::string>& reuse_field(std::string_view name,
+                                                                     std::string_view value) {
+    if (fields_used == head.headers.size()) {
+      head.headers.push_back(std::move(spare_fields.back()));
+      spare_fields.pop_back();
     }
-    return head.headers.emplace_back();
+    auto& f = head.headers[fields_used++];
+    f.first.assign(name);
+    f.second.assign(value);
+    return f;
+  }
+  // An earlier head's fields this head did not reuse: to the spares, out of the head.
+  [[gnu::noinline]] void drop_unused_fields() {
+    for (std::size_t i = fields_used; i < head.headers.size(); ++i) {
+      spare_fields.push_back(std::move(head.headers[i]));
+    }
+    head.headers.resize(fields_used);
+  }
+  // Before llhttp_execute returns to feed(): the field being collected stops viewing the input.
+  void hold_field() {
+    field_name.hold();
+    field_value.hold();
   }
 
   int on_field_done();
+  // on_field_done's work for the fields the checks look at, out of line: the usual field only
+  // pays for its kind.
+  [[gnu::noinline]] int on_framing_field(field_kind kind, std::string_view value);
   int on_headers_done();
   // llhttp's callbacks (settings()); p->data is the impl.
   static int cb_on_message_begin(llhttp_t* p);
@@ -456,16 +584,24 @@ struct parser::impl {
   bool answers_head = false;
   bool answers_connect = false;
 
-  // The field being collected, the last of head.headers (llhttp's spans are appended to it in
-  // place); null between fields and in trailers (whose fields are dropped).
-  std::pair<std::string, std::string>* current = nullptr;
+  // The field being collected (not in trailers, whose fields are dropped), and what its name says
+  // (cb_on_header_field_complete); empty between fields.
+  span_text field_name;
+  span_text field_value;
+  field_kind current_kind = field_kind::unknown;
   // Seen so far in this head.
   std::size_t content_lengths = 0;
   std::vector<std::string> transfer_encodings;
-  // The previous head's fields, reused for this head's in order (begin_message); [0, spare_used)
-  // are taken (moved-from).
+  // Fields of this head so far: head.headers[0, fields_used); the rest, until on_headers_done,
+  // are an earlier head's (begin_message).
+  std::size_t fields_used = 0;
+  // Earlier heads' fields this head may reuse, in head.headers then in spare_fields (their sum
+  // does not change while it reuses them): head.headers.size() + spare_fields.size() when the
+  // message began.
+  std::size_t reusable_fields = 0;
+  // Fields of earlier heads left over (drop_unused_fields), reused when a head has more fields
+  // than the one before.
   field_list spare_fields;
-  std::size_t spare_used = 0;
   std::size_t hosts = 0;
   // Body accounting.
   std::uint64_t body_bytes = 0;
@@ -495,29 +631,28 @@ int parser::impl::cb_on_header_field(llhttp_t* p, const char* at, std::size_t n)
   // come in several spans (split input); trailer fields are dropped.
   auto& s = *static_cast<impl*>(p->data);
   if (s.state == phase::trailers) return 0;
-  if (s.current == nullptr) s.current = &s.open_field();
-  s.current->first.append(at, n);
+  s.field_name.add(at, n);
   return 0;
 }
 
 int parser::impl::cb_on_header_value(llhttp_t* p, const char* at, std::size_t n) {
   auto& s = *static_cast<impl*>(p->data);
-  if (s.current != nullptr) s.current->second.append(at, n);
+  if (s.state == phase::trailers) return 0;
+  s.field_value.add(at, n);
   return 0;
 }
 
 int parser::impl::cb_on_header_field_complete(llhttp_t* p) {
   auto& s = *static_cast<impl*>(p->data);
-  if (s.state == phase::trailers) return 0;               // a trailer field: dropped
-  if (s.current == nullptr) s.current = &s.open_field();  // an empty name (llhttp rejects it)
-  const std::string& name = s.current->first;
+  if (s.state == phase::trailers) return 0;  // a trailer field: dropped
+  s.current_kind = kind_of(s.field_name.text());
   // Checked here, before llhttp parses the value, so that these errors carry coreio's words.
-  if (name_is(name, "content-length")) {
+  if (s.current_kind == field_kind::content_length) {
     if (s.content_lengths > 0) return s.fail("http: several Content-Length fields");
     if (!s.transfer_encodings.empty()) {
       return s.fail("http: Content-Length and Transfer-Encoding together");
     }
-  } else if (name_is(name, "transfer-encoding")) {
+  } else if (s.current_kind == field_kind::transfer_encoding) {
     if (s.content_lengths > 0) {
       return s.fail("http: Content-Length and Transfer-Encoding together");
     }
@@ -548,7 +683,6 @@ int parser::impl::cb_on_body(llhttp_t* p, const char* at, std::size_t n) {
 
 int parser::impl::cb_on_message_complete(llhttp_t* p) {
   auto& s = *static_cast<impl*>(p->data);
-  s.current = nullptr;
   if (s.skipping_1xx) {
     s.event = pending::skipped_1xx;
     return HPE_PAUSED;
@@ -586,18 +720,23 @@ int parser::impl::cb_on_chunk_complete(llhttp_t* p) {
 
 int parser::impl::on_field_done() {
   if (state == phase::trailers) return 0;  // a trailer field (head_scan bounded it): dropped
-  if (current == nullptr) current = &open_field();
-  auto& [field_name, field_value] = *current;
-  current = nullptr;
-  // Without surrounding whitespace, trimmed in place.
-  const std::string_view trimmed = trim_ows(field_value);
-  if (trimmed.size() != field_value.size()) {
-    const auto lead = static_cast<std::size_t>(trimmed.data() - field_value.data());
-    field_value.resize(lead + trimmed.size());
-    field_value.erase(0, lead);
-  }
-  const std::string_view value = field_value;
-  if (name_is(field_name, "content-length")) {
+  const std::string_view name = field_name.text();
+  // Classified when its name was complete; unknown only if llhttp never said so.
+  const field_kind kind = current_kind != field_kind::unknown ? current_kind : kind_of(name);
+  current_kind = field_kind::unknown;
+  // The value without surrounding whitespace: trimmed before it is copied (llhttp's span rarely
+  // has any: its ends are looked at first).
+  std::string_view value = field_value.text();
+  if (!value.empty() && (is_ows(value.front()) || is_ows(value.back()))) value = trim_ows(value);
+  const auto& f = add_field(name, value);
+  field_name.clear();
+  field_value.clear();
+  if (kind == field_kind::other) return 0;
+  return on_framing_field(kind, f.second);
+}
+
+int parser::impl::on_framing_field(field_kind kind, std::string_view value) {
+  if (kind == field_kind::content_length) {
     ++content_lengths;
     std::uint64_t v = 0;
     const auto* b = value.data();
@@ -609,7 +748,7 @@ int parser::impl::on_field_done() {
       return fail("http: malformed Content-Length '" + std::string(value.substr(0, 64)) + "'");
     }
     head.content_length = v;
-  } else if (name_is(field_name, "transfer-encoding")) {
+  } else if (kind == field_kind::transfer_encoding) {
     // The codings of every Transfer-Encoding field, in order (a list may span several fields).
     std::string_view rest = value;
     for (;;) {
@@ -619,13 +758,14 @@ int parser::impl::on_field_done() {
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
-  } else if (name_is(field_name, "host")) {
+  } else if (kind == field_kind::host) {
     ++hosts;
   }
   return 0;
 }
 
 int parser::impl::on_headers_done() {
+  if (head.headers.size() > fields_used) drop_unused_fields();
   head.version_major = llhttp_get_http_major(&p);
   head.version_minor = llhttp_get_http_minor(&p);
   if (request) {
@@ -756,6 +896,7 @@ parse_result parser::feed(std::span<const char> in) {
     const char* data = rest.empty() ? nothing : rest.data();
     s.event = pending::none;
     const llhttp_errno_t err = llhttp_execute(&s.p, data, rest.size());
+    s.hold_field();
     std::size_t n = rest.size();
     if (err != HPE_OK) {
       const char* pos = llhttp_get_error_pos(&s.p);

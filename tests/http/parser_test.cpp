@@ -297,6 +297,42 @@ TEST(ParserTest, EachHeadOnAConnectionHasOnlyItsOwnFields) {
   EXPECT_EQ(msgs[2].head.reason, "Not Found");
 }
 
+TEST(ParserTest, HeadsAfterTheOwnerTookTheFieldsAreWhole) {
+  // What the client does: each head's field list goes to its response (swapped out), so the
+  // parser starts the next head with an empty vector; one head split inside a name and a value.
+  const std::string first = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-A: a\r\n\r\n";
+  const std::string second = "HTTP/1.1 200 OK\r\nX-Long-Name-Of-A-Field: " + std::string(30, 'v') +
+                             "\r\nContent-Length: 0\r\nX-B:  b \r\n\r\n";
+  parser p(mode::response);
+  std::vector<std::vector<std::string>> heads;
+  for (const std::string& wire : {first, second, second}) {
+    // The third parse feeds the second head in three pieces.
+    const std::vector<std::size_t> cuts = heads.size() == 2
+                                              ? std::vector<std::size_t>{22, 50, wire.size()}
+                                              : std::vector<std::size_t>{wire.size()};
+    p.reset();
+    std::size_t at = 0;
+    for (std::size_t cut : cuts) {
+      const auto r = p.feed(std::span<const char>(wire.data() + at, cut - at));
+      at += r.consumed;
+      if (r.event == parse_event::head) {
+        coreio::http::detail::field_list taken;
+        taken.swap(p.head().headers);
+        std::vector<std::string> fields;
+        for (const auto& [n, v] : taken) fields.push_back(n + "=" + v);
+        heads.push_back(fields);
+        break;
+      }
+    }
+  }
+  ASSERT_EQ(heads.size(), 3u);
+  EXPECT_EQ(heads[0], (std::vector<std::string>{"Content-Length=0", "X-A=a"}));
+  const std::vector<std::string> long_head{"X-Long-Name-Of-A-Field=" + std::string(30, 'v'),
+                                           "Content-Length=0", "X-B=b"};
+  EXPECT_EQ(heads[1], long_head);
+  EXPECT_EQ(heads[2], long_head);
+}
+
 TEST(ParserTest, AMessageWithoutABodyEndsOnAnEmptyFeedAfterItsHead) {
   parser p(mode::request);
   const auto r = p.feed(std::span<const char>(get_request.data(), get_request.size()));
