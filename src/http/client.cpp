@@ -3,10 +3,12 @@
 //
 // A request (run_request):
 //   1. registers its timeout_scope with the core (so close() can cancel it), then runs the
-//      redirect loop (follow) inside that scope;
-//   2. each hop (exchange) gets a connection from the pool (pool_wait), or a slot and connects
-//      (connect, sock_connect, TLS), writes the head and body, reads the response head (headers,
-//      sock_read), all also bounded by the total deadline;
+//      redirect loop (follow) inside that scope; the scope's deadline is the total deadline (one
+//      timer for everything up to the response head; close() moves it to now);
+//   2. each hop (exchange) gets an idle connection (pool::try_reuse, no task) or, through
+//      acquire(), a slot and connects (pool_wait, connect, sock_connect, TLS), writes the head and
+//      body, reads the response head (headers, sock_read): each phase with a budget bounds its
+//      operations (deadline.hpp), reads through read_within;
 //   3. a reused connection that fails before any response byte (reset, broken pipe, a close) is
 //      discarded and the hop is tried once more on a new connection, for an idempotent method with
 //      a replayable body; any other failure closes the connection and propagates;

@@ -3,10 +3,11 @@
 // (origin key, idle deadline).
 //
 // The read buffer holds bytes read from the socket and not yet consumed by the parser: [begin_,
-// end_) of buf_. read_more() first moves the live bytes to the front, grows the buffer (doubling)
-// when it is full or, up to 64 KiB, when the last read filled all the room it had (more is likely
-// waiting: a bulk body), then reads into the free tail. It starts at 4 KiB. Body spans the parser returns point into the buffer and
-// stay valid until the next read_more().
+// end_) of buf_. A read (read_more(), or read_within: prepare_read, the read, commit_read) first
+// moves the live bytes to the front, grows the buffer (doubling) when it is full or, up to 64 KiB,
+// when the last read filled all the room it had (more is likely waiting: a bulk body), then reads
+// into the free tail. It starts at 4 KiB. Body spans the parser returns point into the buffer and
+// stay valid until the next read.
 //
 // Thread safety: one task at a time (the request holding it, or the pool while it is idle). The
 // socket lives on the loop of the worker that connected it; operations hop there (net::stream).

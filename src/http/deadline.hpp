@@ -1,11 +1,13 @@
 // src/http/deadline.hpp — the phases of a client request, their deadlines, and the timeout error
 // that names the phase which ran out.
 //
-// Every socket operation of a request runs under one limit: the earliest of its phase's deadline
-// and the request's total deadline (the total phase wins a tie). timed() awaits a task under a
-// limit with coreio::wait_until, so the operation is cancelled and has unwound before the
-// phase_timeout_error (a coreio::timeout_error) is thrown. An operation cancelled this way leaves
-// its connection in an unknown state: the caller closes it.
+// Up to the response head, the request's total deadline is its scope's (client.cpp), and a socket
+// operation runs under the limit of its phase when that phase has a budget; reads of the body
+// after request() returned run under the earliest of the total and the sock_read gap (a tie goes
+// to the total). timed() awaits a task under a limit with coreio::wait_until, so the operation is
+// cancelled and has unwound before the phase_timeout_error (a coreio::timeout_error) is thrown;
+// read_within (connection.hpp) does the same for a read with the socket's read deadline. An
+// operation cancelled this way leaves its connection in an unknown state: the caller closes it.
 //
 // Thread safety: values, and a free function awaited by one task.
 #pragma once
