@@ -71,8 +71,9 @@ struct body_reader {
   bool flushed = false;
   // Feed the parser before reading even when nothing is buffered (after the head or a body event).
   bool kick = true;
-  // The connection ended where the parser allowed it (a read-until-close body): no more reads.
-  bool eof = false;
+  // The message ended (the parser's end event, or the connection's end where the parser allowed
+  // it: a read-until-close body): flush the decoder, then end_ok; no more reads.
+  bool ended = false;
 
   ~body_reader();
   /// The next piece of the body, empty at the end (see response::read_chunk).

@@ -302,7 +302,7 @@ void body_reader::after_read(std::size_t n) {
   if (r.event != parse_event::end)
     throw error("http: the connection closed before the end of the body");
   keep_alive = false;
-  eof = true;
+  ended = true;
 }
 
 std::optional<std::span<const std::byte>> body_reader::step() {
@@ -314,7 +314,7 @@ std::optional<std::span<const std::byte>> body_reader::step() {
       end_ok();
       return std::span<const std::byte>{};
     }
-    if (eof) {  // the message ended with the connection (after_read checked it may)
+    if (ended) {  // the parser's end event, or the connection's end where after_read allowed it
       if (decoder) {
         out.clear();
         decoder->finish(out);
@@ -341,15 +341,8 @@ std::optional<std::span<const std::byte>> body_reader::step() {
       return bytes_of(out);
     }
     if (r.event == parse_event::end) {
-      if (decoder) {
-        out.clear();
-        decoder->finish(out);
-        flushed = true;
-        if (!out.empty()) return bytes_of(out);
-        continue;
-      }
-      end_ok();
-      return std::span<const std::byte>{};
+      ended = true;
+      continue;
     }
     if (r.event == parse_event::head) throw error("http: a second response head inside a body");
   }
