@@ -8,6 +8,8 @@
 //   http-server PORT   (GET /hello.txt on 127.0.0.1:PORT with http::server until SIGTERM/SIGINT)
 //   echo-server PORT   (TCP echo on 127.0.0.1:PORT until SIGTERM/SIGINT; run.sh drives the load;
 //                       net::serve, or with COREIO_ECHO=loop the plain accept-and-spawn loop)
+//   The servers print the runtime's metrics (Prometheus text) on stderr when they stop if
+//   COREIO_PEER_METRICS=1: steals, loop steals, parks, stuck workers of the run.
 //   coreio_peer --version
 //
 // Prints one line:
@@ -23,6 +25,7 @@
 
 #include <coreio/coreio.hpp>
 #include <coreio/http.hpp>
+#include <coreio/metrics_text.hpp>
 
 #include <signal.h>
 
@@ -250,6 +253,14 @@ coreio::task<void> echo_accept_loop(std::uint16_t port) {
   }
 }
 
+/// COREIO_PEER_METRICS=1: the runtime's metrics (Prometheus text) on stderr when a server stops,
+/// to see where a run's time went (steals, loop steals, parks).
+void print_metrics_if_asked(const coreio::runtime& rt) {
+  const char* v = std::getenv("COREIO_PEER_METRICS");
+  if (v == nullptr || std::strcmp(v, "1") != 0) return;
+  std::fputs(coreio::metrics_text(rt).c_str(), stderr);
+}
+
 /// Serves until SIGTERM or SIGINT; the signals are blocked in every thread and taken by sigwait.
 int serve_echo(int threads, std::uint16_t port) {
   sigset_t set;
@@ -264,6 +275,7 @@ int serve_echo(int threads, std::uint16_t port) {
   auto h = rt.spawn(loop ? echo_accept_loop(port) : echo_server(port));
   int sig = 0;
   sigwait(&set, &sig);
+  print_metrics_if_asked(rt);
   return 0;  // ~runtime cancels the server and its connections
 }
 
@@ -297,6 +309,7 @@ int serve_http(int threads, std::uint16_t port) {
   sigwait(&set, &sig);
   if (coreio::http::server* s = g_http_server.load()) s->stop();
   h.get();
+  print_metrics_if_asked(rt);
   return 0;
 }
 

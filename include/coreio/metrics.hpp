@@ -43,9 +43,13 @@ struct task_name_metrics {
 
 /// Counters of one worker since the runtime started.
 struct worker_metrics {
-  std::uint64_t polls = 0;              ///< task resumptions run by this worker
-  std::uint64_t steals = 0;             ///< tasks taken from other workers' queues
-  std::uint64_t steal_operations = 0;   ///< successful steal-half operations
+  std::uint64_t polls = 0;             ///< task resumptions run by this worker
+  std::uint64_t steals = 0;            ///< tasks taken from other workers' queues
+  std::uint64_t steal_operations = 0;  ///< successful steal-half operations
+  /// Polls this worker ran of another worker's event loop that the monitor found unpolled for a
+  /// tick with IO pending (its owner preempted or stuck in one poll): the IO completions there
+  /// made their tasks ready here (README, threading model).
+  std::uint64_t loop_steals = 0;
   std::uint64_t parks = 0;              ///< times the worker went to sleep in its event loop
   std::uint64_t local_queue_depth = 0;  ///< tasks in its run queue and fork deque now
   std::uint64_t overflows = 0;          ///< times a full queue of it moved half to the global queue

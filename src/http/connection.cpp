@@ -78,15 +78,17 @@ bool connection::reusable_now(std::chrono::steady_clock::time_point now,
   if (!is_open() || begin_ != end_ || now >= idle_deadline) return false;
   auto* impl = coreio::detail::stream_access::impl(raw());
   if (impl == nullptr) return false;
-  // The readiness flag is the owner thread's (src/net/stream.cpp, "Read readiness"): read only
-  // there. Clear, it says no byte and no end of stream came since the last recv drained the socket
-  // and the loop has taken no edge since: the peek would find nothing (it cost a failed recv per
-  // reuse: 0.99 per request measured with strace against nginx).
-  if (retryable && coreio::detail::this_worker() == coreio::detail::stream_access::owner(raw()) &&
-      !impl->readable)
+  // The readiness flag belongs to the loop's steps (src/net/stream.cpp, "Read readiness"): read
+  // only under the owner's loop token. Clear, it says no byte and no end of stream came since the
+  // last recv drained the socket and the loop has taken no edge since: the peek would find nothing
+  // (it cost a failed recv per reuse: 0.99 per request measured with strace against nginx). A
+  // close that comes after this look is the keep-alive race that `retryable` covers.
+  if (retryable &&
+      coreio::detail::read_on_loop(
+          coreio::detail::stream_access::owner(raw()), [impl] { return !impl->readable; }, false))
     return true;
   // The stream's own read-ahead buffer is empty here: the client only ever calls read_some.
-  const int fd = impl->sock.native_handle();
+  const int fd = impl->fd;
   char byte;
   const ssize_t r = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (r == 0) return false;                        // the peer closed

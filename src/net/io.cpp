@@ -14,10 +14,18 @@ namespace coreio::detail {
 
 namespace {
 
-void resume(io_op* op) noexcept { op->owner->push_woken(op->waiter); }
+// The worker running the handler takes the task: the owner, or a worker that stole a poll of the
+// owner's loop (sched/worker.hpp, "Loop stealing"). Every loop step runs on a worker.
+void resume(io_op* op) noexcept {
+  if (worker* w = this_worker()) {
+    w->push_woken(op->waiter);
+  } else {
+    op->owner->rt().push_global(op->waiter);
+  }
+}
 
 void cancel_step(io_op* op) noexcept {
-  // Acquire: see k_started / k_done set by earlier owner-thread steps (same thread, but be explicit).
+  // Acquire: see k_started / k_done set by earlier loop steps (the token orders them too).
   std::uint32_t s = op->state.load(std::memory_order_acquire);
   if ((s & io_op::k_started) && !(s & io_op::k_done)) op->abort(op);
   // acq_rel: pairs with the fetch_or in io_complete; whoever comes second resumes.
@@ -33,11 +41,12 @@ void run_start(io_op* op) {
     return;
   }
   try {
-    // Try the syscall before waiting, also for an op posted here from another worker (which could
-    // not try it there): a write started on a socket with room, or a read on one whose readiness
+    // Try the syscall before waiting, also for an op posted here from a worker that could not take
+    // the token: a write started on a socket with room, or a read on one whose readiness
     // (stream.cpp, "Read readiness") was not cleared, completes without a wait. Unless the fast
-    // path has just tried it on this thread and it would have blocked: then anything since makes a
-    // fresh edge, and a second attempt is a wasted syscall per wait.
+    // path has just tried it and it would have blocked: then anything since makes a fresh edge
+    // (a read's start looks at the readiness flag again), and a second attempt is a wasted
+    // syscall per wait.
     if (op->try_now != nullptr && !op->tried_now && op->try_now(op)) {
       io_complete(op, op->ec, op->bytes);
       return;
@@ -64,12 +73,19 @@ void io_complete(io_op* op, const std::error_code& ec, std::size_t bytes) noexce
   resume(op);
 }
 
-bool io_may_try_now(const io_op* op) noexcept { return this_worker() == op->owner && coop_take(); }
+bool io_try_now(io_op* op) {
+  if (!coop_take()) return false;
+  loop_hold h{op->owner};
+  if (!h) return false;
+  if (op->try_now(op)) return true;
+  op->tried_now = true;
+  return false;
+}
 
 void io_submit(io_op* op) {
   worker* owner = op->owner;
   owner->io_begin();
-  if (this_worker() == owner) {
+  if (loop_hold h{owner}) {
     run_start(op);
   } else {
     owner->post([op] { run_start(op); });
@@ -85,7 +101,7 @@ void io_cancel(cancel_node* n) noexcept {
   } while (!op->state.compare_exchange_weak(s, s | io_op::k_cancelled | io_op::k_cancel_posted,
                                             std::memory_order_acq_rel, std::memory_order_relaxed));
   worker* owner = op->owner;
-  if (this_worker() == owner) {
+  if (loop_hold h{owner}) {
     cancel_step(op);
     return;
   }

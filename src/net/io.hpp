@@ -24,7 +24,7 @@ inline std::error_code normalize_error(const std::error_code& ec) noexcept {
   return ec;
 }
 
-/// Stores the results and resumes the waiter unless a queued cancel step will. Owner thread.
+/// Stores the results and resumes the waiter unless a queued cancel step will. A loop step.
 void io_complete(io_op* op, const std::error_code& ec, std::size_t bytes) noexcept;
 
 /// A completion handler bound to `sig` (so that sig.emit aborts the operation) that completes op.

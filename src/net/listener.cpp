@@ -37,15 +37,15 @@ void acceptor_impl::close() noexcept {
   // Release pairs with is_open()'s acquire load.
   closed.store(true, std::memory_order_release);
   try {
-    on_owner(owner, [this] { close_now(); });
+    on_loop(owner, [this] { close_now(); });
   } catch (...) {
   }
 }
 
 bool acceptor_impl::is_open() const noexcept {
   if (closed.load(std::memory_order_acquire)) return false;
-  // Only the owner's loop changes the descriptor, so only the owner may read it.
-  return this_worker() != owner || acc.is_open();
+  // Only the owner's loop steps change the descriptor: read it only under the loop token.
+  return read_on_loop(owner, [this] { return acc.is_open(); }, true);
 }
 
 void destroy_acceptor(acceptor_impl* p) noexcept { destroy_on_owner(p); }
@@ -56,7 +56,7 @@ accept_op::accept_op(acceptor_impl* a, int target_worker, const char* what) {
   target = a;
   abort_ctx = &a->sig;
   site = &wait_sites::socket_accept;
-  wait_arg = a->acc.native_handle();
+  wait_arg = a->fd;
   runtime_impl& rt = a->owner->rt();
   worker* peer = a->owner;
   if (target_worker == accept_round_robin) {

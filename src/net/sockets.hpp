@@ -6,9 +6,10 @@
 // value (family, protocol number) fixed when the socket is opened. Each object is bound to its
 // owner worker's io_context. A stream has at most one read and one write outstanding: its write
 // (or connect) is an Asio operation aborted through write_sig, its read waits through its own
-// reactor op (read_wait_op, below; protocol in stream.cpp). Owner thread only, except `owner` (immutable) and the
-// atomics, whose comments say who touches them; a stream's read buffer belongs to the task that
-// holds its read claim.
+// reactor op (read_wait_op, below; protocol in stream.cpp). Every member is touched in steps of the
+// owner's loop only (its loop token held, sched/worker.hpp, "Loop stealing"), except `owner`
+// (immutable) and the atomics, whose comments say who touches them; a stream's read buffer belongs
+// to the task that holds its read claim.
 #pragma once
 
 #include <asio/basic_socket_acceptor.hpp>
@@ -67,7 +68,7 @@ class read_wait_op : public asio::detail::reactor_op {
  public:
   explicit read_wait_op(stream_socket_impl* s)
       : reactor_op(asio::error_code(), &perform, &complete), s_(s) {}
-  /// Queues the wait on the socket's reactor. Owner thread.
+  /// Queues the wait on the socket's reactor. A loop step.
   void start(asio::detail::reactor& reactor, readiness_socket& sock) {
     ec_ = asio::error_code();
     queuing_ = true;
@@ -117,15 +118,20 @@ struct stream_socket_impl {
     // the descriptor's mode themselves either way.
     std::error_code ec;
     if (sock.is_open()) sock.non_blocking(true, ec);
+    fd = sock.native_handle();
   }
   worker* const owner;
   readiness_socket sock;
+  // The descriptor as opened (-1 before), for what only names it or peeks at it from a task
+  // (wait sites, a keep-alive probe): sock's own copy changes in the close step, a loop step. Set
+  // before the stream is published (constructor, open_stream_socket); read-only after.
+  int fd = -1;
   // The owner's epoll reactor (the service behind sock's asynchronous operations).
   asio::detail::reactor& reactor;
   // Aborts the write or connect in flight (a read waits through read_wait instead).
   asio::cancellation_signal write_sig;
   // Set by close() on any thread before the close is handed to the owner's loop, so that is_open()
-  // is false at once and never reads sock from a thread that is not the owner. Release store in
+  // is false at once and never reads sock while a loop step may close it. Release store in
   // close(), acquire load in is_open().
   std::atomic<bool> closed{false};
   // A read / a write is in flight (stream_claim). Any thread, RMW; acq_rel hands the direction, and
@@ -133,8 +139,9 @@ struct stream_socket_impl {
   std::atomic<bool> reading{false}, writing{false};
   // Bytes read ahead (read_until) or put back (a cancelled read_exact). Holder of `reading` only.
   read_buffer rbuf;
-  // Read readiness (protocol: stream.cpp, "Read readiness"). Owner thread only: reads start and
-  // complete there, and only the owner runs the loop whose reactor completes read_wait.
+  // Read readiness (protocol: stream.cpp, "Read readiness"). Loop steps only (the owner's loop
+  // token held, sched/worker.hpp): reads start and complete in them, and so does the poll whose
+  // reactor completes read_wait.
   // The receive queue may hold bytes, an end of stream or an error: a recv is worth trying.
   // Invariant: !readable implies read_wait_armed.
   bool readable = true;
@@ -145,9 +152,9 @@ struct stream_socket_impl {
   // The deleter ran while read_wait was queued or the deadline timer was firing: whichever of the
   // two ends last deletes the object.
   bool delete_on_wait_end = false;
-  // Read deadlines (protocol: stream.cpp, "Read deadlines"). Owner thread only, but for the timer
-  // entry's own claim. deadline_armed: the entry is in the owner's queue at deadline_timer.deadline,
-  // or has fired and its due step has not run yet.
+  // Read deadlines (protocol: stream.cpp, "Read deadlines"). Loop steps only, but for the timer
+  // entry's own claim. deadline_armed: the entry is in a timer queue (that of the worker whose
+  // step armed it) at deadline_timer.deadline, or has fired and its due step has not run yet.
   read_deadline_timer deadline_timer;
   read_deadline_due_op deadline_due{this};
   bool deadline_armed = false;
@@ -156,12 +163,12 @@ struct stream_socket_impl {
   // TCP_INQ was asked for (on the first recv) and granted: each recv reports what it left queued.
   bool inq_checked = false;
   bool inq = false;
-  // recv calls made on this socket (a probe for the tests).
+  // recv calls made on this socket (a probe for the tests; loop steps write it).
   std::uint64_t recv_calls = 0;
 };
 
 /// Deletes s on its owner's thread, or, if its read wait is still queued on the reactor, closes it
-/// and leaves the delete to the wait's completion (which holds s). Owner thread.
+/// and leaves the delete to the wait's completion (which holds s). A loop step.
 void delete_stream_socket_now(stream_socket_impl* s) noexcept;
 template <class Impl>
 void delete_now(Impl* p) noexcept {
@@ -175,6 +182,9 @@ struct acceptor_impl {
   ~acceptor_impl();
   worker* const owner;
   asio::basic_socket_acceptor<generic_stream> acc;
+  // The descriptor as listening (set by bind before the listener is published, read-only after):
+  // what a task may name (wait sites) while the close step changes acc's own copy.
+  int fd = -1;
   asio::cancellation_signal sig;
   // As stream_socket_impl::closed.
   std::atomic<bool> closed{false};
@@ -184,11 +194,11 @@ struct acceptor_impl {
   // Unix domain listeners: the path bound. Set before the listener is published, read-only after.
   std::string path;
   // Unix domain listeners: the socket file to remove on close ("" for none), and its identity as
-  // bound, so that a file someone else has since put at the path is left alone. Owner thread.
+  // bound, so that a file someone else has since put at the path is left alone. Loop steps.
   std::string unlink_path;
   dev_t unlink_dev = 0;
   ino_t unlink_ino = 0;
-  /// Closes acc and removes the socket file. Owner thread; idempotent.
+  /// Closes acc and removes the socket file. A loop step; idempotent.
   void close_now() noexcept;
   /// A listener's close(): marks it closed at once and has the owner's loop run close_now().
   /// Any thread; idempotent.
@@ -224,11 +234,29 @@ struct stream_access {
 /// The calling worker, or usage_error naming `what` on a thread that is not a worker.
 worker* require_worker(const char* what);
 
-/// Runs f on w's thread: inline if called there, else posted (fire and forget).
+/// Runs f on w's thread: inline if called there, else posted (fire and forget). For placement (a
+/// task spawned where its socket lives); f must not touch an IO object (that is on_loop's).
 template <class F>
 void on_owner(worker* w, F&& f) {
   if (this_worker() == w) f();
   else w->post(std::forward<F>(f));
+}
+
+/// Runs f as a step of w's event loop (it touches an IO object of w): inline if this worker may
+/// take w's loop token (loop_hold: the owner, or any worker while the loop is stale; see
+/// sched/worker.hpp, "Loop stealing"), else posted (fire and forget).
+template <class F>
+void on_loop(worker* w, F&& f) {
+  if (loop_hold h{w}) f();
+  else w->post(std::forward<F>(f));
+}
+
+/// Reads an IO object's descriptor state with `read` if this worker may take w's loop token (only
+/// loop steps change it); otherwise returns `otherwise`.
+template <class F>
+bool read_on_loop(worker* w, F&& read, bool otherwise) noexcept {
+  if (loop_hold h{w}) return read();
+  return otherwise;
 }
 
 /// Deletes an IO object on its owner's thread (Asio objects are not thread-safe): inline when called

@@ -4,7 +4,7 @@
 // Reading (protocol: read_buffer.hpp for the buffer, detail/io_op.hpp for one socket operation):
 //   read_some:  claims the read direction (usage_error if a read is in flight); serves buffered
 //               bytes without suspending if there are any; else one socket read straight into the
-//               caller's span (a non-blocking recv on the owner when the socket may be readable,
+//               caller's span (a non-blocking recv, a loop step, when the socket may be readable,
 //               else a wait for readiness, then the recv).
 //   read_exact: claims the read direction for its whole run; takes the buffered bytes, then reads
 //               the socket straight into the caller's span until it is full. If it ends in any
@@ -18,8 +18,9 @@
 //               overrun or the end of the stream leave every byte buffered.
 // The claim (`reading`, acq_rel) hands the buffer from one reading task to the next.
 //
-// Read readiness (tokio's ScheduledIo on Asio's edge-triggered epoll reactor; every step on the
-// owner thread, the only thread that runs the loop and so the only one that takes epoll's edges):
+// Read readiness (tokio's ScheduledIo on Asio's edge-triggered epoll reactor; every step is a step of
+// the owner's loop, under its token (sched/worker.hpp, "Loop stealing"), as is every poll of the
+// loop, the only thing that takes epoll's edges; so no poll comes between two steps of one holder):
 //   1. `readable` starts true: a read tries recv at once.
 //   2. A recv that found the receive queue drained clears `readable` and, unless one is still
 //      queued, queues the socket's read wait (read_wait_op, sockets.hpp) on the reactor, before the
@@ -44,13 +45,16 @@
 // header, body and keep-alive waits). wait_until around each read armed and erased a timer and ran
 // the read as a child task, per read; a connection that reads with a deadline every request and
 // whose deadlines only move later needs neither. Each socket has one timer entry
-// (deadline_timer), armed lazily; every step on the owner thread, except the entry's own claim:
+// (deadline_timer), armed lazily; every step is a loop step (the owner's token held), except the
+// entry's own claim:
 //   1. A read that suspends (start_read, read_waiter set) with a deadline D arms the entry at D if
-//      it is not armed; if it is armed later than D, takes it back (timer_claim_cancelled, then
-//      erase) and arms it at D; if it is armed at or before D, leaves it.
-//   2. The entry fires (its on_done on the thread that won it: the owner, or the runtime's monitor
-//      when the owner is stuck in a long poll, which posts the step to the owner's loop) and the
-//      due step runs on the owner: if a read with a deadline is waiting and its deadline has
+//      it is not armed (in the timer queue of the worker running the step); if it is armed later
+//      than D, takes it back (timer_claim_cancelled, then erase) and arms it at D; if it is armed
+//      at or before D, leaves it.
+//   2. The entry fires (its on_done on the thread that won it: a worker, or the runtime's monitor
+//      when that worker is stuck in a long poll) and the due step runs as a loop step: inline if
+//      that thread can take the loop's token, else posted to the loop. If a read with a deadline
+//      is waiting and its deadline has
 //      passed, the read ends with std::errc::timed_out (read_awaiter throws timeout_error); if its
 //      deadline is later (the deadline moved since the arm), the entry is armed again at it; with
 //      no such read waiting the entry stays unarmed until step 1.
@@ -150,6 +154,7 @@ stream_socket_ptr open_stream_socket(worker* w, const generic_stream& protocol, 
   s->sock.open(protocol, ec);
   if (!ec) s->sock.non_blocking(true, ec);  // the fast path must never block the worker
   if (ec) throw std::system_error(normalize_error(ec), what);
+  s->fd = s->sock.native_handle();
   return s;
 }
 
@@ -183,7 +188,7 @@ bool try_recv(io_op* op);
 void clear_readable(stream_socket_impl* s);
 
 /// The read wait's handler: the socket became readable (an edge), or the wait was aborted (the
-/// socket closed). Hands the readiness to the suspended read, if any. Owner thread.
+/// socket closed). Hands the readiness to the suspended read, if any. A loop step.
 void on_readable(stream_socket_impl* s, const std::error_code& ec) noexcept {
   s->read_wait_armed = false;
   if (s->delete_on_wait_end) {
@@ -224,7 +229,7 @@ bool has_inq(stream_socket_impl* s) {
   return s->inq;
 }
 
-/// One non-blocking recv into op's buffer, on the owner, if the socket may be readable. True: it
+/// One non-blocking recv into op's buffer, a loop step, if the socket may be readable. True: it
 /// completed (bytes, end of stream or an error in op); false: it would block (a wait is queued).
 bool try_recv(io_op* op) {
   auto* s = static_cast<stream_socket_impl*>(op->target);
@@ -277,7 +282,8 @@ steady_clock::time_point from_ns(std::int64_t ns) {
 
 void read_deadline_fired(timer_entry* e, bool fired) noexcept;
 
-/// Inserts the socket's deadline entry, not armed, into the owner's queue at `at`. Owner thread.
+/// Inserts the socket's deadline entry, not armed, into this worker's timer queue at `at`.
+/// A loop step.
 void insert_read_deadline(stream_socket_impl* s, steady_clock::time_point at) {
   read_deadline_timer& t = s->deadline_timer;
   t.deadline = at;
@@ -289,7 +295,8 @@ void insert_read_deadline(stream_socket_impl* s, steady_clock::time_point at) {
   timer_insert(&t);
 }
 
-/// Step 1 of "Read deadlines": the entry fires at or before the waiting read's deadline. Owner.
+/// Step 1 of "Read deadlines": the entry fires at or before the waiting read's deadline. A loop
+/// step.
 void arm_read_deadline(stream_socket_impl* s, std::int64_t deadline) {
   const steady_clock::time_point at = from_ns(deadline);
   if (!s->deadline_armed) {
@@ -302,7 +309,7 @@ void arm_read_deadline(stream_socket_impl* s, std::int64_t deadline) {
   insert_read_deadline(s, at);
 }
 
-/// Step 2 of "Read deadlines", on the owner.
+/// Step 2 of "Read deadlines", a loop step.
 void read_deadline_due(stream_socket_impl* s) noexcept {
   s->deadline_armed = false;
   if (s->delete_on_wait_end) {
@@ -328,14 +335,15 @@ void read_deadline_due(stream_socket_impl* s) noexcept {
 /// The deadline entry's on_done (it is only ever taken back by claim and erase, so `fired`).
 void read_deadline_fired(timer_entry* e, bool) noexcept {
   stream_socket_impl* s = static_cast<read_deadline_timer*>(e)->s;
-  if (this_worker() == s->owner) {
+  if (loop_hold h{s->owner}) {
     read_deadline_due(s);
     return;
   }
-  s->owner->post_op(&s->deadline_due);  // the monitor fired it: the step runs on the owner
+  // The monitor fired it, or another worker holds the loop: the step runs as a loop step.
+  s->owner->post_op(&s->deadline_due);
 }
 
-/// read_some's start on the owner (its fast path, try_recv, has failed just before): waits for
+/// read_some's start, a loop step (its fast path, try_recv, has failed just before): waits for
 /// the read wait's edge, unless the socket became readable since (a start posted from another
 /// worker, whose own try_recv ran here first).
 void start_read(io_op* op) {
@@ -348,7 +356,7 @@ void start_read(io_op* op) {
   if (op->deadline_ns != 0) arm_read_deadline(s, op->deadline_ns);
 }
 
-/// read_some's abort (a cancel step, owner thread): completes the suspended read as aborted.
+/// read_some's abort (a cancel step, a loop step): completes the suspended read as aborted.
 void abort_read(io_op* op) {
   auto* s = static_cast<stream_socket_impl*>(op->target);
   if (s->read_waiter != op) return;  // completed meanwhile
@@ -447,7 +455,7 @@ stream::read_awaiter::read_awaiter(stream& s, std::span<std::byte> buf, detail::
   abort = &detail::abort_read;
   try_now = &detail::try_recv;
   site = &detail::wait_sites::socket_read;
-  wait_arg = s_->sock.native_handle();
+  wait_arg = s_->fd;
 }
 
 stream::read_awaiter::~read_awaiter() {
@@ -545,7 +553,7 @@ stream::write_awaiter::write_awaiter(stream& s, std::span<const std::byte> data)
   abort = &detail::abort_by_signal;
   try_now = &detail::try_write;
   site = &detail::wait_sites::socket_write;
-  wait_arg = impl.sock.native_handle();
+  wait_arg = impl.fd;
 }
 
 stream::write_awaiter::~write_awaiter() {
@@ -569,7 +577,7 @@ stream::write_awaiter stream::write_all(std::string_view text) {
 
 void stream::shutdown_write() {
   stream_socket_impl* s = &impl();
-  detail::on_owner(s->owner, [s] {
+  detail::on_loop(s->owner, [s] {
     std::error_code ec;
     s->sock.shutdown(asio::socket_base::shutdown_send, ec);
   });
@@ -581,7 +589,7 @@ void stream::close() noexcept {
   // Release pairs with is_open()'s acquire load.
   s->closed.store(true, std::memory_order_release);
   try {
-    detail::on_owner(s->owner, [s] {
+    detail::on_loop(s->owner, [s] {
       std::error_code ec;
       s->sock.close(ec);
     });
@@ -591,8 +599,8 @@ void stream::close() noexcept {
 
 bool stream::is_open() const noexcept {
   if (!impl_ || impl_->closed.load(std::memory_order_acquire)) return false;
-  // Only the owner's loop changes the descriptor, so only the owner may read it.
-  return detail::this_worker() != impl_->owner || impl_->sock.is_open();
+  // Only the owner's loop steps change the descriptor: read it only under the loop token.
+  return detail::read_on_loop(impl_->owner, [this] { return impl_->sock.is_open(); }, true);
 }
 
 }  // namespace coreio::net

@@ -75,7 +75,7 @@ endpoint tcp_stream::remote_endpoint() const {
 
 void tcp_stream::set_nodelay(bool on) {
   detail::stream_socket_impl* s = &impl();
-  detail::on_owner(s->owner, [s, on] {
+  detail::on_loop(s->owner, [s, on] {
     std::error_code ec;
     s->sock.set_option(asio::ip::tcp::no_delay(on), ec);
   });
@@ -116,6 +116,7 @@ tcp_listener tcp_listener::bind(const std::string& host, std::uint16_t port, lis
   if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: bind" + where);
   acc.listen(o.backlog, ec);
   if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: listen" + where);
+  l.impl_->fd = acc.native_handle();
   return l;
 }
 

@@ -136,7 +136,7 @@ std::pair<std::size_t, endpoint> udp_socket::receive_awaiter::await_resume() {
   finish();
   if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: udp receive");
   auto* u = static_cast<udp_socket_impl*>(target);
-  // The handler ran on the owner and resumed us through a queue hand-off: recv_from is settled.
+  // The handler ran in a loop step and resumed us through a queue hand-off: recv_from is settled.
   from_ = detail::to_endpoint(u->recv_from.address(), u->recv_from.port());
   return {bytes, from_};
 }
@@ -168,7 +168,7 @@ void udp_socket::close() noexcept {
   // Release pairs with is_open()'s acquire load.
   u->closed.store(true, std::memory_order_release);
   try {
-    detail::on_owner(u->owner, [u] {
+    detail::on_loop(u->owner, [u] {
       std::error_code ec;
       u->sock.close(ec);
     });
@@ -178,8 +178,8 @@ void udp_socket::close() noexcept {
 
 bool udp_socket::is_open() const noexcept {
   if (!impl_ || impl_->closed.load(std::memory_order_acquire)) return false;
-  // Only the owner's loop changes the descriptor, so only the owner may read it.
-  return detail::this_worker() != impl_->owner || impl_->sock.is_open();
+  // Only the owner's loop steps change the descriptor: read it only under the loop token.
+  return detail::read_on_loop(impl_->owner, [this] { return impl_->sock.is_open(); }, true);
 }
 
 }  // namespace coreio::net

@@ -117,7 +117,8 @@ std::string unix_stream::remote_path() const {
 unix_listener::unix_listener() noexcept = default;
 unix_listener::unix_listener(unix_listener&&) noexcept = default;
 unix_listener& unix_listener::operator=(unix_listener&&) noexcept = default;
-// Closing first removes the socket file now when called on the owner (the deletion is posted).
+// Closing first removes the socket file now when this worker can take the owner's loop token
+// (the deletion is posted).
 unix_listener::~unix_listener() { close(); }
 
 unix_listener unix_listener::bind(const std::string& path, unix_listen_options o) {
@@ -146,6 +147,7 @@ unix_listener unix_listener::bind(const std::string& path, unix_listen_options o
   }
   a.acc.listen(o.backlog, ec);
   if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: listen" + where);
+  a.fd = a.acc.native_handle();
   return l;
 }
 

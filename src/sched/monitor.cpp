@@ -18,6 +18,7 @@ monitor::~monitor() { stop(); }
 void monitor::start() {
   if (rt_.worker_count() < 2 || interval_.count() <= 0) return;
   last_seq_.assign(rt_.worker_count(), 0);
+  last_loop_polls_.assign(rt_.worker_count(), 0);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "coreio-monitor");
     run();
@@ -70,6 +71,13 @@ void monitor::tick(std::chrono::steady_clock::time_point now) {
   bool stuck_with_work = false;
   for (std::uint32_t i = 0; i < rt_.worker_count(); ++i) {
     worker_remote& w = rt_.remote(i);
+    // An event loop with IO pending, unpolled since the last tick and free to take: stale.
+    const std::uint64_t loop_polls = w.loop_polls();
+    if (loop_polls == last_loop_polls_[i] && w.loop_waits()) {
+      w.mark_loop_stale();
+      stuck_with_work = true;
+    }
+    last_loop_polls_[i] = loop_polls;
     const std::uint64_t seq = w.poll_sequence();
     const bool in_poll = (seq & 1) != 0;
     const bool stuck = in_poll && seq == last_seq_[i];

@@ -11,6 +11,12 @@
 //   - if a sleep in its timer queue is due, the monitor fires it itself (time/timer.cpp,
 //     timer_fire_due): the sleeper goes to the global queue, where an idle worker takes it. (A
 //     sleep a tick late on a worker that is inside a poll, stuck or not, is fired the same way.)
+// It also reads each worker's event-loop poll count: a loop with IO pending that nobody polled for
+// a whole tick, and whose token nobody holds (its owner is preempted by the OS, or busy in long
+// polls), is marked stale and a parked worker is woken; the next worker to run maintenance takes
+// the loop's token and polls it, and the IO completions there make their tasks ready on that
+// worker (worker.hpp, "Loop stealing"). The kernel's time slice (several ms on a loaded machine)
+// then no longer bounds how long a ready socket waits.
 // (Go's runtime has the same thread, sysmon, for the same reasons.)
 //
 // Cost: the thread wakes once a tick while any worker is awake and reads a few words per worker;
@@ -75,6 +81,8 @@ class monitor {
   std::atomic<bool> deep_{false};
   // The monitor thread only: each worker's poll sequence at the previous tick.
   std::vector<std::uint64_t> last_seq_;
+  // The monitor thread only: each worker's event-loop poll count at the previous tick.
+  std::vector<std::uint64_t> last_loop_polls_;
 };
 
 }  // namespace coreio::detail

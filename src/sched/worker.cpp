@@ -203,10 +203,31 @@ bool worker::maintenance() {
   }
   // Relaxed: a hint; a handler posted just after this read is picked up by the next poll or park.
   if (remote_.io_ops_.load(std::memory_order_relaxed) > 0) {
-    wake_kind_ = trace::kind::io_complete;
-    if (remote_.ioc_.poll() > 0) did = true;
+    // Held by a worker polling this loop for us (a steal) now: it runs what is ready.
+    if (loop_hold h{remote_}) {
+      wake_kind_ = trace::kind::io_complete;
+      if (remote_.poll_loop(true) > 0) did = true;
+    }
   }
+  if (poll_stale_loops()) did = true;
   wake_kind_ = trace::kind::wake;
+  return did;
+}
+
+bool worker::poll_stale_loops() {
+  const std::uint32_t n = rt_.worker_count();
+  bool did = false;
+  for (std::uint32_t v = 0; v < n; ++v) {
+    if (v == index_) continue;
+    worker_remote& victim = rt_.remote(v);
+    if (!victim.loop_stale()) continue;
+    loop_hold h{victim};
+    if (!h) continue;  // its owner or another stealer polls it now
+    wake_kind_ = trace::kind::io_complete;
+    // The handlers make their tasks ready here (io.cpp, resume).
+    if (victim.poll_loop(false) > 0) did = true;
+    remote_.loop_steals_.add();
+  }
   return did;
 }
 
@@ -398,6 +419,7 @@ worker_metrics worker_remote::snapshot() const {
   m.polls = poll_sequence() / 2;
   m.steals = steals_.get();
   m.steal_operations = steal_ops_.get();
+  m.loop_steals = loop_steals_.get();
   m.parks = parks_.get();
   m.local_queue_depth = queued();
   m.overflows = overflows_.get();

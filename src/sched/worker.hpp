@@ -29,6 +29,26 @@
 // the run queue, behind the forked children too (they are moved to the run queue first), so that
 // every task ready at that moment runs before the yielder.
 //
+// Loop stealing. A worker's event loop holds the IO of the sockets it owns; asio runs a loop's steps
+// one at a time. A worker that the OS preempted, or that is stuck in one long poll, would leave
+// that IO waiting until it comes back (the tail behind a busy worker). So a loop's steps are not
+// tied to its thread but to its loop token (loop_holder_): a worker runs a step of loop L (a poll
+// of L, starting, cancelling or closing an operation on an object of L, a read deadline's step, a
+// look at a socket's readiness) only while it holds L's token (loop_hold), and every such step of
+// every thread is then serialised by the token, as asio and the sockets' own state (stream.cpp,
+// "Read readiness") need. The owner takes its token to poll and to park (it holds it while
+// blocked in run_one, so that nobody else runs the loop then). A task's operation is started
+// inline if the task runs on the owner, else posted to the loop, as long as the owner is there.
+// The monitor marks a loop stale when a whole tick passed without a poll while operations were
+// pending and nobody held the token (monitor.hpp), and wakes a parked worker; then every worker's
+// maintenance polls the stale loop if it can take the token (poll_stale_loops), and any worker
+// starts its task's operations on that loop inline, until the owner polls its loop again and so
+// ends the mark. A completion handler makes its task ready on the worker that runs the handler: a
+// stolen poll hands the tasks to the idle stealer. Limit: a step holds the token across its syscall (a socket's recv or send), so a
+// worker that the OS deschedules inside one still holds its loop, and a loaded machine deschedules
+// threads mostly at syscalls. Taking the syscalls out of the token needs per-socket readiness that
+// any thread may clear (Tokio's ScheduledIo tick) and a read wait that stays queued.
+//
 // Each poll is bracketed by the poll sequence (odd while a task runs). The monitor
 // (monitor.hpp) reads it to find a worker stuck in one long poll, and then wakes an idle worker
 // to steal its queued tasks and fires its due timers itself.
@@ -44,6 +64,7 @@
 #include <cstdint>
 #include <thread>
 
+#include <coreio/detail/sched_hooks.hpp>
 #include <coreio/metrics.hpp>
 #include <coreio/runtime.hpp>
 
@@ -87,8 +108,54 @@ class worker_remote {
   }
   timer_queue& timers() noexcept { return timers_; }
 
-  /// The worker's event loop: IO objects owned by this worker are bound to it.
+  /// The worker's event loop: IO objects owned by this worker are bound to it. Its steps (a poll,
+  /// starting or cancelling an operation on one of its objects) need the loop token (loop_hold).
   asio::io_context& io() noexcept { return ioc_; }
+  /// The loop token ("Loop stealing" above): `me` (a worker) takes it if nobody holds it. True
+  /// also when `me` holds it already; `acquired` then says false (the outer holder releases).
+  bool hold_loop(const worker* me, bool& acquired) noexcept {
+    // Relaxed: a holder only ever sees its own store here (no other thread changes the token
+    // while we hold it), and any other value only makes us try the CAS or give up.
+    const worker* cur = loop_holder_.load(std::memory_order_relaxed);
+    acquired = false;
+    if (cur == me) return me != nullptr;
+    if (cur != nullptr || me == nullptr) return false;
+    // Acquire: the previous holder's steps on the loop and its objects (the release below)
+    // happen-before ours.
+    acquired = loop_holder_.compare_exchange_strong(cur, me, std::memory_order_acquire,
+                                                    std::memory_order_relaxed);
+    return acquired;
+  }
+  void release_loop() noexcept {
+    // Release: publishes our steps on the loop and its objects to the next holder.
+    loop_holder_.store(nullptr, std::memory_order_release);
+  }
+  /// Polls the loop (the caller holds the token) and counts the poll for the monitor's staleness
+  /// probe. The owner's own poll ends a stale mark (it is back); a stealer's leaves it, so that
+  /// the other workers go on polling the loop at each maintenance while its owner is away.
+  /// Returns how many handlers ran.
+  std::size_t poll_loop(bool by_owner) {
+    // Relaxed: a progress probe (single writer at a time: the token holder); the monitor compares.
+    loop_polls_.store(loop_polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (by_owner && loop_stale_.load(std::memory_order_relaxed))
+      loop_stale_.store(false, std::memory_order_relaxed);
+    return ioc_.poll();
+  }
+  /// True if `me` holds the token now. Relaxed: only `me` can make it true (see hold_loop).
+  bool loop_held_by(const worker* me) const noexcept {
+    return me != nullptr && loop_holder_.load(std::memory_order_relaxed) == me;
+  }
+  /// True if the monitor found this loop unpolled for a whole tick with operations pending and the
+  /// token free. Relaxed: a hint; a stealer still has to take the token.
+  bool loop_stale() const noexcept { return loop_stale_.load(std::memory_order_relaxed); }
+  /// The monitor's probe: polls of the loop so far, and whether it could be stolen now (operations
+  /// pending, token free). Relaxed: hints, re-checked by the stealer through the token.
+  std::uint64_t loop_polls() const noexcept { return loop_polls_.load(std::memory_order_relaxed); }
+  bool loop_waits() const noexcept {
+    return io_ops_.load(std::memory_order_relaxed) > 0 &&
+           loop_holder_.load(std::memory_order_relaxed) == nullptr;
+  }
+  void mark_loop_stale() noexcept { loop_stale_.store(true, std::memory_order_relaxed); }
   /// An IO operation was started on this loop / its handler ran (keeps a busy worker polling).
   void io_begin() noexcept { io_ops_.fetch_add(1, std::memory_order_relaxed); }
   void io_end() noexcept { io_ops_.fetch_sub(1, std::memory_order_relaxed); }
@@ -115,12 +182,21 @@ class worker_remote {
   timer_queue timers_;
   asio::io_context ioc_{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard_{ioc_.get_executor()};
+  // The loop token: the worker running a step of ioc_ (null: nobody). hold_loop / release_loop.
+  // Its own cache line with the poll count: the owner writes both for each IO step and poll.
+  alignas(64) std::atomic<const worker*> loop_holder_{nullptr};
+  // Polls of ioc_ by any holder (the monitor's probe).
+  std::atomic<std::uint64_t> loop_polls_{0};
+  // The monitor's mark that no poll came for a tick (monitor.hpp). Its own cache line: every other
+  // worker reads it at each maintenance, and it is written only when it changes.
+  alignas(64) std::atomic<bool> loop_stale_{false};
   // Operations posted to ioc_ (or IO started on it) whose handlers have not run yet; a busy worker
   // polls ioc_ only when this is non-zero. Writers: posters (fetch_add), owner (fetch_sub). Relaxed:
   // a hint; the handler's execution is ordered by asio's own queue lock.
   std::atomic<std::int64_t> io_ops_{0};
   // Writer: the owner (poll start and end). Readers: the monitor, metrics.
-  std::atomic<std::uint64_t> poll_seq_{0};
+  // (Its own cache line, away from loop_stale_: the owner writes it twice a poll.)
+  alignas(64) std::atomic<std::uint64_t> poll_seq_{0};
   // Debug mode: the task of the poll in progress, for the watchdog (watchdog.hpp), a seqlock read
   // with one writer. The owner, after the poll_seq_ store that opens poll s: each field (release:
   // a reader that sees a later poll's field also sees that poll's poll_seq_), then debug_seq_ = s
@@ -132,8 +208,8 @@ class worker_remote {
   std::atomic<std::uint32_t> debug_task_line_{0};
   std::atomic<const char*> debug_task_file_{nullptr};
   std::atomic<std::uint64_t> debug_seq_{0};
-  owned_counter steals_, steal_ops_, parks_, overflows_, busy_ns_, global_pulls_, timers_fired_,
-      spawned_, completed_;
+  owned_counter steals_, steal_ops_, loop_steals_, parks_, overflows_, busy_ns_, global_pulls_,
+      timers_fired_, spawned_, completed_;
   // metrics_histograms only; written by the owner (histogram.hpp).
   owned_histogram poll_time_, wake_to_poll_;
   // Written by the monitor thread only (monitor.hpp).
@@ -188,7 +264,8 @@ class worker {
   asio::io_context& io() noexcept { return remote_.ioc_; }
   void io_begin() noexcept { remote_.io_begin(); }
   void io_end() noexcept { remote_.io_end(); }
-  /// Runs f on this worker's thread, from its event loop. Any thread; counted as a remote call
+  /// Runs f as a step of this worker's event loop: on this worker's thread, or on a worker that
+  /// polls the loop in its stead ("Loop stealing"). Any thread; counted as a remote call
   /// (runtime_impl.hpp, shutdown step 5) and as pending IO so that a busy worker polls for it.
   template <class F>
   void post(F&& f);
@@ -222,6 +299,7 @@ class worker {
     trace_only_ = trace_ != nullptr && slow_poll_ns_ == 0 && names_ == nullptr;
   }
   bool maintenance();
+  bool poll_stale_loops();
   void park();
   void end_searching();
   void push_run(void* x) noexcept;
@@ -266,6 +344,39 @@ class worker {
   std::chrono::steady_clock::time_point busy_since_{};
   global_queue::producer_token ptok_;
   global_queue::consumer_token ctok_;
+};
+
+/// Holds an event loop's token for a scope if the calling worker can take it, or holds it already
+/// (worker.hpp, "Loop stealing"): then it may run that loop's steps here. Empty on a thread that is
+/// not a worker, or while another worker holds the token.
+class loop_hold {
+ public:
+  /// For the loop's polls: the owner (maintenance, park) and a stealer of a stale loop.
+  explicit loop_hold(worker_remote& loop) noexcept
+      : loop_(loop), held_(loop.hold_loop(this_worker(), acquired_)) {}
+  /// For a step that the running task (or a handler) would run inline on owner's loop: taken by the
+  /// owner itself, by a worker that holds the token already (a handler of a poll it runs), or by
+  /// another worker while the monitor has the loop marked stale (its owner away); otherwise empty,
+  /// and the caller posts the step to the loop. (Another worker taking a busy owner's token makes
+  /// the owner skip its polls and post its own IO: echo's p99 grew by about 0.4 ms when any worker
+  /// could.)
+  explicit loop_hold(worker* owner) noexcept : loop_(owner->remote()) {
+    const worker* const me = this_worker();
+    if (me == owner || loop_.loop_stale() || loop_.loop_held_by(me)) {
+      held_ = loop_.hold_loop(me, acquired_);
+    }
+  }
+  loop_hold(const loop_hold&) = delete;
+  loop_hold& operator=(const loop_hold&) = delete;
+  ~loop_hold() {
+    if (acquired_) loop_.release_loop();
+  }
+  explicit operator bool() const noexcept { return held_; }
+
+ private:
+  worker_remote& loop_;
+  bool acquired_ = false;
+  bool held_ = false;
 };
 
 }  // namespace coreio::detail

@@ -118,9 +118,11 @@ coreio::task<bool> block_owner_through_deadline(stream_pair& p, bool& timed_out)
   coreio::detail::worker* const owner = stream_access::owner(p.server);
   const steady::time_point deadline = steady::now() + 20ms;
   auto reader = coreio::spawn(read_or_timeout(p.server, deadline));
-  // Wait, on the owner (its state is the owner thread's), until the read waits with its deadline
-  // armed. A steal that moved this task elsewhere spoils the try, and so does the deadline passing
-  // first (the owner, between this task's polls, may then have fired the entry itself).
+  // Wait, on the owner, until the read waits with its deadline armed in the owner's timer queue
+  // (the socket's state is its loop's: read it under the loop token). A steal that moved this task
+  // elsewhere spoils the try, and so does a read started by the other worker (it arms the deadline
+  // in its own queue, and fires it itself), and the deadline passing first (the owner, between this
+  // task's polls, may then have fired the entry itself).
   bool planned = true;
   for (;;) {
     if (coreio::detail::this_worker() != owner || steady::now() >= deadline) {
@@ -128,7 +130,17 @@ coreio::task<bool> block_owner_through_deadline(stream_pair& p, bool& timed_out)
       break;
     }
     const coreio::detail::stream_socket_impl* s = stream_access::impl(p.server);
-    if (s->read_waiter != nullptr && s->deadline_armed) break;
+    bool armed = false;
+    bool elsewhere = false;
+    if (coreio::detail::loop_hold h{owner}) {
+      armed = s->read_waiter != nullptr && s->deadline_armed;
+      elsewhere = armed && s->deadline_timer.queue != &owner->remote().timers();
+    }
+    if (elsewhere) {
+      planned = false;
+      break;
+    }
+    if (armed) break;
     co_await coreio::yield_now();
   }
   // Block the owner well past the deadline: only the monitor can fire the entry meanwhile.

@@ -76,45 +76,68 @@ coreio::task<stream_pair> pair_with_server_on(int worker) {
   co_return p;
 }
 
-coreio::task<bool> block_if_on(int worker, coreio_test::gate* g, std::atomic<bool>* blocking) {
-  if (coreio::current_worker() != worker) co_return false;
-  blocking->store(true);
-  g->wait();  // holds this worker on purpose (tests/support: gate)
+/// Holds one worker busy in a task (gate g) for a test. While it is being caught, a spawn that
+/// lands on another worker holds that one (gate others), so the next spawn must go to the target.
+struct worker_hold {
+  coreio_test::gate g;
+  coreio_test::gate others;
+  std::atomic<bool> blocking{false};
+  std::atomic<int> elsewhere{0};
+  std::vector<coreio::join_handle<bool>> tries;
+
+  /// Opens both gates and joins the holding tasks.
+  void release() {
+    g.open();
+    if (!others_open) others.open();
+    for (auto& t : tries) (void)t.get();
+  }
+  bool others_open = false;
+};
+
+coreio::task<bool> block_if_on(int worker, worker_hold* w) {
+  if (coreio::current_worker() != worker) {
+    w->elsewhere.fetch_add(1);
+    w->others.wait();  // holds this other worker on purpose (tests/support: gate)
+    co_return false;
+  }
+  w->blocking.store(true);
+  w->g.wait();  // holds the target worker on purpose
   co_return true;
 }
 
-/// Spawns tasks until one lands on `worker` and blocks it on g. False if none did.
-bool hold_worker(coreio::runtime& rt, int worker, coreio_test::gate* g, std::atomic<bool>* blocking,
-                 std::vector<coreio::join_handle<bool>>* tries) {
-  for (int i = 0; i < 200 && !blocking->load(); ++i) {
-    tries->push_back(rt.spawn(block_if_on(worker, g, blocking)));
-    coreio_test::wait_until([&] { return tries->back().done() || blocking->load(); });
+/// Spawns tasks until one holds `worker` (each that lands elsewhere holds its worker meanwhile, so
+/// with n workers at most n spawns are needed), then lets the others go. False if none did.
+bool hold_worker(coreio::runtime& rt, int worker, worker_hold* w) {
+  for (int i = 0; i < 16 && !w->blocking.load(); ++i) {
+    const int before = w->elsewhere.load();
+    w->tries.push_back(rt.spawn(block_if_on(worker, w)));
+    coreio_test::wait_until([&] { return w->blocking.load() || w->elsewhere.load() != before; });
   }
-  return blocking->load();
+  w->others.open();
+  w->others_open = true;
+  return w->blocking.load();
 }
 
 TEST(TcpStreamTest, ReadSomeKeepsReturningZeroAfterEndOfStream) {
   // POSIX (and asyncio's at_eof) semantics: end of stream is sticky, every later read returns 0.
-  // On the socket's own worker read_some first tries a non-blocking recv; from another worker it is
-  // an Asio operation started on the owner's loop. Force the latter by holding the owner (worker 1)
-  // while a reader starts, so the reader runs on worker 0.
+  // Also from a worker that is not the socket's: hold the owner (worker 1) in a task while a reader
+  // starts, so the reader runs on worker 0 (it takes worker 1's free loop token and reads there, or
+  // posts the read to worker 1's loop if that worker holds it).
   coreio::runtime rt{two_workers()};
   stream_pair p = rt.block_on(pair_with_server_on(1));
   p.client.shutdown_write();
   for (int round = 0; round < 5; ++round) {
-    coreio_test::gate g;
-    std::atomic<bool> blocking{false};
-    std::vector<coreio::join_handle<bool>> tries;
-    if (!hold_worker(rt, 1, &g, &blocking, &tries)) {
-      g.open();
-      GTEST_SKIP() << "no task landed on worker 1 in 200 spawns";
+    worker_hold hold;
+    if (!hold_worker(rt, 1, &hold)) {
+      hold.release();
+      FAIL() << "no task landed on worker 1 while worker 0 was held";
     }
     std::atomic<bool> pending{false};
-    // Worker 1 is held: runs on 0, and waits for the operation it handed to worker 1's loop.
+    // Worker 1 is held: runs on 0.
     auto h = rt.spawn(read_some_recording_worker(&p.server, &pending));
-    ASSERT_TRUE(coreio_test::wait_until([&] { return pending.load(); }));
-    g.open();
-    for (auto& t : tries) (void)t.get();
+    const bool started = coreio_test::wait_until([&] { return h.done() || pending.load(); });
+    hold.release();
+    ASSERT_TRUE(started);
     if (!coreio_test::ends_within(h, 2s)) {
       p.server.close();  // ends the stuck read with an error so that the test can finish
       ASSERT_TRUE(coreio_test::ends_within(h, 10s));
@@ -128,6 +151,38 @@ TEST(TcpStreamTest, ReadSomeKeepsReturningZeroAfterEndOfStream) {
   // And on the socket's own worker.
   EXPECT_EQ(rt.block_on(read_to_eof(&p.server)), "");
   EXPECT_EQ(rt.block_on(read_to_eof(&p.server)), "");
+}
+
+coreio::task<void> write_text(tcp_stream* s, std::string text) { co_await s->write_all(text); }
+
+TEST(TcpStreamTest, IoOfASocketWhoseWorkerIsStuckCompletesOnAnotherWorker) {
+  // The socket's worker (1) computes in one long poll; a read of its socket waits on worker 0. The
+  // bytes' readiness lands in worker 1's event loop, which nobody polls; the monitor finds it
+  // unpolled for a tick and an idle worker polls it (sched/worker.hpp, "Loop stealing"), so the
+  // read completes while worker 1 is still stuck (before, it waited for worker 1 to come back).
+  coreio::runtime rt{two_workers()};
+  stream_pair p = rt.block_on(pair_with_server_on(1));
+  for (int round = 0; round < 3; ++round) {
+    worker_hold hold;
+    if (!hold_worker(rt, 1, &hold)) {
+      hold.release();
+      FAIL() << "no task landed on worker 1 while worker 0 was held";
+    }
+    const std::uint64_t steals_before = rt.metrics().workers[0].loop_steals;
+    std::atomic<bool> pending{false};
+    auto h = rt.spawn(read_some_recording_worker(&p.server, &pending));
+    const bool waiting = coreio_test::wait_until([&] { return pending.load(); });
+    if (waiting) rt.block_on(write_text(&p.client, "x"));
+    const bool read_done = waiting && coreio_test::ends_within(h, 10s);
+    hold.release();
+    ASSERT_TRUE(waiting) << "round " << round << ": the read never waited";
+    ASSERT_TRUE(read_done) << "round " << round
+                           << ": the read did not complete while the socket's worker was stuck";
+    const read_at r = h.get();
+    EXPECT_EQ(r.n, 1u);
+    EXPECT_EQ(r.worker, 0);
+    EXPECT_GT(rt.metrics().workers[0].loop_steals, steals_before) << "round " << round;
+  }
 }
 
 // ---- read_exact ---------------------------------------------------------------------------------

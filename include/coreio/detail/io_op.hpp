@@ -1,25 +1,28 @@
 // coreio/detail/io_op.hpp — one socket (or resolver) operation awaited by a task.
 //
-// An IO object belongs to the event loop of the worker that made it (its owner); asio objects are
-// not thread-safe, so every operation is started, and every cancellation applied, on the owner's
-// thread. A task that was stolen by another worker therefore hops: io_submit posts the start to the
-// owner's loop. The completion handler runs on the owner and makes the task ready there (LIFO
-// slot), where an idle worker may steal it again.
+// An IO object belongs to the event loop of the worker that made it (its owner). Asio objects are
+// not thread-safe, so every step on them (starting an operation, applying a cancellation, running
+// a completion handler) runs under the loop's token (src/sched/worker.hpp, "Loop stealing"): on
+// whichever worker holds it, one at a time. A task's operation starts inline on the owner (or on
+// any worker while the owner's loop is marked stale: the owner is stuck or preempted) if it can
+// take the token, else io_submit posts the start to the owner's loop. A completion handler makes
+// the task ready on the worker that runs it: the owner, or an idle worker that stole a poll of the
+// owner's loop while the owner was away.
 //
-// State word (single RMWs; the owner-thread steps are serialised by the owner's event loop):
-//   k_started        start() ran on the owner (owner thread only).
-//   k_done           the operation finished; results are stored (owner thread only).
+// State word (single RMWs; the loop steps are serialised by the loop token):
+//   k_started        start() ran (a loop step).
+//   k_done           the operation finished; results are stored (a loop step).
 //   k_cancelled      a cancel was requested; sticky (any thread).
 //   k_cancel_posted  a cancel step is queued on the owner's loop and will run there (any thread
-//                    sets it, the owner clears it).
+//                    sets it, the cancel step clears it).
 // Protocol:
-//   start (owner):  if k_cancelled: finish with operation_aborted, else initiate the asio op.
+//   start (loop):   if k_cancelled: finish with operation_aborted, else initiate the asio op.
 //   cancel (any):   set k_cancelled | k_cancel_posted unless k_done; run the cancel step inline if
-//                   on the owner, else post it.
-//   cancel step (owner): if started and not done: abort the op (its handler then runs with
-//                   operation_aborted, or abort runs it inline); clear k_cancel_posted; if k_done was already set, resume
-//                   the waiter (the handler left that to us).
-//   handler (owner): store results; set k_done; resume the waiter unless k_cancel_posted is set.
+//                   this worker may take the owner's token (loop_hold), else post it.
+//   cancel step (loop): if started and not done: abort the op (its handler then runs with
+//                   operation_aborted, or abort runs it inline); clear k_cancel_posted; if k_done
+//                   was already set, resume the waiter (the handler left that to us).
+//   handler (loop): store results; set k_done; resume the waiter unless k_cancel_posted is set.
 // So the waiter is resumed exactly once, and never while a queued cancel step still points at the
 // operation (which lives in the waiter's frame).
 #pragma once
@@ -59,14 +62,14 @@ struct io_op : cancel_node {
   static constexpr std::uint32_t k_cancelled = 4;
   static constexpr std::uint32_t k_cancel_posted = 8;
 
-  /// Initiates the asio operation. Owner thread.
+  /// Initiates the asio operation. A loop step (the owner's token held).
   void (*start)(io_op*) = nullptr;
   /// Aborts the started operation: its handler will run with operation_aborted, or abort completes
-  /// it itself (io_complete). Owner thread.
+  /// it itself (io_complete). A loop step.
   void (*abort)(io_op*) = nullptr;
   /// Optional fast path: try the operation now with a non-blocking syscall. Returns true if it
   /// completed (results stored), false if it would block (the op may have been narrowed, e.g. the
-  /// unwritten rest of a buffer). Owner thread, before the op is armed.
+  /// unwritten rest of a buffer). A loop step, before the op is armed.
   bool (*try_now)(io_op*) = nullptr;
   /// The IO object's implementation (src/), and the worker that owns it.
   void* target = nullptr;
@@ -86,19 +89,20 @@ struct io_op : cancel_node {
   std::int64_t wait_arg = -1;
   /// A stream read's deadline (steady_clock nanoseconds; 0: none): a read still waiting for bytes
   /// then ends with std::errc::timed_out (src/net/stream.cpp, "Read deadlines"). Set before the
-  /// op is submitted; read on the owner thread.
+  /// op is submitted; read in loop steps.
   std::int64_t deadline_ns = 0;
-  /// try_now was just tried on the owner and would have blocked: starting the op need not try it
-  /// again (no event-loop turn came between, so any data since makes a fresh edge). Owner thread.
+  /// try_now was just tried and would have blocked: starting the op need not try it again (any
+  /// data since makes a fresh edge, which the start's own readiness check sees). A loop step.
   bool tried_now = false;
   std::atomic<std::uint32_t> state{0};
 };
 
 /// Starts op on its owner (inline when called there, else posted). Any worker thread.
 void io_submit(io_op* op);
-/// True if op may take the fast path now: the caller is op's owner and the running task still has
-/// budget (a task that always finds its socket ready must still yield now and then).
-bool io_may_try_now(const io_op* op) noexcept;
+/// The fast path: runs op's try_now here if the running task still has budget (a task that always
+/// finds its socket ready must still yield now and then) and this worker may take the owner's loop
+/// token (loop_hold). True: op completed (results stored). False: not tried, or it would block (tried_now set).
+bool io_try_now(io_op* op);
 /// The cancel_node::fn of an io_op. Any thread.
 void io_cancel(cancel_node* n) noexcept;
 
@@ -111,12 +115,9 @@ class io_awaiter : protected io_op {
   bool await_suspend(std::coroutine_handle<P> h) {
     scope_ = scope_of(h);
     if (scope_->cancelled()) return false;
-    if (try_now != nullptr && io_may_try_now(this)) {
-      if (try_now(this)) {
-        done_inline_ = true;  // completed by the syscall itself: no suspension, no handler
-        return false;
-      }
-      tried_now = true;
+    if (try_now != nullptr && io_try_now(this)) {
+      done_inline_ = true;  // completed by the syscall itself: no suspension, no handler
+      return false;
     }
     waiter = h;
     fn = &io_cancel;
