@@ -18,9 +18,10 @@
 //               overrun or the end of the stream leave every byte buffered.
 // The claim (`reading`, acq_rel) hands the buffer from one reading task to the next.
 //
-// Read readiness (tokio's ScheduledIo on Asio's edge-triggered epoll reactor; every step is a step of
-// the owner's loop, under its token (sched/worker.hpp, "Loop stealing"), as is every poll of the
-// loop, the only thing that takes epoll's edges; so no poll comes between two steps of one holder):
+// Read readiness (tokio's ScheduledIo on Asio's edge-triggered epoll reactor; every step is a step
+// of the owner's loop, under its token (sched/worker.hpp, "Loop stealing"), as is every poll of
+// the loop, the only thing that takes epoll's edges; so no poll comes between two steps of one
+// holder):
 //   1. `readable` starts true: a read tries recv at once.
 //   2. A recv that found the receive queue drained clears `readable` and, unless one is still
 //      queued, queues the socket's read wait (read_wait_op, sockets.hpp) on the reactor, before the

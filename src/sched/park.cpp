@@ -18,10 +18,9 @@ std::uint64_t ns_between(steady::time_point a, steady::time_point b) {
 }  // namespace
 
 void worker::park() {
-  // Parking runs this worker's loop (the wake timer, run_one): it needs the loop token for the whole
-  // park (worker.hpp, "Loop stealing"). A worker stealing a poll of it holds it for that poll only:
-  // go round the run loop again instead (the stealer may leave nothing for us, but the next park
-  // finds the token free).
+  // Parking runs this worker's loop (the wake timer, run_one): it needs the loop token for the
+  // whole park (worker.hpp, "Loop stealing"). A worker stealing a poll of it holds it for that
+  // poll only: go round the run loop again instead (the next park finds the token free).
   loop_hold hold{remote_};
   if (!hold) return;
   idle& id = rt_.idle_state();
@@ -58,9 +57,7 @@ void worker::park() {
     wake_kind_ = trace::kind::io_complete;  // what run_one's handler makes ready (or a timer)
   }
   remote_.ioc_.run_one();
-  // Relaxed: the monitor's progress probe (worker_remote::poll_loop); a parked loop is not stale.
-  remote_.loop_polls_.store(remote_.loop_polls_.load(std::memory_order_relaxed) + 1,
-                            std::memory_order_relaxed);
+  remote_.count_loop_poll(true);
   busy_since_ = steady::now();
   if (trace::trace_compiled && trace_ != nullptr) [[unlikely]] {
     wake_kind_ = trace::kind::wake;

@@ -29,25 +29,26 @@
 // the run queue, behind the forked children too (they are moved to the run queue first), so that
 // every task ready at that moment runs before the yielder.
 //
-// Loop stealing. A worker's event loop holds the IO of the sockets it owns; asio runs a loop's steps
-// one at a time. A worker that the OS preempted, or that is stuck in one long poll, would leave
-// that IO waiting until it comes back (the tail behind a busy worker). So a loop's steps are not
-// tied to its thread but to its loop token (loop_holder_): a worker runs a step of loop L (a poll
-// of L, starting, cancelling or closing an operation on an object of L, a read deadline's step, a
-// look at a socket's readiness) only while it holds L's token (loop_hold), and every such step of
-// every thread is then serialised by the token, as asio and the sockets' own state (stream.cpp,
-// "Read readiness") need. The owner takes its token to poll and to park (it holds it while
-// blocked in run_one, so that nobody else runs the loop then). A task's operation is started
-// inline if the task runs on the owner, else posted to the loop, as long as the owner is there.
-// The monitor marks a loop stale when a whole tick passed without a poll while operations were
-// pending and nobody held the token (monitor.hpp), and wakes a parked worker; then every worker's
+// Loop stealing. A worker's event loop holds the IO of the sockets it owns; asio runs a loop's
+// steps one at a time. A worker that the OS preempted, or that is stuck in one long poll, would
+// leave that IO waiting until it comes back (the tail behind a busy worker). So a loop's steps are
+// not tied to its thread but to its loop token (loop_holder_): a worker runs a step of loop L (a
+// poll of L, starting, cancelling or closing an operation on an object of L, a read deadline's
+// step, a look at a socket's readiness) only while it holds L's token (loop_hold), and every such
+// step of every thread is then serialised by the token, as asio and the sockets' own state
+// (stream.cpp, "Read readiness") need. The owner takes its token to poll and to park (it holds it
+// while blocked in run_one, so that nobody else runs the loop then). A task's operation is started
+// inline if the task runs on the owner, else posted to the loop, as long as the owner is there. The
+// monitor marks a loop stale when a whole tick passed without a poll while operations were pending
+// and nobody held the token (monitor.hpp), and wakes a parked worker; then every worker's
 // maintenance polls the stale loop if it can take the token (poll_stale_loops), and any worker
 // starts its task's operations on that loop inline, until the owner polls its loop again and so
 // ends the mark. A completion handler makes its task ready on the worker that runs the handler: a
-// stolen poll hands the tasks to the idle stealer. Limit: a step holds the token across its syscall (a socket's recv or send), so a
-// worker that the OS deschedules inside one still holds its loop, and a loaded machine deschedules
-// threads mostly at syscalls. Taking the syscalls out of the token needs per-socket readiness that
-// any thread may clear (Tokio's ScheduledIo tick) and a read wait that stays queued.
+// stolen poll hands the tasks to the idle stealer. Limit: a step holds the token across its syscall
+// (a socket's recv or send), so a worker that the OS deschedules inside one still holds its loop,
+// and a loaded machine deschedules threads mostly at syscalls. Taking the syscalls out of the token
+// needs per-socket readiness that any thread may clear (Tokio's ScheduledIo tick) and a read wait
+// that stays queued.
 //
 // Each poll is bracketed by the poll sequence (odd while a task runs). The monitor
 // (monitor.hpp) reads it to find a worker stuck in one long poll, and then wakes an idle worker
@@ -135,11 +136,16 @@ class worker_remote {
   /// the other workers go on polling the loop at each maintenance while its owner is away.
   /// Returns how many handlers ran.
   std::size_t poll_loop(bool by_owner) {
+    count_loop_poll(by_owner);
+    return ioc_.poll();
+  }
+  /// Counts a poll of the loop (poll_loop, or the owner's run_one in park) for the monitor; the
+  /// owner's ends a stale mark. The caller holds the token.
+  void count_loop_poll(bool by_owner) noexcept {
     // Relaxed: a progress probe (single writer at a time: the token holder); the monitor compares.
     loop_polls_.store(loop_polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (by_owner && loop_stale_.load(std::memory_order_relaxed))
       loop_stale_.store(false, std::memory_order_relaxed);
-    return ioc_.poll();
   }
   /// True if `me` holds the token now. Relaxed: only `me` can make it true (see hold_loop).
   bool loop_held_by(const worker* me) const noexcept {
@@ -348,7 +354,8 @@ class worker {
 
 /// Holds an event loop's token for a scope if the calling worker can take it, or holds it already
 /// (worker.hpp, "Loop stealing"): then it may run that loop's steps here. Empty on a thread that is
-/// not a worker, or while another worker holds the token.
+/// not a worker, or while another worker holds the token. Thread safety: a scope object of the
+/// thread that made it (it releases what that thread acquired); the token itself is atomic.
 class loop_hold {
  public:
   /// For the loop's polls: the owner (maintenance, park) and a stealer of a stale loop.

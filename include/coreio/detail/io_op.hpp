@@ -97,11 +97,13 @@ struct io_op : cancel_node {
   std::atomic<std::uint32_t> state{0};
 };
 
-/// Starts op on its owner (inline when called there, else posted). Any worker thread.
+/// Starts op as a step of its owner's loop: inline if this worker may take the loop token
+/// (loop_hold), else posted to the loop. Any worker thread.
 void io_submit(io_op* op);
 /// The fast path: runs op's try_now here if the running task still has budget (a task that always
 /// finds its socket ready must still yield now and then) and this worker may take the owner's loop
-/// token (loop_hold). True: op completed (results stored). False: not tried, or it would block (tried_now set).
+/// token (loop_hold). True: op completed (results stored). False: not tried, or it would block
+/// (tried_now set).
 bool io_try_now(io_op* op);
 /// The cancel_node::fn of an io_op. Any thread.
 void io_cancel(cancel_node* n) noexcept;
