@@ -34,7 +34,10 @@ else()
 endif()
 
 if(COREIO_SANITIZE_FLAGS)
-  add_compile_options(${COREIO_SANITIZE_FLAGS} -g)
+  # Reports need at least line tables: -g for the configurations without debug information (a
+  # RelWithDebInfo or Debug build keeps the level its flags chose: tools/dev uses -g1).
+  add_compile_options(${COREIO_SANITIZE_FLAGS}
+                      "$<$<NOT:$<CONFIG:RelWithDebInfo,Debug>>:-g>")
   add_link_options(${COREIO_SANITIZE_FLAGS})
   add_compile_definitions(${COREIO_SANITIZE_DEFINITION})
   # Coroutine symmetric transfer relies on tail calls, which GCC emits only
