@@ -42,6 +42,21 @@
 // object: a socket deleted while its wait is queued is closed, and the wait's aborted completion
 // deletes it.
 //
+// Writes (write_all). The fast path is one non-blocking send on the descriptor, tried by the
+// writing task on whichever worker runs it, without the owner's loop token (io_op's
+// try_now_anywhere): a task stolen from the owner does not hand its write to the owner's loop, and
+// a worker that the OS deschedules inside the send (its peer's wake-up preempts it there most)
+// holds no loop. A send that would block, or leaves part of the buffer, hands the rest to the
+// loop (asio's async_write waits for the write edge there). The send names `fd`, which the close
+// step frees for reuse by the kernel; so:
+//   - the sender counts itself in (sends_in_flight, seq_cst), then reads `closed` (seq_cst): set,
+//     it leaves the write to the loop step, which reports the closed socket;
+//   - close() and the deleter set `closed` (seq_cst), and the close step waits until
+//     sends_in_flight is 0 (wait_sends) before it closes the descriptor.
+// By the seq_cst order, either the sender sees `closed` or the close step sees the sender. The
+// wait is short (one non-blocking send) unless the sender was descheduled inside it, and happens
+// only when a stream is closed while another task writes to it.
+//
 // Read deadlines (a read_some given one through stream_access::set_read_deadline: the HTTP server's
 // header, body and keep-alive waits). wait_until around each read armed and erased a timer and ran
 // the read as a child task, per read; a connection that reads with a deadline every request and
@@ -77,6 +92,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <thread>
 
 #include "net/io.hpp"
 #include "net/sockets.hpp"
@@ -117,6 +133,11 @@ net::endpoint to_endpoint(const generic_stream::endpoint& ep) {
 
 void destroy_stream_socket(stream_socket_impl* p) noexcept { destroy_on_owner(p); }
 
+void wait_sends(stream_socket_impl* s) noexcept {
+  // Acquire: pairs with try_write's release decrement (the send is over before we close).
+  while (s->sends_in_flight.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+}
+
 void delete_stream_socket_now(stream_socket_impl* s) noexcept {
   if (s->deadline_armed && timer_claim_cancelled(&s->deadline_timer)) {
     timer_erase(&s->deadline_timer);
@@ -129,6 +150,8 @@ void delete_stream_socket_now(stream_socket_impl* s) noexcept {
   // The queued wait's handler, or the fired deadline's due step, holds s: closing aborts the wait;
   // the last of the two deletes s ("Read deadlines", step 3).
   s->delete_on_wait_end = true;
+  s->closed.store(true, std::memory_order_seq_cst);  // as close(): see try_write
+  wait_sends(s);
   std::error_code ec;
   s->sock.close(ec);
 }
@@ -176,10 +199,6 @@ connect_op::connect_op(stream_socket_impl& s, const generic_stream::endpoint& ep
 }
 
 namespace {
-
-bool would_block(const std::error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
-}
 
 bool try_recv(io_op* op);
 
@@ -365,19 +384,33 @@ void abort_read(io_op* op) {
   io_complete(op, asio::error::operation_aborted, 0);
 }
 
-/// write_all's fast path: a non-blocking send; a partial write narrows the op to the rest.
+/// write_all's fast path, on any worker without the loop token ("Writes"): a non-blocking send;
+/// a partial write narrows the op to the rest.
 bool try_write(io_op* op) {
   auto* s = static_cast<stream_socket_impl*>(op->target);
-  std::error_code ec;
-  const std::size_t n = s->sock.write_some(asio::buffer(op->arg, op->len), ec);
-  if (would_block(ec)) return false;
-  if (ec || n == op->len) {
-    op->ec = normalize_error(ec);
-    op->bytes = n;
+  // Seq_cst, with the seq_cst store of `closed` before the close step's wait (wait_sends): either
+  // the close step sees this send in flight and waits for it, or we see the close and leave the
+  // write to the loop step, which reports the closed socket.
+  s->sends_in_flight.fetch_add(1, std::memory_order_seq_cst);
+  if (s->closed.load(std::memory_order_seq_cst)) {
+    s->sends_in_flight.fetch_sub(1, std::memory_order_release);
+    return false;
+  }
+  ssize_t n;
+  do {
+    n = ::send(s->fd, op->arg, op->len, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  const int err = n < 0 ? errno : 0;
+  // Release: our use of the descriptor happens-before the close step's acquire load in wait_sends.
+  s->sends_in_flight.fetch_sub(1, std::memory_order_release);
+  if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return false;
+  if (n < 0 || static_cast<std::size_t>(n) == op->len) {
+    op->ec = n < 0 ? std::error_code(err, std::system_category()) : std::error_code();
+    op->bytes = n < 0 ? 0 : static_cast<std::size_t>(n);
     return true;
   }
   op->arg = static_cast<const std::byte*>(op->arg) + n;
-  op->len -= n;
+  op->len -= static_cast<std::size_t>(n);
   return false;
 }
 
@@ -553,6 +586,7 @@ stream::write_awaiter::write_awaiter(stream& s, std::span<const std::byte> data)
   };
   abort = &detail::abort_by_signal;
   try_now = &detail::try_write;
+  try_now_anywhere = true;
   site = &detail::wait_sites::socket_write;
   wait_arg = impl.fd;
 }
@@ -587,10 +621,11 @@ void stream::shutdown_write() {
 void stream::close() noexcept {
   if (!impl_) return;
   stream_socket_impl* s = impl_.get();
-  // Release pairs with is_open()'s acquire load.
-  s->closed.store(true, std::memory_order_release);
+  // Seq_cst: is_open()'s acquire load, and try_write's seq_cst pair with wait_sends below.
+  s->closed.store(true, std::memory_order_seq_cst);
   try {
     detail::on_loop(s->owner, [s] {
+      detail::wait_sends(s);
       std::error_code ec;
       s->sock.close(ec);
     });

@@ -44,11 +44,11 @@
 // maintenance polls the stale loop if it can take the token (poll_stale_loops), and any worker
 // starts its task's operations on that loop inline, until the owner polls its loop again and so
 // ends the mark. A completion handler makes its task ready on the worker that runs the handler: a
-// stolen poll hands the tasks to the idle stealer. Limit: a step holds the token across its syscall
-// (a socket's recv or send), so a worker that the OS deschedules inside one still holds its loop,
-// and a loaded machine deschedules threads mostly at syscalls. Taking the syscalls out of the token
-// needs per-socket readiness that any thread may clear (Tokio's ScheduledIo tick) and a read wait
-// that stays queued.
+// stolen poll hands the tasks to the idle stealer. A stream's send needs no token (src/net/
+// stream.cpp, "Writes"). Limit: a read's recv is a step under the token, so a worker that the OS
+// deschedules inside one still holds its loop. Taking it out of the token needs per-socket
+// readiness that any thread may clear (Tokio's ScheduledIo tick) and a read wait that stays
+// queued.
 //
 // Each poll is bracketed by the poll sequence (odd while a task runs). The monitor
 // (monitor.hpp) reads it to find a worker stuck in one long poll, and then wakes an idle worker

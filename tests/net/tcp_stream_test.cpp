@@ -185,6 +185,78 @@ TEST(TcpStreamTest, IoOfASocketWhoseWorkerIsStuckCompletesOnAnotherWorker) {
   }
 }
 
+TEST(TcpStreamTest, AWriteFromAnotherWorkerCompletesWhileTheSocketsWorkerIsStuck) {
+  // The write's send needs no loop step (stream.cpp, "Writes"): with the monitor off, nothing but
+  // worker 1 ever polls or steps worker 1's loop, yet a write to worker 1's socket from a task on
+  // worker 0 completes while worker 1 is held (before, it was posted to worker 1's loop and waited
+  // for it).
+  coreio::runtime rt{coreio::runtime_options{.workers = 2, .monitor_interval = 0us}};
+  stream_pair p = rt.block_on(pair_with_server_on(1));
+  for (int round = 0; round < 5; ++round) {
+    worker_hold hold;
+    if (!hold_worker(rt, 1, &hold)) {
+      hold.release();
+      FAIL() << "no task landed on worker 1 while worker 0 was held";
+    }
+    auto h = rt.spawn(write_text(&p.server, "round"));  // worker 1 is held: runs on 0
+    const bool done = coreio_test::wait_until([&] { return h.done(); });
+    hold.release();
+    ASSERT_TRUE(done) << "round " << round << ": the write waited for the socket's worker";
+    h.get();
+    std::array<std::byte, 5> got{};
+    rt.block_on(p.client.read_exact(std::span(got)));
+    EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(got.data()), got.size()), "round");
+  }
+}
+
+/// Writes 4 KiB blocks to s until a write fails (the stream was closed under it); counts blocks.
+coreio::task<void> write_until_closed(tcp_stream* s, std::atomic<int>* blocks) {
+  const std::string block(4096, 'w');
+  try {
+    for (;;) {
+      co_await s->write_all(block);
+      blocks->fetch_add(1);
+    }
+  } catch (const std::system_error&) {
+  }
+}
+
+coreio::task<void> drain(tcp_stream* s) {
+  std::array<std::byte, 16384> b;
+  try {
+    while (co_await s->read_some(std::span(b)) != 0) {
+    }
+  } catch (const std::system_error&) {
+  }
+}
+
+TEST(TcpStreamTest, ClosingAStreamThatAnotherTaskWritesNeverSendsOnAReusedDescriptor) {
+  // A write's send runs outside the socket's loop, on the descriptor number; closing frees the
+  // number for the kernel to hand out again. The close step waits for a send in flight (stream.cpp,
+  // "Writes"), so no block of the old stream may reach a connection opened right after the close
+  // (it would if a send went to the reused number). Closed from the test's thread while a task on
+  // the other worker keeps sending and the peer keeps reading, so sends are in flight at the close.
+  coreio::runtime rt{two_workers()};
+  const int rounds = 100;
+  for (int round = 0; round < rounds; ++round) {
+    stream_pair p = rt.block_on(pair_with_server_on(round % 2));
+    std::atomic<int> blocks{0};
+    auto reader = rt.spawn(drain(&p.client));
+    auto writer = rt.spawn(write_until_closed(&p.server, &blocks));
+    ASSERT_TRUE(coreio_test::wait_until([&] { return blocks.load() >= 2; })) << "round " << round;
+    p.server.close();
+    // A new connection, likely on the number just freed.
+    stream_pair q = rt.block_on(pair_with_server_on(round % 2));
+    ASSERT_TRUE(coreio_test::ends_within(writer, 10s)) << "round " << round;
+    writer.get();
+    q.server.shutdown_write();
+    EXPECT_EQ(rt.block_on(read_to_eof(&q.client)), "") << "round " << round;
+    p.client.close();
+    ASSERT_TRUE(coreio_test::ends_within(reader, 10s));
+    reader.get();
+  }
+}
+
 // ---- read_exact ---------------------------------------------------------------------------------
 
 coreio::task<void> write_pieces(tcp_stream* s, std::vector<std::string> pieces, bool then_eof) {

@@ -5,9 +5,11 @@
 // a completion handler) runs under the loop's token (src/sched/worker.hpp, "Loop stealing"): on
 // whichever worker holds it, one at a time. A task's operation starts inline on the owner (or on
 // any worker while the owner's loop is marked stale: the owner is stuck or preempted) if it can
-// take the token, else io_submit posts the start to the owner's loop. A completion handler makes
-// the task ready on the worker that runs it: the owner, or an idle worker that stole a poll of the
-// owner's loop while the owner was away.
+// take the token, else io_submit posts the start to the owner's loop. A fast path that needs no
+// loop step (try_now_anywhere: a stream's send, which coordinates with the close itself) is tried
+// inline on any worker, without the token. A completion handler makes the task ready on the
+// worker that runs it: the owner, or an idle worker that stole a poll of the owner's loop while the
+// owner was away.
 //
 // State word (single RMWs; the loop steps are serialised by the loop token):
 //   k_started        start() ran (a loop step).
@@ -55,7 +57,8 @@ struct io_op : cancel_node {
         site(o.site),
         wait_arg(o.wait_arg),
         deadline_ns(o.deadline_ns),
-        tried_now(o.tried_now) {}
+        tried_now(o.tried_now),
+        try_now_anywhere(o.try_now_anywhere) {}
 
   static constexpr std::uint32_t k_started = 1;
   static constexpr std::uint32_t k_done = 2;
@@ -69,7 +72,7 @@ struct io_op : cancel_node {
   void (*abort)(io_op*) = nullptr;
   /// Optional fast path: try the operation now with a non-blocking syscall. Returns true if it
   /// completed (results stored), false if it would block (the op may have been narrowed, e.g. the
-  /// unwritten rest of a buffer). A loop step, before the op is armed.
+  /// unwritten rest of a buffer). A loop step unless try_now_anywhere, before the op is armed.
   bool (*try_now)(io_op*) = nullptr;
   /// The IO object's implementation (src/), and the worker that owns it.
   void* target = nullptr;
@@ -94,6 +97,9 @@ struct io_op : cancel_node {
   /// try_now was just tried and would have blocked: starting the op need not try it again (any
   /// data since makes a fresh edge, which the start's own readiness check sees). A loop step.
   bool tried_now = false;
+  /// try_now needs no loop step: it coordinates with the IO object's close itself (a stream's
+  /// send, src/net/stream.cpp, "Writes"), so any worker may run it without the loop token.
+  bool try_now_anywhere = false;
   std::atomic<std::uint32_t> state{0};
 };
 
@@ -102,8 +108,8 @@ struct io_op : cancel_node {
 void io_submit(io_op* op);
 /// The fast path: runs op's try_now here if the running task still has budget (a task that always
 /// finds its socket ready must still yield now and then) and this worker may take the owner's loop
-/// token (loop_hold). True: op completed (results stored). False: not tried, or it would block
-/// (tried_now set).
+/// token (loop_hold), or the op's try_now needs no token (try_now_anywhere). True: op completed
+/// (results stored). False: not tried, or it would block (tried_now set).
 bool io_try_now(io_op* op);
 /// The cancel_node::fn of an io_op. Any thread.
 void io_cancel(cancel_node* n) noexcept;
