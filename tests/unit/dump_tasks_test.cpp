@@ -288,9 +288,15 @@ TEST(DumpTasksTest, ThreeLevelChainInTextAndJson) {
         const json doc = parse(d);
         const auto tasks = by_id(doc);
         if (ch.c[2] == 0) return false;
+        // Each C waiting and joined by B's gather: B's wait site says "gather" as soon as B
+        // suspends, but the gather registers as each child's awaiter after that (a dump between
+        // the two saw the Cs with no awaiter: a CI run under TSan).
         for (const auto& c : ch.c) {
           auto it = tasks.find(c.load());
-          if (it == tasks.end() || it->second["state"].s != "waiting") return false;
+          if (it == tasks.end() || it->second["state"].s != "waiting" ||
+              awaited_by(it->second) != std::vector<std::uint64_t>{ch.b.load()}) {
+            return false;
+          }
         }
         auto b = tasks.find(ch.b.load());
         auto at = tasks.find(a);
