@@ -300,8 +300,10 @@ TEST(DumpTasksTest, ThreeLevelChainInTextAndJson) {
         }
         auto b = tasks.find(ch.b.load());
         auto at = tasks.find(a);
+        // And B joined by A (A's wait site is set just before the join records its awaiter).
         return b != tasks.end() && b->second["waits_on"]["kind"].s == "gather" &&
-               at != tasks.end() && at->second["waits_on"]["kind"].s == "join";
+               awaited_by(b->second) == std::vector<std::uint64_t>{a} && at != tasks.end() &&
+               at->second["waits_on"]["kind"].s == "join";
       });
   const auto tasks = by_id(parse(json_text));
   // A: a root awaiting B's join handle.
