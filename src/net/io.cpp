@@ -76,8 +76,8 @@ void io_complete(io_op* op, const std::error_code& ec, std::size_t bytes) noexce
 bool io_try_now(io_op* op) {
   if (!coop_take()) return false;
   if (op->try_now_anywhere) {
-    // Without the token: a worker descheduled inside this syscall (a send that wakes its peer is
-    // where the OS preempts most) leaves the owner's loop free for whoever can poll it.
+    // Without the token: a worker descheduled inside this syscall (a send that wakes its peer is a
+    // likely place) leaves the owner's loop free for whoever can poll it.
     if (op->try_now(op)) return true;
     op->tried_now = true;
     return false;

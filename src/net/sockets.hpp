@@ -132,8 +132,8 @@ struct stream_socket_impl {
   asio::cancellation_signal write_sig;
   // Set by close() on any thread before the close is handed to the owner's loop, so that is_open()
   // is false at once and never reads sock while a loop step may close it, and so that no send
-  // starts on `fd` once the close step may run (sends_in_flight). Seq_cst store in close() and in
-  // the deleter; acquire load in is_open(), seq_cst in try_write.
+  // starts on `fd` once the close step may run (sends_in_flight). Seq_cst stores in close() and
+  // close_descriptor (stream.cpp); acquire load in is_open(), seq_cst in try_write.
   std::atomic<bool> closed{false};
   // Sends on `fd` running outside the loop token (stream.cpp, "Writes"): the close step waits for
   // none to be running before it closes the descriptor, which the kernel may then hand out again.
@@ -170,10 +170,6 @@ struct stream_socket_impl {
   // recv calls made on this socket (a probe for the tests; loop steps write it).
   std::uint64_t recv_calls = 0;
 };
-
-/// Waits until no send runs on s outside the loop token (stream.cpp, "Writes"). The close step and
-/// the deleter call it after setting `closed`, before they close the descriptor.
-void wait_sends(stream_socket_impl* s) noexcept;
 
 /// Deletes s on its owner's thread, or, if its read wait is still queued on the reactor, closes it
 /// and leaves the delete to the wait's completion (which holds s). A loop step.

@@ -45,14 +45,14 @@
 // Writes (write_all). The fast path is one non-blocking send on the descriptor, tried by the
 // writing task on whichever worker runs it, without the owner's loop token (io_op's
 // try_now_anywhere): a task stolen from the owner does not hand its write to the owner's loop, and
-// a worker that the OS deschedules inside the send (its peer's wake-up preempts it there most)
-// holds no loop. A send that would block, or leaves part of the buffer, hands the rest to the
+// a worker that the OS deschedules inside the send (the peer's wake-up is a likely place for
+// that) holds no loop. A send that would block, or leaves part of the buffer, hands the rest to the
 // loop (asio's async_write waits for the write edge there). The send names `fd`, which the close
 // step frees for reuse by the kernel; so:
 //   - the sender counts itself in (sends_in_flight, seq_cst), then reads `closed` (seq_cst): set,
 //     it leaves the write to the loop step, which reports the closed socket;
-//   - close() and the deleter set `closed` (seq_cst), and the close step waits until
-//     sends_in_flight is 0 (wait_sends) before it closes the descriptor.
+//   - the close step and the deleter set `closed` (seq_cst) and wait until sends_in_flight is 0
+//     (close_descriptor) before they close the descriptor.
 // By the seq_cst order, either the sender sees `closed` or the close step sees the sender. The
 // wait is short (one non-blocking send) unless the sender was descheduled inside it, and happens
 // only when a stream is closed while another task writes to it.
@@ -133,10 +133,20 @@ net::endpoint to_endpoint(const generic_stream::endpoint& ep) {
 
 void destroy_stream_socket(stream_socket_impl* p) noexcept { destroy_on_owner(p); }
 
-void wait_sends(stream_socket_impl* s) noexcept {
+namespace {
+
+/// Closes s's descriptor once no send runs on it outside the loop token ("Writes"): sets `closed`
+/// (seq_cst: see try_write; close() has set it already, the deleter has not), waits for the sends
+/// in flight, then closes. A loop step.
+void close_descriptor(stream_socket_impl* s) noexcept {
+  s->closed.store(true, std::memory_order_seq_cst);
   // Acquire: pairs with try_write's release decrement (the send is over before we close).
   while (s->sends_in_flight.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  std::error_code ec;
+  s->sock.close(ec);
 }
+
+}  // namespace
 
 void delete_stream_socket_now(stream_socket_impl* s) noexcept {
   if (s->deadline_armed && timer_claim_cancelled(&s->deadline_timer)) {
@@ -150,10 +160,7 @@ void delete_stream_socket_now(stream_socket_impl* s) noexcept {
   // The queued wait's handler, or the fired deadline's due step, holds s: closing aborts the wait;
   // the last of the two deletes s ("Read deadlines", step 3).
   s->delete_on_wait_end = true;
-  s->closed.store(true, std::memory_order_seq_cst);  // as close(): see try_write
-  wait_sends(s);
-  std::error_code ec;
-  s->sock.close(ec);
+  close_descriptor(s);
 }
 
 void stream_claim(stream_socket_impl* s, bool write) {
@@ -388,9 +395,9 @@ void abort_read(io_op* op) {
 /// a partial write narrows the op to the rest.
 bool try_write(io_op* op) {
   auto* s = static_cast<stream_socket_impl*>(op->target);
-  // Seq_cst, with the seq_cst store of `closed` before the close step's wait (wait_sends): either
-  // the close step sees this send in flight and waits for it, or we see the close and leave the
-  // write to the loop step, which reports the closed socket.
+  // Seq_cst, with close_descriptor's seq_cst store of `closed` before its wait: either the close
+  // step sees this send in flight and waits for it, or we see the close and leave the write to the
+  // loop step, which reports the closed socket.
   s->sends_in_flight.fetch_add(1, std::memory_order_seq_cst);
   if (s->closed.load(std::memory_order_seq_cst)) {
     s->sends_in_flight.fetch_sub(1, std::memory_order_release);
@@ -401,7 +408,7 @@ bool try_write(io_op* op) {
     n = ::send(s->fd, op->arg, op->len, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   const int err = n < 0 ? errno : 0;
-  // Release: our use of the descriptor happens-before the close step's acquire load in wait_sends.
+  // Release: our use of the descriptor happens-before close_descriptor's acquire load.
   s->sends_in_flight.fetch_sub(1, std::memory_order_release);
   if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return false;
   if (n < 0 || static_cast<std::size_t>(n) == op->len) {
@@ -621,14 +628,10 @@ void stream::shutdown_write() {
 void stream::close() noexcept {
   if (!impl_) return;
   stream_socket_impl* s = impl_.get();
-  // Seq_cst: is_open()'s acquire load, and try_write's seq_cst pair with wait_sends below.
+  // Seq_cst: is_open()'s acquire load at once, and no send starts from here on (try_write).
   s->closed.store(true, std::memory_order_seq_cst);
   try {
-    detail::on_loop(s->owner, [s] {
-      detail::wait_sends(s);
-      std::error_code ec;
-      s->sock.close(ec);
-    });
+    detail::on_loop(s->owner, [s] { detail::close_descriptor(s); });
   } catch (...) {
   }
 }

@@ -16,7 +16,7 @@
 // polls), is marked stale and a parked worker is woken; the next worker to run maintenance takes
 // the loop's token and polls it, and the IO completions there make their tasks ready on that
 // worker (worker.hpp, "Loop stealing"). A worker stuck in a long poll then no longer holds its
-// sockets; one that the OS descheduled inside a loop step (a recv or send) still holds its token.
+// sockets; one that the OS descheduled inside a loop step (a read's recv) still holds its token.
 // (Go's runtime has the same thread, sysmon, for the same reasons.)
 //
 // Cost: the thread wakes once a tick while any worker is awake and reads a few words per worker;
