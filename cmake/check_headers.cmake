@@ -6,7 +6,7 @@
 # about a second) and the project's warnings as errors. A header that leans on something its
 # includer happened to include first, or that warns, fails its test. The flags are the ones a
 # user's build sees: C++20, the include directory and coreio's public compile definitions; the
-# compiler is the build's (g++ in build/rel, clang++-19 in build/clang).
+# compiler is the build's (g++ in build/rel, clang++-19 in build/asan and build/clang).
 #
 # The tests are labelled nosan too: a sanitizer changes nothing a syntax check can see, so the
 # tsan and asan runs (ctest -LE nosan) skip them. Run them alone with `ctest -L headers`.

@@ -51,19 +51,9 @@ constexpr std::size_t granule = 64;
 constexpr std::size_t classes = 16;
 constexpr std::size_t max_cached_size = frame_cache_max_frame;
 static_assert(max_cached_size == granule * classes);
-/// Bytes of freed frames one worker keeps per size class (so at most 256 KiB in all; in practice
-/// the one or two classes a workload's frames fall in).
-constexpr std::size_t cache_budget = frame_cache_class_budget;
 
 constexpr std::size_t class_of(std::size_t size) noexcept { return (size - 1) / granule; }
 constexpr std::size_t class_size(std::size_t k) noexcept { return (k + 1) * granule; }
-/// Frames kept per class (a table: a division per free would cost more than the free).
-constexpr auto class_capacity = [] {
-  std::array<std::uint32_t, classes> c{};
-  for (std::size_t k = 0; k < classes; ++k)
-    c[k] = static_cast<std::uint32_t>(cache_budget / class_size(k));
-  return c;
-}();
 
 void* raw_alloc(std::size_t size) {
 #if defined(COREIO_MIMALLOC)
@@ -89,6 +79,17 @@ std::size_t allocated_size(std::size_t size) noexcept {
 }
 
 #if COREIO_FRAME_CACHE
+/// Bytes of freed frames one worker keeps per size class (so at most 256 KiB in all; in practice
+/// the one or two classes a workload's frames fall in).
+constexpr std::size_t cache_budget = frame_cache_class_budget;
+/// Frames kept per class (a table: a division per free would cost more than the free).
+constexpr auto class_capacity = [] {
+  std::array<std::uint32_t, classes> c{};
+  for (std::size_t k = 0; k < classes; ++k)
+    c[k] = static_cast<std::uint32_t>(cache_budget / class_size(k));
+  return c;
+}();
+
 struct frame_cache {
   struct node {
     node* next;
