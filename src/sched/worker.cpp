@@ -62,7 +62,7 @@ void worker::run() {
       execute(h);
       continue;
     }
-    if (maintenance()) continue;
+    if (maintenance(false)) continue;  // park polls this worker's loop (worker.hpp, step 5)
     if (std::coroutine_handle<> h = find_work()) {
       execute(h);
       continue;
@@ -184,14 +184,14 @@ std::coroutine_handle<> worker::next_local() noexcept {
   }
   if (--until_event_ == 0) {
     until_event_ = event_interval_;
-    maintenance();
+    maintenance(true);
   }
   if (void* x = run_.pop()) return as_handle(x);
   if (void* x = forks_.pop()) return as_handle(x);
   return nullptr;
 }
 
-bool worker::maintenance() {
+bool worker::maintenance(bool poll_loop) {
   bool did = false;
   if (!remote_.timers_.empty()) {
     wake_kind_ = trace::kind::timer_fire;  // for the tracer: what the wakes below are
@@ -202,7 +202,7 @@ bool worker::maintenance() {
     }
   }
   // Relaxed: a hint; a handler posted just after this read is picked up by the next poll or park.
-  if (remote_.io_ops_.load(std::memory_order_relaxed) > 0) {
+  if (poll_loop && remote_.io_ops_.load(std::memory_order_relaxed) > 0) {
     // Held by a worker polling this loop for us (a steal) now: it runs what is ready.
     if (loop_hold h{remote_}) {
       wake_kind_ = trace::kind::io_complete;
