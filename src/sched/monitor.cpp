@@ -91,7 +91,7 @@ void monitor::tick(std::chrono::steady_clock::time_point now) {
     const auto next = w.timers().next_deadline();
     if ((stuck && next <= now) || (in_poll && saturating_add(next, interval_) <= now)) {
       // Each sleeper goes to the global queue, with a notify.
-      w.count_fired_by_monitor(timer_fire_due(w.timers(), now));
+      timer_fire_due(w.timers(), now, w.fired_by_monitor_counter());
     }
   }
   if (stuck_with_work) {

@@ -195,11 +195,7 @@ bool worker::maintenance(bool poll_loop) {
   bool did = false;
   if (!remote_.timers_.empty()) {
     wake_kind_ = trace::kind::timer_fire;  // for the tracer: what the wakes below are
-    const std::size_t n = timer_fire_due(remote_.timers_, steady::now());
-    if (n != 0) {
-      remote_.timers_fired_.add(n);
-      did = true;
-    }
+    if (timer_fire_due(remote_.timers_, steady::now(), remote_.timers_fired_) != 0) did = true;
   }
   // Relaxed: a hint; a handler posted just after this read is picked up by the next poll or park.
   if (poll_loop && remote_.io_ops_.load(std::memory_order_relaxed) > 0) {

@@ -180,7 +180,7 @@ class worker_remote {
   worker_metrics snapshot() const;
   /// The monitor's counters for this worker. The monitor thread only.
   void count_stuck_with_queued() noexcept { stuck_with_queued_.add(); }
-  void count_fired_by_monitor(std::uint64_t n) noexcept { monitor_fired_.add(n); }
+  owned_counter& fired_by_monitor_counter() noexcept { return monitor_fired_; }
   std::uint64_t spawned() const noexcept { return spawned_.get(); }
   std::uint64_t completed() const noexcept { return completed_.get(); }
 

@@ -78,17 +78,20 @@ void timer_cancel(cancel_node* n) noexcept {
   timer_finish(e, false);
 }
 
-std::size_t timer_fire_due(timer_queue& q, std::chrono::steady_clock::time_point now) noexcept {
-  std::size_t fired = 0;
+std::size_t timer_fire_due(timer_queue& q, std::chrono::steady_clock::time_point now,
+                           owned_counter& fired) noexcept {
+  std::size_t total = 0;
   constexpr std::size_t batch = 64;
   timer_entry* due[batch];
   for (;;) {
     const std::size_t n = q.pop_due(now, due, batch, &timer_claim_fired);
+    // Counted first: the resumes below publish (release) what precedes them.
+    if (n != 0) fired.add(n);
     // Finished after the lock is released: an on_done may cancel a child whose own sleep is in
     // this same queue.
     for (std::size_t i = 0; i < n; ++i) timer_finish(due[i], true);
-    fired += n;
-    if (n < batch) return fired;
+    total += n;
+    if (n < batch) return total;
   }
 }
 

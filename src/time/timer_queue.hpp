@@ -27,9 +27,13 @@
 namespace coreio::detail {
 
 class timer_queue;
+class owned_counter;
 /// Fires the entries of q that are due at now (pending -> fired, then resume or on_done), earliest
 /// first; returns how many. The owner worker between polls, or the monitor. time/timer.cpp.
-std::size_t timer_fire_due(timer_queue& q, std::chrono::steady_clock::time_point now) noexcept;
+/// `fired` (the caller's own counter) grows by each batch before its waiters resume, so a thread
+/// that sees a sleep's end through the task it woke also sees the sleep counted.
+std::size_t timer_fire_due(timer_queue& q, std::chrono::steady_clock::time_point now,
+                           owned_counter& fired) noexcept;
 
 class timer_queue {
  public:
