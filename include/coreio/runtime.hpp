@@ -51,6 +51,14 @@ struct runtime_options {
   std::uint32_t global_queue_interval = 61;
   /// A busy worker checks its timers and polls its event loop every this many task polls.
   std::uint32_t event_interval = 61;
+  /// A worker's own wake-ups (an IO completion, a fired sleep, a lock or event it hands over)
+  /// wake a parked worker to help only when this many tasks already wait in its run queue. A
+  /// smaller backlog stays with the worker, which runs it next with its sockets and caches warm;
+  /// one that outlasts a monitor tick wakes a parked worker then (monitor_interval). 1: every
+  /// wake-up that finds another task waiting asks (Tokio's rule). Spawns and gather's children
+  /// always ask. Taken as 1 when the monitor is off. Why 64: runtime.hpp's README section
+  /// "Placement and helpers" gives the echo and HTTP figures.
+  std::uint32_t wake_backlog = 64;
   /// Capacity of each worker's run queue and of its fork deque (a power of two); the excess
   /// overflows to the global queue.
   std::uint32_t local_queue_capacity = 256;

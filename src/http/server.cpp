@@ -9,8 +9,8 @@
 // is left, and waits for that to unwind.
 //
 // reuse_port: bind() makes one SO_REUSEPORT listener per worker; serve() runs one accept loop per
-// listener, loop i accepting onto worker i (tcp_listener::accept_on). Otherwise net::serve spreads
-// the connections of one listener round-robin.
+// listener, loop i accepting onto worker i (tcp_listener::accept_on). Otherwise net::serve keeps
+// the connections of one listener on its worker's loop (serve_options::spread, false).
 #include <coreio/http/server.hpp>
 
 #include <algorithm>

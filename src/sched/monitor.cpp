@@ -19,6 +19,7 @@ void monitor::start() {
   if (rt_.worker_count() < 2 || interval_.count() <= 0) return;
   last_seq_.assign(rt_.worker_count(), 0);
   last_loop_polls_.assign(rt_.worker_count(), 0);
+  last_drained_.assign(rt_.worker_count(), 0);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "coreio-monitor");
     run();
@@ -86,6 +87,12 @@ void monitor::tick(std::chrono::steady_clock::time_point now) {
       stuck_with_work = true;
       w.count_stuck_with_queued();
     }
+    // Never out of local work for a whole tick, with tasks waiting: a backlog that outlasted the
+    // tick (runtime_options::wake_backlog leaves smaller ones to their worker). A parked worker
+    // comes to steal it.
+    const std::uint64_t drained = w.drained();
+    if (drained == last_drained_[i] && w.queued() != 0) stuck_with_work = true;
+    last_drained_[i] = drained;
     // A due sleep on a worker stuck in one poll, or a tick late on a worker inside a poll: fire it
     // here (the owner fires its own between polls; a parked owner's wake timer fires them).
     const auto next = w.timers().next_deadline();

@@ -11,6 +11,11 @@
 //   - if a sleep in its timer queue is due, the monitor fires it itself (time/timer.cpp,
 //     timer_fire_due): the sleeper goes to the global queue, where an idle worker takes it. (A
 //     sleep a tick late on a worker that is inside a poll, stuck or not, is fired the same way.)
+// A worker that never ran out of local work during the whole tick (its drained count unchanged)
+// and still has tasks queued has a backlog that outlasted the tick: the monitor wakes a parked
+// worker for it too. This is the bound on runtime_options::wake_backlog, which leaves a smaller
+// backlog to its own worker instead of waking a helper at once: such a backlog waits at most
+// about a tick for help.
 // It also reads each worker's event-loop poll count: a loop with IO pending that nobody polled for
 // a whole tick, and whose token nobody holds (its owner is preempted by the OS, or busy in long
 // polls), is marked stale and a parked worker is woken; the next worker to run maintenance takes
@@ -83,6 +88,8 @@ class monitor {
   std::vector<std::uint64_t> last_seq_;
   // The monitor thread only: each worker's event-loop poll count at the previous tick.
   std::vector<std::uint64_t> last_loop_polls_;
+  // The monitor thread only: how often each worker had run out of local work, at the previous tick.
+  std::vector<std::uint64_t> last_drained_;
 };
 
 }  // namespace coreio::detail

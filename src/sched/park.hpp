@@ -36,6 +36,8 @@ class idle {
  public:
   explicit idle(std::uint32_t workers) : workers_(workers) { sleepers_.reserve(workers); }
 
+  std::uint32_t workers() const noexcept { return workers_; }
+
   /// Becomes a searcher if fewer than half of the workers search. False: do not search.
   bool try_begin_search() noexcept {
     // Relaxed: a heuristic bound; a few extra searchers at once are harmless.

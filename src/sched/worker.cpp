@@ -29,6 +29,11 @@ std::coroutine_handle<> as_handle(void* p) noexcept {
   return std::coroutine_handle<>::from_address(p);
 }
 
+/// The monitor thread runs (monitor.cpp, start): it rescues a backlog that outlasts a tick.
+bool monitor_runs(const runtime_options& o, std::uint32_t workers) noexcept {
+  return o.monitor_interval.count() > 0 && workers >= 2;
+}
+
 /// Largest batch taken from the global queue, or stolen from a run queue, at once.
 constexpr std::size_t max_batch = 128;
 }  // namespace
@@ -38,6 +43,9 @@ worker::worker(runtime_impl& rt, std::uint32_t index, const runtime_options& opt
       index_(index),
       global_interval_(std::max<std::uint32_t>(1, options.global_queue_interval)),
       event_interval_(std::max<std::uint32_t>(1, options.event_interval)),
+      wake_backlog_(monitor_runs(options, rt.idle_state().workers())
+                        ? std::max<std::uint32_t>(1, options.wake_backlog)
+                        : 1),
       remote_(options),
       until_global_(global_interval_),
       until_event_(event_interval_),
@@ -62,6 +70,7 @@ void worker::run() {
       execute(h);
       continue;
     }
+    remote_.drained_.add();
     if (maintenance(false)) continue;  // park polls this worker's loop (worker.hpp, step 5)
     if (std::coroutine_handle<> h = find_work()) {
       execute(h);
@@ -341,9 +350,11 @@ void worker::push_woken(std::coroutine_handle<> h) noexcept {
   if (trace::trace_compiled && instrumented_) [[unlikely]] {
     woken_instrumented(h);
   }
-  const bool others_waiting = !run_.empty();
+  // A backlog below wake_backlog_ stays here (runtime_options::wake_backlog); the monitor wakes a
+  // parked worker for one that outlasts a tick.
+  const bool backlog = run_.size() >= wake_backlog_;
   push_run(h.address());
-  if (others_waiting) notify_if_sleepers();
+  if (backlog) notify_if_sleepers();
 }
 
 void worker::push_spawned(std::coroutine_handle<> h) noexcept {

@@ -183,6 +183,7 @@ class worker_remote {
   owned_counter& fired_by_monitor_counter() noexcept { return monitor_fired_; }
   std::uint64_t spawned() const noexcept { return spawned_.get(); }
   std::uint64_t completed() const noexcept { return completed_.get(); }
+  std::uint64_t drained() const noexcept { return drained_.get(); }
 
  private:
   friend class worker;
@@ -221,6 +222,9 @@ class worker_remote {
   std::atomic<std::uint64_t> debug_seq_{0};
   owned_counter steals_, steal_ops_, loop_steals_, parks_, overflows_, busy_ns_, global_pulls_,
       timers_fired_, spawned_, completed_;
+  // Times the owner found its run queue and fork deque empty (run loop step 4). The monitor reads
+  // it across a tick: unchanged with tasks queued means a backlog that outlasted the tick.
+  owned_counter drained_;
   // metrics_histograms only; written by the owner (histogram.hpp).
   owned_histogram poll_time_, wake_to_poll_;
   // Written by the monitor thread only (monitor.hpp).
@@ -325,6 +329,8 @@ class worker {
   const std::uint32_t index_;
   const std::uint32_t global_interval_;
   const std::uint32_t event_interval_;
+  // runtime_options::wake_backlog (1 without a monitor): push_woken asks for help from this many.
+  const std::uint32_t wake_backlog_;
 
   worker_remote remote_;
 

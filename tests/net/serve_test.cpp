@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <set>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -20,7 +22,9 @@
 
 #include <coreio/coreio.hpp>
 
+#include "net/sockets.hpp"
 #include "net_support.hpp"
+#include "sched/worker.hpp"
 
 namespace {
 
@@ -260,10 +264,25 @@ TEST(ServeTest, HandlerExceptionsAreCountedAndDoNotStopTheServer) {
 
 // ---- spread -------------------------------------------------------------------------------------
 
-coreio::task<std::string> serve_some(bool spread) {
-  serve_options o;
-  o.spread = spread;
-  server srv = serve(tcp_listener::bind("127.0.0.1", 0), &echo_handler, o);
+/// The workers whose loops hold the sockets of the connections handled, and the listener's.
+struct placement {
+  std::mutex mu;
+  std::set<std::uint32_t> owners;  // guarded by mu
+  std::uint32_t listener_worker = 0;
+};
+
+coreio::task<void> record_and_echo(placement* where, tcp_stream s) {
+  {
+    std::lock_guard<std::mutex> g(where->mu);
+    where->owners.insert(coreio::detail::stream_access::owner(s)->index());
+  }
+  co_await echo_handler(std::move(s));
+}
+
+coreio::task<std::string> serve_some(serve_options o, placement* where) {
+  where->listener_worker = coreio::detail::this_worker()->index();  // where the bind below runs
+  auto on_conn = [where](tcp_stream s) { return record_and_echo(where, std::move(s)); };
+  server srv = serve(tcp_listener::bind("127.0.0.1", 0), on_conn, o);
   std::vector<coreio::task<std::string>> clients;
   for (int i = 0; i < 8; ++i) clients.push_back(one_client(srv.port(), std::to_string(i) + "\n"));
   std::string all;
@@ -273,10 +292,20 @@ coreio::task<std::string> serve_some(bool spread) {
   co_return all;
 }
 
-TEST(ServeTest, ServesWithAndWithoutSpreadingConnectionsOverWorkers) {
+TEST(ServeTest, ByDefaultEveryConnectionStaysOnTheListenersWorker) {
   coreio::runtime rt{coreio::runtime_options{.workers = 3}};
-  EXPECT_EQ(rt.block_on(serve_some(true)), "0\n1\n2\n3\n4\n5\n6\n7\n");
-  EXPECT_EQ(rt.block_on(serve_some(false)), "0\n1\n2\n3\n4\n5\n6\n7\n");
+  placement where;
+  EXPECT_EQ(rt.block_on(serve_some(serve_options{}, &where)), "0\n1\n2\n3\n4\n5\n6\n7\n");
+  EXPECT_EQ(where.owners, std::set<std::uint32_t>{where.listener_worker});
+}
+
+TEST(ServeTest, SpreadPlacesTheConnectionsOnEveryWorkerInTurn) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 3}};
+  placement where;
+  serve_options o;
+  o.spread = true;
+  EXPECT_EQ(rt.block_on(serve_some(o, &where)), "0\n1\n2\n3\n4\n5\n6\n7\n");
+  EXPECT_EQ(where.owners, (std::set<std::uint32_t>{0, 1, 2})) << "8 connections over 3 workers";
 }
 
 // ---- runtime destruction ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // scheduling_latency_test.cpp — nothing waits behind a busy worker while another is idle: a task
-// woken by a task that then computes without suspending resumes on the idle worker, and a timer
-// that falls due on a worker busy computing fires anyway.
+// woken by a task that then computes without suspending resumes on the idle worker, a timer that
+// falls due on a worker busy computing fires anyway, and a backlog too small to ask for help at
+// once (runtime_options::wake_backlog) gets it when it outlasts a monitor tick.
 //
 // Generous bounds (50 ms against a 100 ms or 300 ms busy period: they catch "waited for the busy
 // period to end", not slowness); the measured figures are printed and recorded as properties.
@@ -12,7 +13,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/test_support.hpp"
@@ -174,6 +178,59 @@ TEST(SchedulingLatencyTest, ATimerDueOnABusyWorkerFiresOnTime) {
     EXPECT_LT(late_ms[i], to_ms(timer_busy) / 2)
         << "counted round " << i << ": a " << to_ms(timer_sleep) << " ms sleep ended " << late_ms[i]
         << " ms late behind a " << to_ms(timer_busy) << " ms busy task on its worker";
+  }
+}
+
+// ---- a backlog below wake_backlog gets help within about a tick --------------------------------
+
+// Eight tasks woken together by one set() on one worker: fewer than wake_backlog, so the wake-ups
+// ask no parked worker for help. Each computes in short slices (no poll lasts a tick, so the
+// stuck-poll rule never applies) and yields between them, so its worker never runs out of work.
+// Only the monitor's backlog rule can then wake the parked worker, which steals some of them.
+// Every task runs until the tasks have run on two threads, or for 10 s (no help came).
+constexpr int backlog_tasks = 8;
+
+struct backlog_probe {
+  std::atomic<int> waiting{0};
+  std::atomic<bool> helped{false};
+  std::mutex mu;
+  std::set<std::thread::id> threads;  // guarded by mu: threads that ran a slice after the set()
+};
+
+coreio::task<bool> backlog_member(coreio::event* go, backlog_probe* p) {
+  p->waiting.fetch_add(1);
+  co_await go->wait();
+  const auto deadline = steady::now() + 10s;
+  while (!p->helped.load()) {
+    {
+      std::lock_guard<std::mutex> g(p->mu);
+      p->threads.insert(std::this_thread::get_id());
+      if (p->threads.size() >= 2) p->helped.store(true);
+    }
+    if (steady::now() >= deadline) co_return false;
+    spin_for(20us);
+    co_await coreio::yield_now();
+  }
+  co_return true;
+}
+
+coreio::task<bool> backlog_round() {
+  backlog_probe p;
+  coreio::event go;
+  std::vector<coreio::join_handle<bool>> hs;
+  for (int i = 0; i < backlog_tasks; ++i) hs.push_back(coreio::spawn(backlog_member(&go, &p)));
+  while (p.waiting.load() < backlog_tasks) co_await coreio::yield_now();
+  go.set();  // the waiters go to this worker's run queue
+  bool all = true;
+  for (auto& h : hs) all = (co_await h) && all;
+  co_return all&& p.helped.load();
+}
+
+TEST(SchedulingLatencyTest, ABacklogBelowTheWakeThresholdGetsHelpWhenItOutlastsATick) {
+  coreio::runtime rt{two_workers()};
+  ASSERT_LT(backlog_tasks, static_cast<int>(coreio::runtime_options{}.wake_backlog));
+  for (int round = 0; round < 5; ++round) {
+    EXPECT_TRUE(rt.block_on(backlog_round())) << "round " << round << ": no worker came to help";
   }
 }
 

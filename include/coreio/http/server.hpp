@@ -24,7 +24,8 @@
 // tls_key_file: HTTPS (TLS 1.2+). handler_cancellation: a handler is cancelled (coreio
 // cancellation: its next suspension point throws cancelled_error) when its client disconnects.
 // reuse_port: one SO_REUSEPORT listener per worker, each accepting onto its own worker (the
-// kernel spreads connections), instead of one listener whose connections go round-robin.
+// kernel spreads connections), instead of one listener whose connections stay on its worker's
+// event loop while the other workers take their tasks (net::serve's default placement).
 //
 // Stopping. stop() closes the listener at once (new connections are refused), closes idle
 // keep-alive connections at once, lets requests in flight finish for up to drain_timeout (their
@@ -85,7 +86,8 @@ struct server_options {
   /// After stop(): how long in-flight requests may run before they are cancelled.
   std::chrono::milliseconds drain_timeout = std::chrono::milliseconds(30'000);
   /// One listener per worker with SO_REUSEPORT, each accepting onto its own worker; false: one
-  /// listener whose connections are spread round-robin over the workers.
+  /// listener whose connections stay on its worker's event loop, their tasks taken by the other
+  /// workers when that worker has a backlog (net::serve_options::spread, false).
   bool reuse_port = false;
   /// The Server header's value.
   std::string server_name = "coreio";
