@@ -223,7 +223,8 @@ coreio::task<bool> backlog_round() {
   go.set();  // the waiters go to this worker's run queue
   bool all = true;
   for (auto& h : hs) all = (co_await h) && all;
-  co_return all&& p.helped.load();
+  if (!all) co_return false;
+  co_return p.helped.load();
 }
 
 TEST(SchedulingLatencyTest, ABacklogBelowTheWakeThresholdGetsHelpWhenItOutlastsATick) {
