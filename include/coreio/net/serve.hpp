@@ -32,9 +32,9 @@ struct serve_options {
   /// At most this many connections are handled at once; accept waits for one to end. 0: no limit.
   std::size_t max_connections = 0;
   /// Place accepted connections on every worker in turn (true) or all on the listener's (false).
-  /// Measured on 2 CPUs shared with the load generator (echo, 50 connections): false gives
-  /// 1.2-1.3x the round trips a second of true with a p99 of 0.6-0.8 ms against 6-8 ms, because
-  /// with true a worker that the OS deschedules holds half of the sockets. true may suit many
+  /// Measured on 2 CPUs shared with the load generator (echo, 2 workers, 50 connections): false
+  /// gives 1.17-1.27x the round trips a second of true, at a p99 of 0.6-0.7 ms against 5.7-6.9 ms,
+  /// because with true a worker that the OS deschedules holds half of the sockets. true may suit many
   /// CPUs, where one loop's IO becomes the bottleneck (not measured here).
   bool spread = false;
 };
