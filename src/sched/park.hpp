@@ -17,8 +17,10 @@
 //   By the fence pair, either the notifier sees the sleeper (and wakes one: it pops a sleeper,
 //   counts it as a searcher and posts a no-op to its event loop), or the parker sees the work.
 //   Pushes on a worker's own queues use a cheaper, relaxed check: if a wake-up is missed there, the
-//   pushing worker still runs the item itself; if it stays busy in one long poll instead, the
-//   runtime's monitor (monitor.hpp) sees its queued work and wakes a sleeper within a tick.
+//   pushing worker still runs the item itself; if it stays busy in one long poll instead, or never
+//   runs out of work for a whole tick, the runtime's monitor (monitor.hpp) sees its queued work and
+//   wakes a sleeper. A worker's own wake-ups (worker::push_woken) skip the check until
+//   runtime_options::wake_backlog tasks wait: that backlog is left to the monitor's tick.
 //   3. A woken searcher that finds work and was the last searcher wakes the next sleeper (the chain),
 //      so a burst of work spreads one worker at a time without a thundering herd.
 //
