@@ -12,8 +12,9 @@
 //         async with server:
 //             await server.serve_forever()
 //
-// coreio::net::serve is start_server: each connection gets its own task, and connections are spread
-// over the worker threads. Usage:
+// coreio::net::serve is start_server: each connection gets its own task, and the worker threads
+// share the tasks (the listener's worker does the sockets' IO; the others help with a backlog).
+// Usage:
 //
 //     echo_server [--once N] [port]
 //

@@ -2,11 +2,10 @@
 // domain socket file) and the accept operation (detail/net_io.hpp, accept_op).
 //
 // accept_op: started on the listener's loop; Asio accepts into a new socket bound to the target
-// worker's io_context (accept(): round-robin over the workers, so that a plain accept-and-spawn
-// loop spreads its connections over the machine as serve() does) (so the connection's IO runs there), and the handler wraps it in a
-// stream_socket_impl owned by that worker, stored in the op's `arg` until take() adopts it. If the
-// awaiter is cancelled after the handler ran, take() still adopts the socket before throwing, so it
-// is closed rather than leaked.
+// worker's io_context (accept(): the listener's own; accept_on(i): worker i), so that the
+// connection's IO runs there, and the handler wraps it in a stream_socket_impl owned by that
+// worker, stored in the op's `arg` until take() adopts it. If the awaiter is cancelled after the
+// handler ran, take() still adopts the socket before throwing, so it is closed rather than leaked.
 #include <coreio/detail/net_io.hpp>
 
 #include <sys/stat.h>
@@ -59,9 +58,7 @@ accept_op::accept_op(acceptor_impl* a, int target_worker, const char* what) {
   wait_arg = a->fd;
   runtime_impl& rt = a->owner->rt();
   worker* peer = a->owner;
-  if (target_worker == accept_round_robin) {
-    peer = &rt.worker_at(a->next_target++ % rt.worker_count());
-  } else if (target_worker >= 0) {
+  if (target_worker >= 0) {
     peer = &rt.worker_at(static_cast<std::uint32_t>(target_worker) % rt.worker_count());
   }
   buf = peer;

@@ -181,7 +181,7 @@ void delete_now(Impl* p) noexcept {
 inline void delete_now(stream_socket_impl* p) noexcept { delete_stream_socket_now(p); }
 
 struct acceptor_impl {
-  explicit acceptor_impl(worker* w) : owner(w), acc(w->io()), next_target(w->index()) {}
+  explicit acceptor_impl(worker* w) : owner(w), acc(w->io()) {}
   /// Removes the socket file of a Unix domain listener (unlink_path), if it is still the one bound.
   ~acceptor_impl();
   worker* const owner;
@@ -192,9 +192,6 @@ struct acceptor_impl {
   asio::cancellation_signal sig;
   // As stream_socket_impl::closed.
   std::atomic<bool> closed{false};
-  // The worker the next round-robin accept assigns its socket to (before the modulo). Touched by
-  // the one task accepting at a time (a listener is not shared: its public header), so plain.
-  std::uint32_t next_target;
   // Unix domain listeners: the path bound. Set before the listener is published, read-only after.
   std::string path;
   // Unix domain listeners: the socket file to remove on close ("" for none), and its identity as

@@ -126,9 +126,7 @@ tcp_listener::accept_awaiter::accept_awaiter(tcp_listener& l, int target_worker)
 
 tcp_stream tcp_listener::accept_awaiter::await_resume() { return tcp_stream(take()); }
 
-tcp_listener::accept_awaiter tcp_listener::accept() {
-  return accept_awaiter(*this, detail::accept_round_robin);
-}
+tcp_listener::accept_awaiter tcp_listener::accept() { return accept_awaiter(*this, -1); }
 tcp_listener::accept_awaiter tcp_listener::accept_on(int target) {
   return accept_awaiter(*this, target);
 }

@@ -157,9 +157,7 @@ unix_listener::accept_awaiter::accept_awaiter(unix_listener& l, int target_worke
 
 unix_stream unix_listener::accept_awaiter::await_resume() { return unix_stream(take()); }
 
-unix_listener::accept_awaiter unix_listener::accept() {
-  return accept_awaiter(*this, detail::accept_round_robin);
-}
+unix_listener::accept_awaiter unix_listener::accept() { return accept_awaiter(*this, -1); }
 unix_listener::accept_awaiter unix_listener::accept_on(int target) {
   return accept_awaiter(*this, target);
 }

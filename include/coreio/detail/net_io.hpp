@@ -46,12 +46,9 @@ enum class read_mode : unsigned char {
   raw,
 };
 
-/// accept_op's target for a listener's accept(): the next worker in turn (round-robin).
-inline constexpr int accept_round_robin = -2;
-
 /// The accept operation of a listener: accepts one connection onto the event loop of `target` (a
-/// worker index, taken modulo the worker count; -1: the listener's own worker;
-/// accept_round_robin: the listener's next worker in turn). The listener's public accept_awaiter
+/// worker index, taken modulo the worker count; -1: the listener's own worker). The listener's
+/// public accept_awaiter
 /// wraps it and gives the socket its protocol's stream type.
 class accept_op : public io_awaiter {
  public:

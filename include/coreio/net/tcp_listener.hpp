@@ -35,10 +35,11 @@ class tcp_listener {
                            listen_options options = {});
 
   class accept_awaiter;
-  /// Waits for the next connection. Its socket lives on the runtime's workers in turn
-  /// (round-robin, starting with this listener's worker), so the asyncio-style loop
-  /// `for (;;) spawn(session(co_await lis.accept()));` spreads its connections over every worker:
-  /// a session task runs where its socket lives from its first operation on (stream.hpp).
+  /// Waits for the next connection. Its socket lives on this listener's worker's event loop, as
+  /// net::serve places them (serve.hpp): in the asyncio-style loop
+  /// `for (;;) spawn(session(co_await lis.accept()));` that loop does the sessions' IO, and the
+  /// other workers take session tasks from it when it has a backlog (runtime_options::
+  /// wake_backlog). accept_on(i) places a socket on worker i's loop instead.
   accept_awaiter accept();
 
   std::uint16_t port() const;

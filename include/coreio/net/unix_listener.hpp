@@ -41,8 +41,8 @@ class unix_listener {
   static unix_listener bind(const std::string& path, unix_listen_options options = {});
 
   class accept_awaiter;
-  /// Waits for the next connection. Its socket lives on the runtime's workers in turn
-  /// (round-robin, starting with this listener's worker), as tcp_listener::accept().
+  /// Waits for the next connection. Its socket lives on this listener's worker's event loop, as
+  /// tcp_listener::accept().
   accept_awaiter accept();
   /// Accepts onto the event loop of worker `target` (modulo the worker count); -1: this
   /// listener's worker.
