@@ -32,10 +32,11 @@ struct serve_options {
   /// At most this many connections are handled at once; accept waits for one to end. 0: no limit.
   std::size_t max_connections = 0;
   /// Place accepted connections on every worker in turn (true) or all on the listener's (false).
-  /// Measured on 2 CPUs shared with the load generator (echo, 2 workers, 50 connections): false
-  /// gives 1.17-1.27x the round trips a second of true, at a p99 of 0.6-0.7 ms against 5.7-6.9 ms,
-  /// because with true a worker that the OS deschedules holds half of the sockets. true may suit many
-  /// CPUs, where one loop's IO becomes the bottleneck (not measured here).
+  /// Measured on 2 CPUs shared with the load generator (echo through an accept loop, 2 workers, 50
+  /// connections, 3 interleaved rounds): false 71-107k round trips a second at p99 0.58-0.96 ms,
+  /// true 66-80k at 1.7-7.9 ms (a worker that the OS deschedules holds half of the sockets). A
+  /// handler that computes 50 us a message gets 0.87-0.89x of true's rate with false. true may also
+  /// suit many CPUs, where one loop's IO could become the bottleneck (not measured here).
   bool spread = false;
 };
 
