@@ -8,8 +8,9 @@
 //   http-server PORT   (GET /hello.txt on 127.0.0.1:PORT with http::server until SIGTERM/SIGINT)
 //   echo-server PORT   (TCP echo on 127.0.0.1:PORT until SIGTERM/SIGINT; run.sh drives the load;
 //                       net::serve, or with COREIO_ECHO=loop the plain accept-and-spawn loop)
-//   The servers print the runtime's metrics (Prometheus text) on stderr when they stop if
-//   COREIO_PEER_METRICS=1: steals, loop steals, parks, stuck workers of the run.
+//   The servers (when they stop) and http-client (at its end) print the runtime's metrics
+//   (Prometheus text) on stderr if COREIO_PEER_METRICS=1: steals, loop steals, parks, stuck
+//   workers of the run.
 //   coreio_peer --version
 //
 // Prints one line:
@@ -253,8 +254,8 @@ coreio::task<void> echo_accept_loop(std::uint16_t port) {
   }
 }
 
-/// COREIO_PEER_METRICS=1: the runtime's metrics (Prometheus text) on stderr when a server stops,
-/// to see where a run's time went (steals, loop steals, parks).
+/// COREIO_PEER_METRICS=1: the runtime's metrics (Prometheus text) on stderr when a server stops or
+/// the http-client run ends, to see where a run's time went (steals, loop steals, parks).
 void print_metrics_if_asked(const coreio::runtime& rt) {
   const char* v = std::getenv("COREIO_PEER_METRICS");
   if (v == nullptr || std::strcmp(v, "1") != 0) return;
@@ -388,6 +389,7 @@ int main(int argc, char** argv) {
            " ok=" + std::to_string(res.ok) + " errors=" + std::to_string(res.bad) +
                " conc=" + std::to_string(conc) + " p50_us=" + std::to_string(res.p50_us) +
                " p99_us=" + std::to_string(res.p99_us));
+      print_metrics_if_asked(rt);
     } else {
       usage(("unknown workload " + workload).c_str());
     }

@@ -290,7 +290,9 @@ task<std::unique_ptr<connection>> open_connection(const request_context* rc, con
   const std::string during = "connecting to " + u->authority();
   coreio::detail::trace::span_scope connecting("http.client.connect",
                                                rc->span);  // tracer: HTTP phase
-  auto ct = net::tcp_stream::connect(u->host, u->port);
+  net::connect_options placed;
+  placed.on_worker = core.home_worker;
+  auto ct = net::tcp_stream::connect(u->host, u->port, placed);
   net::tcp_stream s = co_await timed(std::move(ct), sock_lim, during);
   connecting.end();
   s.set_nodelay(true);
@@ -630,7 +632,9 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
 // ---- client_core ---------------------------------------------------------------------------------
 
 client_core::client_core(const client_options& o)
-    : opts(o), conn_pool(std::make_shared<pool>(o.limit, o.limit_per_host)) {}
+    : opts(o),
+      home_worker(coreio::current_worker()),
+      conn_pool(std::make_shared<pool>(o.limit, o.limit_per_host)) {}
 
 std::shared_ptr<tls_context> client_core::tls() {
   std::lock_guard<std::mutex> g(tls_m_);

@@ -125,6 +125,11 @@ struct client_core {
   explicit client_core(const client_options& o);
 
   const client_options opts;
+  /// The worker that made the client (coreio::current_worker(), -1 off the runtime): its event
+  /// loop is the one the client's connections live on (connect_options::on_worker), as
+  /// net::serve keeps a listener's connections on one loop. -1: each connection on the loop of
+  /// the worker that opens it.
+  const int home_worker;
   const std::shared_ptr<pool> conn_pool;
   const std::shared_ptr<client_counters> counters = std::make_shared<client_counters>();
   cookie_jar jar;

@@ -70,7 +70,7 @@ struct cancel_on_exit {
 }  // namespace
 
 task<stream_socket_ptr> happy_eyeballs_connect(std::vector<generic_stream::endpoint> eps,
-                                               std::chrono::milliseconds delay) {
+                                               std::chrono::milliseconds delay, int on_worker) {
   const std::size_t n = eps.size();
   auto r = std::make_shared<race>(std::move(eps));
   std::vector<join_handle<void>> running(n);
@@ -84,9 +84,8 @@ task<stream_socket_ptr> happy_eyeballs_connect(std::vector<generic_stream::endpo
     while (next < n) {
       const std::size_t i = next++;
       try {
-        // On the worker running us now: the socket is opened on its owner's thread.
-        r->sockets[i] =
-            open_stream_socket(this_worker(), r->eps[i].protocol(), "coreio::net: open socket");
+        r->sockets[i] = open_stream_socket(connect_worker(on_worker), r->eps[i].protocol(),
+                                           "coreio::net: open socket");
       } catch (const std::system_error& e) {
         last = e.code();
         continue;

@@ -37,10 +37,11 @@ std::vector<generic_stream::endpoint> interleave_families(
     std::vector<generic_stream::endpoint> eps);
 
 /// Connects to the first of eps (in the given order; non-empty) that answers, racing them with
-/// `delay` between starts; the winner's socket is owned by the worker the caller ran on when that
-/// attempt started. Throws std::system_error with the last error if none connects, cancelled_error
-/// if the caller is cancelled. Worker only.
+/// `delay` between starts; the winner's socket is owned by worker `on_worker` (modulo the worker
+/// count), or with -1 by the worker the caller ran on when that attempt started. Throws
+/// std::system_error with the last error if none connects, cancelled_error if the caller is
+/// cancelled. Worker only.
 task<stream_socket_ptr> happy_eyeballs_connect(std::vector<generic_stream::endpoint> eps,
-                                               std::chrono::milliseconds delay);
+                                               std::chrono::milliseconds delay, int on_worker);
 
 }  // namespace coreio::detail

@@ -286,9 +286,15 @@ net::endpoint to_endpoint(const generic_stream::endpoint& ep);
 /// Parses text as a numeric address; throws std::system_error naming it otherwise.
 asio::ip::address parse_address(const std::string& text);
 
-/// A new stream socket of `protocol` on w's loop, open and non-blocking. Throws std::system_error
+/// A new stream socket of `protocol` on w's loop, open and non-blocking. Any worker's thread may
+/// open one for any loop: Asio registers the descriptor with the loop's reactor under the
+/// reactor's own mutex, as an accept onto another worker's loop does. Throws std::system_error
 /// naming `what`.
 stream_socket_ptr open_stream_socket(worker* w, const generic_stream& protocol, const char* what);
+
+/// The worker a connecting socket goes to: worker `on_worker` (modulo the worker count), or with
+/// -1 the calling worker (connect_options::on_worker). Worker only.
+worker* connect_worker(int on_worker) noexcept;
 
 /// Connects s (on its owner's loop) to ep; the error, empty on success. Cancellable
 /// (cancelled_error).

@@ -44,14 +44,15 @@ task<tcp_stream> tcp_stream::connect(std::string host, std::uint16_t port,
   detail::stream_socket_ptr s;
   std::error_code failed;
   if (eps.size() == 1) {
-    // One address: no race, no task. The socket belongs to the worker running us now (after the
-    // lookup, perhaps not the one connect started on), so it is opened on its owner's thread.
-    s = detail::open_stream_socket(detail::this_worker(), eps[0].protocol(), where.c_str());
+    // One address: no race, no task. With on_worker -1 the socket belongs to the worker running
+    // us now (after the lookup, perhaps not the one connect started on).
+    s = detail::open_stream_socket(detail::connect_worker(options.on_worker), eps[0].protocol(),
+                                   where.c_str());
     failed = co_await detail::connect_op(*s, eps[0]);
   } else {
     try {
       s = co_await detail::happy_eyeballs_connect(detail::interleave_families(std::move(eps)),
-                                                  options.happy_eyeballs_delay);
+                                                  options.happy_eyeballs_delay, options.on_worker);
     } catch (const std::system_error& e) {
       failed = e.code();
     }

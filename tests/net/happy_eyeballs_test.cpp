@@ -1,7 +1,8 @@
 // happy_eyeballs_test.cpp — tcp_stream::connect by name races the host's addresses (RFC 8305):
 // an address that never answers costs one connection-attempt delay, not a connect timeout; a
 // refused one starts the next at once; families are interleaved; losers are closed before connect
-// returns; a cancelled connect leaves no socket behind.
+// returns; a cancelled connect leaves no socket behind; connect_options::on_worker places the
+// socket on that worker's loop, raced or not.
 //
 // Names resolve through the test binary's getaddrinfo (fake_dns.hpp) to loopback addresses only.
 // An address "that does not answer" is a loopback listener whose accept queue is full: listen
@@ -18,19 +19,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 #include <coreio/coreio.hpp>
 
 #include "fake_dns.hpp"
+#include "net/sockets.hpp"
 #include "net_support.hpp"
+#include "sched/worker.hpp"
 
 namespace {
 
@@ -305,6 +312,58 @@ TEST(HappyEyeballsTest, ACancelledConnectClosesEveryAttempt) {
   EXPECT_LT(sw.seconds(), secs(400ms + slack));
   EXPECT_TRUE(coreio_test::wait_until([&] { return count_open_fds() == fds_before; }))
       << count_open_fds() - fds_before << " attempt socket(s) left open";
+}
+
+// ---- connect_options::on_worker ------------------------------------------------------------------
+
+struct placed_result {
+  std::vector<std::uint32_t> owners;  // the loop each connected stream lives on, in order
+  std::string echoed;                 // what came back through the streams, in order
+  std::string error;
+};
+
+/// Connects once per target to host:port with connect_options::on_worker = target, records the
+/// stream's worker, then sends one byte through it from this task (wherever it runs now) and reads
+/// it back from the accepted side.
+coreio::task<placed_result> connect_placed(std::string host, tcp_listener* lis,
+                                           std::vector<int> targets) {
+  placed_result r;
+  try {
+    for (int t : targets) {
+      coreio::net::connect_options o;
+      o.on_worker = t;
+      auto ct = tcp_stream::connect(host, lis->port(), o);
+      tcp_stream c = co_await std::move(ct);
+      r.owners.push_back(coreio::detail::stream_access::owner(c)->index());
+      tcp_stream peer = co_await lis->accept();
+      co_await c.write_all(std::string_view("x"));
+      std::array<std::byte, 1> b{};
+      co_await peer.read_exact(std::span(b));
+      r.echoed += static_cast<char>(b[0]);
+    }
+  } catch (const std::exception& e) {
+    r.error = e.what();
+  }
+  co_return r;
+}
+
+// One address (no race) and two (the race's path, the first refused): either way the socket lives
+// on the loop of the worker named, modulo the worker count, whichever worker runs the connect.
+TEST(HappyEyeballsTest, OnWorkerPlacesTheSocketOnThatWorkersLoop) {
+  fake_dns::scope dns;
+  coreio::runtime rt{coreio::runtime_options{.workers = 3}};
+  setup s;
+  ASSERT_TRUE(rt.block_on(make_setup(&s, "127.0.0.1", {})));
+  // Nobody listens on 127.0.0.4:port: refused at once, then 127.0.0.1 answers.
+  fake_dns::set_addresses("placed.test", {"127.0.0.4", "127.0.0.1"});
+  const std::vector<int> targets{2, 0, 1, 4};
+  const std::vector<std::uint32_t> want{2, 0, 1, 1};
+  for (const char* host : {"127.0.0.1", "placed.test"}) {
+    const placed_result r = rt.block_on(connect_placed(host, &s.live, targets));
+    ASSERT_TRUE(r.error.empty()) << host << ": " << r.error;
+    EXPECT_EQ(r.owners, want) << host;
+    EXPECT_EQ(r.echoed, "xxxx") << host;
+  }
 }
 
 }  // namespace

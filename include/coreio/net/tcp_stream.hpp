@@ -33,6 +33,12 @@ struct connect_options {
   /// alone before the next address is tried as well. The RFC recommends 250 ms and at least 100 ms
   /// (10 ms is its floor). Must be > 0 (std::invalid_argument otherwise).
   std::chrono::milliseconds happy_eyeballs_delay{250};
+  /// The worker whose event loop the socket lives on (modulo the worker count), as
+  /// tcp_listener::accept_on(i) places an accepted one; -1: the worker running connect when the
+  /// socket is opened (after the lookup). Any worker may await the stream's operations either way
+  /// (stream.hpp): this only picks the loop that waits for its readiness. http::client puts its
+  /// connections on one loop this way, as net::serve does with a listener's.
+  int on_worker = -1;
 };
 
 class tcp_stream : public stream {
