@@ -78,15 +78,14 @@ bool connection::reusable_now(std::chrono::steady_clock::time_point now,
   if (!is_open() || begin_ != end_ || now >= idle_deadline) return false;
   auto* impl = coreio::detail::stream_access::impl(raw());
   if (impl == nullptr) return false;
-  // The readiness flag belongs to the loop's steps (src/net/stream.cpp, "Read readiness"): read
-  // only under the owner's loop token. Clear, it says no byte and no end of stream came since the
-  // last recv drained the socket and the loop has taken no edge since: the peek would find nothing
-  // (it cost a failed recv per reuse: 0.99 per request measured with strace against nginx). A
-  // close that comes after this look is the keep-alive race that `retryable` covers.
-  if (retryable &&
-      coreio::detail::read_on_loop(
-          coreio::detail::stream_access::owner(raw()), [impl] { return !impl->readable; }, false))
-    return true;
+  // The readiness flag (src/net/stream.cpp, "Read readiness"), read from whichever worker runs
+  // this: clear, it says no byte and no end of stream came since the last recv drained the socket,
+  // as far as the socket's loop has seen: the peek would find nothing (it cost a failed recv per
+  // reuse: 0.99 per request measured with strace against nginx). A close that comes after this
+  // look, or that the loop has not taken yet, is the keep-alive race that `retryable` covers. Off
+  // the socket's own worker it used to take the peek every time: every reuse on the second worker,
+  // since a client's connections live on one loop.
+  if (retryable && !impl->readable.load(std::memory_order_relaxed)) return true;
   // The stream's own read-ahead buffer is empty here: the client only ever calls read_some.
   const int fd = impl->fd;
   char byte;

@@ -71,10 +71,10 @@ class connection {
   /// For an idle connection: open, nothing buffered, not past its idle deadline, and the peer has
   /// neither closed nor sent anything (a non-blocking MSG_PEEK; over TLS, only a close counts,
   /// since a TLS 1.3 server may send session tickets at any time). retryable (the request may be
-  /// retried once on a new connection if this one fails before any response byte): on the
-  /// socket's own worker, a socket whose read readiness is clear (nothing arrived since its last
-  /// recv drained it, as far as the event loop has seen) passes without the MSG_PEEK syscall; a
-  /// close that the loop has not seen yet then costs the retry. Pool only.
+  /// retried once on a new connection if this one fails before any response byte): a socket
+  /// whose read readiness is clear (nothing arrived since its last recv drained it, as far as its
+  /// event loop has seen) passes without the MSG_PEEK syscall, on any worker; a close that the
+  /// loop has not seen yet then costs the retry. Pool only.
   bool reusable_now(std::chrono::steady_clock::time_point now, bool retryable) const noexcept;
 
   /// The pool key: the origin ("http://host:80").

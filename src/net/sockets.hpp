@@ -148,7 +148,11 @@ struct stream_socket_impl {
   // reactor completes read_wait.
   // The receive queue may hold bytes, an end of stream or an error: a recv is worth trying.
   // Invariant: !readable implies read_wait_armed.
-  bool readable = true;
+  // Atomic for one reader off the loop: http's connection::reusable_now takes it as a hint from
+  // any worker. Relaxed everywhere: loop steps are ordered by the loop token; to that reader a
+  // stale true costs a needless peek, a stale false is a close that came just after the look,
+  // the keep-alive race its retry covers.
+  std::atomic<bool> readable{true};
   // read_wait is queued on the owner's reactor; its completion (on_readable) sets readable and
   // hands the readiness to read_waiter.
   bool read_wait_armed = false;

@@ -230,7 +230,7 @@ void on_readable(stream_socket_impl* s, const std::error_code& ec) noexcept {
     return;
   }
   // An abort (the socket was closed) leaves readable set as well: the next recv reports it.
-  s->readable = true;
+  s->readable.store(true, std::memory_order_relaxed);
   io_op* op = s->read_waiter;
   if (op == nullptr) return;
   s->read_waiter = nullptr;
@@ -246,7 +246,7 @@ void on_readable(stream_socket_impl* s, const std::error_code& ec) noexcept {
 }
 
 void clear_readable(stream_socket_impl* s) {
-  s->readable = false;
+  s->readable.store(false, std::memory_order_relaxed);
   if (s->read_wait_armed) return;  // still queued: it has seen no edge since it was armed
   s->read_wait_armed = true;
   s->read_wait.start(s->reactor, s->sock);
@@ -267,7 +267,7 @@ bool has_inq(stream_socket_impl* s) {
 /// completed (bytes, end of stream or an error in op); false: it would block (a wait is queued).
 bool try_recv(io_op* op) {
   auto* s = static_cast<stream_socket_impl*>(op->target);
-  if (!s->readable) return false;
+  if (!s->readable.load(std::memory_order_relaxed)) return false;
   const bool inq = has_inq(s);
   iovec iov{op->buf, op->len};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
