@@ -195,6 +195,20 @@ std::coroutine_handle<> worker::next_local() noexcept {
     until_event_ = event_interval_;
     maintenance(true);
   }
+  // Tasks an overflow moved to the global queue are older than everything left in the run queue:
+  // they go first, as they would have from the run queue (overflow_run). Taken one every
+  // global_interval_ polls instead, they waited while newer tasks cycled through the run queue:
+  // an HTTP server at 1,000 connections on one worker had p90 latencies of 166-191 ms at a p50
+  // of 5-10 ms.
+  if (spilled_ != 0) [[unlikely]] {
+    void* x = nullptr;
+    if (rt_.global().pop(ctok_, x)) {
+      --spilled_;
+      remote_.global_pulls_.add();
+      return as_handle(x);
+    }
+    spilled_ = 0;
+  }
   if (void* x = run_.pop()) return as_handle(x);
   if (void* x = forks_.pop()) return as_handle(x);
   return nullptr;
@@ -375,13 +389,18 @@ void worker::push_yielded(std::coroutine_handle<> h) noexcept {
 }
 
 void worker::overflow_run(void* x) noexcept {
-  // Move the older half to the global queue, where every worker can take it, then push x.
+  // Move the older half to the global queue, where every worker can take it, then push x. This
+  // worker takes them back before its run queue (spilled_, next_local), so they keep their turn.
   std::array<void*, 512> batch;
   const std::size_t half = std::min<std::size_t>(run_.capacity() / 2, batch.size());
   const std::size_t n = run_.pop_oldest(batch.data(), half);
   rt_.global().push_bulk(ptok_, batch.data(), n);
+  spilled_ += n;
   remote_.overflows_.add();
-  if (!run_.push(x)) rt_.global().push(ptok_, x);
+  if (!run_.push(x)) {
+    rt_.global().push(ptok_, x);
+    ++spilled_;
+  }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   rt_.notify_one_parked();
 }

@@ -14,13 +14,17 @@
 //               ready, as in asyncio.
 //   fork deque  (fork_deque.hpp, LIFO) gather's children: the owner runs the newest first, so
 //               fork-join runs depth-first in little memory.
-//   global      (global_queue.hpp) tasks from other threads, overflow, the monitor's rescues.
+//   global      (global_queue.hpp) tasks from other threads, overflow (the run queue's older
+//               half, which its worker takes back first: step 3), the monitor's rescues.
 //
 // Run loop (run()):
 //   1. Every global_queue_interval ticks, take one task from the global queue first (fairness).
 //   2. Every event_interval ticks, fire due timers and, if any IO or posted operation is pending,
 //      poll the event loop without blocking.
-//   3. Pop the run queue (oldest first); if it is empty, pop the fork deque (newest first).
+//   3. Pop the run queue (oldest first); if it is empty, pop the fork deque (newest first). While
+//      tasks that an overflow of the run queue moved to the global queue are left (spilled_),
+//      take those first: they are older than the run queue's (overflow_run), so a run queue that
+//      overflows still runs tasks in the order they became ready.
 //   4. Out of local work: fire due timers (and poll another worker's stale loop); then take a batch
 //      from the global queue; then, as one of at most half the workers, steal half of a random
 //      victim's run queue, or of its deque.
@@ -340,6 +344,10 @@ class worker {
   // Polls left until the next global-queue check / event-loop poll (run loop steps 1 and 2).
   std::uint32_t until_global_;
   std::uint32_t until_event_;
+  // Tasks this worker's run-queue overflows moved to the global queue and that it has not taken
+  // back yet (an estimate: other workers may take some): while non-zero, it takes from the global
+  // queue before its own run queue (overflow_run).
+  std::size_t spilled_ = 0;
   std::uint32_t rng_;
   bool searching_ = false;
   // Tracing (trace/tracer.hpp): this worker's ring (null: off), the task being polled, when its

@@ -354,6 +354,29 @@ TEST(SchedulingOrderTest, SpawnedTasksRunInSpawnOrderBeforeTheYielderContinues) 
   EXPECT_EQ(r.order(), (std::vector<int>{1, 2, 3, 0}));
 }
 
+// More spawns than the run queue holds: the overflow moves its older half to the global queue, and
+// the worker takes those back before its run queue, so the order is still spawn order. (Taken one
+// every global_queue_interval polls, they ran last: 193-200 and the yielder first, then 1-192.)
+coreio::task<void> spawn_many_then_yield(recorder* r, int n) {
+  std::vector<coreio::join_handle<void>> hs;
+  hs.reserve(static_cast<std::size_t>(n));
+  for (int i = 1; i <= n; ++i) hs.push_back(coreio::spawn(record(r, i)));
+  co_await coreio::yield_now();
+  r->add(0);
+  for (auto& h : hs) co_await h;
+}
+
+TEST(SchedulingOrderTest, SpawnsBeyondTheRunQueuesCapacityStillRunInSpawnOrder) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1, .local_queue_capacity = 16}};
+  recorder r;
+  rt.block_on(spawn_many_then_yield(&r, 200));
+  std::vector<int> want;
+  for (int i = 1; i <= 200; ++i) want.push_back(i);
+  want.push_back(0);
+  EXPECT_EQ(r.order(), want);
+  EXPECT_GT(rt.metrics().workers.at(0).overflows, 0u) << "the run queue never overflowed";
+}
+
 // ---- a yield goes behind everything already ready ----------------------------------------------
 
 /// Records 1, yields, records 3.
