@@ -4,6 +4,10 @@
 // spawned task whose exception was never retrieved (asyncio's "Task exception was never
 // retrieved"), and debug mode's warnings. Each report is one line of text with a level.
 //
+// A failure no one retrieved is reported by whichever of its two owners lets go last: the
+// dropped join handle, or the task's worker just after the task ends (done() may already be
+// true then). As asyncio's report at garbage collection, it comes once, but not at a set moment.
+//
 //   coreio::set_log_sink([](coreio::log_level lvl, std::string_view msg) { my_log(lvl, msg); });
 //   coreio::set_log_sink(nullptr);   // back to stderr
 //
