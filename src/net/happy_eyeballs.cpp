@@ -84,8 +84,8 @@ task<stream_socket_ptr> happy_eyeballs_connect(std::vector<generic_stream::endpo
     while (next < n) {
       const std::size_t i = next++;
       try {
-        r->sockets[i] = open_stream_socket(connect_worker(on_worker), r->eps[i].protocol(),
-                                           "coreio::net: open socket");
+        r->sockets[i] = open_stream_socket(worker_for(on_worker, this_worker()),
+                                           r->eps[i].protocol(), "coreio::net: open socket");
       } catch (const std::system_error& e) {
         last = e.code();
         continue;

@@ -56,12 +56,7 @@ accept_op::accept_op(acceptor_impl* a, int target_worker, const char* what) {
   abort_ctx = &a->sig;
   site = &wait_sites::socket_accept;
   wait_arg = a->fd;
-  runtime_impl& rt = a->owner->rt();
-  worker* peer = a->owner;
-  if (target_worker >= 0) {
-    peer = &rt.worker_at(static_cast<std::uint32_t>(target_worker) % rt.worker_count());
-  }
-  buf = peer;
+  buf = worker_for(target_worker, a->owner);
   start = [](io_op* op) {
     auto* a = static_cast<acceptor_impl*>(op->target);
     auto* peer = static_cast<worker*>(op->buf);

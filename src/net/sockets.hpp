@@ -296,9 +296,10 @@ asio::ip::address parse_address(const std::string& text);
 /// naming `what`.
 stream_socket_ptr open_stream_socket(worker* w, const generic_stream& protocol, const char* what);
 
-/// The worker a connecting socket goes to: worker `on_worker` (modulo the worker count), or with
-/// -1 the calling worker (connect_options::on_worker). Worker only.
-worker* connect_worker(int on_worker) noexcept;
+/// The worker whose loop a new socket goes to: worker `target` modulo the worker count of
+/// fallback's runtime, or with a negative target `fallback` itself (connect_options::on_worker
+/// with the calling worker, tcp_listener::accept_on with the listener's). Any thread.
+worker* worker_for(int target, worker* fallback) noexcept;
 
 /// Connects s (on its owner's loop) to ep; the error, empty on success. Cancellable
 /// (cancelled_error).

@@ -189,11 +189,10 @@ stream_socket_ptr open_stream_socket(worker* w, const generic_stream& protocol, 
   return s;
 }
 
-worker* connect_worker(int on_worker) noexcept {
-  worker* self = this_worker();
-  if (on_worker < 0) return self;
-  runtime_impl& rt = self->rt();
-  return &rt.worker_at(static_cast<std::uint32_t>(on_worker) % rt.worker_count());
+worker* worker_for(int target, worker* fallback) noexcept {
+  if (target < 0) return fallback;
+  runtime_impl& rt = fallback->rt();
+  return &rt.worker_at(static_cast<std::uint32_t>(target) % rt.worker_count());
 }
 
 connect_op::connect_op(stream_socket_impl& s, const generic_stream::endpoint& ep) : ep_(ep) {

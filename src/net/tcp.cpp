@@ -46,8 +46,8 @@ task<tcp_stream> tcp_stream::connect(std::string host, std::uint16_t port,
   if (eps.size() == 1) {
     // One address: no race, no task. With on_worker -1 the socket belongs to the worker running
     // us now (after the lookup, perhaps not the one connect started on).
-    s = detail::open_stream_socket(detail::connect_worker(options.on_worker), eps[0].protocol(),
-                                   where.c_str());
+    s = detail::open_stream_socket(detail::worker_for(options.on_worker, detail::this_worker()),
+                                   eps[0].protocol(), where.c_str());
     failed = co_await detail::connect_op(*s, eps[0]);
   } else {
     try {

@@ -16,7 +16,7 @@ monitor::monitor(runtime_impl& rt, std::chrono::microseconds interval)
 monitor::~monitor() { stop(); }
 
 void monitor::start() {
-  if (rt_.worker_count() < 2 || interval_.count() <= 0) return;
+  if (!runs(interval_, rt_.worker_count())) return;
   last_seq_.assign(rt_.worker_count(), 0);
   last_loop_polls_.assign(rt_.worker_count(), 0);
   last_drained_.assign(rt_.worker_count(), 0);

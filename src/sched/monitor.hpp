@@ -53,7 +53,13 @@ class monitor {
   monitor(const monitor&) = delete;
   monitor& operator=(const monitor&) = delete;
 
-  /// Starts the thread (after the workers exist). No-op with one worker or a zero interval.
+  /// Whether the thread runs: two workers or more and a positive interval. With one worker there
+  /// is no one to wake for a backlog (worker.cpp, wake_backlog_).
+  static bool runs(std::chrono::microseconds interval, std::uint32_t workers) noexcept {
+    return interval.count() > 0 && workers >= 2;
+  }
+
+  /// Starts the thread (after the workers exist). No-op unless runs().
   void start();
   /// Stops and joins the thread. Idempotent.
   void stop();

@@ -29,11 +29,6 @@ std::coroutine_handle<> as_handle(void* p) noexcept {
   return std::coroutine_handle<>::from_address(p);
 }
 
-/// The monitor thread runs (monitor.cpp, start): it rescues a backlog that outlasts a tick.
-bool monitor_runs(const runtime_options& o, std::uint32_t workers) noexcept {
-  return o.monitor_interval.count() > 0 && workers >= 2;
-}
-
 /// Largest batch taken from the global queue, or stolen from a run queue, at once.
 constexpr std::size_t max_batch = 128;
 }  // namespace
@@ -43,7 +38,7 @@ worker::worker(runtime_impl& rt, std::uint32_t index, const runtime_options& opt
       index_(index),
       global_interval_(std::max<std::uint32_t>(1, options.global_queue_interval)),
       event_interval_(std::max<std::uint32_t>(1, options.event_interval)),
-      wake_backlog_(monitor_runs(options, rt.idle_state().workers())
+      wake_backlog_(monitor::runs(options.monitor_interval, rt.idle_state().workers())
                         ? std::max<std::uint32_t>(1, options.wake_backlog)
                         : 1),
       remote_(options),
