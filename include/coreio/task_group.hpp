@@ -14,6 +14,11 @@
 // spawn() after a child failed, or after the group was cancelled, throws usage_error (asyncio:
 // RuntimeError) and does not start the task.
 //
+// "Ended" is the child's coroutine: when join() returns, each task given to spawn() has returned
+// or thrown and its locals are destroyed. The spawned task that ran it leaves the runtime's count
+// (metrics' tasks_alive, dump_tasks) at its final suspend, possibly a moment later on another
+// worker.
+//
 // Protocol: detail/task_group_state.hpp. join() waits through the parent_link of
 // detail/child_join.hpp (its node on the joiner's scope cancels every child and keeps waiting); the
 // count of children is the group state's own, under its mutex, since it changes while the group
