@@ -257,7 +257,13 @@ std::coroutine_handle<> worker::find_work() {
 
 std::coroutine_handle<> worker::pop_global_batch() {
   global_queue& g = rt_.global();
-  std::size_t want = g.size_approx() / rt_.worker_count() + 1;
+  // An empty queue costs one pass over its producers here, instead of that pass and a dequeue's
+  // (which walks them again before failing): a worker that runs out of tasks comes here twice
+  // before it parks (find_work), for a server about once per request. Missing an item pushed
+  // just now is no loss: park() registers the sleeper, fences and reads size_approx() again.
+  const std::size_t queued = g.size_approx();
+  if (queued == 0) return nullptr;
+  std::size_t want = queued / rt_.worker_count() + 1;
   want = std::min({want, max_batch, static_cast<std::size_t>(run_.capacity() / 2)});
   std::array<void*, max_batch> buf;
   std::size_t n = g.pop_bulk(ctok_, buf.data(), want);
