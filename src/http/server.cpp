@@ -42,7 +42,7 @@ std::string_view request::path() const noexcept { return s_->path; }
 std::optional<std::string_view> request::header(std::string_view name) const noexcept {
   return s_->head->find(name);
 }
-const fields& request::headers() const noexcept { return s_->hdrs; }
+const fields& request::headers() const noexcept { return s_->head->headers; }
 std::optional<std::string> request::query(std::string_view name) const {
   std::string_view q = s_->query;
   while (!q.empty()) {

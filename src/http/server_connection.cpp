@@ -120,9 +120,10 @@ bool has_field(const fields& fs, std::string_view name) noexcept {
   return std::any_of(fs.begin(), fs.end(), [&](const auto& f) { return iequals(f.first, name); });
 }
 
-// The status line, Server and Date: one append of a per-thread copy, rebuilt when the second, the
-// status or the server name changes (a run of responses shares all three).
-void append_status_line(std::string& out, int status, const detail::server_state& st) {
+// The status line, Server and Date, each line with its CRLF: a per-thread copy, rebuilt when the
+// second, the status or the server name changes (a run of responses shares all three). Valid until
+// the thread's next call. Counts the response in the server's stats.
+std::string_view status_block(int status, const detail::server_state& st) {
   st.stats.response(status);
   struct cached {
     std::time_t sec = 0;
@@ -150,7 +151,11 @@ void append_status_line(std::string& out, int status, const detail::server_state
     c.status = status;
     c.server_name = st.opts.server_name;
   }
-  out += c.text;
+  return c.text;
+}
+
+void append_status_line(std::string& out, int status, const detail::server_state& st) {
+  out += status_block(status, st);
 }
 
 void append_fields(std::string& out, const fields& fs) {
@@ -164,8 +169,12 @@ void append_fields(std::string& out, const fields& fs) {
 }
 
 // A whole response. gzip_ok: the client accepts gzip and the server compresses.
+// Its size is counted first and it is written into one resize of `out`: appended piece by piece
+// (a capacity check and a copy call each) it cost about 800 instructions for a small response,
+// a tenth of all the server spends on a request.
 void append_response(std::string& out, const response& r, const detail::server_state& st,
                      bool head_only, bool close, bool gzip_ok) {
+  using namespace std::string_view_literals;
   const int status = r.status();
   const bool has_body = status_has_body(status);
   std::string zipped;
@@ -179,21 +188,57 @@ void append_response(std::string& out, const response& r, const detail::server_s
       zip = true;
     }
   }
-  append_status_line(out, status, st);
-  append_fields(out, r.headers());
-  if (zip) out += "Content-Encoding: gzip\r\n";
-  if (vary && !has_field(r.headers(), "vary")) out += "Vary: Accept-Encoding\r\n";
+  const std::string_view block = status_block(status, st);
+  const fields& fs = r.headers();
   const std::string_view body = zip ? std::string_view(zipped) : r.body();
+  std::array<char, 24> len{};
+  std::string_view length;
   if (has_body) {
-    std::array<char, 24> len{};
     const auto [end, ec] = std::to_chars(len.data(), len.data() + len.size(), body.size());
-    out += "Content-Length: ";
-    out.append(len.data(), end);
-    out += "\r\n";
+    length = std::string_view(len.data(), static_cast<std::size_t>(end - len.data()));
   }
-  if (close) out += "Connection: close\r\n";
-  out += "\r\n";
-  if (!head_only && has_body) out += body;
+  constexpr std::string_view encoding = "Content-Encoding: gzip\r\n"sv;
+  constexpr std::string_view vary_line = "Vary: Accept-Encoding\r\n"sv;
+  constexpr std::string_view length_name = "Content-Length: "sv;
+  constexpr std::string_view closing = "Connection: close\r\n"sv;
+  const bool add_vary = vary && !has_field(fs, "vary");
+  const bool with_body = !head_only && has_body;
+
+  std::size_t size = block.size() + 2;
+  for (const auto& [name, value] : fs) {
+    if (!server_owned(name)) size += name.size() + value.size() + 4;
+  }
+  if (zip) size += encoding.size();
+  if (add_vary) size += vary_line.size();
+  if (has_body) size += length_name.size() + length.size() + 2;
+  if (close) size += closing.size();
+  if (with_body) size += body.size();
+
+  const std::size_t at = out.size();
+  out.resize(at + size);
+  char* p = out.data() + at;
+  const auto put = [&p](std::string_view piece) {
+    std::memcpy(p, piece.data(), piece.size());
+    p += piece.size();
+  };
+  put(block);
+  for (const auto& [name, value] : fs) {
+    if (server_owned(name)) continue;
+    put(name);
+    put(": "sv);
+    put(value);
+    put("\r\n"sv);
+  }
+  if (zip) put(encoding);
+  if (add_vary) put(vary_line);
+  if (has_body) {
+    put(length_name);
+    put(length);
+    put("\r\n"sv);
+  }
+  if (close) put(closing);
+  put("\r\n"sv);
+  if (with_body) put(body);
 }
 
 response plain(int status, std::string body) { return response{status, std::move(body)}; }
@@ -756,8 +801,6 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
     rs.path = percent_decode(raw_path, false);
   }
   if (q != std::string::npos) rs.query = target.substr(q + 1);
-  rs.hdrs.reserve(rs.head->headers.size());
-  for (const auto& f : rs.head->headers) rs.hdrs.emplace_back(f.first, f.second);
   // The path's segments as split_path() makes them, walked in place (no vector per request).
   std::string_view rest = rs.path;
   if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);

@@ -85,11 +85,11 @@ struct server_state {
 };
 
 struct server_request_state {
-  // The parser's head (valid until the parser's reset(), which comes after the request is done).
+  // The parser's head (valid until the parser's reset(), which comes after the request is done):
+  // request::headers() is its field list, not a copy.
   const message_head* head = nullptr;
   std::string path;
   std::string query;
-  fields hdrs;
   std::string body;
   const std::string* remote = nullptr;  // the connection's peer address
   std::vector<std::pair<std::string, std::string>> captures;

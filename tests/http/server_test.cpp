@@ -204,6 +204,60 @@ coreio::task<void> large_head_then_encoded_path() {
 }
 TEST(Server, LargeHeadThenEncodedPath) { run_test(large_head_then_encoded_path); }
 
+// The bytes of a response, whole: the status line, Server and Date, the handler's fields in its
+// order (its own Content-Length, Connection and Date dropped: the server writes those), then
+// Content-Length and the body; HEAD gets the same head without the body, and a request with
+// Connection: close gets "Connection: close" last. The handler sees every request field in order,
+// duplicates kept.
+// The two responses response_bytes_and_request_fields asks for, checked byte by byte around their
+// Date lines (whose value changes).
+void check_fields_responses(const std::string& got) {
+  const std::string body = "Host=a;X-Dup=1;x-dup=2;";
+  const std::size_t date = got.find("\r\nDate: ");
+  ASSERT_NE(date, std::string::npos) << got;
+  const std::size_t date_end = got.find("\r\n", date + 2);
+  EXPECT_EQ(got.substr(0, date), "HTTP/1.1 200 OK\r\nServer: coreio");
+  const std::string first_rest =
+      "\r\nContent-Type: text/plain; charset=utf-8\r\nX-One: 1\r\nX-Two: two words\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  EXPECT_EQ(got.substr(date_end, first_rest.size()), first_rest) << got;
+  const std::string second = got.substr(date_end + first_rest.size());
+  const std::size_t date2 = second.find("\r\nDate: ");
+  ASSERT_NE(date2, std::string::npos) << second;
+  EXPECT_EQ(second.substr(0, date2), "HTTP/1.1 200 OK\r\nServer: coreio");
+  const std::string head_rest =  // the body HEAD is not sent: "Host=a;Connection=close;"
+      "\r\nContent-Type: text/plain; charset=utf-8\r\nX-One: 1\r\nX-Two: two words\r\n"
+      "Content-Length: 24\r\nConnection: close\r\n\r\n";
+  const std::size_t date2_end = second.find("\r\n", date2 + 2);
+  EXPECT_EQ(second.substr(date2_end), head_rest) << second;
+}
+
+coreio::task<void> response_bytes_and_request_fields() {
+  running_server rs{test_options(), [](http::server& srv) {
+                      srv.route("GET", "/fields",
+                                [](http::request& req) -> coreio::task<http::response> {
+                                  std::string listed;
+                                  for (const auto& [name, value] : req.headers())
+                                    listed += name + "=" + value + ";";
+                                  http::response r{200, listed};
+                                  r.set_header("X-One", "1");
+                                  r.set_header("Content-Length", "999");
+                                  r.set_header("Date", "yesterday");
+                                  r.set_header("Connection", "keep-alive");
+                                  r.set_header("X-Two", "two words");
+                                  co_return r;
+                                });
+                    }};
+  const std::string ask =
+      "GET /fields HTTP/1.1\r\nHost: a\r\nX-Dup: 1\r\nx-dup:  2 \r\n\r\n"
+      "HEAD /fields HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  const std::string got = co_await send_and_read(rs.port, ask);
+  check_fields_responses(got);
+  co_await rs.stop();
+}
+TEST(Server, ResponseBytesAndRequestFields) { run_test(response_bytes_and_request_fields); }
+
 coreio::task<void> keepalive_requests_cap() {
   http::server_options o = test_options();
   o.keepalive_requests = 2;
