@@ -99,7 +99,10 @@ std::string remove_dot_segments(std::string_view path) {
 
 std::string url::authority() const {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (!default_port()) h += ":" + std::to_string(port);
+  if (!default_port()) {
+    h += ':';
+    h += std::to_string(port);
+  }
   return h;
 }
 
@@ -160,7 +163,7 @@ url parse_url(std::string_view text) {
     u.port = static_cast<std::uint16_t>(value);
   }
   u.target = clean_target(path, text);
-  if (u.target.empty() || u.target[0] == '?') u.target.insert(0, "/");
+  if (u.target.empty() || u.target[0] == '?') u.target.insert(u.target.begin(), '/');
   return u;
 }
 
@@ -243,7 +246,7 @@ url resolve_reference(const url& base, std::string_view location) {
   const std::string query = lq == std::string::npos ? "" : cleaned.substr(lq);
   if (path[0] != '/') path = base_path.substr(0, base_path.rfind('/') + 1) + path;
   u.target = remove_dot_segments(path) + query;
-  if (u.target.empty() || u.target[0] != '/') u.target.insert(0, "/");
+  if (u.target.empty() || u.target[0] != '/') u.target.insert(u.target.begin(), '/');
   return u;
 }
 
