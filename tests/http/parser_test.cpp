@@ -636,6 +636,51 @@ TEST(ParserRejectTest, FramingFieldNamesMatchInAnyCaseOnly) {
   EXPECT_EQ(msgs[0].head.headers.size(), 4u);
 }
 
+// A head that arrives in one piece takes a shorter path (its fields from head_scan's views, llhttp
+// without field callbacks); an error llhttp finds on that path makes it parse the head again the
+// long way. Whichever check comes first in byte order names the error, whole or byte by byte: a
+// field name llhttp rejects ('@' is not a token character) after a second Content-Length, and
+// before it.
+TEST(ParserRejectTest, TheFirstErrorInByteOrderWinsAcrossBothLayers) {
+  expect_rejected(
+      mode::response,
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\nBad@Name: x\r\n\r\n",
+      "several Content-Length");
+  const std::string llhttp_first =
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nBad@Name: x\r\nContent-Length: 5\r\n\r\n";
+  for (bool bytewise : {false, true}) {
+    const std::string what = rejection(mode::response, llhttp_first, bytewise);
+    EXPECT_NE(what.find("malformed response"), std::string::npos) << what;
+  }
+  expect_rejected(mode::request,
+                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                  "Content-Length: 1\r\nX@: y\r\n\r\n",
+                  "Content-Length and Transfer-Encoding together");
+}
+
+// A head in one piece and the same head byte by byte give the same fields, including an empty
+// value, a value of whitespace only and values with whitespace at both ends, and every head of a
+// keep-alive connection (each message's head arrives in one piece after the one before).
+TEST(ParserTest, AHeadInOnePieceGivesTheFieldsTheLongWayGives) {
+  const std::string one =
+      "HTTP/1.1 200 OK\r\nServer: t\r\nX-Empty:\r\nX-Blank: \t \r\nX-Both:\t a b \t\r\n"
+      "Content-Length: 2\r\n\r\nhi";
+  const std::string two = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+  const auto msgs = parse_every_way(mode::response, one + two + one);
+  ASSERT_EQ(msgs.size(), 3u);
+  const auto& h = msgs[0].head;
+  ASSERT_EQ(h.headers.size(), 5u);
+  EXPECT_EQ(h.headers[1].second, "");
+  EXPECT_EQ(h.headers[2].second, "");
+  EXPECT_EQ(h.headers[3].first, "X-Both");
+  EXPECT_EQ(h.headers[3].second, "a b");
+  EXPECT_EQ(h.content_length.value_or(0), 2u);
+  EXPECT_EQ(msgs[1].head.status, 404);
+  ASSERT_EQ(msgs[1].head.headers.size(), 1u);
+  EXPECT_EQ(msgs[2].head.headers.size(), 5u);
+  EXPECT_EQ(msgs[2].body, "hi");
+}
+
 TEST(ParserRejectTest, HostMissingOrDuplicated) {
   expect_rejected(mode::request, "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", "without a Host");
   expect_rejected(mode::request, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "several Host");
