@@ -333,13 +333,13 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       queued.end();
     }
     if (g.waited) {
-      k.add(k.pool_waits);
+      k.add(client_counters::pool_waits);
       core.trace(trace_kind::queued, o->method, url_text);
     }
     std::unique_ptr<connection> conn = std::move(g.conn);
     const bool reused = conn != nullptr;
     if (reused) {
-      k.add(k.reused);
+      k.add(client_counters::reused);
       core.trace(trace_kind::connection_reuse, o->method, url_text);
     } else {
       core.trace(trace_kind::connection_create_start, o->method, url_text);
@@ -354,7 +354,7 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
         core.conn_pool->closed_one(key);
         std::rethrow_exception(failed);
       }
-      k.add(k.opened);
+      k.add(client_counters::opened);
       core.trace(trace_kind::connection_create_end, o->method, url_text);
     }
     bool any_byte = false;
@@ -406,7 +406,7 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     if (failed) {
       core.conn_pool->discard(std::move(conn));
       if (retry && reused && retryable) {
-        k.add(k.retries);
+        k.add(client_counters::retries);
         core.trace(trace_kind::retry, o->method, url_text);
         continue;
       }
@@ -551,7 +551,7 @@ task<response> follow(request_context* rc, const std::string* method, const std:
         return same_name(f.first, "Authorization") || same_name(f.first, "Cookie");
       });
     }
-    core.counters->add(core.counters->redirects);
+    core.counters->add(client_counters::redirects);
     o.to = std::make_shared<const destination>(std::move(next));
     core.trace(trace_kind::redirect, o.method, o.to->text, s);
     history.push_back(std::move(r));
@@ -568,7 +568,7 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
                            std::string url_text, std::optional<request_options> own) {
   const request_options& ro = own ? *own : no_options();
   client_counters& k = *core->counters;
-  k.add(k.requests);
+  k.add(client_counters::requests);
   core->trace(trace_kind::request_start, method, url_text);
   request_context rc{core, ro.timeout.value_or(core->opts.timeout), {}};
   rc.total = phase_limit(phase::total, rc.t.total, clock::now());
@@ -583,14 +583,14 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
     auto body = follow(&rc, &method, &url_text, &ro);
     result.emplace(co_await reg.scope.run(std::move(body)));
   } catch (const phase_timeout_error& e) {
-    k.add(k.timeouts[static_cast<std::size_t>(e.which())]);
+    k.add(client_counters::timeout_in(e.which()));
     failed = std::current_exception();
   } catch (const coreio::timeout_error&) {
     // The scope's deadline: close() moved it to now, or the total ran out.
     if (core->closing()) {
       failed = std::make_exception_ptr(error("http: the client was closed"));
     } else {
-      k.add(k.timeouts[static_cast<std::size_t>(phase::total)]);
+      k.add(client_counters::timeout_in(phase::total));
       failed = std::make_exception_ptr(
           phase_timeout_error(phase::total, rc.total.budget, "before the response head"));
     }
@@ -605,7 +605,7 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
     }
   }
   if (failed) {
-    k.add(k.failures);
+    k.add(client_counters::failures);
     if (core->opts.trace) {
       std::string what = "unknown error";
       try {
@@ -621,7 +621,7 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
     core->leave(&reg);
     std::rethrow_exception(failed);
   }
-  k.add(k.responses);
+  k.add(client_counters::responses);
   core->trace(trace_kind::request_end, method, result->url(), result->status());
   core->leave(&reg);
   co_return std::move(*result);
@@ -748,19 +748,22 @@ bool client::closed() const noexcept { return core_->closing(); }
 client_stats client::stats() const noexcept { return core_->snapshot(); }
 
 client_stats detail::client_core::snapshot() const noexcept {
-  const detail::client_counters& k = *counters;
+  using detail::client_counters;
+  const client_counters& k = *counters;
   client_stats s;
-  auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  s.requests = get(k.requests);
-  s.responses = get(k.responses);
-  s.failures = get(k.failures);
-  s.connections_opened = get(k.opened);
-  s.connections_reused = get(k.reused);
+  s.requests = k.get(client_counters::requests);
+  s.responses = k.get(client_counters::responses);
+  s.failures = k.get(client_counters::failures);
+  s.connections_opened = k.get(client_counters::opened);
+  s.connections_reused = k.get(client_counters::reused);
   s.connections_closed = conn_pool->closed_total();
-  s.retries = get(k.retries);
-  s.redirects = get(k.redirects);
-  s.pool_waits = get(k.pool_waits);
-  for (std::size_t i = 0; i < s.timeouts.size(); ++i) s.timeouts[i] = get(k.timeouts[i]);
+  s.retries = k.get(client_counters::retries);
+  s.redirects = k.get(client_counters::redirects);
+  s.pool_waits = k.get(client_counters::pool_waits);
+  static_assert(std::tuple_size_v<decltype(s.timeouts)> == detail::phase_count);
+  for (std::size_t i = 0; i < s.timeouts.size(); ++i) {
+    s.timeouts[i] = k.get(client_counters::timeout_in(static_cast<detail::phase>(i)));
+  }
   s.open_connections = conn_pool->open();
   s.idle_connections = conn_pool->idle();
   s.waiting = conn_pool->waiting();

@@ -44,13 +44,6 @@
 namespace coreio::http::detail {
 
 /// Client counters (client_stats). Relaxed increments: statistics, read as a snapshot.
-struct client_counters {
-  std::atomic<std::uint64_t> requests{0}, responses{0}, failures{0}, opened{0}, reused{0},
-      retries{0}, redirects{0}, pool_waits{0};
-  std::array<std::atomic<std::uint64_t>, phase_count> timeouts{};
-  void add(std::atomic<std::uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
-};
-
 /// A received body still on its connection: de-framed by the connection's parser, decoded.
 struct body_reader {
   std::shared_ptr<pool> owner;

@@ -285,7 +285,7 @@ void body_reader::failed() noexcept {
   try {
     throw;
   } catch (const phase_timeout_error& e) {
-    counters->add(counters->timeouts[static_cast<std::size_t>(e.which())]);
+    counters->add(client_counters::timeout_in(e.which()));
   } catch (...) {
   }
   fail();

@@ -1,8 +1,8 @@
 // src/http/stats.hpp — the server's counters (server_stats) and the process-wide registry of live
 // servers and clients that http::metrics_text() renders (coreio/http/stats.hpp).
 //
-// server_counters: written by every connection task, read by server::stats() and the registry.
-// Sharded by the worker running the writer (current_worker() modulo `shards`, one cache line set
+// server_counters / client_counters: written by every connection task / request, read by
+// server::stats() / client::stats() and the registry. Sharded by the worker running the writer (current_worker() modulo `shards`, one cache line set
 // per shard), so that connections on different workers do not bounce one line; each increment is
 // a relaxed fetch_add (two workers may share a shard past `shards` workers; a non-worker thread
 // uses the last shard). Relaxed: statistics that publish nothing; a snapshot sums the shards.
@@ -23,7 +23,13 @@
 #include <coreio/http/client.hpp>
 #include <coreio/http/stats.hpp>
 
+#include "http/deadline.hpp"
+
 namespace coreio::http::detail {
+
+/// The shard of counters the calling thread writes: its worker's index modulo `shards`, the last
+/// shard off the runtime (see the file comment).
+std::size_t counter_shard(std::size_t shards) noexcept;
 
 class server_counters {
  public:
@@ -65,6 +71,41 @@ class server_counters {
     std::atomic<std::uint64_t> sum_ns{0};
   };
   shard& mine() noexcept;
+  std::array<shard, shards> shards_{};
+};
+
+/// A client's counters (client_stats), sharded as server_counters: the requests of one client run
+/// on every worker, and three or four of these go up per request.
+class client_counters {
+ public:
+  enum field : unsigned {
+    requests,
+    responses,
+    failures,
+    opened,
+    reused,
+    retries,
+    redirects,
+    pool_waits,
+    timeouts,  // then one per phase, in phase order
+    field_count = timeouts + phase_count
+  };
+  static field timeout_in(phase p) noexcept {
+    return static_cast<field>(timeouts + static_cast<unsigned>(p));
+  }
+
+  void add(field f) noexcept {
+    // Relaxed: see the file comment.
+    shards_[counter_shard(shards)].v[f].fetch_add(1, std::memory_order_relaxed);
+  }
+  /// The sum over the shards.
+  std::uint64_t get(field f) const noexcept;
+
+ private:
+  static constexpr std::size_t shards = 8;
+  struct alignas(64) shard {
+    std::array<std::atomic<std::uint64_t>, field_count> v{};
+  };
   std::array<shard, shards> shards_{};
 };
 
