@@ -49,19 +49,12 @@ def first_key(rec, keys):
     return None
 
 
-def p99_ms(rec):
-    if number(rec.get("p99_ms")) is not None:
-        return float(rec["p99_ms"])
-    if number(rec.get("p99_us")) is not None:
-        return float(rec["p99_us"]) / 1000.0
-    return None
-
-
-def p50_ms(rec):
-    if number(rec.get("p50_ms")) is not None:
-        return float(rec["p50_ms"])
-    if number(rec.get("p50_us")) is not None:
-        return float(rec["p50_us"]) / 1000.0
+def latency_ms(rec, pct):
+    """The pct ("p50", "p99") latency of a result line in ms, from <pct>_ms or <pct>_us."""
+    if number(rec.get(pct + "_ms")) is not None:
+        return float(rec[pct + "_ms"])
+    if number(rec.get(pct + "_us")) is not None:
+        return float(rec[pct + "_us"]) / 1000.0
     return None
 
 
@@ -99,8 +92,8 @@ def main():
         print(f"{'impl':<8} {'rate':>9} {'min-max':>17} {'p50 ms':>8} {'p99 ms':>8} {'p99 min-max':>15} {'RSS kB':>8}")
         for impl, recs in impls.items():
             rates = [float(r["rate"]) for r in recs]
-            p50s = [x for x in (p50_ms(r) for r in recs) if x is not None]
-            p99s = [x for x in (p99_ms(r) for r in recs) if x is not None]
+            p50s = [x for x in (latency_ms(r, "p50") for r in recs) if x is not None]
+            p99s = [x for x in (latency_ms(r, "p99") for r in recs) if x is not None]
             rss_key = first_key(recs[0], ["server_rss_kb", "peak_rss_kb", "self_rss_kb"])
             rss = [float(r[rss_key]) for r in recs if rss_key and number(r.get(rss_key)) is not None]
             line = f"{impl:<8} {fmt_rate(statistics.median(rates)):>9} "
@@ -126,7 +119,7 @@ def main():
                 best = max(others, key=lambda r: float(r["rate"]))
                 if float(rec["rate"]) >= float(best["rate"]):
                     faster += 1
-                    a, b = p99_ms(rec), p99_ms(best)
+                    a, b = latency_ms(rec, "p99"), latency_ms(best, "p99")
                     if a is not None and (b is None or a <= b):
                         with_tail += 1
             print(f"coreio at least as fast as the fastest other in {faster} of {counted} rounds, "

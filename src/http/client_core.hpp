@@ -43,7 +43,6 @@
 
 namespace coreio::http::detail {
 
-/// Client counters (client_stats). Relaxed increments: statistics, read as a snapshot.
 /// A received body still on its connection: de-framed by the connection's parser, decoded.
 struct body_reader {
   std::shared_ptr<pool> owner;

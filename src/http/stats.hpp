@@ -2,9 +2,9 @@
 // servers and clients that http::metrics_text() renders (coreio/http/stats.hpp).
 //
 // server_counters / client_counters: written by every connection task / request, read by
-// server::stats() / client::stats() and the registry. Sharded by the worker running the writer (current_worker() modulo `shards`, one cache line set
-// per shard), so that connections on different workers do not bounce one line; each increment is
-// a relaxed fetch_add (two workers may share a shard past `shards` workers; a non-worker thread
+// server::stats() / client::stats() and the registry. Sharded by the worker running the writer
+// (counter_shard: current_worker() modulo `shards`, one cache line set per shard), so that writers
+// on different workers do not bounce one line; each increment is a relaxed fetch_add (two workers may share a shard past `shards` workers; a non-worker thread
 // uses the last shard). Relaxed: statistics that publish nothing; a snapshot sums the shards.
 //
 // Registry: a server_state or client_core holds a stats_registration as its last member (so it is
@@ -76,6 +76,9 @@ class server_counters {
 
 /// A client's counters (client_stats), sharded as server_counters: the requests of one client run
 /// on every worker, and three or four of these go up per request.
+///
+/// Thread safety: add() and get() from any thread (get() sums relaxed loads: a snapshot that may
+/// miss increments made meanwhile).
 class client_counters {
  public:
   enum field : unsigned {
