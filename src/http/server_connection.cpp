@@ -919,13 +919,22 @@ namespace detail {
 task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s,
                           std::atomic<int>* phase) {
   st->stats.add(server_counters::accepted);
-  // Declared before c, so destroyed after it: "closed" is counted once the socket is closed (a
-  // probe for tests and scrapers: connections_open == 0 means no descriptor is left). It holds
-  // its own reference to the state, which c's destruction may otherwise release.
+  // Declared before c, so destroyed after it: "closed" is counted once the socket's descriptor is
+  // closed (a probe for tests and scrapers: connections_open == 0 means no descriptor is left).
+  // c's destruction posts the socket's deletion to its owner's loop (net/sockets.hpp,
+  // destroy_on_owner), even on the owner; the count is posted after it, and the loop runs posts in
+  // order. It holds its own reference to the state, which c's destruction may otherwise release.
   struct closed_guard {
     std::shared_ptr<server_state> st;
-    ~closed_guard() { st->stats.add(server_counters::closed); }
-  } closed{st};
+    coreio::detail::worker* owner;
+    ~closed_guard() {
+      try {
+        owner->post([st = st] { st->stats.add(server_counters::closed); });
+      } catch (...) {
+        st->stats.add(server_counters::closed);  // out of memory: counted now, a moment early
+      }
+    }
+  } closed{st, coreio::detail::stream_access::owner(s)};
   server_connection c(std::move(st), std::move(s), phase);
   task<void> t = c.run();
   co_await std::move(t);

@@ -1,13 +1,21 @@
 // net/listener.cpp — what every listener shares: the acceptor's clean-up (closing, removing a Unix
 // domain socket file) and the accept operation (detail/net_io.hpp, accept_op).
 //
-// accept_op: started on the listener's loop; Asio accepts into a new socket bound to the target
-// worker's io_context (accept(): the listener's own; accept_on(i): worker i), so that the
-// connection's IO runs there, and the handler wraps it in a stream_socket_impl owned by that
-// worker, stored in the op's `arg` until take() adopts it. If the awaiter is cancelled after the
-// handler ran, take() still adopts the socket before throwing, so it is closed rather than leaked.
+// accept_op: accepts into a new socket bound to the target worker's io_context (accept(): the
+// listener's own; accept_on(i): worker i), so that the connection's IO runs there, wrapped in a
+// stream_socket_impl owned by that worker and stored in the op's `arg` until take() adopts it.
+//   - Fast path (try_accept, io_op::try_now, a loop step of the listener's loop): one accept4 on
+//     the non-blocking listening descriptor. A connection already queued is taken at once, without
+//     a trip through the loop and the run queue; so an accept loop drains a burst of connections in
+//     one poll, up to the poll's budget (coop.hpp; Tokio's accept loop does the same), instead of
+//     one connection per pass through every ready task. Anything but a connection (would block,
+//     an aborted connection, out of descriptors) leaves the op to the slow path, which reports it.
+//   - Slow path: Asio's async_accept on the listener's loop; its handler wraps the socket.
+// If the awaiter is cancelled after the handler ran, take() still adopts the socket before
+// throwing, so it is closed rather than leaked.
 #include <coreio/detail/net_io.hpp>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +26,16 @@
 namespace coreio::detail {
 
 acceptor_impl::~acceptor_impl() { close_now(); }
+
+void acceptor_impl::listen(const generic_stream& proto, int backlog, const std::string& where) {
+  std::error_code ec;
+  acc.listen(backlog, ec);
+  if (!ec) acc.non_blocking(true, ec);  // Asio's async accept manages the mode itself either way
+  if (ec) throw std::system_error(normalize_error(ec), "coreio::net: listen" + where);
+  fd = acc.native_handle();
+  family = proto.family();
+  protocol = proto.protocol();
+}
 
 void acceptor_impl::close_now() noexcept {
   std::error_code ec;
@@ -49,6 +67,35 @@ bool acceptor_impl::is_open() const noexcept {
 
 void destroy_acceptor(acceptor_impl* p) noexcept { destroy_on_owner(p); }
 
+namespace {
+
+// The fast path (the file comment). A loop step of the listener's loop, before the op is armed.
+bool try_accept(io_op* op) {
+  auto* a = static_cast<acceptor_impl*>(op->target);
+  auto* peer = static_cast<worker*>(op->buf);
+  if (!a->acc.is_open()) return false;  // closed: the slow path reports it
+  const int fd = ::accept4(a->acc.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) return false;
+  try {
+    generic_stream::socket s(peer->io());
+    std::error_code ec;
+    s.assign(generic_stream(a->family, a->protocol), fd, ec);  // registers fd with peer's reactor
+    if (ec) {
+      ::close(fd);
+      op->ec = ec;
+    } else {
+      op->arg = new stream_socket_impl(peer, std::move(s));  // on a throw, ~socket closes fd
+      op->ec = {};
+    }
+  } catch (...) {
+    op->ec = std::make_error_code(std::errc::not_enough_memory);
+  }
+  op->bytes = 0;
+  return true;
+}
+
+}  // namespace
+
 accept_op::accept_op(acceptor_impl* a, int target_worker, const char* what) {
   if (a == nullptr) throw_usage(what);
   owner = a->owner;
@@ -57,6 +104,7 @@ accept_op::accept_op(acceptor_impl* a, int target_worker, const char* what) {
   site = &wait_sites::socket_accept;
   wait_arg = a->fd;
   buf = worker_for(target_worker, a->owner);
+  try_now = &try_accept;
   start = [](io_op* op) {
     auto* a = static_cast<acceptor_impl*>(op->target);
     auto* peer = static_cast<worker*>(op->buf);

@@ -193,6 +193,10 @@ struct acceptor_impl {
   // The descriptor as listening (set by bind before the listener is published, read-only after):
   // what a task may name (wait sites) while the close step changes acc's own copy.
   int fd = -1;
+  // The listening socket's address family and protocol, which an accepted socket shares (the fast
+  // path, listener.cpp, builds the socket from them). Set with fd.
+  int family = AF_UNSPEC;
+  int protocol = 0;
   asio::cancellation_signal sig;
   // As stream_socket_impl::closed.
   std::atomic<bool> closed{false};
@@ -203,6 +207,10 @@ struct acceptor_impl {
   std::string unlink_path;
   dev_t unlink_dev = 0;
   ino_t unlink_ino = 0;
+  /// Puts the bound acc in the listening state, non-blocking (the accept fast path), and records
+  /// fd, family and protocol. Before the listener is published. Throws std::system_error naming
+  /// `where` (" on HOST:PORT").
+  void listen(const generic_stream& proto, int backlog, const std::string& where);
   /// Closes acc and removes the socket file. A loop step; idempotent.
   void close_now() noexcept;
   /// A listener's close(): marks it closed at once and has the owner's loop run close_now().

@@ -115,9 +115,7 @@ tcp_listener tcp_listener::bind(const std::string& host, std::uint16_t port, lis
   }
   acc.bind(ep, ec);
   if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: bind" + where);
-  acc.listen(o.backlog, ec);
-  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: listen" + where);
-  l.impl_->fd = acc.native_handle();
+  l.impl_->listen(ep.protocol(), o.backlog, where);
   return l;
 }
 

@@ -145,9 +145,7 @@ unix_listener unix_listener::bind(const std::string& path, unix_listen_options o
       a.unlink_ino = st.st_ino;
     }
   }
-  a.acc.listen(o.backlog, ec);
-  if (ec) throw std::system_error(detail::normalize_error(ec), "coreio::net: listen" + where);
-  a.fd = a.acc.native_handle();
+  a.listen(detail::unix_protocol(), o.backlog, where);
   return l;
 }
 

@@ -125,6 +125,29 @@ inline std::size_t count_open_fds() {
   return n;
 }
 
+/// Connections waiting in the backlog of the TCP listener bound to 127.0.0.1:port in this process
+/// (TCP_INFO's tcpi_unacked on a listening socket is its accept queue's length); -1 if none found.
+inline int accept_queue_length(std::uint16_t port) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(e.path().filename().string());
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0)
+      continue;
+    sockaddr_in a{};
+    len = sizeof a;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || a.sin_family != AF_INET ||
+        ntohs(a.sin_port) != port) {
+      continue;
+    }
+    tcp_info info{};
+    len = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return -1;
+    return static_cast<int>(info.tcpi_unacked);
+  }
+  return -1;
+}
+
 /// The largest size the kernel lets one TCP socket's send plus receive buffer grow to (autotuning
 /// maxima from /proc), an upper bound on what can be in flight with nobody reading.
 inline std::size_t kernel_tcp_buffer_bound() {
