@@ -39,7 +39,10 @@ class tcp_listener {
   /// net::serve places them (serve.hpp): in the asyncio-style loop
   /// `for (;;) spawn(session(co_await lis.accept()));` that loop does the sessions' IO, and the
   /// other workers take session tasks from it when it has a backlog (runtime_options::
-  /// wake_backlog). accept_on(i) places a socket on worker i's loop instead.
+  /// wake_backlog). accept_on(i) places a socket on worker i's loop instead. A connection already
+  /// queued in the backlog is taken at once, without suspending, while the task's poll has budget
+  /// (detail/coop.hpp: 128 operations; then it yields once), so an accept loop drains a burst of
+  /// connections in a few polls. Throws std::system_error (cancelled_error if cancelled).
   accept_awaiter accept();
 
   std::uint16_t port() const;
