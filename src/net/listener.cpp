@@ -73,7 +73,9 @@ namespace {
 bool try_accept(io_op* op) {
   auto* a = static_cast<acceptor_impl*>(op->target);
   auto* peer = static_cast<worker*>(op->buf);
-  if (!a->acc.is_open()) return false;  // closed: the slow path reports it
+  // Acquire: pairs with close()'s release store. Closed, or its close step not run yet: nothing
+  // is taken from a listener whose close() has returned; the slow path reports the closed one.
+  if (a->closed.load(std::memory_order_acquire) || !a->acc.is_open()) return false;
   const int fd = ::accept4(a->acc.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) return false;
   try {

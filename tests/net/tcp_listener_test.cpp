@@ -120,6 +120,27 @@ TEST(TcpListenerTest, CloseEndsAPendingAcceptWithSystemError) {
   EXPECT_EQ(rt.block_on(close_under_a_pending_accept()), "system_error");
 }
 
+/// Queues a connection, closes the listener, then accepts: the queued connection is not taken.
+coreio::task<std::string> accept_after_close_with_a_connection_queued() {
+  auto lis = tcp_listener::bind("127.0.0.1", 0);
+  auto c = co_await tcp_stream::connect("127.0.0.1", lis.port());
+  for (int i = 0; i < 5000 && accept_queue_length(lis.port()) < 1; ++i)
+    co_await coreio::sleep_for(1ms);
+  EXPECT_EQ(accept_queue_length(lis.port()), 1);
+  lis.close();
+  try {
+    (void)co_await lis.accept();
+  } catch (const std::system_error&) {
+    co_return "system_error";
+  }
+  co_return "accepted";
+}
+
+TEST(TcpListenerTest, AcceptAfterCloseThrowsSystemErrorThoughAConnectionWasQueued) {
+  coreio::runtime rt{two_workers()};
+  EXPECT_EQ(rt.block_on(accept_after_close_with_a_connection_queued()), "system_error");
+}
+
 // ---- bind ---------------------------------------------------------------------------------------
 
 coreio::task<std::string> bind_twice(bool reuse_port) {
