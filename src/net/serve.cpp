@@ -18,6 +18,7 @@
 
 #include <mutex>
 #include <optional>
+#include <source_location>
 #include <vector>
 
 #include "net/sockets.hpp"
@@ -45,6 +46,14 @@ struct server_state {
 };
 
 namespace {
+
+// The name a task of serve's is spawned under (serve.hpp), interned once per process, and the
+// place (the caller's line).
+spawn_site serve_site(bool accept, std::source_location where = std::source_location::current()) {
+  static const std::uint32_t accept_name = intern_task_name("net.serve.accept");
+  static const std::uint32_t connection_name = intern_task_name("net.serve.connection");
+  return {accept ? accept_name : connection_name, where};
+}
 
 void connection_ended(const std::shared_ptr<server_state>& st) {
   std::optional<promise<void>> slot;
@@ -77,7 +86,7 @@ void start_connection(const std::shared_ptr<server_state>& st, net::tcp_stream s
   task<void> t = run_connection(st, std::move(s));
   on_owner(owner, [st, t = std::move(t)]() mutable {
     try {
-      spawn_task(st->rt, std::move(t)).detach();
+      spawn_task(st->rt, std::move(t), serve_site(false)).detach();
     } catch (...) {
       // runtime_closed: the frame was destroyed unrun; account for the connection here.
       connection_ended(st);
@@ -159,7 +168,8 @@ server serve(tcp_listener listener, connection_handler handler, serve_options op
   st->handler = std::move(handler);
   st->options = options;
   st->rt = &w->rt();
-  join_handle<void> h = detail::spawn_task(st->rt, detail::accept_loop(st));
+  join_handle<void> h =
+      detail::spawn_task(st->rt, detail::accept_loop(st), detail::serve_site(true));
   {
     std::lock_guard<std::mutex> g(st->mu);
     if (!st->loop_done) st->loop = std::move(h);

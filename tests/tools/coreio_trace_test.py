@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """tools/coreio-trace against a small trace whose answers are known: busy time and polls per
-worker, names by poll time, the steal matrix, the longest polls with their spawn place, and an SVG
+worker, names by poll time, the steal matrix, the longest polls with their spawn place,
+wake-to-poll by worker and by task name, and an SVG
 that parses as XML with one bar per poll and per park. Run by CTest (label "tools")."""
 
 import json
@@ -90,6 +91,27 @@ class CoreioTraceTest(unittest.TestCase):
         self.assertEqual((other["count"], other["p50_us"], other["max_us"], other["over_1ms"]),
                          (2, 300.0, 300.0, 0))
         self.assertIn("wake-to-poll", self.run_tool().stdout)
+
+    def test_wake_to_poll_by_name_puts_the_slowest_to_run_first(self):
+        # "accept" is made ready by IO three times and polled 9000, 10000 and 11000 us later each
+        # time; "conn" tasks 10 us after theirs: accept leads the list, with its own percentiles.
+        poll = lambda name, task, ts: {"ph": "X", "cat": "poll", "name": name, "pid": 1, "tid": 0,
+                                       "ts": ts, "dur": 1.0, "args": {"task": task}}
+        io = lambda task, ts: {"ph": "i", "cat": "io", "name": "io completed", "pid": 1, "tid": 0,
+                               "ts": ts, "s": "t", "args": {"task": task}}
+        events = []
+        for k, wait in enumerate((9000.0, 10000.0, 11000.0)):
+            t0 = 100000.0 * k
+            events += [io(1, t0), poll("accept", 1, t0 + wait)]
+            for c in range(5):
+                events += [io(10 + c, t0 + c), poll("conn", 10 + c, t0 + c + 10.0)]
+        with open(self.trace, "w", encoding="utf-8") as f:
+            json.dump({"traceEvents": events}, f)
+        rows = json.loads(self.run_tool("--json").stdout)["wake_to_poll_by_name"]
+        self.assertEqual([r["name"] for r in rows], ["accept", "conn"])
+        self.assertEqual((rows[0]["count"], rows[0]["p50_us"], rows[0]["max_us"]), (3, 10000.0, 11000.0))
+        self.assertEqual((rows[1]["count"], rows[1]["max_us"]), (15, 10.0))
+        self.assertIn("wake-to-poll by task name", self.run_tool().stdout)
 
     def test_svg_has_a_bar_per_poll_and_park(self):
         path = os.path.join(self.dir.name, "t.svg")

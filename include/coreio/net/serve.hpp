@@ -9,6 +9,8 @@
 // Cancelling (stop()) ends the accept loop at once; open connections run on until their handlers
 // return. Destroying the runtime cancels them like any task. Handler exceptions are counted and
 // otherwise dropped (one bad connection does not stop the server).
+// Task names (dump_tasks, the tracer, the per-name metrics): the accept loop is
+// "net.serve.accept", each connection's task "net.serve.connection".
 //
 // Thread safety: server: stop(), counters from any thread; wait() from a task.
 #pragma once
