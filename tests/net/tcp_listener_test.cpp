@@ -120,13 +120,18 @@ TEST(TcpListenerTest, CloseEndsAPendingAcceptWithSystemError) {
   EXPECT_EQ(rt.block_on(close_under_a_pending_accept()), "system_error");
 }
 
+/// Waits (a probe, up to 5 s) until n connections wait in the backlog of the listener on port: a
+/// connect completes on the SYN-ACK, and the server side joins the backlog with the client's ACK.
+coreio::task<void> wait_for_backlog(std::uint16_t port, int n) {
+  for (int i = 0; i < 5000 && accept_queue_length(port) < n; ++i) co_await coreio::sleep_for(1ms);
+  EXPECT_EQ(accept_queue_length(port), n);
+}
+
 /// Queues a connection, closes the listener, then accepts: the queued connection is not taken.
 coreio::task<std::string> accept_after_close_with_a_connection_queued() {
   auto lis = tcp_listener::bind("127.0.0.1", 0);
   auto c = co_await tcp_stream::connect("127.0.0.1", lis.port());
-  for (int i = 0; i < 5000 && accept_queue_length(lis.port()) < 1; ++i)
-    co_await coreio::sleep_for(1ms);
-  EXPECT_EQ(accept_queue_length(lis.port()), 1);
+  co_await wait_for_backlog(lis.port(), 1);
   lis.close();
   try {
     (void)co_await lis.accept();
@@ -292,10 +297,7 @@ coreio::task<burst_report> accept_a_burst(int n) {
   std::vector<tcp_stream> clients;
   for (int i = 0; i < n; ++i)
     clients.push_back(co_await tcp_stream::connect("127.0.0.1", lis.port()));
-  // A connect completes on the SYN-ACK; the server side joins the backlog with the client's ACK.
-  for (int i = 0; i < 5000 && accept_queue_length(lis.port()) < n; ++i)
-    co_await coreio::sleep_for(1ms);
-  EXPECT_EQ(accept_queue_length(lis.port()), n);
+  co_await wait_for_backlog(lis.port(), n);
   std::atomic<long> runs{0};
   std::atomic<bool> stop{false};
   auto beside = coreio::spawn(count_runs(&runs, &stop));
