@@ -54,6 +54,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include "http/llhttp_dispatch.h"
 #include "http/text.hpp"
 
 namespace coreio::http::detail {
@@ -886,7 +887,7 @@ parse_result parser::feed(std::span<const char> in) {
           // The first failure in byte order wins, whichever layer finds it, so that the error
           // does not depend on how the bytes were split: llhttp sees the good bytes first.
           const char* data = good == 0 ? "" : rest.data();
-          const llhttp_errno_t err = llhttp_execute(&s.p, data, good);
+          const llhttp_errno_t err = coreio_llhttp_execute(&s.p, data, good);
           if (err != HPE_OK && err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) s.throw_llhttp(err);
           s.failure = std::move(fail);
           s.throw_failure();
@@ -895,7 +896,7 @@ parse_result parser::feed(std::span<const char> in) {
     }
     const char* data = rest.empty() ? nothing : rest.data();
     s.event = pending::none;
-    const llhttp_errno_t err = llhttp_execute(&s.p, data, rest.size());
+    const llhttp_errno_t err = coreio_llhttp_execute(&s.p, data, rest.size());
     s.hold_field();
     std::size_t n = rest.size();
     if (err != HPE_OK) {
@@ -979,5 +980,7 @@ parse_result parser::finish() {
 
 const message_head& parser::head() const noexcept { return impl_->head; }
 message_head& parser::head() noexcept { return impl_->head; }
+
+bool use_llhttp_sse42(bool on) noexcept { return coreio_llhttp_use_sse42(on ? 1 : 0) != 0; }
 
 }  // namespace coreio::http::detail

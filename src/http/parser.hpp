@@ -103,4 +103,9 @@ class parser {
   std::unique_ptr<impl> impl_;
 };
 
+/// For tests: every parser runs llhttp's SSE4.2 copy from now on (true; if the build and the CPU
+/// have it) or its baseline copy (false); see src/http/llhttp_dispatch.h. Returns whether the
+/// SSE4.2 copy is in use. Only while no parser runs.
+bool use_llhttp_sse42(bool on) noexcept;
+
 }  // namespace coreio::http::detail
