@@ -56,7 +56,6 @@ option(COREIO_LLHTTP_SSE42 "Also build llhttp for SSE4.2, chosen at run time (x8
        ${_coreio_llhttp_sse42_default})
 set(_coreio_llhttp_dir "${CMAKE_CURRENT_LIST_DIR}/../src/http")
 target_sources(coreio_llhttp PRIVATE "${_coreio_llhttp_dir}/llhttp_dispatch.c")
-target_include_directories(coreio_llhttp PRIVATE "${_coreio_llhttp_dir}")
 if(COREIO_LLHTTP_SSE42)
   # The renames: every function llhttp.c defines (llhttp__internal*), given a coreio_sse42_ prefix.
   file(STRINGS "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c" _defs

@@ -15,15 +15,14 @@ int coreio_sse42_llhttp__internal_execute(llhttp__internal_t* s, const char* p, 
 
 static int coreio_llhttp_sse42_in_use = 0; /* written before main and by tests only */
 
-__attribute__((constructor)) static void coreio_llhttp_pick(void) {
-  __builtin_cpu_init(); /* needed before __builtin_cpu_supports in a constructor */
-  coreio_llhttp_sse42_in_use = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-}
-
 int coreio_llhttp_use_sse42(int on) {
-  __builtin_cpu_init();
+  __builtin_cpu_init(); /* needed before __builtin_cpu_supports in a constructor */
   coreio_llhttp_sse42_in_use = on && __builtin_cpu_supports("sse4.2") ? 1 : 0;
   return coreio_llhttp_sse42_in_use;
+}
+
+__attribute__((constructor)) static void coreio_llhttp_pick(void) {
+  (void)coreio_llhttp_use_sse42(1);
 }
 
 llhttp_errno_t coreio_llhttp_execute(llhttp_t* parser, const char* data, size_t len) {
