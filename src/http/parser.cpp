@@ -849,6 +849,7 @@ const llhttp_settings_t& parser::impl::settings() {
 parser::parser(mode m, parse_limits limits) : impl_(std::make_unique<impl>(m, limits)) {
   impl_->begin_message();
 }
+parser::parser() noexcept = default;
 parser::~parser() = default;
 parser::parser(parser&&) noexcept = default;
 parser& parser::operator=(parser&&) noexcept = default;

@@ -77,6 +77,11 @@ class parser {
  public:
   enum class mode { request, response };
   explicit parser(mode m, parse_limits limits = {});
+  /// An empty parser: no state, nothing to parse with; it may only be assigned, tested and
+  /// destroyed (a connection between requests, its parser lent back: scratch_pool.hpp).
+  parser() noexcept;
+  /// False for an empty or moved-from parser.
+  bool has_state() const noexcept { return impl_ != nullptr; }
   ~parser();
   parser(parser&&) noexcept;
   parser& operator=(parser&&) noexcept;

@@ -281,6 +281,12 @@ task<void> all_ended(std::shared_ptr<detail::server_state> st) {
 task<void> server::serve() {
   std::shared_ptr<detail::server_state> st = s_;
   if (st->listeners.empty()) throw usage_error("http::server::serve before bind()");
+  if (!st->scratch) {
+    coreio::detail::worker* w = coreio::detail::this_worker();
+    if (w == nullptr) throw usage_error("http::server::serve outside a runtime");
+    st->scratch = std::make_unique<detail::scratch_pool>(w->rt().worker_count(),
+                                                         detail::request_limits(st->opts));
+  }
   if (!st->opts.reuse_port) {
     net::connection_handler on_conn = [st](net::tcp_stream s) {
       return track_connection(st, std::move(s), false, semaphore_permit{});

@@ -269,18 +269,11 @@ namespace detail {
 
 class server_connection {
  public:
-  // The smallest free space a socket read into in_ gets.
+  // The smallest free space a socket read into the input buffer gets.
   static constexpr std::size_t k_read = 16 * 1024;
 
   server_connection(std::shared_ptr<server_state> st, net::tcp_stream s, std::atomic<int>* phase)
-      : st_(std::move(st)),
-        s_(std::move(s)),
-        phase_(phase),
-        parser_(parser::mode::request, parse_limits{.max_start_line = 8 * 1024,
-                                                    .max_field = 8 * 1024,
-                                                    .max_head = 32 * 1024,
-                                                    .max_headers = 100,
-                                                    .max_body = st_->opts.max_body}) {}
+      : st_(std::move(st)), s_(std::move(s)), phase_(phase) {}
 
   task<void> run() {
     span_ = coreio::detail::trace::current_trace_task();  // the connection task (trace/span.hpp)
@@ -321,7 +314,7 @@ class server_connection {
     }
     if (status != 0) {
       response r = plain(status, std::string(reason_phrase(status)) + "\n");
-      append_response(out_, r, *st_, false, true, false);
+      append_response(sx_->out, r, *st_, false, true, false);
       do_linger = true;
     }
     try {
@@ -343,26 +336,26 @@ class server_connection {
     try {
       if (rs.continue_pending) {
         rs.continue_pending = false;
-        out_ += "HTTP/1.1 100 Continue\r\n\r\n";  // read_more() flushes it before it reads
+        sx_->out += "HTTP/1.1 100 Continue\r\n\r\n";  // read_more() flushes it before it reads
       }
       while (true) {
-        if (!in_.empty() || !rs.fed) {
+        if (!sx_->in.empty() || !rs.fed) {
           rs.fed = true;
-          const parse_result r = parser_.feed(input());
+          const parse_result r = sx_->p.feed(input());
           if (r.event == parse_event::body) {
             rs.chunk.assign(r.body.data(), r.body.size());
-            in_.consume(r.consumed);
+            sx_->in.consume(r.consumed);
             rs.fed = false;  // the end may come on an empty feed after the last body bytes
             co_return std::as_bytes(std::span<const char>(rs.chunk.data(), rs.chunk.size()));
           }
-          in_.consume(r.consumed);
+          sx_->in.consume(r.consumed);
           if (r.event == parse_event::end) {
             rs.body_done = true;
             co_return std::span<const std::byte>{};
           }
         }
         if (!co_await read_more(steady::now() + st_->opts.body_timeout)) {
-          if (parser_.finish().event == parse_event::end) {
+          if (sx_->p.finish().event == parse_event::end) {
             rs.body_done = true;
             co_return std::span<const std::byte>{};
           }
@@ -412,14 +405,14 @@ class server_connection {
     rs.chunked = has_body && !length && !http10;
     rs.close_after = must_close(rs) || (has_body && !length && http10);
     if (zip) rs.gzip = std::make_unique<gzip_encoder>();
-    append_status_line(out_, status, *st_);
-    append_fields(out_, fs);
-    if (zip) out_ += "Content-Encoding: gzip\r\n";
-    if (may_zip && !has_field(fs, "vary")) out_ += "Vary: Accept-Encoding\r\n";
-    if (rs.length) out_ += "Content-Length: " + std::to_string(*rs.length) + "\r\n";
-    if (rs.chunked) out_ += "Transfer-Encoding: chunked\r\n";
-    if (rs.close_after) out_ += "Connection: close\r\n";
-    out_ += "\r\n";
+    append_status_line(sx_->out, status, *st_);
+    append_fields(sx_->out, fs);
+    if (zip) sx_->out += "Content-Encoding: gzip\r\n";
+    if (may_zip && !has_field(fs, "vary")) sx_->out += "Vary: Accept-Encoding\r\n";
+    if (rs.length) sx_->out += "Content-Length: " + std::to_string(*rs.length) + "\r\n";
+    if (rs.chunked) sx_->out += "Transfer-Encoding: chunked\r\n";
+    if (rs.close_after) sx_->out += "Connection: close\r\n";
+    sx_->out += "\r\n";
     try {
       co_await flush();
     } catch (...) {
@@ -540,28 +533,38 @@ class server_connection {
     return rd;
   }
 
+  // Waits until the socket may be readable (no buffer: stream_access::wait_readable), ending in
+  // timeout_error if nothing came by `deadline`.
+  net::stream::read_awaiter wait_readable(steady::time_point deadline) {
+    auto rd = coreio::detail::stream_access::wait_readable(s_);
+    if (deadline != steady::time_point::max()) {
+      coreio::detail::stream_access::set_read_deadline(rd, deadline);
+    }
+    return rd;
+  }
+
   void close_transport() noexcept {
     if (tls_) tls_->close();
     s_.close();
   }
 
-  // Writes out_ and empties it, keeping its capacity for the next responses. A failed write
+  // Writes the output buffer and empties it, keeping its capacity for the next responses. A failed write
   // drops what it did not send (the connection closes).
   task<void> flush() {
-    if (out_.empty()) co_return;
+    if (!sx_ || sx_->out.empty()) co_return;
     coreio::detail::trace::span_scope writing("http.server.write", span_);
     try {
       if (tls_) {
-        co_await send(out_);
+        co_await send(sx_->out);
       } else {
-        st_->stats.add(server_counters::bytes_out, out_.size());
-        co_await s_.write_all(out_);  // no frame for send()
+        st_->stats.add(server_counters::bytes_out, sx_->out.size());
+        co_await s_.write_all(sx_->out);  // no frame for send()
       }
     } catch (...) {
-      out_.clear();
+      sx_->out.clear();
       throw;
     }
-    out_.clear();
+    sx_->out.clear();
   }
 
   // Lingering close: stop sending, discard what the peer still sends for a short while so the
@@ -585,17 +588,17 @@ class server_connection {
 
   // The unconsumed input.
   std::span<const char> input() const noexcept {
-    const std::string_view v = in_.view();
+    const std::string_view v = sx_->in.view();
     return {v.data(), v.size()};
   }
 
-  // Free space at the end of in_ for one socket read (at least k_read bytes).
+  // Free space at the end of the input buffer for one socket read (at least k_read bytes).
   std::span<char> input_room() {
-    const std::span<std::byte> room = in_.prepare(k_read);
+    const std::span<std::byte> room = sx_->in.prepare(k_read);
     return {reinterpret_cast<char*>(room.data()), room.size()};
   }
 
-  // Reads more bytes into in_ (flushing pending output first). Returns false at end of stream.
+  // Reads more bytes into the input buffer (flushing pending output first). Returns false at end of stream.
   task<bool> read_more(steady::time_point deadline) {
     co_await flush();
     std::size_t n = 0;
@@ -606,7 +609,7 @@ class server_connection {
     }
     if (n == 0) co_return false;
     st_->stats.add(server_counters::bytes_in, n);
-    in_.commit(n);
+    sx_->in.commit(n);
     co_return true;
   }
 
@@ -615,18 +618,19 @@ class server_connection {
   // parser wants more bytes, which read_body_piece reads).
   bool end_without_body(server_request_state& rs) {
     rs.fed = true;
-    const parse_result r = parser_.feed(input());
+    const parse_result r = sx_->p.feed(input());
     if (r.event == parse_event::body) {  // not announced, but read_body_piece's loop takes it so
       rs.body.append(r.body.data(), r.body.size());
       rs.fed = false;
     }
-    in_.consume(r.consumed);
+    sx_->in.consume(r.consumed);
     if (r.event != parse_event::end) return false;
     rs.body_done = true;
     return true;
   }
 
   task<void> loop();
+  task<bool> serve_request();
   const route_entry* match(server_request_state& rs, std::string& allow) const;
   task<response> call_handler(const route_entry& rt, server_request_state& rs);
   task<response> run_handler(const route_entry& rt, server_request_state& rs);
@@ -650,11 +654,10 @@ class server_connection {
   // The TLS layer over s_'s socket when the server has a certificate (s_ is then moved-from).
   std::unique_ptr<tls_stream> tls_;
   std::atomic<int>* phase_;
-  parser parser_;
-  // Bytes read and not yet parsed: the socket reads go straight into its free space (no
-  // intermediate buffer, nothing zeroed per read).
-  coreio::detail::read_buffer in_;
-  std::string out_;
+  // The parser, the input buffer (the socket reads go straight into its free space: no
+  // intermediate buffer, nothing zeroed per read) and the output buffer. Null while a plain-TCP
+  // connection waits for its next request: lent back to the worker (scratch_pool.hpp).
+  scratch_ptr sx_;
   std::string peeked_;  // what watch_peer read while a handler ran
   std::string remote_;
   std::size_t served_ = 0;
@@ -665,11 +668,10 @@ class server_connection {
 task<void> server_connection::loop() {
   const auto& o = st_->opts;
   while (true) {
-    // ---- the head ----
     // The keep-alive wait for the first byte of the next request (the phase protocol in the file
-    // comment), in the loop's own frame (none per request). Closes at end of stream, at the idle
-    // deadline, or on stop().
-    if (in_.empty()) {
+    // comment), in the loop's own frame. Closes at end of stream, at the idle deadline, or on
+    // stop().
+    if (!sx_ || sx_->in.empty()) {
       co_await flush();  // nothing unwritten while idle: a cancel cannot cut a response
       // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
       phase_->store(phase_idle, std::memory_order_seq_cst);
@@ -678,9 +680,22 @@ task<void> server_connection::loop() {
       std::size_t n = 0;
       try {
         if (tls_) {
+          if (!sx_) sx_ = st_->scratch->take();
           n = co_await receive(input_room(), idle_deadline);
         } else {
-          n = co_await read_by(input_room(), idle_deadline);  // no receive() frame
+          // The scratch goes back to the worker while the connection waits (scratch_pool.hpp),
+          // and is taken when the next request's bytes are there, from the worker that reads them.
+          if (sx_) st_->scratch->give(sx_);
+          co_await wait_readable(idle_deadline);
+          sx_ = st_->scratch->take();
+          const std::span<char> room = input_room();
+          const std::optional<std::size_t> got =
+              coreio::detail::stream_access::try_read_now(s_, std::as_writable_bytes(room));
+          if (got) {
+            n = *got;
+          } else {
+            n = co_await read_by(room, idle_deadline);  // no receive() frame
+          }
         }
       } catch (const timeout_error&) {
         co_return;
@@ -692,103 +707,113 @@ task<void> server_connection::loop() {
       }
       if (n == 0) co_return;
       st_->stats.add(server_counters::bytes_in, n);
-      in_.commit(n);
+      sx_->in.commit(n);
     }
-    const auto head_deadline = steady::now() + o.header_timeout;
-    coreio::detail::trace::span_scope reading("http.server.read_head",
-                                              span_);  // tracer: HTTP phase
-    while (true) {
-      if (!in_.empty()) {
-        const parse_result r = parser_.feed(input());
-        in_.consume(r.consumed);
-        if (r.event == parse_event::head) break;
-      }
-      try {
-        if (!co_await read_more(head_deadline)) co_return;
-      } catch (const timeout_error&) {
-        throw reject{408};
-      }
-    }
-    reading.end();
-    ++served_;
-    st_->stats.add(server_counters::requests);
-    const std::uint64_t started = coreio::detail::monotonic_ns();
-    server_request_state rs;
-    rs.conn = this;
-    rs.head = &parser_.head();
-    rs.remote = &remote_;
-    check_codings(*rs.head);
-    const bool is_head = rs.head->method == "HEAD";
-    const bool has_body = rs.head->chunked || rs.head->content_length.value_or(0) > 0;
-    if (rs.head->content_length && *rs.head->content_length > o.max_body) throw reject{413};
-    rs.continue_pending = rs.head->expect_continue && in_.empty() && has_body;
-
-    std::string allow;
-    const route_entry* rt = match(rs, allow);
-    rs.stream_body = rt != nullptr && rt->opts.stream_body;
-    // A request without a body ends with its head: no read_body_piece (and no frame) for it.
-    const bool ended = !rs.stream_body && !has_body && end_without_body(rs);
-    if (!rs.stream_body && !ended) {
-      try {
-        while (true) {
-          auto piece = co_await read_body_piece(rs);
-          if (piece.empty()) break;
-          rs.body.append(reinterpret_cast<const char*>(piece.data()), piece.size());
-        }
-      } catch (const timeout_error&) {
-        throw reject{408};
-      }
-    }
-
-    // ---- dispatch ----
-    std::optional<response> res;
-    if (rt == nullptr) {
-      if (allow.empty()) {
-        res.emplace(plain(404, "Not Found\n"));
-      } else {
-        res.emplace(plain(405, "Method Not Allowed\n"));
-        res->set_header("Allow", allow);
-      }
-    } else if (!o.handler_cancellation || !rs.body_done) {
-      coreio::detail::trace::span_scope handling("http.server.handler", span_);
-      task<response> t = call_handler(*rt, rs);  // own statement: g++ 12 and temporaries
-      res.emplace(co_await std::move(t));
-    } else {
-      coreio::detail::trace::span_scope handling("http.server.handler", span_);
-      task<response> t = run_handler(*rt, rs);
-      res.emplace(co_await std::move(t));
-    }
-    if (rs.body_error == -1) co_return;  // the body's socket failed: nothing more to say
-    if (rs.prepared) {
-      if (!rs.broken && !rs.eof) {
-        try {
-          co_await stream_eof(rs);
-        } catch (const cancelled_error&) {
-          throw;
-        } catch (const std::exception&) {
-        }
-      }
-      st_->stats.duration(coreio::detail::monotonic_ns() - started);
-      if (rs.broken || rs.close_after) co_return;
-    } else {
-      if (rs.body_error != 0) throw reject{rs.body_error};
-      // After the handler: a stop() that came while it ran closes the connection too.
-      const bool close = must_close(rs) || !rs.body_done;
-      const bool gzip_ok =
-          o.compress && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
-      append_response(out_, *res, *st_, is_head, close, gzip_ok);
-      st_->stats.duration(coreio::detail::monotonic_ns() - started);
-      if (close) {
-        linger_ = !rs.body_done;  // a body left unread: let the response reach the client
-        co_return;
-      }
-    }
-    if (!rs.body_done) {
-      linger_ = true;
-      co_return;
-    }
-    parser_.reset();
+    if (!co_await serve_request()) co_return;
   }
+}
+
+// One request, its first bytes read: the head, the body, the handler, the response appended to
+// the output buffer. False: the connection closes (end of stream, a failed body socket, a response that closes
+// it). Its own frame rather than the loop's: the loop's frame lives as long as the connection, and
+// with many connections the lines it last touched a request ago have left the cache; this frame
+// comes from the worker's frame cache, which the previous request of any connection has just used.
+task<bool> server_connection::serve_request() {
+  const auto& o = st_->opts;
+  const auto head_deadline = steady::now() + o.header_timeout;
+  coreio::detail::trace::span_scope reading("http.server.read_head",
+                                            span_);  // tracer: HTTP phase
+  while (true) {
+    if (!sx_->in.empty()) {
+      const parse_result r = sx_->p.feed(input());
+      sx_->in.consume(r.consumed);
+      if (r.event == parse_event::head) break;
+    }
+    try {
+      if (!co_await read_more(head_deadline)) co_return false;
+    } catch (const timeout_error&) {
+      throw reject{408};
+    }
+  }
+  reading.end();
+  ++served_;
+  st_->stats.add(server_counters::requests);
+  const std::uint64_t started = coreio::detail::monotonic_ns();
+  server_request_state rs;
+  rs.conn = this;
+  rs.head = &sx_->p.head();
+  rs.remote = &remote_;
+  check_codings(*rs.head);
+  const bool is_head = rs.head->method == "HEAD";
+  const bool has_body = rs.head->chunked || rs.head->content_length.value_or(0) > 0;
+  if (rs.head->content_length && *rs.head->content_length > o.max_body) throw reject{413};
+  rs.continue_pending = rs.head->expect_continue && sx_->in.empty() && has_body;
+
+  std::string allow;
+  const route_entry* rt = match(rs, allow);
+  rs.stream_body = rt != nullptr && rt->opts.stream_body;
+  // A request without a body ends with its head: no read_body_piece (and no frame) for it.
+  const bool ended = !rs.stream_body && !has_body && end_without_body(rs);
+  if (!rs.stream_body && !ended) {
+    try {
+      while (true) {
+        auto piece = co_await read_body_piece(rs);
+        if (piece.empty()) break;
+        rs.body.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+      }
+    } catch (const timeout_error&) {
+      throw reject{408};
+    }
+  }
+
+  // ---- dispatch ----
+  std::optional<response> res;
+  if (rt == nullptr) {
+    if (allow.empty()) {
+      res.emplace(plain(404, "Not Found\n"));
+    } else {
+      res.emplace(plain(405, "Method Not Allowed\n"));
+      res->set_header("Allow", allow);
+    }
+  } else if (!o.handler_cancellation || !rs.body_done) {
+    coreio::detail::trace::span_scope handling("http.server.handler", span_);
+    task<response> t = call_handler(*rt, rs);  // own statement: g++ 12 and temporaries
+    res.emplace(co_await std::move(t));
+  } else {
+    coreio::detail::trace::span_scope handling("http.server.handler", span_);
+    task<response> t = run_handler(*rt, rs);
+    res.emplace(co_await std::move(t));
+  }
+  if (rs.body_error == -1) co_return false;  // the body's socket failed: nothing more to say
+  if (rs.prepared) {
+    if (!rs.broken && !rs.eof) {
+      try {
+        co_await stream_eof(rs);
+      } catch (const cancelled_error&) {
+        throw;
+      } catch (const std::exception&) {
+      }
+    }
+    st_->stats.duration(coreio::detail::monotonic_ns() - started);
+    if (rs.broken || rs.close_after) co_return false;
+  } else {
+    if (rs.body_error != 0) throw reject{rs.body_error};
+    // After the handler: a stop() that came while it ran closes the connection too.
+    const bool close = must_close(rs) || !rs.body_done;
+    const bool gzip_ok = o.compress && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
+    append_response(sx_->out, *res, *st_, is_head, close, gzip_ok);
+    st_->stats.duration(coreio::detail::monotonic_ns() - started);
+    if (close) {
+      linger_ = !rs.body_done;  // a body left unread: let the response reach the client
+      co_return false;
+    }
+  }
+  if (!rs.body_done) {
+    linger_ = true;
+    co_return false;
+  }
+  sx_->p.reset();
+  co_return true;
 }
 
 const route_entry* server_connection::match(server_request_state& rs, std::string& allow) const {
@@ -880,9 +905,9 @@ task<response> server_connection::run_handler(const route_entry& rt, server_requ
   } catch (...) {
   }
   if (!peeked_.empty()) {
-    const std::span<std::byte> room = in_.prepare(peeked_.size());
+    const std::span<std::byte> room = sx_->in.prepare(peeked_.size());
     std::memcpy(room.data(), peeked_.data(), peeked_.size());
-    in_.commit(peeked_.size());
+    sx_->in.commit(peeked_.size());
     peeked_.clear();
   }
   if (failure) {

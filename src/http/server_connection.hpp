@@ -30,6 +30,7 @@
 
 #include "content_encoder.hpp"
 #include "parser.hpp"
+#include "scratch_pool.hpp"
 #include "stats.hpp"
 #include "tls.hpp"
 
@@ -78,11 +79,22 @@ struct server_state {
   // Writer: stop(). Readers: connections (phase protocol), accept loops, serve().
   std::atomic<bool> stopping{false};
   coreio::event stopped;
+  // The connections' request scratch (scratch_pool.hpp), made by serve() before any connection.
+  std::unique_ptr<scratch_pool> scratch;
   // server::stats(); registered for http::metrics_text() while this state lives (stats.hpp).
   mutable server_counters stats;  // relaxed atomics: counted through const references too
   stats_registration registration{
       std::function<server_stats()>([this] { return stats.snapshot(); })};
 };
+
+// The limits of a request's head and body (the 414, 431 and 413 of the framing rules).
+inline parse_limits request_limits(const server_options& o) {
+  return parse_limits{.max_start_line = 8 * 1024,
+                      .max_field = 8 * 1024,
+                      .max_head = 32 * 1024,
+                      .max_headers = 100,
+                      .max_body = o.max_body};
+}
 
 struct server_request_state {
   // The parser's head (valid until the parser's reset(), which comes after the request is done):

@@ -27,6 +27,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 
 #include <coreio/detail/net_io.hpp>
@@ -242,6 +244,19 @@ struct stream_access {
                                 std::chrono::steady_clock::time_point t) noexcept {
     r.deadline_ns = std::max<std::int64_t>(1, deadline_ns(t));
   }
+  /// A wait until s may be readable (read_mode::readable): lets a caller that waits long for the
+  /// next bytes (the HTTP server's keep-alive wait) take its read buffer only once they are there.
+  /// Resumes with 0; a deadline may be set as for a read.
+  static net::stream::read_awaiter wait_readable(net::stream& s) {
+    return net::stream::read_awaiter(s, {}, read_mode::readable);
+  }
+  /// One non-blocking socket read into buf (non-empty) now, as read_some's fast path makes it
+  /// (the task's budget allowing, this worker able to take the owner's loop token, the socket maybe
+  /// readable), without an awaiter: the bytes (0: end of stream), or nullopt if it was not tried
+  /// or would block, or bytes are buffered in the stream (then read_some). Claims the read
+  /// direction for its run (usage_error if a read is in flight); a socket error throws
+  /// std::system_error. For the read after wait_readable.
+  static std::optional<std::size_t> try_read_now(net::stream& s, std::span<std::byte> buf);
 };
 
 /// The calling worker, or usage_error naming `what` on a thread that is not a worker.

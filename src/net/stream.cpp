@@ -36,6 +36,11 @@
 //   3. A read that finds `readable` clear suspends as the socket's read_waiter (no syscall).
 //   4. The wait's completion sets `readable` and does the waiter's recv (back to 2 if it would
 //      block). A cancelled read leaves the wait queued; closing the socket aborts it.
+//   5. A readiness wait (read_mode::readable, stream_access::wait_readable) is a read of no bytes
+//      that makes no recv: it ends where a read would make its recv (readable set), and the
+//      caller's read follows (stream_access::try_read_now: read_some's fast path, no awaiter).
+//      So a wait then a read costs the syscalls of one read, and the caller needs no buffer while
+//      it waits.
 // So a TCP ping-pong costs one recv per message and no other syscall. (Asio's async_read_some cost
 // two: its reactor stops its speculative recv only after end of stream, so each start made a recv
 // that failed; its async_wait costs an epoll_ctl per wait instead.) The wait lives in the socket
@@ -267,6 +272,11 @@ bool has_inq(stream_socket_impl* s) {
 bool try_recv(io_op* op) {
   auto* s = static_cast<stream_socket_impl*>(op->target);
   if (!s->readable.load(std::memory_order_relaxed)) return false;
+  if (op->len == 0) {  // a readiness wait (read_mode::readable): the caller's read follows
+    op->ec = {};
+    op->bytes = 0;
+    return true;
+  }
   const bool inq = has_inq(s);
   iovec iov{op->buf, op->len};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
@@ -291,7 +301,7 @@ bool try_recv(io_op* op) {
     op->bytes = 0;
     return true;
   }
-  op->ec = n == 0 && op->len != 0 ? std::error_code(asio::error::eof) : std::error_code();
+  op->ec = n == 0 ? std::error_code(asio::error::eof) : std::error_code();
   op->bytes = static_cast<std::size_t>(n);
   // Drained: TCP_INQ says nothing is left, not even the end of stream (file comment, step 2).
   // Without TCP_INQ only a recv that would block says so: a short read may leave an end of stream
@@ -472,6 +482,23 @@ class read_claim {
 };
 
 }  // namespace
+
+std::optional<std::size_t> stream_access::try_read_now(net::stream& st, std::span<std::byte> buf) {
+  stream_socket_impl* s = &st.impl();
+  read_claim claim(s);
+  if (!s->rbuf.empty()) return std::nullopt;
+  io_op op;
+  op.owner = s->owner;
+  op.target = s;
+  op.buf = buf.data();
+  op.len = buf.size();
+  op.try_now = &try_recv;
+  if (!io_try_now(&op)) return std::nullopt;
+  if (op.ec == asio::error::eof) return 0;
+  if (op.ec) throw std::system_error(normalize_error(op.ec), "coreio::net: read");
+  return op.bytes;
+}
+
 }  // namespace coreio::detail
 
 namespace coreio::net {
@@ -513,6 +540,10 @@ bool stream::read_awaiter::await_ready() {
   if (mode_ == detail::read_mode::raw) return false;  // the caller holds the claim
   detail::stream_claim(s_, false);
   claimed_ = true;
+  if (mode_ == detail::read_mode::readable) {
+    from_buffer_ = !s_->rbuf.empty();  // ready_ stays 0: a wait returns no bytes
+    return from_buffer_;
+  }
   if (out_.empty()) {
     from_buffer_ = true;
     return true;

@@ -44,6 +44,11 @@ enum class read_mode : unsigned char {
   /// Inside read_exact / read_until, which hold the claim and manage the buffer themselves: reads
   /// the socket straight into the given span.
   raw,
+  /// A readiness wait (src/ only, stream_access::wait_readable): claims the read direction and
+  /// reads nothing; ends at once if bytes are buffered or the socket may be readable, else when it
+  /// becomes readable (bytes, end of stream or an error: the next read reports which). Its span is
+  /// empty, and only this mode takes an empty span to the socket.
+  readable,
 };
 
 /// The accept operation of a listener: accepts one connection onto the event loop of `target` (a
