@@ -19,6 +19,6 @@ std::size_t frame_cache_bytes() noexcept;
 bool frame_cache_built() noexcept;
 /// The most bytes the cache keeps per 64-byte size class, and the largest frame it keeps.
 inline constexpr std::size_t frame_cache_class_budget = 16 * 1024;
-inline constexpr std::size_t frame_cache_max_frame = 1024;
+inline constexpr std::size_t frame_cache_max_frame = 4096;
 
 }  // namespace coreio::detail
