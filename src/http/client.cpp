@@ -414,13 +414,14 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     }
 
     message_head& head = conn->response_parser.head();
-    auto st = std::make_unique<response_state>();
+    std::unique_ptr<response_state> st = make_response_state();
     st->status = head.status;
-    st->reason = std::move(head.reason);
+    st->reason.swap(head.reason);
     st->version = head.version_major * 10 + head.version_minor;
-    // The fields go to the response whole (the parser's vector, no copy); the two this hop
-    // needs are looked up there.
-    st->headers.swap(head.headers);
+    // The fields go to the response whole (the parser's vector, no copy), and the parser gets the
+    // strings of a finished response to fill (swap_in_fields); the two this hop needs are looked
+    // up there.
+    swap_in_fields(*st, head.headers);
     std::optional<std::string_view> keep_alive_field, content_encoding;
     for (const auto& [name, value] : st->headers) {
       if (!keep_alive_field && iequals(name, "keep-alive")) keep_alive_field = value;

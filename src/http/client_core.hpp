@@ -100,9 +100,25 @@ struct response_state {
   std::string body;
   // Built response: read_chunk() handed out body already.
   bool body_given = false;
+  // A recycled response's fields (swap_in_fields gives them to the next head to parse).
+  fields spare_fields;
   // Received response with a body on the wire.
   std::unique_ptr<body_reader> reader;
 };
+
+/// The state of a new response, with no fields, status 200, HTTP/1.1, no body: one the calling
+/// thread kept (recycle_response_state), else a new one. Its `headers` is empty; a received head
+/// swaps its fields in with swap_in_fields. Any thread.
+std::unique_ptr<response_state> make_response_state();
+/// A received head's fields become the response's, and the parser gets back the field strings the
+/// state kept from its last response (capacity kept): a client's heads stop allocating their
+/// fields once its responses are recycled. fields: the parser's head.headers.
+void swap_in_fields(response_state& s, fields& parsed) noexcept;
+/// The end of a response (~response): its body reader first (which gives its connection back or
+/// closes it), then the state is kept by the calling thread for make_response_state (at most
+/// k_kept_response_states; the rest are deleted). Any thread.
+void recycle_response_state(std::unique_ptr<response_state> s) noexcept;
+inline constexpr std::size_t k_kept_response_states = 16;
 
 /// A request in flight: its scope (close() moves its deadline), linked into client_core's list
 /// from enter to leave (an intrusive list: registering costs no allocation, leaving no search).

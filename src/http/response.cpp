@@ -13,6 +13,65 @@ namespace coreio::http {
 
 using detail::iequals;
 
+namespace detail {
+
+namespace {
+
+// The calling thread's kept states (a worker's responses are made and dropped on workers, mostly
+// the same one): at most k_kept_response_states, each with the body capacity it had up to
+// k_kept_body. A fixed array and a count, and a flag its destructor sets: a response dropped by
+// another thread_local's destructor after this one's is deleted, not kept.
+constexpr std::size_t k_kept_body = 64 * 1024;
+struct kept_states {
+  std::unique_ptr<response_state> at[k_kept_response_states];
+  std::size_t n = 0;
+  bool ended = false;
+  ~kept_states() {
+    ended = true;
+    for (std::size_t i = 0; i < n; ++i) at[i].reset();
+    n = 0;
+  }
+};
+thread_local kept_states t_kept;
+
+}  // namespace
+
+std::unique_ptr<response_state> make_response_state() {
+  kept_states& k = t_kept;
+  if (k.n == 0) return std::make_unique<response_state>();
+  return std::move(k.at[--k.n]);
+}
+
+void swap_in_fields(response_state& s, fields& parsed) noexcept {
+  s.headers.swap(parsed);       // the response's fields: the head's, no copy
+  parsed.swap(s.spare_fields);  // the parser's: the strings the state kept (or none)
+}
+
+void recycle_response_state(std::unique_ptr<response_state> s) noexcept {
+  // First, as a destroyed state did: the connection goes back or closes; earlier responses of a
+  // redirect chain are recycled in turn.
+  s->reader.reset();
+  s->history.clear();
+  kept_states& k = t_kept;
+  if (k.ended || k.n == k_kept_response_states) return;  // s deleted
+  s->status = 200;
+  s->reason.clear();
+  s->version = 11;
+  s->url.reset();
+  s->body_given = false;
+  if (s->body.capacity() > k_kept_body) {
+    std::string().swap(s->body);
+  } else {
+    s->body.clear();
+  }
+  // The fields' strings stay, as spares for the next received head; the fields are cleared.
+  if (s->spare_fields.empty()) s->spare_fields.swap(s->headers);
+  s->headers.clear();
+  k.at[k.n++] = std::move(s);
+}
+
+}  // namespace detail
+
 namespace {
 
 /// Content-Type's charset parameter, lowercase, "" if none.
@@ -104,7 +163,7 @@ std::string_view reason_phrase(int status) noexcept {
 
 response::response() : response(200) {}
 
-response::response(int status) : s_(std::make_unique<detail::response_state>()) {
+response::response(int status) : s_(detail::make_response_state()) {
   s_->status = status;
   s_->reason = std::string(reason_phrase(status));
 }
@@ -117,7 +176,9 @@ response::response(int status, std::string body) : response(status) {
 response::response(std::unique_ptr<detail::response_state> s) noexcept : s_(std::move(s)) {}
 response::response(response&&) noexcept = default;
 response& response::operator=(response&&) noexcept = default;
-response::~response() = default;
+response::~response() {
+  if (s_) detail::recycle_response_state(std::move(s_));
+}
 
 int response::status() const noexcept { return s_ ? s_->status : 0; }
 std::string_view response::reason() const noexcept {
