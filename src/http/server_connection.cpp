@@ -2,12 +2,15 @@
 // framing through the shared parser, deadlines), routing, request body streaming, stream
 // responses, gzip, TLS, handler cancellation.
 //
-// One task per connection. The loop parses from its own buffer; responses are appended to an
-// output buffer that is written only when the loop must wait for the socket (or closes), so
+// One task per connection. The loop parses from its input buffer; responses are appended to the
+// output buffer, which is written only when the loop must wait for the socket (or closes), so
 // pipelined requests already buffered are answered with one write; a stream_response flushes that
-// buffer before its head. Deadlines: the head from its first byte (408), each body read (408), the
-// keep-alive idle wait (silent close); over plain TCP each is a deadline on the socket read
-// (read_by), over TLS a wait_until around the read.
+// buffer before its head. Over plain TCP the parser and both buffers are lent to the connection
+// only while it serves a request (scratch_pool.hpp): its keep-alive wait is a readiness wait
+// (stream_access::wait_readable), and the read after it goes into a buffer taken then.
+// Deadlines: the head from its first byte (408), each body read (408), the keep-alive idle wait
+// (silent close); over plain TCP each is a deadline on the socket read (read_by) or wait, over TLS
+// a wait_until around the read.
 //
 // Connection phases (an atomic per connection, `phase` below), for stop():
 //   busy     reading a request that has begun, running its handler, writing its response
@@ -548,8 +551,8 @@ class server_connection {
     s_.close();
   }
 
-  // Writes the output buffer and empties it, keeping its capacity for the next responses. A failed write
-  // drops what it did not send (the connection closes).
+  // Writes the output buffer and empties it, keeping its capacity for the next responses. A
+  // failed write drops what it did not send (the connection closes).
   task<void> flush() {
     if (!sx_ || sx_->out.empty()) co_return;
     coreio::detail::trace::span_scope writing("http.server.write", span_);
@@ -598,7 +601,8 @@ class server_connection {
     return {reinterpret_cast<char*>(room.data()), room.size()};
   }
 
-  // Reads more bytes into the input buffer (flushing pending output first). Returns false at end of stream.
+  // Reads more bytes into the input buffer (flushing pending output first). Returns false at end
+  // of stream.
   task<bool> read_more(steady::time_point deadline) {
     co_await flush();
     std::size_t n = 0;
@@ -714,10 +718,11 @@ task<void> server_connection::loop() {
 }
 
 // One request, its first bytes read: the head, the body, the handler, the response appended to
-// the output buffer. False: the connection closes (end of stream, a failed body socket, a response that closes
-// it). Its own frame rather than the loop's: the loop's frame lives as long as the connection, and
-// with many connections the lines it last touched a request ago have left the cache; this frame
-// comes from the worker's frame cache, which the previous request of any connection has just used.
+// the output buffer. False: the connection closes (end of stream, a failed body socket, a
+// response that closes it). Its own frame rather than the loop's: the loop's frame lives as long
+// as the connection, and with many connections the lines it last touched a request ago have left
+// the cache; this frame comes from the worker's frame cache, which the previous request of any
+// connection has just used.
 task<bool> server_connection::serve_request() {
   const auto& o = st_->opts;
   const auto head_deadline = steady::now() + o.header_timeout;
