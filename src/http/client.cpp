@@ -644,7 +644,7 @@ std::shared_ptr<tls_context> client_core::tls() {
 }
 
 void client_core::enter(inflight_request* r) {
-  std::lock_guard<std::mutex> g(m_);
+  std::lock_guard g(m_);
   if (closing_.load(std::memory_order_relaxed)) throw error("http: the client was closed");
   r->prev = nullptr;
   r->next = inflight_;
@@ -655,7 +655,7 @@ void client_core::enter(inflight_request* r) {
 void client_core::leave(inflight_request* r) noexcept {
   bool last = false;
   {
-    std::lock_guard<std::mutex> g(m_);
+    std::lock_guard g(m_);
     if (r->prev != nullptr) r->prev->next = r->next;
     else inflight_ = r->next;
     if (r->next != nullptr) r->next->prev = r->prev;
@@ -668,7 +668,7 @@ void client_core::leave(inflight_request* r) noexcept {
 bool client_core::begin_close() noexcept {
   bool waiting = false;
   {
-    std::lock_guard<std::mutex> g(m_);
+    std::lock_guard g(m_);
     closing_.store(true, std::memory_order_release);
     for (inflight_request* r = inflight_; r != nullptr; r = r->next) {
       try {

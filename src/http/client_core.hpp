@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include <coreio/detail/spinlock.hpp>
 #include <coreio/http/client.hpp>
 #include <coreio/http/options.hpp>
 #include <coreio/http/response.hpp>
@@ -161,8 +162,9 @@ struct client_core {
   std::mutex tls_m_;
   // Guarded by tls_m_.
   std::shared_ptr<tls_context> tls_;
-  // Guards inflight_ and the writes of closing_.
-  mutable std::mutex m_;
+  // Guards inflight_ and the writes of closing_. A spinlock: every request takes it twice (enter,
+  // leave) for a few pointer writes, and only begin_close holds it longer.
+  mutable coreio::detail::spinlock m_;
   // The first of the requests in flight (a doubly linked list through inflight_request).
   inflight_request* inflight_ = nullptr;
   // Set once by begin_close under m_; read under m_ by enter (the registration race of close())

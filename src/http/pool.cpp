@@ -54,7 +54,7 @@ std::unique_ptr<connection> pool::take_idle(const std::string& key,
   const std::size_t first = shard_index();
   for (std::size_t i = 0; i < shard_count; ++i) {
     shard& s = shards_[(first + i) % shard_count];
-    std::lock_guard<std::mutex> g(s.m);
+    std::lock_guard g(s.m);
     const auto it = s.idle.find(key);
     if (it == s.idle.end()) continue;
     auto& q = it->second;
@@ -83,7 +83,7 @@ std::unique_ptr<connection> pool::take_any_idle(const std::string& not_key) {
   if (idle_count_.load(std::memory_order_relaxed) == 0) return nullptr;
   for (std::size_t i = 0; i < shard_count; ++i) {
     shard& s = shards_[i];
-    std::lock_guard<std::mutex> g(s.m);
+    std::lock_guard g(s.m);
     for (auto it = s.idle.begin(); it != s.idle.end(); ++it) {
       if (it->first == not_key || it->second.empty()) continue;
       std::unique_ptr<connection> c = std::move(it->second.front());
@@ -248,7 +248,7 @@ void pool::put_back(std::unique_ptr<connection> c) noexcept {
   try {
     {
       shard& s = shards_[shard_index()];
-      std::lock_guard<std::mutex> g(s.m);
+      std::lock_guard g(s.m);
       s.idle[c->key].push_back(std::move(c));
       idle_count_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -315,7 +315,7 @@ void pool::close() noexcept {
     waiting_.store(0, std::memory_order_seq_cst);
   }
   for (std::size_t i = 0; i < shard_count; ++i) {
-    std::lock_guard<std::mutex> g(shards_[i].m);
+    std::lock_guard g(shards_[i].m);
     for (auto& [key, q] : shards_[i].idle)
       for (auto& c : q) dead.push_back(std::move(c));
     shards_[i].idle.clear();

@@ -7,10 +7,11 @@
 //
 // Idle connections live in shards, one per worker (index current_worker() modulo shard_count): a
 // released connection goes to the shard of the worker that released it; a request looks in its
-// own worker's shard first, then in the others. A shard has its own mutex, so two workers reusing
-// connections never touch the same lock; m_ is only taken to open, close or wait. An origin's queue
-// stays in its shard when it empties (while the shard holds at most kept_empty_origins origins),
-// so that a pool whose connections are all busy does not free and remake it on every request.
+// own worker's shard first, then in the others. A shard has its own lock (a spinlock: its sections
+// are a map lookup and a deque push or pop), so two workers reusing connections never touch the
+// same lock; m_ is only taken to open, close or wait. An origin's queue stays in its shard when
+// it empties (while the shard holds at most kept_empty_origins origins), so that a pool whose
+// connections are all busy does not free and remake it on every request.
 //
 // Waiting. A request that finds no idle connection and no free slot queues a waiter (FIFO) under
 // m_ and waits on the waiter's event. pump() (under m_) walks the waiters in order and serves each
@@ -20,16 +21,16 @@
 // waiter queues, when a slot is freed, and when a connection is put back while waiters exist.
 //
 // The put-back race (a connection put back while a waiter queues). put_back pushes into a shard
-// (under the shard's mutex), then reads waiting_; a waiter increments waiting_ (under m_), then its
-// pump scans the shards (under their mutexes). If the waiter's scan missed the connection, the
-// scan's shard lock came before the push's, so the push (and the load after it) happens after the
-// increment, and put_back sees waiting_ > 0 and pumps. Either way the connection reaches it.
+// (under the shard's lock), then reads waiting_; a waiter increments waiting_ (under m_), then its
+// pump scans the shards (under their locks). If the waiter's scan missed the connection, the
+// scan's shard lock came before the push's (the spinlock's release unlock and acquire lock order
+// them as a mutex would), so the push (and the load after it) happens after the increment, and put_back sees waiting_ > 0 and pumps. Either way the connection reaches it.
 //
 // Cancellation. A waiter whose wait is cancelled (pool_wait timeout, the caller cancelled) takes
 // m_ and either removes itself, or, if pump served it meanwhile, gives back what it got (the
 // connection to the pool, or the slot).
 //
-// Thread safety: shared objects: safe (mutexes as above); acquire from tasks on any worker.
+// Thread safety: shared objects: safe (locks as above); acquire from tasks on any worker.
 #pragma once
 
 #include <atomic>
@@ -43,6 +44,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <coreio/detail/spinlock.hpp>
 #include <coreio/sync/event.hpp>
 #include <coreio/task.hpp>
 
@@ -101,7 +103,9 @@ class pool {
     std::unique_ptr<connection> conn;
   };
   struct shard {
-    std::mutex m;
+    // A spinlock: a request takes its shard's twice (take_idle, put_back) for a map lookup and a
+    // deque push or pop.
+    coreio::detail::spinlock m;
     // Guarded by m: origin -> idle connections, oldest first.
     std::unordered_map<std::string, std::deque<std::unique_ptr<connection>>> idle;
   };
