@@ -196,13 +196,7 @@ class worker_remote {
   run_queue run_;
   fork_deque forks_;
   timer_queue timers_;
-  // Locking off for the reactor's per-descriptor state (asio's UNSAFE_IO hint; the scheduler's
-  // queue and the descriptor registry keep theirs, for posts and sockets opened from any thread):
-  // every step that touches a descriptor is a loop step, serialised by the loop token ("Loop
-  // stealing" above), whose acquire and release also order one holder's steps before the next's.
-  // Callgrind: a mutex lock and unlock less per socket operation (the HTTP server 6,578 -> 6,469
-  // instructions per request, the client 15,884 -> 15,740 per GET).
-  asio::io_context ioc_{ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  asio::io_context ioc_{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard_{ioc_.get_executor()};
   // The loop token: the worker running a step of ioc_ (null: nobody). hold_loop / release_loop.
   // Its own cache line with the poll count: the owner writes both for each IO step and poll.
