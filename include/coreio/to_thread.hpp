@@ -52,9 +52,10 @@ namespace coreio {
 /// cancelled (f still runs to its end; its result is discarded). to_thread is lazy like any task:
 /// f is queued when the returned task is first awaited (or spawned, or gathered).
 ///
-/// Example:
-///   std::size_t n = co_await coreio::to_thread([path] { return std::filesystem::file_size(path);
-///   });
+/// Example (the task made in a statement of its own: g++ 12 miscompiles a lambda temporary with a
+/// destructor, here its captured string, built inside a co_await expression; see the README):
+///   auto size = coreio::to_thread([path] { return std::filesystem::file_size(path); });
+///   std::uintmax_t n = co_await std::move(size);
 template <class F>
   requires std::invocable<std::decay_t<F>>
 task<std::invoke_result_t<std::decay_t<F>>> to_thread(F&& f) {

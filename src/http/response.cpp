@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "http/client_core.hpp"
+#include "http/request_body.hpp"
 #include "http/text.hpp"
 
 namespace coreio::http {
@@ -156,6 +157,8 @@ std::string_view reason_phrase(int status) noexcept {
       return "Service Unavailable";
     case 504:
       return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
     default:
       return "";
   }
@@ -199,11 +202,13 @@ const fields& response::headers() const noexcept {
 }
 
 void response::set_header(std::string_view name, std::string_view value) {
+  detail::check_field(name, value);
   std::erase_if(s_->headers, [&](const auto& f) { return iequals(f.first, name); });
   s_->headers.emplace_back(std::string(name), std::string(value));
 }
 
 void response::add_header(std::string_view name, std::string_view value) {
+  detail::check_field(name, value);
   s_->headers.emplace_back(std::string(name), std::string(value));
 }
 

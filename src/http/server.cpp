@@ -24,6 +24,7 @@
 #include <coreio/time.hpp>
 #include <coreio/wait_for.hpp>
 
+#include "http/request_body.hpp"
 #include "runtime_impl.hpp"
 #include "server_connection.hpp"
 #include "server_tasks.hpp"
@@ -102,12 +103,14 @@ stream_response::stream_response(int status) : status_(status) {
 
 void stream_response::set_header(std::string_view name, std::string_view value) {
   if (prepared()) throw usage_error("http::stream_response::set_header after prepare()");
+  detail::check_field(name, value);
   std::erase_if(headers_, [&](const auto& f) { return detail::iequals(f.first, name); });
   headers_.emplace_back(std::string(name), std::string(value));
 }
 
 void stream_response::add_header(std::string_view name, std::string_view value) {
   if (prepared()) throw usage_error("http::stream_response::add_header after prepare()");
+  detail::check_field(name, value);
   headers_.emplace_back(std::string(name), std::string(value));
 }
 
@@ -140,25 +143,91 @@ task<void> stream_response::write_eof() {
 server::server(const server_options& options) : s_(std::make_shared<detail::server_state>()) {
   s_->opts = options;
   s_->all_closed.set();
+  s_->sockets_closed.set();
 }
 
 server::~server() { stop(); }
 
 server_stats server::stats() const noexcept { return s_->stats.snapshot(); }
 
+namespace {
+
+bool is_capture(std::string_view segment) noexcept {
+  return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+// The pattern's segments; throws usage_error naming the fault of a malformed one: a brace that is
+// not the whole segment's "{name}", an empty or repeated capture name.
+std::vector<std::string> pattern_segments(std::string_view pattern) {
+  const auto bad = [&](const std::string& why) {
+    return usage_error("http::server::route: invalid pattern '" + std::string(pattern) +
+                       "': " + why);
+  };
+  if (pattern.empty() || pattern.front() != '/') throw bad("it must start with '/'");
+  std::vector<std::string> segments = split_path(pattern);
+  std::vector<std::string_view> names;
+  for (const std::string& seg : segments) {
+    const std::string_view s = seg;
+    if (s.find_first_of("{}") == std::string_view::npos) continue;
+    const std::string_view name = s.substr(1, s.size() >= 2 ? s.size() - 2 : 0);
+    if (!is_capture(s) || name.find_first_of("{}") != std::string_view::npos) {
+      throw bad("segment '" + seg + "' must be a literal or a whole {name}");
+    }
+    if (name.empty()) throw bad("a capture without a name");
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      throw bad("capture '" + std::string(name) + "' appears twice");
+    }
+    names.push_back(name);
+  }
+  return segments;
+}
+
+// Whether a request that `later` would match is always matched by `earlier` first (the routes are
+// tried in order; GET answers HEAD too).
+bool shadows(const detail::route_entry& earlier, std::string_view method,
+             const std::vector<std::string>& later) {
+  if (earlier.method != method && !(method == "HEAD" && earlier.method == "GET")) return false;
+  if (earlier.segments.size() != later.size()) return false;
+  for (std::size_t i = 0; i < later.size(); ++i) {
+    const bool e_cap = is_capture(earlier.segments[i]);
+    if (e_cap != is_capture(later[i]) || (!e_cap && earlier.segments[i] != later[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void server::route(std::string_view method, std::string_view pattern, handler h,
                    route_options options) {
-  if (method.empty()) throw usage_error("http::server::route: empty method");
-  if (pattern.empty() || pattern.front() != '/') {
-    throw usage_error("http::server::route: the pattern must start with '/': '" +
-                      std::string(pattern) + "'");
+  if (s_->served.load(std::memory_order_relaxed)) {
+    throw usage_error("http::server::route after serve(): add routes before serving");
   }
+  if (method.empty()) throw usage_error("http::server::route: empty method");
   if (!h) throw usage_error("http::server::route: empty handler");
+  std::vector<std::string> segments = pattern_segments(pattern);
+  for (const detail::route_entry& r : s_->routes) {
+    if (shadows(r, method, segments)) {
+      std::string earlier = r.method + " /";
+      for (std::size_t i = 0; i < r.segments.size(); ++i) {
+        earlier += (i == 0 ? "" : "/") + r.segments[i];
+      }
+      throw usage_error("http::server::route: " + std::string(method) + " " + std::string(pattern) +
+                        " would never run: " + earlier + " is routed before it");
+    }
+  }
   s_->routes.push_back(
-      detail::route_entry{std::string(method), split_path(pattern), std::move(h), options});
+      detail::route_entry{std::string(method), std::move(segments), std::move(h), options});
 }
 
 std::uint16_t server::bind(std::string_view host, std::uint16_t port) {
+  if (s_->served.load(std::memory_order_relaxed)) {
+    throw usage_error("http::server::bind after serve(): bind before serving");
+  }
+  if (!s_->listeners.empty()) {
+    throw usage_error("http::server::bind: already bound to port " +
+                      std::to_string(s_->listeners.front().port()) +
+                      "; a server listens on one address");
+  }
   const server_options& o = s_->opts;
   if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
     throw http::error("http::server: tls_cert_file and tls_key_file must be set together");
@@ -280,6 +349,9 @@ task<void> all_ended(std::shared_ptr<detail::server_state> st) {
 
 task<void> server::serve() {
   std::shared_ptr<detail::server_state> st = s_;
+  if (st->served.load(std::memory_order_relaxed)) {
+    throw usage_error("http::server::serve: already served (a server serves once)");
+  }
   if (st->listeners.empty()) throw usage_error("http::server::serve before bind()");
   if (!st->scratch) {
     coreio::detail::worker* w = coreio::detail::this_worker();
@@ -287,6 +359,7 @@ task<void> server::serve() {
     st->scratch = std::make_unique<detail::scratch_pool>(w->rt().worker_count(),
                                                          detail::request_limits(st->opts));
   }
+  st->served.store(true, std::memory_order_relaxed);
   if (!st->opts.reuse_port) {
     net::connection_handler on_conn = [st](net::tcp_stream s) {
       return track_connection(st, std::move(s), false, semaphore_permit{});
@@ -327,6 +400,8 @@ task<void> server::serve() {
     task<void> rest = all_ended(st);
     co_await std::move(rest);
   }
+  // The connections' tasks have ended; their descriptors close on their loops right after.
+  co_await st->sockets_closed.wait();
   // The net server holds the connection handler, which holds this state: break the cycle.
   std::lock_guard lk(st->mu);
   st->net_srv.reset();

@@ -101,6 +101,17 @@ using detail::iequals;
 using detail::percent_decode;
 using detail::steady;
 
+// The path of an absolute-form target without its query ("http://h:1/a" -> "/a", "http://h" ->
+// "/"); any other form as it is (llhttp has checked the target's characters).
+std::string_view path_of_absolute_form(std::string_view t) noexcept {
+  const std::size_t scheme_end = t.find("://");
+  if (scheme_end == std::string_view::npos) return t;
+  const std::string_view scheme = t.substr(0, scheme_end);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return t;
+  const std::size_t slash = t.find('/', scheme_end + 3);
+  return slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+}
+
 // "Mon, 30 Nov 2026 18:10:37 GMT" for `now`.
 std::string_view http_date(std::time_t now, std::array<char, 64>& buf) {
   std::tm tm{};
@@ -748,6 +759,9 @@ task<bool> server_connection::serve_request() {
   rs.conn = this;
   rs.head = &sx_->p.head();
   rs.remote = &remote_;
+  // llhttp parses HTTP/0.9 and 2.0 request lines too; this server speaks 1.0 and 1.1 (RFC 9110
+  // section 15.6.6).
+  if (rs.head->version_major != 1) throw reject{505};
   check_codings(*rs.head);
   const bool is_head = rs.head->method == "HEAD";
   const bool has_body = rs.head->chunked || rs.head->content_length.value_or(0) > 0;
@@ -824,7 +838,10 @@ task<bool> server_connection::serve_request() {
 const route_entry* server_connection::match(server_request_state& rs, std::string& allow) const {
   const std::string& target = rs.head->target;
   const std::size_t q = target.find('?');
-  const std::string_view raw_path = std::string_view(target).substr(0, q);
+  std::string_view raw_path = std::string_view(target).substr(0, q);
+  // The absolute form ("http://host/path", RFC 9112 section 3.2.2, which a server must accept):
+  // routed by its path.
+  if (raw_path.empty() || raw_path.front() != '/') raw_path = path_of_absolute_form(raw_path);
   if (raw_path.find('%') == std::string_view::npos) {
     rs.path.assign(raw_path);
   } else {
@@ -949,8 +966,10 @@ namespace detail {
 task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s,
                           std::atomic<int>* phase) {
   st->stats.add(server_counters::accepted);
+  st->socket_opened();
   // Declared before c, so destroyed after it: "closed" is counted once the socket's descriptor is
-  // closed (a probe for tests and scrapers: connections_open == 0 means no descriptor is left).
+  // closed (a probe for tests and scrapers: connections_open == 0 means no descriptor is left;
+  // serve() waits for it, server_state::sockets_closed).
   // c's destruction posts the socket's deletion to its owner's loop (net/sockets.hpp,
   // destroy_on_owner), even on the owner; the count is posted after it, and the loop runs posts in
   // order. It holds its own reference to the state, which c's destruction may otherwise release.
@@ -959,9 +978,13 @@ task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s,
     coreio::detail::worker* owner;
     ~closed_guard() {
       try {
-        owner->post([st = st] { st->stats.add(server_counters::closed); });
+        owner->post([st = st] {
+          st->stats.add(server_counters::closed);
+          st->socket_closed();
+        });
       } catch (...) {
         st->stats.add(server_counters::closed);  // out of memory: counted now, a moment early
+        st->socket_closed();
       }
     }
   } closed{st, coreio::detail::stream_access::owner(s)};

@@ -76,9 +76,25 @@ struct server_state {
   std::uint64_t next_id = 0;                    // guarded by mu
   std::size_t live = 0;                         // guarded by mu: reuse_port connections
   coreio::event all_closed;                     // set while live == 0 (reuse_port)
+  // Connections whose descriptor is not closed yet: counted from run_connection's start to the
+  // close on the socket's loop that follows its end. serve() returns once none is left.
+  std::size_t open_sockets = 0;  // guarded by mu
+  coreio::event sockets_closed;  // set while open_sockets == 0
+  void socket_opened() {
+    std::lock_guard lk(mu);
+    if (open_sockets++ == 0) sockets_closed.clear();
+  }
+  void socket_closed() {
+    std::lock_guard lk(mu);
+    if (--open_sockets == 0) sockets_closed.set();
+  }
   // Writer: stop(). Readers: connections (phase protocol), accept loops, serve().
   std::atomic<bool> stopping{false};
   coreio::event stopped;
+  // Set by serve() before it accepts; route() and bind() refuse to run after it (usage_error).
+  // Relaxed: only a misuse check; the routes and listeners themselves reach the connections and
+  // accept loops through the spawns that start them.
+  std::atomic<bool> served{false};
   // The connections' request scratch (scratch_pool.hpp), made by serve() before any connection.
   std::unique_ptr<scratch_pool> scratch;
   // server::stats(); registered for http::metrics_text() while this state lives (stats.hpp).

@@ -85,9 +85,11 @@ class response {
   std::optional<std::string_view> header(std::string_view name) const noexcept;
   /// Every header field in the order received (or set), duplicates kept (Set-Cookie).
   const fields& headers() const noexcept;
-  /// Replaces every field named `name` (case-insensitive) by one with `value`.
+  /// Replaces every field named `name` (case-insensitive) by one with `value`. Throws
+  /// http::error when the name is not an RFC 9110 token or the value holds CR, LF or NUL (a value
+  /// from a request could otherwise add header lines of its own: response splitting).
   void set_header(std::string_view name, std::string_view value);
-  /// Appends a field (duplicates allowed).
+  /// Appends a field (duplicates allowed). Throws as set_header does.
   void add_header(std::string_view name, std::string_view value);
 
   /// The URL this response answered (after redirects).

@@ -4,8 +4,10 @@
 // Framing is strict (the shared parser, request mode): a malformed request gets 400 and the
 // connection closes without reading further pipelined bytes; 414 for a request line over 8 KiB,
 // 431 for a header line over 8 KiB, a head over 32 KiB or more than 100 fields, 413 for a body
-// over max_body, 501 for a transfer coding other than chunked, 408 when the head deadline or the
-// body's idle deadline runs out. Keep-alive and pipelining: responses go out in request order, and
+// over max_body, 501 for a transfer coding other than chunked before the final chunked (a final
+// coding other than chunked leaves the body's length unknown: 400, RFC 9112 section 6.3), 505
+// for an HTTP version other than 1.x, 408 when the head deadline or the body's idle deadline runs
+// out. Keep-alive and pipelining: responses go out in request order, and
 // the responses to a batch of pipelined requests already buffered are written with one write.
 // Every response carries Date (cached per second) and Server; HEAD gets no body; Connection: close
 // is honoured; Expect: 100-continue is answered with 100 before the body is read (on a streaming
@@ -188,9 +190,10 @@ class stream_response {
   explicit stream_response(int status = 200);
   int status() const noexcept { return status_; }
   void set_status(int status) noexcept { status_ = status; }
-  /// Replaces every field named `name` (case-insensitive). Before prepare() only.
+  /// Replaces every field named `name` (case-insensitive). Before prepare() only. Throws
+  /// http::error for a name that is not a token or a value with CR, LF or NUL (as response's).
   void set_header(std::string_view name, std::string_view value);
-  /// Appends a field. Before prepare() only.
+  /// Appends a field. Before prepare() only. Throws as set_header does.
   void add_header(std::string_view name, std::string_view value);
   const fields& headers() const noexcept { return headers_; }
   /// Sends the status line and headers for `req`.
@@ -221,14 +224,21 @@ class server {
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
-  /// Adds a route: method and path pattern ("/users/{id}"). Before serve().
+  /// Adds a route: method and path pattern ("/users/{id}": each segment a literal or a whole
+  /// `{name}` capture). Routes are tried in the order they were added. Throws coreio::usage_error
+  /// after serve(), for an empty method or handler, for a malformed pattern (not starting with
+  /// '/', a brace that is not a whole `{name}` segment, an empty or repeated capture name), and
+  /// for a route that an earlier one always matches first (the same method, or HEAD after GET,
+  /// and the same segments up to capture names), which could never run (aiohttp raises too).
   void route(std::string_view method, std::string_view pattern, handler h,
              route_options options = {});
   /// Binds and listens (one listener per worker with reuse_port); returns the port (0: the kernel
-  /// chooses). Loads the TLS certificate and key if set. Worker only; throws std::system_error
-  /// for the socket, http::error for the TLS files.
+  /// chooses). Loads the TLS certificate and key if set. Once, before serve(). Worker only;
+  /// throws std::system_error for the socket, http::error for the TLS files, coreio::usage_error
+  /// when already bound or serving.
   std::uint16_t bind(std::string_view host, std::uint16_t port);
-  /// Serves until stop() and the drain have finished (see the file comment).
+  /// Serves until stop() and the drain have finished (see the file comment). Once per server;
+  /// coreio::usage_error before bind() or a second time.
   task<void> serve();
   /// Stops accepting at once (the listener closes: new connections are refused), closes idle
   /// connections and starts the graceful drain. Any thread; idempotent.
