@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string>
 #include <utility>
+
+#include <coreio/errors.hpp>
 
 #include "http/client_core.hpp"
 #include "http/request_body.hpp"
@@ -166,7 +169,12 @@ std::string_view reason_phrase(int status) noexcept {
 
 response::response() : response(200) {}
 
-response::response(int status) : s_(detail::make_response_state()) {
+response::response(int status) {
+  if (status < 100 || status > 999) {
+    throw usage_error("http::response: status " + std::to_string(status) +
+                      " is not a three-digit code");
+  }
+  s_ = detail::make_response_state();
   s_->status = status;
   s_->reason = std::string(reason_phrase(status));
 }

@@ -120,7 +120,7 @@ coreio::task<void> bind_and_serve_once() {
 
 TEST(ServerUsage, BindAndServeOnceAndRoutesBeforeServing) { run_test(bind_and_serve_once); }
 
-TEST(ServerUsage, HeaderFieldsThatWouldSplitAResponseAreRefused) {
+TEST(ServerUsage, StatusesAndHeaderFieldsThatWouldBreakAResponseAreRefused) {
   http::response r{200, "x"};
   EXPECT_THROW(r.set_header("X-A", "a\r\nSet-Cookie: injected=1"), http::error);
   EXPECT_THROW(r.set_header("X-A", "a\nb"), http::error);
@@ -132,6 +132,10 @@ TEST(ServerUsage, HeaderFieldsThatWouldSplitAResponseAreRefused) {
   EXPECT_FALSE(r.header("set-cookie").has_value());
   r.set_header("X-A", "a, b\tc");  // tabs and commas are field content
   EXPECT_EQ(r.header("x-a").value_or(""), "a, b\tc");
+  EXPECT_THROW(http::response(99), coreio::usage_error);
+  EXPECT_THROW(http::response(1000, "x"), coreio::usage_error);
+  EXPECT_THROW(http::response(-200), coreio::usage_error);
+  EXPECT_EQ(http::response(599).status(), 599);
   http::stream_response s{200};
   EXPECT_THROW(s.set_header("X-Name: v\r\nSet-Cookie", "x"), http::error);
   EXPECT_THROW(s.add_header("X-A", "v\r\nSet-Cookie: injected=1"), http::error);

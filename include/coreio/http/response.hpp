@@ -61,8 +61,11 @@ class response {
  public:
   /// 200 OK, no body.
   response();
-  /// A response to send: status, body, Content-Type text/plain; charset=utf-8.
+  /// A response to send: status, body, Content-Type text/plain; charset=utf-8. Throws
+  /// coreio::usage_error for a status that is not a three-digit code (100-999), which would make
+  /// a malformed status line.
   response(int status, std::string body);
+  /// The same without a body or Content-Type.
   explicit response(int status);
   response(response&&) noexcept;
   response& operator=(response&&) noexcept;
