@@ -182,15 +182,18 @@ std::vector<std::string> pattern_segments(std::string_view pattern) {
   return segments;
 }
 
-// Whether a request that `later` would match is always matched by `earlier` first (the routes are
+// Whether every request that `later` would match is matched by `earlier` first (the routes are
 // tried in order; GET answers HEAD too).
 bool shadows(const detail::route_entry& earlier, std::string_view method,
              const std::vector<std::string>& later) {
   if (earlier.method != method && !(method == "HEAD" && earlier.method == "GET")) return false;
   if (earlier.segments.size() != later.size()) return false;
   for (std::size_t i = 0; i < later.size(); ++i) {
-    const bool e_cap = is_capture(earlier.segments[i]);
-    if (e_cap != is_capture(later[i]) || (!e_cap && earlier.segments[i] != later[i])) return false;
+    // A capture matches every non-empty segment; a literal only itself.
+    const std::string& e = earlier.segments[i];
+    const bool covered =
+        is_capture(e) ? !later[i].empty() : (!is_capture(later[i]) && e == later[i]);
+    if (!covered) return false;
   }
   return true;
 }

@@ -51,6 +51,13 @@ TEST(ServerUsage, RoutesThatCouldNeverRunAreRefused) {
   EXPECT_EQ(route_error(srv, "GET", "/users/{id}/posts"), "");
   EXPECT_EQ(route_error(srv, "GET", "/items/all"), "");
   EXPECT_EQ(route_error(srv, "GET", "/items/{id}"), "");  // matched after the literal one
+  // A literal after a capture at its place: the capture takes every such request first.
+  const std::string literal = route_error(srv, "GET", "/items/new");
+  EXPECT_NE(literal.find("GET /items/new would never run: GET /items/{id}"), std::string::npos)
+      << literal;
+  EXPECT_EQ(route_error(srv, "GET", "/items/"), "");  // a capture does not match ""
+  EXPECT_EQ(route_error(srv, "GET", "/{any}/posts"), "");
+  EXPECT_NE(route_error(srv, "GET", "/pages/posts").find("is routed before it"), std::string::npos);
   // A HEAD route before GET's stays reachable (it is tried first).
   EXPECT_EQ(route_error(srv, "HEAD", "/h"), "");
   EXPECT_EQ(route_error(srv, "GET", "/h"), "");

@@ -229,7 +229,8 @@ class server {
   /// after serve(), for an empty method or handler, for a malformed pattern (not starting with
   /// '/', a brace that is not a whole `{name}` segment, an empty or repeated capture name), and
   /// for a route that an earlier one always matches first (the same method, or HEAD after GET,
-  /// and the same segments up to capture names), which could never run (aiohttp raises too).
+  /// and each segment the same or taken by an earlier capture), which could never run (aiohttp
+  /// raises for the same pattern twice).
   void route(std::string_view method, std::string_view pattern, handler h,
              route_options options = {});
   /// Binds and listens (one listener per worker with reuse_port); returns the port (0: the kernel
