@@ -1,9 +1,10 @@
 // http/server_scratch_test.cpp — the server's request scratch (src/http/scratch_pool.hpp: the
 // parser and buffers a plain-TCP connection holds only while it serves a request, lent from a
-// free list per worker): the pool hands back last-in first-out and keeps at most k_keep per
-// worker; and end to end, connections that go idle and wake again, more of them in suspended
-// handlers at once than the pool keeps, heads and bodies split across reads and pipelined
-// requests each get their own answers, in order, on the same connections.
+// free list per worker and shared spares): the pool hands back last-in first-out and keeps at
+// most k_keep per worker in its slot and as many again in the spares; and end to end, connections
+// that go idle and wake again, more of them in suspended handlers at once than the pool keeps,
+// heads and bodies split across reads and pipelined requests each get their own answers, in
+// order, on the same connections.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -29,21 +30,29 @@ using coreio::http::detail::scratch_ptr;
 // On a worker (the pool's slots are the workers').
 void take_and_give_on_a_worker() {
   scratch_pool pool(1, coreio::http::detail::parse_limits{});
+  // One worker: its slot keeps k_keep, the spares k_keep more; beyond, a given scratch is freed.
+  constexpr std::size_t kept = 2 * scratch_pool::k_keep;
   std::vector<scratch_ptr> held;
   std::vector<const void*> addresses;
-  for (std::size_t i = 0; i < scratch_pool::k_keep + 4; ++i) {
+  for (std::size_t i = 0; i < kept + 4; ++i) {
     held.push_back(pool.take());
     ASSERT_NE(held.back(), nullptr);
     EXPECT_TRUE(held.back()->p.has_state());
     addresses.push_back(held.back().get());
   }
-  // Given back in order: the first k_keep are kept, the rest freed (and nulled here).
+  // Given back in order: the first k_keep to the slot, the next k_keep to the spares, the rest
+  // freed (and nulled here).
   for (scratch_ptr& s : held) {
     pool.give(s);
     EXPECT_EQ(s, nullptr);
   }
-  // Taken again: the last kept comes first, and so on down.
+  // Taken again: the slot's, the last kept first, then the spares', the last kept first.
   for (std::size_t i = scratch_pool::k_keep; i-- > 0;) {
+    scratch_ptr s = pool.take();
+    EXPECT_EQ(s.get(), addresses[i]) << "take " << i;
+    held[i] = std::move(s);
+  }
+  for (std::size_t i = kept; i-- > scratch_pool::k_keep;) {
     scratch_ptr s = pool.take();
     EXPECT_EQ(s.get(), addresses[i]) << "take " << i;
     held[i] = std::move(s);
