@@ -117,46 +117,54 @@ limit phase_at(phase p, const std::optional<std::chrono::milliseconds>& d) {
   return phase_limit(p, d, clock::now());
 }
 
+/// h += each of parts, growing h once (a request head is a dozen short pieces; append() one at a
+/// time pays its capacity check and copy call per piece).
+void append_all(std::string& h, std::initializer_list<std::string_view> parts) {
+  std::size_t n = 0;
+  for (const std::string_view p : parts) n += p.size();
+  std::size_t at = h.size();
+  h.resize(at + n);
+  for (const std::string_view p : parts) {
+    std::char_traits<char>::copy(h.data() + at, p.data(), p.size());
+    at += p.size();
+  }
+}
+
 /// The request head, into h (cleared first; the connection's buffer, so its capacity is reused).
 void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
-  const client_options& opts = rc.core->opts;
+  client_core& core = *rc.core;
+  const client_options& opts = core.opts;
   h.clear();
-  h += o.method;
-  h += ' ';
-  h += o.to->target.target;
-  h += " HTTP/1.1\r\nHost: "sv;
-  h += o.to->host;
-  h += "\r\n"sv;
-  bool has_ua = false, has_accept = false, has_ae = false, has_auth = false, has_type = false,
-       has_cookie = false;
-  for (const auto& [n, v] : o.headers) {
-    if (same_name(n, "Host") || same_name(n, "Content-Length") || same_name(n, "Transfer-Encoding"))
-      continue;  // framing is the client's
-    has_ua |= same_name(n, "User-Agent");
-    has_accept |= same_name(n, "Accept");
-    has_ae |= same_name(n, "Accept-Encoding");
-    has_auth |= same_name(n, "Authorization");
-    has_type |= same_name(n, "Content-Type");
-    has_cookie |= same_name(n, "Cookie");
-    h += n;
-    h += ": "sv;
-    h += v;
-    h += "\r\n"sv;
+  // Without headers of the request's own or the client's, the defaults go as made once.
+  append_all(h, {o.method, " "sv, o.to->target.target, " HTTP/1.1\r\nHost: "sv, o.to->host,
+                 "\r\n"sv, o.headers.empty() ? std::string_view(core.default_fields) : ""sv});
+  bool has_auth = false, has_type = false, has_cookie = false;
+  if (!o.headers.empty()) {
+    bool has_ua = false, has_accept = false, has_ae = false;
+    for (const auto& [n, v] : o.headers) {
+      if (same_name(n, "Host") || same_name(n, "Content-Length") ||
+          same_name(n, "Transfer-Encoding"))
+        continue;  // framing is the client's
+      has_ua |= same_name(n, "User-Agent");
+      has_accept |= same_name(n, "Accept");
+      has_ae |= same_name(n, "Accept-Encoding");
+      has_auth |= same_name(n, "Authorization");
+      has_type |= same_name(n, "Content-Type");
+      has_cookie |= same_name(n, "Cookie");
+      append_all(h, {n, ": "sv, v, "\r\n"sv});
+    }
+    if (!has_ua && !opts.user_agent.empty())
+      append_all(h, {"User-Agent: "sv, opts.user_agent, "\r\n"sv});
+    if (!has_accept) h += "Accept: */*\r\n"sv;
+    if (!has_ae && opts.auto_decompress) h += "Accept-Encoding: gzip, deflate, br, zstd\r\n"sv;
   }
-  if (!has_ua && !opts.user_agent.empty()) {
-    h += "User-Agent: "sv;
-    h += opts.user_agent;
-    h += "\r\n"sv;
-  }
-  if (!has_accept) h += "Accept: */*\r\n"sv;
-  if (!has_ae && opts.auto_decompress) h += "Accept-Encoding: gzip, deflate, br, zstd\r\n"sv;
   if (!has_auth && o.auth) h += "Authorization: " + basic_auth_value(*o.auth) + "\r\n";
   if (opts.cookies && !has_cookie) {  // a Cookie header of the request's own wins over the jar
-    const std::string c = rc.core->jar.header_for(o.to->target);
-    if (!c.empty()) h += "Cookie: " + c + "\r\n";
+    const std::string c = core.jar.header_for(o.to->target);
+    if (!c.empty()) append_all(h, {"Cookie: "sv, c, "\r\n"sv});
   }
   if (!has_type && !o.body.content_type.empty())
-    h += "Content-Type: " + o.body.content_type + "\r\n";
+    append_all(h, {"Content-Type: "sv, o.body.content_type, "\r\n"sv});
   if (o.expect_continue) h += "Expect: 100-continue\r\n"sv;
   if (o.upload || o.chunked) {
     h += "Transfer-Encoding: chunked\r\n"sv;
@@ -632,10 +640,29 @@ task<response> run_request(std::shared_ptr<client_core> core, std::string method
 
 // ---- client_core ---------------------------------------------------------------------------------
 
+namespace {
+
+/// The header lines a request without headers of its own or the client's sends after Host:
+/// User-Agent (unless set empty), Accept, and Accept-Encoding when responses are decoded. Throws
+/// http::error for a user_agent that is not a valid field value (CR, LF, NUL: header injection).
+std::string default_fields_of(const client_options& o) {
+  std::string f;
+  if (!o.user_agent.empty()) {
+    check_field("User-Agent", o.user_agent);
+    f += "User-Agent: " + o.user_agent + "\r\n";
+  }
+  f += "Accept: */*\r\n";
+  if (o.auto_decompress) f += "Accept-Encoding: gzip, deflate, br, zstd\r\n";
+  return f;
+}
+
+}  // namespace
+
 client_core::client_core(const client_options& o)
     : opts(o),
       home_worker(coreio::current_worker()),
-      conn_pool(std::make_shared<pool>(o.limit, o.limit_per_host)) {}
+      conn_pool(std::make_shared<pool>(o.limit, o.limit_per_host)),
+      default_fields(default_fields_of(o)) {}
 
 std::shared_ptr<tls_context> client_core::tls() {
   std::lock_guard<std::mutex> g(tls_m_);

@@ -140,6 +140,9 @@ struct client_core {
   /// the worker that opens it.
   const int home_worker;
   const std::shared_ptr<pool> conn_pool;
+  /// The header lines after Host of a request with no headers of its own or the client's (a
+  /// request with some merges them with these defaults field by field): made once.
+  const std::string default_fields;
   const std::shared_ptr<client_counters> counters = std::make_shared<client_counters>();
   cookie_jar jar;
 

@@ -59,6 +59,50 @@ coreio::task<void> sends_host_params_and_default_headers() {
 }
 TEST(ClientBasic, SendsHostParamsAndHeaders) { run_test(sends_host_params_and_default_headers); }
 
+// A request with no headers of its own or the client's sends the default lines made once at
+// construction; one with some merges them field by field. Both give the same head.
+coreio::task<void> sends_the_same_default_head_with_or_without_headers() {
+  raw_server srv{[](const seen_request&, std::size_t) { return reply{ok_response("")}; }};
+  const std::string url = srv.url("/p");
+  const std::string host = "Host: 127.0.0.1:" + std::to_string(srv.port()) + "\r\n";
+  {
+    http::client session;
+    (void)co_await session.get(url);
+    http::request_options o{.headers = {{"X-A", "1"}}};
+    (void)co_await session.get(url, o);
+    co_await session.close();
+  }
+  {
+    http::client_options bare{.auto_decompress = false, .user_agent = ""};
+    http::client session{bare};
+    (void)co_await session.get(url);
+    http::request_options o{.headers = {{"X-A", "1"}}};
+    (void)co_await session.get(url, o);
+    co_await session.close();
+  }
+  const auto seen = srv.seen();
+  EXPECT_EQ(seen.at(0).head, "GET /p HTTP/1.1\r\n" + host +
+                                 "User-Agent: coreio-http/0.1\r\nAccept: */*\r\n"
+                                 "Accept-Encoding: gzip, deflate, br, zstd\r\n\r\n");
+  EXPECT_EQ(seen.at(1).head, "GET /p HTTP/1.1\r\n" + host +
+                                 "X-A: 1\r\nUser-Agent: coreio-http/0.1\r\nAccept: */*\r\n"
+                                 "Accept-Encoding: gzip, deflate, br, zstd\r\n\r\n");
+  EXPECT_EQ(seen.at(2).head, "GET /p HTTP/1.1\r\n" + host + "Accept: */*\r\n\r\n");
+  EXPECT_EQ(seen.at(3).head, "GET /p HTTP/1.1\r\n" + host + "X-A: 1\r\nAccept: */*\r\n\r\n");
+  co_await srv.stop();
+}
+TEST(ClientBasic, SendsTheSameDefaultHeadWithOrWithoutHeaders) {
+  run_test(sends_the_same_default_head_with_or_without_headers);
+}
+
+TEST(ClientBasic, RefusesAUserAgentThatWouldInjectAHeader) {
+  for (const std::string& bad :
+       {std::string("a\r\nX-Evil: 1"), std::string("a\nb"), std::string("a\0b", 3)}) {
+    http::client_options o{.user_agent = bad};
+    EXPECT_THROW(http::client{o}, http::error) << bad;
+  }
+}
+
 coreio::task<void> posts_form_json_multipart_and_chunked_bodies() {
   raw_server srv{[](const seen_request& r, std::size_t) {
     return reply{ok_response(r.header("content-type") + "|" + r.body)};

@@ -94,6 +94,7 @@ class client {
  public:
   /// Default options.
   client();
+  /// Throws http::error if options.user_agent holds CR, LF or NUL.
   explicit client(const client_options& options);
   client(const client&) = delete;
   client& operator=(const client&) = delete;

@@ -138,7 +138,8 @@ struct client_options {
   std::uint64_t max_decoded_body = 64ull << 20;
   /// Keep cookies from Set-Cookie and send them back (a simple jar: domain, path, expiry, secure).
   bool cookies = true;
-  /// `User-Agent` sent unless the request sets one.
+  /// `User-Agent` sent unless the request sets one; empty: none. The client's constructor throws
+  /// http::error if it holds CR, LF or NUL.
   std::string user_agent = "coreio-http/0.1";
   /// Called for every trace event of every request (see trace_kind); empty: no tracing.
   trace_callback trace = {};
