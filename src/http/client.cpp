@@ -430,10 +430,13 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     // strings of a finished response to fill (swap_in_fields); the two this hop needs are looked
     // up there.
     swap_in_fields(*st, head.headers);
+    st->noted = head.noted;
     std::optional<std::string_view> keep_alive_field, content_encoding;
-    for (const auto& [name, value] : st->headers) {
-      if (!keep_alive_field && iequals(name, "keep-alive")) keep_alive_field = value;
-      if (!content_encoding && iequals(name, "content-encoding")) content_encoding = value;
+    if ((head.noted & (noted_keep_alive | noted_content_encoding)) != 0) {
+      for (const auto& [name, value] : st->headers) {
+        if (!keep_alive_field && iequals(name, "keep-alive")) keep_alive_field = value;
+        if (!content_encoding && iequals(name, "content-encoding")) content_encoding = value;
+      }
     }
     st->url = std::shared_ptr<const std::string>(o->to, &o->to->text);  // shares the destination
     ++conn->uses;
@@ -519,12 +522,13 @@ task<response> follow(request_context* rc, const std::string* method, const std:
   std::vector<response> history;
   for (int hops = 0;; ++hops) {
     response r = co_await exchange(rc, &o);
-    if (core.opts.cookies) {
+    if (core.opts.cookies && (r.state().noted & noted_set_cookie) != 0) {
       for (const auto& [n, v] : r.headers())
         if (iequals(n, "Set-Cookie")) core.jar.store(o.to->target, v);
     }
-    const auto location = r.header("location");
-    if (!ro->allow_redirects || !is_redirect(r.status()) || !location) {
+    std::optional<std::string_view> location;
+    if (ro->allow_redirects && is_redirect(r.status())) location = r.header("location");
+    if (!location) {
       r.state().history = std::move(history);
       co_return r;
     }

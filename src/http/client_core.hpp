@@ -101,6 +101,9 @@ struct response_state {
   std::string body;
   // Built response: read_chunk() handed out body already.
   bool body_given = false;
+  // Received: the head's noted_field bits (parser.hpp), for the client's own look at the fields
+  // before the response is returned (a user may change the fields after).
+  std::uint8_t noted = 0;
   // A recycled response's fields (swap_in_fields gives them to the next head to parse).
   fields spare_fields;
   // Received response with a body on the wire.

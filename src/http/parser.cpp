@@ -103,10 +103,21 @@ bool name_is(std::string_view name, std::string_view lower) noexcept {
   return true;
 }
 
-// The fields the semantic checks look at. A name's length rules out all but one of them, so most
-// names cost one switch and no comparison; found once per field (cb_on_header_field_complete) and
-// used again when its value is complete (on_field_done). unknown: not classified yet.
-enum class field_kind : std::uint8_t { unknown, other, content_length, transfer_encoding, host };
+// The fields the semantic checks look at (content_length to host), and those a head notes for its
+// reader (noted_field; keep_alive to set_cookie). A name's length rules out all but one or two of
+// them, so most names cost one switch and at most a first-letter comparison; found once per field
+// (cb_on_header_field_complete) and used again when its value is complete (on_field_done).
+// unknown: not classified yet.
+enum class field_kind : std::uint8_t {
+  unknown,
+  other,
+  content_length,
+  transfer_encoding,
+  host,
+  keep_alive,
+  content_encoding,
+  set_cookie,
+};
 
 inline field_kind kind_of(std::string_view name) noexcept {
   switch (name.size()) {
@@ -116,8 +127,27 @@ inline field_kind kind_of(std::string_view name) noexcept {
       return name_is(name, "transfer-encoding") ? field_kind::transfer_encoding : field_kind::other;
     case 4:
       return name_is(name, "host") ? field_kind::host : field_kind::other;
+    case 10:
+      if (name_is(name, "keep-alive")) return field_kind::keep_alive;
+      return name_is(name, "set-cookie") ? field_kind::set_cookie : field_kind::other;
+    case 16:
+      return name_is(name, "content-encoding") ? field_kind::content_encoding : field_kind::other;
     default:
       return field_kind::other;
+  }
+}
+
+// The noted_field bit of a kind from keep_alive on.
+inline std::uint8_t noted_bit(field_kind k) noexcept {
+  switch (k) {
+    case field_kind::keep_alive:
+      return noted_keep_alive;
+    case field_kind::content_encoding:
+      return noted_content_encoding;
+    case field_kind::set_cookie:
+      return noted_set_cookie;
+    default:
+      return 0;
   }
 }
 
@@ -477,6 +507,7 @@ struct parser::impl {
     head.version_minor = 1;
     head.keep_alive = true;
     head.chunked = false;
+    head.noted = 0;
     head.content_length.reset();
     head.upgrade = false;
     head.expect_continue = false;
@@ -733,6 +764,10 @@ int parser::impl::on_field_done() {
   field_name.clear();
   field_value.clear();
   if (kind == field_kind::other) return 0;
+  if (kind >= field_kind::keep_alive) {
+    head.noted |= noted_bit(kind);
+    return 0;
+  }
   return on_framing_field(kind, f.second);
 }
 

@@ -47,6 +47,14 @@ struct parse_limits {
 /// response whole.
 using field_list = std::vector<std::pair<std::string, std::string>>;
 
+/// Fields a head says it has, among those its reader looks for after parsing (bits of
+/// message_head::noted): the reader skips its search of the fields when the bit is clear.
+enum noted_field : std::uint8_t {
+  noted_keep_alive = 1,        ///< Keep-Alive
+  noted_content_encoding = 2,  ///< Content-Encoding
+  noted_set_cookie = 4,        ///< Set-Cookie
+};
+
 /// A message head. Requests fill method/target; responses fill status/reason.
 struct message_head {
   std::string method;
@@ -61,6 +69,7 @@ struct message_head {
   std::optional<std::uint64_t> content_length;
   bool upgrade = false;
   bool expect_continue = false;  ///< request with Expect: 100-continue
+  std::uint8_t noted = 0;        ///< noted_field bits of the fields present
   /// First value of a header, case-insensitive name; nullopt if absent.
   std::optional<std::string_view> find(std::string_view name) const noexcept;
 };

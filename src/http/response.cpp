@@ -61,6 +61,7 @@ void recycle_response_state(std::unique_ptr<response_state> s) noexcept {
   s->status = 200;
   s->reason.clear();
   s->version = 11;
+  s->noted = 0;
   s->url.reset();
   s->body_given = false;
   if (s->body.capacity() > k_kept_body) {

@@ -9,6 +9,7 @@
 // COREIO_TEST_LLHTTP=baseline (tests/http/CMakeLists.txt), and ParserCopiesTest compares the two
 // copies on random heads.
 #include "http/parser.hpp"
+#include "http/text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,7 +30,11 @@ namespace {
 using coreio::http::error;
 using coreio::http::limit_error;
 using coreio::http::limit_kind;
+using coreio::http::detail::iequals;
 using coreio::http::detail::message_head;
+using coreio::http::detail::noted_content_encoding;
+using coreio::http::detail::noted_keep_alive;
+using coreio::http::detail::noted_set_cookie;
 using coreio::http::detail::parse_event;
 using coreio::http::detail::parse_limits;
 using coreio::http::detail::parser;
@@ -135,6 +140,7 @@ void expect_same(const std::vector<message>& a, const std::vector<message>& b,
     EXPECT_EQ(x.content_length, y.content_length) << how;
     EXPECT_EQ(x.upgrade, y.upgrade) << how;
     EXPECT_EQ(x.expect_continue, y.expect_continue) << how;
+    EXPECT_EQ(x.noted, y.noted) << how;
     ASSERT_EQ(x.headers.size(), y.headers.size()) << how;
     for (std::size_t j = 0; j < x.headers.size(); ++j) {
       EXPECT_EQ(x.headers[j].first, y.headers[j].first) << how;
@@ -352,6 +358,39 @@ TEST(ParserTest, HeadsAfterTheOwnerTookTheFieldsAreWhole) {
                                            "Content-Length=0", "X-B=b"};
   EXPECT_EQ(heads[1], long_head);
   EXPECT_EQ(heads[2], long_head);
+}
+
+// message_head::noted has the bit of each noted field a head has (any case) and no other, however
+// the input is split, and a head on the same connection after one with the fields has none of them.
+TEST(ParserTest, NotedBitsAreThoseOfTheFieldsPresent) {
+  auto bits_of = [](const message_head& h) {
+    std::uint8_t b = 0;
+    for (const auto& [n, v] : h.headers) {
+      if (iequals(n, "keep-alive")) b |= noted_keep_alive;
+      if (iequals(n, "content-encoding")) b |= noted_content_encoding;
+      if (iequals(n, "set-cookie")) b |= noted_set_cookie;
+    }
+    return b;
+  };
+  const std::string with_all =
+      "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKEEP-ALIVE: timeout=5\r\n"
+      "content-Encoding: gzip\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nContent-Length: 0\r\n\r\n";
+  const std::string with_none =
+      "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Location: /x\r\n"
+      "Set-Cookie2: c=3\r\nKeep-Alives: no\r\nContent-Length: 0\r\n\r\n";
+  const std::string cookie_only = "HTTP/1.1 204 No Content\r\nSET-COOKIE: d=4\r\n\r\n";
+  const auto msgs = parse_every_way(mode::response, with_all + with_none + cookie_only);
+  ASSERT_EQ(msgs.size(), 3u);
+  EXPECT_EQ(msgs[0].head.noted, noted_keep_alive | noted_content_encoding | noted_set_cookie);
+  EXPECT_EQ(msgs[1].head.noted, 0);
+  EXPECT_EQ(msgs[2].head.noted, noted_set_cookie);
+  for (const auto& m : msgs) EXPECT_EQ(m.head.noted, bits_of(m.head));
+  // Trailer fields are dropped and note nothing.
+  const auto chunked = parse_every_way(mode::response,
+                                       "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                                       "chunked\r\n\r\n1\r\na\r\n0\r\nSet-Cookie: t=1\r\n\r\n");
+  ASSERT_EQ(chunked.size(), 1u);
+  EXPECT_EQ(chunked[0].head.noted, 0);
 }
 
 TEST(ParserTest, AMessageWithoutABodyEndsOnAnEmptyFeedAfterItsHead) {
