@@ -565,9 +565,39 @@ struct parser::impl {
       spare_fields.pop_back();
     }
     auto& f = head.headers[fields_used++];
-    f.first.assign(name);
-    f.second.assign(value);
+    set_text(f.first, name);
+    set_text(f.second, value);
     return f;
+  }
+  // s = v, for v outside s (a span of the input, or the held text). A keep-alive connection's
+  // heads usually repeat their fields' sizes, so resize() is most often no change; the copy of a
+  // short text is done inline (two overlapping loads and stores), as memcpy would after its call.
+  static void set_text(std::string& s, std::string_view v) {
+    const std::size_t n = v.size();
+    s.resize(n);
+    char* d = s.data();
+    const char* from = v.data();
+    if (n >= 8 && n <= 16) {
+      std::uint64_t a, b;
+      std::memcpy(&a, from, 8);
+      std::memcpy(&b, from + n - 8, 8);
+      std::memcpy(d, &a, 8);
+      std::memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+      std::uint32_t a, b;
+      std::memcpy(&a, from, 4);
+      std::memcpy(&b, from + n - 4, 4);
+      std::memcpy(d, &a, 4);
+      std::memcpy(d + n - 4, &b, 4);
+    } else if (n > 16 && n <= 32) {
+      std::uint64_t a[2], b[2];
+      std::memcpy(a, from, 16);
+      std::memcpy(b, from + n - 16, 16);
+      std::memcpy(d, a, 16);
+      std::memcpy(d + n - 16, b, 16);
+    } else if (n != 0) {
+      std::memcpy(d, from, n);
+    }
   }
   // An earlier head's fields this head did not reuse: to the spares, out of the head.
   [[gnu::noinline]] void drop_unused_fields() {
