@@ -340,10 +340,7 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       g = co_await std::move(at);
       queued.end();
     }
-    if (g.waited) {
-      k.add(client_counters::pool_waits);
-      core.trace(trace_kind::queued, o->method, url_text);
-    }
+    if (g.waited) core.trace(trace_kind::queued, o->method, url_text);
     std::unique_ptr<connection> conn = std::move(g.conn);
     const bool reused = conn != nullptr;
     if (reused) {
@@ -469,6 +466,7 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
           if (content_encoding) {
             decode_limits dl;
             dl.max_decoded = core.opts.max_decoded_body;
+            dl.max_ratio = core.opts.max_decompression_ratio;
             reader->decoder = content_decoder::make_chain(*content_encoding, dl);
           }
         }
@@ -791,7 +789,7 @@ client_stats detail::client_core::snapshot() const noexcept {
   s.connections_closed = conn_pool->closed_total();
   s.retries = k.get(client_counters::retries);
   s.redirects = k.get(client_counters::redirects);
-  s.pool_waits = k.get(client_counters::pool_waits);
+  s.pool_waits = conn_pool->queued_total();
   static_assert(std::tuple_size_v<decltype(s.timeouts)> == detail::phase_count);
   for (std::size_t i = 0; i < s.timeouts.size(); ++i) {
     s.timeouts[i] = k.get(client_counters::timeout_in(static_cast<detail::phase>(i)));

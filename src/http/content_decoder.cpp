@@ -56,11 +56,12 @@ class capped_decoder : public content_decoder {
                         "http: " + name_ + " body decodes to over " +
                             std::to_string(limits_.max_decoded) + " bytes");
     }
-    if (decoded_ > ratio_floor && decoded_ / (consumed_ == 0 ? 1 : consumed_) > limits_.max_ratio) {
-      throw limit_error(limit_kind::decoded_body, static_cast<std::size_t>(limits_.max_ratio),
-                        "http: " + name_ + " body expands over " +
-                            std::to_string(limits_.max_ratio) +
-                            " times its size (a compression bomb?)");
+    if (limits_.max_ratio != 0 && decoded_ > ratio_floor &&
+        decoded_ / (consumed_ == 0 ? 1 : consumed_) > limits_.max_ratio) {
+      throw limit_error(
+          limit_kind::decompression_ratio, static_cast<std::size_t>(limits_.max_ratio),
+          "http: " + name_ + " body expands over " + std::to_string(limits_.max_ratio) +
+              " times its size (max_decompression_ratio; a compression bomb?)");
     }
   }
   [[noreturn]] void corrupt(const std::string& detail) const {

@@ -7,9 +7,10 @@
 // codings ("gzip, br") is decoded by a chain, last coding first (RFC 9110 section 8.4).
 //
 // Errors: corrupt data, a truncated stream at finish(), or data after the end of the stream:
-// http::error naming the coding; decoded size over max_decoded or decoded/encoded over max_ratio
-// (checked once more than 1 MiB was decoded): http::limit_error (limit_kind::decoded_body) — a
-// compression bomb is an error, not an out-of-memory (aiohttp GHSA-6mq8-rvhq-8wgg). An unknown
+// http::error naming the coding; decoded size over max_decoded: http::limit_error
+// (limit_kind::decoded_body); decoded/encoded over max_ratio (checked once more than 1 MiB was
+// decoded): http::limit_error (limit_kind::decompression_ratio) — a compression bomb is an error,
+// not an out-of-memory (aiohttp GHSA-6mq8-rvhq-8wgg). An unknown
 // coding: http::error from make().
 // Thread safety: one decoder per body.
 #pragma once
@@ -25,7 +26,7 @@ namespace coreio::http::detail {
 
 struct decode_limits {
   std::uint64_t max_decoded = 64ull << 20;  ///< bytes of decoded body
-  std::uint64_t max_ratio = 100;            ///< decoded / encoded, past the first MiB
+  std::uint64_t max_ratio = 1000;           ///< decoded / encoded, past the first MiB; 0: none
 };
 
 class content_decoder {

@@ -189,6 +189,7 @@ task<pool_grant> pool::acquire(const std::string& key, bool fresh, bool retryabl
       w = std::make_shared<waiter>(key);
       waiters_.push_back(w);
       waiting_.fetch_add(1, std::memory_order_seq_cst);
+      queued_.fetch_add(1, std::memory_order_relaxed);
       pump_locked(wake, dead, evicted);
     }
     for (auto& d : dead) discard(std::move(d));

@@ -91,6 +91,8 @@ class pool {
   std::size_t idle() const noexcept { return idle_count_.load(std::memory_order_relaxed); }
   std::size_t waiting() const noexcept { return waiting_.load(std::memory_order_relaxed); }
   std::uint64_t closed_total() const noexcept { return closed_.load(std::memory_order_relaxed); }
+  /// Times an acquire queued for a slot, however its wait ended (stats).
+  std::uint64_t queued_total() const noexcept { return queued_.load(std::memory_order_relaxed); }
 
  private:
   struct waiter {
@@ -145,6 +147,8 @@ class pool {
   std::atomic<std::size_t> idle_count_{0};
   // Connections closed since the start (stats). Relaxed counter.
   std::atomic<std::uint64_t> closed_{0};
+  // Acquires queued since the start (stats). Relaxed counter.
+  std::atomic<std::uint64_t> queued_{0};
   // Set by close(); put_back then discards. Release store in close(), acquire load in put_back.
   std::atomic<bool> closing_{false};
   std::unique_ptr<shard[]> shards_;

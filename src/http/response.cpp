@@ -9,6 +9,7 @@
 
 #include <coreio/errors.hpp>
 
+#include "http/charset.hpp"
 #include "http/client_core.hpp"
 #include "http/request_body.hpp"
 #include "http/text.hpp"
@@ -254,22 +255,23 @@ task<std::string> response::read() {
   // The body's pieces taken in this frame (body_reader::step), a task only for a read: a body that
   // came with the head costs no task.
   detail::body_reader& rd = *s_->reader;
+  // Already at its end: what an earlier read() or text() collected (aiohttp's read() returns its
+  // body again).
+  if (rd.done) co_return s_->body;
   std::string all;
-  if (!rd.done) {
-    try {
-      for (;;) {
-        const std::optional<std::span<const std::byte>> piece = rd.step();
-        if (!piece) {
-          rd.after_read(co_await rd.read_more());
-          continue;
-        }
-        if (piece->empty()) break;
-        all.append(reinterpret_cast<const char*>(piece->data()), piece->size());
+  try {
+    for (;;) {
+      const std::optional<std::span<const std::byte>> piece = rd.step();
+      if (!piece) {
+        rd.after_read(co_await rd.read_more());
+        continue;
       }
-    } catch (...) {
-      rd.failed();
-      throw;
+      if (piece->empty()) break;
+      all.append(reinterpret_cast<const char*>(piece->data()), piece->size());
     }
+  } catch (...) {
+    rd.failed();
+    throw;
   }
   s_->body = all;
   co_return all;
@@ -277,21 +279,7 @@ task<std::string> response::read() {
 
 task<std::string> response::text() {
   std::string bytes = co_await read();
-  const std::string cs = charset_of(header("content-type"));
-  if (cs != "iso-8859-1" && cs != "latin1" && cs != "latin-1" && cs != "windows-1252")
-    co_return bytes;
-  std::string utf8;
-  utf8.reserve(bytes.size() + bytes.size() / 4);
-  for (char ch : bytes) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x80) {
-      utf8 += ch;
-    } else {
-      utf8 += static_cast<char>(0xC0 | (c >> 6));
-      utf8 += static_cast<char>(0x80 | (c & 0x3F));
-    }
-  }
-  co_return utf8;
+  co_return detail::decode_text(std::move(bytes), charset_of(header("content-type")));
 }
 
 void response::close() noexcept {

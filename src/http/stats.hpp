@@ -89,7 +89,6 @@ class client_counters {
     reused,
     retries,
     redirects,
-    pool_waits,
     timeouts,  // then one per phase, in phase order
     field_count = timeouts + phase_count
   };

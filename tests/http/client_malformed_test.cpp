@@ -125,7 +125,8 @@ coreio::task<void> gzip_bodies_decode_and_a_bomb_is_a_limit_error() {
     const std::string& body = r.line().find("/bomb") != std::string::npos ? bomb : small;
     return reply{ok_response(body, "Content-Encoding: gzip\r\n")};
   }};
-  http::client_options opts{.limit = 1, .max_decoded_body = 8u << 20};
+  // No ratio limit: this is the decoded size's cap (the ratio's has its own test).
+  http::client_options opts{.limit = 1, .max_decoded_body = 8u << 20, .max_decompression_ratio = 0};
   http::client session{opts};
   const std::string small_url = srv.url("/small"), bomb_url = srv.url("/bomb");
   http::response r = co_await session.get(small_url);
@@ -145,6 +146,46 @@ coreio::task<void> gzip_bodies_decode_and_a_bomb_is_a_limit_error() {
 }
 TEST(ClientMalformed, GzipBodiesDecodeAndABombIsALimitError) {
   run_test(gzip_bodies_decode_and_a_bomb_is_a_limit_error);
+}
+
+// client_options::max_decompression_ratio reaches the decoder: a 2 MiB body of a few hundred to
+// one reads by default and is refused by a client whose ratio is lower, and that client's next
+// request succeeds.
+coreio::task<void> the_decompression_ratio_is_a_client_option() {
+  std::string rows;
+  for (int i = 0; rows.size() < (2u << 20); ++i)
+    rows += "{\"id\":" + std::to_string(i) + ",\"pad\":\"" + std::string(1500, ' ') + "\"}\n";
+  const std::string packed = gzip_of(rows);
+  const std::uint64_t ratio = rows.size() / packed.size();
+  EXPECT_GT(ratio, 100u);
+  raw_server srv{[&](const seen_request& r, std::size_t) {
+    if (r.line().find("/small") != std::string::npos) return reply{ok_response("ok")};
+    return reply{ok_response(packed, "Content-Encoding: gzip\r\n")};
+  }};
+  const std::string url = srv.url("/rows"), small_url = srv.url("/small");
+  {
+    http::client session;  // the default ratio, 1,000
+    http::response r = co_await session.get(url);
+    EXPECT_EQ(co_await r.read(), rows);
+    co_await session.close();
+  }
+  http::client_options opts{.limit = 1, .max_decompression_ratio = ratio / 2};
+  http::client session{opts};
+  bool limited = false;
+  try {
+    http::response r = co_await session.get(url);
+    (void)co_await r.read();
+  } catch (const http::limit_error& e) {
+    limited = e.limit() == http::limit_kind::decompression_ratio && e.max() == ratio / 2;
+  }
+  EXPECT_TRUE(limited);
+  http::response again = co_await session.get(small_url);
+  EXPECT_EQ(co_await again.text(), "ok");
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientMalformed, TheDecompressionRatioIsAClientOption) {
+  run_test(the_decompression_ratio_is_a_client_option);
 }
 
 coreio::task<void> body_over_max_body_is_a_limit_error() {

@@ -144,6 +144,7 @@ coreio::task<void> pool_wait_is_its_own_phase() {
   holder.close();  // gives the slot back
   EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");
   EXPECT_EQ(session.stats().timeouts[1], 1u);
+  EXPECT_EQ(session.stats().pool_waits, 1u);  // the wait that ran out is counted too
   co_await session.close();
   co_await srv.stop();
 }

@@ -81,7 +81,8 @@ struct client_stats {
   std::uint64_t connections_closed = 0;  ///< connections closed (any reason)
   std::uint64_t retries = 0;             ///< retries after a reused connection failed
   std::uint64_t redirects = 0;           ///< redirects followed
-  std::uint64_t pool_waits = 0;          ///< requests that queued for a slot
+  /// requests that queued for a slot, however the wait ended (a slot, a timeout, a cancel)
+  std::uint64_t pool_waits = 0;
   /// Timeouts by phase: total, pool_wait, connect, sock_connect, headers, sock_read.
   std::array<std::uint64_t, 6> timeouts{};
   std::size_t open_connections = 0;  ///< open now (in use, connecting and idle)

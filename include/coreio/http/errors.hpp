@@ -25,17 +25,21 @@ class error : public std::runtime_error {
 
 /// Which limit a limit_error breached (RFC 9112 section 2.3 and 5; the server's status for each).
 enum class limit_kind {
-  request_line,  ///< request line too long (server: 414)
-  status_line,   ///< status line too long
-  header_field,  ///< one header line too long (server: 431)
-  header_block,  ///< the whole head too long (server: 431)
-  header_count,  ///< too many header fields (server: 431)
-  body,          ///< body over max_body (server: 413)
-  decoded_body,  ///< decoded (decompressed) body over its cap, or a compression ratio over its cap
-  chunk_extension  ///< a chunk extension too long (server: 400)
+  request_line,     ///< request line too long (server: 414)
+  status_line,      ///< status line too long
+  header_field,     ///< one header line too long (server: 431)
+  header_block,     ///< the whole head too long (server: 431)
+  header_count,     ///< too many header fields (server: 431)
+  body,             ///< body over max_body (server: 413)
+  decoded_body,     ///< decoded (decompressed) body over its cap (client_options::max_decoded_body)
+  chunk_extension,  ///< a chunk extension too long (server: 400)
+  /// decoded body bytes per encoded byte over client_options::max_decompression_ratio (max() is
+  /// that ratio)
+  decompression_ratio
 };
 
-/// An http::error for a breached limit: limit() says which, max() its value in bytes (or count).
+/// An http::error for a breached limit: limit() says which, max() its value: bytes, a count
+/// (header_count) or a ratio (decompression_ratio).
 class limit_error : public error {
  public:
   limit_error(limit_kind which, std::size_t max, const std::string& what)

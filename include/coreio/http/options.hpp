@@ -136,6 +136,12 @@ struct client_options {
   std::optional<std::uint64_t> max_body = std::nullopt;
   /// Decoded body bytes accepted per response (a compression bomb is an http::limit_error).
   std::uint64_t max_decoded_body = 64ull << 20;
+  /// Decoded bytes per encoded byte accepted once a body has decoded to more than 1 MiB; over it,
+  /// http::limit_error (limit_kind::decompression_ratio), so that a bomb stops early instead of at
+  /// max_decoded_body. 0: no ratio limit. 1,000 is near the most deflate can reach (about
+  /// 1,032:1, RFC 1951's 258-byte matches) and above what text usually compresses to; a body of
+  /// one byte repeated may need more.
+  std::uint64_t max_decompression_ratio = 1000;
   /// Keep cookies from Set-Cookie and send them back (a simple jar: domain, path, expiry, secure).
   bool cookies = true;
   /// `User-Agent` sent unless the request sets one; empty: none. The client's constructor throws

@@ -108,10 +108,14 @@ class response {
   /// The next piece of the (decoded) body; an empty span at the end. The bytes stay valid until
   /// the next call on this response. Worker only.
   task<std::span<const std::byte>> read_chunk();
-  /// The rest of the (decoded) body, whole. Worker only.
+  /// The rest of the (decoded) body, whole; it is also body(). Once the body is at its end,
+  /// again what read() or text() collected (as aiohttp's read() returns its body again): empty if
+  /// read_chunk() took it all. Worker only.
   task<std::string> read();
-  /// The rest of the body as text: converted to UTF-8 from ISO-8859-1 / latin1 / us-ascii when
-  /// Content-Type's charset says so; any other charset (UTF-8 included) or none: the bytes as is.
+  /// read() as text, in UTF-8, from the charset of Content-Type: ISO-8859-1 (`iso-8859-1`,
+  /// `latin1`, ...) byte for code point; Windows-1252 (`windows-1252`, `cp1252`) with its
+  /// characters at 0x80-0x9F (the WHATWG Encoding Standard's table); `us-ascii` with any byte
+  /// over 0x7F as U+FFFD. Any other charset (UTF-8 included) or none: the bytes as they are.
   task<std::string> text();
   /// Closes the connection now if the body is unread (aiohttp's close()); the body ends.
   void close() noexcept;
