@@ -324,7 +324,7 @@ TEST(ContentDecoderLimitTest, ABombFailsOnTheDecodedSizeWhenTheRatioIsAllowed) {
 }
 
 TEST(ContentDecoderLimitTest, AChainIsCappedOnItsWholeExpansion) {
-  // gzip inside br: each stage alone expands less than 100x would suggest; the chain checks it all.
+  // gzip inside br: the chain's ratio is of the whole expansion, br's input to gzip's output.
   const std::string inner = deflate_with(std::string(20u << 20, '\0'), 15 + 16, 1);
   const std::string outer = brotli(inner, 1);
   try {
@@ -365,7 +365,7 @@ TEST(ContentDecoderLimitTest, ABodyThatCompressesAFewHundredTimesDecodesByDefaul
 }
 
 TEST(ContentDecoderLimitTest, OrdinaryCompressionIsWithinTheCaps) {
-  // Highly compressible but honest text (JSON-like) stays under 100x.
+  // Highly compressible but honest text (JSON-like) stays within the default ratio.
   const std::string text = sample(8u << 20, 6);
   for (const auto& c : cases) {
     EXPECT_EQ(decode(c.coding, c.encode(text), 64 * 1024), text) << c.name;
