@@ -1,7 +1,9 @@
-// src/http/charset.cpp — decode_text (charset.hpp).
+// src/http/charset.cpp — charset_of and decode_text (charset.hpp).
 #include "http/charset.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <initializer_list>
 
@@ -70,6 +72,44 @@ std::string decode_text(std::string bytes, std::string_view charset) {
     }
   }
   return utf8;
+}
+
+std::string charset_of(std::string_view content_type) {
+  std::string_view rest = content_type;
+  const std::size_t first = rest.find(';');
+  if (first == std::string_view::npos) return {};
+  rest.remove_prefix(first + 1);
+  while (!rest.empty()) {
+    const std::size_t eq = rest.find_first_of("=;");
+    const std::string_view name = trim_ows(rest.substr(0, eq));
+    if (eq == std::string_view::npos) return {};
+    if (rest[eq] == ';') {  // a parameter without a value
+      rest.remove_prefix(eq + 1);
+      continue;
+    }
+    rest.remove_prefix(eq + 1);
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+    std::string value;
+    if (!rest.empty() && rest.front() == '"') {
+      std::size_t i = 1;
+      for (; i < rest.size() && rest[i] != '"'; ++i) {
+        if (rest[i] == '\\' && i + 1 < rest.size()) ++i;
+        value += rest[i];
+      }
+      rest.remove_prefix(std::min(i + 1, rest.size()));
+      const std::size_t semi = rest.find(';');
+      rest.remove_prefix(semi == std::string_view::npos ? rest.size() : semi + 1);
+    } else {
+      const std::size_t semi = rest.find(';');
+      value = std::string(trim_ows(rest.substr(0, semi)));
+      rest.remove_prefix(semi == std::string_view::npos ? rest.size() : semi + 1);
+    }
+    if (iequals(name, "charset")) {
+      for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return value;
+    }
+  }
+  return {};
 }
 
 }  // namespace coreio::http::detail

@@ -1,5 +1,5 @@
 // src/http/charset.hpp — a received body's text in UTF-8, from the charset its Content-Type names
-// (response::text()).
+// (response::text()): the charset parameter (charset_of), then the bytes decoded (decode_text).
 //
 //   iso-8859-1, iso8859-1, latin1, latin-1, l1, cp819
 //            ISO-8859-1: each byte is the code point of the same value (Python's latin-1 codec,
@@ -24,5 +24,11 @@ namespace coreio::http::detail {
 
 /// `bytes` as UTF-8 from `charset` (see above); `bytes` itself when nothing is to convert.
 std::string decode_text(std::string bytes, std::string_view charset);
+
+/// A Content-Type value's charset parameter, lowercase; "" if none. The parameters after the
+/// media type (RFC 9110 section 5.6.6: `;` name `=` token or quoted-string, backslash escapes),
+/// whitespace around `=` tolerated as aiohttp's parser does; a name is matched whole, in any case
+/// (`xcharset` is not `charset`).
+std::string charset_of(std::string_view content_type);
 
 }  // namespace coreio::http::detail

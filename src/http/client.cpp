@@ -204,9 +204,20 @@ bool message_bytes(const request_context& rc, const outgoing& o, std::string& h)
   return true;
 }
 
+/// The status of a response head starting `got` ("HTTP/1.x SSS"): what await_continue does with
+/// it. 100 sends the body; another 1xx but 101 is interim (RFC 9110 section 15.2: 103 Early Hints
+/// may come first) and is skipped; anything else is the final answer.
+enum class continue_answer { go, interim, final_status };
+continue_answer classify_continue(std::string_view got) {
+  if (got.size() < 12 || got[9] != '1') return continue_answer::final_status;
+  if (got.substr(9, 3) == "100") return continue_answer::go;
+  if (got.substr(9, 3) == "101") return continue_answer::final_status;
+  return continue_answer::interim;
+}
+
 /// After an `Expect: 100-continue` head: true to send the body (a 100 Continue arrived and was
 /// consumed, or nothing arrived within 1 s), false if the server answered with a final status
-/// (left in the buffer for the head to be read).
+/// (left in the buffer for the head to be read). Other interim responses are consumed.
 task<bool> await_continue(connection* conn, limit headers_lim) {
   const limit wait = earliest(headers_lim, limit{clock::now() + std::chrono::seconds(1),
                                                  phase::headers, std::chrono::milliseconds(1000)});
@@ -214,11 +225,15 @@ task<bool> await_continue(connection* conn, limit headers_lim) {
     const std::string_view got(conn->pending().data(), conn->pending().size());
     const std::size_t end = got.find("\r\n\r\n");
     if (end != std::string_view::npos) {
-      if (got.size() < 12 || got.substr(9, 3) != "100") co_return false;  // a final status
+      const continue_answer a = classify_continue(got);
+      if (a == continue_answer::final_status) co_return false;  // the head read parses it
       conn->consume(end + 4);
-      co_return true;
+      if (a == continue_answer::go) co_return true;
+      continue;  // an interim response before the 100: wait on
     }
-    if (!got.empty() && got.size() >= 12 && got.substr(9, 3) != "100") co_return false;
+    if (got.size() >= 12 && classify_continue(got) == continue_answer::final_status) {
+      co_return false;
+    }
     if (wait.when <= clock::now()) co_return true;
     bool quiet = false;
     try {
@@ -428,11 +443,23 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     // up there.
     swap_in_fields(*st, head.headers);
     st->noted = head.noted;
-    std::optional<std::string_view> keep_alive_field, content_encoding;
+    std::optional<std::string_view> keep_alive_field;
+    // Every Content-Encoding field, in order, as one list (RFC 9110 section 5.3): usually one
+    // field, seen as it is; several are joined.
+    std::optional<std::string_view> content_encoding;
+    std::string joined_codings;
     if ((head.noted & (noted_keep_alive | noted_content_encoding)) != 0) {
       for (const auto& [name, value] : st->headers) {
         if (!keep_alive_field && iequals(name, "keep-alive")) keep_alive_field = value;
-        if (!content_encoding && iequals(name, "content-encoding")) content_encoding = value;
+        if (iequals(name, "content-encoding")) {
+          if (!content_encoding) {
+            content_encoding = value;
+          } else {
+            if (joined_codings.empty()) joined_codings = *content_encoding;
+            joined_codings.append(", ").append(value);
+            content_encoding = joined_codings;
+          }
+        }
       }
     }
     st->url = std::shared_ptr<const std::string>(o->to, &o->to->text);  // shares the destination
@@ -453,6 +480,12 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       keep = std::min(keep, theirs);
     }
     reader->keep_for = keep;
+    // A 204 that declares a body (a Content-Length above 0, or chunked: RFC 9110 section 8.6, RFC
+    // 9112 section 6.1 forbid both) has none read; whatever bytes the server sends for it would be
+    // taken as the next response on this connection: it is not reused.
+    if (head.status == 204 && (head.chunked || head.content_length.value_or(0) != 0)) {
+      reader->keep_alive = false;
+    }
     const bool no_body = o->method == "HEAD"sv || head.status == 204 || head.status == 304 ||
                          (head.status >= 100 && head.status < 200) ||
                          (head.content_length && *head.content_length == 0 && !head.chunked);
@@ -463,7 +496,9 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       std::exception_ptr bad;
       try {
         if (core.opts.auto_decompress) {
-          if (content_encoding) {
+          // A coding the client does not know leaves the body as it came (aiohttp's behaviour):
+          // the caller sees the status, the headers and the encoded bytes.
+          if (content_encoding && content_decoder::decodable(*content_encoding)) {
             decode_limits dl;
             dl.max_decoded = core.opts.max_decoded_body;
             dl.max_ratio = core.opts.max_decompression_ratio;

@@ -322,6 +322,20 @@ std::unique_ptr<content_decoder> content_decoder::make(std::string_view coding,
   throw error("http: unknown Content-Encoding '" + std::string(c.substr(0, 64)) + "'");
 }
 
+bool content_decoder::decodable(std::string_view codings) {
+  std::string_view rest = codings;
+  for (;;) {
+    const auto comma = rest.find(',');
+    const std::string_view c = trim_ows(rest.substr(0, comma));
+    if (!c.empty() && !iequals(c, "identity") && !iequals(c, "gzip") && !iequals(c, "x-gzip") &&
+        !iequals(c, "deflate") && !iequals(c, "br") && !iequals(c, "zstd")) {
+      return false;
+    }
+    if (comma == std::string_view::npos) return true;
+    rest.remove_prefix(comma + 1);
+  }
+}
+
 std::unique_ptr<content_decoder> content_decoder::make_chain(std::string_view codings,
                                                              decode_limits limits) {
   std::vector<std::unique_ptr<content_decoder>> stages;

@@ -33,6 +33,10 @@ class content_decoder {
  public:
   /// nullptr for "identity"; throws http::error for an unknown coding.
   static std::unique_ptr<content_decoder> make(std::string_view coding, decode_limits limits = {});
+  /// True if every coding of a Content-Encoding value (a list) is one make() knows: identity,
+  /// gzip, x-gzip, deflate, br, zstd. The client leaves a body with any other coding as it came,
+  /// as aiohttp does (a coding in the middle of a list cannot be undone alone).
+  static bool decodable(std::string_view codings);
   /// For a Content-Encoding header value (a list): a chain; nullptr when nothing to decode.
   static std::unique_ptr<content_decoder> make_chain(std::string_view codings,
                                                      decode_limits limits = {});

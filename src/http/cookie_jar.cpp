@@ -18,19 +18,100 @@ std::string lower(std::string_view s) {
   return r;
 }
 
-/// RFC 1123 / 850 / asctime dates, as far as strptime reads them; nullopt if unreadable.
-std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text) {
-  const std::string s(text);
-  for (const char* fmt : {"%a, %d %b %Y %H:%M:%S", "%a, %d-%b-%Y %H:%M:%S", "%a, %d-%b-%y %H:%M:%S",
-                          "%a %b %d %H:%M:%S %Y"}) {
-    std::tm tm{};
-    if (const char* end = strptime(s.c_str(), fmt, &tm); end != nullptr) {
-      const std::time_t t = timegm(&tm);
-      if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-      return std::chrono::system_clock::from_time_t(t);
+/// A cookie date (RFC 6265 section 5.1.1): the first time, day of month, month and year tokens
+/// in any order, each taken once, whatever else the text holds (weekdays, zones, RFC 850's dashes,
+/// asctime's order); a two-digit year is 1970-2069. nullopt for a missing part, a part out of
+/// range or a date that does not exist (31 Feb).
+std::optional<std::chrono::system_clock::time_point> parse_cookie_date(std::string_view text) {
+  const auto delimiter = [](unsigned char c) {
+    return c == 0x09 || (c >= 0x20 && c <= 0x2f) || (c >= 0x3b && c <= 0x40) ||
+           (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e);
+  };
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  // 1 to max digits at t[i...], then the end or a non-digit; returns the value, advances i.
+  const auto digits = [&](std::string_view t, std::size_t& i, std::size_t min,
+                          std::size_t max) -> std::optional<int> {
+    std::size_t n = 0;
+    int v = 0;
+    while (i + n < t.size() && digit(t[i + n])) {
+      if (++n > max) return std::nullopt;
+      v = v * 10 + (t[i + n - 1] - '0');
+    }
+    if (n < min) return std::nullopt;
+    i += n;
+    return v;
+  };
+  bool have_time = false, have_day = false, have_month = false, have_year = false;
+  int hour = 0, minute = 0, second = 0, day = 0, month = 0, year = 0;
+  static constexpr std::string_view months[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                "jul", "aug", "sep", "oct", "nov", "dec"};
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && delimiter(static_cast<unsigned char>(text[i]))) ++i;
+    std::size_t j = i;
+    while (j < text.size() && !delimiter(static_cast<unsigned char>(text[j]))) ++j;
+    const std::string_view tok = text.substr(i, j - i);
+    i = j;
+    if (tok.empty()) continue;
+    if (!have_time) {
+      std::size_t k = 0;
+      const auto h = digits(tok, k, 1, 2);
+      if (h && k < tok.size() && tok[k] == ':') {
+        ++k;
+        const auto m = digits(tok, k, 1, 2);
+        if (m && k < tok.size() && tok[k] == ':') {
+          ++k;
+          if (const auto sec = digits(tok, k, 1, 2)) {
+            have_time = true;
+            hour = *h;
+            minute = *m;
+            second = *sec;
+            continue;
+          }
+        }
+      }
+    }
+    if (!have_day) {
+      std::size_t k = 0;
+      if (const auto d = digits(tok, k, 1, 2)) {
+        have_day = true;
+        day = *d;
+        continue;
+      }
+    }
+    if (!have_month && tok.size() >= 3) {
+      const std::string head = lower(tok.substr(0, 3));
+      const auto* m = std::find(std::begin(months), std::end(months), head);
+      if (m != std::end(months)) {
+        have_month = true;
+        month = static_cast<int>(m - std::begin(months)) + 1;
+        continue;
+      }
+    }
+    if (!have_year) {
+      std::size_t k = 0;
+      if (const auto y = digits(tok, k, 2, 4)) {
+        have_year = true;
+        year = *y;
+      }
     }
   }
-  return std::nullopt;
+  if (year >= 70 && year <= 99) year += 1900;
+  else if (year >= 0 && year <= 69) year += 2000;
+  if (!have_time || !have_day || !have_month || !have_year) return std::nullopt;
+  if (day < 1 || day > 31 || year < 1601 || hour > 23 || minute > 59 || second > 59) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  const std::time_t t = timegm(&tm);
+  if (tm.tm_mday != day || tm.tm_mon != month - 1) return std::nullopt;  // normalised: no such day
+  return std::chrono::system_clock::from_time_t(t);
 }
 
 bool domain_match(std::string_view host, std::string_view domain) {
@@ -90,7 +171,7 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
       if (d.find('.') == std::string::npos && d != from.host) return;  // a bare TLD
       if (!domain_match(from.host, d)) return;  // not for this host: ignored (RFC 6265 5.3)
       c.domain = d;
-      c.host_only = d == from.host;
+      c.host_only = false;  // any Domain attribute, the host's own name too (RFC 6265 5.3 step 6)
     } else if (key == "path" && !val.empty() && val[0] == '/') {
       c.path = std::string(val);
     } else if (key == "secure") {
@@ -104,7 +185,7 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
                               : now + std::chrono::seconds(std::min(secs, 400LL * 86400));
       }
     } else if (key == "expires" && !have_max_age) {
-      if (auto t = parse_http_date(val)) c.expires = *t;
+      if (auto t = parse_cookie_date(val)) c.expires = *t;
     }
   }
   if (c.secure && !from.tls()) return;  // RFC 6265bis: Secure only from a secure origin

@@ -299,6 +299,10 @@ class head_scan {
       }
       if (!colon_) {
         if (c == ':') {
+          if (line_len_ == 1) {
+            fail = plain("http: empty field name (a line starting with a colon) in the " + where());
+            return i;
+          }
           colon_ = true;
         } else if (c == ' ' || c == '\t') {
           fail = plain("http: whitespace in a header name or before the colon");
@@ -415,7 +419,7 @@ class head_scan {
         break;
       }
       const std::size_t colon = ordinary_run<run_kind::name>(l, avail);
-      if (colon >= avail || l[colon] != ':') break;
+      if (colon == 0 || colon >= avail || l[colon] != ':') break;
       const std::size_t end =
           colon + 1 + ordinary_run<run_kind::value>(l + colon + 1, avail - colon - 1);
       if (end + 1 >= avail || l[end] != '\r' || l[end + 1] != '\n') break;
@@ -816,14 +820,21 @@ int parser::impl::on_framing_field(field_kind kind, std::string_view value) {
     head.content_length = v;
   } else if (kind == field_kind::transfer_encoding) {
     // The codings of every Transfer-Encoding field, in order (a list may span several fields).
+    // A field needs at least one coding (RFC 9112 section 6.1, 1#transfer-coding): an empty one
+    // would otherwise leave Content-Length to frame the message (a smuggling vector).
     std::string_view rest = value;
+    bool any = false;
     for (;;) {
       const auto comma = rest.find(',');
       const std::string_view item = trim_ows(rest.substr(0, comma));
-      if (!item.empty()) transfer_encodings.emplace_back(item);
+      if (!item.empty()) {
+        transfer_encodings.emplace_back(item);
+        any = true;
+      }
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
+    if (!any) return fail("http: empty Transfer-Encoding field");
   } else if (kind == field_kind::host) {
     ++hosts;
   }
@@ -838,6 +849,17 @@ int parser::impl::on_headers_done() {
     head.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(&p)));
   } else {
     head.status = llhttp_get_status_code(&p);
+    // llhttp takes one to three digits and any version: a status is three digits, 100-999 here
+    // (RFC 9112 section 4; RFC 9110 section 15), and HTTP/1.1 responses are HTTP/1.x (a server
+    // answers 505 to other versions itself).
+    if (head.status < 100) {
+      return fail("http: status code " + std::to_string(head.status) +
+                  " in the status line (three digits, 100 or more)");
+    }
+    if (head.version_major != 1) {
+      return fail("http: response version HTTP/" + std::to_string(head.version_major) + "." +
+                  std::to_string(head.version_minor) + " (not HTTP/1.x)");
+    }
   }
   const bool http11 = head.version_major == 1 && head.version_minor >= 1;
 
@@ -851,6 +873,12 @@ int parser::impl::on_headers_done() {
       if (iequals(transfer_encodings[i], "chunked")) {
         return fail("http: Transfer-Encoding with chunked before the final coding");
       }
+      // Only chunked is decoded: a response body under another transfer coding would reach the
+      // user still encoded, as if it were the content (RFC 9112 section 6.1). A request's is
+      // answered 501 by the server, which sees the codings in the head (server_connection).
+      if (!request)
+        return fail("http: unsupported transfer coding '" + transfer_encodings[i].substr(0, 64) +
+                    "' (only chunked is implemented)");
     }
     head.chunked = true;
   }

@@ -78,24 +78,6 @@ void recycle_response_state(std::unique_ptr<response_state> s) noexcept {
 
 }  // namespace detail
 
-namespace {
-
-/// Content-Type's charset parameter, lowercase, "" if none.
-std::string charset_of(std::optional<std::string_view> type) {
-  if (!type) return {};
-  std::string lower(*type);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const std::size_t p = lower.find("charset=");
-  if (p == std::string::npos) return {};
-  std::string v = lower.substr(p + 8);
-  v = v.substr(0, v.find(';'));
-  while (!v.empty() && (v.back() == ' ' || v.back() == '"')) v.pop_back();
-  while (!v.empty() && (v.front() == ' ' || v.front() == '"')) v.erase(0, 1);
-  return v;
-}
-
-}  // namespace
-
 std::string_view reason_phrase(int status) noexcept {
   switch (status) {
     case 100:
@@ -279,7 +261,8 @@ task<std::string> response::read() {
 
 task<std::string> response::text() {
   std::string bytes = co_await read();
-  co_return detail::decode_text(std::move(bytes), charset_of(header("content-type")));
+  co_return detail::decode_text(std::move(bytes),
+                                detail::charset_of(header("content-type").value_or("")));
 }
 
 void response::close() noexcept {

@@ -81,3 +81,19 @@ TEST(CharsetTest, OtherCharsetsAndNoneKeepTheBytes) {
 }
 
 }  // namespace
+
+TEST(CharsetTest, TheCharsetIsAParameterOfTheMediaType) {
+  using coreio::http::detail::charset_of;
+  EXPECT_EQ(charset_of("text/html; charset=ISO-8859-1"), "iso-8859-1");
+  EXPECT_EQ(charset_of("text/html;charset=\"UTF-8\""), "utf-8");
+  EXPECT_EQ(charset_of("text/html; Charset = latin1 ; q=1"), "latin1");  // spaces around '='
+  EXPECT_EQ(charset_of("text/html; format=flowed; charset=cp1252"), "cp1252");
+  EXPECT_EQ(charset_of("text/html; x=\"a;charset=latin1\"; charset=us-ascii"), "us-ascii");
+  EXPECT_EQ(charset_of("text/html; v=\"q\\\"x\"; charset=latin1"), "latin1");  // an escaped quote
+  EXPECT_EQ(charset_of("text/plain; xcharset=iso-8859-1"), "");  // another parameter's name
+  EXPECT_EQ(charset_of("text/plain; charsetx=iso-8859-1"), "");
+  EXPECT_EQ(charset_of("text/plain; flag; charset=latin1"), "latin1");  // a parameter without '='
+  EXPECT_EQ(charset_of("text/plain"), "");
+  EXPECT_EQ(charset_of(""), "");
+  EXPECT_EQ(charset_of("text/plain; charset="), "");
+}

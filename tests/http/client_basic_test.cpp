@@ -475,6 +475,17 @@ coreio::task<void> expect_continue_waits_for_100_or_a_second() {
   http::response b = co_await session.post(url, o);
   EXPECT_EQ(co_await b.text(), "100-continue|the body");
   EXPECT_GE(slow.elapsed(), 900ms);
+  // Interim responses before the 100 (RFC 9110 section 15.2) are skipped, not taken as the final
+  // answer that withholds the body: sent on the 100, before the 1 s fallback.
+  srv.send_continue(true,
+                    "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                    "HTTP/1.1 102 Processing\r\n\r\n");
+  const coreio_test::stopwatch hinted;
+  http::response c = co_await session.post(url, o);
+  EXPECT_EQ(c.status(), 200);
+  EXPECT_EQ(co_await c.text(), "100-continue|the body");
+  EXPECT_LT(hinted.elapsed(), 900ms);
+  EXPECT_FALSE(c.header("link").has_value());
   EXPECT_EQ(srv.connections(), 1u);
   co_await session.close();
   co_await srv.stop();

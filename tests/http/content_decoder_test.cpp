@@ -181,6 +181,12 @@ TEST(ContentDecoderTest, AnUnknownCodingIsAnErrorNamingIt) {
         << e.what();
   }
   EXPECT_THROW(content_decoder::make_chain("gzip, snappy"), error);
+  // What the client asks first: a list with any unknown coding is left as it came.
+  EXPECT_TRUE(content_decoder::decodable("gzip, deflate , BR,zstd, x-gzip, identity"));
+  EXPECT_TRUE(content_decoder::decodable(""));
+  EXPECT_FALSE(content_decoder::decodable("compress"));
+  EXPECT_FALSE(content_decoder::decodable("gzip, snappy"));
+  EXPECT_FALSE(content_decoder::decodable("gzip;q=1"));
 }
 
 TEST(ContentDecoderTest, ConcatenatedGzipMembersAndZstdFramesDecodeInTurn) {

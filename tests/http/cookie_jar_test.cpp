@@ -54,4 +54,42 @@ TEST(CookieJar, AJarEmptiedByDeletionsFillsAgain) {
   EXPECT_EQ(jar.header_for(from), "b=2");
 }
 
+// Any Domain attribute, the request host's own name included, makes the cookie a domain cookie
+// (RFC 6265 section 5.3 step 6): sent to the subdomains too.
+TEST(CookieJar, ADomainEqualToTheHostStillCoversItsSubdomains) {
+  cookie_jar jar;
+  const auto from = parse_url("http://example.com/");
+  jar.store(from, "exact=1; Domain=example.com");
+  jar.store(from, "dot=2; Domain=.example.com");
+  jar.store(from, "host=3");
+  EXPECT_EQ(jar.header_for(parse_url("http://sub.example.com/")), "exact=1; dot=2");
+  EXPECT_EQ(jar.header_for(parse_url("http://example.com/")), "exact=1; dot=2; host=3");
+  EXPECT_EQ(jar.header_for(parse_url("http://notexample.com/")), "");
+}
+
+// Expires is read as RFC 6265 section 5.1.1 reads a cookie date: the time, day, month and year
+// tokens in any order, with or without a weekday; a two-digit year is 1970-2069.
+TEST(CookieJar, CookieDatesInEveryFormatServersSend) {
+  cookie_jar jar;
+  const auto from = parse_url("http://h/");
+  jar.store(from, "a=1; Expires=Fri, 01 Jan 2100 00:00:00 GMT");     // RFC 1123
+  jar.store(from, "b=1; Expires=Friday, 01-Jan-2100 00:00:00 GMT");  // RFC 850, four digits
+  jar.store(from, "c=1; Expires=Wed, 09-Jun-69 10:18:14 GMT");       // two digits: 2069
+  jar.store(from, "d=1; Expires=Fri Jan  1 00:00:00 2100");          // asctime
+  jar.store(from, "e=1; Expires=01 Jan 2100 10:18:14 GMT");          // no weekday
+  EXPECT_EQ(jar.header_for(from), "a=1; b=1; c=1; d=1; e=1");
+  // In the past, however written: each deletes its cookie.
+  jar.store(from, "a=1; Expires=Thu, 01-Jan-70 00:00:01 GMT");     // two digits: 1970
+  jar.store(from, "b=1; Expires=Friday, 01-Jan-99 00:00:00 GMT");  // 1999
+  jar.store(from, "c=1; Expires=01 Jan 1990 10:18:14 GMT");
+  jar.store(from, "d=1; Expires=Mon Jan  1 00:00:00 1990");
+  EXPECT_EQ(jar.header_for(from), "e=1");
+  // Unreadable dates (no time, no such day, a year before 1601) leave a session cookie.
+  jar.store(from, "f=1; Expires=01 Jan 1990");
+  jar.store(from, "g=1; Expires=31 Feb 1990 00:00:00");
+  jar.store(from, "h=1; Expires=01 Jan 1500 00:00:00");
+  jar.store(from, "i=1; Expires=01 Jan 1990 24:00:00");
+  EXPECT_EQ(jar.header_for(from), "e=1; f=1; g=1; h=1; i=1");
+}
+
 }  // namespace

@@ -643,10 +643,59 @@ TEST(ParserRejectTest, TransferEncodingWhoseFinalCodingIsNotChunked) {
   expect_rejected(mode::response,
                   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
                   "chunked before the final coding");
-  // gzip then chunked frames fine (what the coding means is the server's business).
+  // A request with gzip then chunked frames (the server answers 501 from the head); a response's
+  // body would reach the user still gzipped, as if it were the content.
   const auto ok = parse_whole(
-      mode::response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+      mode::request,
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
   EXPECT_TRUE(ok.at(0).head.chunked);
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+                  "unsupported transfer coding 'gzip'");
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: "
+                  "chunked\r\n\r\n0\r\n\r\n",
+                  "unsupported transfer coding 'gzip'");
+}
+
+// An empty Transfer-Encoding is not "no Transfer-Encoding": with Content-Length after it, either
+// framing could be taken (a smuggling vector), in either order of the two fields.
+TEST(ParserRejectTest, AnEmptyTransferEncoding) {
+  for (const mode m : {mode::request, mode::response}) {
+    const std::string start =
+        m == mode::request ? "POST / HTTP/1.1\r\nHost: h\r\n" : "HTTP/1.1 200 OK\r\n";
+    expect_rejected(m, start + "Transfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello",
+                    "empty Transfer-Encoding");
+    expect_rejected(m, start + "Transfer-Encoding: , \r\n\r\n", "empty Transfer-Encoding");
+    expect_rejected(m, start + "Content-Length: 5\r\nTransfer-Encoding: \r\n\r\nhello",
+                    "Content-Length and Transfer-Encoding together");
+  }
+}
+
+// A field name is a token (RFC 9110 section 5.1): at least one character.
+TEST(ParserRejectTest, AnEmptyFieldName) {
+  expect_rejected(mode::request, "GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n", "empty field name");
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\n:v\r\nContent-Length: 0\r\n\r\n",
+                  "empty field name");
+  expect_rejected(mode::response,
+                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n: t\r\n\r\n",
+                  "empty field name");
+}
+
+// A status is three digits, 100 or more; a response is HTTP/1.x.
+TEST(ParserRejectTest, AStatusBelow100OrAVersionOtherThan1) {
+  for (const char* line :
+       {"HTTP/1.1 99 Low", "HTTP/1.1 099 Low", "HTTP/1.1 000 Zero", "HTTP/1.1 0 Z"}) {
+    expect_rejected(mode::response, std::string(line) + "\r\nContent-Length: 0\r\n\r\n",
+                    "status code");
+  }
+  for (const char* line : {"HTTP/2.0 200 OK", "HTTP/0.9 200 OK"}) {
+    expect_rejected(mode::response, std::string(line) + "\r\nContent-Length: 0\r\n\r\n",
+                    "not HTTP/1.x");
+  }
+  const auto ok = parse_whole(
+      mode::response, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 999 X\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(ok.at(0).head.status, 999);
 }
 
 TEST(ParserRejectTest, ContentLengthWithTransferEncoding) {

@@ -130,7 +130,9 @@ struct client_options {
   /// How long an idle connection stays in the pool (a server's `Keep-Alive: timeout=N` shortens it
   /// to N - 1 s). 0 disables keep-alive.
   std::chrono::milliseconds keepalive_timeout = std::chrono::milliseconds(15'000);
-  /// Send `Accept-Encoding: gzip, deflate, br, zstd` and decode bodies with those codings.
+  /// Send `Accept-Encoding: gzip, deflate, br, zstd` and decode bodies with those codings (a
+  /// list of them, over one or several Content-Encoding fields, undone last first). A body with
+  /// any other coding is left as it came, as aiohttp leaves it.
   bool auto_decompress = true;
   /// Body bytes accepted per response (before decoding); std::nullopt = no limit.
   std::optional<std::uint64_t> max_body = std::nullopt;

@@ -45,6 +45,7 @@ struct raw_server::state {
   std::atomic<bool> continue_first{false};
   mutable std::mutex m;
   // Guarded by m.
+  std::string before_continue;  // send_continue()'s interim responses
   std::vector<seen_request> seen;
   std::vector<coreio::net::tcp_stream*> open;
   bool stopping = false;
@@ -67,8 +68,15 @@ coreio::task<void> handle(std::shared_ptr<raw_server::state> st, coreio::net::tc
       req.connection_request = on_conn;
       req.head = co_await s.read_until("\r\n\r\n", 1 << 20);
       if (st->continue_first.load(std::memory_order_relaxed) &&
-          iequal(req.header("expect"), "100-continue"))
-        co_await s.write_all(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
+          iequal(req.header("expect"), "100-continue")) {
+        std::string interim;
+        {
+          std::lock_guard g(st->m);
+          interim = st->before_continue;
+        }
+        interim += "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await s.write_all(std::string_view(interim));
+      }
       const std::string cl = req.header("content-length");
       if (!cl.empty()) {
         req.body.resize(std::stoul(cl));
@@ -135,7 +143,13 @@ std::string raw_server::url(std::string_view path) const {
 }
 
 std::size_t raw_server::connections() const { return s_->conns.load(std::memory_order_relaxed); }
-void raw_server::send_continue(bool on) { s_->continue_first.store(on, std::memory_order_relaxed); }
+void raw_server::send_continue(bool on, std::string before) {
+  {
+    std::lock_guard g(s_->m);
+    s_->before_continue = std::move(before);
+  }
+  s_->continue_first.store(on, std::memory_order_relaxed);
+}
 
 std::size_t raw_server::open_connections() const {
   std::lock_guard<std::mutex> g(s_->m);

@@ -79,8 +79,9 @@ class raw_server {
   /// Every request read so far, in order.
   std::vector<seen_request> seen() const;
   /// Answer `Expect: 100-continue` with 100 Continue before reading the body (default: ignore it,
-  /// as a server that does not know the header).
-  void send_continue(bool on);
+  /// as a server that does not know the header), after the bytes `before` (other interim
+  /// responses, e.g. a 103).
+  void send_continue(bool on, std::string before = {});
   /// Stops accepting, closes every open connection, waits for their tasks.
   coreio::task<void> stop();
 
