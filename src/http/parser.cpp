@@ -200,6 +200,41 @@ std::optional<std::string_view> message_head::find(std::string_view name) const 
   return std::nullopt;
 }
 
+// ---- the Host field's value -------------------------------------------------------------------------
+
+namespace {
+
+/// RFC 9112 section 3.2 / RFC 3986 section 3.2: Host = uri-host [ ":" port ], empty allowed (a
+/// target without an authority). uri-host is an IP-literal in brackets, or a reg-name / IPv4
+/// address of unreserved, pct-encoded and sub-delims characters; port is digits. A server must
+/// answer 400 to any other value (RFC 9112 section 3.2).
+bool valid_host_field(std::string_view v) {
+  const auto port_ok = [](std::string_view p) {
+    return std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (v.empty()) return true;
+  if (v.front() == '[') {
+    const std::size_t close = v.find(']');
+    if (close == std::string_view::npos || close < 2) return false;
+    for (const char c : v.substr(1, close - 1)) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    }
+    const std::string_view after = v.substr(close + 1);
+    return after.empty() || (after.front() == ':' && port_ok(after.substr(1)));
+  }
+  const std::size_t colon = v.find(':');
+  if (colon == 0) return false;
+  if (colon != std::string_view::npos && !port_ok(v.substr(colon + 1))) return false;
+  for (const char c : v.substr(0, colon)) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) ||
+                    std::string_view("-._~%!$&'()*+,;=").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 // ---- head_scan: the raw checks over the bytes of a head -------------------------------------------
 
 namespace {
@@ -773,7 +808,17 @@ int parser::impl::cb_on_chunk_extension(llhttp_t* p, const char* /*at*/, std::si
 // feed() scans as it scans a head: pause there to learn where it starts.
 int parser::impl::cb_on_chunk_header(llhttp_t* p) {
   auto& s = *static_cast<impl*>(p->data);
-  if (p->content_length != 0) return 0;
+  if (p->content_length != 0) {
+    // A chunk that cannot fit under the body limit is refused at its size line, as a
+    // Content-Length over it is at the head, instead of after its bytes have come.
+    if (s.limits.max_body && p->content_length > *s.limits.max_body - s.body_bytes) {
+      return s.fail_limit(limit_kind::body, static_cast<std::size_t>(*s.limits.max_body),
+                          "http: a chunk of " + std::to_string(p->content_length) +
+                              " bytes over the body limit of " +
+                              std::to_string(*s.limits.max_body) + " bytes");
+    }
+    return 0;
+  }
   s.state = phase::trailers;
   s.event = pending::trailers;
   return HPE_PAUSED;
@@ -885,7 +930,16 @@ int parser::impl::on_headers_done() {
   if (request) {
     if (hosts > 1) return fail("http: several Host fields");
     if (hosts == 0 && http11) return fail("http: HTTP/1.1 request without a Host field");
-    if (auto e = head.find("expect")) head.expect_continue = iequals(trim_ows(*e), "100-continue");
+    if (hosts == 1) {
+      const std::string_view h = head.find("host").value_or("");
+      if (!valid_host_field(h)) {
+        return fail("http: invalid Host field value '" + std::string(h.substr(0, 64)) + "'");
+      }
+    }
+    // HTTP/1.0 has no 100 (Continue) to send (RFC 9110 section 15.2): its Expect is ignored.
+    if (auto e = head.find("expect")) {
+      head.expect_continue = http11 && iequals(trim_ows(*e), "100-continue");
+    }
   }
   head.upgrade = p.upgrade != 0;
   head.keep_alive = llhttp_should_keep_alive(&p) != 0;

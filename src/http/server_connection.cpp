@@ -182,12 +182,14 @@ void append_fields(std::string& out, const fields& fs) {
   }
 }
 
-// A whole response. gzip_ok: the client accepts gzip and the server compresses.
+// A whole response. gzip_ok: the client accepts gzip and the server compresses. keep_alive_10:
+// an HTTP/1.0 request asked to keep the connection, and it is kept: the response says so
+// (`Connection: keep-alive`, RFC 9112 appendix C.2.2), or the client would wait for the close.
 // Its size is counted first and it is written into one resize of `out`: appended piece by piece
 // (a capacity check and a copy call each) it cost about 800 instructions for a small response,
 // a tenth of all the server spends on a request.
 void append_response(std::string& out, const response& r, const detail::server_state& st,
-                     bool head_only, bool close, bool gzip_ok) {
+                     bool head_only, bool close, bool gzip_ok, bool keep_alive_10 = false) {
   using namespace std::string_view_literals;
   const int status = r.status();
   const bool has_body = status_has_body(status);
@@ -215,6 +217,8 @@ void append_response(std::string& out, const response& r, const detail::server_s
   constexpr std::string_view vary_line = "Vary: Accept-Encoding\r\n"sv;
   constexpr std::string_view length_name = "Content-Length: "sv;
   constexpr std::string_view closing = "Connection: close\r\n"sv;
+  constexpr std::string_view keeping = "Connection: keep-alive\r\n"sv;
+  const bool keep_10 = keep_alive_10 && !close;
   const bool add_vary = vary && !has_field(fs, "vary");
   const bool with_body = !head_only && has_body;
 
@@ -226,6 +230,7 @@ void append_response(std::string& out, const response& r, const detail::server_s
   if (add_vary) size += vary_line.size();
   if (has_body) size += length_name.size() + length.size() + 2;
   if (close) size += closing.size();
+  if (keep_10) size += keeping.size();
   if (with_body) size += body.size();
 
   const std::size_t at = out.size();
@@ -251,6 +256,7 @@ void append_response(std::string& out, const response& r, const detail::server_s
     put("\r\n"sv);
   }
   if (close) put(closing);
+  if (keep_10) put(keeping);
   put("\r\n"sv);
   if (with_body) put(body);
 }
@@ -762,18 +768,30 @@ task<bool> server_connection::serve_request() {
   // llhttp parses HTTP/0.9 and 2.0 request lines too; this server speaks 1.0 and 1.1 (RFC 9110
   // section 15.6.6).
   if (rs.head->version_major != 1) throw reject{505};
+  // CONNECT asks for a tunnel, which this server does not make: llhttp takes every byte after its
+  // head as tunnel data, so a body the client framed would otherwise be parsed as the next request
+  // (a smuggling vector). Refused before anything more is read, and the connection closed.
+  if (rs.head->method == "CONNECT") throw reject{501};
   check_codings(*rs.head);
+  // An expectation other than 100-continue cannot be met (RFC 9110 section 10.1.1); HTTP/1.0
+  // requests' expectations are ignored.
+  if (rs.head->version_minor >= 1) {
+    if (const auto e = rs.head->find("expect"); e && !rs.head->expect_continue) throw reject{417};
+  }
   const bool is_head = rs.head->method == "HEAD";
   const bool has_body = rs.head->chunked || rs.head->content_length.value_or(0) > 0;
   if (rs.head->content_length && *rs.head->content_length > o.max_body) throw reject{413};
-  rs.continue_pending = rs.head->expect_continue && sx_->in.empty() && has_body;
 
   std::string allow;
   const route_entry* rt = match(rs, allow);
+  // A body the client holds back for a 100 Continue is asked for only when a handler will take
+  // it; a 404 or 405 is the final answer at once, the body unread (the connection then closes).
+  const bool withheld = rs.head->expect_continue && sx_->in.empty() && has_body;
+  rs.continue_pending = withheld && rt != nullptr;
   rs.stream_body = rt != nullptr && rt->opts.stream_body;
   // A request without a body ends with its head: no read_body_piece (and no frame) for it.
   const bool ended = !rs.stream_body && !has_body && end_without_body(rs);
-  if (!rs.stream_body && !ended) {
+  if (!rs.stream_body && !ended && !(withheld && rt == nullptr)) {
     try {
       while (true) {
         auto piece = co_await read_body_piece(rs);
@@ -820,7 +838,7 @@ task<bool> server_connection::serve_request() {
     // After the handler: a stop() that came while it ran closes the connection too.
     const bool close = must_close(rs) || !rs.body_done;
     const bool gzip_ok = o.compress && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
-    append_response(sx_->out, *res, *st_, is_head, close, gzip_ok);
+    append_response(sx_->out, *res, *st_, is_head, close, gzip_ok, rs.head->version_minor == 0);
     st_->stats.duration(coreio::detail::monotonic_ns() - started);
     if (close) {
       linger_ = !rs.body_done;  // a body left unread: let the response reach the client

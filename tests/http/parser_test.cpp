@@ -908,11 +908,22 @@ TEST(ParserLimitTest, BodyOverItsLimit) {
                 .at(0)
                 .body,
             "0123456789");
-  // Chunked: counted as it arrives.
+  // Chunked: refused at the size line of the chunk that would cross the limit, before its bytes.
   expect_rejected(mode::request,
                   "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  "6\r\n012345\r\n5\r\n67890\r\n0\r\n\r\n",
-                  "body over 10 bytes", o, limit_kind::body);
+                  "6\r\n012345\r\n5\r\n",
+                  "a chunk of 5 bytes over the body limit of 10 bytes", o, limit_kind::body);
+  expect_rejected(mode::request,
+                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "ffffffffffffffff\r\n",
+                  "over the body limit of 10 bytes", o, limit_kind::body);
+  EXPECT_EQ(parse_whole(mode::request,
+                        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "6\r\n012345\r\n4\r\n6789\r\n0\r\n\r\n",
+                        o)
+                .at(0)
+                .body,
+            "0123456789");
   // Until close.
   parse_options r;
   r.limits.max_body = 10;

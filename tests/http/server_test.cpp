@@ -144,6 +144,31 @@ coreio::task<void> malformed_requests() {
       {"body over max_body",
        "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'd'),
        "HTTP/1.1 413"},
+      // Refused at the chunk's size line: no byte of it is waited for.
+      {"a chunk over max_body",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n186a0\r\n",
+       "HTTP/1.1 413"},
+      {"a chunk size past 64 bits",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n",
+       "HTTP/1.1 413"},
+      // The body of a CONNECT is tunnel data to llhttp: it must never be read as a request.
+      {"CONNECT with a body",
+       "CONNECT /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 37\r\n\r\n"
+       "GET /users/666 HTTP/1.1\r\nHost: a\r\n\r\n",
+       "HTTP/1.1 501"},
+      {"CONNECT to an authority",
+       "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "HTTP/1.1 501"},
+      {"an empty Transfer-Encoding before Content-Length",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello",
+       "HTTP/1.1 400"},
+      {"an empty field name", "GET /hello HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n", "HTTP/1.1 400"},
+      {"a Host with a space", "GET /hello HTTP/1.1\r\nHost: exa mple.com\r\n\r\n", "HTTP/1.1 400"},
+      {"a Host with a path", "GET /hello HTTP/1.1\r\nHost: evil.com/x@y\r\n\r\n", "HTTP/1.1 400"},
+      {"a Host with a bad port", "GET /hello HTTP/1.1\r\nHost: a:xyz\r\n\r\n", "HTTP/1.1 400"},
+      {"a Host list", "GET /hello HTTP/1.1\r\nHost: a, b\r\n\r\n", "HTTP/1.1 400"},
+      {"an unknown expectation",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nab",
+       "HTTP/1.1 417"},
   };
   for (const bad_case& c : cases) {
     std::string bytes = c.bytes + tail;
@@ -155,6 +180,57 @@ coreio::task<void> malformed_requests() {
   co_await rs.stop();
 }
 TEST(Server, MalformedRequestsGetTheirStatusAndClose) { run_test(malformed_requests); }
+
+// Valid requests at the edges of RFC 9110/9112: the Host forms a server must take, HTTP/1.0's
+// keep-alive said back, 100 Continue only for HTTP/1.1 and only when a handler will read the body.
+coreio::task<void> protocol_edges() {
+  running_server rs{test_options()};
+  for (const char* host : {"a", "a:8080", "[::1]:80", "[::1]", "127.0.0.1", "x-y.example_z", ""}) {
+    const std::string got =
+        co_await send_and_read(rs.port, "GET /hello HTTP/1.1\r\nHost: " + std::string(host) +
+                                            "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(status_line(got), "HTTP/1.1 200 OK") << "Host: " << host;
+  }
+  // HTTP/1.0 keep-alive: the response says it keeps the connection, and does (a second request
+  // on it is answered); HTTP/1.0 without it closes.
+  const std::string ka =
+      co_await send_and_read(rs.port,
+                             "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                             "GET /hello HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(count(ka, "HTTP/1.1 200 OK"), 2u) << ka;
+  EXPECT_EQ(count(ka, "Connection: keep-alive\r\n"), 1u) << ka;
+  EXPECT_EQ(count(ka, "Connection: close\r\n"), 1u) << ka;
+  // HTTP/1.0 gets no 100 (Continue), whatever its Expect says; its body is read as sent.
+  const std::string old = co_await send_and_read(
+      rs.port, "POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(old.find("100 Continue"), std::string::npos) << old;
+  EXPECT_NE(old.find("\r\n\r\nhello"), std::string::npos) << old;
+  // A 404 or 405 is the final answer to a withheld body: no 100, at once, and the connection
+  // closes with the body unread. (A client that then sends it anyway is not read.)
+  for (const char* target : {"POST /nowhere", "POST /hello"}) {
+    coreio::task<coreio::net::tcp_stream> connecting =
+        coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+    coreio::net::tcp_stream s = co_await std::move(connecting);
+    co_await s.write_all(std::string_view(
+        std::string(target) +
+        " HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+    std::string got;
+    std::array<char, 1024> buf{};
+    while (got.find("\r\n\r\n") == std::string::npos) {
+      auto rd = s.read_some(std::span<char>(buf));
+      auto w = coreio::wait_for(std::move(rd), 5s);
+      const std::size_t n = co_await std::move(w);
+      if (n == 0) break;
+      got.append(buf.data(), n);
+    }
+    const std::string want =
+        std::string(target) == "POST /nowhere" ? "HTTP/1.1 404" : "HTTP/1.1 405";
+    EXPECT_EQ(status_line(got).substr(0, 12), want) << target << ": " << got;
+    EXPECT_NE(got.find("Connection: close"), std::string::npos) << target << ": " << got;
+  }
+  co_await rs.stop();
+}
+TEST(Server, ProtocolEdgesOfValidRequests) { run_test(protocol_edges); }
 
 coreio::task<void> pipelining_in_order() {
   running_server rs{test_options()};
