@@ -91,6 +91,34 @@ class read_wait_op : public asio::detail::reactor_op {
   bool queuing_ = false;
 };
 
+/// The stream's hang-up watch (stream.cpp, "Read readiness", step 6): an operation kept queued on
+/// the reactor's exception queue, which Asio's epoll reactor runs on EPOLLPRI, EPOLLERR and
+/// EPOLLHUP events, not on plain EPOLLIN ones. Run there, it notes the event (hangup_seen) and
+/// reports not_done, so it stays queued; it completes only when aborted (the socket closed, or the
+/// loop destroyed). Embedded in its socket; queued at most once (hangup_watch_armed).
+class hangup_watch_op : public asio::detail::reactor_op {
+ public:
+  explicit hangup_watch_op(stream_socket_impl* s)
+      : reactor_op(asio::error_code(), &perform, &complete), s_(s) {}
+  /// Queues the watch on the socket's reactor. A loop step.
+  void start(asio::detail::reactor& reactor, readiness_socket& sock) {
+    ec_ = asio::error_code();
+    queuing_ = true;
+    reactor.start_op(asio::detail::reactor::except_op, sock.native_handle(), sock.reactor_data(),
+                     this, false, false);
+    queuing_ = false;
+  }
+
+ private:
+  static status perform(reactor_op* base);
+  /// owner is null when the loop is destroyed with the watch still queued.
+  static void complete(void* owner, asio::detail::operation* base, const asio::error_code&,
+                       std::size_t);
+
+  stream_socket_impl* const s_;
+  bool queuing_ = false;
+};
+
 /// A stream's read-deadline timer (src/net/stream.cpp, "Read deadlines"): an entry in its owner's
 /// timer queue that knows its socket.
 struct read_deadline_timer : timer_entry {
@@ -159,8 +187,13 @@ struct stream_socket_impl {
   // hands the readiness to read_waiter.
   bool read_wait_armed = false;
   read_wait_op read_wait{this};
-  // The deleter ran while read_wait was queued or the deadline timer was firing: whichever of the
-  // two ends last deletes the object.
+  // The hang-up watch is queued (from the first drained read until the socket closes), and an
+  // error or hang-up event has come since a drained read last looked (stream.cpp, step 6).
+  bool hangup_watch_armed = false;
+  bool hangup_seen = false;
+  hangup_watch_op hangup_watch{this};
+  // The deleter ran while read_wait or hangup_watch was queued or the deadline timer was firing:
+  // whichever of them ends last deletes the object (held_by_loop).
   bool delete_on_wait_end = false;
   // Read deadlines (protocol: stream.cpp, "Read deadlines"). Loop steps only, but for the timer
   // entry's own claim. deadline_armed: the entry is in a timer queue (that of the worker whose

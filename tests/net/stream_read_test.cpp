@@ -548,4 +548,79 @@ TEST_P(StreamReadTest, AReadCancelledWhileWaitingForTheEdgeLeavesTheNextReadItsB
   EXPECT_EQ(on.block_on(read_after_a_cancelled_wait(&p)), "second");
 }
 
+// ---- a peer that resets right after its last bytes ----------------------------------------------
+
+/// Reads `s` to its end: the bytes, then "|end", "|error" (a reset) or "|hung" (nothing for 5 s).
+coreio::task<std::string> read_to_the_end(stream* s) {
+  std::array<std::byte, 64> buf;
+  std::string got;
+  for (;;) {
+    std::size_t n = 0;
+    try {
+      auto rd = s->read_some(std::span(buf));
+      n = co_await coreio::wait_for(std::move(rd), 5s);
+    } catch (const coreio::timeout_error&) {
+      co_return got + "|hung";
+    } catch (const std::system_error&) {
+      co_return got + "|error";
+    }
+    if (n == 0) co_return got + "|end";
+    got += to_string(std::span<const std::byte>(buf.data(), n));
+  }
+}
+
+/// Writes "hello" and resets the connection (SO_LINGER 0) in one go, with no loop turn between.
+coreio::task<void> hello_then_reset(stream* client) {
+  const int fd = coreio::detail::stream_access::impl(*client)->fd;
+  co_await client->write_all(std::string_view("hello"));
+  const linger abort_on_close{1, 0};
+  EXPECT_EQ(::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close), 0);
+  stream gone = std::move(*client);
+}
+
+/// The peer writes a few bytes and resets the connection at once, so that one edge of the socket
+/// brings the bytes, the error and the hang-up together. The read that gets the bytes finds the
+/// receive queue drained (TCP_INQ counts a FIN, not a reset); the next read must still see the
+/// reset instead of waiting for an edge that will never come. `rounds` messages go first.
+/// reader_waits: the reader is already waiting on the socket when the edge comes (its read wait,
+/// and from the first drained read the hang-up watch, take it); otherwise the loop takes the edge
+/// before anything waits on the socket, and the reader reads after.
+coreio::task<std::string> bytes_then_reset(any_pair* p, int rounds, bool reader_waits) {
+  std::array<std::byte, 64> buf;
+  std::string got;
+  for (int i = 0; i < rounds; ++i) {
+    co_await p->client.write_all(std::string_view("ping"));
+    const std::size_t n = co_await p->server.read_some(std::span(buf));
+    got += to_string(std::span<const std::byte>(buf.data(), n)) + ",";
+  }
+  if (!reader_waits) {
+    co_await hello_then_reset(&p->client);
+    co_await coreio::sleep_for(20ms);  // the loop polls and takes the edge
+    co_return got + co_await read_to_the_end(&p->server);
+  }
+  auto reader = coreio::spawn(read_to_the_end(&p->server));
+  co_await coreio::sleep_for(20ms);  // the reader waits for the socket's edge
+  co_await hello_then_reset(&p->client);
+  co_return got + co_await std::move(reader);
+}
+
+TEST_P(StreamReadTest, AResetRightAfterTheLastBytesEndsTheNextRead) {
+  for (int workers : {1, 2}) {
+    coreio::runtime on{coreio::runtime_options{.workers = static_cast<std::size_t>(workers)}};
+    for (const bool reader_waits : {false, true}) {
+      for (int rounds : {0, 1, 3}) {
+        any_pair p = pair(&on);
+        const std::string got = on.block_on(bytes_then_reset(&p, rounds, reader_waits));
+        std::string want;
+        for (int i = 0; i < rounds; ++i) want += "ping,";
+        want += "hello";
+        // A reset reads as an error on TCP; a Unix stream has no reset, its close is the end.
+        EXPECT_TRUE(got == want + "|error" || got == want + "|end")
+            << got << ", " << workers << " workers, " << rounds << " rounds first"
+            << (reader_waits ? ", the reader waiting" : "");
+      }
+    }
+  }
+}
+
 }  // namespace
