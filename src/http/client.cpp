@@ -299,6 +299,25 @@ bool head_complete(connection& conn, bool* any_byte) {
   return false;
 }
 
+/// After a send that failed with a socket error (the server reset or closed the connection while
+/// the request went out): whether a response head the server sent first can still be read from
+/// the connection (bytes that arrived before the reset are still delivered). Reads until the head
+/// is complete, the stream ends or fails; a parse error is no response.
+task<bool> read_early_response(connection* conn, limit l) {
+  bool any_byte = false;
+  try {
+    while (!head_complete(*conn, &any_byte)) {
+      const std::size_t n = co_await read_within(*conn, l, "reading a response sent early");
+      if (n == 0) co_return false;
+    }
+  } catch (const coreio::cancelled_error&) {
+    throw;
+  } catch (...) {
+    co_return false;
+  }
+  co_return true;
+}
+
 /// The connection ended (a read of 0) before the response head was complete.
 [[noreturn]] void closed_before_head(connection& conn, bool any_byte) {
   if (!any_byte) throw connection_lost("http: the server closed the connection before responding");
@@ -380,11 +399,13 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     bool any_byte = false;
     bool retry = false;
     bool body_withheld = false;
+    bool sent = false;        // the whole request went out
+    bool send_broke = false;  // a socket error while it went out
+    const limit headers_lim = phase_at(phase::headers, rc->t.headers);
     std::exception_ptr failed;
     try {
       conn->response_parser.reset();
       conn->response_parser.set_request_method(o->method);
-      const limit headers_lim = phase_at(phase::headers, rc->t.headers);
       coreio::detail::trace::span_scope sending("http.client.send_request", rc->span);
       if (conn->plain() && headers_lim.when == time_point::max() && !o->upload &&
           !o->expect_continue) {
@@ -397,6 +418,7 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       } else {
         co_await send_request(conn.get(), rc, o, headers_lim, &body_withheld);
       }
+      sent = true;
       sending.end();
       core.trace(trace_kind::request_headers_sent, o->method, url_text);
       coreio::detail::trace::span_scope waiting("http.client.wait_headers", rc->span);
@@ -420,8 +442,19 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     } catch (const std::system_error&) {
       failed = std::current_exception();
       retry = !any_byte;
+      send_broke = !sent;
     } catch (...) {
       failed = std::current_exception();
+    }
+    if (send_broke && !body_withheld) {
+      // The server may have answered and closed while the request was still going out (a 413 for
+      // an upload it will not read; RFC 9112 section 9.5): that response is the request's. The
+      // connection is not reused (the request was cut short).
+      const limit l = earliest(headers_lim, phase_at(phase::sock_read, rc->t.sock_read));
+      if (co_await read_early_response(conn.get(), l)) {
+        failed = nullptr;
+        body_withheld = true;
+      }
     }
     if (failed) {
       core.conn_pool->discard(std::move(conn));

@@ -8,6 +8,8 @@
 
 #include <coreio/http/errors.hpp>
 
+#include "http/text.hpp"
+
 namespace coreio::http::detail {
 
 namespace {
@@ -219,7 +221,30 @@ std::string form_encode(const fields& form) {
   return out;
 }
 
-url resolve_reference(const url& base, std::string_view location) {
+url resolve_reference(const url& base, std::string_view raw_location) {
+  // Spaces are percent-encoded, as browsers and yarl do with a Location servers send unencoded.
+  std::string spaced;
+  if (raw_location.find(' ') != std::string_view::npos) {
+    for (const char c : raw_location) {
+      if (c == ' ') spaced += "%20";
+      else spaced += c;
+    }
+    raw_location = spaced;
+  }
+  const std::string_view location = raw_location;
+  // A scheme (RFC 3986 section 3.1) other than http or https: not a URL this client can follow.
+  if (const std::size_t colon = location.find(':');
+      colon != std::string_view::npos && colon > 0 &&
+      std::isalpha(static_cast<unsigned char>(location[0])) &&
+      location.substr(0, colon).find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") ==
+          std::string_view::npos) {
+    const std::string_view scheme = location.substr(0, colon);
+    if (!iequals(scheme, "http") && !iequals(scheme, "https")) {
+      throw error("http: redirect to a non-HTTP URL '" + std::string(location.substr(0, 200)) +
+                  "'");
+    }
+  }
   if (location.find("://") != std::string_view::npos) {
     // Absolute: but only if what precedes :// is a scheme (no '/' or '?' before it).
     const std::size_t p = location.find("://");

@@ -47,7 +47,9 @@ std::string percent_encode(std::string_view s);
 /// application/x-www-form-urlencoded (WHATWG): space becomes '+', unreserved characters stay.
 std::string form_encode(const fields& form);
 
-/// The URL a Location header points to, relative to base (RFC 3986 section 5). Throws http::error.
+/// The URL a Location header points to, relative to base (RFC 3986 section 5); spaces are
+/// percent-encoded, the fragment dropped. Throws http::error for a scheme other than http and
+/// https ("mailto:...": not a URL to follow) and for what cannot be a request target.
 url resolve_reference(const url& base, std::string_view location);
 
 }  // namespace coreio::http::detail

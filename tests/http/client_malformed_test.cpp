@@ -2,6 +2,7 @@
 // problem (a limit_error for limits), its connection is dropped, and the next request on the same
 // client succeeds.
 #include <coreio/http/client.hpp>
+#include <coreio/net/tcp_listener.hpp>
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -108,6 +109,34 @@ coreio::task<void> each_malformed_response_is_an_error_and_the_pool_survives() {
 }
 TEST(ClientMalformed, EachMalformedResponseIsAnErrorAndThePoolSurvives) {
   run_test(each_malformed_response_is_an_error_and_the_pool_survives);
+}
+
+// A server that answers an upload from its head alone and closes without reading the body (a
+// 413, as RFC 9112 section 9.5 lets it): the close resets the connection while the client still
+// sends. The client gives the 413, not the socket error of its send.
+coreio::task<void> answer_from_the_head_and_close(coreio::net::tcp_listener* lis) {
+  coreio::net::tcp_stream s = co_await lis->accept();
+  (void)co_await s.read_until("\r\n\r\n", 1 << 16);
+  co_await s.write_all(std::string_view(
+      "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\n"
+      "too big!"));
+}  // closed with the body unread: the kernel resets the connection
+
+coreio::task<void> a_response_sent_during_the_upload_is_the_answer() {
+  auto lis = coreio::net::tcp_listener::bind("127.0.0.1", 0);
+  auto server = coreio::spawn(answer_from_the_head_and_close(&lis));
+  http::client session;
+  // More than the socket buffers of both ends hold: the send is still going when the reset comes.
+  http::request_options o{.body = std::string(32u << 20, 'u')};
+  http::response r =
+      co_await session.post("http://127.0.0.1:" + std::to_string(lis.port()) + "/up", o);
+  EXPECT_EQ(r.status(), 413);
+  EXPECT_EQ(co_await r.text(), "too big!");
+  co_await std::move(server);
+  co_await session.close();
+}
+TEST(ClientMalformed, AResponseSentDuringTheUploadIsTheAnswer) {
+  run_test(a_response_sent_during_the_upload_is_the_answer);
 }
 
 std::string gzip_of(const std::string& plain) {

@@ -59,6 +59,19 @@ TEST(Url, ResolvesRedirectReferences) {
   EXPECT_EQ(resolve_reference(base, "//other/p").str(), "http://other/p");
   EXPECT_EQ(resolve_reference(base, "https://s/").str(), "https://s/");
   EXPECT_TRUE(resolve_reference(base, "/x").user.empty());
+  // A space a server left unencoded is encoded, as browsers do; schemes are ASCII case-insensitive.
+  EXPECT_EQ(resolve_reference(base, "/echo?a b").str(), "http://h:81/echo?a%20b");
+  EXPECT_EQ(resolve_reference(base, "a b/c").str(), "http://h:81/a/b/a%20b/c");
+  EXPECT_EQ(resolve_reference(base, "HTTPS://s/").str(), "https://s/");
+  // Another scheme is not a path to resolve: an error naming it.
+  for (const char* other : {"mailto:x@y", "ftp://s/f", "javascript:alert(1)", "data:,x"}) {
+    try {
+      (void)resolve_reference(base, other);
+      ADD_FAILURE() << other << " was followed";
+    } catch (const coreio::http::error& e) {
+      EXPECT_NE(std::string(e.what()).find("non-HTTP URL"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
