@@ -854,9 +854,12 @@ task<bool> server_connection::serve_request() {
 }
 
 const route_entry* server_connection::match(server_request_state& rs, std::string& allow) const {
-  const std::string& target = rs.head->target;
+  std::string_view target = rs.head->target;
+  // A fragment is never part of a request target (RFC 9112 section 3.2): one a client sent anyway
+  // is dropped, as aiohttp drops it, rather than made part of the path.
+  target = target.substr(0, target.find('#'));
   const std::size_t q = target.find('?');
-  std::string_view raw_path = std::string_view(target).substr(0, q);
+  std::string_view raw_path = target.substr(0, q);
   // The absolute form ("http://host/path", RFC 9112 section 3.2.2, which a server must accept):
   // routed by its path.
   if (raw_path.empty() || raw_path.front() != '/') raw_path = path_of_absolute_form(raw_path);
@@ -865,9 +868,12 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
   } else {
     rs.path = percent_decode(raw_path, false);
   }
-  if (q != std::string::npos) rs.query = target.substr(q + 1);
-  // The path's segments as split_path() makes them, walked in place (no vector per request).
-  std::string_view rest = rs.path;
+  if (q != std::string::npos) rs.query = std::string(target.substr(q + 1));
+  // The path's segments as split_path() makes them, walked in place (no vector per request), over
+  // the path as sent: an encoded slash (%2F) is data inside its segment, not a separator; each
+  // segment is decoded on its own.
+  const bool encoded = raw_path.find('%') != std::string_view::npos;
+  std::string_view rest = raw_path;
   if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
   const std::size_t n_segs =
       1 + static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '/'));
@@ -878,8 +884,13 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
     std::string_view left = rest;
     for (std::size_t i = 0; i < n_segs && ok; ++i) {
       const std::size_t end = std::min(left.find('/'), left.size());
-      const std::string_view seg = left.substr(0, end);
+      std::string_view seg = left.substr(0, end);
       left.remove_prefix(std::min(end + 1, left.size()));
+      std::string decoded;
+      if (encoded && seg.find('%') != std::string_view::npos) {
+        decoded = percent_decode(seg, false);
+        seg = decoded;
+      }
       const std::string& p = rt.segments[i];
       if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
         if (seg.empty()) ok = false;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <sys/socket.h>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include <coreio/net/tcp_stream.hpp>
 #include <coreio/time.hpp>
 
+#include "net/sockets.hpp"
 #include "support/server_support.hpp"
 #include "support/test_support.hpp"
 
@@ -133,6 +135,52 @@ coreio::task<void> many_connections() {
   co_await rs.stop();
 }
 TEST(ServerStop, ThousandsOfDroppedConnectionsLeaveNoDescriptor) { run_test(many_connections); }
+
+// Sends a part of a request (half a head, or a head and part of its body) and resets the
+// connection at once (SO_LINGER 0): the bytes and the reset reach the server together.
+coreio::task<void> send_part_and_reset(std::uint16_t port, bool in_body, std::atomic<int>& sent) {
+  try {
+    coreio::task<coreio::net::tcp_stream> c = coreio::net::tcp_stream::connect("127.0.0.1", port);
+    coreio::net::tcp_stream s = co_await std::move(c);
+    co_await s.write_all(std::string_view(
+        in_body ? "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabcdefghij"
+                : "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Le"));
+    const linger abort_on_close{1, 0};
+    ::setsockopt(coreio::detail::stream_access::impl(s)->fd, SOL_SOCKET, SO_LINGER, &abort_on_close,
+                 sizeof abort_on_close);
+    sent.fetch_add(1, std::memory_order_relaxed);
+  } catch (const std::exception&) {
+  }
+}
+
+// A client that resets inside a head or a body frees its connection at once, not at the header
+// or body deadline (30 s here): the reset ends the server's read (net/stream.cpp, "Read
+// readiness", step 6).
+coreio::task<void> resets_free_their_connections() {
+  http::server_options o = test_options();
+  o.header_timeout = 30s;
+  o.body_timeout = 30s;
+  running_server rs{o};
+  (void)co_await send_and_read(rs.port,
+                               "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(co_await all_closed(rs.srv, 1));
+  const std::size_t before = open_fds();
+  std::atomic<int> sent{0};
+  for (int round = 0; round < 5; ++round) {
+    std::vector<coreio::task<void>> tasks;
+    for (int i = 0; i < 40; ++i) tasks.push_back(send_part_and_reset(rs.port, i % 2 == 1, sent));
+    co_await coreio::gather(std::move(tasks));
+  }
+  EXPECT_EQ(sent.load(), 200);
+  EXPECT_TRUE(co_await all_closed(rs.srv, 1 + static_cast<std::uint64_t>(sent.load())))
+      << rs.srv.stats().connections_closed << " of " << rs.srv.stats().connections_accepted
+      << " closed";
+  EXPECT_LE(open_fds(), before);
+  co_await rs.stop();
+}
+TEST(ServerStop, ResetsInsideAHeadOrABodyFreeTheirConnectionsAtOnce) {
+  run_test(resets_free_their_connections);
+}
 
 struct load_counts {
   std::atomic<int> complete{0};   // whole responses received

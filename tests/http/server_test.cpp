@@ -191,6 +191,18 @@ coreio::task<void> protocol_edges() {
                                             "\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(status_line(got), "HTTP/1.1 200 OK") << "Host: " << host;
   }
+  // An encoded slash is data inside its segment (aiohttp's routing); a fragment is dropped.
+  const auto body_of = [](const std::string& raw) { return raw.substr(raw.find("\r\n\r\n") + 4); };
+  const std::string slash = co_await send_and_read(
+      rs.port, "GET /users/a%2Fb HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_line(slash), "HTTP/1.1 200 OK") << slash;
+  EXPECT_EQ(body_of(slash), "a/b /users/a/b -");
+  const std::string frag = co_await send_and_read(
+      rs.port, "GET /users/x%20y?q=1#frag HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(body_of(frag), "x y /users/x y 1") << frag;
+  const std::string hello = co_await send_and_read(
+      rs.port, "GET /hello#top HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_line(hello), "HTTP/1.1 200 OK") << hello;
   // HTTP/1.0 keep-alive: the response says it keeps the connection, and does (a second request
   // on it is answered); HTTP/1.0 without it closes.
   const std::string ka =
