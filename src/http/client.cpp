@@ -439,10 +439,13 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     } catch (const connection_lost&) {
       failed = std::current_exception();
       retry = true;
-    } catch (const std::system_error&) {
+    } catch (const std::system_error& e) {
       failed = std::current_exception();
       retry = !any_byte;
-      send_broke = !sent;
+      // The connection broke under the send (not, say, an upload source's own error).
+      send_broke =
+          !sent && (e.code() == std::errc::connection_reset || e.code() == std::errc::broken_pipe ||
+                    e.code() == std::errc::connection_aborted);
     } catch (...) {
       failed = std::current_exception();
     }
@@ -451,7 +454,13 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       // an upload it will not read; RFC 9112 section 9.5): that response is the request's. The
       // connection is not reused (the request was cut short).
       const limit l = earliest(headers_lim, phase_at(phase::sock_read, rc->t.sock_read));
-      if (co_await read_early_response(conn.get(), l)) {
+      bool answered = false;
+      try {
+        answered = co_await read_early_response(conn.get(), l);
+      } catch (...) {
+        failed = std::current_exception();  // a cancel: discarded below, as any failure
+      }
+      if (answered) {
         failed = nullptr;
         body_withheld = true;
       }
@@ -513,12 +522,6 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       keep = std::min(keep, theirs);
     }
     reader->keep_for = keep;
-    // A 204 that declares a body (a Content-Length above 0, or chunked: RFC 9110 section 8.6, RFC
-    // 9112 section 6.1 forbid both) has none read; whatever bytes the server sends for it would be
-    // taken as the next response on this connection: it is not reused.
-    if (head.status == 204 && (head.chunked || head.content_length.value_or(0) != 0)) {
-      reader->keep_alive = false;
-    }
     const bool no_body = o->method == "HEAD"sv || head.status == 204 || head.status == 304 ||
                          (head.status >= 100 && head.status < 200) ||
                          (head.content_length && *head.content_length == 0 && !head.chunked);

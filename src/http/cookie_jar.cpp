@@ -171,7 +171,10 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
       if (d.find('.') == std::string::npos && d != from.host) return;  // a bare TLD
       if (!domain_match(from.host, d)) return;  // not for this host: ignored (RFC 6265 5.3)
       c.domain = d;
-      c.host_only = false;  // any Domain attribute, the host's own name too (RFC 6265 5.3 step 6)
+      // Any Domain attribute makes a domain cookie, the host's own name too (RFC 6265 section 5.3
+      // step 6), but for a name without a dot, taken as a public suffix: set by that very host, it
+      // stays host-only (step 5).
+      c.host_only = d.find('.') == std::string::npos;
     } else if (key == "path" && !val.empty() && val[0] == '/') {
       c.path = std::string(val);
     } else if (key == "secure") {

@@ -865,8 +865,8 @@ int parser::impl::on_framing_field(field_kind kind, std::string_view value) {
     head.content_length = v;
   } else if (kind == field_kind::transfer_encoding) {
     // The codings of every Transfer-Encoding field, in order (a list may span several fields).
-    // A field needs at least one coding (RFC 9112 section 6.1, 1#transfer-coding): an empty one
-    // would otherwise leave Content-Length to frame the message (a smuggling vector).
+    // A field with no coding at all is refused: with a Content-Length after it, one recipient
+    // would frame the message by that length and another refuse it (a smuggling vector).
     std::string_view rest = value;
     bool any = false;
     for (;;) {
@@ -908,6 +908,7 @@ int parser::impl::on_headers_done() {
   }
   const bool http11 = head.version_major == 1 && head.version_minor >= 1;
 
+  std::string_view unsupported;  // a response's transfer coding other than chunked, if any
   if (!transfer_encodings.empty()) {
     if (!http11) return fail("http: Transfer-Encoding in an HTTP/1.0 message");
     const std::string& last = transfer_encodings.back();
@@ -919,11 +920,10 @@ int parser::impl::on_headers_done() {
         return fail("http: Transfer-Encoding with chunked before the final coding");
       }
       // Only chunked is decoded: a response body under another transfer coding would reach the
-      // user still encoded, as if it were the content (RFC 9112 section 6.1). A request's is
-      // answered 501 by the server, which sees the codings in the head (server_connection).
-      if (!request)
-        return fail("http: unsupported transfer coding '" + transfer_encodings[i].substr(0, 64) +
-                    "' (only chunked is implemented)");
+      // user still encoded, as if it were the content (RFC 9112 section 6.1); refused below if the
+      // response has a body (a HEAD or 304 response may name the codings of the one it stands
+      // for). A request's is answered 501 by the server, which sees the codings in the head.
+      if (unsupported.empty()) unsupported = transfer_encodings[i];
     }
     head.chunked = true;
   }
@@ -954,7 +954,17 @@ int parser::impl::on_headers_done() {
     }
     no_body = st == 204 || st == 304 || answers_head || (answers_connect && st / 100 == 2);
   }
+  if (!no_body && !request && !unsupported.empty()) {
+    return fail("http: unsupported transfer coding '" + std::string(unsupported.substr(0, 64)) +
+                "' (only chunked is implemented)");
+  }
   if (no_body) {
+    // A 204 that declares a body (a Content-Length above 0, or chunked: RFC 9110 section 8.6 and
+    // RFC 9112 section 6.1 forbid both) has none read; bytes the server sends for it would be read
+    // as the next response: its connection is not kept.
+    if (!request && head.status == 204 && (head.chunked || head.content_length.value_or(0) != 0)) {
+      head.keep_alive = false;
+    }
     head.chunked = false;
     // What returning 1 does; llhttp reads it in after_headers_complete, where the pause resumes.
     p.flags |= F_SKIPBODY;

@@ -432,6 +432,7 @@ class server_connection {
     if (rs.length) sx_->out += "Content-Length: " + std::to_string(*rs.length) + "\r\n";
     if (rs.chunked) sx_->out += "Transfer-Encoding: chunked\r\n";
     if (rs.close_after) sx_->out += "Connection: close\r\n";
+    else if (http10) sx_->out += "Connection: keep-alive\r\n";  // as append_response says it
     sx_->out += "\r\n";
     try {
       co_await flush();

@@ -58,6 +58,24 @@ class readiness_socket : public generic_stream::socket {
   asio::detail::reactor::per_descriptor_data& reactor_data() {
     return impl_.get_implementation().reactor_data_;
   }
+
+  /// The events epoll last reported for this descriptor (EPOLLIN, EPOLLERR, EPOLLHUP...), 0 before
+  /// any. Asio's reactor stores them in the descriptor's state (its operation's task_result_, then
+  /// passed to perform_io) each time epoll reports the descriptor, whether or not an operation
+  /// waits on it; a later report of the same poll adds to them. A recycled state may hold its
+  /// previous descriptor's (a needless recv at most: stream.cpp, step 6). A loop step.
+  std::uint32_t reported_events() {
+    const asio::detail::reactor::per_descriptor_data d = reactor_data();
+    if (d == nullptr) return 0;
+    // descriptor_state derives privately from scheduler_operation; a C-style cast converts a
+    // pointer to an inaccessible base ([expr.cast]/4), and the accessor names the protected member.
+    struct task_result_access : asio::detail::scheduler_operation {
+      static unsigned int of(const asio::detail::scheduler_operation* op) noexcept {
+        return op->*(&task_result_access::task_result_);
+      }
+    };
+    return task_result_access::of((const asio::detail::scheduler_operation*)d);
+  }
 };
 
 /// The stream's read wait: an operation queued on Asio's epoll reactor that completes at the
@@ -84,34 +102,6 @@ class read_wait_op : public asio::detail::reactor_op {
     return static_cast<read_wait_op*>(base)->queuing_ ? not_done : done;
   }
   /// owner is null when the loop is destroyed with the wait still queued.
-  static void complete(void* owner, asio::detail::operation* base, const asio::error_code&,
-                       std::size_t);
-
-  stream_socket_impl* const s_;
-  bool queuing_ = false;
-};
-
-/// The stream's hang-up watch (stream.cpp, "Read readiness", step 6): an operation kept queued on
-/// the reactor's exception queue, which Asio's epoll reactor runs on EPOLLPRI, EPOLLERR and
-/// EPOLLHUP events, not on plain EPOLLIN ones. Run there, it notes the event (hangup_seen) and
-/// reports not_done, so it stays queued; it completes only when aborted (the socket closed, or the
-/// loop destroyed). Embedded in its socket; queued at most once (hangup_watch_armed).
-class hangup_watch_op : public asio::detail::reactor_op {
- public:
-  explicit hangup_watch_op(stream_socket_impl* s)
-      : reactor_op(asio::error_code(), &perform, &complete), s_(s) {}
-  /// Queues the watch on the socket's reactor. A loop step.
-  void start(asio::detail::reactor& reactor, readiness_socket& sock) {
-    ec_ = asio::error_code();
-    queuing_ = true;
-    reactor.start_op(asio::detail::reactor::except_op, sock.native_handle(), sock.reactor_data(),
-                     this, false, false);
-    queuing_ = false;
-  }
-
- private:
-  static status perform(reactor_op* base);
-  /// owner is null when the loop is destroyed with the watch still queued.
   static void complete(void* owner, asio::detail::operation* base, const asio::error_code&,
                        std::size_t);
 
@@ -187,13 +177,8 @@ struct stream_socket_impl {
   // hands the readiness to read_waiter.
   bool read_wait_armed = false;
   read_wait_op read_wait{this};
-  // The hang-up watch is queued (from the first drained read until the socket closes), and an
-  // error or hang-up event has come since a drained read last looked (stream.cpp, step 6).
-  bool hangup_watch_armed = false;
-  bool hangup_seen = false;
-  hangup_watch_op hangup_watch{this};
-  // The deleter ran while read_wait or hangup_watch was queued or the deadline timer was firing:
-  // whichever of them ends last deletes the object (held_by_loop).
+  // The deleter ran while read_wait was queued or the deadline timer was firing: whichever of the
+  // two ends last deletes the object.
   bool delete_on_wait_end = false;
   // Read deadlines (protocol: stream.cpp, "Read deadlines"). Loop steps only, but for the timer
   // entry's own claim. deadline_armed: the entry is in a timer queue (that of the worker whose

@@ -41,18 +41,15 @@
 //      caller's read follows (stream_access::try_read_now: read_some's fast path, no awaiter).
 //      So a wait then a read costs the syscalls of one read, and the caller needs no buffer while
 //      it waits.
-//   6. A reset is not counted by TCP_INQ (a FIN is), and its edge is the same edge as the bytes
-//      that came just before it when the loop takes both at once: the recv that takes those bytes
-//      would find the queue "drained" and wait for an edge that never comes (a reading task
-//      would hang until its deadline, or for ever). So a drained recv clears `readable` only
-//      when no error or hang-up event may have come with its bytes (drained()): the hang-up
-//      watch (hangup_watch_op, sockets.hpp), queued on the reactor's exception queue from the
-//      socket's first drained recv until it closes, is run by Asio on EPOLLPRI, EPOLLERR and
-//      EPOLLHUP events only, before the read wait of the same event, and notes them
-//      (hangup_seen); a drained recv after one keeps `readable`, and the next recv reports the
-//      reset. The first drained recv keeps `readable` too (events the loop took before the watch
-//      was queued had no observer): one more recv per socket. Plain EPOLLIN events never run
-//      the watch, so a request costs what it did.
+//   6. A reset is not counted by TCP_INQ (a FIN is), and when the loop takes the bytes and the
+//      reset in one edge (they came together, or the reset came before the loop turned), the
+//      recv that takes the bytes finds the queue "drained", and a wait for the next edge would
+//      wait for ever (a reading task hung until its deadline, or for ever without one). So a
+//      drained recv keeps `readable` when epoll's last report for the socket had EPOLLERR or
+//      EPOLLHUP (readiness_socket::reported_events: Asio keeps each report in the descriptor's
+//      state, whether an operation waited or not), and the next recv reports the reset. A reset
+//      reported later comes as an edge of its own, which the queued wait takes. Reading the
+//      report costs no syscall.
 // So a TCP ping-pong costs one recv per message and no other syscall. (Asio's async_read_some cost
 // two: its reactor stops its speculative recv only after end of stream, so each start made a recv
 // that failed; its async_wait costs an epoll_ctl per wait instead.) The wait lives in the socket
@@ -102,6 +99,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -163,13 +161,6 @@ void close_descriptor(stream_socket_impl* s) noexcept {
   s->sock.close(ec);
 }
 
-/// The loop still holds s: its read wait or hang-up watch is queued, or its deadline entry is in
-/// a timer queue or fired with its due step on the way. The last of them to end deletes s once
-/// its deleter has run (delete_on_wait_end).
-bool held_by_loop(const stream_socket_impl* s) noexcept {
-  return s->read_wait_armed || s->deadline_armed || s->hangup_watch_armed;
-}
-
 }  // namespace
 
 void delete_stream_socket_now(stream_socket_impl* s) noexcept {
@@ -177,12 +168,12 @@ void delete_stream_socket_now(stream_socket_impl* s) noexcept {
     timer_erase(&s->deadline_timer);
     s->deadline_armed = false;
   }
-  if (!held_by_loop(s)) {
+  if (!s->read_wait_armed && !s->deadline_armed) {
     delete s;
     return;
   }
-  // The queued wait's or watch's handler, or the fired deadline's due step, holds s: closing
-  // aborts the wait and the watch; the last of them deletes s ("Read deadlines", step 3).
+  // The queued wait's handler, or the fired deadline's due step, holds s: closing aborts the wait;
+  // the last of the two deletes s ("Read deadlines", step 3).
   s->delete_on_wait_end = true;
   close_descriptor(s);
 }
@@ -249,7 +240,7 @@ void clear_readable(stream_socket_impl* s);
 void on_readable(stream_socket_impl* s, const std::error_code& ec) noexcept {
   s->read_wait_armed = false;
   if (s->delete_on_wait_end) {
-    if (!held_by_loop(s)) delete s;
+    if (!s->deadline_armed) delete s;
     return;
   }
   // An abort (the socket was closed) leaves readable set as well: the next recv reports it.
@@ -275,21 +266,10 @@ void clear_readable(stream_socket_impl* s) {
   s->read_wait.start(s->reactor, s->sock);
 }
 
-/// A recv that left nothing queued by TCP_INQ (step 2), but for a reset TCP_INQ does not count
-/// (step 6): clears the readiness only if no error or hang-up event may have come with the bytes.
-/// A loop step, right after that recv.
+/// After a recv that TCP_INQ says left nothing queued (step 2): clears the readiness unless epoll
+/// last reported an error or a hang-up, which TCP_INQ does not count (step 6). A loop step.
 void drained(stream_socket_impl* s) {
-  if (!s->hangup_watch_armed) {
-    // The first drained read: events the loop took before the watch was queued had no observer.
-    // Watch from now on, and let the next read make a recv (one per socket) instead of waiting.
-    s->hangup_watch_armed = true;
-    s->hangup_watch.start(s->reactor, s->sock);
-    return;
-  }
-  if (s->hangup_seen) {
-    s->hangup_seen = false;  // the next recv reports the reset (or would block, then waits)
-    return;
-  }
+  if ((s->sock.reported_events() & (EPOLLERR | EPOLLHUP)) != 0) return;  // the next recv tells
   clear_readable(s);
 }
 
@@ -393,7 +373,7 @@ void arm_read_deadline(stream_socket_impl* s, std::int64_t deadline) {
 void read_deadline_due(stream_socket_impl* s) noexcept {
   s->deadline_armed = false;
   if (s->delete_on_wait_end) {
-    if (!held_by_loop(s)) delete s;
+    if (!s->read_wait_armed) delete s;
     return;
   }
   io_op* op = s->read_waiter;
@@ -484,29 +464,10 @@ void read_wait_op::complete(void* owner, asio::detail::operation* base, const as
     // The loop is being destroyed with the wait queued (shutdown): no read can wait on it any
     // more; free a socket whose delete was left to this wait.
     s->read_wait_armed = false;
-    if (s->delete_on_wait_end && !held_by_loop(s)) delete s;
+    if (s->delete_on_wait_end && !s->deadline_armed) delete s;
     return;
   }
   on_readable(s, op->ec_);
-}
-
-asio::detail::reactor_op::status hangup_watch_op::perform(reactor_op* base) {
-  auto* op = static_cast<hangup_watch_op*>(base);
-  // Queued from start: nothing to note. Run by the reactor: an EPOLLPRI, EPOLLERR or EPOLLHUP
-  // event, in the poll that also runs the read wait (after this op: Asio runs the exception queue
-  // first), a loop step.
-  if (!op->queuing_) op->s_->hangup_seen = true;
-  return not_done;
-}
-
-void hangup_watch_op::complete(void* owner, asio::detail::operation* base, const asio::error_code&,
-                               std::size_t) {
-  // Only an abort completes the watch (the socket closed, or the loop destroyed: owner null);
-  // both are the end of its socket's reads.
-  (void)owner;
-  stream_socket_impl* s = static_cast<hangup_watch_op*>(base)->s_;
-  s->hangup_watch_armed = false;
-  if (s->delete_on_wait_end && !held_by_loop(s)) delete s;
 }
 
 void read_deadline_due_op::complete(void* owner, asio::detail::scheduler_operation* base,
@@ -516,7 +477,7 @@ void read_deadline_due_op::complete(void* owner, asio::detail::scheduler_operati
     // The loop is being destroyed with the step queued (shutdown): no read can wait any more;
     // free a socket whose delete was left to this step.
     s->deadline_armed = false;
-    if (s->delete_on_wait_end && !held_by_loop(s)) delete s;
+    if (s->delete_on_wait_end && !s->read_wait_armed) delete s;
     return;
   }
   s->owner->io_end();

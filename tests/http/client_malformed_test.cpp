@@ -173,7 +173,9 @@ coreio::task<void> odd_but_valid_responses_are_read_as_sent() {
     if (line.find("/no-content") != std::string::npos) {
       reply nc{"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"};
       nc.then = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!";
-      nc.then_delay = std::chrono::milliseconds(30);
+      // Later than the next request goes out, so that only the 204's own framing (not the pool's
+      // look at an idle connection) can keep the client off this connection.
+      nc.then_delay = std::chrono::milliseconds(200);
       return nc;
     }
     return reply{ok_response("fine")};

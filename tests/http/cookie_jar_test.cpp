@@ -65,6 +65,11 @@ TEST(CookieJar, ADomainEqualToTheHostStillCoversItsSubdomains) {
   EXPECT_EQ(jar.header_for(parse_url("http://sub.example.com/")), "exact=1; dot=2");
   EXPECT_EQ(jar.header_for(parse_url("http://example.com/")), "exact=1; dot=2; host=3");
   EXPECT_EQ(jar.header_for(parse_url("http://notexample.com/")), "");
+  // A dot-less name is taken as a public suffix: from that host itself, host-only.
+  cookie_jar local;
+  local.store(parse_url("http://localhost/"), "l=1; Domain=localhost");
+  EXPECT_EQ(local.header_for(parse_url("http://localhost/")), "l=1");
+  EXPECT_EQ(local.header_for(parse_url("http://x.localhost/")), "");
 }
 
 // Expires is read as RFC 6265 section 5.1.1 reads a cookie date: the time, day, month and year

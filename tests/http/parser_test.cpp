@@ -440,6 +440,31 @@ TEST(ParserTest, NoContentAndNotModifiedHaveNoBody) {
   EXPECT_EQ(msgs[1].head.status, 304);
   EXPECT_TRUE(msgs[1].body.empty());
   EXPECT_EQ(msgs[2].body, "abc");
+  // A 204 that declares a body does not keep its connection (bytes sent "for it" would be read as
+  // the next response); a 304 may carry the selected representation's Content-Length, and the
+  // codings of the one it stands for.
+  EXPECT_FALSE(msgs[0].head.keep_alive);
+  EXPECT_TRUE(msgs[1].head.keep_alive);
+  const auto chunked =
+      parse_every_way(mode::response,
+                      "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                      "HTTP/1.1 204 No Content\r\n\r\n");
+  ASSERT_EQ(chunked.size(), 3u);
+  EXPECT_FALSE(chunked[0].head.keep_alive);
+  EXPECT_TRUE(chunked[1].head.keep_alive);
+  EXPECT_TRUE(chunked[2].head.keep_alive);
+}
+
+// A response to HEAD may name the transfer codings of the response it stands for (RFC 9112
+// section 6.1): no body is read, so none is left undecoded.
+TEST(ParserTest, AResponseWithoutABodyMayNameAnyTransferCoding) {
+  parse_options o;
+  o.request_method = "HEAD";
+  const auto msgs = parse_every_way(
+      mode::response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", o);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_TRUE(msgs[0].body.empty());
 }
 
 TEST(ParserTest, InterimResponsesAreSkipped) {

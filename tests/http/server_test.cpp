@@ -148,7 +148,7 @@ coreio::task<void> malformed_requests() {
       {"a chunk over max_body",
        "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n186a0\r\n",
        "HTTP/1.1 413"},
-      {"a chunk size past 64 bits",
+      {"the largest 64-bit chunk size",
        "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n",
        "HTTP/1.1 413"},
       // The body of a CONNECT is tunnel data to llhttp: it must never be read as a request.

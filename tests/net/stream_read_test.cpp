@@ -578,13 +578,14 @@ coreio::task<void> hello_then_reset(stream* client) {
   stream gone = std::move(*client);
 }
 
-/// The peer writes a few bytes and resets the connection at once, so that one edge of the socket
-/// brings the bytes, the error and the hang-up together. The read that gets the bytes finds the
-/// receive queue drained (TCP_INQ counts a FIN, not a reset); the next read must still see the
-/// reset instead of waiting for an edge that will never come. `rounds` messages go first.
-/// reader_waits: the reader is already waiting on the socket when the edge comes (its read wait,
-/// and from the first drained read the hang-up watch, take it); otherwise the loop takes the edge
-/// before anything waits on the socket, and the reader reads after.
+/// The peer writes a few bytes and resets the connection at once, so that one report of the
+/// socket by epoll brings the bytes, the error and the hang-up together. The read that gets the
+/// bytes finds the receive queue drained (TCP_INQ counts a FIN, not a reset); the next read must
+/// still see the reset instead of waiting for an edge that will never come (stream.cpp, "Read
+/// readiness", step 6). `rounds` messages go first. reader_waits false: the loop takes the report
+/// before the reader reads (the case that hung, with or without messages first); true: the
+/// reader already waits on the socket, and the reset may come as an edge of its own (the
+/// ordinary path, which must end the read too).
 coreio::task<std::string> bytes_then_reset(any_pair* p, int rounds, bool reader_waits) {
   std::array<std::byte, 64> buf;
   std::string got;

@@ -38,8 +38,7 @@ using coreio_test::stopwatch;
 using coreio_test::test_error;
 using coreio_test::wait_until;
 
-/// Threads of this process now (/proc/self/task), to see that none is left behind.
-/// The ids of the process's threads now (/proc/self/task).
+/// The ids of the process's threads now (/proc/self/task), to see that none is left behind.
 std::set<std::string> process_thread_ids() {
   std::set<std::string> ids;
   if (DIR* d = opendir("/proc/self/task")) {
