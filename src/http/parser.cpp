@@ -4,9 +4,11 @@
 //
 //   1. head_scan, coreio's own, runs over the raw bytes of the head before llhttp sees them and
 //      rejects what llhttp lets through even in strict mode, or what it cannot bound: bare CR, bare
-//      LF, obs-fold (a header line starting with SP or HT), whitespace in a field name or before
-//      the colon, control characters in values, and every head limit (start line, one header
-//      line, the whole head, the count of fields). It stops exactly at the empty line ending the
+//      LF, obs-fold (a header line starting with SP or HT) in a request, before the first field or
+//      in trailers (a response's other folds are taken, each as its whitespace in spaces: RFC 9112
+//      section 5.2), an empty field name, whitespace in a field name or before the colon, control
+//      characters in values, and every head limit (start line, one header line, the whole head,
+//      the count of fields). It stops exactly at the empty line ending the
 //      head, so it never judges body bytes (its 16-byte loads may look past a stopping byte, but
 //      only within the input, and only the bytes before it count). Whole lines that pass every
 //      rule are taken at once (each one's name, its value, then CRLF and the limits checked),
@@ -245,7 +247,8 @@ class head_scan {
 
   void reset() noexcept {
     total_ = line_len_ = line_index_ = fields_ = 0;
-    cr_ = colon_ = done_ = trailers_ = false;
+    cr_ = colon_ = done_ = trailers_ = fold_ = false;
+    folded_.clear();
   }
   // For the trailer section of a chunked body: field lines only, no start line.
   void reset_for_trailers() noexcept {
@@ -254,6 +257,13 @@ class head_scan {
     trailers_ = true;
   }
   bool done() const noexcept { return done_; }
+  /// Whether the head's field `index` (0-based, in order) had an obs-fold (responses only). Asked
+  /// in field order, once each: the scan is ahead of llhttp, so it has seen the field's folds.
+  bool take_folded(std::size_t index) noexcept {
+    if (folded_.empty() || folded_.front() != index) return false;
+    folded_.erase(folded_.begin());
+    return true;
+  }
   bool started() const noexcept { return total_ > 0; }
 
   // Scans bytes of `in` until the head ends or the input does; returns how many it scanned.
@@ -308,8 +318,17 @@ class head_scan {
         return i;
       }
       if (line_index_ >= 1 && line_len_ == 0 && (c == ' ' || c == '\t')) {
-        fail = plain("http: obs-fold (header line starting with whitespace, RFC 9112 section 5.2)");
-        return i;
+        // obs-fold: a request's is refused (a server may, RFC 9112 section 5.2); a response's
+        // continues the field line above it (a user agent must take it, as spaces), but not the
+        // status line, nor a trailer.
+        if (request_ || trailers_ || line_index_ < 2) {
+          fail =
+              plain("http: obs-fold (header line starting with whitespace, RFC 9112 section 5.2)");
+          return i;
+        }
+        fold_ = true;
+        colon_ = true;  // its bytes are value bytes
+        if (folded_.empty() || folded_.back() != fields_ - 1) folded_.push_back(fields_ - 1);
       }
       ++line_len_;
       if (line_index_ == 0) {
@@ -486,7 +505,9 @@ class head_scan {
       if (line_index_ > 0) done_ = true;
       return;
     }
-    if (line_index_ >= 1) {
+    if (line_index_ >= 1 && fold_) {
+      fold_ = false;  // a continuation: the same field
+    } else if (line_index_ >= 1) {
       if (!colon_) {
         fail = plain("http: header line without a colon");
         return;
@@ -505,6 +526,10 @@ class head_scan {
 
   const parse_limits& limits_;
   bool request_;
+  // The current line continues the field above it (obs-fold, responses), and the indices of the
+  // head's fields that had one, in order.
+  bool fold_ = false;
+  std::vector<std::size_t> folded_;
   std::size_t total_ = 0;       // bytes of the head so far
   std::size_t line_len_ = 0;    // bytes of the current line, without its CRLF
   std::size_t line_index_ = 0;  // 0 = the start line
@@ -839,7 +864,12 @@ int parser::impl::on_field_done() {
   // has any: its ends are looked at first).
   std::string_view value = field_value.text();
   if (!value.empty() && (is_ows(value.front()) || is_ows(value.back()))) value = trim_ows(value);
-  const auto& f = add_field(name, value);
+  const std::size_t index = fields_used;
+  auto& f = add_field(name, value);
+  // A folded response field: llhttp drops each fold's CRLF and keeps its whitespace, which
+  // becomes spaces (RFC 9112 section 5.2).
+  if (!request && scan.take_folded(index))
+    std::replace(f.second.begin(), f.second.end(), '\t', ' ');
   field_name.clear();
   field_value.clear();
   if (kind == field_kind::other) return 0;

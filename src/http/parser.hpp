@@ -12,10 +12,12 @@
 //
 // Errors: feed() and finish() throw http::error (limit_error for limits) naming the malformed part;
 // after a throw the parser is dead (the connection must close). Checks beyond llhttp strict mode
-// (RFC 9112): obs-fold, whitespace before a colon, bare CR or LF, control characters in values,
-// Transfer-Encoding on HTTP/1.0 or with a final coding other than chunked, Content-Length together
-// with Transfer-Encoding, several or malformed Content-Length, (requests) a missing or duplicate Host
-// on HTTP/1.1, and the size limits below (llhttp has none).
+// (RFC 9112): obs-fold in a request (a response's is taken as spaces), an empty field name,
+// whitespace before a colon, bare CR or LF, control characters in values, Transfer-Encoding on
+// HTTP/1.0, empty, or with a final coding other than chunked (in a response with a body: any
+// coding but chunked), Content-Length together with Transfer-Encoding, several or malformed
+// Content-Length, (responses) a status under 100 or a version other than 1.x, (requests) a
+// missing, duplicate or malformed Host on HTTP/1.1, and the size limits below (llhttp has none).
 //
 // Thread safety: one parser per connection, used by one task at a time.
 #pragma once

@@ -567,11 +567,29 @@ TEST(ParserTest, AMovedParserKeepsParsing) {
 
 // ---- smuggling and malformed input ----------------------------------------------------------------
 
+// obs-fold (RFC 9112 section 5.2): a server may refuse it, and does; a user agent must take it,
+// each fold as spaces. Never before the first field, nor in trailers.
 TEST(ParserRejectTest, ObsFold) {
   expect_rejected(mode::request, "GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\n two\r\n\r\n",
                   "obs-fold");
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\n X-A: one\r\nContent-Length: 0\r\n\r\n",
+                  "obs-fold");
   expect_rejected(mode::response,
-                  "HTTP/1.1 200 OK\r\nX-A: one\r\n\ttwo\r\nContent-Length: 0\r\n\r\n", "obs-fold");
+                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\r\n b\r\n\r\n",
+                  "obs-fold");
+}
+
+TEST(ParserTest, AResponseFoldedFieldIsOneValueWithSpaces) {
+  const auto msgs = parse_every_way(
+      mode::response,
+      "HTTP/1.1 200 OK\r\nX-A: one\r\n\ttwo\r\n   three\r\nX-B: b\r\nContent-Length: 2\r\n\r\nok");
+  ASSERT_EQ(msgs.size(), 1u);
+  const auto& h = msgs[0].head.headers;
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0].first, "X-A");
+  EXPECT_EQ(h[0].second, "one two   three");  // each fold's whitespace, as spaces
+  EXPECT_EQ(h[1].second, "b");
+  EXPECT_EQ(msgs[0].body, "ok");
 }
 
 TEST(ParserRejectTest, WhitespaceBeforeTheColon) {
