@@ -911,7 +911,10 @@ int parser::impl::on_framing_field(field_kind kind, std::string_view value) {
     }
     if (!any) return fail("http: empty Transfer-Encoding field");
   } else if (kind == field_kind::host) {
-    ++hosts;
+    // Checked here, where the value is at hand, rather than looked up again at the head's end.
+    if (++hosts == 1 && request && !valid_host_field(value)) {
+      return fail("http: invalid Host field value '" + std::string(value.substr(0, 64)) + "'");
+    }
   }
   return 0;
 }
@@ -960,12 +963,6 @@ int parser::impl::on_headers_done() {
   if (request) {
     if (hosts > 1) return fail("http: several Host fields");
     if (hosts == 0 && http11) return fail("http: HTTP/1.1 request without a Host field");
-    if (hosts == 1) {
-      const std::string_view h = head.find("host").value_or("");
-      if (!valid_host_field(h)) {
-        return fail("http: invalid Host field value '" + std::string(h.substr(0, 64)) + "'");
-      }
-    }
     // HTTP/1.0 has no 100 (Continue) to send (RFC 9110 section 15.2): its Expect is ignored.
     if (auto e = head.find("expect")) {
       head.expect_continue = http11 && iequals(trim_ows(*e), "100-continue");
