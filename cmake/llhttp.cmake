@@ -28,8 +28,46 @@ if(NOT COREIO_LLHTTP_INCLUDE_DIR OR NOT COREIO_LLHTTP_SOURCE_DIR
     "(`tools/dev setup` does), or set COREIO_LLHTTP_SOURCE_DIR and COREIO_LLHTTP_INCLUDE_DIR.")
 endif()
 
+# One fix to llhttp 8.1.0's state machine, made on a copy in the build tree (the package's file is
+# not touched, and nothing of it enters the repository). After an unquoted chunk-extension value,
+# its ';' is consumed and the parser then goes back to the state that expects a ';' or the line's
+# CR, so a second extension ("5;a=1;b=2") fails as an invalid chunk size (llhttp 9 peeks at the
+# ';' instead). The fix sends that path where a quoted value's ';' goes: to the next extension's
+# name. Both copies of the machine in llhttp.c (strict and lenient) have the same transition. A
+# package whose llhttp.c no longer has the faulty transition is compiled as it is.
+file(READ "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c" _llhttp_c)
+set(_faulty "      switch (llhttp__on_chunk_extension_value_complete(state, p, endp)) {
+        case 0:
+          goto s_n_llhttp__internal__n_chunk_size_otherwise;")
+string(REPLACE "chunk_size_otherwise;" "chunk_extensions;" _fixed "${_faulty}")
+string(FIND "${_llhttp_c}" "${_faulty}" _at)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+             "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c")
+if(_at EQUAL -1)
+  set(COREIO_LLHTTP_C "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c")
+  message(STATUS "coreio: llhttp.c has no chunk-extension fault to fix; compiled as shipped")
+else()
+  string(REPLACE "${_faulty}" "${_fixed}" _llhttp_c "${_llhttp_c}")
+  set(COREIO_LLHTTP_C "${CMAKE_CURRENT_BINARY_DIR}/coreio_llhttp_fixed.c")
+  # Written only when the text changed, so that a reconfigure does not rebuild llhttp.
+  set(_text "/* Made by cmake/llhttp.cmake from ${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c. */\n${_llhttp_c}")
+  set(_old "")
+  if(EXISTS "${COREIO_LLHTTP_C}")
+    file(READ "${COREIO_LLHTTP_C}" _old)
+  endif()
+  if(NOT _old STREQUAL _text)
+    file(WRITE "${COREIO_LLHTTP_C}" "${_text}")
+  endif()
+  unset(_text)
+  unset(_old)
+endif()
+unset(_llhttp_c)
+unset(_faulty)
+unset(_fixed)
+unset(_at)
+
 add_library(coreio_llhttp OBJECT
-  "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c"
+  "${COREIO_LLHTTP_C}"
   "${COREIO_LLHTTP_SOURCE_DIR}/api.c"
   "${COREIO_LLHTTP_SOURCE_DIR}/http.c")
 target_include_directories(coreio_llhttp PRIVATE "${COREIO_LLHTTP_INCLUDE_DIR}")
@@ -60,9 +98,6 @@ if(COREIO_LLHTTP_SSE42)
   # The renames: every function llhttp.c defines (llhttp__internal*), given a coreio_sse42_ prefix.
   file(STRINGS "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c" _defs
        REGEX "^int llhttp__internal[A-Za-z0-9_]*\\(")
-  # Made again when llhttp.c changes (a package upgrade).
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-               "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c")
   set(_renames "/* Made by cmake/llhttp.cmake from ${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c. */\n")
   set(_seen "")
   foreach(_line IN LISTS _defs)
@@ -81,7 +116,7 @@ if(COREIO_LLHTTP_SSE42)
   target_sources(coreio_llhttp PRIVATE "${_coreio_llhttp_dir}/llhttp_sse42.c")
   set_source_files_properties("${_coreio_llhttp_dir}/llhttp_sse42.c" PROPERTIES
     COMPILE_OPTIONS "-msse4.2"
-    COMPILE_DEFINITIONS "COREIO_LLHTTP_C=\"${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c\"")
+    COMPILE_DEFINITIONS "COREIO_LLHTTP_C=\"${COREIO_LLHTTP_C}\"")
   set_source_files_properties("${_coreio_llhttp_dir}/llhttp_dispatch.c" PROPERTIES
     COMPILE_DEFINITIONS "COREIO_LLHTTP_SSE42=1")
   target_include_directories(coreio_llhttp PRIVATE "${CMAKE_CURRENT_BINARY_DIR}")

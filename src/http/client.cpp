@@ -633,6 +633,9 @@ task<response> follow(request_context* rc, const std::string* method, const std:
         return same_name(f.first, "Authorization") || same_name(f.first, "Cookie");
       });
     }
+    // Credentials in the Location itself are the new target's, as a request URL's are (aiohttp
+    // does the same); the URL goes on without them.
+    if (!next.user.empty()) o.auth = basic_auth{next.user, next.password};
     core.counters->add(client_counters::redirects);
     o.to = std::make_shared<const destination>(std::move(next));
     core.trace(trace_kind::redirect, o.method, o.to->text, s);

@@ -10,7 +10,8 @@
 //   end        the message is complete; reset() before feeding the next one (keep-alive,
 //              pipelining: bytes past `consumed` belong to the next message)
 //
-// Errors: feed() and finish() throw http::error (limit_error for limits) naming the malformed part;
+// Errors: feed() and finish() throw http::error (limit_error for limits, refused_request for a
+// request with a status of its own) naming the malformed part;
 // after a throw the parser is dead (the connection must close). Checks beyond llhttp strict mode
 // (RFC 9112): obs-fold in a request (a response's is taken as spaces), an empty field name,
 // whitespace before a colon, bare CR or LF, control characters in values, Transfer-Encoding on
@@ -32,7 +33,20 @@
 #include <utility>
 #include <vector>
 
+#include <coreio/http/errors.hpp>
+
 namespace coreio::http::detail {
+
+/// A request refused with a status of its own rather than 400 (RFC 9110 section 15): a method
+/// that is a well-formed token but not one llhttp knows (501 Not Implemented, section 9.1).
+class refused_request : public error {
+ public:
+  refused_request(int status, const std::string& what) : error(what), status_(status) {}
+  int status() const noexcept { return status_; }
+
+ private:
+  int status_;
+};
 
 /// Size limits in bytes (counts for max_headers). Defaults: the client's (issue 11); the server
 /// passes 8 KiB / 8 KiB / 32 KiB / 100.

@@ -112,6 +112,25 @@ std::string_view path_of_absolute_form(std::string_view t) noexcept {
   return slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
 }
 
+// `method` added to an Allow list ("GET, HEAD, POST") unless there; HEAD comes with GET, which
+// answers it.
+void add_allowed(std::string& allow, const std::string& method) {
+  const auto listed = [&allow](std::string_view m) {
+    for (std::size_t at = 0; (at = allow.find(m, at)) != std::string::npos; at += m.size()) {
+      const std::size_t end = at + m.size();
+      if ((at == 0 || allow[at - 1] == ' ') && (end == allow.size() || allow[end] == ',')) {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (!listed(method)) {
+    if (!allow.empty()) allow += ", ";
+    allow += method;
+  }
+  if (method == "GET" && !listed("HEAD")) allow += ", HEAD";
+}
+
 // "Mon, 30 Nov 2026 18:10:37 GMT" for `now`.
 std::string_view http_date(std::time_t now, std::array<char, 64>& buf) {
   std::tm tm{};
@@ -324,6 +343,8 @@ class server_connection {
       status = r.status;
     } catch (const limit_error& e) {
       status = status_for(e);
+    } catch (const detail::refused_request& e) {
+      status = e.status();
     } catch (const http::error&) {
       status = 400;
     } catch (const cancelled_error&) {
@@ -807,7 +828,10 @@ task<bool> server_connection::serve_request() {
   // ---- dispatch ----
   std::optional<response> res;
   if (rt == nullptr) {
-    if (allow.empty()) {
+    if (rs.head->target == "*") {
+      res.emplace(200);  // OPTIONS *: what the server routes, no body
+      res->set_header("Allow", allow);
+    } else if (allow.empty()) {
       res.emplace(plain(404, "Not Found\n"));
     } else {
       res.emplace(plain(405, "Method Not Allowed\n"));
@@ -856,6 +880,14 @@ task<bool> server_connection::serve_request() {
 
 const route_entry* server_connection::match(server_request_state& rs, std::string& allow) const {
   std::string_view target = rs.head->target;
+  // The asterisk form asks about the server as a whole, and only OPTIONS has it (RFC 9112 section
+  // 3.2.4): no route; `allow` gets every method the server routes, and the caller answers 200.
+  if (target == "*") {
+    if (rs.head->method != "OPTIONS") throw reject{400};
+    for (const auto& rt : st_->routes) add_allowed(allow, rt.method);
+    rs.path = "*";
+    return nullptr;
+  }
   // A fragment is never part of a request target (RFC 9112 section 3.2): one a client sent anyway
   // is dropped, as aiohttp drops it, rather than made part of the path.
   target = target.substr(0, target.find('#'));
@@ -864,6 +896,9 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
   // The absolute form ("http://host/path", RFC 9112 section 3.2.2, which a server must accept):
   // routed by its path.
   if (raw_path.empty() || raw_path.front() != '/') raw_path = path_of_absolute_form(raw_path);
+  // Neither form (a bare name, an authority without CONNECT, another scheme): no resource of this
+  // server, and not a request line RFC 9112 section 3.2 allows.
+  if (raw_path.empty() || raw_path.front() != '/') throw reject{400};
   if (raw_path.find('%') == std::string_view::npos) {
     rs.path.assign(raw_path);
   } else {
@@ -907,11 +942,7 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
       rs.captures = std::move(caps);
       return &rt;
     }
-    if (allow.find(rt.method) == std::string::npos) {
-      if (!allow.empty()) allow += ", ";
-      allow += rt.method;
-      if (rt.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
-    }
+    add_allowed(allow, rt.method);
   }
   return nullptr;
 }

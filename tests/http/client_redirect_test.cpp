@@ -1,6 +1,6 @@
 // http/client_redirect_test.cpp — redirects: chains with history(), 301/302/303 to GET, 307/308
 // keeping method and body, relative Locations, max_redirects and loops, allow_redirects = false,
-// Authorization and a Cookie header dropped across origins.
+// Authorization and a Cookie header dropped across origins, a Location's own credentials used.
 #include <coreio/http/client.hpp>
 
 #include <gtest/gtest.h>
@@ -120,6 +120,13 @@ coreio::task<void> credentials_do_not_cross_origins() {
   const std::string same = a.url("/same");
   http::response s = co_await session.get(same, o);
   EXPECT_EQ(co_await s.text(), "GET /echo HTTP/1.1||Basic dXNlcjpwdw==|c=1");  // same origin
+  // Credentials in the Location are the new target's (as in a request URL, percent-decoded),
+  // and the URL goes on without them.
+  const std::string with_userinfo = "http://u2:p%202@" + b.url("/echo").substr(7);
+  http::request_options o2{.headers = {{"X-Target", with_userinfo}}};
+  http::response t = co_await session.get(away, o2);
+  EXPECT_EQ(co_await t.text(), "GET /echo HTTP/1.1||Basic dTI6cCAy|");
+  EXPECT_EQ(t.url(), b.url("/echo"));
   co_await session.close();
   co_await a.stop();
   co_await b.stop();

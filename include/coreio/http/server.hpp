@@ -2,22 +2,25 @@
 // request, stream_response, server.
 //
 // Framing is strict (the shared parser, request mode): a malformed request gets 400 and the
-// connection closes without reading further pipelined bytes; 414 for a request line over 8 KiB,
-// 431 for a header line over 8 KiB, a head over 32 KiB or more than 100 fields, 413 for a body
-// over max_body (a Content-Length or a chunk size over it: at once, before its bytes), 501 for a
+// connection closes without reading further pipelined bytes; 414 for a request line over 8 KiB, 431
+// for a header line over 8 KiB, a head over 32 KiB or more than 100 fields, 413 for a body over
+// max_body (a Content-Length or a chunk size over it: at once, before its bytes), 501 for a
 // transfer coding other than chunked before the final chunked (a final coding other than chunked
 // leaves the body's length unknown: 400, RFC 9112 section 6.3) and for CONNECT (no tunnels: its
-// bytes are never parsed as requests), 505 for an HTTP version other than 1.x, 400 for a Host
-// that is not host[:port] (RFC 9112 section 3.2), 417 for an HTTP/1.1 Expect other than
-// 100-continue, 408 when the head deadline or the body's idle deadline runs out. Keep-alive and
-// pipelining: responses go out in request order, and the responses to a batch of pipelined
-// requests already buffered are written with one write. Every response carries Date (cached per
-// second) and Server; HEAD gets no body; Connection: close is honoured, and an HTTP/1.0 request's
-// `Connection: keep-alive` is answered with it; Expect: 100-continue (HTTP/1.1) is answered with
-// 100 before the body is read (on a streaming route: at the first read_chunk()), unless the
-// answer is a 404 or 405, which goes at once and closes the connection with the body unread. A
-// route whose handler throws answers 500 and the connection stays usable; no route: 404; a route
-// for the path but not the method: 405 with Allow.
+// bytes are never parsed as requests) and for a method that is a token llhttp does not know (RFC
+// 9110 section 9.1; llhttp knows the registered ones, WebDAV's and PURGE among them), 505 for an
+// HTTP major version other than 1 (a higher 1.x is read as 1.1, RFC 9110 section 2.5), 400 for a
+// target that is neither a path nor an absolute URL, and for `*` but with OPTIONS (OPTIONS * is
+// answered 200 with Allow listing every routed method), 400 for a Host that is not host[:port] (RFC
+// 9112 section 3.2), 417 for an HTTP/1.1 Expect other than 100-continue, 408 when the head deadline
+// or the body's idle deadline runs out. Keep-alive and pipelining: responses go out in request
+// order, and the responses to a batch of pipelined requests already buffered are written with one
+// write. Every response carries Date (cached per second) and Server; HEAD gets no body; Connection:
+// close is honoured, and an HTTP/1.0 request's `Connection: keep-alive` is answered with it;
+// Expect: 100-continue (HTTP/1.1) is answered with 100 before the body is read (on a streaming
+// route: at the first read_chunk()), unless the answer is a 404 or 405, which goes at once and
+// closes the connection with the body unread. A route whose handler throws answers 500 and the
+// connection stays usable; no route: 404; a route for the path but not the method: 405 with Allow.
 //
 // Bodies. By default the server reads the whole request body before the handler runs (body()).
 // A route added with route_options{.stream_body = true} gets the head only: the handler pulls the
