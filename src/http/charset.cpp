@@ -22,10 +22,18 @@ charset_kind kind_of_charset(std::string_view cs) {
     }
     return false;
   };
-  if (any_of({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "cp819"}))
+  // The IANA names and aliases of each charset (IANA "Character Sets" registry), and the spellings
+  // Python's codecs take for them (aiohttp's text() decodes with those).
+  if (any_of({"iso-8859-1", "iso8859-1", "iso_8859-1", "iso_8859-1:1987", "iso88591", "iso_8859_1",
+              "iso-ir-100", "latin1", "latin-1", "latin", "l1", "ibm819", "cp819", "csisolatin1",
+              "8859"}))
     return charset_kind::latin1;
-  if (any_of({"windows-1252", "cp1252", "x-cp1252"})) return charset_kind::windows1252;
-  if (any_of({"us-ascii", "ascii"})) return charset_kind::ascii;
+  if (any_of({"windows-1252", "cp1252", "x-cp1252", "windows1252"})) {
+    return charset_kind::windows1252;
+  }
+  if (any_of({"us-ascii", "ascii", "ansi_x3.4-1968", "iso-ir-6", "iso646-us", "us", "ibm367",
+              "cp367", "csascii"}))
+    return charset_kind::ascii;
   return charset_kind::as_is;
 }
 

@@ -56,13 +56,29 @@ bool is_redirect(int s) noexcept {
 /// `timeout=N` of a Keep-Alive header, if any.
 std::optional<long> keep_alive_timeout(std::optional<std::string_view> v) {
   if (!v) return std::nullopt;
-  const std::size_t p = v->find("timeout=");
-  if (p == std::string_view::npos) return std::nullopt;
-  long n = 0;
-  const char* b = v->data() + p + 8;
-  const auto [end, ec] = std::from_chars(b, v->data() + v->size(), n);
-  if (ec != std::errc{} || end == b) return std::nullopt;
-  return n;
+  // Keep-Alive: timeout=5, max=100 (RFC 2068 section 19.7.1.1): comma-separated parameters, a
+  // parameter's name case-insensitive, whitespace around the '=' tolerated. A value that is not
+  // digits is ignored; one over a day is a day (no overflow in the caller's milliseconds).
+  std::string_view rest = *v;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    const std::string_view param = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    const std::size_t eq = param.find('=');
+    if (eq == std::string_view::npos || !iequals(trim_ows(param.substr(0, eq)), "timeout"))
+      continue;
+    const std::string_view digits = trim_ows(param.substr(eq + 1));
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) {
+      return std::nullopt;
+    }
+    constexpr long day = 24 * 60 * 60;
+    long n = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (ec == std::errc::result_out_of_range || n > day) return day;
+    if (ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
+    return n;
+  }
+  return std::nullopt;
 }
 
 /// Where a hop goes: the URL and the strings every request to it needs, made once.
@@ -605,12 +621,17 @@ task<response> follow(request_context* rc, const std::string* method, const std:
       throw error("http: too many redirects (" + std::to_string(max_redirects) + "), last to " +
                   std::string(*location));
     url next = resolve_reference(o.to->target, *location);
-    // Discard the redirect's body: a little is read so that the connection can be reused.
+    // Discard the redirect's body: a little is read so that the connection can be reused. A body
+    // that fails (a corrupt content coding, broken framing) is not the answer: its connection is
+    // closed and the redirect followed, as aiohttp, which never reads it, does.
     std::size_t drained = 0;
-    while (drained < 64 * 1024) {
-      const auto piece = co_await r.read_chunk();
-      if (piece.empty()) break;
-      drained += piece.size();
+    try {
+      while (drained < 64 * 1024) {
+        const auto piece = co_await r.read_chunk();
+        if (piece.empty()) break;
+        drained += piece.size();
+      }
+    } catch (const error&) {
     }
     r.close();
     const int s = r.status();

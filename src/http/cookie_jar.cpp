@@ -111,7 +111,13 @@ std::optional<std::chrono::system_clock::time_point> parse_cookie_date(std::stri
   tm.tm_sec = second;
   const std::time_t t = timegm(&tm);
   if (tm.tm_mday != day || tm.tm_mon != month - 1) return std::nullopt;  // normalised: no such day
-  return std::chrono::system_clock::from_time_t(t);
+  // system_clock counts nanoseconds in 64 bits: about 1677 to 2262. A date outside is the clock's
+  // first or last instant (in the past: a deletion; in the future: capped by store() anyway).
+  using clock = std::chrono::system_clock;
+  constexpr auto reach = std::chrono::duration_cast<std::chrono::seconds>(clock::duration::max());
+  if (t >= reach.count()) return clock::time_point::max();
+  if (t <= -reach.count()) return clock::time_point::min();
+  return clock::from_time_t(t);
 }
 
 bool domain_match(std::string_view host, std::string_view domain) {
@@ -138,6 +144,8 @@ std::string default_path(std::string_view target) {
 
 constexpr std::size_t max_cookie_bytes = 4096;
 constexpr std::size_t max_cookies = 3000;
+// The longest a cookie is kept, from Max-Age or Expires (RFC 6265bis section 5.5: 400 days).
+constexpr std::chrono::seconds max_lifetime{400LL * 86400};
 
 }  // namespace
 
@@ -180,23 +188,45 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
     } else if (key == "secure") {
       c.secure = true;
     } else if (key == "max-age") {
-      long long secs = 0;
-      const auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), secs);
-      if (ec == std::errc{} && p == val.data() + val.size()) {
+      // An optional '-' and digits (RFC 6265 section 5.2.2), any number of them: a value past
+      // 64 bits is as far as one can go either way.
+      const bool negative = !val.empty() && val[0] == '-';
+      const std::string_view digits = negative ? val.substr(1) : val;
+      if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos) {
+        long long secs = 0;
+        const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), secs);
         have_max_age = true;
-        c.expires = secs <= 0 ? std::chrono::system_clock::time_point::min()
-                              : now + std::chrono::seconds(std::min(secs, 400LL * 86400));
+        if (negative || (ec == std::errc{} && secs == 0)) {
+          c.expires = std::chrono::system_clock::time_point::min();
+        } else {
+          c.expires = now + (ec == std::errc::result_out_of_range
+                                 ? max_lifetime
+                                 : std::min<std::chrono::seconds>(std::chrono::seconds(secs),
+                                                                  max_lifetime));
+        }
       }
     } else if (key == "expires" && !have_max_age) {
-      if (auto t = parse_cookie_date(val)) c.expires = *t;
+      if (auto t = parse_cookie_date(val)) {
+        c.expires = *t > now + max_lifetime ? now + max_lifetime : *t;
+      }
     }
   }
   if (c.secure && !from.tls()) return;  // RFC 6265bis: Secure only from a secure origin
   std::lock_guard<std::mutex> g(m_);
-  std::erase_if(cookies_, [&](const cookie& o) {
+  const bool deletion = c.expires && *c.expires <= now;
+  const auto old = std::find_if(cookies_.begin(), cookies_.end(), [&](const cookie& o) {
     return o.name == c.name && o.domain == c.domain && o.path == c.path;
   });
-  if (!(c.expires && *c.expires <= now)) {  // else a deletion
+  if (old != cookies_.end()) {
+    if (deletion) {
+      cookies_.erase(old);
+    } else {
+      // A replacement keeps the old cookie's creation time (RFC 6265 section 5.3 step 11.3),
+      // and so its place in the jar's order, which header_for's ties follow.
+      c.created = old->created;
+      *old = std::move(c);
+    }
+  } else if (!deletion) {
     if (cookies_.size() >= max_cookies) cookies_.erase(cookies_.begin());
     cookies_.push_back(std::move(c));
   }

@@ -105,7 +105,7 @@ bool name_is(std::string_view name, std::string_view lower) noexcept {
   return true;
 }
 
-// The fields the semantic checks look at (content_length to host), and those a head notes for its
+// The fields the semantic checks look at (content_length to connection), and those a head notes for its
 // reader (noted_field; keep_alive to set_cookie). A name's length rules out all but one or two of
 // them, so most names cost one switch and at most a first-letter comparison; found once per field
 // (cb_on_header_field_complete) and used again when its value is complete (on_field_done).
@@ -116,6 +116,7 @@ enum class field_kind : std::uint8_t {
   content_length,
   transfer_encoding,
   host,
+  connection,
   keep_alive,
   content_encoding,
   set_cookie,
@@ -131,6 +132,7 @@ inline field_kind kind_of(std::string_view name) noexcept {
       return name_is(name, "host") ? field_kind::host : field_kind::other;
     case 10:
       if (name_is(name, "keep-alive")) return field_kind::keep_alive;
+      if (name_is(name, "connection")) return field_kind::connection;
       return name_is(name, "set-cookie") ? field_kind::set_cookie : field_kind::other;
     case 16:
       return name_is(name, "content-encoding") ? field_kind::content_encoding : field_kind::other;
@@ -218,8 +220,15 @@ bool valid_host_field(std::string_view v) {
   if (v.front() == '[') {
     const std::size_t close = v.find(']');
     if (close == std::string_view::npos || close < 2) return false;
-    for (const char c : v.substr(1, close - 1)) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    // IP-literal (RFC 3986 section 3.2.2): an IPv6 address, or IPvFuture ("v" HEXDIG+ "."
+    // then unreserved, sub-delims and ':').
+    const std::string_view literal = v.substr(1, close - 1);
+    const bool future = literal.front() == 'v' || literal.front() == 'V';
+    for (const char c : literal) {
+      const bool ok =
+          std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '.' ||
+          (future && std::string_view("-_~!$&'()*+,;=").find(c) != std::string_view::npos);
+      if (!ok) return false;
     }
     const std::string_view after = v.substr(close + 1);
     return after.empty() || (after.front() == ':' && port_ok(after.substr(1)));
@@ -248,6 +257,7 @@ class head_scan {
   void reset() noexcept {
     total_ = line_len_ = line_index_ = fields_ = 0;
     cr_ = colon_ = done_ = trailers_ = fold_ = false;
+    tail_n_ = 0;
     folded_.clear();
   }
   // For the trailer section of a chunked body: field lines only, no start line.
@@ -287,6 +297,7 @@ class head_scan {
         const std::size_t j = line_index_ == 0 ? ordinary_run<run_kind::start_line>(run, room)
                               : colon_         ? ordinary_run<run_kind::value>(run, room)
                                                : ordinary_run<run_kind::name>(run, room);
+        if (line_index_ == 0 && request_) keep_tail(run, j);
         total_ += j;
         line_len_ += j;
         i += j;
@@ -339,10 +350,12 @@ class head_scan {
                            " over " + std::to_string(limits_.max_start_line) + " bytes");
           return i;
         }
-        if (c < 0x20 || c == 0x7f) {
+        // HTAB may be in a reason phrase (RFC 9112 section 4); llhttp refuses it elsewhere.
+        if ((c < 0x20 && (c != '\t' || request_)) || c == 0x7f) {
           fail = plain("http: control character " + hex_byte(c) + " in the " + where());
           return i;
         }
+        if (request_) keep_tail(in.data() + i, 1);
         continue;
       }
       if (line_len_ > limits_.max_field) {
@@ -452,6 +465,7 @@ class head_scan {
       const std::size_t end = ordinary_run<run_kind::start_line>(in, size);
       if (end == 0 || end + 1 >= size || in[end] != '\r' || in[end + 1] != '\n') return 0;
       if (end > limits_.max_start_line || end + 2 > max_head - total) return 0;
+      if (request_ && !http_protocol(in, end)) return 0;
       taken = end + 2;
       total += taken;
       total_ = total;
@@ -505,6 +519,10 @@ class head_scan {
       if (line_index_ > 0) done_ = true;
       return;
     }
+    if (line_index_ == 0 && request_ && !http_protocol(tail_.data(), tail_n_)) {
+      fail = plain("http: request line without HTTP/x.y at its end (RFC 9112 section 2.3)");
+      return;
+    }
     if (line_index_ >= 1 && fold_) {
       fold_ = false;  // a continuation: the same field
     } else if (line_index_ >= 1) {
@@ -524,8 +542,29 @@ class head_scan {
     colon_ = false;
   }
 
+  // Whether a request line (its `n` bytes, or its last ones, at `line`) ends with "HTTP/d.d".
+  // llhttp takes RTSP/ and ICE/ lines too (and HTTP/0.9's, without a version), and reports the
+  // version digits only.
+  static bool http_protocol(const char* line, std::size_t n) noexcept {
+    return n >= 8 && std::memcmp(line + n - 8, "HTTP/", 5) == 0;
+  }
+  // The last (up to) 8 bytes of a request line scanned in pieces, for http_protocol.
+  void keep_tail(const char* p, std::size_t n) noexcept {
+    if (n >= tail_.size()) {
+      std::memcpy(tail_.data(), p + n - tail_.size(), tail_.size());
+      tail_n_ = tail_.size();
+      return;
+    }
+    const std::size_t keep = std::min(tail_n_, tail_.size() - n);
+    std::memmove(tail_.data(), tail_.data() + tail_n_ - keep, keep);
+    std::memcpy(tail_.data() + keep, p, n);
+    tail_n_ = keep + n;
+  }
+
   const parse_limits& limits_;
   bool request_;
+  std::array<char, 8> tail_{};
+  std::size_t tail_n_ = 0;
   // The current line continues the field above it (obs-fold, responses), and the indices of the
   // head's fields that had one, in order.
   bool fold_ = false;
@@ -586,6 +625,7 @@ struct parser::impl {
     content_lengths = 0;
     transfer_encodings.clear();
     hosts = 0;
+    connection_close = false;
     body_bytes = 0;
     chunk_ext_bytes = 0;
     chunk_ext_part_bytes = 0;
@@ -745,6 +785,7 @@ struct parser::impl {
   // than the one before.
   field_list spare_fields;
   std::size_t hosts = 0;
+  bool connection_close = false;  // a Connection field had the close option
   // Body accounting.
   std::uint64_t body_bytes = 0;
   std::size_t chunk_ext_bytes = 0;
@@ -940,6 +981,17 @@ int parser::impl::on_framing_field(field_kind kind, std::string_view value) {
       rest.remove_prefix(comma + 1);
     }
     if (!any) return fail("http: empty Transfer-Encoding field");
+  } else if (kind == field_kind::connection) {
+    // Its options are read here, not by llhttp, which takes "close" only as the whole of a list
+    // item without whitespace after it ("close\t" is the same option, RFC 9110 section 5.6.1).
+    std::string_view rest = value;
+    for (;;) {
+      const auto comma = rest.find(',');
+      const std::string_view item = trim_ows(rest.substr(0, comma));
+      if (iequals(item, "close")) connection_close = true;
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
   } else if (kind == field_kind::host) {
     // Checked here, where the value is at hand, rather than looked up again at the head's end.
     if (++hosts == 1 && request && !valid_host_field(value)) {
@@ -999,17 +1051,31 @@ int parser::impl::on_headers_done() {
     }
   }
   head.upgrade = p.upgrade != 0;
-  head.keep_alive = llhttp_should_keep_alive(&p) != 0;
+  // close in any Connection field ends the connection after this message, whatever else the
+  // fields say (RFC 9112 section 9.6); llhttp's answer covers the rest (version, keep-alive,
+  // a body read until close).
+  head.keep_alive = llhttp_should_keep_alive(&p) != 0 && !connection_close;
 
   bool no_body = false;
   if (!request) {
     const int st = head.status;
     if (st / 100 == 1 && st != 101) {
-      // Interim response: llhttp ends it without a body; feed() skips it.
+      // Interim response: no body, whatever its fields say (RFC 9112 section 6.3 item 1; llhttp
+      // 8.1 would read one by its Content-Length or chunked); feed() skips it.
       skipping_1xx = true;
+      p.flags |= F_SKIPBODY;
       return 0;
     }
     no_body = st == 204 || st == 304 || answers_head || (answers_connect && st / 100 == 2);
+  }
+  // The framing llhttp applies must be the one checked above: a Transfer-Encoding whose last
+  // coding this layer reads as chunked and llhttp does not ("chunked\t", "chunked,": llhttp
+  // matches the whole item) would be read until the connection closes, its chunk lines taken as
+  // content.
+  if (!no_body && head.chunked && (p.flags & F_CHUNKED) == 0) {
+    return fail(
+        "http: Transfer-Encoding that ends in chunked followed by whitespace or an empty "
+        "item (not framed as chunked)");
   }
   if (!no_body && !request && !unsupported.empty()) {
     return fail("http: unsupported transfer coding '" + std::string(unsupported.substr(0, 64)) +

@@ -798,7 +798,11 @@ task<bool> server_connection::serve_request() {
   // An expectation other than 100-continue cannot be met (RFC 9110 section 10.1.1); HTTP/1.0
   // requests' expectations are ignored.
   if (rs.head->version_minor >= 1) {
-    if (const auto e = rs.head->find("expect"); e && !rs.head->expect_continue) throw reject{417};
+    // (An empty Expect is an empty list: no expectation.)
+    if (const auto e = rs.head->find("expect");
+        e && !rs.head->expect_continue && !detail::trim_ows(*e).empty()) {
+      throw reject{417};
+    }
   }
   const bool is_head = rs.head->method == "HEAD";
   const bool has_body = rs.head->chunked || rs.head->content_length.value_or(0) > 0;

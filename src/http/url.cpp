@@ -244,6 +244,12 @@ url resolve_reference(const url& base, std::string_view raw_location) {
       throw error("http: redirect to a non-HTTP URL '" + std::string(location.substr(0, 200)) +
                   "'");
     }
+    // "http:/x" and "http:x" have a scheme and no authority: not a URL this client can go to
+    // (aiohttp refuses them too), and not a path relative to this one either.
+    if (location.substr(colon + 1, 2) != "//") {
+      throw error("http: redirect to a URL without a host '" +
+                  std::string(location.substr(0, 200)) + "'");
+    }
   }
   if (location.find("://") != std::string_view::npos) {
     // Absolute: but only if what precedes :// is a scheme (no '/' or '?' before it).

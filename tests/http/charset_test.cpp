@@ -35,7 +35,8 @@ TEST(CharsetTest, Latin1IsByteForCodePointUnderEveryName) {
   std::string want;
   for (unsigned b = 0x80; b <= 0xFF; ++b) want += utf8(b);
   for (const char* name :
-       {"iso-8859-1", "ISO-8859-1", "iso8859-1", "latin1", "Latin-1", "l1", "cp819"}) {
+       {"iso-8859-1", "ISO-8859-1", "iso8859-1", "latin1", "Latin-1", "l1", "cp819", "ISO_8859-1",
+        "ISO_8859-1:1987", "IBM819", "csISOLatin1", "iso-ir-100", "iso88591", "latin"}) {
     EXPECT_EQ(decode_text("caf\xe9", name), "caf\xc3\xa9") << name;
     EXPECT_EQ(decode_text(all_high_bytes(), name), want) << name;
   }
@@ -70,6 +71,9 @@ TEST(CharsetTest, UsAsciiKeepsAsciiAndReplacesEveryOtherByte) {
             "a\xef\xbf\xbd"
             "b\xef\xbf\xbd");
   EXPECT_EQ(decode_text("\xe9", "ascii"), "\xef\xbf\xbd");
+  for (const char* name : {"ANSI_X3.4-1968", "iso-ir-6", "ISO646-US", "us", "IBM367", "csASCII"}) {
+    EXPECT_EQ(decode_text("a\xe9", name), "a\xef\xbf\xbd") << name;
+  }
 }
 
 TEST(CharsetTest, OtherCharsetsAndNoneKeepTheBytes) {

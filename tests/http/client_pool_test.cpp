@@ -134,6 +134,12 @@ coreio::task<void> idle_expiry_follows_keep_alive_timeout() {
   raw_server srv{[](const seen_request& r, std::size_t) {
     if (r.line().starts_with("GET /short"))
       return reply{ok_response("s", "Keep-Alive: timeout=1\r\n")};
+    if (r.line().starts_with("GET /named"))
+      return reply{ok_response("n", "Keep-Alive: xtimeout=1, timeout=30\r\n")};
+    if (r.line().starts_with("GET /spaced"))
+      return reply{ok_response("p", "Keep-Alive: max=5, Timeout = 30\r\n")};
+    if (r.line().starts_with("GET /huge"))
+      return reply{ok_response("h", "Keep-Alive: timeout=92233720368547758\r\n")};
     return reply{ok_response("l", "Keep-Alive: timeout=30\r\n")};
   }};
   http::client session;
@@ -149,6 +155,16 @@ coreio::task<void> idle_expiry_follows_keep_alive_timeout() {
   for (int i = 0; i < 2; ++i) (void)co_await fetch_text(&other, long_ka);
   EXPECT_EQ(srv.connections(), 5u);
   co_await other.close();
+  // The timeout parameter by its name (any case, whitespace around '='), not a substring, and a
+  // huge one a long time rather than an overflow: each client's two GETs share a connection.
+  std::size_t expected = 5;
+  for (const char* path : {"/named", "/spaced", "/huge"}) {
+    http::client fresh;
+    const std::string url = srv.url(path);
+    for (int i = 0; i < 2; ++i) (void)co_await fetch_text(&fresh, url);
+    EXPECT_EQ(srv.connections(), ++expected) << path;
+    co_await fresh.close();
+  }
   co_await srv.stop();
 }
 TEST(ClientPool, IdleExpiryFollowsKeepAliveTimeout) {

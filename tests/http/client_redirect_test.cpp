@@ -27,6 +27,11 @@ reply redirector(const seen_request& r, std::size_t) {
   if (line.find(" /301 ") != std::string::npos) return to(301, "/echo");
   if (line.find(" /away") != std::string::npos) return to(302, r.header("x-target"));
   if (line.find(" /same") != std::string::npos) return to(302, "/echo");
+  if (line.find(" /corrupt") != std::string::npos) {
+    return reply{
+        "HTTP/1.1 302 R\r\nLocation: /echo\r\nContent-Encoding: gzip\r\n"
+        "Content-Length: 7\r\n\r\nnotgzip"};
+  }
   return reply{ok_response(line + "|" + r.body + "|" + r.header("authorization") + "|" +
                            r.header("cookie"))};
 }
@@ -132,6 +137,24 @@ coreio::task<void> credentials_do_not_cross_origins() {
   co_await b.stop();
 }
 TEST(ClientRedirect, CredentialsDoNotCrossOrigins) { run_test(credentials_do_not_cross_origins); }
+
+// A redirect's body is not the answer: one that cannot be decoded is dropped with its connection,
+// and the redirect followed.
+coreio::task<void> a_corrupt_redirect_body_is_dropped() {
+  raw_server srv{redirector};
+  http::client session;
+  const std::string url = srv.url("/corrupt");
+  http::response r = co_await session.get(url);
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_EQ(co_await r.text(), "GET /echo HTTP/1.1|||");
+  EXPECT_EQ(r.history().size(), 1u);
+  EXPECT_EQ(srv.connections(), 2u);  // the first one was not reused
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientRedirect, ACorruptRedirectBodyIsDropped) {
+  run_test(a_corrupt_redirect_body_is_dropped);
+}
 
 }  // namespace
 }  // namespace coreio_http_test

@@ -98,3 +98,38 @@ TEST(CookieJar, CookieDatesInEveryFormatServersSend) {
 }
 
 }  // namespace
+
+// Dates and ages at the ends of what a clock can hold: system_clock's nanoseconds reach about 1677
+// to 2262, and an age may have more digits than 64 bits hold. A far future keeps the cookie (for
+// at most 400 days, RFC 6265bis section 5.5), a far past deletes it, a Max-Age of any size wins
+// over Expires (RFC 6265 section 5.3 step 3).
+TEST(CookieJar, DatesAndAgesBeyondTheClockKeepTheirMeaning) {
+  cookie_jar jar;
+  const auto from = parse_url("http://h/");
+  jar.store(from, "y9999=1; Expires=Fri, 31 Dec 9999 23:59:59 GMT; Path=/");
+  jar.store(from, "y3024=1; Expires=Sat, 01 Jan 3024 00:00:00 GMT");
+  jar.store(from, "big=1; Max-Age=99999999999999999999; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(jar.header_for(from), "y9999=1; y3024=1; big=1");
+  // A refresh far in the future replaces, and does not delete, the cookie.
+  jar.store(from, "y9999=2; Expires=Fri, 31 Dec 9999 23:59:59 GMT; Path=/");
+  EXPECT_EQ(jar.header_for(from), "y9999=2; y3024=1; big=1");
+  // Deletions by a date before the clock's reach, or by an age below -2^63.
+  jar.store(from, "y3024=x; Expires=Mon, 01 Jan 1601 00:00:01 GMT");
+  jar.store(from, "big=x; Max-Age=-99999999999999999999");
+  EXPECT_EQ(jar.header_for(from), "y9999=2");
+  jar.store(from, "neg=1; Max-Age=-5");
+  jar.store(from, "zero=1; Max-Age=-0");
+  jar.store(from, "junk=1; Max-Age=12x");  // not an age: ignored, a session cookie
+  EXPECT_EQ(jar.header_for(from), "y9999=2; junk=1");
+}
+
+// A cookie replaced keeps its creation time, and so its place among cookies of equal paths (RFC
+// 6265 section 5.3 step 11.3, section 5.4 step 2).
+TEST(CookieJar, AReplacedCookieKeepsItsPlace) {
+  cookie_jar jar;
+  const auto from = parse_url("http://h/");
+  jar.store(from, "oa=1");
+  jar.store(from, "ob=2");
+  jar.store(from, "oa=3");
+  EXPECT_EQ(jar.header_for(from), "oa=3; ob=2");
+}

@@ -589,6 +589,54 @@ TEST(ParserTest, KeepAliveFollowsVersionAndConnection) {
   EXPECT_FALSE(one(get_request).expect_continue);
 }
 
+// close is an option of any Connection field, in any case, with whitespace around it (RFC 9110
+// section 5.6.1), and wins over keep-alive (RFC 9112 section 9.6); llhttp takes it only as a
+// whole item and, on HTTP/1.0, lets keep-alive win.
+TEST(ParserTest, CloseInAnyConnectionFieldEndsTheConnection) {
+  for (const char* fields :
+       {"Connection: close\t\r\n", "Connection: close \t\r\n", "Connection: close\t,foo\r\n",
+        "Connection: foo,\tCLOSE\r\n", "Connection: keep-alive, close\r\n",
+        "Connection: keep-alive\r\nConnection: close\r\n"}) {
+    for (const char* version : {"1.1", "1.0"}) {
+      const auto req = parse_every_way(mode::request, "GET / HTTP/" + std::string(version) +
+                                                          "\r\nHost: h\r\n" + fields + "\r\n");
+      EXPECT_FALSE(req.at(0).head.keep_alive) << version << " " << fields;
+      const auto res =
+          parse_every_way(mode::response, "HTTP/" + std::string(version) +
+                                              " 200 OK\r\nContent-Length: 0\r\n" + fields + "\r\n");
+      EXPECT_FALSE(res.at(0).head.keep_alive) << version << " " << fields;
+    }
+  }
+  const auto kept = parse_whole(mode::request,
+                                "GET / HTTP/1.1\r\nHost: h\r\nConnection: "
+                                "keep-alive, closed, upgrade\r\n\r\n");
+  EXPECT_TRUE(kept.at(0).head.keep_alive);
+}
+
+// An interim response has no body whatever its fields say (RFC 9112 section 6.3 item 1): the final
+// response after it is read as sent.
+TEST(ParserTest, AnInterimResponseWithFramingFieldsHasNoBody) {
+  for (const char* interim : {"HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\n",
+                              "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n",
+                              "HTTP/1.1 102 Processing\r\nTransfer-Encoding: chunked\r\n\r\n",
+                              "HTTP/1.1 199 Misc\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
+    const auto msgs = parse_every_way(
+        mode::response, std::string(interim) + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+    ASSERT_EQ(msgs.size(), 1u) << interim;
+    EXPECT_EQ(msgs[0].head.status, 200) << interim;
+    EXPECT_EQ(msgs[0].body, "hello") << interim;
+  }
+}
+
+// HTAB may be in a reason phrase (RFC 9112 section 4), not elsewhere in a start line.
+TEST(ParserTest, AReasonPhraseMayHoldATab) {
+  const auto msgs =
+      parse_every_way(mode::response, "HTTP/1.1 200 O\tK\t\r\nContent-Length: 2\r\n\r\nok");
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].body, "ok");
+  expect_rejected(mode::request, "GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n", "control character");
+}
+
 TEST(ParserTest, FinishRightAfterTheHeadOfAMessageWithoutBodyEndsIt) {
   parser p(mode::request);
   const auto r = p.feed(std::span<const char>(get_request.data(), get_request.size()));
@@ -926,6 +974,44 @@ TEST(ParserRejectTest, BadChunkFraming) {
                   "3\r\nabc\r\n0\r\n\r\n[GARBAGE]",
                   "malformed request");
   // (Garbage that is a token is an unknown method: AnUnknownMethodIsNotImplemented.)
+}
+
+// llhttp frames "chunked" only as a whole list item: one followed by whitespace or an empty item is
+// not chunked to it, while this layer trims and skips those; such a body would be read until the
+// connection closed with its chunk lines as content, so the message is refused.
+TEST(ParserRejectTest, ChunkedThatLlhttpWouldNotFrameAsChunked) {
+  for (const char* te : {"chunked\t", "chunked,", "chunked, ", "chunked,,", "\t chunked \t"}) {
+    const std::string fields = "Transfer-Encoding: " + std::string(te) + "\r\n\r\n";
+    expect_rejected(mode::response, "HTTP/1.1 200 OK\r\n" + fields + "5\r\nhello\r\n0\r\n\r\n",
+                    "http: ");
+    expect_rejected(mode::request,
+                    "POST / HTTP/1.1\r\nHost: h\r\n" + fields + "5\r\nhello\r\n0\r\n\r\n",
+                    "http: ");
+  }
+  // Whitespace before it, and empty items before it, are llhttp's chunked too.
+  for (const char* te : {" chunked", ", chunked", ",chunked"}) {
+    const auto msgs =
+        parse_every_way(mode::response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + std::string(te) +
+                                            "\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    EXPECT_EQ(msgs.at(0).body, "hello") << te;
+  }
+  // A response without a body may say anything there.
+  parser p(mode::response);
+  p.set_request_method("HEAD");
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n\r\n";
+  EXPECT_EQ(p.feed(std::span<const char>(head.data(), head.size())).event, parse_event::head);
+}
+
+// A request line ends with HTTP/x.y (RFC 9112 section 2.3): llhttp also takes RTSP's and ICE's
+// protocols for some methods, and HTTP/0.9's line without a version.
+TEST(ParserRejectTest, ARequestLineOfAnotherProtocol) {
+  for (const char* line : {"GET /d RTSP/1.0", "POST /d RTSP/1.0", "OPTIONS * RTSP/1.0",
+                           "SOURCE /d ICE/1.0", "GET /d"}) {
+    expect_rejected(mode::request, std::string(line) + "\r\nHost: h\r\n\r\n", "without HTTP/x.y");
+  }
+  // Split anywhere, the check sees the line's end.
+  const auto ok = parse_every_way(mode::request, "GET /HTTP/ HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(ok.at(0).head.target, "/HTTP/");
 }
 
 TEST(ParserRejectTest, GarbageInTheStartLine) {

@@ -166,6 +166,16 @@ coreio::task<void> malformed_requests() {
       {"a Host with a path", "GET /hello HTTP/1.1\r\nHost: evil.com/x@y\r\n\r\n", "HTTP/1.1 400"},
       {"a Host with a bad port", "GET /hello HTTP/1.1\r\nHost: a:xyz\r\n\r\n", "HTTP/1.1 400"},
       {"a Host list", "GET /hello HTTP/1.1\r\nHost: a, b\r\n\r\n", "HTTP/1.1 400"},
+      {"an IPv6 literal with a sub-delimiter", "GET /hello HTTP/1.1\r\nHost: [::1+a]\r\n\r\n",
+       "HTTP/1.1 400"},
+      {"an IPvFuture with a slash", "GET /hello HTTP/1.1\r\nHost: [v1.a/b]\r\n\r\n",
+       "HTTP/1.1 400"},
+      // Protocols llhttp knows besides HTTP (RFC 9112 section 2.3: the name is HTTP).
+      {"RTSP", "GET /hello RTSP/1.0\r\nHost: a\r\n\r\n", "HTTP/1.1 400"},
+      {"ICE", "SOURCE /hello ICE/1.0\r\nHost: a\r\n\r\n", "HTTP/1.1 400"},
+      {"chunked with a tab after it",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n",
+       "HTTP/1.1 400"},
       {"an unknown expectation",
        "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nab",
        "HTTP/1.1 417"},
@@ -215,7 +225,8 @@ TEST(Server, MalformedRequestsGetTheirStatusAndClose) { run_test(malformed_reque
 // keep-alive said back, 100 Continue only for HTTP/1.1 and only when a handler will read the body.
 coreio::task<void> protocol_edges() {
   running_server rs{test_options()};
-  for (const char* host : {"a", "a:8080", "[::1]:80", "[::1]", "127.0.0.1", "x-y.example_z", ""}) {
+  for (const char* host : {"a", "a:8080", "[::1]:80", "[::1]", "127.0.0.1", "x-y.example_z", "",
+                           "[v1.fe80::a+en1]", "[v7.x!$&'()*+,;=_~-]:8"}) {
     const std::string got =
         co_await send_and_read(rs.port, "GET /hello HTTP/1.1\r\nHost: " + std::string(host) +
                                             "\r\nConnection: close\r\n\r\n");
@@ -270,6 +281,23 @@ coreio::task<void> protocol_edges() {
     EXPECT_EQ(status_line(got).substr(0, 12), want) << target << ": " << got;
     EXPECT_NE(got.find("Connection: close"), std::string::npos) << target << ": " << got;
   }
+  // close wins over keep-alive, and is close with whitespace after it (RFC 9112 section 9.6):
+  // the pipelined request after it is not answered.
+  for (const char* first :
+       {"GET /hello HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+        "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\t\r\n\r\n"}) {
+    const std::string got = co_await send_and_read(
+        rs.port, std::string(first) + "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(count(got, "HTTP/1.1 200 OK"), 1u) << first << got;
+    EXPECT_NE(got.find("Connection: close\r\n"), std::string::npos) << first << got;
+  }
+  // An empty Expect holds no expectation: no 417.
+  const std::string no_expectation = co_await send_and_read(
+      rs.port,
+      "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: \r\nContent-Length: 2\r\nConnection: "
+      "close\r\n\r\nab");
+  EXPECT_EQ(status_line(no_expectation), "HTTP/1.1 200 OK") << no_expectation;
   // HTTP/1.2 is read as the HTTP/1.1 this server speaks (RFC 9110 section 2.5): answered, and
   // kept alive as 1.1 is.
   const std::string v12 = co_await send_and_read(

@@ -56,6 +56,10 @@ TEST(Url, ResolvesRedirectReferences) {
   EXPECT_EQ(resolve_reference(base, "d").str(), "http://h:81/a/b/d");
   EXPECT_EQ(resolve_reference(base, "../d?z").str(), "http://h:81/a/d?z");
   EXPECT_EQ(resolve_reference(base, "?n=2").str(), "http://h:81/a/b/c?n=2");
+  // A scheme with no authority is neither a URL to go to nor a path (aiohttp refuses it too).
+  for (const char* bad : {"http:/echo?x", "http:echo", "https:/x", "HTTP:/x"}) {
+    EXPECT_THROW(resolve_reference(base, bad), coreio::http::error) << bad;
+  }
   EXPECT_EQ(resolve_reference(base, "//other/p").str(), "http://other/p");
   EXPECT_EQ(resolve_reference(base, "https://s/").str(), "https://s/");
   EXPECT_TRUE(resolve_reference(base, "/x").user.empty());
