@@ -117,6 +117,7 @@ enum class field_kind : std::uint8_t {
   transfer_encoding,
   host,
   connection,
+  expect,
   keep_alive,
   content_encoding,
   set_cookie,
@@ -130,6 +131,8 @@ inline field_kind kind_of(std::string_view name) noexcept {
       return name_is(name, "transfer-encoding") ? field_kind::transfer_encoding : field_kind::other;
     case 4:
       return name_is(name, "host") ? field_kind::host : field_kind::other;
+    case 6:
+      return name_is(name, "expect") ? field_kind::expect : field_kind::other;
     case 10:
       if (name_is(name, "keep-alive")) return field_kind::keep_alive;
       if (name_is(name, "connection")) return field_kind::connection;
@@ -619,6 +622,7 @@ struct parser::impl {
     head.content_length.reset();
     head.upgrade = false;
     head.expect_continue = false;
+    head.expect_other = false;
     field_name.clear();
     field_value.clear();
     current_kind = field_kind::unknown;
@@ -626,6 +630,7 @@ struct parser::impl {
     transfer_encodings.clear();
     hosts = 0;
     connection_close = false;
+    expects_continue = false;
     body_bytes = 0;
     chunk_ext_bytes = 0;
     chunk_ext_part_bytes = 0;
@@ -786,6 +791,7 @@ struct parser::impl {
   field_list spare_fields;
   std::size_t hosts = 0;
   bool connection_close = false;  // a Connection field had the close option
+  bool expects_continue = false;  // an Expect field had 100-continue
   // Body accounting.
   std::uint64_t body_bytes = 0;
   std::size_t chunk_ext_bytes = 0;
@@ -992,6 +998,20 @@ int parser::impl::on_framing_field(field_kind kind, std::string_view value) {
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
+  } else if (kind == field_kind::expect) {
+    // Expect = #expectation (RFC 9110 section 10.1.1): noted here, judged at the head's end.
+    std::string_view rest = value;
+    for (;;) {
+      const auto comma = rest.find(',');
+      const std::string_view item = trim_ows(rest.substr(0, comma));
+      if (iequals(item, "100-continue")) {
+        expects_continue = true;
+      } else if (!item.empty()) {
+        head.expect_other = true;
+      }
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
   } else if (kind == field_kind::host) {
     // Checked here, where the value is at hand, rather than looked up again at the head's end.
     if (++hosts == 1 && request && !valid_host_field(value)) {
@@ -1046,9 +1066,8 @@ int parser::impl::on_headers_done() {
     if (hosts > 1) return fail("http: several Host fields");
     if (hosts == 0 && http11) return fail("http: HTTP/1.1 request without a Host field");
     // HTTP/1.0 has no 100 (Continue) to send (RFC 9110 section 15.2): its Expect is ignored.
-    if (auto e = head.find("expect")) {
-      head.expect_continue = http11 && iequals(trim_ows(*e), "100-continue");
-    }
+    head.expect_continue = http11 && expects_continue;
+    if (!http11) head.expect_other = false;
   }
   head.upgrade = p.upgrade != 0;
   // close in any Connection field ends the connection after this message, whatever else the

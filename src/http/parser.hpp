@@ -85,6 +85,7 @@ struct message_head {
   std::optional<std::uint64_t> content_length;
   bool upgrade = false;
   bool expect_continue = false;  ///< HTTP/1.1 request with Expect: 100-continue
+  bool expect_other = false;     ///< HTTP/1.1 request with another expectation (RFC 9110 10.1.1)
   std::uint8_t noted = 0;        ///< noted_field bits of the fields present
   /// First value of a header, case-insensitive name; nullopt if absent.
   std::optional<std::string_view> find(std::string_view name) const noexcept;

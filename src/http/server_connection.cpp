@@ -796,14 +796,8 @@ task<bool> server_connection::serve_request() {
   if (rs.head->method == "CONNECT") throw reject{501};
   check_codings(*rs.head);
   // An expectation other than 100-continue cannot be met (RFC 9110 section 10.1.1); HTTP/1.0
-  // requests' expectations are ignored.
-  if (rs.head->version_minor >= 1) {
-    // (An empty Expect is an empty list: no expectation.)
-    if (const auto e = rs.head->find("expect");
-        e && !rs.head->expect_continue && !detail::trim_ows(*e).empty()) {
-      throw reject{417};
-    }
-  }
+  // requests' expectations are ignored (the parser leaves expect_other clear for them).
+  if (rs.head->expect_other) throw reject{417};
   const bool is_head = rs.head->method == "HEAD";
   const bool has_body = rs.head->chunked || rs.head->content_length.value_or(0) > 0;
   if (rs.head->content_length && *rs.head->content_length > o.max_body) throw reject{413};

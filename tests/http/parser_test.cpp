@@ -587,6 +587,18 @@ TEST(ParserTest, KeepAliveFollowsVersionAndConnection) {
                   "0\r\n\r\n")
                   .expect_continue);
   EXPECT_FALSE(one(get_request).expect_continue);
+  // Expect is a list, in any case, over any number of fields (RFC 9110 section 10.1.1); an
+  // HTTP/1.0 request's is ignored.
+  const auto both = one("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue , x=1\r\n\r\n");
+  EXPECT_TRUE(both.expect_continue);
+  EXPECT_TRUE(both.expect_other);
+  const auto split = one("POST / HTTP/1.1\r\nHost: h\r\nExpect: ,\r\nexpect: 100-continue\r\n\r\n");
+  EXPECT_TRUE(split.expect_continue);
+  EXPECT_FALSE(split.expect_other);
+  EXPECT_FALSE(one("POST / HTTP/1.1\r\nHost: h\r\nExpect: \r\n\r\n").expect_other);
+  const auto old = one("POST / HTTP/1.0\r\nExpect: 100-continue, x\r\n\r\n");
+  EXPECT_FALSE(old.expect_continue);
+  EXPECT_FALSE(old.expect_other);
 }
 
 // close is an option of any Connection field, in any case, with whitespace around it (RFC 9110

@@ -179,6 +179,10 @@ coreio::task<void> malformed_requests() {
       {"an unknown expectation",
        "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nab",
        "HTTP/1.1 417"},
+      {"100-continue with another expectation",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nExpect: x\r\nContent-Length: "
+       "2\r\n\r\nab",
+       "HTTP/1.1 417"},
       // A method that is a token llhttp does not know: not implemented (RFC 9110 section 9.1),
       // including a known method's prefix grown longer and a lower-case one (methods are
       // case-sensitive); one that starts with a byte no token has is a malformed line.
