@@ -123,7 +123,7 @@ enum class field_kind : std::uint8_t {
   set_cookie,
 };
 
-inline field_kind kind_of(std::string_view name) noexcept {
+[[gnu::always_inline]] inline field_kind kind_of(std::string_view name) noexcept {
   switch (name.size()) {
     case 14:
       return name_is(name, "content-length") ? field_kind::content_length : field_kind::other;
@@ -134,9 +134,16 @@ inline field_kind kind_of(std::string_view name) noexcept {
     case 6:
       return name_is(name, "expect") ? field_kind::expect : field_kind::other;
     case 10:
-      if (name_is(name, "keep-alive")) return field_kind::keep_alive;
-      if (name_is(name, "connection")) return field_kind::connection;
-      return name_is(name, "set-cookie") ? field_kind::set_cookie : field_kind::other;
+      switch (name[0] | 0x20) {
+        case 'c':
+          return name_is(name, "connection") ? field_kind::connection : field_kind::other;
+        case 'k':
+          return name_is(name, "keep-alive") ? field_kind::keep_alive : field_kind::other;
+        case 's':
+          return name_is(name, "set-cookie") ? field_kind::set_cookie : field_kind::other;
+        default:
+          return field_kind::other;
+      }
     case 16:
       return name_is(name, "content-encoding") ? field_kind::content_encoding : field_kind::other;
     default:
@@ -990,6 +997,8 @@ int parser::impl::on_framing_field(field_kind kind, std::string_view value) {
   } else if (kind == field_kind::connection) {
     // Its options are read here, not by llhttp, which takes "close" only as the whole of a list
     // item without whitespace after it ("close\t" is the same option, RFC 9110 section 5.6.1).
+    // The usual value first (name_is suits a value: head_scan let no CR into it).
+    if (name_is(value, "keep-alive")) return 0;
     std::string_view rest = value;
     for (;;) {
       const auto comma = rest.find(',');

@@ -78,22 +78,41 @@ void recycle_response_state(std::unique_ptr<response_state> s) noexcept {
 
 }  // namespace detail
 
+// IANA's "HTTP Status Code Registry" (RFC 9110 section 16.2.1): RFC 9110's codes and those of RFCs
+// 2518, 3229, 4918, 5842, 6585, 7725, 8297 and 8470. 306 and 418 are registered as unused, 510 as
+// obsolete: they have none.
 std::string_view reason_phrase(int status) noexcept {
   switch (status) {
     case 100:
       return "Continue";
     case 101:
       return "Switching Protocols";
+    case 102:
+      return "Processing";
+    case 103:
+      return "Early Hints";
     case 200:
       return "OK";
     case 201:
       return "Created";
     case 202:
       return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
     case 204:
       return "No Content";
+    case 205:
+      return "Reset Content";
     case 206:
       return "Partial Content";
+    case 207:
+      return "Multi-Status";
+    case 208:
+      return "Already Reported";
+    case 226:
+      return "IM Used";
+    case 300:
+      return "Multiple Choices";
     case 301:
       return "Moved Permanently";
     case 302:
@@ -102,6 +121,8 @@ std::string_view reason_phrase(int status) noexcept {
       return "See Other";
     case 304:
       return "Not Modified";
+    case 305:
+      return "Use Proxy";
     case 307:
       return "Temporary Redirect";
     case 308:
@@ -110,30 +131,58 @@ std::string_view reason_phrase(int status) noexcept {
       return "Bad Request";
     case 401:
       return "Unauthorized";
+    case 402:
+      return "Payment Required";
     case 403:
       return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 407:
+      return "Proxy Authentication Required";
     case 408:
       return "Request Timeout";
     case 409:
       return "Conflict";
+    case 410:
+      return "Gone";
     case 411:
       return "Length Required";
+    case 412:
+      return "Precondition Failed";
     case 413:
       return "Content Too Large";
     case 414:
       return "URI Too Long";
     case 415:
       return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
     case 417:
       return "Expectation Failed";
+    case 421:
+      return "Misdirected Request";
+    case 422:
+      return "Unprocessable Content";
+    case 423:
+      return "Locked";
+    case 424:
+      return "Failed Dependency";
+    case 425:
+      return "Too Early";
+    case 426:
+      return "Upgrade Required";
+    case 428:
+      return "Precondition Required";
     case 429:
       return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
+    case 451:
+      return "Unavailable For Legal Reasons";
     case 500:
       return "Internal Server Error";
     case 501:
@@ -146,6 +195,14 @@ std::string_view reason_phrase(int status) noexcept {
       return "Gateway Timeout";
     case 505:
       return "HTTP Version Not Supported";
+    case 506:
+      return "Variant Also Negotiates";
+    case 507:
+      return "Insufficient Storage";
+    case 508:
+      return "Loop Detected";
+    case 511:
+      return "Network Authentication Required";
     default:
       return "";
   }
@@ -203,6 +260,12 @@ void response::set_header(std::string_view name, std::string_view value) {
 }
 
 void response::add_header(std::string_view name, std::string_view value) {
+  // Content-Type has one value (RFC 9110 section 8.3): adding one replaces the constructor's
+  // default (or an earlier one) rather than sending two.
+  if (iequals(name, "content-type")) {
+    set_header(name, value);
+    return;
+  }
   detail::check_field(name, value);
   s_->headers.emplace_back(std::string(name), std::string(value));
 }

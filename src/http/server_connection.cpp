@@ -100,6 +100,7 @@ namespace {
 using detail::iequals;
 using detail::percent_decode;
 using detail::steady;
+using detail::trim_ows;
 
 // The path of an absolute-form target without its query ("http://h:1/a" -> "/a", "http://h" ->
 // "/"); any other form as it is (llhttp has checked the target's characters).
@@ -191,54 +192,106 @@ void append_status_line(std::string& out, int status, const detail::server_state
   out += status_block(status, st);
 }
 
-void append_fields(std::string& out, const fields& fs) {
+// The handler's fields but those the server writes itself; `, Accept-Encoding` after the value
+// `extend_vary` points at (scan_handler_fields), if any.
+void append_fields(std::string& out, const fields& fs, const std::string* extend_vary) {
   for (const auto& [name, value] : fs) {
     if (server_owned(name)) continue;
     out += name;
     out += ": ";
     out += value;
+    if (&value == extend_vary) out += ", Accept-Encoding";
     out += "\r\n";
   }
 }
 
-// A whole response. gzip_ok: the client accepts gzip and the server compresses. keep_alive_10:
+// What a handler's own fields say about those the server writes, found in one pass: its
+// Content-Length (a HEAD response without a body may carry the length GET would send, RFC 9110
+// section 8.6), a close option in its Connection (honoured: the connection ends after the
+// response), and its Vary fields (Accept-Encoding is added to the first one when the response may
+// be compressed, RFC 9110 section 12.5.5, unless it is there or the value is "*").
+struct handler_fields {
+  std::string_view length;
+  bool close = false;
+  const std::string* vary = nullptr;  // the first Vary field's value
+  bool vary_covers_coding = false;    // some Vary value is "*" or lists Accept-Encoding
+};
+
+bool lists_token(std::string_view list, std::string_view token) noexcept {
+  for (;;) {
+    const std::size_t comma = list.find(',');
+    if (iequals(trim_ows(list.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) return false;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+handler_fields scan_handler_fields(const fields& fs) noexcept {
+  handler_fields h;
+  for (const auto& [name, value] : fs) {
+    if (iequals(name, "vary")) {
+      if (h.vary == nullptr) h.vary = &value;
+      h.vary_covers_coding =
+          h.vary_covers_coding || lists_token(value, "accept-encoding") || lists_token(value, "*");
+    } else if (iequals(name, "content-length")) {
+      h.length = trim_ows(value);
+    } else if (iequals(name, "connection")) {
+      h.close = h.close || lists_token(value, "close");
+    }
+  }
+  return h;
+}
+
+// A whole response; returns whether the connection closes after it (`close`, or the handler's
+// Connection: close). gzip_ok: the client accepts gzip and the server compresses. keep_alive_10:
 // an HTTP/1.0 request asked to keep the connection, and it is kept: the response says so
 // (`Connection: keep-alive`, RFC 9112 appendix C.2.2), or the client would wait for the close.
 // Its size is counted first and it is written into one resize of `out`: appended piece by piece
 // (a capacity check and a copy call each) it cost about 800 instructions for a small response,
 // a tenth of all the server spends on a request.
-void append_response(std::string& out, const response& r, const detail::server_state& st,
+bool append_response(std::string& out, const response& r, const detail::server_state& st,
                      bool head_only, bool close, bool gzip_ok, bool keep_alive_10 = false) {
   using namespace std::string_view_literals;
   const int status = r.status();
   const bool has_body = status_has_body(status);
+  // 205 Reset Content has a body of length 0, whatever the handler gave (RFC 9110 section 15.3.6).
+  const std::string_view content = status == 205 ? std::string_view() : std::string_view(r.body());
+  const fields& fs = r.headers();
+  const handler_fields own = scan_handler_fields(fs);
+  close = close || own.close;
   std::string zipped;
   bool zip = false;
   bool vary = false;
-  if (st.opts.compress && has_body && r.body().size() >= st.opts.compress_min_size &&
-      !has_field(r.headers(), "content-encoding")) {
+  if (st.opts.compress && has_body && content.size() >= st.opts.compress_min_size &&
+      !has_field(fs, "content-encoding")) {
     vary = true;
     if (gzip_ok) {
-      zipped = detail::gzip_compress(r.body());
+      zipped = detail::gzip_compress(content);
       zip = true;
     }
   }
   const std::string_view block = status_block(status, st);
-  const fields& fs = r.headers();
-  const std::string_view body = zip ? std::string_view(zipped) : r.body();
+  const std::string_view body = zip ? std::string_view(zipped) : content;
   std::array<char, 24> len{};
   std::string_view length;
   if (has_body) {
     const auto [end, ec] = std::to_chars(len.data(), len.data() + len.size(), body.size());
     length = std::string_view(len.data(), static_cast<std::size_t>(end - len.data()));
+    // A HEAD answered without a body: the handler's own length, if it gave one.
+    if (head_only && body.empty() && !own.length.empty() &&
+        own.length.find_first_not_of("0123456789") == std::string_view::npos) {
+      length = own.length;
+    }
   }
   constexpr std::string_view encoding = "Content-Encoding: gzip\r\n"sv;
   constexpr std::string_view vary_line = "Vary: Accept-Encoding\r\n"sv;
+  constexpr std::string_view vary_more = ", Accept-Encoding"sv;
   constexpr std::string_view length_name = "Content-Length: "sv;
   constexpr std::string_view closing = "Connection: close\r\n"sv;
   constexpr std::string_view keeping = "Connection: keep-alive\r\n"sv;
   const bool keep_10 = keep_alive_10 && !close;
-  const bool add_vary = vary && !has_field(fs, "vary");
+  const bool add_vary = vary && own.vary == nullptr;
+  const bool extend_vary = vary && own.vary != nullptr && !own.vary_covers_coding;
   const bool with_body = !head_only && has_body;
 
   std::size_t size = block.size() + 2;
@@ -247,6 +300,7 @@ void append_response(std::string& out, const response& r, const detail::server_s
   }
   if (zip) size += encoding.size();
   if (add_vary) size += vary_line.size();
+  if (extend_vary) size += vary_more.size();
   if (has_body) size += length_name.size() + length.size() + 2;
   if (close) size += closing.size();
   if (keep_10) size += keeping.size();
@@ -265,6 +319,7 @@ void append_response(std::string& out, const response& r, const detail::server_s
     put(name);
     put(": "sv);
     put(value);
+    if (extend_vary && &value == own.vary) put(vary_more);
     put("\r\n"sv);
   }
   if (zip) put(encoding);
@@ -278,6 +333,7 @@ void append_response(std::string& out, const response& r, const detail::server_s
   if (keep_10) put(keeping);
   put("\r\n"sv);
   if (with_body) put(body);
+  return close;
 }
 
 response plain(int status, std::string body) { return response{status, std::move(body)}; }
@@ -444,12 +500,13 @@ class server_connection {
     rs.head_only = !has_body || rs.head->method == "HEAD";
     rs.length = has_body ? length : std::nullopt;
     rs.chunked = has_body && !length && !http10;
-    rs.close_after = must_close(rs) || (has_body && !length && http10);
+    const handler_fields own = scan_handler_fields(fs);
+    rs.close_after = must_close(rs) || (has_body && !length && http10) || own.close;
     if (zip) rs.gzip = std::make_unique<gzip_encoder>();
     append_status_line(sx_->out, status, *st_);
-    append_fields(sx_->out, fs);
+    append_fields(sx_->out, fs, may_zip && !own.vary_covers_coding ? own.vary : nullptr);
     if (zip) sx_->out += "Content-Encoding: gzip\r\n";
-    if (may_zip && !has_field(fs, "vary")) sx_->out += "Vary: Accept-Encoding\r\n";
+    if (may_zip && own.vary == nullptr) sx_->out += "Vary: Accept-Encoding\r\n";
     if (rs.length) sx_->out += "Content-Length: " + std::to_string(*rs.length) + "\r\n";
     if (rs.chunked) sx_->out += "Transfer-Encoding: chunked\r\n";
     if (rs.close_after) sx_->out += "Connection: close\r\n";
@@ -859,9 +916,10 @@ task<bool> server_connection::serve_request() {
   } else {
     if (rs.body_error != 0) throw reject{rs.body_error};
     // After the handler: a stop() that came while it ran closes the connection too.
-    const bool close = must_close(rs) || !rs.body_done;
     const bool gzip_ok = o.compress && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
-    append_response(sx_->out, *res, *st_, is_head, close, gzip_ok, rs.head->version_minor == 0);
+    const bool close =
+        append_response(sx_->out, *res, *st_, is_head, must_close(rs) || !rs.body_done, gzip_ok,
+                        rs.head->version_minor == 0);
     st_->stats.duration(coreio::detail::monotonic_ns() - started);
     if (close) {
       linger_ = !rs.body_done;  // a body left unread: let the response reach the client
@@ -953,6 +1011,12 @@ task<response> server_connection::call_handler(const route_entry& rt, server_req
   try {
     task<response> t = rt.h(req);  // own statement: g++ 12 and co_await temporaries
     response r = co_await std::move(t);
+    // A 1xx is interim (RFC 9110 section 15.2): as the answer, the client would wait on for the
+    // final one, and take the next response for it. A handler error, answered 500.
+    if (r.status() < 200) {
+      throw usage_error("http::server: a handler returned " + std::to_string(r.status()) +
+                        ", an interim status, as its response");
+    }
     co_return r;
   } catch (const cancelled_error&) {
     throw;

@@ -186,6 +186,54 @@ coreio::task<void> gzip_when_accepted() {
 }
 TEST(ServerStream, GzipWhenTheClientAcceptsIt) { run_test(gzip_when_accepted); }
 
+// A handler's own Vary gets Accept-Encoding added when the response may be compressed (RFC 9110
+// section 12.5.5: a cache would otherwise give gzip to clients that do not take it), whole or
+// streamed; a Vary that has it already, or is "*", is left as it is.
+coreio::task<http::response> vary_stream(http::request& req) {
+  http::stream_response out{200};
+  out.set_header("Vary", "Origin");
+  co_await out.prepare(req);
+  co_await out.write(std::string_view(std::string(3000, 's')));
+  co_await out.write_eof();
+  co_return http::response{};
+}
+
+coreio::task<void> own_vary_gets_accept_encoding() {
+  http::server_options o = test_options();
+  o.compress = true;
+  o.compress_min_size = 100;
+  running_server rs{o, [](http::server& srv) {
+                      for (const char* vary : {"Origin", "origin, ACCEPT-ENCODING", "*"}) {
+                        srv.route("GET", "/vary/" + std::to_string(std::string_view(vary).size()),
+                                  [vary](http::request&) -> coreio::task<http::response> {
+                                    http::response r{200, std::string(3000, 'v')};
+                                    r.set_header("Vary", vary);
+                                    co_return r;
+                                  });
+                      }
+                      srv.route("GET", "/vary-stream", vary_stream);
+                    }};
+  const auto request_for = [](const std::string& path) {
+    return "GET " + path +
+           " HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n";
+  };
+  // (Each request an lvalue: send_and_read's task keeps a reference to it.)
+  const std::string q6 = request_for("/vary/6"), q23 = request_for("/vary/23"),
+                    q1 = request_for("/vary/1"), qs = request_for("/vary-stream");
+  const std::string added = co_await send_and_read(rs.port, q6);
+  EXPECT_NE(added.find("\r\nVary: Origin, Accept-Encoding\r\n"), std::string::npos) << added;
+  EXPECT_NE(added.find("Content-Encoding: gzip"), std::string::npos) << added;
+  EXPECT_EQ(count(added, "Vary:"), 1u) << added;
+  const std::string listed = co_await send_and_read(rs.port, q23);
+  EXPECT_NE(listed.find("\r\nVary: origin, ACCEPT-ENCODING\r\n"), std::string::npos) << listed;
+  const std::string star = co_await send_and_read(rs.port, q1);
+  EXPECT_NE(star.find("\r\nVary: *\r\n"), std::string::npos) << star;
+  const std::string streamed = co_await send_and_read(rs.port, qs);
+  EXPECT_NE(streamed.find("\r\nVary: Origin, Accept-Encoding\r\n"), std::string::npos) << streamed;
+  co_await rs.stop();
+}
+TEST(ServerStream, AHandlersVaryGetsAcceptEncoding) { run_test(own_vary_gets_accept_encoding); }
+
 coreio::task<void> tls_round_trip() {
   const test_certs& certs = test_certs::get();
   http::server_options o = test_options();

@@ -471,6 +471,67 @@ coreio::task<void> statuses_without_content() {
 }
 TEST(Server, StatusesWithoutContentGetNoContentFields) { run_test(statuses_without_content); }
 
+// What a handler's fields say about those the server writes: a HEAD route's own Content-Length is
+// the length GET would send (RFC 9110 section 8.6); Connection: close ends the connection after
+// the response; a Content-Type added replaces the default; a 205 goes out with no content (RFC
+// 9110 section 15.3.6); a 1xx is not a final response (500); every registered status has its
+// reason phrase.
+coreio::task<void> handler_fields_and_statuses() {
+  running_server rs{
+      test_options(), [](http::server& srv) {
+        srv.route("HEAD", "/sized", [](http::request&) -> coreio::task<http::response> {
+          http::response r{200};
+          r.set_header("Content-Length", "42");
+          co_return r;
+        });
+        srv.route("GET", "/closing", [](http::request&) -> coreio::task<http::response> {
+          http::response r{200, "bye"};
+          r.set_header("Connection", "close");
+          co_return r;
+        });
+        srv.route("GET", "/json", [](http::request&) -> coreio::task<http::response> {
+          http::response r{200, "{}"};
+          r.add_header("Content-Type", "application/json");
+          co_return r;
+        });
+        srv.route("GET", "/code/{n}", [](http::request& req) -> coreio::task<http::response> {
+          co_return http::response{std::stoi(std::string(req.match("n"))), "content"};
+        });
+      }};
+  const std::string sized = co_await send_and_read(
+      rs.port, "HEAD /sized HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(sized.find("\r\nContent-Length: 42\r\n"), std::string::npos) << sized;
+  const std::string closing = co_await send_and_read(
+      rs.port, "GET /closing HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(count(closing, "HTTP/1.1 200 OK"), 1u) << closing;
+  EXPECT_EQ(count(closing, "Connection: close\r\n"), 1u) << closing;
+  const std::string json =
+      co_await send_and_read(rs.port, "GET /json HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(count(json, "Content-Type:"), 1u) << json;
+  EXPECT_NE(json.find("\r\nContent-Type: application/json\r\n"), std::string::npos) << json;
+  const std::string reset = co_await send_and_read(
+      rs.port, "GET /code/205 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_line(reset), "HTTP/1.1 205 Reset Content") << reset;
+  EXPECT_NE(reset.find("\r\nContent-Length: 0\r\n"), std::string::npos) << reset;
+  EXPECT_EQ(reset.find("content"), std::string::npos) << reset;
+  const std::string interim = co_await send_and_read(
+      rs.port, "GET /code/103 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_line(interim), "HTTP/1.1 500 Internal Server Error") << interim;
+  for (const auto& [code, phrase] :
+       std::vector<std::pair<int, std::string>>{{203, "Non-Authoritative Information"},
+                                                {410, "Gone"},
+                                                {421, "Misdirected Request"},
+                                                {422, "Unprocessable Content"},
+                                                {425, "Too Early"},
+                                                {451, "Unavailable For Legal Reasons"},
+                                                {511, "Network Authentication Required"}}) {
+    EXPECT_EQ(http::reason_phrase(code), phrase) << code;
+  }
+  EXPECT_EQ(http::reason_phrase(418), "");
+  co_await rs.stop();
+}
+TEST(Server, HandlerFieldsAndStatuses) { run_test(handler_fields_and_statuses); }
+
 coreio::task<void> keepalive_requests_cap() {
   http::server_options o = test_options();
   o.keepalive_requests = 2;

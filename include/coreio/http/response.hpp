@@ -10,7 +10,7 @@
 // redirect responses that led to it (oldest first, bodies discarded).
 //
 // Built (server): `http::response{200, "Hello, World!"}` (Content-Type text/plain; charset=utf-8
-// unless set_header replaces it), set_header / add_header, set_body; body() gives the bytes.
+// unless a Content-Type is set), set_header / add_header, set_body; body() gives the bytes.
 //
 // Errors: read_chunk / read / text throw http::error for a malformed body (bad chunk framing, a
 // body cut short, corrupt compressed data), http::limit_error for a body or decoded size over its
@@ -44,7 +44,8 @@ struct response_state;
 struct body_reader;
 }  // namespace detail
 
-/// The reason phrase RFC 9110 gives a status code ("OK", "Not Found"), or "" for an unknown one.
+/// The reason phrase IANA's status code registry gives a status code ("OK", "Not Found", "Too
+/// Early"), or "" for an unregistered one.
 std::string_view reason_phrase(int status) noexcept;
 
 /// An HTTP response (see the file comment). Move-only.
@@ -93,7 +94,8 @@ class response {
   /// http::error when the name is not an RFC 9110 token or the value holds CR, LF or NUL (a value
   /// from a request could otherwise add header lines of its own: response splitting).
   void set_header(std::string_view name, std::string_view value);
-  /// Appends a field (duplicates allowed). Throws as set_header does.
+  /// Appends a field (duplicates allowed), except Content-Type, which has one value (RFC 9110
+  /// section 8.3) and is set as set_header sets it. Throws as set_header does.
   void add_header(std::string_view name, std::string_view value);
 
   /// The URL this response answered (after redirects).
