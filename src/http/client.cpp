@@ -23,6 +23,7 @@
 
 #include <coreio/net/tcp_stream.hpp>
 #include <coreio/spawn.hpp>
+#include <coreio/wait_for.hpp>
 
 #include "http/client_core.hpp"
 #include "http/request_body.hpp"
@@ -114,6 +115,7 @@ struct outgoing {
   body_source upload;
   bool chunked = false;
   bool expect_continue = false;
+  bool close = false;  // the request says Connection: close
   std::optional<basic_auth> auth;
 };
 
@@ -147,6 +149,34 @@ void append_all(std::string& h, std::initializer_list<std::string_view> parts) {
 }
 
 /// The request head, into h (cleared first; the connection's buffer, so its capacity is reused).
+/// Appends "; name=value" to h for each cookie of `jar` (a Cookie header value) whose name no
+/// Cookie field of `headers` has: the request's own cookie of a name wins over the jar's.
+void append_jar_cookies_not_in(std::string& h, std::string_view jar, const fields& headers) {
+  const auto name_of = [](std::string_view pair) {
+    return trim_ows(pair.substr(0, pair.find('=')));
+  };
+  const auto own = [&](std::string_view name) {
+    for (const auto& [n, v] : headers) {
+      if (!same_name(n, "Cookie")) continue;
+      std::string_view rest = v;
+      for (;;) {
+        const std::size_t semi = rest.find(';');
+        if (name_of(rest.substr(0, semi)) == name) return true;
+        if (semi == std::string_view::npos) break;
+        rest.remove_prefix(semi + 1);
+      }
+    }
+    return false;
+  };
+  while (!jar.empty()) {
+    const std::size_t semi = jar.find("; ");
+    const std::string_view pair = jar.substr(0, semi);
+    if (!own(name_of(pair))) append_all(h, {"; "sv, pair});
+    if (semi == std::string_view::npos) break;
+    jar.remove_prefix(semi + 2);
+  }
+}
+
 void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
   client_core& core = *rc.core;
   const client_options& opts = core.opts;
@@ -166,7 +196,24 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
       has_ae |= same_name(n, "Accept-Encoding");
       has_auth |= same_name(n, "Authorization");
       has_type |= same_name(n, "Content-Type");
-      has_cookie |= same_name(n, "Cookie");
+      if (same_name(n, "Cookie")) {
+        // One Cookie field (RFC 6265 section 5.4): the request's own cookies, then the jar's of
+        // other names (aiohttp merges them too); a second Cookie field of the request's joins it.
+        if (has_cookie) continue;
+        has_cookie = true;
+        append_all(h, {n, ": "sv, v});
+        for (const auto& [m, w] : o.headers) {
+          if (&w != &v && same_name(m, "Cookie") && !trim_ows(w).empty()) {
+            append_all(h, {"; "sv, w});
+          }
+        }
+        if (opts.cookies) {
+          const std::string jar = core.jar.header_for(o.to->target);
+          append_jar_cookies_not_in(h, jar, o.headers);
+        }
+        h += "\r\n"sv;
+        continue;
+      }
       append_all(h, {n, ": "sv, v, "\r\n"sv});
     }
     if (!has_ua && !opts.user_agent.empty())
@@ -175,7 +222,7 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
     if (!has_ae && opts.auto_decompress) h += "Accept-Encoding: gzip, deflate, br, zstd\r\n"sv;
   }
   if (!has_auth && o.auth) h += "Authorization: " + basic_auth_value(*o.auth) + "\r\n";
-  if (opts.cookies && !has_cookie) {  // a Cookie header of the request's own wins over the jar
+  if (opts.cookies && !has_cookie) {  // (with a Cookie header of the request's own: merged above)
     const std::string c = core.jar.header_for(o.to->target);
     if (!c.empty()) append_all(h, {"Cookie: "sv, c, "\r\n"sv});
   }
@@ -273,12 +320,15 @@ task<void> send_request(connection* conn, const request_context* rc, const outgo
     head_bytes(*rc, *o, h);
     auto t = conn->write_all(bytes_of(h));
     co_await timed(std::move(t), headers_lim, "sending the request");
+    // The headers phase runs from the request's first byte to the response head: the source's
+    // waits and every piece's write are under it.
     for (;;) {
-      auto make = o->upload();
+      auto make = timed(o->upload(), headers_lim, "waiting for the upload source");
       std::string piece = co_await std::move(make);
       if (piece.empty()) break;
       const std::string c = chunk_of(piece);
-      co_await conn->write_all(bytes_of(c));
+      auto w = conn->write_all(bytes_of(c));
+      co_await timed(std::move(w), headers_lim, "sending the request body");
     }
     auto end = conn->write_all(bytes_of("0\r\n\r\n"));
     co_await timed(std::move(end), headers_lim, "sending the request body");
@@ -288,9 +338,13 @@ task<void> send_request(connection* conn, const request_context* rc, const outgo
     head_bytes(*rc, *o, h);
     auto t = conn->write_all(bytes_of(h));
     co_await timed(std::move(t), headers_lim, "sending the request");
-    std::string body = o->chunked ? chunk_of(o->body.bytes) + "0\r\n\r\n" : o->body.bytes;
+    // (An empty chunked body is its last chunk alone: one, RFC 9112 section 7.1.)
+    std::string body = !o->chunked             ? o->body.bytes
+                       : o->body.bytes.empty() ? std::string("0\r\n\r\n")
+                                               : chunk_of(o->body.bytes) + "0\r\n\r\n";
     if (co_await await_continue(conn, headers_lim)) {
-      co_await conn->write_all(bytes_of(body));
+      auto w = conn->write_all(bytes_of(body));
+      co_await timed(std::move(w), headers_lim, "sending the request body");
     } else {
       *body_withheld = true;
     }
@@ -299,7 +353,10 @@ task<void> send_request(connection* conn, const request_context* rc, const outgo
   const bool body_after = message_bytes(*rc, *o, h);
   auto t = conn->write_all(bytes_of(h));
   co_await timed(std::move(t), headers_lim, "sending the request");
-  if (body_after) co_await conn->write_all(bytes_of(o->body.bytes));
+  if (body_after) {
+    auto w = conn->write_all(bytes_of(o->body.bytes));
+    co_await timed(std::move(w), headers_lim, "sending the request body");
+  }
 }
 
 /// Feeds the buffered bytes to the response parser; true once the response head is complete.
@@ -530,8 +587,8 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
     reader->total = rc->total;
     reader->sock_read = rc->t.sock_read;
     // 101 (and any upgrade): the connection now speaks another protocol; never pooled.
-    reader->keep_alive =
-        head.keep_alive && !head.upgrade && head.status != 101 && !body_withheld && !core.closing();
+    reader->keep_alive = head.keep_alive && !head.upgrade && head.status != 101 && !body_withheld &&
+                         !o->close && !core.closing();
     std::chrono::milliseconds keep = core.opts.keepalive_timeout;
     if (const auto server = keep_alive_timeout(keep_alive_field)) {
       const auto theirs = std::chrono::milliseconds(*server * 1000 - 1000);
@@ -570,6 +627,16 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
   }
 }
 
+/// Reads and drops up to `most` bytes of r's body (fewer if it ends first).
+task<void> drain_some(response* r, std::size_t most) {
+  std::size_t drained = 0;
+  while (drained < most) {
+    const auto piece = co_await r->read_chunk();
+    if (piece.empty()) break;
+    drained += piece.size();
+  }
+}
+
 /// The redirect loop (step 1 of the file comment).
 task<response> follow(request_context* rc, const std::string* method, const std::string* url_text,
                       const request_options* ro) {
@@ -597,9 +664,24 @@ task<response> follow(request_context* rc, const std::string* method, const std:
     std::erase_if(o.headers, [&](const auto& f) { return same_name(f.first, mine.first); });
   }
   for (const auto& f : ro->headers) o.headers.push_back(f);
-  for (const auto& [n, v] : o.headers) check_field(n, v);
-  for (char c : o.method)
+  for (const auto& [n, v] : o.headers) {
+    check_field(n, v);
+    // The caller's Connection: close: the connection is not used again (RFC 9112 section 9.6).
+    if (same_name(n, "Connection")) {
+      std::string_view rest = v;
+      for (;;) {
+        const std::size_t comma = rest.find(',');
+        if (iequals(trim_ows(rest.substr(0, comma)), "close")) o.close = true;
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+    }
+  }
+  // Methods are sent in upper case, as aiohttp sends them ("get" is not GET: RFC 9110 section 9.1).
+  for (char& c : o.method) {
     if (c <= ' ' || c >= 0x7f) throw error("http: invalid method");
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
   if (ro->auth) o.auth = ro->auth;
   else if (!target->user.empty()) o.auth = basic_auth{target->user, target->password};
   else o.auth = core.opts.auth;
@@ -613,6 +695,7 @@ task<response> follow(request_context* rc, const std::string* method, const std:
     }
     std::optional<std::string_view> location;
     if (ro->allow_redirects && is_redirect(r.status())) location = r.header("location");
+    if (location && trim_ows(*location).empty()) location.reset();  // nowhere to go: the answer
     if (!location) {
       r.state().history = std::move(history);
       co_return r;
@@ -621,17 +704,15 @@ task<response> follow(request_context* rc, const std::string* method, const std:
       throw error("http: too many redirects (" + std::to_string(max_redirects) + "), last to " +
                   std::string(*location));
     url next = resolve_reference(o.to->target, *location);
-    // Discard the redirect's body: a little is read so that the connection can be reused. A body
-    // that fails (a corrupt content coding, broken framing) is not the answer: its connection is
-    // closed and the redirect followed, as aiohttp, which never reads it, does.
-    std::size_t drained = 0;
+    // Discard the redirect's body: a little (64 KiB, for at most a second) is read so that the
+    // connection can be reused. A body that fails (a corrupt content coding, broken framing) or
+    // stalls is not the answer: its connection is closed and the redirect followed, as aiohttp,
+    // which never reads it, does.
     try {
-      while (drained < 64 * 1024) {
-        const auto piece = co_await r.read_chunk();
-        if (piece.empty()) break;
-        drained += piece.size();
-      }
+      auto drain = drain_some(&r, 64 * 1024);
+      co_await coreio::wait_for(std::move(drain), std::chrono::seconds(1));
     } catch (const error&) {
+    } catch (const coreio::timeout_error&) {
     }
     r.close();
     const int s = r.status();
@@ -651,7 +732,8 @@ task<response> follow(request_context* rc, const std::string* method, const std:
     if (next.origin() != o.to->key) {
       o.auth.reset();
       std::erase_if(o.headers, [](const auto& f) {
-        return same_name(f.first, "Authorization") || same_name(f.first, "Cookie");
+        return same_name(f.first, "Authorization") || same_name(f.first, "Proxy-Authorization") ||
+               same_name(f.first, "Cookie");
       });
     }
     // Credentials in the Location itself are the new target's, as a request URL's are (aiohttp

@@ -494,6 +494,57 @@ TEST(ClientBasic, ExpectContinueWaitsFor100OrASecond) {
   run_test(expect_continue_waits_for_100_or_a_second);
 }
 
+// An empty chunked body is its last chunk alone, with or without Expect: 100-continue (RFC 9112
+// section 7.1): a second one would be read by the server as the next request on the connection.
+coreio::task<void> an_empty_chunked_body_is_one_last_chunk() {
+  raw_server srv{[](const seen_request& r, std::size_t) {
+    return reply{ok_response(r.line() + "|" + r.body)};
+  }};
+  srv.send_continue(true);
+  http::client session;
+  const std::string url = srv.url("/up");
+  for (bool expect : {true, false}) {
+    http::request_options o{.json = "", .chunked = true, .expect_continue = expect};
+    http::response a = co_await session.post(url, o);
+    EXPECT_EQ(co_await a.text(), "POST /up HTTP/1.1|") << expect;
+    http::response b = co_await session.get(url);
+    EXPECT_EQ(b.status(), 200) << expect;
+    EXPECT_EQ(co_await b.text(), "GET /up HTTP/1.1|") << expect;
+  }
+  EXPECT_EQ(srv.connections(), 1u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, AnEmptyChunkedBodyIsOneLastChunk) {
+  run_test(an_empty_chunked_body_is_one_last_chunk);
+}
+
+// What the caller's own fields ask: Connection: close ends the connection after the response (RFC
+// 9112 section 9.6); a method goes out in upper case; a Cookie field is merged with the jar's
+// cookies of other names into one field (RFC 6265 section 5.4), the request's own winning.
+coreio::task<void> callers_fields_are_honoured() {
+  raw_server srv{[](const seen_request& r, std::size_t i) {
+    if (i == 0) return reply{ok_response("", "Set-Cookie: jar=1\r\nSet-Cookie: both=jar\r\n")};
+    return reply{ok_response(r.line() + "|" + r.header("cookie"))};
+  }};
+  http::client session;
+  const std::string url = srv.url("/f");
+  http::response z = co_await session.get(url);
+  (void)co_await z.read();
+  http::request_options closing{.headers = {{"Connection", "close"}}};
+  http::response a = co_await session.get(url, closing);
+  EXPECT_EQ(co_await a.text(), "GET /f HTTP/1.1|jar=1; both=jar");
+  http::response b = co_await session.request("get", url);
+  EXPECT_EQ(co_await b.text(), "GET /f HTTP/1.1|jar=1; both=jar");
+  EXPECT_EQ(srv.connections(), 2u);  // the closing request's connection was not used again
+  http::request_options own{.headers = {{"Cookie", "mine=2; both=own"}}};
+  http::response c = co_await session.get(url, own);
+  EXPECT_EQ(co_await c.text(), "GET /f HTTP/1.1|mine=2; both=own; jar=1");
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, CallersFieldsAreHonoured) { run_test(callers_fields_are_honoured); }
+
 coreio::task<void> rejects_bad_urls_and_header_injection() {
   http::client session;
   for (const char* bad :

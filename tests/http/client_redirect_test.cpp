@@ -27,6 +27,13 @@ reply redirector(const seen_request& r, std::size_t) {
   if (line.find(" /301 ") != std::string::npos) return to(301, "/echo");
   if (line.find(" /away") != std::string::npos) return to(302, r.header("x-target"));
   if (line.find(" /same") != std::string::npos) return to(302, "/echo");
+  if (line.find(" /nowhere") != std::string::npos) {
+    return reply{"HTTP/1.1 302 R\r\nLocation: \r\nContent-Length: 5\r\n\r\nstays"};
+  }
+  if (line.find(" /stalls") != std::string::npos) {  // 3 of 100 body bytes, then nothing
+    return reply{"HTTP/1.1 302 R\r\nLocation: /echo\r\nContent-Length: 100\r\n\r\nabc", false,
+                 true};
+  }
   if (line.find(" /corrupt") != std::string::npos) {
     return reply{
         "HTTP/1.1 302 R\r\nLocation: /echo\r\nContent-Encoding: gzip\r\n"
@@ -117,11 +124,14 @@ coreio::task<void> credentials_do_not_cross_origins() {
   raw_server a{redirector};
   raw_server b{redirector};
   http::client session;
-  http::request_options o{.headers = {{"X-Target", b.url("/echo")}, {"Cookie", "c=1"}},
+  http::request_options o{.headers = {{"X-Target", b.url("/echo")},
+                                      {"Cookie", "c=1"},
+                                      {"Proxy-Authorization", "Basic cHJveHk6cHc="}},
                           .auth = http::basic_auth{"user", "pw"}};
   const std::string away = a.url("/away");
   http::response r = co_await session.get(away, o);
   EXPECT_EQ(co_await r.text(), "GET /echo HTTP/1.1|||");  // no Authorization, no Cookie at b
+  EXPECT_EQ(b.seen().back().header("proxy-authorization"), "");
   const std::string same = a.url("/same");
   http::response s = co_await session.get(same, o);
   EXPECT_EQ(co_await s.text(), "GET /echo HTTP/1.1||Basic dXNlcjpwdw==|c=1");  // same origin
@@ -155,6 +165,24 @@ coreio::task<void> a_corrupt_redirect_body_is_dropped() {
 TEST(ClientRedirect, ACorruptRedirectBodyIsDropped) {
   run_test(a_corrupt_redirect_body_is_dropped);
 }
+
+// A redirect whose body stalls is followed after a bounded drain (no deadline set), and an empty
+// Location is nowhere to go: the 3xx is the answer.
+coreio::task<void> stalled_or_empty_redirects() {
+  raw_server srv{redirector};
+  http::client session;
+  const std::string stalls = srv.url("/stalls");
+  http::response r = co_await session.get(stalls);
+  EXPECT_EQ(co_await r.text(), "GET /echo HTTP/1.1|||");
+  const std::string nowhere = srv.url("/nowhere");
+  http::response n = co_await session.get(nowhere);
+  EXPECT_EQ(n.status(), 302);
+  EXPECT_EQ(co_await n.text(), "stays");
+  EXPECT_TRUE(n.history().empty());
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientRedirect, StalledOrEmptyRedirects) { run_test(stalled_or_empty_redirects); }
 
 }  // namespace
 }  // namespace coreio_http_test

@@ -85,6 +85,46 @@ coreio::task<void> each_phase_names_its_timeout() {
 }
 TEST(ClientTimeout, EachPhaseNamesItsTimeout) { run_test(each_phase_names_its_timeout); }
 
+// The headers phase runs from the request's first byte to the response head: an upload source
+// that stalls, or a body the server does not read, runs it out as a head that does not come does.
+coreio::task<void> headers_phase_covers_the_body() {
+  raw_server srv{staller};
+  http::client_options opts{.timeout = {.total = 10s, .headers = 200ms}};
+  http::client session{opts};
+  const std::string url = srv.url("/ok");
+  http::request_options stalled{.upload = []() -> coreio::task<std::string> {
+    co_await coreio::sleep_for(10s);
+    co_return std::string();
+  }};
+  std::string what;
+  try {
+    (void)co_await session.post(url, stalled);
+  } catch (const coreio::timeout_error& e) {
+    what = e.what();
+  }
+  EXPECT_NE(what.find("http: headers timeout (200 ms) waiting for the upload source"),
+            std::string::npos)
+      << what;
+  // 64 MiB to a server that reads only the head: the socket buffers fill and the write waits.
+  raw_server deaf{[](const seen_request&, std::size_t) { return reply{"", false, true}; }};
+  deaf.read_heads_only();
+  http::request_options big{.body = std::string(64 << 20, 'b')};
+  const std::string deaf_url = deaf.url("/big");
+  what.clear();
+  try {
+    (void)co_await session.post(deaf_url, big);
+  } catch (const coreio::timeout_error& e) {
+    what = e.what();
+  }
+  EXPECT_NE(what.find("http: headers timeout (200 ms) sending the request body"), std::string::npos)
+      << what;
+  EXPECT_EQ(co_await ok_after(&session, url), "ok");
+  co_await session.close();
+  co_await srv.stop();
+  co_await deaf.stop();
+}
+TEST(ClientTimeout, HeadersPhaseCoversTheBody) { run_test(headers_phase_covers_the_body); }
+
 // The total deadline before the response head is the request's scope (one timer per request): it
 // cancels whatever runs (here a read of a head that never comes, on a reused connection), names the
 // total phase, counts it, and drops the connection.

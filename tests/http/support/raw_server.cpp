@@ -43,6 +43,8 @@ struct raw_server::state {
   std::atomic<std::size_t> reqs{0};
   // send_continue(); relaxed: a test setting, read per request.
   std::atomic<bool> continue_first{false};
+  // read_heads_only(); relaxed as continue_first.
+  std::atomic<bool> heads_only{false};
   mutable std::mutex m;
   // Guarded by m.
   std::string before_continue;  // send_continue()'s interim responses
@@ -78,7 +80,9 @@ coreio::task<void> handle(std::shared_ptr<raw_server::state> st, coreio::net::tc
         co_await s.write_all(std::string_view(interim));
       }
       const std::string cl = req.header("content-length");
-      if (!cl.empty()) {
+      if (st->heads_only.load(std::memory_order_relaxed)) {
+        // The body is left unread (a server answering, or stalling, from the head).
+      } else if (!cl.empty()) {
         req.body.resize(std::stoul(cl));
         co_await s.read_exact(std::as_writable_bytes(std::span<char>(req.body)));
       } else if (iequal(req.header("transfer-encoding"), "chunked")) {
@@ -102,6 +106,17 @@ coreio::task<void> handle(std::shared_ptr<raw_server::state> st, coreio::net::tc
       if (!r.then.empty()) {
         if (r.then_delay.count() > 0) co_await coreio::sleep_for(r.then_delay);
         co_await s.write_all(std::string_view(r.then));
+      }
+      if (r.stall && st->heads_only.load(std::memory_order_relaxed)) {
+        // Reading would take the body the server is not to read: wait for stop() instead (or 30 s).
+        for (int i = 0; i < 3000; ++i) {
+          {
+            std::lock_guard<std::mutex> g(st->m);
+            if (st->stopping) break;
+          }
+          co_await coreio::sleep_for(std::chrono::milliseconds(10));
+        }
+        break;
       }
       if (r.stall) {
         std::array<std::byte, 4096> sink;
@@ -150,6 +165,8 @@ void raw_server::send_continue(bool on, std::string before) {
   }
   s_->continue_first.store(on, std::memory_order_relaxed);
 }
+
+void raw_server::read_heads_only(bool on) { s_->heads_only.store(on, std::memory_order_relaxed); }
 
 std::size_t raw_server::open_connections() const {
   std::lock_guard<std::mutex> g(s_->m);

@@ -82,6 +82,10 @@ class raw_server {
   /// as a server that does not know the header), after the bytes `before` (other interim
   /// responses, e.g. a 103).
   void send_continue(bool on, std::string before = {});
+  /// Read each request's head only, never its body (a server that answers, or stalls, from the
+  /// head; the client's body then fills the socket buffers and its write waits). A stalling reply
+  /// then waits for stop() (at most 30 s) instead of reading until the client closes.
+  void read_heads_only(bool on = true);
   /// Stops accepting, closes every open connection, waits for their tasks.
   coreio::task<void> stop();
 
