@@ -48,14 +48,20 @@ std::string percent_decode(std::string_view s) {
   return out;
 }
 
-/// Path and query as sent: bytes >= 0x80 percent-encoded; controls and space refused.
+/// Path and query as sent, but for bytes no URI may hold (RFC 3986 section 2), percent-encoded as
+/// yarl (aiohttp's URLs) encodes them: bytes >= 0x80, the characters " < > \ ^ ` { | }, and a '%'
+/// that does not start a %XX escape. Controls and space refused.
 std::string clean_target(std::string_view s, std::string_view whole) {
+  const auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
   std::string out;
   out.reserve(s.size());
-  for (char ch : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const auto c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c == 0x7f) bad_url("control character or space", whole);
-    if (c >= 0x80) {
+    const bool stray_percent = c == '%' && !(i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2]));
+    if (c >= 0x80 || std::string_view("\"<>\\^`{|}").find(ch) != std::string_view::npos ||
+        stray_percent) {
       out += '%';
       out += hex_digits[c >> 4];
       out += hex_digits[c & 15];

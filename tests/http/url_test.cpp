@@ -30,6 +30,11 @@ TEST(Url, ParsesTheParts) {
   EXPECT_EQ(v.authority(), "[::1]");
   EXPECT_EQ(parse_url("http://h?q").target, "/?q");
   EXPECT_EQ(parse_url("http://h/caf\xc3\xa9").target, "/caf%C3%A9");
+  // Characters no URI holds are percent-encoded (as yarl does), escapes and the rest kept.
+  EXPECT_EQ(parse_url("http://h/a\"b<c>d\\e^f`g{h|i}j?k=\"l\"").target,
+            "/a%22b%3Cc%3Ed%5Ce%5Ef%60g%7Bh%7Ci%7Dj?k=%22l%22");
+  EXPECT_EQ(parse_url("http://h/%7e%zz%4?a=%%41").target, "/%7e%25zz%254?a=%25%41");
+  EXPECT_EQ(parse_url("http://h/ok:@!$&'()*+,;=-._~").target, "/ok:@!$&'()*+,;=-._~");
 }
 
 TEST(Url, RefusesWhatCannotBeARequestTarget) {
