@@ -478,6 +478,28 @@ class server_connection {
     }
   }
 
+  // The rest of the request body from the bytes already buffered, without reading the socket:
+  // sets body_done if it ends there. A malformed rest leaves the parser dead and body_done clear
+  // (the connection closes). Not after a 100 Continue still owed: the client withholds the body.
+  void drain_buffered_body(server_request_state& rs) noexcept {
+    if (rs.continue_pending) return;
+    try {
+      for (;;) {
+        if (sx_->in.empty() && rs.fed) return;  // the rest would take a read
+        rs.fed = true;
+        const parse_result r = sx_->p.feed(input());
+        sx_->in.consume(r.consumed);
+        if (r.event == parse_event::end) {
+          rs.body_done = true;
+          return;
+        }
+        if (r.event != parse_event::body) return;
+        rs.fed = false;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+
   task<void> stream_prepare(server_request_state& rs, int status, const fields& fs) {
     if (rs.prepared) throw usage_error("http::stream_response::prepare: already prepared");
     const bool has_body = status_has_body(status);
@@ -915,6 +937,9 @@ task<bool> server_connection::serve_request() {
     if (rs.broken || rs.close_after) co_return false;
   } else {
     if (rs.body_error != 0) throw reject{rs.body_error};
+    // A stream_body handler that left its body unread: the rest, if already buffered, is taken
+    // so that the connection is kept (aiohttp drains it too); else the connection closes.
+    if (!rs.body_done) drain_buffered_body(rs);
     // After the handler: a stop() that came while it ran closes the connection too.
     const bool gzip_ok = o.compress && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
     const bool close =

@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <coreio/net/tcp_stream.hpp>
 #include <coreio/sync/event.hpp>
@@ -142,6 +143,41 @@ coreio::task<void> streaming_request_body() {
   co_await rs.stop();
 }
 TEST(ServerStream, RequestBodyIsStreamedThroughReadChunk) { run_test(streaming_request_body); }
+
+// A stream_body handler that leaves its body unread: a rest already buffered is taken and the
+// connection kept (the pipelined request after it answered); a rest still to come, or a malformed
+// one, closes the connection instead of being read.
+coreio::task<void> an_unread_buffered_body_keeps_the_connection() {
+  running_server rs{test_options(), [](http::server& srv) {
+                      srv.route(
+                          "POST", "/ignore",
+                          [](http::request&) -> coreio::task<http::response> {
+                            co_return http::response{200, "ignored"};
+                          },
+                          http::route_options{.stream_body = true});
+                    }};
+  const std::string next = "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  const std::vector<std::string> firsts = {
+      "POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+      "POST /ignore HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n3;x=1\r\nabc\r\n0\r\nT: 1\r\n\r\n"};
+  for (const std::string& first : firsts) {
+    const std::string both = first + next;
+    const std::string got = co_await send_and_read(rs.port, both);
+    EXPECT_EQ(count(got, "HTTP/1.1 200 OK"), 2u) << got;
+    EXPECT_NE(got.find("Hello, World!"), std::string::npos) << got;
+  }
+  // Malformed after the head: the response, then the close; the request behind is not read.
+  const std::string bad =
+      "POST /ignore HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + next;
+  const std::string got = co_await send_and_read(rs.port, bad);
+  EXPECT_EQ(count(got, "HTTP/1.1 200 OK"), 1u) << got;
+  EXPECT_EQ(got.find("Hello, World!"), std::string::npos) << got;
+  co_await rs.stop();
+}
+TEST(ServerStream, AnUnreadBufferedBodyKeepsTheConnection) {
+  run_test(an_unread_buffered_body_keeps_the_connection);
+}
 
 coreio::task<void> gzip_when_accepted() {
   http::server_options o = test_options();
