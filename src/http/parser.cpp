@@ -222,34 +222,53 @@ namespace {
 /// target without an authority). uri-host is an IP-literal in brackets, or a reg-name / IPv4
 /// address of unreserved, pct-encoded and sub-delims characters; port is digits. A server must
 /// answer 400 to any other value (RFC 9112 section 3.2).
+// Byte classes of a Host value (RFC 3986 section 3.2.2): reg-name bytes (unreserved, sub-delims,
+// '%'), and those an IP literal may add (':' for IPv6 and IPvFuture's tail, '.'). One lookup a
+// byte: the check runs on every request.
+constexpr std::array<std::uint8_t, 256> host_byte = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (alnum ||
+        std::string_view("-._~%!$&'()*+,;=").find(static_cast<char>(c)) != std::string_view::npos) {
+      t[c] |= 1;  // reg-name
+    }
+    if (alnum || c == ':' || c == '.') t[c] |= 2;  // IPv6 literal
+    if (alnum || c == ':' ||
+        std::string_view("-._~!$&'()*+,;=").find(static_cast<char>(c)) != std::string_view::npos) {
+      t[c] |= 4;  // IPvFuture
+    }
+  }
+  return t;
+}();
+
 bool valid_host_field(std::string_view v) {
   const auto port_ok = [](std::string_view p) {
-    return std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
+    for (const char c : p) {
+      if (c < '0' || c > '9') return false;
+    }
+    return true;
   };
   if (v.empty()) return true;
   if (v.front() == '[') {
-    const std::size_t close = v.find(']');
-    if (close == std::string_view::npos || close < 2) return false;
     // IP-literal (RFC 3986 section 3.2.2): an IPv6 address, or IPvFuture ("v" HEXDIG+ "."
     // then unreserved, sub-delims and ':').
+    const std::size_t close = v.find(']');
+    if (close == std::string_view::npos || close < 2) return false;
     const std::string_view literal = v.substr(1, close - 1);
-    const bool future = literal.front() == 'v' || literal.front() == 'V';
+    const std::uint8_t cls = literal.front() == 'v' || literal.front() == 'V' ? 4 : 2;
     for (const char c : literal) {
-      const bool ok =
-          std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '.' ||
-          (future && std::string_view("-_~!$&'()*+,;=").find(c) != std::string_view::npos);
-      if (!ok) return false;
+      if ((host_byte[static_cast<unsigned char>(c)] & cls) == 0) return false;
     }
     const std::string_view after = v.substr(close + 1);
     return after.empty() || (after.front() == ':' && port_ok(after.substr(1)));
   }
-  const std::size_t colon = v.find(':');
-  if (colon == 0) return false;
-  if (colon != std::string_view::npos && !port_ok(v.substr(colon + 1))) return false;
-  for (const char c : v.substr(0, colon)) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) ||
-                    std::string_view("-._~%!$&'()*+,;=").find(c) != std::string_view::npos;
-    if (!ok) return false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c == ':') {
+      return i > 0 && port_ok(v.substr(i + 1));
+    }
+    if ((host_byte[c] & 1) == 0) return false;
   }
   return true;
 }
@@ -797,6 +816,7 @@ struct parser::impl {
   // than the one before.
   field_list spare_fields;
   std::size_t hosts = 0;
+  std::string valid_host;  // the last Host value found valid on this connection
   bool connection_close = false;  // a Connection field had the close option
   bool expects_continue = false;  // an Expect field had 100-continue
   // Body accounting.
@@ -1022,9 +1042,13 @@ int parser::impl::on_framing_field(field_kind kind, std::string_view value) {
       rest.remove_prefix(comma + 1);
     }
   } else if (kind == field_kind::host) {
-    // Checked here, where the value is at hand, rather than looked up again at the head's end.
-    if (++hosts == 1 && request && !valid_host_field(value)) {
-      return fail("http: invalid Host field value '" + std::string(value.substr(0, 64)) + "'");
+    // Checked here, where the value is at hand, rather than looked up again at the head's end;
+    // a keep-alive connection's requests repeat their Host, which is checked once.
+    if (++hosts == 1 && request && value != valid_host) {
+      if (!valid_host_field(value)) {
+        return fail("http: invalid Host field value '" + std::string(value.substr(0, 64)) + "'");
+      }
+      valid_host.assign(value);
     }
   }
   return 0;
