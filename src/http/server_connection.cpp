@@ -843,7 +843,9 @@ task<void> server_connection::loop() {
 // connection has just used.
 task<bool> server_connection::serve_request() {
   const auto& o = st_->opts;
-  const auto head_deadline = steady::now() + o.header_timeout;
+  const auto begun = steady::now();
+  const auto head_deadline = begun + o.header_timeout;
+  bool waited = false;  // the head took a read: its end is a later time than `begun`
   coreio::detail::trace::span_scope reading("http.server.read_head",
                                             span_);  // tracer: HTTP phase
   while (true) {
@@ -852,6 +854,7 @@ task<bool> server_connection::serve_request() {
       sx_->in.consume(r.consumed);
       if (r.event == parse_event::head) break;
     }
+    waited = true;
     try {
       if (!co_await read_more(head_deadline)) co_return false;
     } catch (const timeout_error&) {
@@ -861,7 +864,12 @@ task<bool> server_connection::serve_request() {
   reading.end();
   ++served_;
   st_->stats.add(server_counters::requests);
-  const std::uint64_t started = coreio::detail::monotonic_ns();
+  // The duration counts from the head's end (one clock read a request when the head was there).
+  const std::uint64_t started =
+      waited ? coreio::detail::monotonic_ns()
+             : static_cast<std::uint64_t>(
+                   std::chrono::duration_cast<std::chrono::nanoseconds>(begun.time_since_epoch())
+                       .count());
   server_request_state rs;
   rs.conn = this;
   rs.head = &sx_->p.head();
