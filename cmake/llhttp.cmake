@@ -33,8 +33,10 @@ endif()
 # its ';' is consumed and the parser then goes back to the state that expects a ';' or the line's
 # CR, so a second extension ("5;a=1;b=2") fails as an invalid chunk size (llhttp 9 peeks at the
 # ';' instead). The fix sends that path where a quoted value's ';' goes: to the next extension's
-# name. Both copies of the machine in llhttp.c (strict and lenient) have the same transition. A
-# package whose llhttp.c no longer has the faulty transition is compiled as it is.
+# name. Both copies of the machine in llhttp.c (strict and lenient) have the same transition. (The
+# same state's resumption after a pause, pause_9, still leads to chunk_size_otherwise: unreachable
+# here, as src/http/parser.cpp's extension callbacks never pause.) A package whose llhttp.c no
+# longer has the faulty transition is compiled as it is.
 file(READ "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c" _llhttp_c)
 set(_faulty "      switch (llhttp__on_chunk_extension_value_complete(state, p, endp)) {
         case 0:

@@ -148,7 +148,6 @@ void append_all(std::string& h, std::initializer_list<std::string_view> parts) {
   }
 }
 
-/// The request head, into h (cleared first; the connection's buffer, so its capacity is reused).
 /// Appends "; name=value" to h for each cookie of `jar` (a Cookie header value) whose name no
 /// Cookie field of `headers` has: the request's own cookie of a name wins over the jar's.
 void append_jar_cookies_not_in(std::string& h, std::string_view jar, const fields& headers) {
@@ -177,6 +176,7 @@ void append_jar_cookies_not_in(std::string& h, std::string_view jar, const field
   }
 }
 
+/// The request head, into h (cleared first; the connection's buffer, so its capacity is reused).
 void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
   client_core& core = *rc.core;
   const client_options& opts = core.opts;
@@ -197,21 +197,23 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
       has_auth |= same_name(n, "Authorization");
       has_type |= same_name(n, "Content-Type");
       if (same_name(n, "Cookie")) {
-        // One Cookie field (RFC 6265 section 5.4): the request's own cookies, then the jar's of
-        // other names (aiohttp merges them too); a second Cookie field of the request's joins it.
+        // One Cookie field (RFC 6265 section 5.4): the request's own cookies (every Cookie field
+        // of its, empty ones skipped), then the jar's of other names (on a name both have, the
+        // request's wins).
         if (has_cookie) continue;
         has_cookie = true;
-        append_all(h, {n, ": "sv, v});
+        std::string merged;
         for (const auto& [m, w] : o.headers) {
-          if (&w != &v && same_name(m, "Cookie") && !trim_ows(w).empty()) {
-            append_all(h, {"; "sv, w});
-          }
+          if (!same_name(m, "Cookie") || trim_ows(w).empty()) continue;
+          if (!merged.empty()) merged += "; ";
+          merged += trim_ows(w);
         }
         if (opts.cookies) {
           const std::string jar = core.jar.header_for(o.to->target);
-          append_jar_cookies_not_in(h, jar, o.headers);
+          append_jar_cookies_not_in(merged, jar, o.headers);
         }
-        h += "\r\n"sv;
+        if (merged.starts_with("; ")) merged.erase(0, 2);
+        if (!merged.empty()) append_all(h, {n, ": "sv, merged, "\r\n"sv});
         continue;
       }
       append_all(h, {n, ": "sv, v, "\r\n"sv});
@@ -736,9 +738,9 @@ task<response> follow(request_context* rc, const std::string* method, const std:
                same_name(f.first, "Cookie");
       });
     }
-    // Credentials in the Location itself are the new target's, as a request URL's are (aiohttp
-    // does the same); the URL goes on without them.
-    if (!next.user.empty()) o.auth = basic_auth{next.user, next.password};
+    // Credentials in the Location itself are the new target's, as a request URL's are, unless
+    // the caller gave its own (aiohttp refuses the two together); the URL goes on without them.
+    if (!next.user.empty() && !ro->auth) o.auth = basic_auth{next.user, next.password};
     core.counters->add(client_counters::redirects);
     o.to = std::make_shared<const destination>(std::move(next));
     core.trace(trace_kind::redirect, o.method, o.to->text, s);

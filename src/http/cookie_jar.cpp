@@ -154,6 +154,7 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
   const auto now = std::chrono::system_clock::now();
   cookie c;
   c.created = now;
+  c.last_set = now;
   std::string_view rest = set_cookie;
   const std::size_t semi = rest.find(';');
   const std::string_view pair = trim_ows(rest.substr(0, semi));
@@ -227,7 +228,16 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
       *old = std::move(c);
     }
   } else if (!deletion) {
-    if (cookies_.size() >= max_cookies) cookies_.erase(cookies_.begin());
+    if (cookies_.size() >= max_cookies) {
+      // Full: expired cookies go first, then the one set longest ago (RFC 6265 section 5.3,
+      // with the last set standing for the last access).
+      std::erase_if(cookies_, [&](const cookie& o) { return o.expires && *o.expires <= now; });
+      if (cookies_.size() >= max_cookies) {
+        cookies_.erase(std::min_element(
+            cookies_.begin(), cookies_.end(),
+            [](const cookie& a, const cookie& b) { return a.last_set < b.last_set; }));
+      }
+    }
     cookies_.push_back(std::move(c));
   }
   count_.store(cookies_.size(), std::memory_order_relaxed);

@@ -38,6 +38,7 @@ class cookie_jar {
     bool secure = false;
     std::optional<std::chrono::system_clock::time_point> expires;
     std::chrono::system_clock::time_point created;
+    std::chrono::system_clock::time_point last_set;  // the jar's eviction order
   };
   // Guards cookies_.
   std::mutex m_;

@@ -18,8 +18,8 @@
 //      the first failure in byte order is reported, whichever layer finds it, so the error does
 //      not depend on how the input was split (the fuzz targets check this).
 //   2. llhttp (LLHTTP_STRICT_MODE=1) parses; its callbacks collect the head and apply the semantic
-//      checks (Content-Length and Transfer-Encoding, Host: the field's kind is found from its name
-//      once, by length first), and pause the parser at each event:
+//      checks (Content-Length and Transfer-Encoding, Host, Connection's close, Expect: the field's
+//      kind is found from its name once, by length first), and pause the parser at each event:
 //      on_headers_complete returns HPE_PAUSED (with F_SKIPBODY set first when the message has no
 //      body: llhttp cannot take "skip the body" and "pause" from one return value), on_body
 //      returns HPE_PAUSED after recording its span, on_message_complete returns HPE_PAUSED.
@@ -105,10 +105,11 @@ bool name_is(std::string_view name, std::string_view lower) noexcept {
   return true;
 }
 
-// The fields the semantic checks look at (content_length to connection), and those a head notes for its
-// reader (noted_field; keep_alive to set_cookie). A name's length rules out all but one or two of
-// them, so most names cost one switch and at most a first-letter comparison; found once per field
-// (cb_on_header_field_complete) and used again when its value is complete (on_field_done).
+// The fields the semantic checks look at (content_length to expect), and those a head notes for
+// its reader (noted_field; keep_alive to set_cookie). A name's length rules out all but one to
+// three of them, so most names cost one switch and at most a first-letter comparison; found once
+// per field (cb_on_header_field_complete) and used again when its value is complete
+// (on_field_done).
 // unknown: not classified yet.
 enum class field_kind : std::uint8_t {
   unknown,
@@ -132,7 +133,8 @@ enum class field_kind : std::uint8_t {
     case 4:
       return name_is(name, "host") ? field_kind::host : field_kind::other;
     case 6:
-      return name_is(name, "expect") ? field_kind::expect : field_kind::other;
+      return (name[0] | 0x20) == 'e' && name_is(name, "expect") ? field_kind::expect
+                                                                : field_kind::other;
     case 10:
       switch (name[0] | 0x20) {
         case 'c':
@@ -661,6 +663,9 @@ struct parser::impl {
     chunk_ext_bytes = 0;
     chunk_ext_part_bytes = 0;
     skipping_1xx = false;
+    method_pending = false;
+    method_bytes = 0;
+    judged = {};
     scan.reset();
   }
 
@@ -682,18 +687,73 @@ struct parser::impl {
     throw error(f.what);
   }
 
+  // After llhttp refused a request's method at `at` in the input [.., end): llhttp knows a fixed
+  // set of methods and stops at the first byte that leaves them. The request line is judged here,
+  // to its CRLF: a method of token bytes (those before `at` are: llhttp took them), a target, and
+  // HTTP/x.y make a method this server does not implement (501, RFC 9110 section 9.1); anything
+  // else a malformed line (400). When the input ends first, the rest of the line is judged as it
+  // comes (method_pending).
+  void judge_method(const char* at, const char* end) {
+    const auto malformed = [this](const char* what) {
+      dead = true;
+      throw error(std::string("http: malformed request line: ") + what);
+    };
+    for (; at < end; ++at) {
+      const auto c = static_cast<unsigned char>(*at);
+      if (++method_bytes > limits.max_start_line) {
+        dead = true;
+        throw limit_error(
+            limit_kind::request_line, limits.max_start_line,
+            "http: request line over " + std::to_string(limits.max_start_line) + " bytes");
+      }
+      switch (judged.part) {
+        case line_part::method:
+          if (c == ' ' && method_bytes > 1) {
+            judged.part = line_part::target;
+          } else if (!is_tchar(c)) {
+            malformed("a method that is not a token");
+          }
+          break;
+        case line_part::target:
+          if (c == ' ' && judged.length > 0) {
+            judged.part = line_part::version;
+            judged.length = 0;
+          } else if (c <= 0x20 || c == 0x7f) {
+            malformed("an empty target or a control byte in it");
+          } else {
+            ++judged.length;
+          }
+          break;
+        case line_part::version:
+          if (c == '\n') {
+            const std::string_view v(judged.version.data(), judged.length);
+            const bool http = v.size() == 9 && v.substr(0, 5) == "HTTP/" && v[8] == '\r' &&
+                              std::isdigit(static_cast<unsigned char>(v[5])) && v[6] == '.' &&
+                              std::isdigit(static_cast<unsigned char>(v[7]));
+            if (!http) malformed("no HTTP/x.y at its end");
+            dead = true;
+            throw refused_request(501,
+                                  "http: request method not implemented (not one of llhttp's)");
+          }
+          if (judged.length == judged.version.size()) malformed("no HTTP/x.y at its end");
+          judged.version[judged.length++] = static_cast<char>(c);
+          break;
+      }
+    }
+    method_pending = true;
+  }
+
   [[noreturn]] void throw_llhttp(llhttp_errno_t err) {
     if (failure) throw_failure();
     dead = true;
     const char* reason = llhttp_get_error_reason(&p);
-    // llhttp knows a fixed set of methods and stops at the first byte that leaves it. If that
-    // byte can belong to a token, the method is one this server does not implement (501); a
-    // byte no token has (a space, a control, a non-ASCII byte) makes a malformed line (400).
-    if (err == HPE_INVALID_METHOD && request) {
-      const char* at = llhttp_get_error_pos(&p);
-      if (at != nullptr && is_tchar(static_cast<unsigned char>(*at))) {
-        throw refused_request(501, "http: request method not implemented (not one of llhttp's)");
-      }
+    // A method of RTSP's with an HTTP version: a token, not an HTTP method this server implements.
+    if (err == HPE_INVALID_CONSTANT && request && p.method >= HTTP_DESCRIBE) {
+      throw refused_request(501, "http: request method not implemented (an RTSP method)");
+    }
+    // The HTTP/2 connection preface ("PRI * HTTP/2.0"): a version this server does not speak.
+    if (err == HPE_PAUSED_H2_UPGRADE) {
+      throw refused_request(505, "http: HTTP/2 connection preface (this server speaks HTTP/1.x)");
     }
     throw error("http: malformed " + kind() + ": " + (reason != nullptr ? reason : "") + " (" +
                 llhttp_errno_name(err) + ")");
@@ -816,7 +876,7 @@ struct parser::impl {
   // than the one before.
   field_list spare_fields;
   std::size_t hosts = 0;
-  std::string valid_host;  // the last Host value found valid on this connection
+  std::string valid_host;         // the last Host value found valid on this connection
   bool connection_close = false;  // a Connection field had the close option
   bool expects_continue = false;  // an Expect field had 100-continue
   // Body accounting.
@@ -824,6 +884,14 @@ struct parser::impl {
   std::size_t chunk_ext_bytes = 0;
   std::size_t chunk_ext_part_bytes = 0;  // of the extension name or value being read
   bool skipping_1xx = false;
+  bool method_pending = false;   // judge_method is waiting for the rest of the request line
+  std::size_t method_bytes = 0;  // of the request line judge_method has looked at
+  enum class line_part : std::uint8_t { method, target, version };
+  struct {
+    line_part part = line_part::method;
+    std::size_t length = 0;         // of the target, then of the version text
+    std::array<char, 9> version{};  // "HTTP/x.y" and its CR
+  } judged;
   bool finishing = false;  // inside llhttp_finish: on_message_complete must not pause
 };
 
@@ -1208,6 +1276,10 @@ parse_result parser::feed(std::span<const char> in) {
   if (s.dead) throw error("http: parser used after an error (the connection must close)");
   if (s.state == phase::done) return parse_result{0, parse_event::end, {}};
   if (in.empty() && s.state == phase::idle) return parse_result{};
+  if (s.method_pending) {
+    s.judge_method(in.data(), in.data() + in.size());
+    return parse_result{in.size(), parse_event::need_more, {}};
+  }
 
   static constexpr char nothing[1] = {0};
   std::size_t off = 0;
@@ -1223,6 +1295,10 @@ parse_result parser::feed(std::span<const char> in) {
           // does not depend on how the bytes were split: llhttp sees the good bytes first.
           const char* data = good == 0 ? "" : rest.data();
           const llhttp_errno_t err = coreio_llhttp_execute(&s.p, data, good);
+          if (err == HPE_INVALID_METHOD && s.request) {
+            s.judge_method(llhttp_get_error_pos(&s.p), rest.data() + rest.size());
+            return parse_result{in.size(), parse_event::need_more, {}};
+          }
           if (err != HPE_OK && err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) s.throw_llhttp(err);
           s.failure = std::move(fail);
           s.throw_failure();
@@ -1246,6 +1322,10 @@ parse_result parser::feed(std::span<const char> in) {
       // After the end of an upgrade (101, CONNECT): the rest is another protocol.
       s.state = phase::done;
       return parse_result{off, parse_event::end, {}};
+    }
+    if (err == HPE_INVALID_METHOD && s.request) {
+      s.judge_method(llhttp_get_error_pos(&s.p), rest.data() + rest.size());
+      return parse_result{in.size(), parse_event::need_more, {}};
     }
     if (err != HPE_PAUSED) s.throw_llhttp(err);
     llhttp_resume(&s.p);

@@ -222,9 +222,10 @@ response::response(int status) {
 
 response::response(int status, std::string body) : response(status) {
   s_->body = std::move(body);
-  // A status that has no content (1xx, 204, 304: RFC 9110 section 15) gets no Content-Type: a 304
-  // that named one would describe the cached representation as plain text (section 15.4.5).
-  const bool has_content = status >= 200 && status != 204 && status != 304;
+  // A status that has no content (1xx, 204, 205, 304: RFC 9110 section 15) gets no Content-Type:
+  // a 304 that named one would describe the cached representation as plain text (section
+  // 15.4.5).
+  const bool has_content = status >= 200 && status != 204 && status != 205 && status != 304;
   if (has_content) s_->headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
 }
 

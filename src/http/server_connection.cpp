@@ -502,7 +502,12 @@ class server_connection {
 
   task<void> stream_prepare(server_request_state& rs, int status, const fields& fs) {
     if (rs.prepared) throw usage_error("http::stream_response::prepare: already prepared");
-    const bool has_body = status_has_body(status);
+    if (status < 200) {
+      throw usage_error("http::stream_response::prepare: " + std::to_string(status) +
+                        " is an interim status, not a response");
+    }
+    // 205 Reset Content: a head with Content-Length: 0, writes discarded (RFC 9110 15.3.6).
+    const bool has_body = status_has_body(status) && status != 205;
     std::optional<std::uint64_t> length;
     for (const auto& [name, value] : fs) {
       if (!iequals(name, "content-length")) continue;
@@ -521,6 +526,7 @@ class server_connection {
     rs.prepared = true;
     rs.head_only = !has_body || rs.head->method == "HEAD";
     rs.length = has_body ? length : std::nullopt;
+    if (status == 205) rs.length = 0;
     rs.chunked = has_body && !length && !http10;
     const handler_fields own = scan_handler_fields(fs);
     rs.close_after = must_close(rs) || (has_body && !length && http10) || own.close;

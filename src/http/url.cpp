@@ -1,6 +1,7 @@
 // src/http/url.cpp — URL parsing, percent-encoding and reference resolution (url.hpp).
 #include "http/url.hpp"
 
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <string>
@@ -51,6 +52,13 @@ std::string percent_decode(std::string_view s) {
 /// Path and query as sent, but for bytes no URI may hold (RFC 3986 section 2), percent-encoded as
 /// yarl (aiohttp's URLs) encodes them: bytes >= 0x80, the characters " < > \ ^ ` { | }, and a '%'
 /// that does not start a %XX escape. Controls and space refused.
+constexpr std::array<bool, 256> encoded_in_target = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x80; c < 0x100; ++c) t[c] = true;
+  for (const char c : std::string_view("\"<>\\^`{|}")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
 std::string clean_target(std::string_view s, std::string_view whole) {
   const auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
   std::string out;
@@ -60,8 +68,7 @@ std::string clean_target(std::string_view s, std::string_view whole) {
     const auto c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c == 0x7f) bad_url("control character or space", whole);
     const bool stray_percent = c == '%' && !(i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2]));
-    if (c >= 0x80 || std::string_view("\"<>\\^`{|}").find(ch) != std::string_view::npos ||
-        stray_percent) {
+    if (encoded_in_target[c] || stray_percent) {
       out += '%';
       out += hex_digits[c >> 4];
       out += hex_digits[c & 15];

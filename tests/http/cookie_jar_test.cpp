@@ -133,3 +133,17 @@ TEST(CookieJar, AReplacedCookieKeepsItsPlace) {
   jar.store(from, "oa=3");
   EXPECT_EQ(jar.header_for(from), "oa=3; ob=2");
 }
+
+// A full jar (3,000 cookies) drops expired cookies first, then the one set longest ago: a cookie
+// refreshed just now stays, though it was created first (RFC 6265 section 5.3).
+TEST(CookieJar, AFullJarDropsTheCookieSetLongestAgo) {
+  cookie_jar jar;
+  const auto from = parse_url("http://h/");
+  for (int i = 0; i < 3000; ++i) jar.store(from, "c" + std::to_string(i) + "=1");
+  jar.store(from, "c0=2");  // refreshed: the newest set
+  jar.store(from, "extra=1");
+  EXPECT_EQ(jar.size(), 3000u);
+  const std::string header = jar.header_for(from);
+  EXPECT_EQ(header.rfind("c0=2; c2=1", 0), 0u) << header.substr(0, 40);  // c1 went
+  EXPECT_NE(header.find("; extra=1"), std::string::npos);
+}

@@ -229,7 +229,8 @@ coreio::task<http::response> vary_stream(http::request& req) {
   http::stream_response out{200};
   out.set_header("Vary", "Origin");
   co_await out.prepare(req);
-  co_await out.write(std::string_view(std::string(3000, 's')));
+  const std::string piece(3000, 's');  // its own statement: g++ 12 and co_await temporaries
+  co_await out.write(std::string_view(piece));
   co_await out.write_eof();
   co_return http::response{};
 }

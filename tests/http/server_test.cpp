@@ -494,6 +494,14 @@ coreio::task<void> handler_fields_and_statuses() {
           r.add_header("Content-Type", "application/json");
           co_return r;
         });
+        srv.route("GET", "/stream/{n}", [](http::request& req) -> coreio::task<http::response> {
+          http::stream_response out{std::stoi(std::string(req.match("n")))};
+          co_await out.prepare(req);
+          const std::string piece = "content";
+          co_await out.write(std::string_view(piece));
+          co_await out.write_eof();
+          co_return http::response{};
+        });
         srv.route("GET", "/code/{n}", [](http::request& req) -> coreio::task<http::response> {
           co_return http::response{std::stoi(std::string(req.match("n"))), "content"};
         });
@@ -517,6 +525,17 @@ coreio::task<void> handler_fields_and_statuses() {
   const std::string interim = co_await send_and_read(
       rs.port, "GET /code/103 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(status_line(interim), "HTTP/1.1 500 Internal Server Error") << interim;
+  // The same for a streamed response.
+  const std::string streamed_reset = co_await send_and_read(
+      rs.port, "GET /stream/205 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_line(streamed_reset), "HTTP/1.1 205 Reset Content") << streamed_reset;
+  EXPECT_NE(streamed_reset.find("\r\nContent-Length: 0\r\n"), std::string::npos) << streamed_reset;
+  EXPECT_EQ(streamed_reset.find("content"), std::string::npos) << streamed_reset;
+  EXPECT_EQ(streamed_reset.find("chunked"), std::string::npos) << streamed_reset;
+  const std::string streamed_interim = co_await send_and_read(
+      rs.port, "GET /stream/103 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_line(streamed_interim), "HTTP/1.1 500 Internal Server Error")
+      << streamed_interim;
   for (const auto& [code, phrase] :
        std::vector<std::pair<int, std::string>>{{203, "Non-Authoritative Information"},
                                                 {410, "Gone"},

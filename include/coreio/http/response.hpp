@@ -62,8 +62,8 @@ class response {
  public:
   /// 200 OK, no body.
   response();
-  /// A response to send: status, body, Content-Type text/plain; charset=utf-8 (none for 1xx, 204
-  /// and 304, which have no content and whose body is not sent). Throws
+  /// A response to send: status, body, Content-Type text/plain; charset=utf-8 (none for 1xx, 204,
+  /// 205 and 304, which have no content and whose body is not sent). Throws
   /// coreio::usage_error for a status that is not a three-digit code (100-999), which would make
   /// a malformed status line.
   response(int status, std::string body);
