@@ -1184,6 +1184,9 @@ int parser::impl::on_headers_done() {
       // 8.1 would read one by its Content-Length or chunked); feed() skips it.
       skipping_1xx = true;
       p.flags |= F_SKIPBODY;
+      // Its Connection: close is not the connection's end (the final response follows): llhttp
+      // would refuse the bytes after it.
+      p.flags &= ~static_cast<decltype(p.flags)>(F_CONNECTION_CLOSE);
       return 0;
     }
     no_body = st == 204 || st == 304 || answers_head || (answers_connect && st / 100 == 2);

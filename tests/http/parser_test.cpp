@@ -644,7 +644,8 @@ TEST(ParserTest, AnInterimResponseWithFramingFieldsHasNoBody) {
   for (const char* interim : {"HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\n",
                               "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n",
                               "HTTP/1.1 102 Processing\r\nTransfer-Encoding: chunked\r\n\r\n",
-                              "HTTP/1.1 199 Misc\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
+                              "HTTP/1.1 199 Misc\r\nTransfer-Encoding: chunked\r\n\r\n",
+                              "HTTP/1.1 103 Early Hints\r\nConnection: close\r\n\r\n"}) {
     const auto msgs = parse_every_way(
         mode::response, std::string(interim) + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
     ASSERT_EQ(msgs.size(), 1u) << interim;
