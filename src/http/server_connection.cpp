@@ -255,7 +255,8 @@ bool append_response(std::string& out, const response& r, const detail::server_s
   const int status = r.status();
   const bool has_body = status_has_body(status);
   // 205 Reset Content has a body of length 0, whatever the handler gave (RFC 9110 section 15.3.6).
-  const std::string_view content = status == 205 ? std::string_view() : std::string_view(r.body());
+  const std::string_view content =
+      status == 205 ? std::string_view("") : std::string_view(r.body());
   const fields& fs = r.headers();
   const handler_fields own = scan_handler_fields(fs);
   close = close || own.close;
