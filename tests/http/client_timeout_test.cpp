@@ -117,8 +117,9 @@ coreio::task<void> headers_phase_covers_the_body() {
   } catch (const coreio::timeout_error& e) {
     what = e.what();
   }
-  EXPECT_NE(what.find("http: headers timeout (200 ms) sending the request body"), std::string::npos)
-      << what;
+  // (Where the kernel's buffers take all of it, the deadline runs out waiting for the head: the
+  // headers phase either way, not the 10 s total a body outside it waited for.)
+  EXPECT_NE(what.find("http: headers timeout (200 ms)"), std::string::npos) << what;
   EXPECT_EQ(co_await ok_after(&session, url), "ok");
   co_await session.close();
   co_await srv.stop();
