@@ -669,15 +669,7 @@ task<response> follow(request_context* rc, const std::string* method, const std:
   for (const auto& [n, v] : o.headers) {
     check_field(n, v);
     // The caller's Connection: close: the connection is not used again (RFC 9112 section 9.6).
-    if (same_name(n, "Connection")) {
-      std::string_view rest = v;
-      for (;;) {
-        const std::size_t comma = rest.find(',');
-        if (iequals(trim_ows(rest.substr(0, comma)), "close")) o.close = true;
-        if (comma == std::string_view::npos) break;
-        rest.remove_prefix(comma + 1);
-      }
-    }
+    if (same_name(n, "Connection") && list_has(v, "close")) o.close = true;
   }
   // Methods are sent in upper case, as aiohttp sends them ("get" is not GET: RFC 9110 section 9.1).
   for (char& c : o.method) {

@@ -1069,46 +1069,31 @@ int parser::impl::on_framing_field(field_kind kind, std::string_view value) {
     // The codings of every Transfer-Encoding field, in order (a list may span several fields).
     // A field with no coding at all is refused: with a Content-Length after it, one recipient
     // would frame the message by that length and another refuse it (a smuggling vector).
-    std::string_view rest = value;
     bool any = false;
-    for (;;) {
-      const auto comma = rest.find(',');
-      const std::string_view item = trim_ows(rest.substr(0, comma));
+    any_list_item(value, [&](std::string_view item) {
       if (!item.empty()) {
         transfer_encodings.emplace_back(item);
         any = true;
       }
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
+      return false;
+    });
     if (!any) return fail("http: empty Transfer-Encoding field");
   } else if (kind == field_kind::connection) {
     // Its options are read here, not by llhttp, which takes "close" only as the whole of a list
     // item without whitespace after it ("close\t" is the same option, RFC 9110 section 5.6.1).
     // The usual value first (name_is suits a value: head_scan let no CR into it).
     if (name_is(value, "keep-alive")) return 0;
-    std::string_view rest = value;
-    for (;;) {
-      const auto comma = rest.find(',');
-      const std::string_view item = trim_ows(rest.substr(0, comma));
-      if (iequals(item, "close")) connection_close = true;
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
+    if (list_has(value, "close")) connection_close = true;
   } else if (kind == field_kind::expect) {
     // Expect = #expectation (RFC 9110 section 10.1.1): noted here, judged at the head's end.
-    std::string_view rest = value;
-    for (;;) {
-      const auto comma = rest.find(',');
-      const std::string_view item = trim_ows(rest.substr(0, comma));
+    any_list_item(value, [this](std::string_view item) {
       if (iequals(item, "100-continue")) {
         expects_continue = true;
       } else if (!item.empty()) {
         head.expect_other = true;
       }
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
+      return false;
+    });
   } else if (kind == field_kind::host) {
     // Checked here, where the value is at hand, rather than looked up again at the head's end;
     // a keep-alive connection's requests repeat their Host, which is checked once.

@@ -98,6 +98,7 @@ std::vector<std::string> split_path(std::string_view p) {
 namespace {
 
 using detail::iequals;
+using detail::list_has;
 using detail::percent_decode;
 using detail::steady;
 using detail::trim_ows;
@@ -217,26 +218,17 @@ struct handler_fields {
   bool vary_covers_coding = false;    // some Vary value is "*" or lists Accept-Encoding
 };
 
-bool lists_token(std::string_view list, std::string_view token) noexcept {
-  for (;;) {
-    const std::size_t comma = list.find(',');
-    if (iequals(trim_ows(list.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) return false;
-    list.remove_prefix(comma + 1);
-  }
-}
-
 handler_fields scan_handler_fields(const fields& fs) noexcept {
   handler_fields h;
   for (const auto& [name, value] : fs) {
     if (iequals(name, "vary")) {
       if (h.vary == nullptr) h.vary = &value;
       h.vary_covers_coding =
-          h.vary_covers_coding || lists_token(value, "accept-encoding") || lists_token(value, "*");
+          h.vary_covers_coding || list_has(value, "accept-encoding") || list_has(value, "*");
     } else if (iequals(name, "content-length")) {
       h.length = trim_ows(value);
     } else if (iequals(name, "connection")) {
-      h.close = h.close || lists_token(value, "close");
+      h.close = h.close || list_has(value, "close");
     }
   }
   return h;
