@@ -28,28 +28,45 @@ if(NOT COREIO_LLHTTP_INCLUDE_DIR OR NOT COREIO_LLHTTP_SOURCE_DIR
     "(`tools/dev setup` does), or set COREIO_LLHTTP_SOURCE_DIR and COREIO_LLHTTP_INCLUDE_DIR.")
 endif()
 
-# One fix to llhttp 8.1.0's state machine, made on a copy in the build tree (the package's file is
-# not touched, and nothing of it enters the repository). After an unquoted chunk-extension value,
-# its ';' is consumed and the parser then goes back to the state that expects a ';' or the line's
-# CR, so a second extension ("5;a=1;b=2") fails as an invalid chunk size (llhttp 9 peeks at the
-# ';' instead). The fix sends that path where a quoted value's ';' goes: to the next extension's
-# name. Both copies of the machine in llhttp.c (strict and lenient) have the same transition. (The
-# same state's resumption after a pause, pause_9, still leads to chunk_size_otherwise: unreachable
-# here, as src/http/parser.cpp's extension callbacks never pause.) A package whose llhttp.c no
-# longer has the faulty transition is compiled as it is.
+# Fixes to llhttp 8.1.0's state machine, made on a copy in the build tree (the package's file is
+# not touched, and nothing of it enters the repository). Both copies of the machine in llhttp.c
+# (strict and lenient) have each faulty transition; a package whose llhttp.c has none of them is
+# compiled as it is.
+#
+# 1. After an unquoted chunk-extension value, its ';' is consumed and the parser then goes back to
+#    the state that expects a ';' or the line's CR, so a second extension ("5;a=1;b=2") fails as an
+#    invalid chunk size (llhttp 9 peeks at the ';' instead). The fix sends that path where a quoted
+#    value's ';' goes: to the next extension's name. (The same state's resumption after a pause,
+#    pause_9, still leads to chunk_size_otherwise: unreachable here, as src/http/parser.cpp's
+#    extension callbacks never pause.)
+# 2. Whitespace after a Content-Length's digits may be SP or HTAB (OWS, RFC 9112 section 5: it is
+#    not part of the field value); llhttp skips SP only and refuses "Content-Length: 5\t" as an
+#    invalid character. The fix skips HTAB there as well.
 file(READ "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c" _llhttp_c)
-set(_faulty "      switch (llhttp__on_chunk_extension_value_complete(state, p, endp)) {
+set(_faulty_1 "      switch (llhttp__on_chunk_extension_value_complete(state, p, endp)) {
         case 0:
           goto s_n_llhttp__internal__n_chunk_size_otherwise;")
-string(REPLACE "chunk_size_otherwise;" "chunk_extensions;" _fixed "${_faulty}")
-string(FIND "${_llhttp_c}" "${_faulty}" _at)
+string(REPLACE "chunk_size_otherwise;" "chunk_extensions;" _fixed_1 "${_faulty_1}")
+set(_faulty_2 "        case ' ': {
+          p++;
+          goto s_n_llhttp__internal__n_header_value_content_length_ws;")
+set(_fixed_2 "        case 9:\n${_faulty_2}")
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
              "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c")
-if(_at EQUAL -1)
+set(_fixes 0)
+foreach(_i 1 2)
+  string(FIND "${_llhttp_c}" "${_faulty_${_i}}" _at)
+  if(NOT _at EQUAL -1)
+    string(REPLACE "${_faulty_${_i}}" "${_fixed_${_i}}" _llhttp_c "${_llhttp_c}")
+    math(EXPR _fixes "${_fixes} + 1")
+  endif()
+  unset(_faulty_${_i})
+  unset(_fixed_${_i})
+endforeach()
+if(_fixes EQUAL 0)
   set(COREIO_LLHTTP_C "${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c")
-  message(STATUS "coreio: llhttp.c has no chunk-extension fault to fix; compiled as shipped")
+  message(STATUS "coreio: llhttp.c has none of the faults fixed here; compiled as shipped")
 else()
-  string(REPLACE "${_faulty}" "${_fixed}" _llhttp_c "${_llhttp_c}")
   set(COREIO_LLHTTP_C "${CMAKE_CURRENT_BINARY_DIR}/coreio_llhttp_fixed.c")
   # Written only when the text changed, so that a reconfigure does not rebuild llhttp.
   set(_text "/* Made by cmake/llhttp.cmake from ${COREIO_LLHTTP_SOURCE_DIR}/llhttp.c. */\n${_llhttp_c}")
@@ -64,8 +81,7 @@ else()
   unset(_old)
 endif()
 unset(_llhttp_c)
-unset(_faulty)
-unset(_fixed)
+unset(_fixes)
 unset(_at)
 
 add_library(coreio_llhttp OBJECT
