@@ -145,26 +145,52 @@ bool status_has_body(int status) noexcept {
   return !(status == 204 || status == 304 || (status >= 100 && status < 200));
 }
 
-// Fields the server writes itself; a handler's copies are dropped.
+// The framing fields, which the server writes itself; a handler's copies are dropped. (A handler's
+// Date or Server goes out instead of the server's, as aiohttp and hyper do.)
 bool server_owned(std::string_view name) noexcept {
   return iequals(name, "content-length") || iequals(name, "connection") ||
-         iequals(name, "transfer-encoding") || iequals(name, "date") || iequals(name, "server");
+         iequals(name, "transfer-encoding");
 }
 
 bool has_field(const fields& fs, std::string_view name) noexcept {
   return std::any_of(fs.begin(), fs.end(), [&](const auto& f) { return iequals(f.first, name); });
 }
 
-// The status line, Server and Date, each line with its CRLF: a per-thread copy, rebuilt when the
-// second, the status or the server name changes (a run of responses shares all three). Valid until
-// the thread's next call. Counts the response in the server's stats.
-std::string_view status_block(int status, const detail::server_state& st) {
+// The status line, Server and Date, each line with its CRLF, in `text`; the Server line starts at
+// `server_at` and the Date line at `date_at`. Valid until the thread's next status_block().
+struct status_lines {
+  std::string_view text;
+  std::size_t server_at = 0;
+  std::size_t date_at = 0;
+
+  /// The block without the Server line (the handler gave its own), or the Date line, or both.
+  template <class Put>
+  void put_without(bool server, bool date, Put&& put) const {
+    if (!server && !date) {
+      put(text);
+      return;
+    }
+    put(text.substr(0, server_at));
+    if (!server) put(text.substr(server_at, date_at - server_at));
+    if (!date) put(text.substr(date_at));
+  }
+  std::size_t size_without(bool server, bool date) const noexcept {
+    return text.size() - (server ? date_at - server_at : 0) - (date ? text.size() - date_at : 0);
+  }
+};
+
+// The status lines of a response: a per-thread copy, rebuilt when the second, the status or the
+// server name changes (a run of responses shares all three). Counts the response in the server's
+// stats.
+status_lines status_block(int status, const detail::server_state& st) {
   st.stats.response(status);
   struct cached {
     std::time_t sec = 0;
     int status = 0;
     std::string server_name;
     std::string text;
+    std::size_t server_at = 0;
+    std::size_t date_at = 0;
   };
   thread_local cached c;
   const std::time_t now = std::time(nullptr);
@@ -177,20 +203,20 @@ std::string_view status_block(int status, const detail::server_state& st) {
     c.text.append(code.data(), end);
     c.text += ' ';
     c.text += reason_phrase(status);
-    c.text += "\r\nServer: ";
+    c.text += "\r\n";
+    c.server_at = c.text.size();
+    c.text += "Server: ";
     c.text += st.opts.server_name;
-    c.text += "\r\nDate: ";
+    c.text += "\r\n";
+    c.date_at = c.text.size();
+    c.text += "Date: ";
     c.text += http_date(now, date);
     c.text += "\r\n";
     c.sec = now;
     c.status = status;
     c.server_name = st.opts.server_name;
   }
-  return c.text;
-}
-
-void append_status_line(std::string& out, int status, const detail::server_state& st) {
-  out += status_block(status, st);
+  return {c.text, c.server_at, c.date_at};
 }
 
 // The handler's fields but those the server writes itself; `, Accept-Encoding` after the value
@@ -210,10 +236,13 @@ void append_fields(std::string& out, const fields& fs, const std::string* extend
 // Content-Length (a HEAD response without a body may carry the length GET would send, RFC 9110
 // section 8.6), a close option in its Connection (honoured: the connection ends after the
 // response), and its Vary fields (Accept-Encoding is added to the first one when the response may
-// be compressed, RFC 9110 section 12.5.5, unless it is there or the value is "*").
+// be compressed, RFC 9110 section 12.5.5, unless it is there or the value is "*"), and whether it
+// gave its own Server or Date (sent instead of the server's).
 struct handler_fields {
   std::string_view length;
   bool close = false;
+  bool server = false;
+  bool date = false;
   const std::string* vary = nullptr;  // the first Vary field's value
   bool vary_covers_coding = false;    // some Vary value is "*" or lists Accept-Encoding
 };
@@ -229,9 +258,20 @@ handler_fields scan_handler_fields(const fields& fs) noexcept {
       h.length = trim_ows(value);
     } else if (iequals(name, "connection")) {
       h.close = h.close || list_has(value, "close");
+    } else if (iequals(name, "server")) {
+      h.server = true;
+    } else if (iequals(name, "date")) {
+      h.date = true;
     }
   }
   return h;
+}
+
+// The status line, then the server's Server and Date unless the handler gave its own.
+void append_status_lines(std::string& out, int status, const detail::server_state& st,
+                         const handler_fields& own) {
+  status_block(status, st).put_without(own.server, own.date,
+                                       [&out](std::string_view piece) { out += piece; });
 }
 
 // A whole response; returns whether the connection closes after it (`close`, or the handler's
@@ -263,7 +303,7 @@ bool append_response(std::string& out, const response& r, const detail::server_s
       zip = true;
     }
   }
-  const std::string_view block = status_block(status, st);
+  const status_lines block = status_block(status, st);
   const std::string_view body = zip ? std::string_view(zipped) : content;
   std::array<char, 24> len{};
   std::string_view length;
@@ -287,7 +327,7 @@ bool append_response(std::string& out, const response& r, const detail::server_s
   const bool extend_vary = vary && own.vary != nullptr && !own.vary_covers_coding;
   const bool with_body = !head_only && has_body;
 
-  std::size_t size = block.size() + 2;
+  std::size_t size = block.size_without(own.server, own.date) + 2;
   for (const auto& [name, value] : fs) {
     if (!server_owned(name)) size += name.size() + value.size() + 4;
   }
@@ -306,7 +346,7 @@ bool append_response(std::string& out, const response& r, const detail::server_s
     std::memcpy(p, piece.data(), piece.size());
     p += piece.size();
   };
-  put(block);
+  block.put_without(own.server, own.date, put);
   for (const auto& [name, value] : fs) {
     if (server_owned(name)) continue;
     put(name);
@@ -524,7 +564,7 @@ class server_connection {
     const handler_fields own = scan_handler_fields(fs);
     rs.close_after = must_close(rs) || (has_body && !length && http10) || own.close;
     if (zip) rs.gzip = std::make_unique<gzip_encoder>();
-    append_status_line(sx_->out, status, *st_);
+    append_status_lines(sx_->out, status, *st_, own);
     append_fields(sx_->out, fs, may_zip && !own.vary_covers_coding ? own.vary : nullptr);
     if (zip) sx_->out += "Content-Encoding: gzip\r\n";
     if (may_zip && own.vary == nullptr) sx_->out += "Vary: Accept-Encoding\r\n";

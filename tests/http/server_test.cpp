@@ -381,7 +381,7 @@ coreio::task<void> large_head_then_encoded_path() {
 TEST(Server, LargeHeadThenEncodedPath) { run_test(large_head_then_encoded_path); }
 
 // The bytes of a response, whole: the status line, Server and Date, the handler's fields in its
-// order (its own Content-Length, Connection and Date dropped: the server writes those), then
+// order (its own Content-Length and Connection dropped: the server writes those), then
 // Content-Length and the body; HEAD gets the same head without the body, and a request with
 // Connection: close gets "Connection: close" last. The handler sees every request field in order,
 // duplicates kept.
@@ -419,7 +419,6 @@ coreio::task<void> response_bytes_and_request_fields() {
                                   http::response r{200, listed};
                                   r.set_header("X-One", "1");
                                   r.set_header("Content-Length", "999");
-                                  r.set_header("Date", "yesterday");
                                   r.set_header("Connection", "keep-alive");
                                   r.set_header("X-Two", "two words");
                                   co_return r;
@@ -433,6 +432,70 @@ coreio::task<void> response_bytes_and_request_fields() {
   co_await rs.stop();
 }
 TEST(Server, ResponseBytesAndRequestFields) { run_test(response_bytes_and_request_fields); }
+
+// A handler's own Server or Date goes out instead of the server's (aiohttp sets both with
+// setdefault), in a whole response and in a streamed one; each line appears once.
+coreio::task<void> handler_server_and_date() {
+  static constexpr const char* date = "Tue, 01 Jan 2030 00:00:00 GMT";
+  running_server rs{test_options(), [](http::server& srv) {
+                      srv.route("GET", "/both", [](http::request&) -> coreio::task<http::response> {
+                        http::response r{200, "b"};
+                        r.set_header("server", "mine/1.0");
+                        r.set_header("Date", date);
+                        co_return r;
+                      });
+                      srv.route("GET", "/date", [](http::request&) -> coreio::task<http::response> {
+                        http::response r{200, "d"};
+                        r.set_header("Date", date);
+                        co_return r;
+                      });
+                      srv.route("GET", "/server",
+                                [](http::request&) -> coreio::task<http::response> {
+                                  http::response r{200, "s"};
+                                  r.set_header("Server", "mine/2.0");
+                                  co_return r;
+                                });
+                      srv.route("GET", "/stream",
+                                [](http::request& req) -> coreio::task<http::response> {
+                                  http::stream_response out{200};
+                                  out.set_header("Server", "mine/3.0");
+                                  co_await out.prepare(req);
+                                  co_await out.write_eof();
+                                  co_return http::response{};
+                                });
+                    }};
+  const auto count = [](const std::string& text, std::string_view what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+      ++n;
+    return n;
+  };
+  for (const char* path : {"/both", "/date", "/server", "/stream"}) {
+    const std::string ask =
+        "GET " + std::string(path) + " HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    const std::string got = co_await send_and_read(rs.port, ask);
+    const std::string head = got.substr(0, got.find("\r\n\r\n") + 2);
+    EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+    EXPECT_EQ(count(head, "erver: "), 1u) << got;
+    EXPECT_EQ(count(head, "ate: "), 1u) << got;
+    const std::string p = path;
+    EXPECT_EQ(head.find("\r\nServer: coreio\r\n") != std::string::npos, p == "/date") << got;
+    EXPECT_EQ(head.find(std::string("ate: ") + date) != std::string::npos,
+              p == "/both" || p == "/date")
+        << got;
+    if (p == "/both") {
+      EXPECT_NE(head.find("\r\nserver: mine/1.0\r\n"), std::string::npos) << got;
+    }
+    if (p == "/server") {
+      EXPECT_NE(head.find("\r\nServer: mine/2.0\r\n"), std::string::npos) << got;
+    }
+    if (p == "/stream") {
+      EXPECT_NE(head.find("\r\nServer: mine/3.0\r\n"), std::string::npos) << got;
+    }
+  }
+  co_await rs.stop();
+}
+TEST(Server, AHandlersServerAndDateReplaceTheServers) { run_test(handler_server_and_date); }
 
 // A status without content (204, 304) built with a body string gets neither the default
 // Content-Type nor a Content-Length nor the body (RFC 9110 sections 15.3.5 and 15.4.5); a 200

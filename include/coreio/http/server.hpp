@@ -15,7 +15,8 @@
 // 9112 section 3.2), 417 for an HTTP/1.1 Expect other than 100-continue, 408 when the head deadline
 // or the body's idle deadline runs out. Keep-alive and pipelining: responses go out in request
 // order, and the responses to a batch of pipelined requests already buffered are written with one
-// write. Every response carries Date (cached per second) and Server; HEAD gets no body; Connection:
+// write. Every response carries Date (cached per second) and Server, the handler's own if it gave
+// them (as aiohttp's setdefault); HEAD gets no body; Connection:
 // close is honoured, and an HTTP/1.0 request's `Connection: keep-alive` is answered with it;
 // Expect: 100-continue (HTTP/1.1) is answered with 100 before the body is read (on a streaming
 // route: at the first read_chunk()), unless the answer is a 404 or 405, which goes at once and
@@ -99,7 +100,7 @@ struct server_options {
   /// listener whose connections stay on its worker's event loop, their tasks taken by the other
   /// workers when that worker has a backlog (net::serve_options::spread, false).
   bool reuse_port = false;
-  /// The Server header's value.
+  /// The Server header's value (a handler's own Server field is sent instead).
   std::string server_name = "coreio";
   /// gzip response bodies when the request's Accept-Encoding allows it (and the response has no
   /// Content-Encoding of its own); adds Vary: Accept-Encoding.
