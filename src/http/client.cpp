@@ -671,11 +671,18 @@ task<response> follow(request_context* rc, const std::string* method, const std:
     // The caller's Connection: close: the connection is not used again (RFC 9112 section 9.6).
     if (same_name(n, "Connection") && list_has(v, "close")) o.close = true;
   }
-  // Methods are sent in upper case, as aiohttp sends them ("get" is not GET: RFC 9110 section 9.1).
+  // Methods are sent in upper case, as aiohttp sends them ("get" is not GET: RFC 9110 section 9.1);
+  // a method is a token (section 9.1).
+  if (o.method.empty()) throw error("http: invalid method (empty)");
   for (char& c : o.method) {
-    if (c <= ' ' || c >= 0x7f) throw error("http: invalid method");
+    if (!is_tchar(static_cast<unsigned char>(c))) {
+      throw error("http: invalid method (a byte that is not a token character)");
+    }
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   }
+  // CONNECT asks for a tunnel, its target in authority form (RFC 9112 section 3.2.3); this client
+  // makes no tunnels, so it is refused rather than sent with a path.
+  if (o.method == "CONNECT") throw error("http: CONNECT (a tunnel) is not supported by the client");
   if (ro->auth) o.auth = ro->auth;
   else if (!target->user.empty()) o.auth = basic_auth{target->user, target->password};
   else o.auth = core.opts.auth;

@@ -1,6 +1,8 @@
 // src/http/url.cpp — URL parsing, percent-encoding and reference resolution (url.hpp).
 #include "http/url.hpp"
 
+#include <arpa/inet.h>
+
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -79,6 +81,24 @@ std::string clean_target(std::string_view s, std::string_view whole) {
   return out;
 }
 
+/// How many dots the path segment `seg` is, "." or "..", a dot also written %2e (percent-encoded
+/// unreserved characters are the characters themselves, RFC 3986 section 6.2.2.2; WHATWG's URL
+/// parser reads them so too): 1 or 2, else 0.
+int dot_segment(std::string_view seg) noexcept {
+  int dots = 0;
+  for (std::size_t i = 0; i < seg.size(); ++dots) {
+    if (seg[i] == '.') {
+      i += 1;
+    } else if (seg[i] == '%' && seg.substr(i + 1, 2).size() == 2 && seg[i + 1] == '2' &&
+               (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
+      i += 3;
+    } else {
+      return 0;
+    }
+  }
+  return dots <= 2 ? dots : 0;
+}
+
 /// RFC 3986 section 5.2.4.
 std::string remove_dot_segments(std::string_view path) {
   std::vector<std::string_view> out;
@@ -91,10 +111,11 @@ std::string remove_dot_segments(std::string_view path) {
     if (j == std::string_view::npos) j = path.size();
     const std::string_view seg = path.substr(i, j - i);
     trailing = false;
-    if (seg == "..") {
+    const int dots = dot_segment(seg);
+    if (dots == 2) {
       if (!out.empty()) out.pop_back();
       trailing = true;
-    } else if (seg == ".") {
+    } else if (dots == 1) {
       trailing = true;
     } else {
       out.push_back(seg);
@@ -108,6 +129,78 @@ std::string remove_dot_segments(std::string_view path) {
   }
   if (trailing && (r.empty() || r.back() != '/')) r += '/';
   return r;
+}
+
+/// The path of a target with its dot segments removed (RFC 3986 section 5.2.2 removes them from
+/// every reference's path, an absolute URL's too; yarl and curl do so), its query as it is.
+std::string without_dot_segments(const std::string& target) {
+  const std::size_t q = target.find('?');
+  const std::string_view path = std::string_view(target).substr(0, q);
+  if (path.find('.') == std::string_view::npos && path.find("%2") == std::string_view::npos) {
+    return target;  // no segment can be a dot segment
+  }
+  std::string r = remove_dot_segments(path);
+  if (q != std::string::npos) r.append(target, q);
+  return r;
+}
+
+/// A dotted quad of four decimal numbers 0-255 without leading zeros ("127.0.0.1"): the form an
+/// IPv4 host has when it needs no rewriting.
+bool plain_dotted_quad(std::string_view h) noexcept {
+  int parts = 0;
+  std::size_t i = 0;
+  while (i <= h.size()) {
+    std::size_t j = i;
+    unsigned v = 0;
+    while (j < h.size() && h[j] >= '0' && h[j] <= '9' && j - i < 4) v = v * 10 + (h[j++] - '0');
+    const std::size_t n = j - i;
+    if (n == 0 || n > 3 || v > 255 || (n > 1 && h[i] == '0')) return false;
+    ++parts;
+    if (j == h.size()) break;
+    if (h[j] != '.') return false;
+    i = j + 1;
+  }
+  return parts == 4;
+}
+
+/// The host of an authority, checked and in its canonical form (lowercase; IPv6 as inet_ntop writes
+/// it, without brackets; IPv4 as a dotted quad). `bracketed`: it was written in brackets, so it
+/// must be an IPv6 address (RFC 3986 section 3.2.2). Otherwise no byte may be one WHATWG's URL
+/// standard forbids in a host (controls, space, and # % / : < > ? @ [ \ ] ^ |): a ':' there is
+/// a second port or an IPv6 address without brackets. A name whose last label is a number is an
+/// IPv4 address in one of the forms inet_aton and WHATWG read ("127.1", "0x7f.0.0.1",
+/// "2130706433"), written as a dotted quad, or no host at all ("256.0.0.1", "a.1").
+std::string canonical_host(std::string_view host, bool bracketed, std::string_view whole) {
+  if (host.empty()) bad_url("no host", whole);
+  if (bracketed) {
+    const std::string text(host);
+    in6_addr a{};
+    if (inet_pton(AF_INET6, text.c_str(), &a) != 1) bad_url("not an IPv6 address in brackets", whole);
+    std::array<char, INET6_ADDRSTRLEN> out{};
+    return inet_ntop(AF_INET6, &a, out.data(), out.size());
+  }
+  std::string h;
+  h.reserve(host.size());
+  for (const char ch : host) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f || std::string_view("#%/:<>?@[\\]^|").find(ch) != std::string_view::npos)
+      bad_url("bad character in the host", whole);
+    h += static_cast<char>(std::tolower(c));
+  }
+  // The last label, a trailing dot aside.
+  std::string_view labels = h;
+  if (labels.size() > 1 && labels.back() == '.') labels.remove_suffix(1);
+  const std::string_view last = labels.substr(labels.rfind('.') + 1);
+  const bool numeric =
+      !last.empty() && (last.find_first_not_of("0123456789") == std::string_view::npos ||
+                        ((last.starts_with("0x") || last.starts_with("0X")) &&
+                         last.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string_view::npos));
+  if (!numeric || plain_dotted_quad(h)) return h;
+  in_addr a{};
+  const std::string text(labels);
+  if (inet_aton(text.c_str(), &a) == 0) bad_url("not an IPv4 address", whole);
+  std::array<char, INET_ADDRSTRLEN> out{};
+  return inet_ntop(AF_INET, &a, out.data(), out.size());
 }
 
 }  // namespace
@@ -149,7 +242,8 @@ url parse_url(std::string_view text) {
     auth = auth.substr(at + 1);
   }
   std::string_view host = auth, port;
-  if (!auth.empty() && auth[0] == '[') {
+  const bool bracketed = !auth.empty() && auth[0] == '[';
+  if (bracketed) {
     const std::size_t close = auth.find(']');
     if (close == std::string_view::npos) bad_url("unclosed IPv6 literal", text);
     host = auth.substr(1, close - 1);
@@ -162,13 +256,7 @@ url parse_url(std::string_view text) {
     host = auth.substr(0, c);
     port = auth.substr(c + 1);
   }
-  if (host.empty()) bad_url("no host", text);
-  for (char ch : host) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7f || ch == '/' || ch == '\\' || ch == '@' || ch == '?' || ch == '#')
-      bad_url("bad character in the host", text);
-    u.host += static_cast<char>(std::tolower(c));
-  }
+  u.host = canonical_host(host, bracketed, text);
   u.port = u.tls() ? 443 : 80;
   if (!port.empty()) {
     unsigned value = 0;
@@ -177,7 +265,7 @@ url parse_url(std::string_view text) {
       bad_url("bad port", text);
     u.port = static_cast<std::uint16_t>(value);
   }
-  u.target = clean_target(path, text);
+  u.target = without_dot_segments(clean_target(path, text));
   if (u.target.empty() || u.target[0] == '?') u.target.insert(u.target.begin(), '/');
   return u;
 }

@@ -2,9 +2,13 @@
 // form encoding and redirect targets.
 //
 // parse_url keeps what a request needs: scheme, userinfo (for basic auth), host (lowercase; an
-// IPv6 literal without brackets), port (the scheme's default if absent) and the request target
-// (path and query, "/" when empty); the fragment is dropped. Bytes that cannot appear in a request
-// line are refused (controls, space, DEL: request splitting) or percent-encoded (bytes >= 0x80).
+// IPv6 literal without brackets, as inet_ntop writes it; an IPv4 address as a dotted quad, whatever
+// form inet_aton reads it in), port (the scheme's default if absent) and the request target (path
+// and query, "/" when empty, the path's dot segments removed as RFC 3986 section 5.2.4 says); the
+// fragment is dropped. Bytes that cannot appear in a request line are refused (controls, space,
+// DEL: request splitting) or percent-encoded (bytes >= 0x80); a host with a byte WHATWG's URL
+// standard forbids there (a second ':', brackets around what is not an IPv6 address, < > ^ | %)
+// is refused.
 //
 // Errors: http::error naming the URL part that is wrong. Thread safety: pure functions.
 #pragma once

@@ -565,6 +565,19 @@ coreio::task<void> rejects_bad_urls_and_header_injection() {
     thrown = true;
   }
   EXPECT_TRUE(thrown);
+  // A method is a token; CONNECT (a tunnel, its target host:port) is not made by this client.
+  const std::string nowhere = "http://127.0.0.1:1/x";
+  for (const char* method : {"", "GE T", "GET\r\nX:", "G(T", "CONNECT", "connect"}) {
+    std::string what;
+    try {
+      (void)co_await session.request(method, nowhere);
+    } catch (const http::error& e) {
+      what = e.what();
+    }
+    const bool tunnel = std::string_view(method) == "CONNECT" || std::string_view(method) == "connect";
+    EXPECT_NE(what.find(tunnel ? "CONNECT" : "invalid method"), std::string::npos)
+        << method << ": " << what;
+  }
   co_await session.close();
 }
 TEST(ClientBasic, RejectsBadUrlsAndHeaderInjection) {

@@ -44,6 +44,45 @@ TEST(Url, RefusesWhatCannotBeARequestTarget) {
   }
 }
 
+// Dot segments leave every path, an absolute URL's too (RFC 3986 sections 5.2.2 and 5.2.4), a dot
+// also written %2e; the query keeps them.
+TEST(Url, RemovesDotSegmentsFromEveryPath) {
+  EXPECT_EQ(parse_url("http://h/a/../b").target, "/b");
+  EXPECT_EQ(parse_url("http://h/a/./b/.").target, "/a/b/");
+  EXPECT_EQ(parse_url("http://h/../../x?y=/../z").target, "/x?y=/../z");
+  EXPECT_EQ(parse_url("http://h/a/%2e%2E/b/%2e/c").target, "/b/c");
+  EXPECT_EQ(parse_url("http://h/a/.%2e").target, "/");
+  EXPECT_EQ(parse_url("http://h/a/.../b..c/%2e%2e%2e").target, "/a/.../b..c/%2e%2e%2e");
+  const auto base = parse_url("http://h/p/q");
+  EXPECT_EQ(resolve_reference(base, "http://o/./d/../e").str(), "http://o/e");
+  EXPECT_EQ(resolve_reference(base, "//a/x/./y").str(), "http://a/x/y");
+  EXPECT_EQ(resolve_reference(base, "%2e%2e/r").str(), "http://h/r");
+}
+
+// A host is a name of allowed bytes, an IPv6 address in brackets, or an IPv4 address, written in
+// one canonical form; anything else is an invalid URL (http::error), not a name for the resolver.
+TEST(Url, ChecksAndCanonicalisesHosts) {
+  for (const char* bad :
+       {"http://h:22:80/", "http://2001::1/", "http://[localhost]/", "http://[127.0.0.1]/",
+        "http://[:]/", "http://[0::0::0]/", "http://a<b/", "http://a|b/", "http://a^b/",
+        "http://a%41b/", "http://a]b/", "http://256.256.256.256/", "http://1.2.3.4.5/",
+        "http://a.1/", "http://0x100000000/", "http://[v1.x]/"}) {
+    EXPECT_THROW(parse_url(bad), coreio::http::error) << bad;
+  }
+  EXPECT_EQ(parse_url("http://127.1/").host, "127.0.0.1");
+  EXPECT_EQ(parse_url("http://0x7f.1:8/").host, "127.0.0.1");
+  EXPECT_EQ(parse_url("http://2130706433/").host, "127.0.0.1");
+  EXPECT_EQ(parse_url("http://10.0.0.1./").host, "10.0.0.1");
+  EXPECT_EQ(parse_url("http://192.168.0.1/").host, "192.168.0.1");
+  EXPECT_EQ(parse_url("http://[1:0::]:81/").authority(), "[1::]:81");
+  EXPECT_EQ(parse_url("http://[::FFFF:1.2.3.4]/").host, "::ffff:1.2.3.4");
+  EXPECT_EQ(parse_url("http://a-b_c.x9.example/").host, "a-b_c.x9.example");
+  EXPECT_EQ(parse_url("http://!$&'()*+,;=.ex/").host, "!$&'()*+,;=.ex");
+  // A space a Location left unencoded is not taken into a host.
+  EXPECT_THROW(resolve_reference(parse_url("http://h/"), "http://example example.com/"),
+               coreio::http::error);
+}
+
 TEST(Url, EncodesParamsAndForms) {
   EXPECT_EQ(percent_encode("a b&c=d/é~"), "a%20b%26c%3Dd%2F%C3%A9~");
   auto u = parse_url("http://h/p");
