@@ -142,15 +142,30 @@ std::string default_path(std::string_view target) {
   return last == 0 ? "/" : std::string(path.substr(0, last));
 }
 
+// A cookie's name and value together, and one attribute's value (RFC 6265bis section 5.6).
 constexpr std::size_t max_cookie_bytes = 4096;
+constexpr std::size_t max_attribute_bytes = 1024;
 constexpr std::size_t max_cookies = 3000;
 // The longest a cookie is kept, from Max-Age or Expires (RFC 6265bis section 5.5: 400 days).
 constexpr std::chrono::seconds max_lifetime{400LL * 86400};
 
+// Whether `name` starts with `prefix`, ASCII case-insensitive.
+bool has_prefix(std::string_view name, std::string_view prefix) {
+  return name.size() >= prefix.size() && iequals(name.substr(0, prefix.size()), prefix);
+}
+
 }  // namespace
 
+// The steps of RFC 6265bis sections 5.6 and 5.7 this jar keeps (no SameSite, HttpOnly or public
+// suffix list): a control byte ignores the whole line; the last Domain and the last Path attribute
+// count, an empty or relative Path meaning the default path; an attribute value over 1024 bytes is
+// ignored; a plain-http response may not set, replace or shadow a Secure cookie; a __Secure- name
+// needs Secure, a __Host- name Secure, no Domain and the path /.
 void cookie_jar::store(const url& from, std::string_view set_cookie) {
-  if (set_cookie.size() > max_cookie_bytes) return;
+  for (const char ch : set_cookie) {
+    const auto b = static_cast<unsigned char>(ch);
+    if ((b < 0x20 && b != '\t') || b == 0x7f) return;
+  }
   const auto now = std::chrono::system_clock::now();
   cookie c;
   c.created = now;
@@ -163,10 +178,11 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
   if (eq == std::string_view::npos) return;
   c.name = std::string(trim_ows(pair.substr(0, eq)));
   c.value = std::string(trim_ows(pair.substr(eq + 1)));
-  if (c.name.empty()) return;
+  if (c.name.empty() || c.name.size() + c.value.size() > max_cookie_bytes) return;
   c.domain = from.host;
   c.path = default_path(from.target);
   bool have_max_age = false;
+  std::optional<std::string_view> domain_attr;
   while (!rest.empty()) {
     const std::size_t s = rest.find(';');
     const std::string_view attr = trim_ows(rest.substr(0, s));
@@ -174,18 +190,11 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
     const std::size_t e = attr.find('=');
     const std::string key = lower(trim_ows(attr.substr(0, e)));
     const std::string_view val = e == std::string_view::npos ? "" : trim_ows(attr.substr(e + 1));
+    if (val.size() > max_attribute_bytes) continue;
     if (key == "domain" && !val.empty()) {
-      std::string d = lower(val);
-      if (d.front() == '.') d.erase(0, 1);
-      if (d.find('.') == std::string::npos && d != from.host) return;  // a bare TLD
-      if (!domain_match(from.host, d)) return;  // not for this host: ignored (RFC 6265 5.3)
-      c.domain = d;
-      // Any Domain attribute makes a domain cookie, the host's own name too (RFC 6265 section 5.3
-      // step 6), but for a name without a dot, taken as a public suffix: set by that very host, it
-      // stays host-only (step 5).
-      c.host_only = d.find('.') == std::string::npos;
-    } else if (key == "path" && !val.empty() && val[0] == '/') {
-      c.path = std::string(val);
+      domain_attr = val;
+    } else if (key == "path") {
+      c.path = !val.empty() && val[0] == '/' ? std::string(val) : default_path(from.target);
     } else if (key == "secure") {
       c.secure = true;
     } else if (key == "max-age") {
@@ -212,8 +221,31 @@ void cookie_jar::store(const url& from, std::string_view set_cookie) {
       }
     }
   }
+  if (domain_attr) {
+    std::string d = lower(*domain_attr);
+    if (d.front() == '.') d.erase(0, 1);
+    if (d.find('.') == std::string::npos && d != from.host) return;  // a bare TLD
+    if (!domain_match(from.host, d)) return;  // not for this host: ignored (RFC 6265 5.3)
+    c.domain = d;
+    // Any Domain attribute makes a domain cookie, the host's own name too (RFC 6265 section 5.3
+    // step 6), but for a name without a dot, taken as a public suffix: set by that very host, it
+    // stays host-only (step 5).
+    c.host_only = d.find('.') == std::string::npos;
+  }
   if (c.secure && !from.tls()) return;  // RFC 6265bis: Secure only from a secure origin
+  if (has_prefix(c.name, "__Secure-") && !c.secure) return;
+  if (has_prefix(c.name, "__Host-") && !(c.secure && !domain_attr && c.path == "/")) return;
   std::lock_guard<std::mutex> g(m_);
+  // A plain-http response leaves Secure cookies alone (RFC 6265bis section 5.7, step 16): it may
+  // not replace or delete one, nor shadow it with a cookie of its name on an overlapping domain and
+  // a path within its path.
+  if (!from.tls() && std::any_of(cookies_.begin(), cookies_.end(), [&](const cookie& o) {
+        return o.secure && o.name == c.name &&
+               (domain_match(o.domain, c.domain) || domain_match(c.domain, o.domain)) &&
+               path_match(c.path, o.path);
+      })) {
+    return;
+  }
   const bool deletion = c.expires && *c.expires <= now;
   const auto old = std::find_if(cookies_.begin(), cookies_.end(), [&](const cookie& o) {
     return o.name == c.name && o.domain == c.domain && o.path == c.path;

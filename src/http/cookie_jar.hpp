@@ -3,9 +3,13 @@
 // Max-Age; none = a session cookie) and Secure; a request gets the cookies whose domain, path and
 // scheme match and that have not expired, longest path first.
 //
+// From RFC 6265bis: Secure cookies are set only over https and left alone by plain-http
+// responses; the __Secure- and __Host- name prefixes are enforced; a line with a control byte is
+// ignored.
+//
 // Not done: the public suffix list (a Domain attribute naming a bare TLD is refused only when it
-// has no dot), SameSite, HttpOnly's effect (there are no scripts), cookie size or count caps beyond
-// 4096 bytes per cookie and 3000 cookies per jar.
+// has no dot), SameSite, HttpOnly's effect (there are no scripts), size or count caps beyond 4096
+// bytes of name and value, 1024 bytes per attribute value and 3000 cookies per jar.
 //
 // Thread safety: shared objects: safe (one mutex; requests on any worker use one jar).
 #pragma once

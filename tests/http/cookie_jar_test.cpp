@@ -25,6 +25,74 @@ TEST(CookieJar, MatchesDomainPathAndScheme) {
   EXPECT_EQ(jar.header_for(parse_url("https://www.example.com/accounting")), "sid=1; pref=dark");
 }
 
+// RFC 6265bis section 5.7: a plain-http response cannot replace, delete or shadow a Secure cookie
+// (WPT cookie-forcing), from the same host or a sibling through Domain; https can.
+TEST(CookieJar, PlainHttpLeavesSecureCookiesAlone) {
+  cookie_jar jar;
+  const auto secure = parse_url("https://a.com/");
+  const auto plain = parse_url("http://a.com/");
+  jar.store(secure, "s=good; Secure; Path=/");
+  jar.store(plain, "s=evil; Path=/");
+  jar.store(plain, "s=; Max-Age=0");
+  jar.store(plain, "s=evil; Path=/login");
+  jar.store(parse_url("http://www.a.com/"), "s=evil; Domain=a.com; Path=/");
+  EXPECT_EQ(jar.header_for(parse_url("https://a.com/login")), "s=good");
+  // Another name, or a path outside the Secure cookie's, is no shadow.
+  jar.store(plain, "t=1; Path=/");
+  EXPECT_EQ(jar.header_for(parse_url("https://a.com/login")), "s=good; t=1");
+  cookie_jar narrow;
+  narrow.store(secure, "n=good; Secure; Path=/admin");
+  narrow.store(plain, "n=other; Path=/");
+  EXPECT_EQ(narrow.header_for(parse_url("http://a.com/")), "n=other");
+  // https replaces it.
+  jar.store(secure, "s=better; Secure; Path=/");
+  EXPECT_EQ(jar.header_for(secure), "s=better; t=1");
+}
+
+// The name prefixes of RFC 6265bis section 4.1.3, in any letter case.
+TEST(CookieJar, SecureAndHostPrefixesAreEnforced) {
+  cookie_jar jar;
+  const auto from = parse_url("https://www.a.com/dir/page");
+  jar.store(from, "__Secure-a=1");
+  jar.store(from, "__secure-b=1");
+  jar.store(from, "__Host-c=1; Secure; Path=/; Domain=www.a.com");
+  jar.store(from, "__Host-d=1; Secure");  // default path /dir
+  jar.store(from, "__HOST-e=1; Secure; Path=/dir");
+  EXPECT_EQ(jar.size(), 0u);
+  jar.store(from, "__Secure-f=1; Secure; Domain=a.com; Path=/");
+  jar.store(from, "__Host-g=1; Secure; Path=/");
+  EXPECT_EQ(jar.header_for(parse_url("https://www.a.com/")), "__Secure-f=1; __Host-g=1");
+  EXPECT_EQ(jar.header_for(parse_url("https://x.a.com/")), "__Secure-f=1");
+}
+
+// RFC 6265 section 5.3 (http-state's domain0035/36, path0030): the last Domain and the last Path
+// count; an empty or relative Path means the default path; the 4096-byte cap is on name and value
+// only, and an attribute value over 1024 bytes is ignored alone; a control byte ignores the line.
+TEST(CookieJar, AttributesFollowTheStorageModel) {
+  cookie_jar jar;
+  const auto from = parse_url("http://home.example.org:8888/cookie-parser?x");
+  jar.store(from, "a=1; domain=.bar.example.org; domain=home.example.org");
+  jar.store(from, "b=2; domain=home.example.org; domain=.bar.example.org");
+  jar.store(from, "c=3; path=/dog; path=");
+  jar.store(from, "d=4; path=/dog; path=cat");
+  EXPECT_EQ(jar.header_for(parse_url("http://sub.home.example.org/")), "a=1");
+  EXPECT_EQ(jar.header_for(parse_url("http://home.example.org:8888/")), "a=1; c=3; d=4");
+  cookie_jar sizes;
+  const std::string long_path = "/" + std::string(1100, 'p');
+  sizes.store(from, "e=1; Path=/x; Path=" + long_path + "; Comment=" + std::string(3000, 'c'));
+  sizes.store(from, std::string(2000, 'n') + "=" + std::string(2097, 'v'));  // 4097 bytes
+  sizes.store(from, std::string(2000, 'n') + "=" + std::string(2096, 'v'));  // 4096 bytes
+  EXPECT_EQ(sizes.size(), 2u);
+  EXPECT_EQ(sizes.header_for(parse_url("http://home.example.org:8888/x")).substr(0, 4), "e=1;");
+  cookie_jar controls;
+  for (const std::string& bad : {std::string("a=b\x01c"), std::string("a=b\x7f"),
+                                std::string("a=b; Path=/\x1f"), std::string("a=b\0c", 5)}) {
+    controls.store(from, bad);
+  }
+  controls.store(from, "t=with\ttab");
+  EXPECT_EQ(controls.header_for(from), "t=with\ttab");
+}
+
 TEST(CookieJar, ExpiresAndDeletes) {
   cookie_jar jar;
   const auto from = parse_url("http://h/");
