@@ -69,12 +69,14 @@ std::string hex_byte(unsigned char c) {
   return buf;
 }
 
-// What the owner of a failed parse throws: a plain error or a limit.
+// What the owner of a failed parse throws: a plain error, a limit, or (refuse != 0) a request
+// refused with that status.
 struct failure_info {
   bool is_limit = false;
   limit_kind kind = limit_kind::header_block;
   std::uint64_t max = 0;
   std::string what;
+  int refuse = 0;
 };
 
 // The event a callback asked feed() to report after llhttp paused.
@@ -306,6 +308,7 @@ class head_scan {
     return true;
   }
   bool started() const noexcept { return total_ > 0; }
+  std::size_t total() const noexcept { return total_; }
 
   // Scans bytes of `in` until the head ends or the input does; returns how many it scanned.
   // Returns a failure through `fail` (and 0 meaning nothing more) on the first bad byte.
@@ -496,7 +499,8 @@ class head_scan {
       const std::size_t end = ordinary_run<run_kind::start_line>(in, size);
       if (end == 0 || end + 1 >= size || in[end] != '\r' || in[end + 1] != '\n') return 0;
       if (end > limits_.max_start_line || end + 2 > max_head - total) return 0;
-      if (request_ && !http_protocol(in, end)) return 0;
+      // Not HTTP/1.x: the per-byte rules decide (end_of_line).
+      if (request_ && (!http_protocol(in, end) || in[end - 3] != '1')) return 0;
       taken = end + 2;
       total += taken;
       total_ = total;
@@ -550,9 +554,19 @@ class head_scan {
       if (line_index_ > 0) done_ = true;
       return;
     }
-    if (line_index_ == 0 && request_ && !http_protocol(tail_.data(), tail_n_)) {
-      fail = plain("http: request line without HTTP/x.y at its end (RFC 9112 section 2.3)");
-      return;
+    if (line_index_ == 0 && request_) {
+      if (!http_protocol(tail_.data(), tail_n_)) {
+        fail = plain("http: request line without HTTP/x.y at its end (RFC 9112 section 2.3)");
+        return;
+      }
+      // Another major version is answered 505 at the line's end: an HTTP/2 preface's line ("PRI *
+      // HTTP/2.0") without the rest of it would otherwise wait in llhttp for that rest.
+      if (tail_[tail_n_ - 3] != '1') {
+        fail = plain("http: request version " + std::string(tail_.data() + tail_n_ - 8, 8) +
+                     " (this server speaks HTTP/1.x)");
+        fail->refuse = 505;
+        return;
+      }
     }
     if (line_index_ >= 1 && fold_) {
       fold_ = false;  // a continuation: the same field
@@ -683,6 +697,7 @@ struct parser::impl {
   [[noreturn]] void throw_failure() {
     dead = true;
     const failure_info f = std::move(*failure);
+    if (f.refuse != 0) throw refused_request(f.refuse, f.what);
     if (f.is_limit) throw limit_error(f.kind, static_cast<std::size_t>(f.max), f.what);
     throw error(f.what);
   }
@@ -884,6 +899,8 @@ struct parser::impl {
   std::size_t chunk_ext_bytes = 0;
   std::size_t chunk_ext_part_bytes = 0;  // of the extension name or value being read
   bool skipping_1xx = false;
+  // Bytes of the interim responses skipped before this response's head (see feed()).
+  std::size_t interim_bytes = 0;
   bool method_pending = false;   // judge_method is waiting for the rest of the request line
   std::size_t method_bytes = 0;  // of the request line judge_method has looked at
   enum class line_part : std::uint8_t { method, target, version };
@@ -1251,6 +1268,7 @@ void parser::reset() {
   s.body = {};
   s.state = phase::idle;
   s.begin_message();
+  s.interim_bytes = 0;
   if (!s.dead) llhttp_reset(&s.p);
 }
 
@@ -1330,11 +1348,24 @@ parse_result parser::feed(std::span<const char> in) {
       case pending::trailers:
         s.scan.reset_for_trailers();
         continue;
-      case pending::skipped_1xx:
+      case pending::skipped_1xx: {
+        // Interim responses share one head budget (max_head bytes) before the final response: a
+        // server that sends them without end cannot hold a request that has no deadline (Go's
+        // client bounds them so too).
+        const std::size_t interim = s.interim_bytes + s.scan.total();
+        if (interim > s.limits.max_head) {
+          s.failure = failure_info{true, limit_kind::header_block, s.limits.max_head,
+                                   "http: interim (1xx) responses over " +
+                                       std::to_string(s.limits.max_head) +
+                                       " bytes before the final response"};
+          s.throw_failure();
+        }
         s.begin_message();
+        s.interim_bytes = interim;
         s.state = phase::idle;
         if (off == in.size()) return parse_result{off, parse_event::need_more, {}};
         continue;
+      }
       case pending::none:
         break;
     }

@@ -277,8 +277,23 @@ TEST(ParserTest, AHigherMinorVersionIsReadAsHttp11) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].body, "ok");
   EXPECT_TRUE(r[0].head.keep_alive);
-  const auto h3 = parse_whole(mode::request, "GET / HTTP/3.0\r\nHost: h\r\n\r\n");
-  EXPECT_EQ(h3.at(0).head.version_major, 3);
+  // Another major version is refused with 505 at the request line's end, before any field: the
+  // HTTP/2 preface's line without the rest of the preface too (llhttp would wait for that rest).
+  for (const char* wire : {"GET / HTTP/3.0\r\nHost: h\r\n\r\n", "GET / HTTP/2.0\r\n",
+                           "GET / HTTP/0.9\r\n", "PRI / HTTP/2.0\r\n\r\n", "PRI * HTTP/2.0\r\n\r\n"}) {
+    for (bool bytewise : {false, true}) {
+      try {
+        parse_options o;
+        o.finish = false;
+        bytewise ? parse_bytewise(mode::request, wire, o) : parse_whole(mode::request, wire, o);
+        ADD_FAILURE() << wire << ": no refusal";
+      } catch (const refused_request& e) {
+        EXPECT_EQ(e.status(), 505) << wire;
+        EXPECT_NE(std::string(e.what()).find("this server speaks HTTP/1.x"), std::string::npos)
+            << e.what();
+      }
+    }
+  }
   expect_rejected(mode::request, "GET / HTTP/1.10\r\nHost: h\r\n\r\n", "malformed request");
   expect_rejected(mode::request, "GET / HTTP/x.1\r\nHost: h\r\n\r\n", "malformed request");
 }
@@ -558,6 +573,24 @@ TEST(ParserTest, InterimResponsesAreSkipped) {
   ASSERT_EQ(msgs[0].head.headers.size(), 1u);
   EXPECT_EQ(msgs[0].head.headers[0].first, "Content-Length");
   EXPECT_EQ(msgs[0].body, "hi");
+}
+
+// Interim responses share one head budget before the final response: a server sending them
+// without end gets a limit_error, not a request held until its deadline (Go's client bounds them
+// too). The budget starts again with the next response on the connection.
+TEST(ParserRejectTest, InterimResponsesShareOneHeadBudget) {
+  parse_options small;
+  small.limits.max_head = 256;
+  std::string interims;
+  for (int i = 0; i < 9; ++i) interims += "HTTP/1.1 102 Processing\r\n\r\n";  // 27 bytes each
+  const std::string final_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+  const auto ok = parse_every_way(mode::response, interims + final_response + interims +
+                                                      final_response, small);
+  ASSERT_EQ(ok.size(), 2u);
+  EXPECT_EQ(ok[1].body, "hi");
+  expect_rejected(mode::response,
+                  interims + "HTTP/1.1 102 Processing\r\n\r\n" + final_response,
+                  "interim (1xx) responses over 256 bytes", small, limit_kind::header_block);
 }
 
 TEST(ParserTest, SwitchingProtocolsIsReportedAndTheRestIsLeftUnconsumed) {

@@ -198,6 +198,8 @@ coreio::task<void> malformed_requests() {
       {"HTTP/2.0", "GET /hello HTTP/2.0\r\nHost: a\r\n\r\n", "HTTP/1.1 505"},
       {"HTTP/3.0", "GET /hello HTTP/3.0\r\nHost: a\r\n\r\n", "HTTP/1.1 505"},
       {"HTTP/0.9", "GET /hello HTTP/0.9\r\nHost: a\r\n\r\n", "HTTP/1.1 505"},
+      // The HTTP/2 preface's line without the rest of the preface: answered at once.
+      {"a bare HTTP/2 preface line", "PRI / HTTP/2.0\r\n\r\n", "HTTP/1.1 505"},
       {"HTTP/1.10", "GET /hello HTTP/1.10\r\nHost: a\r\n\r\n", "HTTP/1.1 400"},
       // Request targets: the asterisk form is OPTIONS' only; a target that is neither a path nor
       // an absolute URL names nothing here (RFC 9112 section 3.2).
