@@ -355,6 +355,12 @@ class head_scan {
         continue;
       }
       if (c == '\r') {
+        // A field line's end before its colon: said here, where llhttp would call the CR an
+        // invalid name byte.
+        if (line_index_ >= 1 && line_len_ > 0 && !colon_) {
+          fail = plain("http: header line without a colon");
+          return i;
+        }
         cr_ = true;
         continue;
       }
@@ -366,7 +372,13 @@ class head_scan {
         // obs-fold: a request's is refused (a server may, RFC 9112 section 5.2); a response's
         // continues the field line above it (a user agent must take it, as spaces), but not the
         // status line, nor a trailer.
-        if (request_ || trailers_ || line_index_ < 2) {
+        if (line_index_ < 2 && !trailers_) {
+          // No field above it to continue: whitespace between the start line and the first field
+          // (RFC 9112 section 2.2).
+          fail = plain("http: whitespace before the first header field (RFC 9112 section 2.2)");
+          return i;
+        }
+        if (request_ || trailers_) {
           fail =
               plain("http: obs-fold (header line starting with whitespace, RFC 9112 section 5.2)");
           return i;
@@ -406,7 +418,8 @@ class head_scan {
           }
           colon_ = true;
         } else if (c == ' ' || c == '\t') {
-          fail = plain("http: whitespace in a header name or before the colon");
+          fail = plain(
+              "http: whitespace in a header name or before the colon (or a line without a colon)");
           return i;
         } else if (c < 0x20 || c == 0x7f) {
           fail = plain("http: control character " + hex_byte(c) + " in a header name");
@@ -1136,8 +1149,9 @@ int parser::impl::on_headers_done() {
     // (RFC 9112 section 4; RFC 9110 section 15), and HTTP/1.1 responses are HTTP/1.x (a server
     // answers 505 to other versions itself).
     if (head.status < 100) {
-      return fail("http: status code " + std::to_string(head.status) +
-                  " in the status line (three digits, 100 or more)");
+      return fail("http: no three-digit status code (100-999) after the version and one space in "
+                  "the status line (read " +
+                  std::to_string(head.status) + ")");
     }
     if (head.version_major != 1) {
       return fail("http: response version HTTP/" + std::to_string(head.version_major) + "." +

@@ -746,8 +746,11 @@ TEST(ParserTest, AMovedParserKeepsParsing) {
 TEST(ParserRejectTest, ObsFold) {
   expect_rejected(mode::request, "GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\n two\r\n\r\n",
                   "obs-fold");
+  // Before the first field there is nothing to fold into: whitespace before it (section 2.2).
   expect_rejected(mode::response, "HTTP/1.1 200 OK\r\n X-A: one\r\nContent-Length: 0\r\n\r\n",
-                  "obs-fold");
+                  "whitespace before the first header field");
+  expect_rejected(mode::request, "GET / HTTP/1.1\r\n\tHost: h\r\n\r\n",
+                  "whitespace before the first header field");
   expect_rejected(mode::response,
                   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\r\n b\r\n\r\n",
                   "obs-fold");
@@ -772,6 +775,10 @@ TEST(ParserRejectTest, WhitespaceBeforeTheColon) {
                   "before the colon");
   expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nContent-Length\t: 0\r\n\r\n",
                   "before the colon");
+  // A line of words without a colon stops at its first space: the message names both readings.
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nFoo: foo\r\nNo colon line\r\n\r\n",
+                  "a line without a colon");
+  expect_rejected(mode::response, "HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", "without a colon");
 }
 
 TEST(ParserRejectTest, BareLfAndBareCr) {
@@ -902,7 +909,8 @@ TEST(ParserRejectTest, AnEmptyFieldName) {
 // A status is three digits, 100 or more; a response is HTTP/1.x.
 TEST(ParserRejectTest, AStatusBelow100OrAVersionOtherThan1) {
   for (const char* line :
-       {"HTTP/1.1 99 Low", "HTTP/1.1 099 Low", "HTTP/1.1 000 Zero", "HTTP/1.1 0 Z"}) {
+       {"HTTP/1.1 99 Low", "HTTP/1.1 099 Low", "HTTP/1.1 000 Zero", "HTTP/1.1 0 Z",
+        "HTTP/1.0  401 Unauthorized", "HTTP/1.1  Unknown"}) {
     expect_rejected(mode::response, std::string(line) + "\r\nContent-Length: 0\r\n\r\n",
                     "status code");
   }
