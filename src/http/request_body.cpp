@@ -98,9 +98,12 @@ prepared_body prepare_body(const request_options& o) {
                     (!o.multipart.empty() ? 1 : 0) + (o.json ? 1 : 0) + (o.upload ? 1 : 0);
   if (kinds > 1) throw error("http: give at most one of body, form, multipart, json and upload");
   prepared_body b;
-  if (!o.body.empty()) {
+  if (!o.body.empty() || o.upload) {
+    // Bytes of no declared type (RFC 9110 section 8.3: what a recipient would assume), as aiohttp
+    // sends its bytes and stream payloads; the caller's own Content-Type wins.
+    b.content_type = "application/octet-stream";
     b.bytes = o.body;
-    b.present = true;
+    b.present = !o.body.empty();
   } else if (!o.form.empty()) {
     b.bytes = form_encode(o.form);
     b.content_type = "application/x-www-form-urlencoded";

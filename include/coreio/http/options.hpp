@@ -158,7 +158,9 @@ struct client_options {
 struct request_options {
   /// Query parameters appended to the URL's query, percent-encoded (RFC 3986; space is %20).
   fields params = {};
-  /// A body sent as is (bytes or text) with Content-Length (or chunked when `chunked`).
+  /// A body sent as is (bytes or text) with Content-Length (or chunked when `chunked`), and with
+  /// Content-Type: application/octet-stream unless `headers` has a Content-Type (as aiohttp's bytes
+  /// payloads; so is an `upload`).
   std::string body = "";
   /// Header fields of this request; replace the client's default of the same name.
   fields headers = {};
