@@ -2,7 +2,9 @@
 #include "http/url.hpp"
 
 #include <arpa/inet.h>
+#include <idn2.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -163,9 +165,26 @@ bool plain_dotted_quad(std::string_view h) noexcept {
   return parts == 4;
 }
 
+/// An internationalized host name (UTF-8) as the ASCII name DNS knows ("bücher.example" ->
+/// "xn--bcher-kva.example"): IDNA2008 with UTS #46's non-transitional mapping (lowercase, NFC), as
+/// WHATWG's URL standard and yarl (aiohttp's URLs) convert it; libidn2 does the work.
+std::string idna_to_ascii(std::string_view host, std::string_view whole) {
+  const std::string text(host);
+  uint8_t* out = nullptr;
+  const int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(text.c_str()), &out,
+                                IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  if (rc != IDN2_OK) {
+    bad_url(std::string("not an internationalized domain name: ") + idn2_strerror(rc), whole);
+  }
+  std::string ascii(reinterpret_cast<const char*>(out));
+  idn2_free(out);
+  return ascii;
+}
+
 /// The host of an authority, checked and in its canonical form (lowercase; IPv6 as inet_ntop writes
-/// it, without brackets; IPv4 as a dotted quad). `bracketed`: it was written in brackets, so it
-/// must be an IPv6 address (RFC 3986 section 3.2.2). Otherwise no byte may be one WHATWG's URL
+/// it, without brackets; IPv4 as a dotted quad; a non-ASCII name in its IDNA ASCII form).
+/// `bracketed`: it was written in brackets, so it must be an IPv6 address (RFC 3986 section
+/// 3.2.2). Otherwise no byte may be one WHATWG's URL
 /// standard forbids in a host (controls, space, and # % / : < > ? @ [ \ ] ^ |): a ':' there is
 /// a second port or an IPv6 address without brackets. A name whose last label is a number is an
 /// IPv4 address in one of the forms inet_aton and WHATWG read ("127.1", "0x7f.0.0.1",
@@ -178,6 +197,12 @@ std::string canonical_host(std::string_view host, bool bracketed, std::string_vi
     if (inet_pton(AF_INET6, text.c_str(), &a) != 1) bad_url("not an IPv6 address in brackets", whole);
     std::array<char, INET6_ADDRSTRLEN> out{};
     return inet_ntop(AF_INET6, &a, out.data(), out.size());
+  }
+  std::string idna;
+  if (std::any_of(host.begin(), host.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+    idna = idna_to_ascii(host, whole);
+    host = idna;
+    if (host.empty()) bad_url("no host (the name maps to nothing)", whole);
   }
   std::string h;
   h.reserve(host.size());

@@ -8,7 +8,7 @@
 // fragment is dropped. Bytes that cannot appear in a request line are refused (controls, space,
 // DEL: request splitting) or percent-encoded (bytes >= 0x80); a host with a byte WHATWG's URL
 // standard forbids there (a second ':', brackets around what is not an IPv6 address, < > ^ | %)
-// is refused.
+// is refused, and a non-ASCII host name goes in its IDNA ASCII form ("xn--...", libidn2).
 //
 // Errors: http::error naming the URL part that is wrong. Thread safety: pure functions.
 #pragma once
