@@ -1149,9 +1149,10 @@ int parser::impl::on_headers_done() {
     // (RFC 9112 section 4; RFC 9110 section 15), and HTTP/1.1 responses are HTTP/1.x (a server
     // answers 505 to other versions itself).
     if (head.status < 100) {
-      return fail("http: no three-digit status code (100-999) after the version and one space in "
-                  "the status line (read " +
-                  std::to_string(head.status) + ")");
+      return fail(
+          "http: no three-digit status code (100-999) after the version and one space in "
+          "the status line (read " +
+          std::to_string(head.status) + ")");
     }
     if (head.version_major != 1) {
       return fail("http: response version HTTP/" + std::to_string(head.version_major) + "." +

@@ -270,8 +270,9 @@ handler_fields scan_handler_fields(const fields& fs) noexcept {
 // The status line, then the server's Server and Date unless the handler gave its own.
 void append_status_lines(std::string& out, int status, const detail::server_state& st,
                          const handler_fields& own) {
-  status_block(status, st).put_without(own.server, own.date,
-                                       [&out](std::string_view piece) { out += piece; });
+  status_block(status, st).put_without(own.server, own.date, [&out](std::string_view piece) {
+    out += piece;
+  });
 }
 
 // A whole response; returns whether the connection closes after it (`close`, or the handler's

@@ -194,12 +194,14 @@ std::string canonical_host(std::string_view host, bool bracketed, std::string_vi
   if (bracketed) {
     const std::string text(host);
     in6_addr a{};
-    if (inet_pton(AF_INET6, text.c_str(), &a) != 1) bad_url("not an IPv6 address in brackets", whole);
+    if (inet_pton(AF_INET6, text.c_str(), &a) != 1)
+      bad_url("not an IPv6 address in brackets", whole);
     std::array<char, INET6_ADDRSTRLEN> out{};
     return inet_ntop(AF_INET6, &a, out.data(), out.size());
   }
   std::string idna;
-  if (std::any_of(host.begin(), host.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+  if (std::any_of(host.begin(), host.end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
     idna = idna_to_ascii(host, whole);
     host = idna;
     if (host.empty()) bad_url("no host (the name maps to nothing)", whole);
@@ -208,7 +210,8 @@ std::string canonical_host(std::string_view host, bool bracketed, std::string_vi
   h.reserve(host.size());
   for (const char ch : host) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7f || std::string_view("#%/:<>?@[\\]^|").find(ch) != std::string_view::npos)
+    if (c <= 0x20 || c >= 0x7f ||
+        std::string_view("#%/:<>?@[\\]^|").find(ch) != std::string_view::npos)
       bad_url("bad character in the host", whole);
     h += static_cast<char>(std::tolower(c));
   }
@@ -217,9 +220,10 @@ std::string canonical_host(std::string_view host, bool bracketed, std::string_vi
   if (labels.size() > 1 && labels.back() == '.') labels.remove_suffix(1);
   const std::string_view last = labels.substr(labels.rfind('.') + 1);
   const bool numeric =
-      !last.empty() && (last.find_first_not_of("0123456789") == std::string_view::npos ||
-                        ((last.starts_with("0x") || last.starts_with("0X")) &&
-                         last.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string_view::npos));
+      !last.empty() &&
+      (last.find_first_not_of("0123456789") == std::string_view::npos ||
+       ((last.starts_with("0x") || last.starts_with("0X")) &&
+        last.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string_view::npos));
   if (!numeric || plain_dotted_quad(h)) return h;
   in_addr a{};
   const std::string text(labels);

@@ -574,7 +574,8 @@ coreio::task<void> rejects_bad_urls_and_header_injection() {
     } catch (const http::error& e) {
       what = e.what();
     }
-    const bool tunnel = std::string_view(method) == "CONNECT" || std::string_view(method) == "connect";
+    const bool tunnel =
+        std::string_view(method) == "CONNECT" || std::string_view(method) == "connect";
     EXPECT_NE(what.find(tunnel ? "CONNECT" : "invalid method"), std::string::npos)
         << method << ": " << what;
   }

@@ -86,7 +86,7 @@ TEST(CookieJar, AttributesFollowTheStorageModel) {
   EXPECT_EQ(sizes.header_for(parse_url("http://home.example.org:8888/x")).substr(0, 4), "e=1;");
   cookie_jar controls;
   for (const std::string& bad : {std::string("a=b\x01c"), std::string("a=b\x7f"),
-                                std::string("a=b; Path=/\x1f"), std::string("a=b\0c", 5)}) {
+                                 std::string("a=b; Path=/\x1f"), std::string("a=b\0c", 5)}) {
     controls.store(from, bad);
   }
   controls.store(from, "t=with\ttab");

@@ -279,8 +279,9 @@ TEST(ParserTest, AHigherMinorVersionIsReadAsHttp11) {
   EXPECT_TRUE(r[0].head.keep_alive);
   // Another major version is refused with 505 at the request line's end, before any field: the
   // HTTP/2 preface's line without the rest of the preface too (llhttp would wait for that rest).
-  for (const char* wire : {"GET / HTTP/3.0\r\nHost: h\r\n\r\n", "GET / HTTP/2.0\r\n",
-                           "GET / HTTP/0.9\r\n", "PRI / HTTP/2.0\r\n\r\n", "PRI * HTTP/2.0\r\n\r\n"}) {
+  for (const char* wire :
+       {"GET / HTTP/3.0\r\nHost: h\r\n\r\n", "GET / HTTP/2.0\r\n", "GET / HTTP/0.9\r\n",
+        "PRI / HTTP/2.0\r\n\r\n", "PRI * HTTP/2.0\r\n\r\n"}) {
     for (bool bytewise : {false, true}) {
       try {
         parse_options o;
@@ -584,12 +585,11 @@ TEST(ParserRejectTest, InterimResponsesShareOneHeadBudget) {
   std::string interims;
   for (int i = 0; i < 9; ++i) interims += "HTTP/1.1 102 Processing\r\n\r\n";  // 27 bytes each
   const std::string final_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
-  const auto ok = parse_every_way(mode::response, interims + final_response + interims +
-                                                      final_response, small);
+  const auto ok =
+      parse_every_way(mode::response, interims + final_response + interims + final_response, small);
   ASSERT_EQ(ok.size(), 2u);
   EXPECT_EQ(ok[1].body, "hi");
-  expect_rejected(mode::response,
-                  interims + "HTTP/1.1 102 Processing\r\n\r\n" + final_response,
+  expect_rejected(mode::response, interims + "HTTP/1.1 102 Processing\r\n\r\n" + final_response,
                   "interim (1xx) responses over 256 bytes", small, limit_kind::header_block);
 }
 
@@ -908,9 +908,8 @@ TEST(ParserRejectTest, AnEmptyFieldName) {
 
 // A status is three digits, 100 or more; a response is HTTP/1.x.
 TEST(ParserRejectTest, AStatusBelow100OrAVersionOtherThan1) {
-  for (const char* line :
-       {"HTTP/1.1 99 Low", "HTTP/1.1 099 Low", "HTTP/1.1 000 Zero", "HTTP/1.1 0 Z",
-        "HTTP/1.0  401 Unauthorized", "HTTP/1.1  Unknown"}) {
+  for (const char* line : {"HTTP/1.1 99 Low", "HTTP/1.1 099 Low", "HTTP/1.1 000 Zero",
+                           "HTTP/1.1 0 Z", "HTTP/1.0  401 Unauthorized", "HTTP/1.1  Unknown"}) {
     expect_rejected(mode::response, std::string(line) + "\r\nContent-Length: 0\r\n\r\n",
                     "status code");
   }

@@ -439,33 +439,32 @@ TEST(Server, ResponseBytesAndRequestFields) { run_test(response_bytes_and_reques
 // setdefault), in a whole response and in a streamed one; each line appears once.
 coreio::task<void> handler_server_and_date() {
   static constexpr const char* date = "Tue, 01 Jan 2030 00:00:00 GMT";
-  running_server rs{test_options(), [](http::server& srv) {
-                      srv.route("GET", "/both", [](http::request&) -> coreio::task<http::response> {
-                        http::response r{200, "b"};
-                        r.set_header("server", "mine/1.0");
-                        r.set_header("Date", date);
-                        co_return r;
-                      });
-                      srv.route("GET", "/date", [](http::request&) -> coreio::task<http::response> {
-                        http::response r{200, "d"};
-                        r.set_header("Date", date);
-                        co_return r;
-                      });
-                      srv.route("GET", "/server",
-                                [](http::request&) -> coreio::task<http::response> {
-                                  http::response r{200, "s"};
-                                  r.set_header("Server", "mine/2.0");
-                                  co_return r;
-                                });
-                      srv.route("GET", "/stream",
-                                [](http::request& req) -> coreio::task<http::response> {
-                                  http::stream_response out{200};
-                                  out.set_header("Server", "mine/3.0");
-                                  co_await out.prepare(req);
-                                  co_await out.write_eof();
-                                  co_return http::response{};
-                                });
-                    }};
+  running_server rs{
+      test_options(), [](http::server& srv) {
+        srv.route("GET", "/both", [](http::request&) -> coreio::task<http::response> {
+          http::response r{200, "b"};
+          r.set_header("server", "mine/1.0");
+          r.set_header("Date", date);
+          co_return r;
+        });
+        srv.route("GET", "/date", [](http::request&) -> coreio::task<http::response> {
+          http::response r{200, "d"};
+          r.set_header("Date", date);
+          co_return r;
+        });
+        srv.route("GET", "/server", [](http::request&) -> coreio::task<http::response> {
+          http::response r{200, "s"};
+          r.set_header("Server", "mine/2.0");
+          co_return r;
+        });
+        srv.route("GET", "/stream", [](http::request& req) -> coreio::task<http::response> {
+          http::stream_response out{200};
+          out.set_header("Server", "mine/3.0");
+          co_await out.prepare(req);
+          co_await out.write_eof();
+          co_return http::response{};
+        });
+      }};
   const auto count = [](const std::string& text, std::string_view what) {
     std::size_t n = 0;
     for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))

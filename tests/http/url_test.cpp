@@ -80,8 +80,14 @@ TEST(Url, ChecksAndCanonicalisesHosts) {
   EXPECT_EQ(parse_url("http://!$&'()*+,;=.ex/").host, "!$&'()*+,;=.ex");
   // Internationalized names go as IDNA's ASCII form (UTS #46 non-transitional, as WHATWG and yarl):
   // lowercased, ß kept.
-  EXPECT_EQ(parse_url("http://b\xc3\xbc" "cher.example/").host, "xn--bcher-kva.example");
-  EXPECT_EQ(parse_url("http://B\xc3\x9c" "CHER.example:81/").authority(), "xn--bcher-kva.example:81");
+  EXPECT_EQ(parse_url("http://b\xc3\xbc"
+                      "cher.example/")
+                .host,
+            "xn--bcher-kva.example");
+  EXPECT_EQ(parse_url("http://B\xc3\x9c"
+                      "CHER.example:81/")
+                .authority(),
+            "xn--bcher-kva.example:81");
   EXPECT_EQ(parse_url("https://fa\xc3\x9f.de/").host, "xn--fa-hia.de");
   for (const char* bad : {"http://\xff.com/", "http://a\xc3.com/", "http://\xe2\x80\x8b/"}) {
     EXPECT_THROW(parse_url(bad), coreio::http::error) << bad;
