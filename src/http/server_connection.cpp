@@ -485,7 +485,8 @@ class server_connection {
             co_return std::span<const std::byte>{};
           }
         }
-        if (!co_await read_more(steady::now() + st_->opts.body_timeout)) {
+        if (!co_await read_more(
+                std::min(steady::now() + st_->opts.body_timeout, rs.request_deadline))) {
           if (sx_->p.finish().event == parse_event::end) {
             rs.body_done = true;
             co_return std::span<const std::byte>{};
@@ -884,7 +885,9 @@ task<void> server_connection::loop() {
 task<bool> server_connection::serve_request() {
   const auto& o = st_->opts;
   const auto begun = steady::now();
-  const auto head_deadline = begun + o.header_timeout;
+  const auto head_deadline = o.request_timeout.count() > 0
+                                 ? std::min(begun + o.header_timeout, begun + o.request_timeout)
+                                 : begun + o.header_timeout;
   bool waited = false;  // the head took a read: its end is a later time than `begun`
   coreio::detail::trace::span_scope reading("http.server.read_head",
                                             span_);  // tracer: HTTP phase
@@ -913,6 +916,7 @@ task<bool> server_connection::serve_request() {
   server_request_state rs;
   rs.conn = this;
   rs.head = &sx_->p.head();
+  if (o.request_timeout.count() > 0) rs.request_deadline = begun + o.request_timeout;
   rs.remote = &remote_;
   // llhttp parses HTTP/0.9 and 2.0 request lines too; this server speaks 1.0 and 1.1 (RFC 9110
   // section 15.6.6).

@@ -129,7 +129,10 @@ struct server_request_state {
   bool continue_pending = false;  // 100 Continue owed at the first body read
   bool chunk_given = false;       // default routes: read_chunk() gave the body
   int body_error = 0;             // status owed for a body error; -1: close silently
-  std::string chunk;              // the last piece read_chunk() returned
+  // server_options::request_timeout from the head's first byte (time_point::max(): none).
+  std::chrono::steady_clock::time_point request_deadline =
+      std::chrono::steady_clock::time_point::max();
+  std::string chunk;  // the last piece read_chunk() returned
   // ---- a stream_response ----
   bool prepared = false;
   bool eof = false;

@@ -645,6 +645,52 @@ coreio::task<void> header_deadline() {
 }
 TEST(Server, HeaderAndBodyDeadlines) { run_test(header_deadline); }
 
+// request_timeout bounds head and body together: a body dripped a byte per 100 ms never trips the
+// 300 ms body_timeout, and gets 408 once 800 ms have passed since the head's first byte.
+coreio::task<void> request_deadline_bounds_a_dripped_body() {
+  http::server_options o = test_options();
+  o.request_timeout = 800ms;
+  running_server rs{o};
+  coreio::task<coreio::net::tcp_stream> c = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+  coreio::net::tcp_stream s = co_await std::move(c);
+  const auto t0 = std::chrono::steady_clock::now();
+  co_await s.write_all(
+      std::string_view("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\n\r\n"));
+  std::string got;
+  std::array<char, 4096> buf{};
+  bool closed = false;
+  for (int i = 0; i < 40 && !closed; ++i) {
+    bool wrote = true;
+    try {
+      co_await s.write_all(std::string_view("z"));
+    } catch (const std::system_error&) {
+      wrote = false;  // the server closed after its 408
+    }
+    if (!wrote) break;
+    try {
+      auto rd = s.read_some(std::span<char>(buf));
+      auto w = coreio::wait_for(std::move(rd), 100ms);
+      const std::size_t n = co_await std::move(w);
+      if (n == 0) closed = true;
+      got.append(buf.data(), n);
+    } catch (const coreio::timeout_error&) {
+    }
+  }
+  while (!closed) {  // the rest of the answer, to the close
+    auto rd = s.read_some(std::span<char>(buf));
+    auto w = coreio::wait_for(std::move(rd), 5s);
+    const std::size_t n = co_await std::move(w);
+    if (n == 0) closed = true;
+    got.append(buf.data(), n);
+  }
+  const auto took = std::chrono::steady_clock::now() - t0;
+  // A 408, not the echo: the deadline came before the 40 bytes were all dripped.
+  EXPECT_EQ(status_line(got), "HTTP/1.1 408 Request Timeout") << got;
+  EXPECT_GE(took, 750ms);
+  co_await rs.stop();
+}
+TEST(Server, RequestTimeoutBoundsADrippedBody) { run_test(request_deadline_bounds_a_dripped_body); }
+
 // The keep-alive idle timeout (1 s here) counts from the end of the last response, not from the
 // connection's first wait: the socket's deadline timer, armed at the first wait's deadline, fires
 // early and re-arms when later requests moved the deadline (net/stream.cpp, "Read deadlines").

@@ -25,8 +25,8 @@
 //
 // Bodies. By default the server reads the whole request body before the handler runs (body()).
 // A route added with route_options{.stream_body = true} gets the head only: the handler pulls the
-// body with read_chunk() / read() as it arrives, under the same max_body (413) and body_timeout
-// (408) limits. A response is either a whole `response` returned by the handler (Content-Length)
+// body with read_chunk() / read() as it arrives, under the same max_body (413), body_timeout and
+// request_timeout (408) limits. A response is either a whole `response` returned by the handler (Content-Length)
 // or a stream_response the handler prepares and writes piece by piece (aiohttp's StreamResponse:
 // Transfer-Encoding: chunked, or Content-Length when the handler set it).
 //
@@ -90,6 +90,11 @@ struct server_options {
   std::chrono::milliseconds keepalive_timeout = std::chrono::milliseconds(75'000);
   /// Idle deadline while reading a body: the longest wait for the next body bytes (408 beyond).
   std::chrono::milliseconds body_timeout = std::chrono::milliseconds(60'000);
+  /// Deadline for a whole request, head and body, from its first byte (408 beyond): a client
+  /// that sends a byte per body_timeout cannot hold a connection and its handler for ever (as
+  /// Node's requestTimeout, whose default this is). A stream_body route's reads count too.
+  /// 0: none.
+  std::chrono::milliseconds request_timeout = std::chrono::milliseconds(300'000);
   /// Connections handled at once; accept waits for one to end. 0: no limit.
   std::size_t max_connections = 0;
   /// Requests served on one connection before it closes (nginx's keepalive_requests).
@@ -113,7 +118,9 @@ struct server_options {
   std::string tls_key_file;
   /// Cancel a handler when its client disconnects (aiohttp's handler_cancellation). Watched once
   /// the request body has been read (a streaming route sees a disconnect as an error from
-  /// read_chunk() while it reads the body).
+  /// read_chunk() while it reads the body). The end of the client's stream counts as a disconnect,
+  /// as it does under aiohttp (asyncio closes a transport at EOF): a client that half-closes
+  /// (shutdown(SHUT_WR)) after its requests gets no response to those still being handled.
   bool handler_cancellation = false;
 };
 
