@@ -854,6 +854,7 @@ struct parser::impl {
   // on_field_done's work for the fields the checks look at, out of line: the usual field only
   // pays for its kind.
   [[gnu::noinline]] int on_framing_field(field_kind kind, std::string_view value);
+  [[gnu::noinline]] int take_target_authority();
   int on_headers_done();
   // llhttp's callbacks (settings()); p->data is the impl.
   static int cb_on_message_begin(llhttp_t* p);
@@ -1137,6 +1138,32 @@ int parser::impl::on_framing_field(field_kind kind, std::string_view value) {
   return 0;
 }
 
+// An absolute-form target ("http://host:port/path", RFC 9112 section 3.2.2) names the host: its
+// authority, checked as a Host field is (no userinfo, RFC 9110 section 4.2.4; not empty, section
+// 4.2.1), becomes the Host field's value, so that what the application reads is the host the
+// request is for (RFC 9112 section 3.3; Go's server does the same). Other targets are left alone.
+int parser::impl::take_target_authority() {
+  const std::string_view t = head.target;
+  const std::size_t scheme_end = t.find("://");
+  if (scheme_end == std::string_view::npos) return 0;
+  const std::string_view scheme = t.substr(0, scheme_end);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return 0;
+  const std::string_view rest = t.substr(scheme_end + 3);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty() || authority.front() == ':' ||
+      authority.find('@') != std::string_view::npos || !valid_host_field(authority)) {
+    return fail("http: absolute-form request target with an invalid authority '" +
+                std::string(authority.substr(0, 64)) + "'");
+  }
+  for (auto& [name, value] : head.headers) {
+    if (name.size() == 4 && iequals(name, "host")) {
+      value.assign(authority);
+      break;
+    }
+  }
+  return 0;
+}
+
 int parser::impl::on_headers_done() {
   if (head.headers.size() > fields_used) drop_unused_fields();
   head.version_major = llhttp_get_http_major(&p);
@@ -1183,6 +1210,9 @@ int parser::impl::on_headers_done() {
   if (request) {
     if (hosts > 1) return fail("http: several Host fields");
     if (hosts == 0 && http11) return fail("http: HTTP/1.1 request without a Host field");
+    if (!head.target.empty() && head.target.front() != '/' && head.target != "*") {
+      if (const int rc = take_target_authority(); rc != 0) return rc;
+    }
     // HTTP/1.0 has no 100 (Continue) to send (RFC 9110 section 15.2): its Expect is ignored.
     head.expect_continue = http11 && expects_continue;
     if (!http11) head.expect_other = false;

@@ -1091,6 +1091,32 @@ TEST(ParserRejectTest, ChunkedThatLlhttpWouldNotFrameAsChunked) {
 
 // A request line ends with HTTP/x.y (RFC 9112 section 2.3): llhttp also takes RTSP's and ICE's
 // protocols for some methods, and HTTP/0.9's line without a version.
+// An absolute-form target names the host (RFC 9112 sections 3.2.2 and 3.3): its authority becomes
+// the Host field's value; one a Host field could not hold, or with userinfo, is refused.
+TEST(ParserTest, AnAbsoluteFormTargetsAuthorityIsTheHost) {
+  const auto msgs = parse_every_way(
+      mode::request, "GET http://evil.example:8080/info?x HTTP/1.1\r\nX-A: 1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].head.target, "http://evil.example:8080/info?x");
+  ASSERT_EQ(msgs[0].head.headers.size(), 2u);
+  EXPECT_EQ(msgs[0].head.headers[1].second, "evil.example:8080");
+  const auto v6 = parse_whole(mode::request, "GET HTTPS://[::1]:443 HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(v6.at(0).head.headers.at(0).second, "[::1]:443");
+  // An origin-form or asterisk-form target leaves Host alone.
+  EXPECT_EQ(parse_whole(mode::request, "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+                .at(0)
+                .head.headers.at(0)
+                .second,
+            "a");
+  for (const char* target :
+       {"http:///info", "http://@/info", "http://[::1/info", "http://evil:80:81/info",
+        "http://evil:ab/info", "http://:80/info", "http://u:p@evil/info", "https://a b/"}) {
+    expect_rejected(
+        mode::request, "GET " + std::string(target) + " HTTP/1.1\r\nHost: a\r\n\r\n",
+        target == std::string("https://a b/") ? "malformed request" : "invalid authority");
+  }
+}
+
 TEST(ParserRejectTest, ARequestLineOfAnotherProtocol) {
   for (const char* line : {"GET /d RTSP/1.0", "POST /d RTSP/1.0", "OPTIONS * RTSP/1.0",
                            "SOURCE /d ICE/1.0", "GET /d"}) {
