@@ -117,6 +117,9 @@ struct outgoing {
   bool expect_continue = false;
   bool close = false;  // the request says Connection: close
   std::optional<basic_auth> auth;
+  bool auth_from_url =
+      false;         // auth came from the URL's userinfo: it replaces an Authorization field
+  std::string host;  // the caller's own Host field value ("": the URL's authority)
 };
 
 struct request_context {
@@ -182,15 +185,18 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
   const client_options& opts = core.opts;
   h.clear();
   // Without headers of the request's own or the client's, the defaults go as made once.
-  append_all(h, {o.method, " "sv, o.to->target.target, " HTTP/1.1\r\nHost: "sv, o.to->host,
-                 "\r\n"sv, o.headers.empty() ? std::string_view(core.default_fields) : ""sv});
+  append_all(h, {o.method, " "sv, o.to->target.target, " HTTP/1.1\r\nHost: "sv,
+                 o.host.empty() ? std::string_view(o.to->host) : std::string_view(o.host), "\r\n"sv,
+                 o.headers.empty() ? std::string_view(core.default_fields) : ""sv});
   bool has_auth = false, has_type = false, has_cookie = false;
   if (!o.headers.empty()) {
     bool has_ua = false, has_accept = false, has_ae = false;
     for (const auto& [n, v] : o.headers) {
       if (same_name(n, "Host") || same_name(n, "Content-Length") ||
           same_name(n, "Transfer-Encoding"))
-        continue;  // framing is the client's
+        continue;  // framing is the client's; Host went first (o.host)
+      // Credentials in the URL replace an Authorization field (as aiohttp's do).
+      if (o.auth_from_url && same_name(n, "Authorization")) continue;
       has_ua |= same_name(n, "User-Agent");
       has_accept |= same_name(n, "Accept");
       has_ae |= same_name(n, "Accept-Encoding");
@@ -683,9 +689,22 @@ task<response> follow(request_context* rc, const std::string* method, const std:
   // CONNECT asks for a tunnel, its target in authority form (RFC 9112 section 3.2.3); this client
   // makes no tunnels, so it is refused rather than sent with a path.
   if (o.method == "CONNECT") throw error("http: CONNECT (a tunnel) is not supported by the client");
-  if (ro->auth) o.auth = ro->auth;
-  else if (!target->user.empty()) o.auth = basic_auth{target->user, target->password};
-  else o.auth = core.opts.auth;
+  // The caller's Host field names the host to the server (a virtual host reached by address, as
+  // aiohttp sends it); the connection still goes to the URL's. Kept while redirects stay on the
+  // URL's origin.
+  for (const auto& [n, v] : o.headers) {
+    if (same_name(n, "Host") && !trim_ows(v).empty()) o.host = std::string(trim_ows(v));
+  }
+  // Userinfo with an empty user ("http://:pw@h/") is credentials too (RFC 7617 allows an empty
+  // user-id; aiohttp sends them).
+  if (ro->auth) {
+    o.auth = ro->auth;
+  } else if (target->has_userinfo()) {
+    o.auth = basic_auth{target->user, target->password};
+    o.auth_from_url = true;
+  } else {
+    o.auth = core.opts.auth;
+  }
   const int max_redirects = ro->max_redirects.value_or(core.opts.max_redirects);
   std::vector<response> history;
   for (int hops = 0;; ++hops) {
@@ -732,6 +751,8 @@ task<response> follow(request_context* rc, const std::string* method, const std:
     }
     if (next.origin() != o.to->key) {
       o.auth.reset();
+      o.auth_from_url = false;
+      o.host.clear();
       std::erase_if(o.headers, [](const auto& f) {
         return same_name(f.first, "Authorization") || same_name(f.first, "Proxy-Authorization") ||
                same_name(f.first, "Cookie");
@@ -739,7 +760,10 @@ task<response> follow(request_context* rc, const std::string* method, const std:
     }
     // Credentials in the Location itself are the new target's, as a request URL's are, unless
     // the caller gave its own (aiohttp refuses the two together); the URL goes on without them.
-    if (!next.user.empty() && !ro->auth) o.auth = basic_auth{next.user, next.password};
+    if (next.has_userinfo() && !ro->auth) {
+      o.auth = basic_auth{next.user, next.password};
+      o.auth_from_url = true;
+    }
     core.counters->add(client_counters::redirects);
     o.to = std::make_shared<const destination>(std::move(next));
     core.trace(trace_kind::redirect, o.method, o.to->text, s);

@@ -33,6 +33,12 @@ namespace coreio::http::detail {
 namespace {
 
 constexpr std::size_t step_size = 64 * 1024;
+// The most codings a Content-Encoding list may ask to undo: each is a decoder's memory, made before
+// any body byte arrives (a 64 KiB head can list thousands; urllib3 allows 5 too).
+constexpr std::size_t max_codings = 5;
+// gzip members in a row that decode to nothing: past this many, a flood (no byte of content, and
+// no cap reached however long it goes on; aiohttp refuses it too).
+constexpr std::size_t max_empty_members = 16;
 constexpr std::uint64_t ratio_floor = 1u << 20;  // the ratio is checked past this much output
 
 // What every decoder shares: its name for messages, the caps and the byte counts.
@@ -139,6 +145,7 @@ class zlib_decoder final : public capped_decoder {
         if (kind_ != kind::gzip || z_.next_in[0] != 0x1f) trailing();
         inflateReset(&z_);
         ended_ = false;
+        member_start_ = decoded_;
       }
       std::size_t old = 0;
       z_.next_out = reinterpret_cast<Bytef*>(grow(out, old));
@@ -154,6 +161,11 @@ class zlib_decoder final : public capped_decoder {
       written(out, old, n);
       if (rc == Z_STREAM_END) {
         ended_ = true;
+        empty_members_ = decoded_ == member_start_ ? empty_members_ + 1 : 0;
+        if (empty_members_ > max_empty_members) {
+          corrupt("more than " + std::to_string(max_empty_members) +
+                  " empty gzip members in a row");
+        }
         continue;
       }
       // Z_OK or Z_BUF_ERROR: go on while there is input, or while the output step was filled.
@@ -166,7 +178,9 @@ class zlib_decoder final : public capped_decoder {
   z_stream z_{};
   bool initialised_ = false;
   bool ended_ = false;
-  std::vector<std::byte> sniff_;  // deflate: bytes before the header was decided
+  std::uint64_t member_start_ = 0;  // decoded_ when the current gzip member began
+  std::size_t empty_members_ = 0;   // members in a row that decoded to nothing
+  std::vector<std::byte> sniff_;    // deflate: bytes before the header was decided
 };
 
 // ---- brotli ------------------------------------------------------------------------------------
@@ -323,32 +337,30 @@ std::unique_ptr<content_decoder> content_decoder::make(std::string_view coding,
 }
 
 bool content_decoder::decodable(std::string_view codings) {
-  std::string_view rest = codings;
-  for (;;) {
-    const auto comma = rest.find(',');
-    const std::string_view c = trim_ows(rest.substr(0, comma));
-    if (!c.empty() && !iequals(c, "identity") && !iequals(c, "gzip") && !iequals(c, "x-gzip") &&
-        !iequals(c, "deflate") && !iequals(c, "br") && !iequals(c, "zstd")) {
-      return false;
-    }
-    if (comma == std::string_view::npos) return true;
-    rest.remove_prefix(comma + 1);
-  }
+  return !any_list_item(codings, [](std::string_view c) {
+    return !c.empty() && !iequals(c, "identity") && !iequals(c, "gzip") && !iequals(c, "x-gzip") &&
+           !iequals(c, "deflate") && !iequals(c, "br") && !iequals(c, "zstd");
+  });
 }
 
 std::unique_ptr<content_decoder> content_decoder::make_chain(std::string_view codings,
                                                              decode_limits limits) {
+  std::size_t count = 0;
+  any_list_item(codings, [&count](std::string_view c) {
+    count += !c.empty() && !iequals(c, "identity") ? 1 : 0;
+    return false;
+  });
+  if (count > max_codings) {
+    throw error("http: Content-Encoding lists " + std::to_string(count) + " codings (at most " +
+                std::to_string(max_codings) + " are decoded)");
+  }
   std::vector<std::unique_ptr<content_decoder>> stages;
-  std::string_view rest = codings;
-  for (;;) {
-    const auto comma = rest.find(',');
-    const std::string_view item = trim_ows(rest.substr(0, comma));
+  any_list_item(codings, [&](std::string_view item) {
     if (!item.empty()) {
       if (auto d = make(item, limits)) stages.push_back(std::move(d));
     }
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
+    return false;
+  });
   if (stages.empty()) return nullptr;
   if (stages.size() == 1) return std::move(stages.front());
   // Listed in the order applied: undo the last first.

@@ -11,7 +11,8 @@
 // (limit_kind::decoded_body); decoded/encoded over max_ratio (checked once more than 1 MiB was
 // decoded): http::limit_error (limit_kind::decompression_ratio) — a compression bomb is an error,
 // not an out-of-memory (aiohttp GHSA-6mq8-rvhq-8wgg). An unknown
-// coding: http::error from make().
+// coding: http::error from make(). A list of more than 5 codings, and more than 16 gzip members in
+// a row that decode to nothing: http::error (each would cost memory or time with no content).
 // Thread safety: one decoder per body.
 #pragma once
 

@@ -54,12 +54,12 @@ std::string percent_decode(std::string_view s) {
 }
 
 /// Path and query as sent, but for bytes no URI may hold (RFC 3986 section 2), percent-encoded as
-/// yarl (aiohttp's URLs) encodes them: bytes >= 0x80, the characters " < > \ ^ ` { | }, and a '%'
-/// that does not start a %XX escape. Controls and space refused.
+/// yarl (aiohttp's URLs) encodes them: bytes >= 0x80, space, the characters " < > \ ^ ` { | }, and
+/// a '%' that does not start a %XX escape. Controls refused (a CR or LF would split the request).
 constexpr std::array<bool, 256> encoded_in_target = [] {
   std::array<bool, 256> t{};
   for (int c = 0x80; c < 0x100; ++c) t[c] = true;
-  for (const char c : std::string_view("\"<>\\^`{|}")) t[static_cast<unsigned char>(c)] = true;
+  for (const char c : std::string_view(" \"<>\\^`{|}")) t[static_cast<unsigned char>(c)] = true;
   return t;
 }();
 
@@ -70,7 +70,7 @@ std::string clean_target(std::string_view s, std::string_view whole) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char ch = s[i];
     const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c == 0x7f) bad_url("control character or space", whole);
+    if (c < 0x20 || c == 0x7f) bad_url("control character", whole);
     const bool stray_percent = c == '%' && !(i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2]));
     if (encoded_in_target[c] || stray_percent) {
       out += '%';

@@ -30,6 +30,8 @@ struct url {
   std::string target;  ///< "/path?query", never empty
 
   bool tls() const noexcept { return scheme == "https"; }
+  /// Credentials were given (a user, a password, or both; "http://:pw@h/" has an empty user).
+  bool has_userinfo() const noexcept { return !user.empty() || !password.empty(); }
   bool default_port() const noexcept { return port == (tls() ? 443 : 80); }
   /// "host", "host:port", "[::1]:8080": the Host header's value.
   std::string authority() const;

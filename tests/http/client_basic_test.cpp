@@ -545,6 +545,36 @@ coreio::task<void> callers_fields_are_honoured() {
 }
 TEST(ClientBasic, CallersFieldsAreHonoured) { run_test(callers_fields_are_honoured); }
 
+// aiohttp's request building: the caller's Host names a virtual host (the connection still goes to
+// the URL's address); credentials in the URL, with an empty user too, replace an Authorization
+// field; a space in the path goes as %20.
+coreio::task<void> callers_host_and_url_credentials() {
+  raw_server srv{[](const seen_request& r, std::size_t) {
+    return reply{ok_response(r.line() + "|" + r.header("host") + "|" + r.header("authorization"))};
+  }};
+  http::client session;
+  const std::string port = std::to_string(srv.port());
+  http::request_options vhost{.headers = {{"Host", "example.com:99"}}};
+  const std::string plain = srv.url("/v");
+  http::response a = co_await session.get(plain, vhost);
+  EXPECT_EQ(co_await a.text(), "GET /v HTTP/1.1|example.com:99|");
+  const std::string empty_user = "http://:1234@127.0.0.1:" + port + "/u";
+  http::response b = co_await session.get(empty_user);
+  EXPECT_EQ(co_await b.text(), "GET /u HTTP/1.1|127.0.0.1:" + port + "|Basic OjEyMzQ=");
+  const std::string with_user = "http://nkim:1234@127.0.0.1:" + port + "/o";
+  http::request_options header_auth{.headers = {{"Authorization", "Bearer token"}}};
+  http::response c = co_await session.get(with_user, header_auth);
+  EXPECT_EQ(co_await c.text(), "GET /o HTTP/1.1|127.0.0.1:" + port + "|Basic bmtpbToxMjM0");
+  http::response d = co_await session.get(plain, header_auth);  // no URL credentials: the field
+  EXPECT_EQ(co_await d.text(), "GET /v HTTP/1.1|127.0.0.1:" + port + "|Bearer token");
+  const std::string spaced = srv.url("/get/test case");
+  http::response e = co_await session.get(spaced);
+  EXPECT_EQ(co_await e.text(), "GET /get/test%20case HTTP/1.1|127.0.0.1:" + port + "|");
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, CallersHostAndUrlCredentials) { run_test(callers_host_and_url_credentials); }
+
 coreio::task<void> rejects_bad_urls_and_header_injection() {
   http::client session;
   for (const char* bad :

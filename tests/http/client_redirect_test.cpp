@@ -142,6 +142,12 @@ coreio::task<void> credentials_do_not_cross_origins() {
   http::response t = co_await session.get(away, o2);
   EXPECT_EQ(co_await t.text(), "GET /echo HTTP/1.1||Basic dTI6cCAy|");
   EXPECT_EQ(t.url(), b.url("/echo"));
+  // The caller's own Host names a host at the first origin only; another origin gets its own.
+  http::request_options vhost{.headers = {{"X-Target", b.url("/echo")}, {"Host", "vhost.test"}}};
+  http::response v = co_await session.get(away, vhost);
+  (void)co_await v.text();
+  EXPECT_EQ(a.seen().back().header("host"), "vhost.test");
+  EXPECT_EQ(b.seen().back().header("host"), "127.0.0.1:" + std::to_string(b.port()));
   co_await session.close();
   co_await a.stop();
   co_await b.stop();

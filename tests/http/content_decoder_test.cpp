@@ -210,6 +210,39 @@ std::string failure(std::string_view coding, std::string_view encoded, std::size
   return {};
 }
 
+// Five codings are undone; a longer list (each a decoder made before any body byte, thousands fit
+// in a head) is refused at once (urllib3 allows five too). identity does not count.
+TEST(ContentDecoderLimitTest, AtMostFiveCodingsAreUndone) {
+  const std::string text = sample(2000, 5);
+  EXPECT_EQ(decode("gzip, gzip, gzip, gzip, gzip, identity", gzip(gzip(gzip(gzip(gzip(text)))))),
+            text);
+  std::string many = "zstd";
+  for (int i = 0; i < 2000; ++i) many += ",zstd";
+  for (const std::string& list : {std::string("gzip,gzip,gzip,gzip,gzip,gzip"), many}) {
+    try {
+      content_decoder::make_chain(list);
+      ADD_FAILURE() << "accepted " << list.substr(0, 40);
+    } catch (const error& e) {
+      EXPECT_NE(std::string(e.what()).find("at most 5 are decoded"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// Empty gzip members, one after another, are a flood with no content and no cap to reach (aiohttp
+// refuses it too); 16 in a row are taken, and a member with content resets the count.
+TEST(ContentDecoderTest, AFloodOfEmptyGzipMembersIsAnError) {
+  const std::string empty = gzip("");
+  std::string sixteen;
+  for (int i = 0; i < 16; ++i) sixteen += empty;
+  EXPECT_EQ(decode("gzip", sixteen + gzip("x") + sixteen + gzip("y"), 7), "xy");
+  std::string flood = sixteen;
+  for (int i = 0; i < 1000; ++i) flood += empty;
+  for (const std::size_t piece : {std::size_t{0}, std::size_t{13}}) {
+    const std::string what = failure("gzip", flood, piece);
+    EXPECT_NE(what.find("empty gzip members"), std::string::npos) << what;
+  }
+}
+
 TEST(ContentDecoderTest, ATruncatedStreamIsAnErrorNamingTheCoding) {
   const std::string text = sample(100 * 1024, 4);
   for (const auto& c : cases) {
