@@ -20,6 +20,7 @@
 #include <string_view>
 #include <utility>
 
+#include <coreio/detail/saturating_time.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/task.hpp>
 #include <coreio/wait_for.hpp>
@@ -65,9 +66,9 @@ struct limit {
 inline limit phase_limit(phase p, const std::optional<std::chrono::milliseconds>& d,
                          time_point now) {
   if (!d) return {};
-  const auto room = time_point::max() - now;
-  const time_point when = *d >= room ? time_point::max() : now + *d;
-  return {when, p, *d};
+  // Saturated: a budget past the clock's reach (milliseconds::max(), centuries) is no deadline,
+  // not one wrapped into the past that fires at once.
+  return {coreio::detail::saturating_add(now, *d), p, *d};
 }
 
 /// The earlier of two limits (a tie goes to `a`, pass the total first).

@@ -41,6 +41,7 @@
   X(SSL_CTX_new)                        \
   X(SSL_CTX_set_alpn_protos)            \
   X(SSL_CTX_set_alpn_select_cb)         \
+  X(SSL_CTX_set_default_passwd_cb)      \
   X(SSL_CTX_set_default_verify_paths)   \
   X(SSL_CTX_set_options)                \
   X(SSL_CTX_set_verify)                 \

@@ -28,6 +28,8 @@
 #define SSL_CTX_set_alpn_protos (::coreio::http::detail::openssl::api().SSL_CTX_set_alpn_protos)
 #define SSL_CTX_set_alpn_select_cb \
   (::coreio::http::detail::openssl::api().SSL_CTX_set_alpn_select_cb)
+#define SSL_CTX_set_default_passwd_cb \
+  (::coreio::http::detail::openssl::api().SSL_CTX_set_default_passwd_cb)
 #define SSL_CTX_set_default_verify_paths \
   (::coreio::http::detail::openssl::api().SSL_CTX_set_default_verify_paths)
 #define SSL_CTX_set_options (::coreio::http::detail::openssl::api().SSL_CTX_set_options)

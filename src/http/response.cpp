@@ -348,7 +348,8 @@ void body_reader::end_ok() noexcept {
   done = true;
   if (!conn) return;
   if (keep_alive && conn->pending().empty() && keep_for.count() > 0) {
-    conn->idle_deadline = std::chrono::steady_clock::now() + keep_for;
+    conn->idle_deadline =
+        coreio::detail::saturating_add(std::chrono::steady_clock::now(), keep_for);
     owner->put_back(std::move(conn));
   } else {
     owner->discard(std::move(conn));

@@ -97,6 +97,7 @@ std::vector<std::string> split_path(std::string_view p) {
 
 namespace {
 
+using coreio::detail::saturating_add;
 using detail::iequals;
 using detail::list_has;
 using detail::percent_decode;
@@ -415,7 +416,7 @@ class server_connection {
       tls_ = std::make_unique<tls_stream>(st_->tls, net::stream(std::move(s_)));
       try {
         auto hs = tls_->accept();
-        auto w = wait_until(std::move(hs), steady::now() + st_->opts.header_timeout);
+        auto w = wait_until(std::move(hs), saturating_add(steady::now(), st_->opts.header_timeout));
         co_await std::move(w);
       } catch (const cancelled_error&) {
         throw;
@@ -485,8 +486,8 @@ class server_connection {
             co_return std::span<const std::byte>{};
           }
         }
-        if (!co_await read_more(
-                std::min(steady::now() + st_->opts.body_timeout, rs.request_deadline))) {
+        if (!co_await read_more(std::min(saturating_add(steady::now(), st_->opts.body_timeout),
+                                         rs.request_deadline))) {
           if (sx_->p.finish().event == parse_event::end) {
             rs.body_done = true;
             co_return std::span<const std::byte>{};
@@ -839,7 +840,7 @@ task<void> server_connection::loop() {
       // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
       phase_->store(phase_idle, std::memory_order_seq_cst);
       if (st_->stopping.load(std::memory_order_seq_cst)) co_return;
-      const auto idle_deadline = steady::now() + o.keepalive_timeout;
+      const auto idle_deadline = saturating_add(steady::now(), o.keepalive_timeout);
       std::size_t n = 0;
       try {
         if (tls_) {
@@ -886,8 +887,9 @@ task<bool> server_connection::serve_request() {
   const auto& o = st_->opts;
   const auto begun = steady::now();
   const auto head_deadline = o.request_timeout.count() > 0
-                                 ? std::min(begun + o.header_timeout, begun + o.request_timeout)
-                                 : begun + o.header_timeout;
+                                 ? std::min(saturating_add(begun, o.header_timeout),
+                                            saturating_add(begun, o.request_timeout))
+                                 : saturating_add(begun, o.header_timeout);
   bool waited = false;  // the head took a read: its end is a later time than `begun`
   coreio::detail::trace::span_scope reading("http.server.read_head",
                                             span_);  // tracer: HTTP phase
@@ -916,7 +918,7 @@ task<bool> server_connection::serve_request() {
   server_request_state rs;
   rs.conn = this;
   rs.head = &sx_->p.head();
-  if (o.request_timeout.count() > 0) rs.request_deadline = begun + o.request_timeout;
+  if (o.request_timeout.count() > 0) rs.request_deadline = saturating_add(begun, o.request_timeout);
   rs.remote = &remote_;
   // llhttp parses HTTP/0.9 and 2.0 request lines too; this server speaks 1.0 and 1.1 (RFC 9110
   // section 15.6.6).

@@ -44,6 +44,15 @@ namespace coreio::http::detail {
 namespace {
 
 constexpr std::size_t cipher_buffer = 17 * 1024;  // one TLS record and some
+
+// OpenSSL's passphrase callback for a key file: no passphrase (0 bytes), and a note that one was
+// asked for, so the load's failure can say the key is encrypted. Per thread: a context is made on
+// the thread that loads its key.
+thread_local bool passphrase_asked = false;
+int no_passphrase(char*, int, int, void*) {
+  passphrase_asked = true;
+  return 0;
+}
 constexpr unsigned char alpn_offer[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 // The reasons in OpenSSL's error queue (emptied), most specific last, joined by "; ".
@@ -156,7 +165,16 @@ std::shared_ptr<tls_context> tls_context::server(std::string_view cert_file,
   if (SSL_CTX_use_certificate_chain_file(i->ctx, cert.c_str()) != 1) {
     throw tls_error("tls: cannot load the certificate chain '" + cert + "': " + drain_errors());
   }
+  // An encrypted key would make OpenSSL prompt for its passphrase on the terminal, blocking the
+  // thread: no passphrase is given instead, and the load fails with that said.
+  passphrase_asked = false;
+  SSL_CTX_set_default_passwd_cb(i->ctx, no_passphrase);
   if (SSL_CTX_use_PrivateKey_file(i->ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (passphrase_asked) {
+      drain_errors();
+      throw tls_error("tls: the private key '" + key +
+                      "' is encrypted (keys with a passphrase are not supported)");
+    }
     throw tls_error("tls: cannot load the private key '" + key + "': " + drain_errors());
   }
   if (SSL_CTX_check_private_key(i->ctx) != 1) {
@@ -308,8 +326,17 @@ tls_stream& tls_stream::operator=(tls_stream&&) noexcept = default;
 task<void> tls_stream::handshake(std::string host) {
   auto& i = *impl_;
   if (i.ctx->get().server) throw tls_error("tls: handshake() on a server context (use accept())");
-  const std::string name = strip_brackets(host);
+  std::string name = strip_brackets(host);
+  // A fully qualified name's trailing dot is not part of the name a certificate or SNI carries
+  // (RFC 6066 section 3); DNS had it.
+  if (name.size() > 1 && name.back() == '.') name.pop_back();
   i.who = "handshake with '" + name + "'";
+  // OpenSSL reads a leading dot as "any subdomain" and compares a '*' literally: a host that is
+  // neither cannot be checked against a certificate (nor is it a name DNS has).
+  if (!is_ip_literal(name) && (name.starts_with('.') || name.find("..") != std::string::npos ||
+                               name.find('*') != std::string::npos)) {
+    throw tls_error("tls: the host name '" + name + "' cannot be checked against a certificate");
+  }
   {
     std::lock_guard g(i.ssl_mu);
     ERR_clear_error();
@@ -325,7 +352,10 @@ task<void> tls_stream::handshake(std::string host) {
         throw tls_error("tls: cannot set SNI '" + name + "': " + drain_errors());
       }
       if (i.ctx->get().verify) {
-        SSL_set_hostflags(i.ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        // Subject alternative names only: a certificate's CN is never the host's name (RFC 9110
+        // section 4.3.4: a client MUST NOT use a CN-ID), as urllib3 2, Go and browsers.
+        SSL_set_hostflags(
+            i.ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
         if (SSL_set1_host(i.ssl, name.c_str()) != 1) {
           throw tls_error("tls: cannot verify the host '" + name + "': " + drain_errors());
         }

@@ -29,10 +29,7 @@
 
 namespace coreio::http::detail {
 
-class tls_error : public coreio::http::error {
- public:
-  using coreio::http::error::error;
-};
+using tls_error = coreio::http::tls_error;
 
 class tls_context {
  public:

@@ -173,6 +173,26 @@ TEST(ClientTimeout, ReadDeadlinesFollowEachRequest) {
   run_test(read_deadlines_follow_each_request);
 }
 
+// A budget past the clock's reach (milliseconds::max(), centuries) is no deadline: it once wrapped
+// into the past and fired at once (reqwest's big_timeout_duration_does_not_overflow).
+coreio::task<void> a_huge_budget_is_no_deadline() {
+  raw_server srv{staller};
+  constexpr auto forever = std::chrono::milliseconds::max();
+  http::client_options opts{.timeout = {.total = forever,
+                                        .pool_wait = forever,
+                                        .connect = forever,
+                                        .sock_connect = forever,
+                                        .headers = forever,
+                                        .sock_read = forever},
+                            .keepalive_timeout = forever};
+  http::client session{opts};
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(co_await ok_after(&session, srv.url("/ok")), "ok");
+  EXPECT_EQ(session.stats().connections_reused, 1u);  // the idle connection had not "expired"
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientTimeout, AHugeBudgetIsNoDeadline) { run_test(a_huge_budget_is_no_deadline); }
+
 coreio::task<void> pool_wait_is_its_own_phase() {
   raw_server srv{staller};
   http::client_options opts{.limit = 1, .timeout = {.pool_wait = 100ms}};

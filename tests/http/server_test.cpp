@@ -691,6 +691,22 @@ coreio::task<void> request_deadline_bounds_a_dripped_body() {
 }
 TEST(Server, RequestTimeoutBoundsADrippedBody) { run_test(request_deadline_bounds_a_dripped_body); }
 
+// Deadlines past the clock's reach are no deadlines (they once wrapped into the past): a request,
+// its body and a second request on the kept connection are all served.
+coreio::task<void> huge_deadlines_are_none() {
+  http::server_options o = test_options();
+  constexpr auto forever = std::chrono::milliseconds::max();
+  o.header_timeout = o.body_timeout = o.keepalive_timeout = o.request_timeout = forever;
+  running_server rs{o};
+  std::string two =
+      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"
+      "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  const std::string got = co_await send_and_read(rs.port, two);
+  EXPECT_EQ(count(got, "HTTP/1.1 200 OK"), 2u) << got;
+  co_await rs.stop();
+}
+TEST(Server, HugeDeadlinesAreNone) { run_test(huge_deadlines_are_none); }
+
 // The keep-alive idle timeout (1 s here) counts from the end of the last response, not from the
 // connection's first wait: the socket's deadline timer, armed at the first wait's deadline, fires
 // early and re-arms when later requests moved the deadline (net/stream.cpp, "Read deadlines").

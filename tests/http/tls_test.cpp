@@ -225,10 +225,11 @@ struct failed_handshake {
   std::string server_error;
 };
 
-coreio::task<failed_handshake> handshake_expecting_failure(std::shared_ptr<tls_context> client_ctx,
-                                                           std::string host) {
+coreio::task<failed_handshake> handshake_expecting_failure(
+    std::shared_ptr<tls_context> client_ctx, std::string host,
+    std::shared_ptr<tls_context> served = server_ctx()) {
   auto lis = tcp_listener::bind("127.0.0.1", 0);
-  auto server = coreio::spawn(serve_one(&lis, server_ctx(), behaviour::echo, std::string()));
+  auto server = coreio::spawn(serve_one(&lis, std::move(served), behaviour::echo, std::string()));
   failed_handshake f;
   tcp_stream conn = co_await tcp_stream::connect("127.0.0.1", lis.port());
   coreio::net::stream s = std::move(conn);
@@ -264,6 +265,33 @@ TEST(TlsStreamTest, AHostNameMismatchFailsVerification) {
   EXPECT_NE(f.client_error.find("wrong.example"), std::string::npos) << f.client_error;
   // The client's alert reaches the server.
   EXPECT_NE(f.server_error.find("tls: "), std::string::npos) << f.server_error;
+}
+
+// A certificate's CN is never the host's name (RFC 9110 section 4.3.4): one without a
+// subjectAltName matches no host, even the one its CN names.
+TEST(TlsStreamTest, ACertificateWithOnlyACommonNameMatchesNoHost) {
+  coreio::runtime rt{two_workers()};
+  const auto& c = test_certs::get();
+  auto ctx = tls_context::client(c.ca_file);
+  const auto f = rt.block_on(handshake_expecting_failure(
+      ctx, "localhost", tls_context::server(c.cn_only_file, c.key_file)));
+  EXPECT_NE(f.client_error.find("hostname mismatch"), std::string::npos) << f.client_error;
+}
+
+// A fully qualified name's trailing dot is not the certificate's or SNI's (RFC 6066 section 3);
+// a leading dot (OpenSSL: "any subdomain"), an empty label or a '*' is no host a certificate can
+// vouch for, refused before the handshake.
+TEST(TlsStreamTest, ATrailingDotIsDroppedAndOddNamesAreRefused) {
+  coreio::runtime rt{two_workers()};
+  const echo_outcome o = rt.block_on(echo_round_trip("localhost.", "dotted"));
+  EXPECT_EQ(o.echoed, "dotted");
+  EXPECT_EQ(o.server.error, "");
+  auto ctx = tls_context::client(test_certs::get().ca_file);
+  for (const char* odd : {".localhost", "a..localhost", "*.localhost"}) {
+    const auto f = rt.block_on(handshake_expecting_failure(ctx, odd));
+    EXPECT_NE(f.client_error.find("cannot be checked against a certificate"), std::string::npos)
+        << odd << ": " << f.client_error;
+  }
 }
 
 TEST(TlsStreamTest, AnIpAddressNotInTheCertificateFailsVerification) {
@@ -428,6 +456,14 @@ TEST(TlsContextTest, MissingFilesAreErrorsNamingThem) {
     EXPECT_NE(std::string(e.what()).find("no-such-ca.pem"), std::string::npos) << e.what();
   }
   EXPECT_NO_THROW(tls_context::server(c.chain_file, c.key_file));
+  // An encrypted key is refused at once with that said: OpenSSL would otherwise prompt for its
+  // passphrase on the terminal and block the thread.
+  try {
+    tls_context::server(c.cert_file, c.encrypted_key_file);
+    ADD_FAILURE() << "accepted";
+  } catch (const coreio::http::tls_error& e) {
+    EXPECT_NE(std::string(e.what()).find("is encrypted"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

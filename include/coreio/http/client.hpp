@@ -12,7 +12,9 @@
 // come first served (a waiter whose origin is at its per-host limit does not block waiters for
 // other origins). When the total limit is full but an idle connection to another origin exists,
 // that idle connection is closed to make room. Idle connections expire after keepalive_timeout (or
-// the server's `Keep-Alive: timeout` minus 1 s) and are checked for a close by the peer before
+// the server's `Keep-Alive: timeout` minus 1 s); an expired one is closed when a request next looks
+// at its origin's idle connections, or when the client closes (no timer runs for it: a server's
+// own idle timeout usually closes it first). They are checked for a close by the peer before
 // reuse (for a request that may be retried, as the event loop last saw the socket, without a
 // syscall; else with a non-blocking peek). A reused connection that fails before any byte of the
 // response arrives is retried once on a new connection, for idempotent methods only

@@ -6,6 +6,11 @@
 //   http::limit_error   an http::error for a size or count limit; limit() names it and max() gives
 //                       its value, so a server maps it to 413/414/431 and a client reports it.
 //   http::status_error  raise_for_status() on a 4xx/5xx response; status() is the code.
+//   http::tls_error     TLS failed: a certificate refused (its reason, as OpenSSL's verifier gives
+//                       it: "tls: certificate verify failed: certificate has expired (handshake
+//                       with 'h')", "...: hostname mismatch ..."), a handshake or record error, a
+//                       CA, certificate or key file that cannot be loaded, or libssl.so.3 missing
+//                       (aiohttp's ClientSSLError and ClientConnectorCertificateError, as one).
 //
 // Timeouts are coreio::timeout_error (errors.hpp) whose message names the phase that ran out.
 // Thread safety: exception objects; immutable after construction.
@@ -50,6 +55,12 @@ class limit_error : public error {
  private:
   limit_kind which_;
   std::size_t max_;
+};
+
+/// A TLS failure (see the file comment); what() starts with "tls: ".
+class tls_error : public error {
+ public:
+  using error::error;
 };
 
 /// Thrown by response::raise_for_status() for a status of 400 or more.

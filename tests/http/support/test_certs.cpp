@@ -6,7 +6,9 @@
 //   3. the server certificate signed by the CA with subjectAltName DNS:localhost, IP:127.0.0.1,
 //      IP:::1, extendedKeyUsage serverAuth (OpenSSL 3 checks the SAN, never the CN);
 //   4. a second, unrelated CA (other_ca_file);
-//   5. chain_file = server certificate + CA certificate.
+//   5. chain_file = server certificate + CA certificate;
+//   6. cn_only_file: the server's CSR signed again without a subjectAltName, and
+//      encrypted_key_file: the server key under a passphrase.
 // The directory is removed by an atexit handler.
 #include "support/test_certs.hpp"
 
@@ -73,6 +75,8 @@ test_certs make() {
   c.key_file = d + "/server.key";
   c.chain_file = d + "/chain.pem";
   c.other_ca_file = d + "/other-ca.pem";
+  c.cn_only_file = d + "/cn-only.pem";
+  c.encrypted_key_file = d + "/encrypted.key";
 
   write_file(d + "/server.ext",
              "basicConstraints=CA:FALSE\n"
@@ -103,6 +107,20 @@ test_certs make() {
                   " -addext basicConstraints=critical,CA:TRUE",
               "make the unrelated CA");
   write_file(c.chain_file, read_file(c.cert_file) + read_file(c.ca_file));
+  write_file(d + "/cn-only.ext",
+             "basicConstraints=CA:FALSE\n"
+             "keyUsage=digitalSignature,keyEncipherment\n"
+             "extendedKeyUsage=serverAuth\n");
+  run_openssl(d,
+              "x509 -req -in " + shell_quoted(d + "/server.csr") + " -CA " +
+                  shell_quoted(c.ca_file) + " -CAkey " + shell_quoted(d + "/ca.key") +
+                  " -CAcreateserial -days 2 -out " + shell_quoted(c.cn_only_file) + " -extfile " +
+                  shell_quoted(d + "/cn-only.ext"),
+              "sign the CN-only certificate");
+  run_openssl(d,
+              "pkey -in " + shell_quoted(c.key_file) + " -aes128 -passout pass:secret -out " +
+                  shell_quoted(c.encrypted_key_file),
+              "encrypt the server key");
   return c;
 }
 

@@ -24,6 +24,8 @@ struct test_certs {
   std::string key_file;       ///< PEM: its private key (unencrypted)
   std::string chain_file;     ///< PEM: cert_file followed by ca_file
   std::string other_ca_file;  ///< PEM: an unrelated CA (signed nothing here)
+  std::string cn_only_file;   ///< PEM: CN=localhost without subjectAltName (key_file's key)
+  std::string encrypted_key_file;  ///< PEM: key_file's key, encrypted (passphrase "secret")
 
   /// Made on first use; throws std::runtime_error naming the openssl step that failed.
   static const test_certs& get();
