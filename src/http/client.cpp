@@ -688,7 +688,8 @@ task<response> follow(request_context* rc, const std::string* method, const std:
   }
   // CONNECT asks for a tunnel, its target in authority form (RFC 9112 section 3.2.3); this client
   // makes no tunnels, so it is refused rather than sent with a path.
-  if (o.method == "CONNECT") throw error("http: CONNECT (a tunnel) is not supported by the client");
+  if (o.method == "CONNECT"sv)
+    throw error("http: CONNECT (a tunnel) is not supported by the client");
   // The caller's Host field names the host to the server (a virtual host reached by address, as
   // aiohttp sends it); the connection still goes to the URL's. Kept while redirects stay on the
   // URL's origin.
