@@ -6,6 +6,11 @@
 // ratio counts the encoded bytes the library has actually consumed, not those fed: a bomb handed
 // over in one piece is caught after about 1 MiB of output, not after max_decoded.
 //
+// One feed() writes at most about piece_size bytes (a step past it at most): the input it did not
+// get to is held (copied) and holding() says so; feed({}) goes on with it. So a reader's pieces stay
+// bounded whatever the compression ratio (urllib3 and aiohttp bound theirs too). finish() decodes
+// whatever is held, without the bound, then checks the stream's end.
+//
 //   gzip     inflateInit2(15 + 32): gzip or zlib header, detected; concatenated gzip members
 //            (RFC 1952 section 2.2) are decoded one after the other.
 //   deflate  zlib-wrapped (RFC 1950) when the first two bytes are a valid zlib header, else raw
@@ -24,6 +29,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <vector>
 #include "http/text.hpp"
@@ -33,6 +39,7 @@ namespace coreio::http::detail {
 namespace {
 
 constexpr std::size_t step_size = 64 * 1024;
+constexpr std::size_t piece_size = 4 * step_size;
 // The most codings a Content-Encoding list may ask to undo: each is a decoder's memory, made before
 // any body byte arrives (a 64 KiB head can list thousands; urllib3 allows 5 too).
 constexpr std::size_t max_codings = 5;
@@ -73,6 +80,39 @@ class capped_decoder : public content_decoder {
   [[noreturn]] void corrupt(const std::string& detail) const {
     throw error("http: corrupt " + name_ + " body: " + detail);
   }
+
+ public:
+  bool holding() const noexcept override { return !held_.empty() || more_; }
+
+ protected:
+  // What a call decodes: the held input, then `in` (appended to it), or `in` alone.
+  std::span<const std::byte> take_input(std::span<const std::byte> in) {
+    if (held_.empty()) return in;
+    held_.append(reinterpret_cast<const char*>(in.data()), in.size());
+    return std::as_bytes(std::span<const char>(held_.data(), held_.size()));
+  }
+  // After a call on `src` (take_input's): its last `left` bytes are held for the next call.
+  void keep(std::span<const std::byte> src, std::size_t left) {
+    if (!held_.empty() && src.data() == reinterpret_cast<const std::byte*>(held_.data())) {
+      held_.erase(0, src.size() - left);
+    } else {
+      held_.assign(reinterpret_cast<const char*>(src.data() + src.size() - left), left);
+    }
+  }
+  // Whether a call that began with out at `start` has written its piece.
+  bool piece_done(const std::string& out, std::size_t start) const noexcept {
+    return !uncapped_ && out.size() - start >= piece_size;
+  }
+  // finish(): whatever is held is decoded now, without the piece bound.
+  template <class Run>
+  void drain(std::string& out, Run&& run) {
+    uncapped_ = true;
+    if (held_.empty() && !more_) return;
+    const std::string rest = std::move(held_);
+    held_.clear();
+    run(std::as_bytes(std::span<const char>(rest.data(), rest.size())), out, out.size());
+  }
+
   [[noreturn]] void truncated() const {
     throw error("http: " + name_ + " body ends before the end of its compressed stream");
   }
@@ -85,6 +125,9 @@ class capped_decoder : public content_decoder {
   std::uint64_t consumed_ = 0;  // encoded bytes the library has consumed
   std::uint64_t decoded_ = 0;   // bytes written to out
   bool fed_ = false;            // some encoded byte arrived
+  std::string held_;            // input a call stopped before (piece_size reached)
+  bool more_ = false;           // that call's last step filled its buffer: output may be pending
+  bool uncapped_ = false;       // finish() has begun: no piece bound
 };
 
 // ---- zlib: gzip and deflate ------------------------------------------------------------------------
@@ -101,8 +144,8 @@ class zlib_decoder final : public capped_decoder {
   }
 
   void feed(std::span<const std::byte> in, std::string& out) override {
-    if (in.empty()) return;
-    fed_ = true;
+    if (in.empty() && !holding()) return;
+    if (!in.empty()) fed_ = true;
     if (!initialised_) {
       // deflate: decide zlib-wrapped or raw from the first two bytes.
       sniff_.insert(sniff_.end(), in.begin(), in.end());
@@ -112,16 +155,21 @@ class zlib_decoder final : public capped_decoder {
       const bool zlib_header = (b0 & 0x0f) == 8 && (b0 >> 4) <= 7 && ((b0 << 8) | b1) % 31 == 0;
       init(zlib_header ? 15 : -15);
       const std::vector<std::byte> first = std::move(sniff_);
-      run(first, out);
+      sniff_.clear();
+      keep(first, run(first, out, out.size()));
       return;
     }
-    run(in, out);
+    const std::span<const std::byte> src = take_input(in);
+    keep(src, run(src, out, out.size()));
   }
 
   void finish(std::string& out) override {
     if (!fed_) return;
     if (!initialised_) truncated();  // one byte of deflate
-    run({}, out);
+    drain(out, [this](std::span<const std::byte> src, std::string& o, std::size_t start) {
+      (void)run(src, o, start);
+    });
+    (void)run({}, out, out.size());
     if (!ended_) truncated();
   }
 
@@ -134,12 +182,16 @@ class zlib_decoder final : public capped_decoder {
     initialised_ = true;
   }
 
-  void run(std::span<const std::byte> in, std::string& out) {
+  // Decodes `in` into out (which held `start` bytes before this call); returns how many bytes of
+  // `in` are left when the piece was written first.
+  std::size_t run(std::span<const std::byte> in, std::string& out, std::size_t start) {
     z_.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
     z_.avail_in = static_cast<uInt>(in.size());
+    more_ = false;
     for (;;) {
       if (ended_) {
-        if (z_.avail_in == 0) return;
+        if (z_.avail_in == 0) return 0;
+        if (piece_done(out, start)) return z_.avail_in;  // the next member, next call
         // Another gzip member may follow (inflate checks its header); anything else is
         // trailing garbage.
         if (kind_ != kind::gzip || z_.next_in[0] != 0x1f) trailing();
@@ -169,8 +221,12 @@ class zlib_decoder final : public capped_decoder {
         continue;
       }
       // Z_OK or Z_BUF_ERROR: go on while there is input, or while the output step was filled.
-      if (z_.avail_in == 0 && n < step_size) return;
-      if (rc == Z_BUF_ERROR && n == 0) return;
+      if (z_.avail_in == 0 && n < step_size) return 0;
+      if (rc == Z_BUF_ERROR && n == 0) return 0;
+      if (piece_done(out, start)) {
+        more_ = n == step_size;
+        return z_.avail_in;
+      }
     }
   }
 
@@ -194,21 +250,28 @@ class brotli_decoder final : public capped_decoder {
   ~brotli_decoder() override { BrotliDecoderDestroyInstance(state_); }
 
   void feed(std::span<const std::byte> in, std::string& out) override {
-    if (in.empty()) return;
-    fed_ = true;
+    if (in.empty() && !holding()) return;
+    if (!in.empty()) fed_ = true;
     if (ended_) trailing();
-    run(in, out);
+    const std::span<const std::byte> src = take_input(in);
+    keep(src, run(src, out, out.size()));
   }
   void finish(std::string& out) override {
     if (!fed_) return;
-    run({}, out);
+    drain(out, [this](std::span<const std::byte> src, std::string& o, std::size_t start) {
+      (void)run(src, o, start);
+    });
+    (void)run({}, out, out.size());
     if (!ended_) truncated();
   }
 
  private:
-  void run(std::span<const std::byte> in, std::string& out) {
+  // As zlib_decoder::run.
+  std::size_t run(std::span<const std::byte> in, std::string& out, std::size_t start) {
     const auto* next_in = reinterpret_cast<const std::uint8_t*>(in.data());
     std::size_t avail_in = in.size();
+    more_ = false;
+    if (ended_) return 0;
     for (;;) {
       std::size_t old = 0;
       auto* next_out = reinterpret_cast<std::uint8_t*>(grow(out, old));
@@ -226,10 +289,14 @@ class brotli_decoder final : public capped_decoder {
       if (rc == BROTLI_DECODER_RESULT_SUCCESS) {
         ended_ = true;
         if (avail_in > 0) trailing();
-        return;
+        return 0;
       }
-      if (rc == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) return;
-      // NEEDS_MORE_OUTPUT: another step.
+      if (rc == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) return 0;
+      // NEEDS_MORE_OUTPUT: another step, unless the piece is written.
+      if (piece_done(out, start)) {
+        more_ = true;
+        return avail_in;
+      }
     }
   }
 
@@ -251,19 +318,26 @@ class zstd_decoder final : public capped_decoder {
   ~zstd_decoder() override { ZSTD_freeDCtx(ctx_); }
 
   void feed(std::span<const std::byte> in, std::string& out) override {
-    if (in.empty()) return;
-    fed_ = true;
-    run(in, out);
+    if (in.empty() && !holding()) return;
+    if (!in.empty()) fed_ = true;
+    const std::span<const std::byte> src = take_input(in);
+    keep(src, run(src, out, out.size()));
   }
   void finish(std::string& out) override {
-    if (!fed_ || frame_done_) return;
-    run({}, out);
+    if (!fed_) return;
+    drain(out, [this](std::span<const std::byte> src, std::string& o, std::size_t start) {
+      (void)run(src, o, start);
+    });
+    if (frame_done_) return;
+    (void)run({}, out, out.size());
     if (!frame_done_) truncated();
   }
 
  private:
-  void run(std::span<const std::byte> in, std::string& out) {
+  // As zlib_decoder::run.
+  std::size_t run(std::span<const std::byte> in, std::string& out, std::size_t start) {
     ZSTD_inBuffer ib{in.data(), in.size(), 0};
+    more_ = false;
     for (;;) {
       std::size_t old = 0;
       ZSTD_outBuffer ob{grow(out, old), step_size, 0};
@@ -278,7 +352,11 @@ class zstd_decoder final : public capped_decoder {
       // rc == 0: a frame ended and is flushed; another frame may follow in the input. (A call
       // that moved nothing returns a hint for the next frame, which says nothing of this one.)
       if (rc == 0 || ib.pos > before_in || ob.pos > 0) frame_done_ = rc == 0;
-      if (ib.pos == ib.size && ob.pos < ob.size) return;
+      if (ib.pos == ib.size && ob.pos < ob.size) return 0;
+      if (piece_done(out, start)) {
+        more_ = ob.pos == ob.size;
+        return ib.size - ib.pos;
+      }
     }
   }
 
@@ -294,11 +372,26 @@ class chain_decoder final : public capped_decoder {
   chain_decoder(std::vector<std::unique_ptr<content_decoder>> stages, decode_limits limits)
       : capped_decoder("chained", limits), stages_(std::move(stages)) {}
 
+  // New input goes to the first stage. Without any, the last stage that holds input goes on: a
+  // stage is given more only once the stages after it have used what they hold, so no stage holds
+  // more than a piece from the one before it.
   void feed(std::span<const std::byte> in, std::string& out) override {
     consumed_ += in.size();
-    pass(0, in, out, false);
+    if (!in.empty()) {
+      pass(0, in, out, false);
+      return;
+    }
+    for (std::size_t i = stages_.size(); i-- > 0;) {
+      if (stages_[i]->holding()) {
+        pass(i, {}, out, false);
+        return;
+      }
+    }
   }
   void finish(std::string& out) override { pass(0, {}, out, true); }
+  bool holding() const noexcept override {
+    return std::any_of(stages_.begin(), stages_.end(), [](const auto& s) { return s->holding(); });
+  }
 
  private:
   // Feeds stage i (then finishes it if `last`), and what it produced onward.

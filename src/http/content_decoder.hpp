@@ -2,7 +2,9 @@
 // zstd (libzstd), streaming, with caps.
 //
 // Protocol: make(coding, limits) for one coding token (case-insensitive; "identity" gives nullptr);
-// feed() each body chunk, appending decoded bytes to `out`; finish() at the end of the body.
+// feed() each body chunk, appending decoded bytes to `out`: at most about 256 KiB per call, the
+// input not decoded yet held, and while holding() says so feed({}) goes on with it; finish() at
+// the end of the body (it decodes what is held, then checks the stream's end).
 // "deflate" accepts both zlib-wrapped and raw deflate (what servers send in practice). A list of
 // codings ("gzip, br") is decoded by a chain, last coding first (RFC 9110 section 8.4).
 //
@@ -44,6 +46,8 @@ class content_decoder {
   virtual ~content_decoder() = default;
   virtual void feed(std::span<const std::byte> in, std::string& out) = 0;
   virtual void finish(std::string& out) = 0;
+  /// Input is held, or output is pending: feed({}) gives more without new input.
+  virtual bool holding() const noexcept = 0;
 };
 
 }  // namespace coreio::http::detail

@@ -428,6 +428,13 @@ std::optional<std::span<const std::byte>> body_reader::step() {
       end_ok();
       return std::span<const std::byte>{};
     }
+    // What the decoder holds comes out, a piece at a time, before more of the body is fed to it.
+    if (decoder && decoder->holding()) {
+      out.clear();
+      decoder->feed({}, out);
+      if (!out.empty()) return bytes_of(out);
+      continue;  // it held nothing more after all (each call makes progress)
+    }
     if (ended) {  // the parser's end event, or the connection's end where after_read allowed it
       if (decoder) {
         out.clear();

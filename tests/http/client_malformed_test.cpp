@@ -5,7 +5,9 @@
 #include <coreio/net/tcp_listener.hpp>
 
 #include <gtest/gtest.h>
+
 #include <zlib.h>
+#include <algorithm>
 
 #include <string>
 #include <vector>
@@ -283,6 +285,44 @@ coreio::task<void> the_decompression_ratio_is_a_client_option() {
 TEST(ClientMalformed, TheDecompressionRatioIsAClientOption) {
   run_test(the_decompression_ratio_is_a_client_option);
 }
+
+// read_chunk() hands a decoded body out in bounded pieces (at most 320 KiB) however far it
+// expands and however the bytes arrive: 8 MiB from an 8 KiB gzip body in one read, then the
+// connection is reused.
+coreio::task<void> decoded_pieces_are_bounded() {
+  const std::string text(8u << 20, 'q');
+  const std::string packed = gzip_of(text);
+  raw_server srv{[&](const seen_request& r, std::size_t) {
+    if (r.line().find("/small") != std::string::npos) return reply{ok_response("ok")};
+    return reply{ok_response(packed, "Content-Encoding: gzip\r\n")};
+  }};
+  http::client_options opts{.limit = 1, .max_decompression_ratio = 0};
+  http::client session{opts};
+  const std::string url = srv.url("/big");
+  http::response r = co_await session.get(url);
+  std::size_t total = 0, largest = 0, pieces = 0;
+  bool same = true;
+  for (;;) {
+    const auto piece = co_await r.read_chunk();
+    if (piece.empty()) break;
+    const std::string_view v(reinterpret_cast<const char*>(piece.data()), piece.size());
+    same = same && v.find_first_not_of('q') == std::string_view::npos;
+    total += piece.size();
+    largest = std::max(largest, piece.size());
+    ++pieces;
+  }
+  EXPECT_EQ(total, text.size());
+  EXPECT_TRUE(same);
+  EXPECT_LE(largest, 320u * 1024);
+  EXPECT_GE(pieces, 8u * 1024 / 320);
+  const std::string small_url = srv.url("/small");
+  http::response again = co_await session.get(small_url);
+  EXPECT_EQ(co_await again.text(), "ok");
+  EXPECT_EQ(srv.connections(), 1u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientMalformed, DecodedPiecesAreBounded) { run_test(decoded_pieces_are_bounded); }
 
 coreio::task<void> body_over_max_body_is_a_limit_error() {
   raw_server srv{

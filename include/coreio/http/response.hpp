@@ -108,8 +108,10 @@ class response {
   /// Replaces the body of a built response.
   void set_body(std::string body);
 
-  /// The next piece of the (decoded) body; an empty span at the end. The bytes stay valid until
-  /// the next call on this response. Worker only.
+  /// The next piece of the (decoded) body; an empty span at the end. A piece is what one socket
+  /// read brought (up to the connection's buffer), or, decoded, at most about 320 KiB however far
+  /// the body expands (the rest comes with the next calls). The bytes stay valid until the next
+  /// call on this response. Worker only.
   task<std::span<const std::byte>> read_chunk();
   /// The rest of the (decoded) body, whole; it is also body(). Once the body is at its end,
   /// again what read() or text() collected (as aiohttp's read() returns its body again): empty if
