@@ -37,6 +37,7 @@ namespace coreio::net {
 
 task<std::vector<endpoint>> resolve(std::string host, std::uint16_t port) {
   detail::require_worker("coreio::net::resolve outside a runtime");
+  detail::check_host_text(host);
   std::error_code ec;
   const asio::ip::address a = asio::ip::make_address(host, ec);
   if (!ec) co_return std::vector<endpoint>{detail::to_endpoint(a, port)};  // numeric: no thread

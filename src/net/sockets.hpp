@@ -331,6 +331,11 @@ net::endpoint to_endpoint(const generic_stream::endpoint& ep);
 /// Parses text as a numeric address; throws std::system_error naming it otherwise.
 asio::ip::address parse_address(const std::string& text);
 
+/// Throws std::system_error (invalid_argument) if a host name or address holds a NUL byte: the C
+/// calls under resolve() and bind() read it as a C string, so "localhost\0.example" would be looked
+/// up as "localhost" (CPython refuses such names too: "host name must not contain null character").
+void check_host_text(const std::string& host);
+
 /// A new stream socket of `protocol` on w's loop, open and non-blocking. Any worker's thread may
 /// open one for any loop: Asio registers the descriptor with the loop's reactor under the
 /// reactor's own mutex, as an accept onto another worker's loop does. Throws std::system_error

@@ -121,7 +121,16 @@ worker* require_worker(const char* what) {
   return w;
 }
 
+void check_host_text(const std::string& host) {
+  if (host.find('\0') == std::string::npos) return;
+  std::string shown;
+  for (const char c : host) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+  throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                          "coreio::net: a host name must not contain a NUL byte: '" + shown + "'");
+}
+
 asio::ip::address parse_address(const std::string& text) {
+  check_host_text(text);
   std::error_code ec;
   asio::ip::address a = asio::ip::make_address(text, ec);
   if (ec) {

@@ -87,10 +87,14 @@ void tcp_stream::set_nodelay(bool on) {
 tcp_listener::tcp_listener() noexcept = default;
 tcp_listener::tcp_listener(tcp_listener&&) noexcept = default;
 tcp_listener& tcp_listener::operator=(tcp_listener&&) noexcept = default;
-tcp_listener::~tcp_listener() = default;
+// Closing first frees the port now when this worker can take the owner's loop token (the deletion
+// is posted), as asyncio's Server.close() and a dropped asio acceptor do: a bind of the same port
+// right after, or a connect to it (refused), sees it closed.
+tcp_listener::~tcp_listener() { close(); }
 
 tcp_listener tcp_listener::bind(const std::string& host, std::uint16_t port, listen_options o) {
   detail::worker* w = detail::require_worker("tcp_listener::bind outside a runtime");
+  detail::check_host_text(host);
   std::error_code ec;
   asio::ip::address addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) {

@@ -48,7 +48,9 @@ using detail::udp_socket_impl;
 udp_socket::udp_socket() noexcept = default;
 udp_socket::udp_socket(udp_socket&&) noexcept = default;
 udp_socket& udp_socket::operator=(udp_socket&&) noexcept = default;
-udp_socket::~udp_socket() = default;
+// Closing first frees the port now when this worker can take the owner's loop token (the deletion
+// is posted): a datagram sent to it after the drop gets the ICMP error, a new bind of it succeeds.
+udp_socket::~udp_socket() { close(); }
 
 udp_socket udp_socket::bind(const std::string& host, std::uint16_t port) {
   detail::worker* w = detail::require_worker("udp_socket::bind outside a runtime");

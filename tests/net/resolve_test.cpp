@@ -91,6 +91,29 @@ TEST(ResolveTest, AGetaddrinfoErrorCarriesItsEaiCodeInResolveCategory) {
   }
 }
 
+/// CPython's socket module refuses a host with a NUL inside ("host name must not contain null
+/// character"); getaddrinfo and inet_pton would read only the part before it.
+coreio::task<std::string> resolve_error(std::string host) {
+  try {
+    const auto eps = co_await resolve(std::move(host), 80);
+    co_return "resolved to " + (eps.empty() ? std::string("nothing") : eps.front().to_string());
+  } catch (const std::system_error& e) {
+    if (e.code() != std::errc::invalid_argument) co_return "wrong error: " + std::string(e.what());
+    co_return e.what();
+  }
+}
+
+TEST(ResolveTest, AHostWithANulByteIsRefusedBeforeAnyLookup) {
+  fake_dns::scope dns;
+  coreio::runtime rt{two_workers()};
+  for (const std::string& host : {std::string("localhost\0.attacker.example", 27),
+                                  std::string("127.0.0.1\0evil", 14), std::string("\0", 1)}) {
+    const std::string got = rt.block_on(resolve_error(host));
+    EXPECT_NE(got.find("NUL byte"), std::string::npos) << got;
+  }
+  EXPECT_EQ(fake_dns::calls(), 0u) << "a name with a NUL went to getaddrinfo";
+}
+
 TEST(ResolveTest, DuplicateAddressesAreDroppedAndTheOrderKept) {
   fake_dns::scope dns;
   fake_dns::set_addresses("dup.test", {"::1", "127.0.0.1", "::1", "127.0.0.2"});

@@ -1,5 +1,6 @@
 // tcp_listener_test.cpp — coreio/net/tcp_listener.hpp: bind (port 0, "localhost", a port in use,
-// SO_REUSEPORT, bad addresses, outside a runtime), accept (cancelled, on a closed listener,
+// SO_REUSEPORT, bad addresses, a NUL in the host, outside a runtime, a dropped listener's port free
+// at once), accept (cancelled, on a closed listener,
 // on the listener's worker, accept_on a given worker, a queued connection taken without
 // suspending, a deep backlog spending the budget), and 10,000 short-lived connections without
 // leaking descriptors.
@@ -189,6 +190,48 @@ coreio::task<void> bind_variants() {
 TEST(TcpListenerTest, BindsLocalhostOnPortZeroAndRejectsForeignAddresses) {
   coreio::runtime rt{two_workers()};
   rt.block_on(bind_variants());
+}
+
+/// asyncio's Server.close() and a dropped asio acceptor free the port at once: a new bind of it
+/// succeeds and a connect to it is refused, with no loop turn in between (replayed from CPython's
+/// and Tokio's listener cases; the socket stayed open until the owner's loop ran a posted delete).
+coreio::task<void> dropped_listener_frees_its_port() {
+  std::uint16_t port = 0;
+  {
+    auto lis = tcp_listener::bind("127.0.0.1", 0);
+    port = lis.port();
+  }
+  // A plain connect first: refused, not accepted by a listener still open and then reset.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+  const int err = rc == 0 ? 0 : errno;
+  ::close(fd);
+  EXPECT_EQ(err, ECONNREFUSED) << "connect to a dropped listener's port: " << std::strerror(err);
+  auto again = tcp_listener::bind("127.0.0.1", port);  // throws EADDRINUSE if still open
+  EXPECT_EQ(again.port(), port);
+  co_return;
+}
+
+TEST(TcpListenerTest, ADroppedListenerFreesItsPortAtOnce) {
+  coreio::runtime rt{two_workers()};
+  for (int i = 0; i < 20; ++i) rt.block_on(dropped_listener_frees_its_port());
+}
+
+TEST(TcpListenerTest, AHostWithANulByteIsRefused) {
+  coreio::runtime rt{two_workers()};
+  rt.block_on([]() -> coreio::task<void> {
+    try {
+      (void)tcp_listener::bind(std::string("127.0.0.1\0x", 11), 0);
+      ADD_FAILURE() << "bound a host with a NUL inside";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code(), std::errc::invalid_argument) << e.what();
+    }
+    co_return;
+  }());
 }
 
 TEST(TcpListenerTest, BindOutsideARuntimeThrowsUsageError) {

@@ -1,6 +1,7 @@
 // udp_socket_test.cpp — coreio/net/udp_socket.hpp: send_to / receive_from with the sender's
 // endpoint; connect() then send / receive (and the filter on other senders); truncation to the
-// buffer; a pending receive cancelled from another task; IPv6 loopback; misuse.
+// buffer; a pending receive cancelled from another task; IPv6 loopback; misuse; a dropped socket's
+// port free at once.
 #include <coreio/net/udp_socket.hpp>
 
 #include <gtest/gtest.h>
@@ -146,6 +147,7 @@ coreio::task<void> udp_misuse() {
   EXPECT_THROW((void)s.port(), coreio::usage_error);
   EXPECT_THROW(co_await s.connect("127.0.0.1", 9), coreio::usage_error);
   EXPECT_THROW((void)udp_socket::bind("not an address", 0), std::system_error);
+  EXPECT_THROW((void)udp_socket::bind(std::string("127.0.0.1\0x", 11), 0), std::system_error);
   s.close();  // no-op
 }
 
@@ -153,6 +155,24 @@ TEST(UdpSocketTest, MisuseThrowsUsageErrorAndBindOutsideARuntimeToo) {
   coreio::runtime rt{two_workers()};
   rt.block_on(udp_misuse());
   EXPECT_THROW((void)udp_socket::bind("127.0.0.1", 0), coreio::usage_error);
+}
+
+/// A dropped socket's port can be bound again at once (it stayed open until the owner's loop ran
+/// a posted delete, and kept taking datagrams meant for a later socket of that port).
+coreio::task<void> dropped_socket_frees_its_port() {
+  std::uint16_t port = 0;
+  {
+    auto s = udp_socket::bind("127.0.0.1", 0);
+    port = s.port();
+  }
+  auto again = udp_socket::bind("127.0.0.1", port);  // throws EADDRINUSE if still open
+  EXPECT_EQ(again.port(), port);
+  co_return;
+}
+
+TEST(UdpSocketTest, ADroppedSocketFreesItsPortAtOnce) {
+  coreio::runtime rt{two_workers()};
+  for (int i = 0; i < 20; ++i) rt.block_on(dropped_socket_frees_its_port());
 }
 
 }  // namespace

@@ -13,7 +13,8 @@
 // Errors: std::system_error whose what() names the host. Its code is in resolve_category() with
 // getaddrinfo's EAI_* value (<netdb.h>: EAI_NONAME "name not known", EAI_AGAIN "temporary failure",
 // ...), except EAI_SYSTEM, which gives the errno in std::system_category(). A name with no address
-// gives std::errc::address_not_available.
+// gives std::errc::address_not_available. A host holding a NUL byte gives
+// std::errc::invalid_argument before any lookup (the C resolver would read only the part before it).
 //
 // Thread safety: resolve may only be called from a task running on a worker (usage_error).
 // Memory ordering: nothing to say; the result is a value handed back by the co_await.

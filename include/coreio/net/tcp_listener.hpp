@@ -27,10 +27,13 @@ class tcp_listener {
   tcp_listener() noexcept;
   tcp_listener(tcp_listener&&) noexcept;
   tcp_listener& operator=(tcp_listener&&) noexcept;
+  /// Closes the listener (the port is free once this returns, when the owner's loop token can be
+  /// taken here; else at the owner's next loop step), then frees it.
   ~tcp_listener();
 
-  /// Binds and listens on host:port (port 0: any free port; see port()). host is an address or a
-  /// name that resolves locally ("localhost"). Throws std::system_error. Worker only.
+  /// Binds and listens on host:port (port 0: any free port; see port()). host is a numeric address
+  /// or "localhost". Throws std::system_error (another name, a NUL byte, or the bind's error).
+  /// Worker only.
   static tcp_listener bind(const std::string& host, std::uint16_t port,
                            listen_options options = {});
 

@@ -29,6 +29,8 @@ class udp_socket {
   udp_socket() noexcept;
   udp_socket(udp_socket&&) noexcept;
   udp_socket& operator=(udp_socket&&) noexcept;
+  /// Closes the socket (at once when the owner's loop token can be taken here; else at the owner's
+  /// next loop step), then frees it.
   ~udp_socket();
 
   /// Binds to host:port (port 0: any free port). Throws std::system_error. Worker only.
