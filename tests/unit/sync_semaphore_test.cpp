@@ -86,6 +86,34 @@ TEST(SyncSemaphoreTest, BoundedSemaphoreRejectsOverRelease) {
   EXPECT_THROW(zero.release(), coreio::usage_error);
 }
 
+/// tokio #8395's kind: a permit returned when explicit releases already filled the count must not
+/// wrap it (at max_permits the count went to 0 and every permit was lost), nor take a bounded
+/// semaphore past its bound (two holders of a bounded_semaphore{1} at once).
+TEST(SyncSemaphoreTest, APermitReturnedAtTheBoundIsDroppedNotWrappedOrOverTheBound) {
+  constexpr std::size_t most = coreio::detail::permit_core::max_permits;
+  coreio::semaphore s{most - 1};
+  auto p = s.try_acquire();
+  ASSERT_TRUE(p);
+  s.release();
+  s.release();
+  EXPECT_EQ(s.available(), most);
+  EXPECT_THROW(s.release(), coreio::usage_error);
+  p.release();
+  EXPECT_EQ(s.available(), most) << "the count wrapped";
+  EXPECT_TRUE(s.try_acquire().owns_permit());
+
+  coreio::bounded_semaphore b{1};
+  {
+    auto q = b.try_acquire();
+    ASSERT_TRUE(q);
+    b.release();  // the caller's own release; q's destructor releases again
+  }
+  EXPECT_EQ(b.available(), 1u) << "a bounded semaphore went past its bound";
+  auto first = b.try_acquire();
+  EXPECT_TRUE(first.owns_permit());
+  EXPECT_FALSE(b.try_acquire().owns_permit()) << "two holders of a bounded_semaphore{1}";
+}
+
 coreio::task<void> acquire_and_record(coreio::semaphore* s, std::vector<int>* order, int id,
                                       std::atomic<int>* queued) {
   auto p = co_await count_suspension(s->acquire(), queued);

@@ -156,7 +156,13 @@ class permit_core {
     // Relaxed: only a first guess for the CAS.
     std::uint64_t w = word_.load(std::memory_order_relaxed);
     while ((w & waiters_bit) == 0) {
-      if (check_bound && w / one_permit >= bound_) throw_over_release();
+      if (w / one_permit >= bound_) {
+        if (check_bound) throw_over_release();
+        // A permit object's return (unchecked, noexcept) at the bound: an explicit release() went
+        // past its acquisitions before it, and the bound holds by dropping this one. (It wrapped
+        // the count to 0 at max_permits, losing every permit: tokio #8395's kind.)
+        return true;
+      }
       // Release pairs with the acquire CAS of the next acquirer.
       if (word_.compare_exchange_weak(w, w + one_permit, std::memory_order_release,
                                       std::memory_order_relaxed)) {

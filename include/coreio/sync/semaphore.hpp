@@ -126,7 +126,8 @@ class bounded_semaphore : public semaphore {
 
 inline void semaphore_permit::reset() noexcept {
   if (semaphore* s = std::exchange(s_, nullptr)) {
-    // Unchecked: a permit object proves one acquisition, so the bound cannot be exceeded.
+    // Unchecked (noexcept): a permit proves one acquisition; if explicit releases already filled
+    // the count to its bound, this permit is dropped rather than going past it (permit_core).
     s->core_.release(false);
   }
 }
