@@ -2,9 +2,12 @@
 //
 // Threading model (the rest of the API refers to it):
 //   * A runtime has N workers. Each worker thread owns an asio::io_context (its event loop: timers,
-//     sockets), a LIFO slot and a bounded Chase-Lev deque of ready coroutines.
-//   * Tasks spawned on a worker go to that worker's deque; idle workers steal half of another's.
-//     Tasks spawned from other threads go through a global injection queue.
+//     sockets), a run queue (a bounded FIFO ring of ready tasks) and a fork deque (Chase-Lev, for
+//     gather's children, popped newest-first).
+//   * A task that becomes ready on a worker (spawned, woken, yielding) goes to the back of that
+//     worker's run queue; a full ring moves its older half to the global queue. Idle workers
+//     steal the older half of another's run queue or fork deque. Tasks spawned from other threads
+//     go through the global queue. (README, "Threading model".)
 //   * A coroutine always runs on some worker; after a suspension it may resume on another one.
 //     "Worker only" functions must be called from a task running on a worker.
 //   * Blocking calls do not run on workers: coreio::to_thread (to_thread.hpp) hands them to the

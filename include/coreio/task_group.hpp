@@ -11,8 +11,20 @@
 // throws cancelled_error. A group destroyed without a completed join() cancels the children still
 // running; they unwind on their own (the shared state lives until the last of them ends), so
 // nothing leaks. spawn() returns the child's join_handle (drop it, or await it for the result).
-// spawn() after a child failed, or after the group was cancelled, throws usage_error (asyncio:
-// RuntimeError) and does not start the task.
+// spawn() after a child failed, after the group was cancelled, or after join() has returned,
+// throws usage_error (asyncio: RuntimeError, "TaskGroup is shutting down" / "is finished") and
+// does not start the task. A child may spawn siblings while join() waits.
+//
+// The body of `async with TaskGroup() as g:` is cancelled when a child fails; the spawn/join form
+// has no body to cancel (the owner's awaits between spawn() and join() run on). run() is that
+// form:
+//
+//   coreio::task_group g;
+//   int v = co_await g.run(body(g));   // async with TaskGroup() as g: v = await body(g)
+//
+// runs `body` as a member of the group: a failing child cancels it with its siblings, and run()
+// then ends as join() does (the first failure; the body's own cancelled_error is not one), or,
+// when every member succeeded, with the body's value.
 //
 // "Ended" is the child's coroutine: when join() returns, each task given to spawn() has returned
 // or thrown and its locals are destroyed. The spawned task that ran it leaves the runtime's count
@@ -71,6 +83,7 @@ class task_group {
             "task_group::spawn on a group that is shutting down (a child failed or "
             "the group was cancelled)");
       }
+      if (s_->finished) detail::throw_usage("task_group::spawn after join() has returned");
       ++s_->running;
     }
     try {
@@ -82,8 +95,23 @@ class task_group {
   }
 
   /// Waits until every child has ended; rethrows the first failure. Cancelling the caller cancels
-  /// every child, waits for them, then throws cancelled_error.
+  /// every child, waits for them, then throws cancelled_error. Once it has returned (or thrown),
+  /// the group is finished: spawn() throws usage_error; another join() returns at once.
   auto join() noexcept { return join_awaiter{s_.get()}; }
+
+  /// Runs `body` as a member of the group, then joins (asyncio's `async with TaskGroup()` block):
+  /// a child that fails cancels the body with the other children; the result is the first failure
+  /// (the body's own, if it failed first), else the body's value. Cancelling the caller cancels
+  /// every member, waits for them, then throws cancelled_error. The body runs as a spawned task
+  /// (on any worker, in parallel with the caller's join). Worker only; awaited once.
+  ///
+  /// Example:  int n = co_await g.run(crawl(g, root));
+  template <class T>
+  task<T> run(task<T> body) {
+    join_handle<T> h = spawn(std::move(body));
+    co_await join();
+    co_return co_await std::move(h);  // ended: its value, or cancelled_error after cancel()
+  }
 
   /// Cancels every child (they end with cancelled_error, which join() does not report).
   void cancel() noexcept {
@@ -130,6 +158,7 @@ class task_group {
       {
         std::lock_guard<std::mutex> g(s->m);
         e = s->first_error;
+        s->finished = true;
       }
       if (e) std::rethrow_exception(e);
       if (scope_ != nullptr && parent_cancelled()) detail::throw_cancelled();

@@ -7,9 +7,11 @@
 // back. Any awaitable works, not only tasks: wait_for(q.get(), 1s), wait_for(fut, 1s).
 //
 // A deadline already due (zero or negative duration, a past time point) is asyncio 3.12's
-// wait_for / timeout: no timer; the child starts cancelled, so it runs until its first suspension
-// point, which throws, and wait_for throws timeout_error; a child that ends without suspending
-// returns its value.
+// wait_for: a task (a coroutine) is never started: its frame is destroyed unrun and wait_for
+// throws timeout_error. Any other awaitable (a future, a join_handle, q.get()) is awaited once
+// with the caller's child already cancelled: one that is ready (a future with its value, a queue
+// with an item) gives its value, as asyncio's wait_for gives a done future's result; one that
+// would suspend throws, and wait_for throws timeout_error. No timer is armed.
 //
 // Protocol: detail/child_join.hpp's, with two shares (W = the awaitable, in the caller's frame;
 // C = the child; T = the timer entry in W):
@@ -21,7 +23,7 @@
 //       first; then drops its share.
 //   Whoever drops the last share resumes the caller (C by symmetric transfer, T by scheduling it),
 //   so W, C's frame and T are never freed while the other side uses them. With a deadline already
-//   due there is no T: remaining starts at 1.
+//   due there is no T: remaining starts at 1 (or, for a task, C never starts: nothing is armed).
 //   Cancelling the caller cancels C (the cancel node armed on the caller's scope) and W waits for
 //   it like any child; the caller then sees cancelled_error.
 // Result: C's value if it produced one (even if the timer fired meanwhile: nothing is lost);
@@ -54,11 +56,14 @@ namespace detail {
 template <class T>
 class wait_for_awaitable final : child_join {
  public:
-  wait_for_awaitable(task<T> t, steady_clock::time_point deadline) : task_(std::move(t)) {
+  /// `start_when_due`: whether a deadline already due still starts t (an awaitable's wrapper: a
+  /// ready one gives its value) or not (the user's own task: never started).
+  wait_for_awaitable(task<T> t, steady_clock::time_point deadline, bool start_when_due)
+      : task_(std::move(t)), start_when_due_(start_when_due) {
     timer_.deadline = deadline;
   }
   wait_for_awaitable(wait_for_awaitable&& o) noexcept
-      : child_join(std::move(o)), task_(std::move(o.task_)) {
+      : child_join(std::move(o)), task_(std::move(o.task_)), start_when_due_(o.start_when_due_) {
     timer_.deadline = o.timer_.deadline;
   }
 
@@ -73,16 +78,20 @@ class wait_for_awaitable final : child_join {
     started_ = true;
     rt_ = this_runtime();
     if (!bind(parent, scope_of(parent))) return parent;  // await_resume throws cancelled_error
+    const bool due = timer_.deadline <= steady_clock::now();
+    if (due && !start_when_due_) {
+      not_started_ = true;  // await_resume throws timeout_error; task_ destroys the unrun frame
+      return parent;
+    }
     auto& c = task_.handle().promise();
     adopt(c);
-    const bool due = timer_.deadline <= steady_clock::now();
     set_shares(due ? 1 : 2);
     // Arm before inserting T: once T is in the heap, the monitor may fire it at any moment, so a
     // failed arm could no longer take it back. A cancel between the two cancels C, not yet started.
     if (!arm(&on_outer_cancel, wait_sites::wait_for, deadline_ns(timer_.deadline))) return parent;
     if (due) {
       timed_out_ = true;
-      c.own_scope_.cancel();  // C runs to its first suspension point, which throws
+      c.own_scope_.cancel();  // C (an awaitable's wrapper) runs to its first suspension point
     } else {
       timer_.on_done = &on_timer;
       timer_.self = this;
@@ -94,6 +103,7 @@ class wait_for_awaitable final : child_join {
   }
 
   decltype(auto) await_resume() {
+    if (not_started_) throw timeout_error{};
     join_end();
     auto& c = task_.handle().promise();
     // timed_out_ is ordered by the acquire of the last share's drop (see the file comment).
@@ -140,6 +150,9 @@ class wait_for_awaitable final : child_join {
   // Written by T's worker before it drops its share; read by the caller after the last drop.
   bool timed_out_ = false;
   bool started_ = false;
+  bool start_when_due_;
+  // The deadline was due and t is the user's task: it was never started (see the file comment).
+  bool not_started_ = false;
   bool timer_inserted_ = false;
 };
 
@@ -153,7 +166,8 @@ template <class A>
 auto wait_until(A&& aw, std::chrono::steady_clock::time_point deadline) {
   auto t = detail::as_task(std::forward<A>(aw));
   using T = typename decltype(t)::value_type;
-  return detail::wait_for_awaitable<T>(std::move(t), deadline);
+  constexpr bool start_when_due = !detail::is_task_v<std::remove_cvref_t<A>>;
+  return detail::wait_for_awaitable<T>(std::move(t), deadline, start_when_due);
 }
 
 /// Awaits `aw` (a task or any awaitable) for at most `d` (asyncio.wait_for). Throws timeout_error

@@ -34,13 +34,13 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <exception>
 
 #include <coreio/errors.hpp>
 #include <coreio/http/errors.hpp>
+#include <coreio/log.hpp>
 #include <coreio/spawn.hpp>
 #include <coreio/wait_for.hpp>
 
@@ -1101,12 +1101,12 @@ task<response> server_connection::call_handler(const route_entry& rt, server_req
     throw;
   } catch (const std::exception& e) {
     if (rs.body_error == 0 && !rs.prepared) {
-      std::fprintf(stderr, "coreio http server: handler for %s %s threw: %s\n",
-                   rs.head->method.c_str(), rs.path.c_str(), e.what());
+      coreio::log(log_level::error, "http server: the handler for " + rs.head->method + " " +
+                                        rs.path + " threw: " + e.what());
     }
   } catch (...) {
-    std::fprintf(stderr, "coreio http server: handler for %s %s threw\n", rs.head->method.c_str(),
-                 rs.path.c_str());
+    coreio::log(log_level::error,
+                "http server: the handler for " + rs.head->method + " " + rs.path + " threw");
   }
   if (rs.prepared) rs.broken = true;
   co_return plain(500, "Internal Server Error\n");

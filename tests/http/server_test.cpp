@@ -23,12 +23,14 @@
 #include <coreio/sync/event.hpp>
 #include <coreio/to_thread.hpp>
 
+#include "support/log_capture.hpp"
 #include "support/server_support.hpp"
 
 namespace coreio_http_test {
 namespace {
 
 coreio::task<void> client_routes() {
+  const coreio_test::log_capture logs;
   running_server rs{test_options()};
   http::client session;
   {
@@ -72,6 +74,10 @@ coreio::task<void> client_routes() {
     http::response r = co_await session.get(u);
     EXPECT_EQ(r.status(), 500);
     std::string body = co_await r.text();
+    // The failure goes to the log sink (as aiohttp's "Error handling request"), not to stderr.
+    const std::vector<std::string> said = logs.containing("/throw");
+    EXPECT_EQ(said, std::vector<std::string>{"error: http server: the handler for GET /throw "
+                                             "threw: handler failure (expected by the test)"});
   }
   {
     const std::string u = rs.url("/hello");

@@ -349,9 +349,11 @@ coreio::task<std::int64_t> wait_on_a_server_with_timeouts(int n) {
   int timed_out = 0;
   for (int i = 0; i < n; ++i) {
     try {
-      // 0 ms: due at once (the wait is cancelled at its first suspension); 1 ms now and then: a
-      // wait that really suspends and is cancelled by the timer.
-      co_await coreio::wait_for(srv.wait(), i % 100 == 0 ? 1ms : 0ms);
+      // 0 ms: due at once (a timeout scope still starts its body, which is cancelled at its
+      // first suspension; wait_for would not start the task at all); 1 ms now and then: a wait
+      // that really suspends and is cancelled by the timer.
+      coreio::timeout_scope cm{i % 100 == 0 ? 1ms : 0ms};
+      co_await cm.run(srv.wait());
     } catch (const coreio::timeout_error&) {
       ++timed_out;
     }

@@ -29,6 +29,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using coreio_test::count_suspension;
+using coreio_test::ends_within;
 using coreio_test::rng;
 using coreio_test::sanitized;
 using coreio_test::wait_until;
@@ -255,14 +256,17 @@ TEST(SyncBarrierTest, AbortRacingCancelLeavesTheBarrierConsistent) {
   EXPECT_EQ(broken + cancelled, rounds);
 }
 
-// abort() races the arrival that completes the generation. The generation either completed before
-// the abort (both pass) or was broken (both throw broken_barrier: the waiter by the abort, the late
-// arrival because the barrier is broken); never one of each.
+// abort() races the arrival that completes the generation. The generation either completed and
+// the waiter resumed before the abort (both pass), or the abort came first (both throw
+// broken_barrier: the waiter by the abort, the late arrival because the barrier is broken), or it
+// came between the completion and the waiter's resumption (asyncio's abort while draining: the
+// completer passed, the released waiter throws broken_barrier). Never the waiter passing while the
+// completer throws.
 TEST(SyncBarrierTest, AbortRacingTheCompletingArrivalBreaksAllOrNone) {
   auto rt = std::make_unique<coreio::runtime>(coreio::runtime_options{.workers = 2});
   const int rounds = sanitized(2000, 300);
   rng r(15);
-  int passed = 0, aborted = 0;
+  int passed = 0, aborted = 0, drained = 0;
   for (int i = 0; i < rounds; ++i) {
     coreio::barrier b{2};
     std::atomic<int> arrived{0};
@@ -280,7 +284,9 @@ TEST(SyncBarrierTest, AbortRacingTheCompletingArrivalBreaksAllOrNone) {
       FAIL() << "round " << i << ": a party never ended";
     }
     const int va = a.get(), vb = second.get();
-    if (va == -1) {
+    if (va == -1 && vb == 2) {
+      ++drained;
+    } else if (va == -1) {
       ASSERT_EQ(vb, -1) << "round " << i;
       ++aborted;
     } else {
@@ -290,7 +296,155 @@ TEST(SyncBarrierTest, AbortRacingTheCompletingArrivalBreaksAllOrNone) {
     }
     ASSERT_EQ(b.waiting(), 0u);
   }
-  EXPECT_EQ(passed + aborted, rounds);
+  EXPECT_EQ(passed + aborted + drained, rounds);
+}
+
+// ---- draining (asyncio's Barrier: a generation's released tasks leave before the next fills) ----
+
+/// Arrives twice; records the second arrival's outcome (1 + index, or -1 if broken).
+coreio::task<void> arrive_twice(coreio::barrier* b, std::atomic<int>* first_done, int* second) {
+  (void)co_await b->arrive_and_wait();
+  first_done->fetch_add(1);
+  try {
+    *second = 1 + static_cast<int>(co_await b->arrive_and_wait());
+  } catch (const coreio::broken_barrier&) {
+    *second = -1;
+  }
+}
+
+coreio::task<std::size_t> arrive_plain(coreio::barrier* b) {
+  co_return co_await b->arrive_and_wait();
+}
+
+TEST(SyncBarrierTest, ArrivalsWhileTheBarrierDrainsWaitForTheNextGeneration) {
+  // One worker, so the order is asyncio's: the two waiters released by the third arrival have not
+  // run yet when that arrival arrives again, so it waits, counted in no generation, until both
+  // have resumed; the last of them out arrives first.
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::barrier b{3};
+  std::atomic<int> first_done{0};
+  int s1 = 0, s2 = 0;
+  auto t1 = rt.spawn(arrive_twice(&b, &first_done, &s1));
+  auto t2 = rt.spawn(arrive_twice(&b, &first_done, &s2));
+  ASSERT_TRUE(wait_until([&] { return b.waiting() == 2; }));
+  const int s3 = rt.block_on([](coreio::barrier* bb) -> coreio::task<int> {
+    const std::size_t i = co_await bb->arrive_and_wait();  // completes: index 2
+    EXPECT_EQ(bb->waiting(), 2u) << "the two released tasks have not resumed yet";
+    co_return 1 + static_cast<int>(i) + 10 * (1 + static_cast<int>(co_await bb->arrive_and_wait()));
+  }(&b));
+  ASSERT_TRUE(ends_within(t1) && ends_within(t2));
+  // The second generation is asyncio's: t2, the last out, arrives at once (index 0); the third
+  // task and t1, blocked while it drained, arrive again when they run, in that order (1 and 2).
+  EXPECT_EQ(s2, 1);
+  EXPECT_EQ(s3, 3 + 10 * 2);
+  EXPECT_EQ(s1, 3);
+  EXPECT_EQ(b.waiting(), 0u);
+}
+
+/// CPython's test_reset_barrier_while_tasks_draining: the last task out of a generation resets the
+/// barrier while the others already wait in the next one; nobody is broken.
+struct drain_reset {
+  coreio::barrier b{5};
+  std::atomic<int> count{0};
+  std::atomic<int> passed_second{0};
+  std::atomic<int> broken_second{0};
+  std::atomic<int> passed_third{0};
+};
+
+coreio::task<void> reset_when_last_out(drain_reset* d) {
+  (void)co_await d->b.arrive_and_wait();
+  if (d->count.fetch_add(1) + 1 == 5) {
+    d->b.reset();
+    (void)co_await d->b.arrive_and_wait();
+  } else {
+    try {
+      (void)co_await d->b.arrive_and_wait();
+      d->passed_second.fetch_add(1);
+    } catch (const coreio::broken_barrier&) {
+      d->broken_second.fetch_add(1);
+    }
+  }
+  (void)co_await d->b.arrive_and_wait();
+  d->passed_third.fetch_add(1);
+}
+
+TEST(SyncBarrierTest, AResetByTheLastTaskOutOfAGenerationBreaksNobody) {
+  // One worker, so the order is asyncio's (on two, a task woken at the end of the draining may
+  // arrive on the other worker before the reset, which then breaks it, as it should).
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  drain_reset d;
+  rt.block_on([](drain_reset* dd) -> coreio::task<void> {
+    std::vector<coreio::join_handle<void>> hs;
+    for (int i = 0; i < 5; ++i) hs.push_back(coreio::spawn(reset_when_last_out(dd)));
+    for (auto& h : hs) co_await h;
+  }(&d));
+  EXPECT_EQ(d.passed_second.load(), 4);
+  EXPECT_EQ(d.broken_second.load(), 0);
+  EXPECT_EQ(d.passed_third.load(), 5);
+  EXPECT_FALSE(d.b.broken());
+  EXPECT_EQ(d.b.waiting(), 0u);
+}
+
+/// CPython's test_abort_barrier_when_tasks_half_draining_half_blocking, on one worker (its order is
+/// asyncio's): tasks 1 and 2 leave the first generation and arrive again (blocked: it drains);
+/// task 3 aborts. Tasks 4 and 5, released but not resumed yet, and the blocked 1 and 2 all throw
+/// broken_barrier.
+struct drain_abort {
+  coreio::barrier b{5};
+  int count = 0;
+  int broken_first = 0;
+  int broken_second = 0;
+};
+
+coreio::task<void> abort_while_draining(drain_abort* d) {
+  try {
+    (void)co_await d->b.arrive_and_wait();
+  } catch (const coreio::broken_barrier&) {
+    ++d->broken_first;
+    co_return;
+  }
+  if (++d->count > 2) {
+    d->b.abort();
+    co_return;
+  }
+  try {
+    (void)co_await d->b.arrive_and_wait();
+  } catch (const coreio::broken_barrier&) {
+    ++d->broken_second;
+  }
+}
+
+TEST(SyncBarrierTest, AnAbortWhileDrainingBreaksTheReleasedAndTheBlockedTasks) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  drain_abort d;
+  rt.block_on([](drain_abort* dd) -> coreio::task<void> {
+    std::vector<coreio::join_handle<void>> hs;
+    for (int i = 0; i < 5; ++i) hs.push_back(coreio::spawn(abort_while_draining(dd)));
+    for (auto& h : hs) co_await h;
+  }(&d));
+  EXPECT_TRUE(d.b.broken());
+  EXPECT_EQ(d.broken_first, 2);
+  EXPECT_EQ(d.broken_second, 2);
+  EXPECT_EQ(d.b.waiting(), 0u);
+}
+
+TEST(SyncBarrierTest, AResetWhileFillingMakesNewArrivalsWaitUntilTheBrokenWaitersLeft) {
+  // asyncio's resetting state: the waiters a reset broke leave before a new generation fills.
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  coreio::barrier b{2};
+  std::atomic<int> arrived{0};
+  auto first = rt.spawn(arrive_and_report(&b, &arrived));
+  ASSERT_TRUE(wait_until([&] { return b.waiting() == 1; }));
+  const int v = rt.block_on([](coreio::barrier* bb) -> coreio::task<int> {
+    bb->reset();
+    // The broken waiter has not resumed: this arrival waits for it, then for a partner.
+    auto partner = coreio::spawn(arrive_plain(bb));
+    const std::size_t i = co_await bb->arrive_and_wait();
+    co_return static_cast<int>(i + co_await partner);
+  }(&b));
+  EXPECT_EQ(first.get(), -1);
+  EXPECT_EQ(v, 1);  // indices 0 and 1
+  EXPECT_EQ(b.waiting(), 0u);
 }
 
 // ---- latch ------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 // spawn returns the child's join_handle; the first failure cancels the siblings and join rethrows
 // it once all have ended; cancelled_error is not a failure; cancelling the joiner cancels every
 // child; a group dropped without join cancels its children and leaks nothing; spawn after a failure
-// or a cancel is a usage_error; size(); nesting; a wide fan-out; a failure / cancel race loop.
+// or a cancel or after join is a usage_error; run(body) cancels the body when a child fails;
+// size(); nesting; a wide fan-out; a failure / cancel race loop.
 #include <coreio/task_group.hpp>
 
 #include <gtest/gtest.h>
@@ -354,11 +355,10 @@ coreio::task<int> cancelled_children_are_not_errors(child_probe* p) {
   group.spawn(sleeper(p, 5ms, 1));
   group.spawn(sleeper(p, 10ms, 2));
   while (p->started.load() < 3) co_await coreio::sleep_for(100us);
-  victim.cancel();        // ends with cancelled_error
-  co_await group.join();  // neither is a failure: no throw, the others were not cancelled
+  victim.cancel();  // ends with cancelled_error
   // The group is not cancelling: it still takes children.
   auto late = group.spawn(immediate(5));
-  co_await group.join();
+  co_await group.join();  // neither is a failure: no throw, the others were not cancelled
   co_return co_await late;
 }
 
@@ -492,6 +492,154 @@ coreio::task<int> spawn_moved_from_task() {
 TEST(TaskGroupTest, SpawnOfAMovedFromTaskThrowsUsageError) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   EXPECT_EQ(rt.block_on(spawn_moved_from_task()), 11);
+}
+
+coreio::task<int> spawn_after_a_clean_join(std::atomic<int>* started, std::shared_ptr<int> token) {
+  coreio::task_group group;
+  group.spawn(immediate(1));
+  co_await group.join();
+  int caught = 0;
+  try {
+    group.spawn(record_start(started, token));
+  } catch (const coreio::usage_error&) {
+    ++caught;
+  }
+  co_await group.join();  // a finished group: at once
+  co_return caught;
+}
+
+TEST(TaskGroupTest, SpawnAfterJoinReturnedThrowsUsageErrorAndDoesNotStartTheTask) {
+  // asyncio: create_task on a TaskGroup whose block has exited raises RuntimeError ("is
+  // finished"), and the coroutine is closed unrun.
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  std::atomic<int> started{0};
+  auto token = std::make_shared<int>(1);
+  EXPECT_EQ(rt.block_on(spawn_after_a_clean_join(&started, token)), 1);
+  EXPECT_EQ(started.load(), 0);
+  // The owner's frame holds a copy too; block_on may return just before the worker frees it.
+  EXPECT_TRUE(wait_until([&] { return token.use_count() == 1; }))
+      << "the refused task's frame was not freed";
+}
+
+coreio::task<void> spawns_a_sibling_late(coreio::task_group* g, child_probe* p) {
+  co_await coreio::sleep_for(1ms);
+  g->spawn(sleeper(p, 1ms, 5));  // join() is waiting: still accepted
+}
+
+coreio::task<int> a_child_spawns_while_join_waits(child_probe* p) {
+  coreio::task_group group;
+  group.spawn(spawns_a_sibling_late(&group, p));
+  co_await group.join();
+  co_return p->finished.load();
+}
+
+TEST(TaskGroupTest, AChildMaySpawnASiblingWhileJoinWaits) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  child_probe p;
+  EXPECT_EQ(rt.block_on(a_child_spawns_while_join_waits(&p)), 1) << "join waited for the sibling";
+}
+
+// ---- run(body): the body is a member ------------------------------------------------------------
+
+coreio::task<int> body_that_sleeps_past_a_failure(coreio::task_group& g, child_probe* p,
+                                                  std::atomic<bool>* body_cancelled) {
+  g.spawn(fail_after(p, 1ms, 9));
+  g.spawn(sleeper(p, 10s, 1));
+  try {
+    co_await coreio::sleep_for(10s);  // cancelled by the child's failure, as asyncio's body is
+  } catch (const coreio::cancelled_error&) {
+    body_cancelled->store(true);
+    throw;
+  }
+  co_return 1;
+}
+
+coreio::task<int> run_with_a_failing_child(child_probe* p, std::atomic<bool>* body_cancelled) {
+  coreio::task_group g;
+  try {
+    co_return co_await g.run(body_that_sleeps_past_a_failure(g, p, body_cancelled));
+  } catch (const test_error& e) {
+    co_return p->ended.load() == 2 ? e.value : -1;
+  }
+}
+
+TEST(TaskGroupTest, RunCancelsTheBodyWhenAChildFailsAndRethrowsTheFailure) {
+  for (std::size_t workers : {1u, 2u}) {
+    coreio::runtime rt{coreio::runtime_options{.workers = workers}};
+    child_probe p;
+    std::atomic<bool> body_cancelled{false};
+    stopwatch sw;
+    EXPECT_EQ(rt.block_on(run_with_a_failing_child(&p, &body_cancelled)), 9) << workers;
+    EXPECT_LT(sw.elapsed(), prompt) << "the body's 10 s sleep was cancelled, not waited out";
+    EXPECT_TRUE(body_cancelled.load());
+    EXPECT_EQ(p.cancelled.load(), 1) << "the sibling was cancelled too";
+  }
+}
+
+coreio::task<int> body_with_children(coreio::task_group& g, child_probe* p) {
+  auto a = g.spawn(sleeper(p, 1ms, 20));
+  g.spawn(sleeper(p, 2ms, 0));
+  co_return 1 + co_await a;
+}
+
+coreio::task<int> run_that_succeeds(child_probe* p) {
+  coreio::task_group g;
+  const int v = co_await g.run(body_with_children(g, p));
+  co_return p->finished.load() == 2 && g.size() == 0 ? v : -1;
+}
+
+TEST(TaskGroupTest, RunReturnsTheBodysValueOnceEveryChildHasEnded) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  child_probe p;
+  EXPECT_EQ(rt.block_on(run_that_succeeds(&p)), 21);
+}
+
+coreio::task<int> body_that_fails(coreio::task_group& g, child_probe* p) {
+  g.spawn(sleeper(p, 10s, 1));
+  co_await coreio::sleep_for(1ms);
+  throw test_error(4);
+}
+
+coreio::task<int> run_with_a_failing_body(child_probe* p) {
+  coreio::task_group g;
+  try {
+    co_return co_await g.run(body_that_fails(g, p));
+  } catch (const test_error& e) {
+    co_return p->cancelled.load() == 1 ? e.value : -1;
+  }
+}
+
+TEST(TaskGroupTest, ABodyThatFailsCancelsTheChildrenAndRunRethrowsItsError) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  child_probe p;
+  stopwatch sw;
+  EXPECT_EQ(rt.block_on(run_with_a_failing_body(&p)), 4);
+  EXPECT_LT(sw.elapsed(), prompt);
+}
+
+coreio::task<int> body_waiting_long(coreio::task_group& g, child_probe* p,
+                                    std::atomic<bool>* running) {
+  g.spawn(sleeper(p, 10s, 1));
+  running->store(true);
+  co_return co_await sleeper(p, 10s, 2);
+}
+
+coreio::task<int> run_long(child_probe* p, std::atomic<bool>* running) {
+  coreio::task_group g;
+  co_return co_await g.run(body_waiting_long(g, p, running));
+}
+
+TEST(TaskGroupTest, CancellingTheTaskInRunCancelsTheBodyAndEveryChild) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  child_probe p;
+  std::atomic<bool> running{false};
+  auto h = rt.spawn(run_long(&p, &running));
+  ASSERT_TRUE(wait_until([&] { return running.load() && p.started.load() == 2; }));
+  h.cancel();
+  ASSERT_TRUE(ends_within(h));
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
+  EXPECT_EQ(p.cancelled.load(), 2);
+  EXPECT_EQ(p.ended.load(), 2);
 }
 
 // ---- cancelling the joiner --------------------------------------------------------------------

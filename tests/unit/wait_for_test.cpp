@@ -84,17 +84,6 @@ TEST(WaitForTest, HugeDurationsAndDeadlinesDoNotOverflow) {
   EXPECT_EQ(rt.block_on(in_time_with_huge_limits()), 3);
 }
 
-coreio::task<int> zero_timeout_on_a_task_that_does_not_suspend() {
-  co_return co_await coreio::wait_for(immediate(7), 0ms);
-}
-
-TEST(WaitForTest, AZeroTimeoutStillLetsATaskThatNeverSuspendsFinish) {
-  // The child runs inline before the worker next looks at its timers (as asyncio.wait_for(coro, 0)
-  // lets the coroutine run to its first suspension).
-  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
-  EXPECT_EQ(rt.block_on(zero_timeout_on_a_task_that_does_not_suspend()), 7);
-}
-
 // ---- timeout -----------------------------------------------------------------------------------
 
 coreio::task<bool> times_out(std::atomic<int>* unwound) {

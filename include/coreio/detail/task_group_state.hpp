@@ -8,7 +8,8 @@
 //            itself if the group is already cancelling; it awaits the child; on failure it records
 //            the error and cancels the rest; at its end it unlinks, running -= 1, and wakes the
 //            joiner when that reaches 0 (all under the mutex; the wake-up itself after unlocking).
-//   join:    waits (an async waiter under the mutex) until running == 0. Its cancel node cancels
+//   join:    waits (an async waiter under the mutex) until running == 0, then marks the group
+//            finished (spawn refused from then on). Its cancel node cancels
 //            every member and keeps waiting. It records the joining task as the awaiter of every
 //            member (spawned_state::awaited_by, for dump_tasks); a member entering later takes it
 //            from joiner_id.
@@ -16,7 +17,8 @@
 //            unwind on their own, each holding a reference, so the state lives until the last ends.
 // A member node is in the list only while its wrapper runs, so a cancel under the mutex never
 // reaches a freed frame. The count is not child_join's countdown (detail/child_join.hpp): it rises
-// again from zero (a spawn after the children ended) and nobody may be waiting when it falls.
+// again from zero (a spawn after the children ended, before join) and nobody may be waiting when
+// it falls.
 //
 // Memory ordering: every field is guarded by the mutex; the joiner is scheduled after the unlock
 // that released the last child's writes, and reads the first error under the mutex.
@@ -65,6 +67,7 @@ struct group_state {
   std::size_t running = 0;         // spawned and not yet ended
   std::exception_ptr first_error;  // the first failure that is not cancelled_error
   bool cancelling = false;         // a child failed or the group was cancelled
+  bool finished = false;           // join() has returned: spawn is refused
   async_waiter joiner{};           // set while join() waits
   std::uint64_t joiner_id = 0;     // the joining task's id, for dump_tasks (0: none yet)
 
