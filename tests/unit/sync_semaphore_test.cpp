@@ -144,6 +144,81 @@ TEST(SyncSemaphoreTest, WaitersGetPermitsInFifoOrder) {
   EXPECT_EQ(s.available(), 2u);
 }
 
+// ---- a woken waiter keeps its place until it runs (asyncio's fairness) ----------------------
+
+/// Takes a permit and keeps it; records i.
+coreio::task<void> acquire_and_keep(coreio::semaphore* s, std::vector<int>* order, int i) {
+  (co_await s->acquire()).detach();
+  order->push_back(i);
+}
+
+/// Takes a permit, records 2, gives it back, and at once asks again: a waiter woken by an earlier
+/// release, not yet run, must still come first.
+coreio::task<void> release_then_acquire_again(coreio::semaphore* s, std::vector<int>* order) {
+  (co_await s->acquire()).detach();
+  order->push_back(2);
+  s->release();
+  (co_await s->acquire()).detach();
+  order->push_back(4);
+}
+
+coreio::task<std::vector<int>> woken_waiter_keeps_its_place() {
+  coreio::semaphore s{1};
+  std::vector<int> order;
+  auto t1 = coreio::spawn(acquire_and_keep(&s, &order, 1));
+  auto t2 = coreio::spawn(release_then_acquire_again(&s, &order));
+  auto t3 = coreio::spawn(acquire_and_keep(&s, &order, 3));
+  co_await coreio::yield_now();  // t1 holds the permit; t2 and t3 wait
+  s.release();
+  s.release();  // both waiters are handed a permit; neither has run yet
+  co_await t1;
+  co_await t2;
+  co_await t3;
+  co_return order;
+}
+
+TEST(SyncSemaphoreTest, AWokenWaiterThatHasNotRunKeepsItsPlaceAheadOfANewAcquire) {
+  // CPython's test_acquire_fifo_order_2: t2's second acquire queues behind t3, which was woken by
+  // the second release but had not run yet (it took the permit t2 gave back without waiting).
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  EXPECT_EQ(rt.block_on(woken_waiter_keeps_its_place()), (std::vector<int>{1, 2, 3, 4}));
+}
+
+/// Releases three permits to a semaphore at 0 with one waiter queued, then acquires itself.
+coreio::task<void> release_three_then_acquire(coreio::semaphore* s, std::vector<int>* order,
+                                              bool* locked_while_pending) {
+  s->release();  // handed to the waiter (t1), which has not run yet
+  s->release();
+  s->release();
+  *locked_while_pending = s->locked();
+  (co_await s->acquire()).detach();
+  order->push_back(2);
+}
+
+coreio::task<std::vector<int>> permits_counted_while_a_grant_is_pending(bool* locked) {
+  coreio::semaphore s{0};
+  std::vector<int> order;
+  auto t1 = coreio::spawn(acquire_and_keep(&s, &order, 1));
+  auto t2 = coreio::spawn(release_three_then_acquire(&s, &order, locked));
+  auto t3 = coreio::spawn(acquire_and_keep(&s, &order, 3));
+  co_await t1;
+  co_await t2;
+  co_await t3;
+  if (s.available() != 0 || s.locked() != true) order.push_back(-1);
+  co_return order;
+}
+
+TEST(SyncSemaphoreTest, PermitsReleasedWhileAGrantIsPendingGoToTheQueueInOrder) {
+  // CPython's test_acquire_fifo_order_4: t2 releases three permits (the first handed to t1, not
+  // yet run) and acquires: it queues behind t1, and t1's resumption hands the two free permits on
+  // to t2 and t3 in their order. locked() is true meanwhile though two permits are free.
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  bool locked = false;
+  EXPECT_EQ(rt.block_on(permits_counted_while_a_grant_is_pending(&locked)),
+            (std::vector<int>{1, 2, 3}));
+  EXPECT_TRUE(locked);
+}
+
 struct limit_probe {
   std::atomic<int> inside{0};
   std::atomic<int> max_inside{0};

@@ -79,6 +79,9 @@ struct waiter_node : cancel_node {
   wait_list* list = nullptr;
   /// See the file comment; guarded.
   wait_state state = wait_state::init;
+  /// Guarded. A permit_core handed this waiter a permit from its queue (detail/permit_core.hpp):
+  /// its await_resume reports that it has resumed.
+  bool handed = false;
 
   waiter_node() noexcept = default;
   /// Movable until first awaited (it is then in no list and in state init): a fresh node.

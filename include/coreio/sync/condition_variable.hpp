@@ -203,6 +203,8 @@ class condition_variable {
   // Access to the mutex and guard internals for the nested awaiter (friendship is not inherited
   // by nested classes in every compiler's reading).
   static void unlock_mutex(coreio::mutex* m) noexcept { m->unlock(); }
+  // The mutex's unlock handed it to w's relock node from its queue: w has resumed (permit_core).
+  static void mutex_resumed(coreio::mutex* m) noexcept { m->core_.resumed(); }
   static void set_owns(mutex_guard* g, bool owns) noexcept { g->owns_ = owns; }
 
   /// The cancel function of a cv waiter: unlink (if queued), then relock instead of scheduling.
@@ -245,6 +247,8 @@ class condition_variable {
     }
     void await_resume() {
       const detail::wait_state s = finish();
+      // handed is written under the mutex's lock before its unlock scheduled us.
+      if (mutex_node.handed) mutex_resumed(m);
       set_owns(guard_, true);  // never released (not suspended), or re-acquired by relock
       if (s == detail::wait_state::cancelled) detail::throw_cancelled();
     }

@@ -93,7 +93,7 @@ class mutex_guard {
 ///   }
 class mutex {
  public:
-  mutex() : core_(1, 1) {}
+  mutex() : core_(1, 1, false) {}
   mutex(const mutex&) = delete;
   mutex& operator=(const mutex&) = delete;
 

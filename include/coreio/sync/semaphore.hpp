@@ -81,7 +81,8 @@ class semaphore_permit {
 class semaphore {
  public:
   /// initial free permits; usage_error beyond 2^63 - 1.
-  explicit semaphore(std::size_t initial) : core_(initial, detail::permit_core::max_permits) {}
+  explicit semaphore(std::size_t initial)
+      : core_(initial, detail::permit_core::max_permits, true) {}
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
 
@@ -98,13 +99,15 @@ class semaphore {
   /// Adds a permit (or hands it to the first waiter). Any thread. bounded_semaphore: usage_error
   /// if this would exceed the initial count (nothing changes).
   void release() { core_.release(true); }
-  /// Free permits right now (0 while tasks wait). Any thread.
+  /// Free permits right now (0 while tasks wait, but for permits counted while a woken waiter has
+  /// not resumed yet). Any thread.
   std::size_t available() const noexcept { return core_.available(); }
-  /// True when acquire() would have to wait.
-  bool locked() const noexcept { return available() == 0; }
+  /// True when acquire() would have to wait: no free permit, or tasks queue or a woken waiter has
+  /// not resumed yet (asyncio's Semaphore.locked()). Any thread.
+  bool locked() const noexcept { return core_.locked(); }
 
  protected:
-  semaphore(std::size_t initial, std::size_t bound) : core_(initial, bound) {}
+  semaphore(std::size_t initial, std::size_t bound) : core_(initial, bound, true) {}
 
  private:
   friend class semaphore_permit;
