@@ -111,18 +111,30 @@ class uncancellable_awaitable final : child_join {
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
     // The caller's scope may be cancelled: the child runs anyway, under a fresh scope linked to
-    // nobody's, so bind's answer and the cancel node are not used.
-    (void)bind(parent, scope_of(parent));
+    // nobody's, so bind's answer is not used. The node is parked on the caller's scope with a
+    // cancel function that does nothing, only so that dump_tasks shows the caller waiting here.
+    cancel_scope* scope = scope_of(parent);
+    (void)bind(parent, scope);
+    fn = &ignore_cancel;
+    scope->note_wait(&wait_sites::uncancellable);
+    scope->park(this);
+    parked_ = true;
     adopt(task_.handle().promise());
     set_shares(1);
     // Not launch(): the clean-up runs inline like an awaited task and is not counted as a forked
     // child in the metrics.
     return transfer(task_.handle());
   }
-  decltype(auto) await_resume() { return task_.handle().promise().result(); }
+  decltype(auto) await_resume() {
+    if (parked_) scope_->disarm(this);
+    return task_.handle().promise().result();
+  }
 
  private:
   std::coroutine_handle<> child_done(promise_base*) noexcept override { return drop_share(); }
+  static void ignore_cancel(cancel_node*) noexcept {}
+
+  bool parked_ = false;
 
   task<T> task_;
 };

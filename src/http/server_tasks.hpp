@@ -2,7 +2,10 @@
 // tracer's poll slices, the per-name metrics and coreio-top), interned once per process instead
 // of once per spawn (spawn(t, name) interns under a lock: coreio/spawn.hpp).
 //
-//   http.server.accept       one per listener: accepts and spawns connections (server.cpp)
+//   http.server.accept       one per listener when there are several (reuse_port): accepts and
+//                            spawns connections (server.cpp); with one listener, net::serve's
+//                            net.serve.accept does, and its net.serve.connection task awaits
+//                            the http.server.connection below
 //   http.server.connection   one per connection: reads requests, runs handlers, writes responses
 //   http.server.handler      with handler_cancellation: the handler, cancelled if the peer leaves
 //   http.server.watch_peer   beside it: reads the socket to see the peer leave

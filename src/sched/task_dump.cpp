@@ -202,6 +202,9 @@ void describe_wait(task_row& r, std::int64_t now_ns) {
     case wait_kind::as_completed:
       r.wait_text = "as_completed, next result";
       break;
+    case wait_kind::uncancellable:
+      r.wait_text = "awaiting an uncancellable clean-up";
+      break;
     case wait_kind::other:
       r.wait_text = std::string("waiting (") + r.site->name + ")";
       break;

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cstddef>
 #include <cstdio>
+#include <exception>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@
 #include <coreio/net/tcp_listener.hpp>
 #include <coreio/net/tcp_stream.hpp>
 #include <coreio/runtime.hpp>
+#include <coreio/shield.hpp>
 #include <coreio/spawn.hpp>
 #include <coreio/sync/event.hpp>
 #include <coreio/sync/mutex.hpp>
@@ -424,6 +426,47 @@ TEST(DumpTasksTest, TaskGroupAndWaitForEdges) {
   hw.cancel();
   EXPECT_THROW(hg.get(), coreio::cancelled_error);
   EXPECT_THROW(hw.get(), coreio::cancelled_error);
+}
+
+// ---- uncancellable ------------------------------------------------------------------------------
+
+/// Cancelled at its first sleep, it awaits a clean-up under uncancellable until `done` is set.
+coreio::task<void> cleans_up_when_cancelled(coreio::event* done) {
+  std::exception_ptr cancelled;
+  try {
+    co_await coreio::sleep_for(1h);
+  } catch (const coreio::cancelled_error&) {
+    cancelled = std::current_exception();
+  }
+  auto wait_done = [](coreio::event* e) -> coreio::task<void> { co_await e->wait(); }(done);
+  co_await coreio::uncancellable(std::move(wait_done));
+  std::rethrow_exception(cancelled);
+}
+
+TEST(DumpTasksTest, ATaskInAnUncancellableCleanUpShowsAsWaitingThere) {
+  // The clean-up runs inline under a scope of its own; the task's own scope, already cancelled,
+  // still records where it waits (it showed as "running or ready").
+  coreio::runtime rt{{.workers = 2}};
+  coreio::event done;
+  auto h = rt.spawn(cleans_up_when_cancelled(&done), "cleaner");
+  (void)dump_until(rt, coreio::task_dump_format::json, [&](const std::string& s) {
+    const auto t = by_id(parse(s));
+    auto it = t.find(h.id());
+    return it != t.end() && it->second["waits_on"]["kind"].s == "sleep";
+  });
+  h.cancel();
+  const std::string d = dump_until(rt, coreio::task_dump_format::json, [&](const std::string& s) {
+    const auto t = by_id(parse(s));
+    auto it = t.find(h.id());
+    return it != t.end() && it->second["waits_on"]["kind"].s == "uncancellable";
+  });
+  EXPECT_EQ(by_id(parse(d)).at(h.id())["state"].s, "waiting") << d;
+  const std::string text = coreio::dump_tasks(rt);
+  EXPECT_NE(line_of(text, h.id()).find(": awaiting an uncancellable clean-up (cancelling)"),
+            std::string::npos)
+      << text;
+  done.set();
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
 }
 
 // ---- the caller's runtime ----------------------------------------------------------------------

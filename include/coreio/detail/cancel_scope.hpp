@@ -115,6 +115,17 @@ class cancel_scope {
     return true;  // a canceller took n and runs n->fn: report as an armed node that gets cancelled
   }
 
+  /// Owner only: arms n whether or not the scope is cancelled, for a wait that ignores
+  /// cancellation but should show as a wait (waiting(), dump_tasks): n->fn must do nothing that
+  /// matters. If the scope is already cancelled no canceller will take n (cancel() runs once);
+  /// otherwise one may, as for arm(). Take it back with disarm.
+  void park(cancel_node* n) noexcept {
+    // Relaxed: n is published by the seq_cst store below.
+    n->done.store(false, std::memory_order_relaxed);
+    // seq_cst: as arm's store, so that a canceller that exchanges the slot sees n.
+    slot_.store(n, std::memory_order_seq_cst);
+  }
+
   /// Owner only, after the suspension point was resumed; waits for a canceller that holds n.
   void disarm(cancel_node* n) noexcept {
     cancel_node* expected = n;

@@ -9,7 +9,8 @@
 //   gather                     the number of children
 //   anything else              0
 // The record is left in place when the task resumes: it is meaningful while the scope has a node
-// armed (cancel_scope::waiting()), which every recording suspension point arms after recording.
+// armed (cancel_scope::waiting()), which every recording suspension point arms after recording
+// (uncancellable parks one that ignores the cancel, so a cancelled task's clean-up shows too).
 // The sites are static, so a reader on another thread may dereference the pointer whatever the
 // task does meanwhile (src/sched/task_dump.cpp reads them under the registry's shard lock).
 //
@@ -46,6 +47,7 @@ enum class wait_kind : std::uint8_t {
   task_group,
   shield,
   as_completed,
+  uncancellable,
 };
 
 /// A static description of a suspension point: its kind and a stable name for JSON
@@ -80,6 +82,7 @@ inline constexpr wait_site gather{wait_kind::gather, "gather"};
 inline constexpr wait_site task_group{wait_kind::task_group, "task_group"};
 inline constexpr wait_site shield{wait_kind::shield, "shield"};
 inline constexpr wait_site as_completed{wait_kind::as_completed, "as_completed"};
+inline constexpr wait_site uncancellable{wait_kind::uncancellable, "uncancellable"};
 }  // namespace wait_sites
 
 }  // namespace coreio::detail
