@@ -331,6 +331,11 @@ net::endpoint to_endpoint(const generic_stream::endpoint& ep);
 /// Parses text as a numeric address; throws std::system_error naming it otherwise.
 asio::ip::address parse_address(const std::string& text);
 
+/// The address a listener or a UDP socket binds: a numeric address, or "localhost" in any case
+/// (host names are case-insensitive: RFC 4343) as 127.0.0.1. Throws std::system_error naming the
+/// text otherwise (another name, "" — all interfaces is "0.0.0.0" or "::" — or a NUL byte).
+asio::ip::address parse_bind_address(const std::string& host);
+
 /// Throws std::system_error (invalid_argument) if a host name or address holds a NUL byte: the C
 /// calls under resolve() and bind() read it as a C string, so "localhost\0.example" would be looked
 /// up as "localhost" (CPython refuses such names too: "host name must not contain null character").

@@ -107,6 +107,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <string_view>
 #include <thread>
 
 #include "net/io.hpp"
@@ -136,6 +137,24 @@ asio::ip::address parse_address(const std::string& text) {
   if (ec) {
     throw std::system_error(normalize_error(ec),
                             "coreio::net: not a numeric address: '" + text + "'");
+  }
+  return a;
+}
+
+asio::ip::address parse_bind_address(const std::string& host) {
+  check_host_text(host);
+  constexpr std::string_view local = "localhost";
+  const bool is_local = host.size() == local.size() &&
+                        std::equal(host.begin(), host.end(), local.begin(), [](char a, char b) {
+                          return (a >= 'A' && a <= 'Z' ? a + 32 : a) == b;
+                        });
+  std::error_code ec;
+  asio::ip::address a = asio::ip::make_address(is_local ? "127.0.0.1" : host, ec);
+  if (ec) {
+    throw std::system_error(normalize_error(ec),
+                            "coreio::net: a bind address must be numeric or localhost (all "
+                            "interfaces: 0.0.0.0 or ::): '" +
+                                host + "'");
   }
   return a;
 }

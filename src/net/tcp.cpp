@@ -94,14 +94,8 @@ tcp_listener::~tcp_listener() { close(); }
 
 tcp_listener tcp_listener::bind(const std::string& host, std::uint16_t port, listen_options o) {
   detail::worker* w = detail::require_worker("tcp_listener::bind outside a runtime");
-  detail::check_host_text(host);
+  const asio::ip::address addr = detail::parse_bind_address(host);
   std::error_code ec;
-  asio::ip::address addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) {
-    throw std::system_error(
-        detail::normalize_error(ec),
-        "coreio::net: listen address must be numeric or localhost: '" + host + "'");
-  }
   tcp_listener l;
   l.impl_.reset(new detail::acceptor_impl(w));
   auto& acc = l.impl_->acc;

@@ -54,7 +54,7 @@ udp_socket::~udp_socket() { close(); }
 
 udp_socket udp_socket::bind(const std::string& host, std::uint16_t port) {
   detail::worker* w = detail::require_worker("udp_socket::bind outside a runtime");
-  asio::ip::address addr = detail::parse_address(host == "localhost" ? "127.0.0.1" : host);
+  const asio::ip::address addr = detail::parse_bind_address(host);
   udp_socket u;
   u.impl_.reset(new udp_socket_impl(w));
   std::error_code ec;

@@ -234,6 +234,33 @@ TEST(TcpListenerTest, AHostWithANulByteIsRefused) {
   }());
 }
 
+TEST(TcpListenerTest, LocalhostInAnyCaseBindsTheLoopbackAndAnEmptyHostIsRefused) {
+  // Host names are case-insensitive (RFC 4343): "LOCALHOST" was refused as not numeric. An empty
+  // host is refused with a message that names it (all interfaces are spelt 0.0.0.0 or ::).
+  coreio::runtime rt{two_workers()};
+  rt.block_on([]() -> coreio::task<void> {
+    for (const char* host : {"localhost", "LOCALHOST", "LocalHost"}) {
+      tcp_listener lis = tcp_listener::bind(host, 0);
+      EXPECT_EQ(lis.local_endpoint().address, "127.0.0.1") << host;
+      auto c = co_await tcp_stream::connect("127.0.0.1", lis.port());
+      auto s = co_await lis.accept();
+    }
+    try {
+      (void)tcp_listener::bind("", 0);
+      ADD_FAILURE() << "bound an empty host";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code(), std::errc::invalid_argument) << e.what();
+      EXPECT_NE(std::string(e.what()).find("''"), std::string::npos) << e.what();
+    }
+    try {
+      (void)tcp_listener::bind("localhost.", 0);
+      ADD_FAILURE() << "bound a name other than localhost";
+    } catch (const std::system_error& e) {
+      EXPECT_NE(std::string(e.what()).find("'localhost.'"), std::string::npos) << e.what();
+    }
+  }());
+}
+
 TEST(TcpListenerTest, BindOutsideARuntimeThrowsUsageError) {
   EXPECT_THROW((void)tcp_listener::bind("127.0.0.1", 0), coreio::usage_error);
   std::thread t(

@@ -32,7 +32,8 @@ class tcp_listener {
   ~tcp_listener();
 
   /// Binds and listens on host:port (port 0: any free port; see port()). host is a numeric address
-  /// or "localhost". Throws std::system_error (another name, a NUL byte, or the bind's error).
+  /// ("0.0.0.0" or "::" for every interface) or "localhost" in any case (127.0.0.1). Throws
+  /// std::system_error (another name, "", a NUL byte, or the bind's error).
   /// Worker only.
   static tcp_listener bind(const std::string& host, std::uint16_t port,
                            listen_options options = {});

@@ -33,7 +33,8 @@ class udp_socket {
   /// next loop step), then frees it.
   ~udp_socket();
 
-  /// Binds to host:port (port 0: any free port). Throws std::system_error. Worker only.
+  /// Binds to host:port (port 0: any free port). host as tcp_listener::bind's: a numeric address
+  /// or "localhost" in any case. Throws std::system_error. Worker only.
   static udp_socket bind(const std::string& host, std::uint16_t port);
 
   /// Sets the default peer for send/receive (and filters datagrams from others). Worker only.
