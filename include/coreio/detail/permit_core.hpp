@@ -151,6 +151,11 @@ class permit_core {
     }
     if (!waiters_.empty()) {
       grant_first_locked(wake);
+      // Untracked (a mutex): with the list now empty the bit goes at once, so that the new owner's
+      // unlock takes the fast path. Release: as below, should any permit be counted.
+      if (waiters_.empty() && pending_ == 0) {
+        word_.store(count * one_permit, std::memory_order_release);
+      }
     } else {
       // Release pairs with the acquire CAS of the next acquirer; the bit stays while grants are
       // pending (a stale one is cleared).
