@@ -118,7 +118,6 @@ class uncancellable_awaitable final : child_join {
     fn = &ignore_cancel;
     scope->note_wait(&wait_sites::uncancellable);
     scope->park(this);
-    parked_ = true;
     adopt(task_.handle().promise());
     set_shares(1);
     // Not launch(): the clean-up runs inline like an awaited task and is not counted as a forked
@@ -126,15 +125,13 @@ class uncancellable_awaitable final : child_join {
     return transfer(task_.handle());
   }
   decltype(auto) await_resume() {
-    if (parked_) scope_->disarm(this);
+    scope_->disarm(this);  // parked in await_suspend, which always runs (await_ready is false)
     return task_.handle().promise().result();
   }
 
  private:
   std::coroutine_handle<> child_done(promise_base*) noexcept override { return drop_share(); }
   static void ignore_cancel(cancel_node*) noexcept {}
-
-  bool parked_ = false;
 
   task<T> task_;
 };

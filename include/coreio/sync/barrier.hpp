@@ -81,7 +81,7 @@ class barrier {
     for (;;) {
       awaiter a(this);
       const std::size_t i = co_await a;
-      if (i != awaiter::again) co_return i;  // else the draining ended: arrive again
+      if (i != again) co_return i;  // else the draining ended: arrive again
     }
   }
 
@@ -133,10 +133,11 @@ class barrier {
     // Guarded. A completion, reset() or abort() released this waiter: it counts in released_
     // until it resumes.
     bool released = false;
-    // Guarded. The waiter was blocked while the barrier drained, and the draining has ended: it
-    // arrives again (arrive_and_wait's loop).
-    bool arrive_again = false;
   };
+
+  /// The index of a waiter that was blocked while the barrier drained, woken when the draining
+  /// ended to arrive again (arrive_and_wait's loop).
+  static constexpr std::size_t again = static_cast<std::size_t>(-1);
 
   /// Under lock_: unlinks the first `count` waiters (all queued) as one generation (granted) and
   /// counts them as released; they get the indices 0 .. count - 1 in arrival order.
@@ -184,7 +185,7 @@ class barrier {
     const bool overtaken = n.state == detail::wait_state::granted && n.epoch != epoch_;
     if (--released_ == 0) {
       while (detail::waiter_node* w = waiters_.pop_front()) {
-        static_cast<node*>(w)->arrive_again = true;
+        static_cast<node*>(w)->index = again;
         w->state = detail::wait_state::granted;
         wake.push(w);
       }
@@ -194,9 +195,6 @@ class barrier {
 
   class awaiter : node {
    public:
-    /// What await_resume gives a waiter woken to arrive again.
-    static constexpr std::size_t again = static_cast<std::size_t>(-1);
-
     explicit awaiter(barrier* b) noexcept : b_(b) {}
     bool await_ready() noexcept {
       detail::wake_list wake;
@@ -217,7 +215,7 @@ class barrier {
       if (this->released && b_->leave(*this)) throw broken_barrier{};
       switch (s) {
         case detail::wait_state::granted:
-          return this->arrive_again ? again : this->index;
+          return this->index;  // `again` for a blocked waiter woken at the end of the draining
         case detail::wait_state::closed:
           throw broken_barrier{};
         default:
