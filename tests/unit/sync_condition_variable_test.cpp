@@ -17,12 +17,15 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include <coreio/dump_tasks.hpp>
 #include <coreio/errors.hpp>
 #include <coreio/runtime.hpp>
 #include <coreio/spawn.hpp>
+#include <coreio/sync/event.hpp>
 #include <coreio/sync/mutex.hpp>
 #include <coreio/time.hpp>
 #include <coreio/wait_for.hpp>
@@ -502,17 +505,46 @@ TEST(SyncConditionVariableTest, ThePredicateFormReturnsThePredicate) {
   EXPECT_FALSE(mo.m.locked());
 }
 
+/// Takes the mutex, then waits for `go` before its timed wait (so another task can queue on the
+/// mutex first and be handed it when the wait releases it).
+coreio::task<timed_result> timed_wait_after(monitor* mo, coreio::event* go,
+                                            std::chrono::milliseconds d) {
+  auto g = co_await mo->m.lock();
+  mo->waiting.fetch_add(1);
+  co_await go->wait();
+  timed_result r;
+  const bool notified = co_await mo->cv.wait_for(g, d);
+  r.value = notified ? 1 : 0;
+  r.held = g.owns_lock() && mo->m.locked();
+  co_return r;
+}
+
+/// Takes the mutex and holds it until `release` is set.
+coreio::task<void> hold_until(monitor* mo, std::atomic<bool>* holding, coreio::event* release) {
+  auto g = co_await mo->m.lock();
+  holding->store(true);
+  co_await release->wait();
+}
+
 TEST(SyncConditionVariableTest, ATimeoutWhileTheMutexIsHeldElsewhereWaitsForTheMutex) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   monitor mo;
-  auto a = rt.spawn(timed_wait_for(&mo, 5ms));
-  ASSERT_TRUE(wait_until([&] { return mo.cv.waiting() == 1; }));
-  auto g = mo.m.try_lock();  // from this plain thread, while a waits on the cv
-  ASSERT_TRUE(g.owns_lock());
+  coreio::event go, release;
+  std::atomic<bool> holding{false};
+  auto a = rt.spawn(timed_wait_after(&mo, &go, 5ms));
+  ASSERT_TRUE(wait_until([&] { return mo.waiting.load() == 1; }));  // a holds the mutex
+  auto b = rt.spawn(hold_until(&mo, &holding, &release));
+  ASSERT_TRUE(wait_until(
+      [&] { return coreio::dump_tasks(rt).find("waiting on lock") != std::string::npos; }));
+  // b is queued on the mutex, so a's wait hands the mutex to b when it releases it: b holds it
+  // before a's timer can fire, whatever the scheduling (a wall-clock race otherwise).
+  go.set();
+  ASSERT_TRUE(wait_until([&] { return holding.load(); }));
   // The timeout unlinks a from the cv; without the mutex a cannot return.
   ASSERT_TRUE(wait_until([&] { return mo.cv.waiting() == 0; }));
   EXPECT_FALSE(a.done()) << "the timed-out waiter must re-acquire the mutex before it returns";
-  g.unlock();
+  release.set();
+  b.get();
   const timed_result r = a.get();
   EXPECT_EQ(r.value, 0);
   EXPECT_TRUE(r.held);
