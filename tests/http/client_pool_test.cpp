@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -73,9 +74,12 @@ coreio::task<void> total_limit_spans_hosts() {
 TEST(ClientPool, TotalLimitSpansHostsAndEvictsIdle) { run_test(total_limit_spans_hosts); }
 
 coreio::task<void> waiters_are_served_in_order() {
-  raw_server srv{[](const seen_request& r, std::size_t i) {
+  // The first request holds the only connection until every other one is queued (not for a
+  // time: the queueing must not race a timer).
+  auto release = std::make_shared<coreio::event>();
+  raw_server srv{[release](const seen_request& r, std::size_t i) {
     reply rep{ok_response(r.line())};
-    if (i == 0) rep.delay = 100ms;  // holds the only connection while the others queue
+    if (i == 0) rep.hold = release;  // holds the only connection while the others queue
     return rep;
   }};
   http::client_options opts{.limit = 1};
@@ -88,6 +92,7 @@ coreio::task<void> waiters_are_served_in_order() {
     EXPECT_TRUE(co_await until(
         [&] { return i == 0 ? srv.requests() == 1 : session.stats().waiting == want; }));
   }
+  release->set();
   for (int i = 0; i < 6; ++i) {
     const std::string body = co_await handles[static_cast<std::size_t>(i)];
     EXPECT_EQ(body, "GET /" + std::to_string(i) + " HTTP/1.1");

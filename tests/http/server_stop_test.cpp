@@ -37,12 +37,14 @@ coreio::task<std::string> slow_loris(std::uint16_t port) {
     } catch (const std::exception&) {
       break;  // the server closed: read what it said
     }
-    co_await coreio::sleep_for(100ms);
     std::array<char, 512> probe{};
-    // Anything already answered? (a 408 arrives after 300 ms)
+    // Anything answered within the next 100 ms, the pace of the bytes? (a 408 arrives after
+    // 300 ms) The read itself waits, not a sleep before a 1 ms read: an answer that came during a
+    // sleep would have to be seen by the reactor within the 1 ms, and a missed one ends the loop
+    // at the next write (the server has closed) with nothing read.
     auto rd = s.read_some(std::span<char>(probe));
     try {
-      auto w = coreio::wait_for(std::move(rd), 1ms);
+      auto w = coreio::wait_for(std::move(rd), 100ms);
       const std::size_t n = co_await std::move(w);
       co_return std::string(probe.data(), n);
     } catch (const coreio::timeout_error&) {

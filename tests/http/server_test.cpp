@@ -652,9 +652,13 @@ coreio::task<void> header_deadline() {
 TEST(Server, HeaderAndBodyDeadlines) { run_test(header_deadline); }
 
 // request_timeout bounds head and body together: a body dripped a byte per 100 ms never trips the
-// 300 ms body_timeout, and gets 408 once 800 ms have passed since the head's first byte.
+// body_timeout, and gets 408 once 800 ms have passed since the head's first byte. The
+// body_timeout is far above the drip's gaps (a loaded machine may stretch one gap well past
+// test_options' 300 ms, and that 408 would come before 750 ms), yet well under the 4 s the whole
+// drip takes: only request_timeout can answer 408 in time.
 coreio::task<void> request_deadline_bounds_a_dripped_body() {
   http::server_options o = test_options();
+  o.body_timeout = 3s;
   o.request_timeout = 800ms;
   running_server rs{o};
   coreio::task<coreio::net::tcp_stream> c = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
@@ -713,22 +717,23 @@ coreio::task<void> huge_deadlines_are_none() {
 }
 TEST(Server, HugeDeadlinesAreNone) { run_test(huge_deadlines_are_none); }
 
-// The keep-alive idle timeout (1 s here) counts from the end of the last response, not from the
+// The keep-alive idle timeout (2.5 s here) counts from the end of the last response, not from the
 // connection's first wait: the socket's deadline timer, armed at the first wait's deadline, fires
 // early and re-arms when later requests moved the deadline (net/stream.cpp, "Read deadlines").
-// Requests 0.6 s apart stay served past the first deadline; after the last, the server closes the
-// idle connection silently once the timeout has passed.
+// Requests 0.5 s apart stay served past the first deadline (3 s in); after the last, the server
+// closes the idle connection silently once the timeout has passed. The 2 s between a gap and the
+// timeout are for a loaded machine: a request that comes late must still come before it.
 coreio::task<void> keepalive_idle_timeout() {
   http::server_options o = test_options();
-  o.keepalive_timeout = 1s;
+  o.keepalive_timeout = 2500ms;
   running_server rs{o};
   coreio::task<coreio::net::tcp_stream> c = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
   coreio::net::tcp_stream s = co_await std::move(c);
   const std::string req = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
   std::array<char, 4096> buf{};
   auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 3; ++i) {
-    if (i > 0) co_await coreio::sleep_for(600ms);
+  for (int i = 0; i < 7; ++i) {
+    if (i > 0) co_await coreio::sleep_for(500ms);
     co_await s.write_all(req);
     std::string got;
     while (got.find("Hello, World!") == std::string::npos) {
@@ -742,12 +747,12 @@ coreio::task<void> keepalive_idle_timeout() {
     EXPECT_EQ(status_line(got), "HTTP/1.1 200 OK");
     t0 = std::chrono::steady_clock::now();
   }
-  // 1.2 s after the first request: past the first wait's deadline, the connection was still served.
+  // 3 s after the first request: past the first wait's deadline, the connection was still served.
   auto rd = s.read_some(std::span<char>(buf));
-  auto w = coreio::wait_for(std::move(rd), 5s);
+  auto w = coreio::wait_for(std::move(rd), 10s);
   const std::size_t n = co_await std::move(w);
   EXPECT_EQ(n, 0u);  // closed without a response
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 2400ms);
   co_await rs.stop();
 }
 TEST(Server, KeepaliveIdleTimeoutFromLastResponse) { run_test(keepalive_idle_timeout); }
@@ -774,15 +779,15 @@ coreio::task<void> graceful_stop() {
   // The idle connection is closed by the server (end of stream), the slow one still runs.
   std::array<char, 64> buf{};
   auto rd = idle.read_some(std::span<char>(buf));
-  auto w = coreio::wait_for(std::move(rd), 2s);
+  auto w = coreio::wait_for(std::move(rd), 10s);  // a guard against a hang, not a speed bound
   const std::size_t n = co_await std::move(w);
   EXPECT_EQ(n, 0u);
   // stop() cancelled the accept loop, which closes the listener on the worker that owns it; that
   // may finish just after the idle connection's close was seen here (another worker). Probe until
   // a new connection is refused (an attempt that still reached the backlog is dropped and retried),
-  // within 2 s.
+  // within 10 s.
   bool refused = false;
-  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (!refused && std::chrono::steady_clock::now() < deadline) {
     try {
       coreio::task<coreio::net::tcp_stream> c2 =

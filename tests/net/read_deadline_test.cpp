@@ -11,6 +11,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 #include <thread>
@@ -93,30 +94,35 @@ TEST(ReadDeadlineTest, ALaterDeadlineSurvivesTheEntryFiringEarlyForAnEarlierOne)
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   rt.block_on([]() -> coreio::task<void> {
     stream_pair p = co_await connected_pair();
-    // The first read suspends with a deadline 500 ms away and gets a byte written after 5 ms; the
-    // entry stays armed at 500 ms. The second read waits with a deadline 10 s away: the entry fires
-    // at 500 ms, must find the later deadline and re-arm, and the read gets the byte written at
-    // 700 ms instead of a timeout.
+    // The first read suspends with a deadline `first` away and gets a byte written after 5 ms;
+    // the entry stays armed at `first`. The second read waits with a deadline 1 h away: the entry
+    // fires at `first`, must find the later deadline and re-arm, and the read gets the byte written
+    // 200 ms after `first` instead of a timeout. `first` is long because the 5 ms writer must get
+    // its byte through before it, whatever the machine's load (a sanitizer build's skew).
+    const std::chrono::milliseconds first = coreio_test::sanitized(2'000ms, 3'000ms);
     const steady::time_point start = steady::now();
-    auto writer = coreio::spawn([](tcp_stream& c, steady::time_point t0) -> coreio::task<void> {
+    auto writer = coreio::spawn([](tcp_stream& c, steady::time_point b_at) -> coreio::task<void> {
       co_await coreio::sleep_for(5ms);
       co_await c.write_all(std::string_view("a"));
-      co_await coreio::sleep_until(t0 + 700ms);
+      co_await coreio::sleep_until(b_at);
       co_await c.write_all(std::string_view("b"));
-    }(p.client, start));
-    EXPECT_EQ(co_await read_or_timeout(p.server, start + 500ms), 1);
-    EXPECT_EQ(co_await read_or_timeout(p.server, steady::now() + 10s), 1);
-    EXPECT_GE(steady::now() - start, 700ms);
+    }(p.client, start + first + 200ms));
+    EXPECT_EQ(co_await read_or_timeout(p.server, start + first), 1);
+    EXPECT_EQ(co_await read_or_timeout(p.server, steady::now() + 1h), 1);
+    EXPECT_GE(steady::now() - start, first + 200ms);
     co_await std::move(writer);
   }());
 }
 
 /// One try at a deadline falling due while the socket's worker is stuck: the stuck worker is the
-/// one this task runs on, which owns p.server. Returns whether the try happened as planned (this
-/// task stayed on the owner until it blocked it); the read's result goes to `timed_out`.
-coreio::task<bool> block_owner_through_deadline(stream_pair& p, bool& timed_out) {
+/// one this task runs on, which owns p.server (worker `here` of *rt, whose monitor had fired
+/// `fired_before` timers). Returns whether the try happened as planned (this task stayed on the
+/// owner until it blocked it); the read's result goes to `timed_out`.
+coreio::task<bool> block_owner_through_deadline(stream_pair& p, bool& timed_out,
+                                                coreio::runtime* rt, int here,
+                                                std::uint64_t fired_before) {
   coreio::detail::worker* const owner = stream_access::owner(p.server);
-  const steady::time_point deadline = steady::now() + 20ms;
+  const steady::time_point deadline = steady::now() + 200ms;
   auto reader = coreio::spawn(read_or_timeout(p.server, deadline));
   // Wait, on the owner, until the read waits with its deadline armed in the owner's timer queue
   // (the socket's state is its loop's: read it under the loop token). A steal that moved this task
@@ -143,8 +149,16 @@ coreio::task<bool> block_owner_through_deadline(stream_pair& p, bool& timed_out)
     if (armed) break;
     co_await coreio::yield_now();
   }
-  // Block the owner well past the deadline: only the monitor can fire the entry meanwhile.
-  if (planned) std::this_thread::sleep_for(150ms);
+  // Block the owner past the deadline until the monitor has fired the entry (only it can,
+  // meanwhile), or for 10 s if it never does: no wall-clock window for the monitor to catch.
+  if (planned) {
+    const auto give_up = steady::now() + 10s;
+    while (rt->metrics().workers[static_cast<std::size_t>(here)].timers_fired_by_monitor ==
+               fired_before &&
+           steady::now() < give_up) {
+      std::this_thread::sleep_for(1ms);
+    }
+  }
   timed_out = co_await std::move(reader) == -1;
   co_return planned;
 }
@@ -163,7 +177,8 @@ TEST(ReadDeadlineTest, ADeadlineDueWhileItsWorkerIsStuckIsFiredByTheMonitorAndEn
       p.server = co_await lis.accept_on(here);
       const std::uint64_t fired_before = rt.metrics().workers[here].timers_fired_by_monitor;
       bool timed_out = false;
-      const bool planned = co_await block_owner_through_deadline(p, timed_out);
+      const bool planned =
+          co_await block_owner_through_deadline(p, timed_out, &rt, here, fired_before);
       EXPECT_TRUE(timed_out);
       if (planned) {
         ++planned_tries;

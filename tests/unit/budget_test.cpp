@@ -24,7 +24,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-using coreio_test::prompt;
 
 coreio::runtime_options one_worker() { return coreio::runtime_options{.workers = 1}; }
 
@@ -151,12 +150,13 @@ coreio::task<loop_result> loop_beside_a_spawned_task(loop_fn loop) {
 }
 
 /// Starts a task sleeping 10 ms, then runs `loop` until that task has woken and set the flag (or
-/// `prompt` has passed). On one worker the timer can fire only if the loop yields.
+/// 10 s have passed: a limit against a hang, not a speed bound). On one worker the timer can fire
+/// only if the loop yields.
 coreio::task<loop_result> loop_beside_a_sleeping_task(loop_fn loop) {
   std::atomic<bool> flag{false};
   auto sleeper = coreio::spawn(set_flag_after(10ms, &flag));
   co_await coreio::yield_now();  // the sleeper starts its sleep
-  const loop_limit lim{&flag, std::numeric_limits<long>::max(), steady::now() + prompt};
+  const loop_limit lim{&flag, std::numeric_limits<long>::max(), steady::now() + 10s};
   const long n = co_await loop(&lim);
   const bool seen = flag.load();
   co_await sleeper;

@@ -44,7 +44,7 @@ static_assert(movable<decltype(coreio::uncancellable(one()))>);
 
 coreio::task<int> queue_get_in_time_and_timed_out(coreio::queue<int>* q) {
   q->try_put(7);
-  int got = co_await coreio::wait_for(q->get(), 1s);
+  int got = co_await coreio::wait_for(q->get(), 1h);
   bool timed_out = false;
   try {
     (void)co_await coreio::wait_for(q->get(), 10ms);
@@ -53,7 +53,7 @@ coreio::task<int> queue_get_in_time_and_timed_out(coreio::queue<int>* q) {
   }
   // The timed-out getter was withdrawn: the next item goes to the next get, not to a ghost.
   q->try_put(8);
-  int next = co_await coreio::wait_for(q->get(), 1s);
+  int next = co_await coreio::wait_for(q->get(), 1h);
   co_return timed_out ? got * 10 + next : -1;
 }
 
@@ -93,12 +93,12 @@ coreio::task<int> primitives_under_wait_for() {
     ++ok;
   }
   ev.set();
-  co_await coreio::wait_for(ev.wait(), 1s);
+  co_await coreio::wait_for(ev.wait(), 1h);
   ++ok;
 
   coreio::mutex m;
   {
-    auto g = co_await coreio::wait_for(m.lock(), 1s);
+    auto g = co_await coreio::wait_for(m.lock(), 1h);
     ++ok;
     try {
       auto g2 = co_await coreio::wait_for(m.lock(), 5ms);
@@ -107,13 +107,13 @@ coreio::task<int> primitives_under_wait_for() {
     }
   }
   {
-    auto g = co_await coreio::wait_for(m.lock(), 1s);  // the timed-out waiter did not keep it
+    auto g = co_await coreio::wait_for(m.lock(), 1h);  // the timed-out waiter did not keep it
     ++ok;
   }
 
   coreio::semaphore s{1};
   {
-    auto p = co_await coreio::wait_for(s.acquire(), 1s);
+    auto p = co_await coreio::wait_for(s.acquire(), 1h);
     try {
       auto p2 = co_await coreio::wait_for(s.acquire(), 5ms);
     } catch (const coreio::timeout_error&) {
@@ -129,7 +129,7 @@ coreio::task<int> primitives_under_wait_for() {
     ++ok;
   }
   l.count_down();
-  co_await coreio::wait_for(l.wait(), 1s);
+  co_await coreio::wait_for(l.wait(), 1h);
   ++ok;
 
   try {
@@ -137,7 +137,7 @@ coreio::task<int> primitives_under_wait_for() {
   } catch (const coreio::timeout_error&) {
     ++ok;
   }
-  co_await coreio::wait_for(coreio::yield_now(), 1s);
+  co_await coreio::wait_for(coreio::yield_now(), 1h);
   ++ok;
 
   coreio::promise<int> pr;
@@ -148,14 +148,14 @@ coreio::task<int> primitives_under_wait_for() {
     ++ok;
   }
   pr.set_value(5);
-  if (co_await coreio::wait_for(fut, 1s) == 5) ++ok;  // the value waited for the next awaiter
+  if (co_await coreio::wait_for(fut, 1h) == 5) ++ok;  // the value waited for the next awaiter
 
   auto h = coreio::spawn(one());
-  if (co_await coreio::wait_until(h, std::chrono::steady_clock::now() + 1s) == 1) ++ok;
+  if (co_await coreio::wait_until(h, std::chrono::steady_clock::now() + 1h) == 1) ++ok;
 
-  auto [a, b] = co_await coreio::wait_for(coreio::gather(one(), one()), 1s);
+  auto [a, b] = co_await coreio::wait_for(coreio::gather(one(), one()), 1h);
   ok += a + b;
-  auto any = co_await coreio::wait_for(coreio::when_any(one(), coreio::sleep_for(1h)), 1s);
+  auto any = co_await coreio::wait_for(coreio::when_any(one(), coreio::sleep_for(1h)), 1h);
   if (any.index == 0) ++ok;
   co_return ok;
 }
@@ -208,11 +208,11 @@ TEST(ComposabilityTest, BlockOnAndRunTakeCombinatorsLikeAsyncioRun) {
   auto any = rt.block_on(coreio::when_any(one(), slow_one()));
   EXPECT_EQ(any.index, 0u);
   EXPECT_EQ(any.value, 1);
-  EXPECT_EQ(rt.block_on(coreio::wait_for(one(), 1s)), 1);
+  EXPECT_EQ(rt.block_on(coreio::wait_for(one(), 1h)), 1);
   EXPECT_THROW(rt.block_on(coreio::wait_for(slow_one(), 10ms)), coreio::timeout_error);
   auto [a, b] = rt.block_on(coreio::gather(one(), one()));
   EXPECT_EQ(a + b, 2);
-  EXPECT_EQ(coreio::run(coreio::wait_for(one(), 1s), coreio::runtime_options{.workers = 1}), 1);
+  EXPECT_EQ(coreio::run(coreio::wait_for(one(), 1h), coreio::runtime_options{.workers = 1}), 1);
   coreio::queue<int> q{1};
   q.try_put(5);
   EXPECT_EQ(rt.block_on(q.get()), 5);
@@ -228,7 +228,7 @@ TEST(ComposabilityTest, SpawnTakesAnAwaitableByValue) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   coreio::queue<int> q{1};
   EXPECT_EQ(rt.block_on(spawn_an_awaitable(&q)), 21);
-  auto h = rt.spawn(coreio::wait_for(one(), 1s));
+  auto h = rt.spawn(coreio::wait_for(one(), 1h));
   EXPECT_EQ(h.get(), 1);
 }
 

@@ -168,10 +168,15 @@ coreio::task<void> sleep_for_task(D d) {
 
 coreio::task<void> sleep_until_task(tp t) { co_await coreio::sleep_until(t); }
 
-/// True if t was still waiting after k_watch (wait_for cancelled it), false if it completed.
-coreio::task<bool> still_waiting(coreio::task<void> t) {
+/// How long a due wait is given to complete: only a guard against a hang (a due deadline wrapped
+/// into the far future), never a speed bound, since a due sleep completes only after a yield, and
+/// a worker descheduled meanwhile would let a short watch fire first.
+constexpr auto k_due_guard = 10s;
+
+/// True if t was still waiting after `watch` (wait_for cancelled it), false if it completed.
+coreio::task<bool> still_waiting(coreio::task<void> t, std::chrono::milliseconds watch = k_watch) {
   try {
-    co_await coreio::wait_for(std::move(t), k_watch);
+    co_await coreio::wait_for(std::move(t), watch);
   } catch (const coreio::timeout_error&) {
     co_return true;
   }
@@ -196,13 +201,14 @@ TEST(SaturatingTimeTest, SleepsAtTheLargestDurationsAndDeadlinesNeverCompleteEar
 
 coreio::task<int> due_sleeps() {
   int waiting = 0;
-  waiting += co_await still_waiting(sleep_for_task(0ms));
-  waiting += co_await still_waiting(sleep_for_task(-1ns));
-  waiting += co_await still_waiting(sleep_for_task(dur::min()));
-  waiting += co_await still_waiting(sleep_for_task(std::chrono::hours::min()));
-  waiting += co_await still_waiting(sleep_for_task(std::chrono::duration<double>(-1e300)));
-  waiting += co_await still_waiting(sleep_until_task(tp::min()));
-  waiting += co_await still_waiting(sleep_until_task(steady::now() - 1h));
+  waiting += co_await still_waiting(sleep_for_task(0ms), k_due_guard);
+  waiting += co_await still_waiting(sleep_for_task(-1ns), k_due_guard);
+  waiting += co_await still_waiting(sleep_for_task(dur::min()), k_due_guard);
+  waiting += co_await still_waiting(sleep_for_task(std::chrono::hours::min()), k_due_guard);
+  waiting +=
+      co_await still_waiting(sleep_for_task(std::chrono::duration<double>(-1e300)), k_due_guard);
+  waiting += co_await still_waiting(sleep_until_task(tp::min()), k_due_guard);
+  waiting += co_await still_waiting(sleep_until_task(steady::now() - 1h), k_due_guard);
   co_return waiting;
 }
 

@@ -3,8 +3,10 @@
 // falls due on a worker busy computing fires anyway, and a backlog too small to ask for help at
 // once (runtime_options::wake_backlog) gets it when it outlasts a monitor tick.
 //
-// Generous bounds (50 ms against a 100 ms or 300 ms busy period: they catch "waited for the busy
-// period to end", not slowness); the measured figures are printed and recorded as properties.
+// No wall-clock bound (a sanitizer build on a loaded machine misses any): the busy task computes
+// until the woken task or the sleeper has run, so "it ran while its worker was busy" is the check,
+// and waiting for the busy period to end shows as a 10 s stall that fails the round. The measured
+// latencies are printed and recorded as properties.
 #include <coreio/coreio.hpp>
 
 #include <gtest/gtest.h>
@@ -55,16 +57,16 @@ coreio::task<bool> yield_until_set(const std::atomic<bool>* flag) {
 
 // ---- a woken task does not wait behind its waker's busy worker ---------------------------------
 
-// Bounds: the median must be well under the busy period; every round must end before half of it
-// (waiting behind the waker takes the whole period). A machine loaded by other work can delay the
-// idle thread itself by tens of milliseconds in one round, so single rounds get the looser bound.
-constexpr auto wake_busy = 400ms;
-constexpr auto wake_bound = 50ms;
 constexpr int wake_rounds = 10;
+
+/// How long a busy task computes at most while it waits for another task to run elsewhere: only a
+/// guard against a hang (the other task waiting behind it would wait this long).
+constexpr auto busy_limit = 10s;
 
 struct wake_probe {
   std::atomic<bool> about_to_wait{false};
-  steady::time_point resumed{};  // written by B, read after B was joined
+  std::atomic<bool> done{false};
+  steady::time_point resumed{};  // written by B before done, read after B was joined
 };
 
 /// B: says it is about to wait (its next step is the suspension), awaits the future, notes the
@@ -73,49 +75,60 @@ coreio::task<void> await_future(coreio::future<void>* f, wake_probe* w) {
   w->about_to_wait.store(true);
   co_await *f;
   w->resumed = steady::now();
+  w->done.store(true);
 }
 
+/// Computes without suspending until *flag is set or busy_limit passes; says whether it was set.
+bool spin_until_set(const std::atomic<bool>* flag) {
+  const auto give_up = steady::now() + busy_limit;
+  while (!flag->load()) {
+    if (steady::now() >= give_up) return flag->load();
+  }
+  return true;
+}
+
+struct wake_outcome {
+  bool reached_wait = false;    // B got to its wait
+  bool ran_while_busy = false;  // B resumed while A was still computing
+  steady::duration latency{};   // from the set to B's resumption
+};
+
 /// One round, the calling task being A: spawn B, wait until B is at its wait, set the future, then
-/// compute for `busy` without suspending. Gives the time from the set to B's resumption, or a
-/// negative duration if B never reached its wait.
+/// compute without suspending until B has resumed (on the other worker: A's is busy).
 ///
 /// If the set happens to land between B's flag and B's suspension, B does not suspend and the
 /// round measures ~0: it can only pass, never fail, wrongly.
-coreio::task<steady::duration> wake_round(std::chrono::milliseconds busy) {
+coreio::task<wake_outcome> wake_round() {
   coreio::promise<void> p;
   auto f = p.get_future();
   wake_probe w;
   auto b = coreio::spawn(await_future(&f, &w));
-  const bool waiting = co_await yield_until_set(&w.about_to_wait);
+  wake_outcome out;
+  out.reached_wait = co_await yield_until_set(&w.about_to_wait);
   const steady::time_point set_at = steady::now();
   p.set_value();
-  spin_for(busy);
+  out.ran_while_busy = spin_until_set(&w.done);
   co_await b;
-  if (!waiting) co_return steady::duration(-1);
-  co_return w.resumed - set_at;
+  out.latency = w.resumed - set_at;
+  co_return out;
 }
 
 TEST(SchedulingLatencyTest, ATaskWokenByABusyTaskResumesOnTheIdleWorker) {
   coreio::runtime rt{two_workers()};
   std::vector<double> ms;
   for (int i = 0; i < wake_rounds; ++i) {
-    const steady::duration d = rt.block_on(wake_round(wake_busy));
-    ASSERT_GE(d.count(), 0) << "round " << i << ": the waiter never reached its wait";
-    ms.push_back(to_ms(d));
+    const wake_outcome o = rt.block_on(wake_round());
+    ASSERT_TRUE(o.reached_wait) << "round " << i << ": the waiter never reached its wait";
+    EXPECT_TRUE(o.ran_while_busy) << "round " << i << ": the woken task waited for its waker's "
+                                  << "busy period (" << to_ms(o.latency) << " ms)";
+    ms.push_back(to_ms(o.latency));
   }
-  EXPECT_LT(report("wake_to_run", ms), to_ms(wake_bound)) << "median over the rounds";
-  for (int i = 0; i < wake_rounds; ++i) {
-    EXPECT_LT(ms[static_cast<std::size_t>(i)], to_ms(wake_busy) / 2)
-        << "round " << i << ": the woken task waited for its waker's " << to_ms(wake_busy)
-        << " ms busy period";
-  }
+  report("wake_to_run", ms);
 }
 
 // ---- a due timer does not wait behind its worker's busy task -----------------------------------
 
 constexpr auto timer_sleep = 30ms;
-constexpr auto timer_busy = 300ms;
-constexpr auto timer_bound = 50ms;
 constexpr int timer_rounds_wanted = 3;
 constexpr int timer_max_attempts = 50;
 
@@ -125,6 +138,7 @@ struct timer_probe {
   steady::time_point sleep_started{};  // written before sleeper_worker, read after the gather
   steady::time_point sleep_ended{};    // read after the gather
   bool counted = false;                // written by the busy child, read after the gather
+  bool fired_while_busy = false;       // written by the busy child, read after the gather
 };
 
 /// Notes where and when it starts, sleeps d (its timer is in this worker's heap), notes the end.
@@ -137,20 +151,20 @@ coreio::task<void> timed_sleeper(std::chrono::milliseconds d, timer_probe* p) {
 }
 
 /// Once the sleeper has started: if this runs on the sleeper's worker (and the sleep is still
-/// pending), computes for `busy` without suspending and marks the round counted; else returns.
-coreio::task<void> busy_if_same_worker(std::chrono::milliseconds busy, timer_probe* p) {
+/// pending), marks the round counted and computes without suspending until the sleeper is done
+/// (its timer fired elsewhere) or busy_limit passes; else returns.
+coreio::task<void> busy_if_same_worker(timer_probe* p) {
   const auto deadline = steady::now() + 2s;
   while (p->sleeper_worker.load() < 0 && steady::now() < deadline) co_await coreio::yield_now();
   if (p->sleeper_worker.load() != coreio::current_worker() || p->sleeper_done.load()) co_return;
   p->counted = true;
-  spin_for(busy);
+  p->fired_while_busy = spin_until_set(&p->sleeper_done);
 }
 
 /// gather's first child runs inline on the current worker: it registers its timer there and
 /// suspends; the second child then runs there too, unless another worker took it.
 coreio::task<void> timer_round(timer_probe* p) {
-  auto done =
-      co_await coreio::gather(timed_sleeper(timer_sleep, p), busy_if_same_worker(timer_busy, p));
+  auto done = co_await coreio::gather(timed_sleeper(timer_sleep, p), busy_if_same_worker(p));
   (void)done;
 }
 
@@ -165,6 +179,9 @@ TEST(SchedulingLatencyTest, ATimerDueOnABusyWorkerFiresOnTime) {
     if (!p.counted) continue;
     const steady::duration slept = p.sleep_ended - p.sleep_started;
     EXPECT_GE(slept, timer_sleep) << "the sleep ended early";
+    EXPECT_TRUE(p.fired_while_busy)
+        << "a " << to_ms(timer_sleep) << " ms sleep waited for the busy task on its worker ("
+        << to_ms(slept) << " ms)";
     late_ms.push_back(to_ms(slept - timer_sleep));
   }
   std::printf("[ timer ] %d attempts, %zu with the busy task on the sleeper's worker\n", attempts,
@@ -173,12 +190,7 @@ TEST(SchedulingLatencyTest, ATimerDueOnABusyWorkerFiresOnTime) {
     GTEST_SKIP() << "in " << attempts
                  << " attempts the busy task never ran on the sleeper's worker: nothing measured";
   }
-  EXPECT_LT(report("timer_lateness", late_ms), to_ms(timer_bound)) << "median over the rounds";
-  for (std::size_t i = 0; i < late_ms.size(); ++i) {
-    EXPECT_LT(late_ms[i], to_ms(timer_busy) / 2)
-        << "counted round " << i << ": a " << to_ms(timer_sleep) << " ms sleep ended " << late_ms[i]
-        << " ms late behind a " << to_ms(timer_busy) << " ms busy task on its worker";
-  }
+  report("timer_lateness", late_ms);
 }
 
 // ---- a backlog below wake_backlog gets help within about a tick --------------------------------

@@ -9,11 +9,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <coreio/errors.hpp>
+#include <coreio/join_handle.hpp>
 #include <coreio/runtime.hpp>
 #include <coreio/spawn.hpp>
 
@@ -287,13 +290,8 @@ struct late_cancel {
   std::atomic<bool> returned_normally{false};
   std::atomic<bool> holding{false};
   coreio_test::gate release;
+  std::optional<coreio::join_handle<void>> holder;  // set by the sleeper before `sleeping`
 };
-
-coreio::task<void> short_sleeper(late_cancel* c) {
-  c->sleeping.store(true);
-  co_await coreio::sleep_for(20ms);
-  c->returned_normally.store(true);  // never: it is cancelled before its timer fires
-}
 
 coreio::task<void> hold_the_worker(late_cancel* c) {
   c->holding.store(true);
@@ -301,26 +299,37 @@ coreio::task<void> hold_the_worker(late_cancel* c) {
   co_return;
 }
 
+coreio::task<void> short_sleeper(late_cancel* c) {
+  // Queued behind this task on the only worker, the holder runs as soon as the sleep suspends: the
+  // worker takes it before it looks at its timers again (event_interval below), so the sleep's
+  // timer cannot fire before the holder holds the worker, however slowly this thread runs.
+  c->holder.emplace(coreio::spawn(hold_the_worker(c)));
+  c->sleeping.store(true);
+  co_await coreio::sleep_for(20ms);
+  c->returned_normally.store(true);  // never: it is cancelled before its timer fires
+}
+
 TEST(TimeTest, ACancelPostedBeforeTheTimerFiresWinsEvenIfTheTimerIsDueWhenTheWorkerGetsToIt) {
   // One worker, held by a task blocked on a gate. The sleeper's cancel comes from this plain thread
   // meanwhile, so it wins the entry (the timer cannot fire on a held worker) and its removal is
   // posted; then the deadline passes. When the worker is let go, its due timer and the posted
   // removal are both pending; whichever it looks at first, the sleep must throw.
-  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  // The worker checks its timers between polls only when it runs out of tasks (no monitor with one
+  // worker, and no periodic check within a few billion polls).
+  coreio::runtime rt{coreio::runtime_options{
+      .workers = 1, .event_interval = std::numeric_limits<std::uint32_t>::max()}};
   for (int round = 0; round < 3; ++round) {
     late_cancel c;
     auto sleeper = rt.spawn(short_sleeper(&c));
     ASSERT_TRUE(wait_until([&] { return c.sleeping.load(); }));
     const auto deadline = std::chrono::steady_clock::now() + 20ms;  // no earlier than the sleep's
-    // One worker: the holder runs only once the sleeper is suspended in its sleep.
-    auto holder = rt.spawn(hold_the_worker(&c));
     ASSERT_TRUE(wait_until([&] { return c.holding.load(); }));
     sleeper.cancel();
     std::this_thread::sleep_until(deadline + 2ms);
     c.release.open();
     EXPECT_THROW(sleeper.get(), coreio::cancelled_error) << "round " << round;
     EXPECT_FALSE(c.returned_normally.load()) << "round " << round;
-    holder.get();
+    c.holder->get();
   }
 }
 

@@ -242,14 +242,22 @@ std::optional<steady::time_point> moved(steady::time_point first, move_to m) {
   return std::nullopt;
 }
 
-/// Arms a deadline 50 ms out, at once moves it (no suspension in between: the only timing
-/// assumption is that two calls take less than 50 ms), records both answers in *ok and the first
-/// deadline in *first.
+/// Arms a deadline 50 ms out, at once moves it (no suspension in between), records both answers in
+/// *ok and the first deadline in *first. Run on a worker of a runtime without a monitor
+/// (moves_options): the deadline is armed in the calling worker's queue, which only that worker
+/// fires, between polls, so it cannot fire between the two calls however long they take.
 void arm_then_move(coreio::timeout_scope* ts, move_to m, std::vector<bool>* ok,
                    steady::time_point* first) {
   *first = steady::now() + 50ms;
   ok->push_back(ts->reschedule(*first));
   ok->push_back(ts->reschedule(moved(*first, m)));
+}
+
+/// The runtime for arm_then_move: the monitor, which fires a due deadline of a worker stuck in a
+/// poll, is off (a 50 ms stall between the two calls would let it fire the first deadline).
+coreio::runtime_options moves_options(std::size_t workers) {
+  return coreio::runtime_options{.workers = workers,
+                                 .monitor_interval = std::chrono::microseconds(0)};
 }
 
 /// arm_then_move from the body, then lives until 20 ms past the first deadline.
@@ -261,7 +269,7 @@ coreio::task<int> moves_its_deadline(coreio::timeout_scope* ts, move_to m, std::
 }
 
 TEST_P(TimeoutTest, RescheduleLaterOrToNoneFromTheBodyDisarmsTheEarlierDeadline) {
-  coreio::runtime rt{options()};
+  coreio::runtime rt{moves_options(GetParam())};
   for (const move_to m : {move_to::later, move_to::none, move_to::never}) {
     std::vector<bool> ok;
     steady::time_point first{};
@@ -345,7 +353,7 @@ TEST_P(TimeoutTest, RescheduleEarlierFromAnotherTaskFires) {
 }
 
 TEST_P(TimeoutTest, RescheduleLaterOrToNoneFromAnotherTaskDisarms) {
-  coreio::runtime rt{options()};
+  coreio::runtime rt{moves_options(GetParam())};
   for (const move_to m : {move_to::later, move_to::none, move_to::never}) {
     std::vector<bool> ok;
     coreio::timeout_scope ts;

@@ -9,9 +9,11 @@
 #include <chrono>
 #include <exception>
 #include <thread>
+#include <utility>
 
 #include <coreio/errors.hpp>
 #include <coreio/runtime.hpp>
+#include <coreio/sync/event.hpp>
 #include <coreio/time.hpp>
 #include <coreio/wait_for.hpp>
 
@@ -38,7 +40,16 @@ coreio::task<int> cleanup(probe* p, std::chrono::milliseconds d) {
   co_return 5;
 }
 
-coreio::task<int> work_then_clean_up(probe* p, std::chrono::milliseconds cleanup_time) {
+/// A clean-up that lasts until *release is set.
+coreio::task<int> cleanup_until(probe* p, coreio::event* release) {
+  p->cleaning.store(true);
+  co_await release->wait();  // would throw if it ran under the cancelled scope
+  p->cleaned.fetch_add(1);
+  co_return 5;
+}
+
+/// Sleeps until cancelled, then awaits `clean_up` under uncancellable and rethrows the cancel.
+coreio::task<int> work_then(probe* p, coreio::task<int> clean_up) {
   std::exception_ptr cancelled;
   try {
     p->sleeping.store(true);
@@ -47,11 +58,15 @@ coreio::task<int> work_then_clean_up(probe* p, std::chrono::milliseconds cleanup
     cancelled = std::current_exception();  // C++ allows no co_await inside a handler
   }
   if (cancelled) {
-    const int v = co_await coreio::uncancellable(cleanup(p, cleanup_time));
+    const int v = co_await coreio::uncancellable(std::move(clean_up));
     if (v != 5) co_return -1;
     std::rethrow_exception(cancelled);
   }
   co_return 0;
+}
+
+coreio::task<int> work_then_clean_up(probe* p, std::chrono::milliseconds cleanup_time) {
+  return work_then(p, cleanup(p, cleanup_time));
 }
 
 TEST(UncancellableTest, ACancelledTaskAwaitsItsCleanUpToTheEnd) {
@@ -67,11 +82,14 @@ TEST(UncancellableTest, ACancelledTaskAwaitsItsCleanUpToTheEnd) {
 TEST(UncancellableTest, ASecondCancelDuringTheCleanUpDoesNotInterruptIt) {
   coreio::runtime rt{coreio::runtime_options{.workers = 2}};
   probe p;
-  auto h = rt.spawn(work_then_clean_up(&p, 30ms));
+  coreio::event release;
+  auto h = rt.spawn(work_then(&p, cleanup_until(&p, &release)));
   ASSERT_TRUE(wait_until([&] { return p.sleeping.load(); }));
   h.cancel();
   ASSERT_TRUE(wait_until([&] { return p.cleaning.load(); }));
-  h.cancel();
+  h.cancel();  // synchronous: whatever it interrupts, it has by the time it returns
+  EXPECT_FALSE(h.done()) << "the clean-up was interrupted";
+  release.set();
   EXPECT_THROW(h.get(), coreio::cancelled_error);
   EXPECT_EQ(p.cleaned.load(), 1);
 }

@@ -102,6 +102,7 @@ coreio::task<void> handle(std::shared_ptr<raw_server::state> st, coreio::net::tc
       }
       const reply r = st->respond(req, index);
       if (r.delay.count() > 0) co_await coreio::sleep_for(r.delay);
+      if (r.hold) co_await r.hold->wait();
       if (!r.bytes.empty()) co_await s.write_all(std::string_view(r.bytes));
       if (!r.then.empty()) {
         if (r.then_delay.count() > 0) co_await coreio::sleep_for(r.then_delay);

@@ -40,11 +40,12 @@ struct reply {
   reply() = default;
   reply(std::string b, bool close_after = false, bool stall_after = false)
       : bytes(std::move(b)), close(close_after), stall(stall_after) {}
-  std::string bytes;                   ///< sent as is (may be empty)
-  bool close = false;                  ///< close the connection after sending
-  bool stall = false;                  ///< after sending, wait until the client closes
-  std::chrono::milliseconds delay{0};  ///< wait this long before sending
-  std::string then;                    ///< sent after `then_delay` (e.g. the rest of a body)
+  std::string bytes;                    ///< sent as is (may be empty)
+  bool close = false;                   ///< close the connection after sending
+  bool stall = false;                   ///< after sending, wait until the client closes
+  std::chrono::milliseconds delay{0};   ///< wait this long before sending
+  std::shared_ptr<coreio::event> hold;  ///< if set, wait until it is set before sending
+  std::string then;                     ///< sent after `then_delay` (e.g. the rest of a body)
   std::chrono::milliseconds then_delay{0};
 };
 
