@@ -115,7 +115,8 @@ struct outgoing {
   body_source upload;
   bool chunked = false;
   bool expect_continue = false;
-  bool close = false;  // the request says Connection: close
+  std::chrono::milliseconds continue_wait{1000};  // request_options::expect_continue_timeout
+  bool close = false;                             // the request says Connection: close
   std::optional<basic_auth> auth;
   bool auth_from_url =
       false;         // auth came from the URL's userinfo: it replaces an Authorization field
@@ -287,11 +288,13 @@ continue_answer classify_continue(std::string_view got) {
 }
 
 /// After an `Expect: 100-continue` head: true to send the body (a 100 Continue arrived and was
-/// consumed, or nothing arrived within 1 s), false if the server answered with a final status
-/// (left in the buffer for the head to be read). Other interim responses are consumed.
-task<bool> await_continue(connection* conn, limit headers_lim) {
-  const limit wait = earliest(headers_lim, limit{clock::now() + std::chrono::seconds(1),
-                                                 phase::headers, std::chrono::milliseconds(1000)});
+/// consumed, or nothing arrived within `patience`), false if the server answered with a final
+/// status (left in the buffer for the head to be read). Other interim responses are consumed.
+task<bool> await_continue(connection* conn, limit headers_lim, std::chrono::milliseconds patience) {
+  const limit wait = earliest(
+      headers_lim, limit{coreio::detail::saturating_add(
+                             clock::now(), std::max(patience, std::chrono::milliseconds::zero())),
+                         phase::headers, patience});
   for (;;) {
     const std::string_view got(conn->pending().data(), conn->pending().size());
     const std::size_t end = got.find("\r\n\r\n");
@@ -350,7 +353,7 @@ task<void> send_request(connection* conn, const request_context* rc, const outgo
     std::string body = !o->chunked             ? o->body.bytes
                        : o->body.bytes.empty() ? std::string("0\r\n\r\n")
                                                : chunk_of(o->body.bytes) + "0\r\n\r\n";
-    if (co_await await_continue(conn, headers_lim)) {
+    if (co_await await_continue(conn, headers_lim, o->continue_wait)) {
       auto w = conn->write_all(bytes_of(body));
       co_await timed(std::move(w), headers_lim, "sending the request body");
     } else {
@@ -667,6 +670,7 @@ task<response> follow(request_context* rc, const std::string* method, const std:
   o.upload = ro->upload;
   o.chunked = ro->chunked;
   o.expect_continue = ro->expect_continue && o.body.present && !o.upload;
+  o.continue_wait = ro->expect_continue_timeout;
   o.headers = core.opts.headers;
   for (const auto& mine : ro->headers) {
     std::erase_if(o.headers, [&](const auto& f) { return same_name(f.first, mine.first); });

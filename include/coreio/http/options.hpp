@@ -184,10 +184,16 @@ struct request_options {
   std::optional<int> max_redirects = std::nullopt;
   /// Overrides client_options::raise_for_status.
   std::optional<bool> raise_for_status = std::nullopt;
-  /// Send `Expect: 100-continue` and the body only after the server's 100 Continue, or after 1 s
-  /// without an answer (RFC 9110 10.1.1). A final status instead of 100: the body is not sent, and
-  /// the connection is not reused. Ignored without a fixed body (no body, or an upload source).
+  /// Send `Expect: 100-continue` and the body only after the server's 100 Continue, or after
+  /// expect_continue_timeout without an answer (RFC 9110 10.1.1). A final status instead of 100:
+  /// the body is not sent, and the connection is not reused. Ignored without a fixed body (no
+  /// body, or an upload source).
   bool expect_continue = false;
+  /// With expect_continue: how long to wait for the 100 before sending the body anyway (curl's
+  /// CURLOPT_EXPECT_100_TIMEOUT_MS, also 1 s by default). Zero or less: at once; saturated (a
+  /// duration past the clock's reach waits for the 100 or the headers deadline). The headers phase
+  /// deadline (timeouts::headers) still bounds the whole wait.
+  std::chrono::milliseconds expect_continue_timeout{1000};
 };
 
 }  // namespace coreio::http
