@@ -292,9 +292,7 @@ continue_answer classify_continue(std::string_view got) {
 /// status (left in the buffer for the head to be read). Other interim responses are consumed.
 task<bool> await_continue(connection* conn, limit headers_lim, std::chrono::milliseconds patience) {
   const limit wait = earliest(
-      headers_lim, limit{coreio::detail::saturating_add(
-                             clock::now(), std::max(patience, std::chrono::milliseconds::zero())),
-                         phase::headers, patience});
+      headers_lim, limit{coreio::detail::deadline_after(patience), phase::headers, patience});
   for (;;) {
     const std::string_view got(conn->pending().data(), conn->pending().size());
     const std::size_t end = got.find("\r\n\r\n");
