@@ -99,6 +99,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -244,12 +245,59 @@ connect_op::connect_op(stream_socket_impl& s, const generic_stream::endpoint& ep
   abort_ctx = &s.write_sig;
   arg = &ep_;
   site = &wait_sites::socket_connect;
+  try_now = [](io_op* op) {
+    auto* self = static_cast<connect_op*>(op);
+    const int fd = static_cast<stream_socket_impl*>(op->target)->fd;
+    op->bytes = 0;
+    if (::connect(fd, self->ep_.data(), static_cast<socklen_t>(self->ep_.size())) == 0) {
+      op->ec = {};
+      return true;
+    }
+    const int err = errno;
+    if (err == EINTR || err == EAGAIN)
+      return false;  // not under way (EAGAIN: a Unix socket's
+                     // backlog is full): start connects
+    if (err != EINPROGRESS) {
+      op->ec = std::error_code(err, std::system_category());
+      return true;
+    }
+    self->in_progress_ = true;
+    pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
+    if (::poll(&p, 1, 0) != 1) return false;  // still under way: start waits on the loop
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
+    op->ec = so_error == 0 ? std::error_code{} : std::error_code(so_error, std::system_category());
+    return true;
+  };
+  try_now_anywhere = true;
   start = [](io_op* op) {
     auto* s = static_cast<stream_socket_impl*>(op->target);
-    auto& ep = *static_cast<const generic_stream::endpoint*>(op->arg);
-    s->sock.async_connect(
-        ep, asio::bind_cancellation_slot(
-                s->write_sig.slot(), [op](const std::error_code& ec) { io_complete(op, ec, 0); }));
+    if (!static_cast<connect_op*>(op)->in_progress_) {
+      auto& ep = *static_cast<const generic_stream::endpoint*>(op->arg);
+      s->sock.async_connect(
+          ep, asio::bind_cancellation_slot(s->write_sig.slot(), [op](const std::error_code& ec) {
+            io_complete(op, ec, 0);
+          }));
+      return;
+    }
+    // try_now's connect is under way: it has ended when the socket is writable (RFC 793's
+    // handshake done, or failed: SO_ERROR says which), as Asio's own connect wait decides.
+    s->sock.async_wait(
+        asio::socket_base::wait_write,
+        asio::bind_cancellation_slot(s->write_sig.slot(), [op, s](const std::error_code& ec) {
+          if (ec) {
+            io_complete(op, ec, 0);
+            return;
+          }
+          int so_error = 0;
+          socklen_t len = sizeof so_error;
+          if (::getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
+          io_complete(
+              op,
+              so_error == 0 ? std::error_code{} : std::error_code(so_error, std::system_category()),
+              0);
+        }));
   };
   abort = &abort_by_signal;
 }

@@ -14,6 +14,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -565,6 +568,88 @@ TEST(TcpStreamTest, ConnectToAnUnresolvableNameThrowsSystemError) {
   ASSERT_FALSE(what.empty()) << "connect to an unresolvable name succeeded";
   EXPECT_TRUE(static_cast<bool>(code));
   EXPECT_NE(what.find("no-such-host.invalid"), std::string::npos) << what;
+}
+
+// A connect the kernel cannot finish at once: with the listener's accept queue full, SYNs are
+// dropped and connect(2) stays in progress, so the wait for it is the socket loop's (the first
+// connects complete inside the call, on loopback).
+/// Sockets of this machine in TCP's SYN-SENT state towards 127.0.0.1:port (/proc/net/tcp: state
+/// 02, addresses in hex, the IPv4 one in network byte order).
+int syn_sent_to(std::uint16_t port) {
+  std::ifstream f("/proc/net/tcp");
+  std::string line;
+  std::getline(f, line);  // the column names
+  char want[16];
+  std::snprintf(want, sizeof want, "0100007F:%04X", port);
+  int n = 0;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string slot, local, remote, state;
+    if (in >> slot >> local >> remote >> state && remote == want && state == "02") ++n;
+  }
+  return n;
+}
+
+coreio::task<std::vector<tcp_stream>> fill_accept_queue(std::uint16_t port) {
+  std::vector<tcp_stream> fillers;
+  for (int i = 0; i < 16; ++i) {
+    try {
+      auto c = tcp_stream::connect("127.0.0.1", port);
+      fillers.push_back(co_await coreio::wait_for(std::move(c), 200ms));
+    } catch (const coreio::timeout_error&) {
+      co_return fillers;  // this one stayed in progress: the queue is full
+    }
+  }
+  ADD_FAILURE() << "16 connects to a listener with backlog 1 all completed";
+  co_return fillers;
+}
+
+coreio::task<void> connect_in_progress_completes_when_the_queue_has_room() {
+  auto listener = tcp_listener::bind("127.0.0.1", 0, {.backlog = 1});
+  const std::uint16_t port = listener.port();
+  std::vector<tcp_stream> fillers = co_await fill_accept_queue(port);
+  // Started while the queue is full: in progress until a retransmitted SYN finds room. The
+  // queue is drained only once its SYN has been dropped (the socket is seen in SYN-SENT).
+  auto pending = coreio::spawn(tcp_stream::connect("127.0.0.1", port));
+  for (int i = 0; i < 5000 && syn_sent_to(port) == 0; ++i) co_await coreio::sleep_for(1ms);
+  EXPECT_EQ(syn_sent_to(port), 1);
+  std::vector<tcp_stream> accepted;
+  for (std::size_t i = 0; i < fillers.size(); ++i) accepted.push_back(co_await listener.accept());
+  // The kernel retransmits the SYN after about a second (RFC 6298's initial RTO); the accept
+  // below waits for it rather than a fixed time.
+  tcp_stream late = co_await coreio::wait_for(std::move(pending), 30s);
+  tcp_stream server_side = co_await coreio::wait_for(listener.accept(), 30s);
+  co_await late.write_all(std::string_view("late"));
+  std::array<std::byte, 4> got{};
+  co_await server_side.read_exact(got);
+  EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(got.data()), got.size()), "late");
+}
+
+TEST(TcpStreamTest, AConnectInProgressCompletesOnceTheListenersQueueHasRoom) {
+  coreio::runtime rt{two_workers()};
+  rt.block_on(connect_in_progress_completes_when_the_queue_has_room());
+}
+
+coreio::task<void> connect_in_progress_times_out_and_closes_its_socket() {
+  auto listener = tcp_listener::bind("127.0.0.1", 0, {.backlog = 1});
+  const std::uint16_t port = listener.port();
+  std::vector<tcp_stream> fillers = co_await fill_accept_queue(port);
+  const std::size_t fds = count_open_fds();
+  bool timed_out = false;
+  try {
+    (void)co_await coreio::wait_for(tcp_stream::connect("127.0.0.1", port), 50ms);
+  } catch (const coreio::timeout_error&) {
+    timed_out = true;
+  }
+  EXPECT_TRUE(timed_out);
+  // The cancelled connect's socket is closed (its wait aborted on the loop, then deleted there).
+  for (int i = 0; i < 1000 && count_open_fds() > fds; ++i) co_await coreio::sleep_for(1ms);
+  EXPECT_EQ(count_open_fds(), fds);
+}
+
+TEST(TcpStreamTest, AConnectInProgressTimesOutAndClosesItsSocket) {
+  coreio::runtime rt{two_workers()};
+  rt.block_on(connect_in_progress_times_out_and_closes_its_socket());
 }
 
 struct error_codes {
