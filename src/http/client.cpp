@@ -433,6 +433,87 @@ task<std::unique_ptr<connection>> open_connection(const request_context* rc, con
   co_return conn;
 }
 
+/// The response whose head conn's parser has just read (the last step of exchange()): its state
+/// and its body reader, which owns conn from here on. A plain function rather than part of the
+/// exchange coroutine: GCC keeps every local of a coroutine in its frame, and these would add some
+/// 200 bytes to every request's frame while they are needed for no suspension.
+response take_response(const request_context* rc, const outgoing* o,
+                       std::unique_ptr<connection> conn, bool body_withheld) {
+  client_core& core = *rc->core;
+  message_head& head = conn->response_parser.head();
+  std::unique_ptr<response_state> st = make_response_state();
+  st->status = head.status;
+  st->reason.swap(head.reason);
+  st->version = head.version_major * 10 + head.version_minor;
+  // The fields go to the response whole (the parser's vector, no copy), and the parser gets the
+  // strings of a finished response to fill (swap_in_fields); the two this hop needs are looked
+  // up there.
+  swap_in_fields(*st, head.headers);
+  st->noted = head.noted;
+  std::optional<std::string_view> keep_alive_field;
+  // Every Content-Encoding field, in order, as one list (RFC 9110 section 5.3): usually one
+  // field, seen as it is; several are joined.
+  std::optional<std::string_view> content_encoding;
+  std::string joined_codings;
+  if ((head.noted & (noted_keep_alive | noted_content_encoding)) != 0) {
+    for (const auto& [name, value] : st->headers) {
+      if (!keep_alive_field && iequals(name, "keep-alive")) keep_alive_field = value;
+      if (iequals(name, "content-encoding")) {
+        if (!content_encoding) {
+          content_encoding = value;
+        } else {
+          if (joined_codings.empty()) joined_codings = *content_encoding;
+          joined_codings.append(", ").append(value);
+          content_encoding = joined_codings;
+        }
+      }
+    }
+  }
+  st->url = std::shared_ptr<const std::string>(o->to, &o->to->text);  // shares the destination
+  ++conn->uses;
+  core.trace(trace_kind::response_headers_received, o->method, o->to->text, head.status);
+
+  auto reader = std::make_unique<body_reader>();
+  reader->owner = core.conn_pool;
+  reader->counters = core.counters;
+  reader->total = rc->total;
+  reader->sock_read = rc->t.sock_read;
+  // 101 (and any upgrade): the connection now speaks another protocol; never pooled.
+  reader->keep_alive = head.keep_alive && !head.upgrade && head.status != 101 && !body_withheld &&
+                       !o->close && !core.closing();
+  std::chrono::milliseconds keep = core.opts.keepalive_timeout;
+  if (const auto server = keep_alive_timeout(keep_alive_field)) {
+    const auto theirs = std::chrono::milliseconds(*server * 1000 - 1000);
+    keep = std::min(keep, theirs);
+  }
+  reader->keep_for = keep;
+  const bool no_body = o->method == "HEAD"sv || head.status == 204 || head.status == 304 ||
+                       (head.status >= 100 && head.status < 200) ||
+                       (head.content_length && *head.content_length == 0 && !head.chunked);
+  reader->conn = std::move(conn);
+  if (no_body) {
+    reader->end_ok();
+  } else {
+    try {
+      if (core.opts.auto_decompress) {
+        // A coding the client does not know leaves the body as it came (aiohttp's behaviour):
+        // the caller sees the status, the headers and the encoded bytes.
+        if (content_encoding && content_decoder::decodable(*content_encoding)) {
+          decode_limits dl;
+          dl.max_decoded = core.opts.max_decoded_body;
+          dl.max_ratio = core.opts.max_decompression_ratio;
+          reader->decoder = content_decoder::make_chain(*content_encoding, dl);
+        }
+      }
+    } catch (...) {
+      reader->fail();
+      throw;
+    }
+    st->reader = std::move(reader);
+  }
+  return response(std::move(st));
+}
+
 /// One hop: connection, request, response head (steps 2-4 of the file comment).
 task<response> exchange(const request_context* rc, const outgoing* o) {
   client_core& core = *rc->core;
@@ -557,82 +638,7 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       std::rethrow_exception(failed);
     }
 
-    message_head& head = conn->response_parser.head();
-    std::unique_ptr<response_state> st = make_response_state();
-    st->status = head.status;
-    st->reason.swap(head.reason);
-    st->version = head.version_major * 10 + head.version_minor;
-    // The fields go to the response whole (the parser's vector, no copy), and the parser gets the
-    // strings of a finished response to fill (swap_in_fields); the two this hop needs are looked
-    // up there.
-    swap_in_fields(*st, head.headers);
-    st->noted = head.noted;
-    std::optional<std::string_view> keep_alive_field;
-    // Every Content-Encoding field, in order, as one list (RFC 9110 section 5.3): usually one
-    // field, seen as it is; several are joined.
-    std::optional<std::string_view> content_encoding;
-    std::string joined_codings;
-    if ((head.noted & (noted_keep_alive | noted_content_encoding)) != 0) {
-      for (const auto& [name, value] : st->headers) {
-        if (!keep_alive_field && iequals(name, "keep-alive")) keep_alive_field = value;
-        if (iequals(name, "content-encoding")) {
-          if (!content_encoding) {
-            content_encoding = value;
-          } else {
-            if (joined_codings.empty()) joined_codings = *content_encoding;
-            joined_codings.append(", ").append(value);
-            content_encoding = joined_codings;
-          }
-        }
-      }
-    }
-    st->url = std::shared_ptr<const std::string>(o->to, &o->to->text);  // shares the destination
-    ++conn->uses;
-    core.trace(trace_kind::response_headers_received, o->method, url_text, head.status);
-
-    auto reader = std::make_unique<body_reader>();
-    reader->owner = core.conn_pool;
-    reader->counters = core.counters;
-    reader->total = rc->total;
-    reader->sock_read = rc->t.sock_read;
-    // 101 (and any upgrade): the connection now speaks another protocol; never pooled.
-    reader->keep_alive = head.keep_alive && !head.upgrade && head.status != 101 && !body_withheld &&
-                         !o->close && !core.closing();
-    std::chrono::milliseconds keep = core.opts.keepalive_timeout;
-    if (const auto server = keep_alive_timeout(keep_alive_field)) {
-      const auto theirs = std::chrono::milliseconds(*server * 1000 - 1000);
-      keep = std::min(keep, theirs);
-    }
-    reader->keep_for = keep;
-    const bool no_body = o->method == "HEAD"sv || head.status == 204 || head.status == 304 ||
-                         (head.status >= 100 && head.status < 200) ||
-                         (head.content_length && *head.content_length == 0 && !head.chunked);
-    reader->conn = std::move(conn);
-    if (no_body) {
-      reader->end_ok();
-    } else {
-      std::exception_ptr bad;
-      try {
-        if (core.opts.auto_decompress) {
-          // A coding the client does not know leaves the body as it came (aiohttp's behaviour):
-          // the caller sees the status, the headers and the encoded bytes.
-          if (content_encoding && content_decoder::decodable(*content_encoding)) {
-            decode_limits dl;
-            dl.max_decoded = core.opts.max_decoded_body;
-            dl.max_ratio = core.opts.max_decompression_ratio;
-            reader->decoder = content_decoder::make_chain(*content_encoding, dl);
-          }
-        }
-      } catch (...) {
-        bad = std::current_exception();
-      }
-      if (bad) {
-        reader->fail();
-        std::rethrow_exception(bad);
-      }
-      st->reader = std::move(reader);
-    }
-    co_return response(std::move(st));
+    co_return take_response(rc, o, std::move(conn), body_withheld);
   }
 }
 
@@ -646,34 +652,32 @@ task<void> drain_some(response* r, std::size_t most) {
   }
 }
 
-/// The redirect loop (step 1 of the file comment).
-task<response> follow(request_context* rc, const std::string* method, const std::string* url_text,
-                      const request_options* ro) {
-  // The whole request up to its response head (redirects included), around the phases of
-  // exchange(); inside the request's scope, so on the same trace task as they are.
-  coreio::detail::trace::span_scope whole("http.client.request");
-  rc->span = whole.id();
-  client_core& core = *rc->core;
+/// The first hop's request: method (checked, in upper case), target (the URL with `ro`'s
+/// params), body, headers (the client's, then the caller's), Host and credentials. Throws
+/// http::error for an invalid method or header field, or CONNECT. A plain function: follow()'s
+/// frame keeps only what its hops need (GCC keeps every local of a coroutine in its frame).
+outgoing first_hop(const client_core& core, const std::string& method, const std::string& url_text,
+                   const request_options& ro) {
   outgoing o;
-  o.method = *method;
-  if (ro->params.empty()) {
-    o.to = destination_of(*url_text);
+  o.method = method;
+  if (ro.params.empty()) {
+    o.to = destination_of(url_text);
   } else {
-    url target = parse_url(*url_text);
-    append_params(target, ro->params);
+    url target = parse_url(url_text);
+    append_params(target, ro.params);
     o.to = std::make_shared<const destination>(std::move(target));
   }
   const url* target = &o.to->target;
-  o.body = prepare_body(*ro);
-  o.upload = ro->upload;
-  o.chunked = ro->chunked;
-  o.expect_continue = ro->expect_continue && o.body.present && !o.upload;
-  o.continue_wait = ro->expect_continue_timeout;
+  o.body = prepare_body(ro);
+  o.upload = ro.upload;
+  o.chunked = ro.chunked;
+  o.expect_continue = ro.expect_continue && o.body.present && !o.upload;
+  o.continue_wait = ro.expect_continue_timeout;
   o.headers = core.opts.headers;
-  for (const auto& mine : ro->headers) {
+  for (const auto& mine : ro.headers) {
     std::erase_if(o.headers, [&](const auto& f) { return same_name(f.first, mine.first); });
   }
-  for (const auto& f : ro->headers) o.headers.push_back(f);
+  for (const auto& f : ro.headers) o.headers.push_back(f);
   for (const auto& [n, v] : o.headers) {
     check_field(n, v);
     // The caller's Connection: close: the connection is not used again (RFC 9112 section 9.6).
@@ -700,14 +704,81 @@ task<response> follow(request_context* rc, const std::string* method, const std:
   }
   // Userinfo with an empty user ("http://:pw@h/") is credentials too (RFC 7617 allows an empty
   // user-id; aiohttp sends them).
-  if (ro->auth) {
-    o.auth = ro->auth;
+  if (ro.auth) {
+    o.auth = ro.auth;
   } else if (target->has_userinfo()) {
     o.auth = basic_auth{target->user, target->password};
     o.auth_from_url = true;
   } else {
     o.auth = core.opts.auth;
   }
+  return o;
+}
+
+/// Follows redirect response *r to `location` (not empty): reads and drops a little of its body
+/// so that its connection can be reused, then makes *o the next hop's request (method and body
+/// per RFC 9110 section 15.4, credentials and Host dropped on leaving the origin) and moves *r
+/// to *history. Throws http::error for a Location that is not a URL, or a 307/308 that would
+/// replay a streamed upload. A coroutine of its own, so that the redirect's locals are in a frame
+/// only requests that are redirected allocate, not in follow()'s.
+task<void> redirect(client_core* core, outgoing* o, const request_options* ro, response* r,
+                    std::string_view location, std::vector<response>* history) {
+  url next = resolve_reference(o->to->target, location);
+  // Discard the redirect's body: a little (64 KiB, for at most a second) is read so that the
+  // connection can be reused. A body that fails (a corrupt content coding, broken framing) or
+  // stalls is not the answer: its connection is closed and the redirect followed, as aiohttp,
+  // which never reads it, does.
+  try {
+    auto drain = drain_some(r, 64 * 1024);
+    co_await coreio::wait_for(std::move(drain), std::chrono::seconds(1));
+  } catch (const error&) {
+  } catch (const coreio::timeout_error&) {
+  }
+  r->close();
+  const int s = r->status();
+  if (s == 303 ? o->method != "HEAD" : ((s == 301 || s == 302) && o->method == "POST")) {
+    o->method = "GET";
+    o->body = prepared_body{};
+    o->upload = nullptr;
+    o->chunked = false;
+    o->expect_continue = false;
+    std::erase_if(o->headers, [](const auto& f) {
+      return same_name(f.first, "Content-Type") || same_name(f.first, "Content-Encoding");
+    });
+  }
+  if (s == 307 || s == 308) {
+    if (o->upload) throw error("http: a 307/308 redirect cannot replay a streamed upload body");
+  }
+  if (next.origin() != o->to->key) {
+    o->auth.reset();
+    o->auth_from_url = false;
+    o->host.clear();
+    std::erase_if(o->headers, [](const auto& f) {
+      return same_name(f.first, "Authorization") || same_name(f.first, "Proxy-Authorization") ||
+             same_name(f.first, "Cookie");
+    });
+  }
+  // Credentials in the Location itself are the new target's, as a request URL's are, unless
+  // the caller gave its own (aiohttp refuses the two together); the URL goes on without them.
+  if (next.has_userinfo() && !ro->auth) {
+    o->auth = basic_auth{next.user, next.password};
+    o->auth_from_url = true;
+  }
+  core->counters->add(client_counters::redirects);
+  o->to = std::make_shared<const destination>(std::move(next));
+  core->trace(trace_kind::redirect, o->method, o->to->text, s);
+  history->push_back(std::move(*r));
+}
+
+/// The redirect loop (step 1 of the file comment).
+task<response> follow(request_context* rc, const std::string* method, const std::string* url_text,
+                      const request_options* ro) {
+  // The whole request up to its response head (redirects included), around the phases of
+  // exchange(); inside the request's scope, so on the same trace task as they are.
+  coreio::detail::trace::span_scope whole("http.client.request");
+  rc->span = whole.id();
+  client_core& core = *rc->core;
+  outgoing o = first_hop(core, *method, *url_text, *ro);
   const int max_redirects = ro->max_redirects.value_or(core.opts.max_redirects);
   std::vector<response> history;
   for (int hops = 0;; ++hops) {
@@ -726,51 +797,7 @@ task<response> follow(request_context* rc, const std::string* method, const std:
     if (hops >= max_redirects)
       throw error("http: too many redirects (" + std::to_string(max_redirects) + "), last to " +
                   std::string(*location));
-    url next = resolve_reference(o.to->target, *location);
-    // Discard the redirect's body: a little (64 KiB, for at most a second) is read so that the
-    // connection can be reused. A body that fails (a corrupt content coding, broken framing) or
-    // stalls is not the answer: its connection is closed and the redirect followed, as aiohttp,
-    // which never reads it, does.
-    try {
-      auto drain = drain_some(&r, 64 * 1024);
-      co_await coreio::wait_for(std::move(drain), std::chrono::seconds(1));
-    } catch (const error&) {
-    } catch (const coreio::timeout_error&) {
-    }
-    r.close();
-    const int s = r.status();
-    if (s == 303 ? o.method != "HEAD" : ((s == 301 || s == 302) && o.method == "POST")) {
-      o.method = "GET";
-      o.body = prepared_body{};
-      o.upload = nullptr;
-      o.chunked = false;
-      o.expect_continue = false;
-      std::erase_if(o.headers, [](const auto& f) {
-        return same_name(f.first, "Content-Type") || same_name(f.first, "Content-Encoding");
-      });
-    }
-    if (s == 307 || s == 308) {
-      if (o.upload) throw error("http: a 307/308 redirect cannot replay a streamed upload body");
-    }
-    if (next.origin() != o.to->key) {
-      o.auth.reset();
-      o.auth_from_url = false;
-      o.host.clear();
-      std::erase_if(o.headers, [](const auto& f) {
-        return same_name(f.first, "Authorization") || same_name(f.first, "Proxy-Authorization") ||
-               same_name(f.first, "Cookie");
-      });
-    }
-    // Credentials in the Location itself are the new target's, as a request URL's are, unless
-    // the caller gave its own (aiohttp refuses the two together); the URL goes on without them.
-    if (next.has_userinfo() && !ro->auth) {
-      o.auth = basic_auth{next.user, next.password};
-      o.auth_from_url = true;
-    }
-    core.counters->add(client_counters::redirects);
-    o.to = std::make_shared<const destination>(std::move(next));
-    core.trace(trace_kind::redirect, o.method, o.to->text, s);
-    history.push_back(std::move(r));
+    co_await redirect(&core, &o, ro, &r, *location, &history);
   }
 }
 
@@ -779,9 +806,11 @@ const request_options& no_options() {
   return none;
 }
 
-/// own: the caller's options, copied (std::nullopt: none, and nothing to copy).
+/// own: the caller's options, copied (null: none, and nothing to copy). A pointer, not an
+/// optional: the frame lives as long as the request, and an optional would add the options' 408
+/// bytes to every request's frame, most of which (a plain get) have none.
 task<response> run_request(std::shared_ptr<client_core> core, std::string method,
-                           std::string url_text, std::optional<request_options> own) {
+                           std::string url_text, std::unique_ptr<const request_options> own) {
   const request_options& ro = own ? *own : no_options();
   client_counters& k = *core->counters;
   k.add(client_counters::requests);
@@ -939,11 +968,12 @@ client::~client() {
 }
 
 task<response> client::request(std::string_view method, std::string_view url) {
-  return detail::run_request(core_, std::string(method), std::string(url), std::nullopt);
+  return detail::run_request(core_, std::string(method), std::string(url), nullptr);
 }
 task<response> client::request(std::string_view method, std::string_view url,
                                const request_options& options) {
-  return detail::run_request(core_, std::string(method), std::string(url), options);
+  return detail::run_request(core_, std::string(method), std::string(url),
+                             std::make_unique<const request_options>(options));
 }
 task<response> client::get(std::string_view url) { return request("GET", url); }
 task<response> client::get(std::string_view url, const request_options& o) {

@@ -6,7 +6,7 @@
 // end_) of buf_. A read (read_more(), or read_within: prepare_read, the read, commit_read) first
 // moves the live bytes to the front, grows the buffer (doubling) when it is full or, up to 64 KiB,
 // when the last read filled all the room it had (more is likely waiting: a bulk body), then reads
-// into the free tail. It starts at 4 KiB. Body spans the parser returns point into the buffer and
+// into the free tail. It starts at 2 KiB. Body spans the parser returns point into the buffer and
 // stay valid until the next read.
 //
 // Thread safety: one task at a time (the request holding it, or the pool while it is idle). The
