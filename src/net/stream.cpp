@@ -239,6 +239,19 @@ worker* worker_for(int target, worker* fallback) noexcept {
   return &rt.worker_at(static_cast<std::uint32_t>(target) % rt.worker_count());
 }
 
+namespace {
+
+/// How a connect(2) in progress on fd ended, once the socket is writable: SO_ERROR (empty:
+/// connected), in the system category as normalize_error gives Asio's codes.
+std::error_code connect_outcome(int fd) noexcept {
+  int so_error = 0;
+  socklen_t len = sizeof so_error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
+  return so_error == 0 ? std::error_code{} : std::error_code(so_error, std::system_category());
+}
+
+}  // namespace
+
 connect_op::connect_op(stream_socket_impl& s, const generic_stream::endpoint& ep) : ep_(ep) {
   owner = s.owner;
   target = &s;
@@ -254,20 +267,17 @@ connect_op::connect_op(stream_socket_impl& s, const generic_stream::endpoint& ep
       return true;
     }
     const int err = errno;
-    if (err == EINTR || err == EAGAIN)
-      return false;  // not under way (EAGAIN: a Unix socket's
-                     // backlog is full): start connects
-    if (err != EINPROGRESS) {
+    // Not under way (a Unix socket's listener has a full backlog): start connects.
+    if (err == EAGAIN) return false;
+    // EINTR is under way too (POSIX: the connection is then established asynchronously).
+    if (err != EINPROGRESS && err != EINTR) {
       op->ec = std::error_code(err, std::system_category());
       return true;
     }
     self->in_progress_ = true;
     pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
     if (::poll(&p, 1, 0) != 1) return false;  // still under way: start waits on the loop
-    int so_error = 0;
-    socklen_t len = sizeof so_error;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
-    op->ec = so_error == 0 ? std::error_code{} : std::error_code(so_error, std::system_category());
+    op->ec = connect_outcome(fd);
     return true;
   };
   try_now_anywhere = true;
@@ -286,17 +296,7 @@ connect_op::connect_op(stream_socket_impl& s, const generic_stream::endpoint& ep
     s->sock.async_wait(
         asio::socket_base::wait_write,
         asio::bind_cancellation_slot(s->write_sig.slot(), [op, s](const std::error_code& ec) {
-          if (ec) {
-            io_complete(op, ec, 0);
-            return;
-          }
-          int so_error = 0;
-          socklen_t len = sizeof so_error;
-          if (::getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
-          io_complete(
-              op,
-              so_error == 0 ? std::error_code{} : std::error_code(so_error, std::system_category()),
-              0);
+          io_complete(op, ec ? ec : connect_outcome(s->fd), 0);
         }));
   };
   abort = &abort_by_signal;
