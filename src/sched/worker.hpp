@@ -54,7 +54,8 @@
 // starts its task's operations on that loop inline, until the owner polls its loop again and so
 // ends the mark. A completion handler makes its task ready on the worker that runs the handler: a
 // stolen poll hands the tasks to the idle stealer. A stream's send needs no token (src/net/
-// stream.cpp, "Writes"). Limit: a read's recv is a step under the token, so a worker that the OS
+// stream.cpp, "Writes"), nor a connect's connect(2) (src/net/sockets.hpp, connect_op: nothing
+// else knows the new socket). Limit: a read's recv is a step under the token, so a worker that the OS
 // deschedules inside one still holds its loop. Taking it out of the token needs per-socket
 // readiness that any thread may clear (Tokio's ScheduledIo tick) and a read wait that stays
 // queued.
