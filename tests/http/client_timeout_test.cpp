@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "net/net_support.hpp"
 #include "support/client_support.hpp"
 
 namespace coreio_http_test {
@@ -246,17 +247,7 @@ coreio::task<void> sock_connect_runs_out_on_a_full_accept_queue() {
   // kernel drops further SYNs, so a connect hangs (loopback only, nothing leaves the machine).
   auto listener = coreio::net::tcp_listener::bind("127.0.0.1", 0, {.backlog = 1});
   const std::uint16_t port = listener.port();
-  std::vector<coreio::net::tcp_stream> fillers;
-  bool full = false;
-  for (int i = 0; i < 16 && !full; ++i) {
-    try {
-      auto c = coreio::net::tcp_stream::connect("127.0.0.1", port);
-      fillers.push_back(co_await coreio::wait_for(std::move(c), 200ms));
-    } catch (const coreio::timeout_error&) {
-      full = true;
-    }
-  }
-  EXPECT_TRUE(full);
+  std::vector<coreio::net::tcp_stream> fillers = co_await coreio_net_test::fill_accept_queue(port);
   http::client_options opts{.timeout = {.connect = 5s, .sock_connect = 100ms}};
   http::client session{opts};
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";

@@ -1,7 +1,8 @@
 // net/net_support.hpp — what the coreio::net tests share: connected loopback pairs, an echo
 // handler, deterministic byte patterns, a blocking raw-socket peer for a plain thread (for what the
-// API cannot do on purpose: SO_LINGER 0 resets), descriptor counting, heap accounting and IPv6
-// detection.
+// API cannot do on purpose: SO_LINGER 0 resets), descriptor counting, heap accounting, IPv6
+// detection, and a listener's accept queue filled so that a connect stays in progress (also used
+// by the HTTP client's connect-deadline tests).
 //
 // Rules (tests/CMakeLists.txt and tests/support/test_support.hpp): loopback only; every server is
 // started by the test itself on port 0; every load is bounded and ends by itself; coroutines are free
@@ -21,10 +22,12 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <span>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -264,5 +267,46 @@ class raw_peer {
  private:
   int fd_ = -1;
 };
+
+/// Sockets of this machine in TCP's SYN-SENT state towards 127.0.0.1:port (/proc/net/tcp: state
+/// 02, addresses in hex, the IPv4 one in network byte order).
+inline int syn_sent_to(std::uint16_t port) {
+  std::ifstream f("/proc/net/tcp");
+  std::string line;
+  std::getline(f, line);  // the column names
+  char want[16];
+  std::snprintf(want, sizeof want, "0100007F:%04X", port);
+  int n = 0;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string slot, local, remote, state;
+    if (in >> slot >> local >> remote >> state && remote == want && state == "02") ++n;
+  }
+  return n;
+}
+
+/// Fills the accept queue of a listener bound to 127.0.0.1:port with backlog 1 that nobody
+/// accepts: connects until one stays in progress (its SYN dropped), which is then cancelled;
+/// returns the connected ones once the cancelled one's socket is closed (none left in SYN-SENT),
+/// so that a caller's counts of sockets and descriptors start from there. Loopback only.
+inline coreio::task<std::vector<tcp_stream>> fill_accept_queue(std::uint16_t port) {
+  std::vector<tcp_stream> fillers;
+  bool full = false;
+  for (int i = 0; i < 16 && !full; ++i) {
+    try {
+      auto c = tcp_stream::connect("127.0.0.1", port);
+      fillers.push_back(co_await coreio::wait_for(std::move(c), 200ms));
+    } catch (const coreio::timeout_error&) {
+      full = true;  // this one stayed in progress: the queue is full
+    }
+  }
+  EXPECT_TRUE(full) << "16 connects to a listener with backlog 1 all completed";
+  // The one that stayed in progress is closed on its loop, after its cancel: returned once it is
+  // (no socket left in SYN-SENT), so that the caller's counts of sockets and descriptors start
+  // from here.
+  for (int k = 0; k < 5000 && syn_sent_to(port) != 0; ++k) co_await coreio::sleep_for(1ms);
+  EXPECT_EQ(syn_sent_to(port), 0);
+  co_return fillers;
+}
 
 }  // namespace coreio_net_test

@@ -14,9 +14,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -573,43 +570,6 @@ TEST(TcpStreamTest, ConnectToAnUnresolvableNameThrowsSystemError) {
 // A connect the kernel cannot finish at once: with the listener's accept queue full, SYNs are
 // dropped and connect(2) stays in progress, so the wait for it is the socket loop's (the first
 // connects complete inside the call, on loopback).
-/// Sockets of this machine in TCP's SYN-SENT state towards 127.0.0.1:port (/proc/net/tcp: state
-/// 02, addresses in hex, the IPv4 one in network byte order).
-int syn_sent_to(std::uint16_t port) {
-  std::ifstream f("/proc/net/tcp");
-  std::string line;
-  std::getline(f, line);  // the column names
-  char want[16];
-  std::snprintf(want, sizeof want, "0100007F:%04X", port);
-  int n = 0;
-  while (std::getline(f, line)) {
-    std::istringstream in(line);
-    std::string slot, local, remote, state;
-    if (in >> slot >> local >> remote >> state && remote == want && state == "02") ++n;
-  }
-  return n;
-}
-
-coreio::task<std::vector<tcp_stream>> fill_accept_queue(std::uint16_t port) {
-  std::vector<tcp_stream> fillers;
-  bool full = false;
-  for (int i = 0; i < 16 && !full; ++i) {
-    try {
-      auto c = tcp_stream::connect("127.0.0.1", port);
-      fillers.push_back(co_await coreio::wait_for(std::move(c), 200ms));
-    } catch (const coreio::timeout_error&) {
-      full = true;  // this one stayed in progress: the queue is full
-    }
-  }
-  EXPECT_TRUE(full) << "16 connects to a listener with backlog 1 all completed";
-  // The one that stayed in progress is closed on its loop, after its cancel: returned once it is
-  // (no socket left in SYN-SENT), so that the caller's counts of sockets and descriptors start
-  // from here.
-  for (int k = 0; k < 5000 && syn_sent_to(port) != 0; ++k) co_await coreio::sleep_for(1ms);
-  EXPECT_EQ(syn_sent_to(port), 0);
-  co_return fillers;
-}
-
 coreio::task<void> connect_in_progress_completes_when_the_queue_has_room() {
   auto listener = tcp_listener::bind("127.0.0.1", 0, {.backlog = 1});
   const std::uint16_t port = listener.port();
