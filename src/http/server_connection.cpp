@@ -730,8 +730,12 @@ class server_connection {
     sx_->out.clear();
   }
 
-  // Lingering close: stop sending, discard what the peer still sends for a short while so the
-  // error response is not lost to a reset.
+  // Lingering close (RFC 9112 section 9.6), after every response the server closes on (an error,
+  // Connection: close, keepalive_requests, a stop, HTTP/1.0): stop sending, then discard what the
+  // peer still sends until it closes or for a short while. A socket closed with unread bytes in
+  // its receive queue (a body left unread, requests pipelined behind the last one answered), or
+  // that receives some after its close, is reset, and the reset makes the peer's kernel discard
+  // the responses it has not read yet, the last one and those before it.
   task<void> linger() {
     if (tls_) {
       co_await tls_->shutdown();
@@ -826,7 +830,7 @@ class server_connection {
   std::string remote_;
   std::size_t served_ = 0;
   std::uint64_t span_ = 0;  // the tracer's id of this connection's spans (0: not tracing)
-  bool linger_ = false;     // close with a lingering read (a request body left unread)
+  bool linger_ = false;     // close with a lingering read (linger())
 };
 
 task<void> server_connection::loop() {
@@ -988,7 +992,11 @@ task<bool> server_connection::serve_request() {
       }
     }
     st_->stats.duration(coreio::detail::monotonic_ns() - started);
-    if (rs.broken || rs.close_after) co_return false;
+    if (rs.broken) co_return false;
+    if (rs.close_after) {
+      linger_ = true;  // the client may have sent more: see linger()
+      co_return false;
+    }
   } else {
     if (rs.body_error != 0) throw reject{rs.body_error};
     // A stream_body handler that left its body unread: the rest, if already buffered, is taken
@@ -1001,7 +1009,7 @@ task<bool> server_connection::serve_request() {
                         rs.head->version_minor == 0);
     st_->stats.duration(coreio::detail::monotonic_ns() - started);
     if (close) {
-      linger_ = !rs.body_done;  // a body left unread: let the response reach the client
+      linger_ = true;  // the client may have sent more: see linger()
       co_return false;
     }
   }

@@ -1,13 +1,17 @@
 // http/server_stop_test.cpp — the server under hostile or heavy connection patterns: slow-loris
 // clients (408 while others are served), thousands of connections opened and dropped (no
-// descriptor left behind), and stop() under keep-alive load (every request answered whole or
-// refused, none cut).
+// descriptor left behind), stop() under keep-alive load (every request answered whole or
+// refused, none cut), and the lingering close after a response the server closes on.
 #include <coreio/http/server.hpp>
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -110,6 +114,82 @@ coreio::task<bool> all_closed(const http::server& srv, std::uint64_t accepted) {
   }
   co_return false;
 }
+
+// A raw client with a small receive buffer (so that the server's last responses still wait in its
+// send queue) writes `head` (the requests that are answered) and `tail` (more pipelined requests
+// that are not: the connection closes before them) at once, waits until the server has closed
+// the connection, and then reads all it sent. Returns what it read, and whether it read to a
+// clean end of stream (false: a reset).
+struct raw_result {
+  std::string got;
+  bool clean_end = false;
+};
+coreio::task<raw_result> pipeline_past_close(const running_server& rs, const std::string& head,
+                                             const std::string& tail, std::uint64_t accepted) {
+  raw_result r;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);  // before connect: the window
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(rs.port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a), 0);
+  const std::string bytes = head + tail;
+  EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(bytes.size()));
+  // Nothing read until the server has closed its end: a close that resets the connection throws
+  // away what still waited in the server's send queue.
+  EXPECT_TRUE(co_await all_closed(rs.srv, accepted));
+  const timeval limit{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  std::array<char, 4096> buf{};
+  while (true) {
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) {
+      r.clean_end = n == 0;
+      break;
+    }
+    r.got.append(buf.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  co_return r;
+}
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// Every response the server closes on (Connection: close, keepalive_requests) is followed by a
+// lingering close, as its error responses are (RFC 9112 section 9.6): the requests pipelined
+// behind the last one answered are read and dropped, so the close does not reset the connection,
+// and every response sent before it reaches the client, the last one and those before it.
+coreio::task<void> closes_after_responses_linger() {
+  const std::string get = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string tail = repeat(get, 600);  // about 20 KB the server never answers
+  {
+    running_server rs{test_options()};
+    const std::string head =
+        repeat(get, 99) + "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    const raw_result r = co_await pipeline_past_close(rs, head, tail, 1);
+    EXPECT_EQ(count(r.got, "HTTP/1.1 200"), 100u);
+    EXPECT_EQ(count(r.got, "Connection: close"), 1u);
+    EXPECT_TRUE(r.clean_end) << "reset after " << count(r.got, "HTTP/1.1 200") << " responses";
+    co_await rs.stop();
+  }
+  {
+    http::server_options o = test_options();
+    o.keepalive_requests = 100;
+    running_server rs{o};
+    const raw_result r = co_await pipeline_past_close(rs, repeat(get, 100), tail, 1);
+    EXPECT_EQ(count(r.got, "HTTP/1.1 200"), 100u);
+    EXPECT_TRUE(r.clean_end) << "reset after " << count(r.got, "HTTP/1.1 200") << " responses";
+    co_await rs.stop();
+  }
+}
+TEST(ServerStop, ClosesAfterResponsesLinger) { run_test(closes_after_responses_linger); }
 
 coreio::task<void> many_connections() {
   running_server rs{test_options()};
