@@ -102,11 +102,21 @@ void pool::pump_locked(std::vector<std::shared_ptr<waiter>>& wake,
   const auto now = std::chrono::steady_clock::now();
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     waiter& w = **it;
-    std::unique_ptr<connection> c = take_idle(w.key, dead, now);
+    std::unique_ptr<connection> c = w.fresh ? nullptr : take_idle(w.key, dead, now);
     bool got = c != nullptr;
     if (!got && can_open_locked(w.key)) {
       reserve_locked(w.key);
       got = true;
+    }
+    if (!got && w.fresh) {
+      // A retry at the limits: an idle connection of its own origin gives up its slot (the
+      // origin's counts stay).
+      if (std::unique_ptr<connection> victim = take_idle(w.key, dead, now)) {
+        victim->close();
+        closed_.fetch_add(1, std::memory_order_relaxed);
+        evicted.push_back(std::move(victim));
+        got = true;
+      }
     }
     if (!got && limit_ != 0 && total_ >= limit_) {
       // Only the total limit may be in the way: make room by closing another origin's idle one.
@@ -186,7 +196,7 @@ task<pool_grant> pool::acquire(const std::string& key, bool fresh, bool retryabl
         reserve_locked(key);
         co_return pool_grant{nullptr, waited};
       }
-      w = std::make_shared<waiter>(key);
+      w = std::make_shared<waiter>(key, fresh);
       waiters_.push_back(w);
       waiting_.fetch_add(1, std::memory_order_seq_cst);
       queued_.fetch_add(1, std::memory_order_relaxed);

@@ -17,8 +17,11 @@
 // m_ and waits on the waiter's event. pump() (under m_) walks the waiters in order and serves each
 // that can be served now: with an idle connection of its origin, a free slot, or, when only the
 // total limit is full, the slot of an idle connection of another origin, which it closes (a waiter
-// that cannot be served does not block the ones behind it for other origins). pump runs when a
-// waiter queues, when a slot is freed, and when a connection is put back while waiters exist.
+// that cannot be served does not block the ones behind it for other origins). A fresh waiter (a
+// retry, which must go out on a new connection) takes no idle connection: it gets a free slot, or
+// the slot of an idle connection of its own origin (or, as above, of another), which pump closes.
+// pump runs when a waiter queues, when a slot is freed, and when a connection is put back while
+// waiters exist.
 //
 // The put-back race (a connection put back while a waiter queues). put_back pushes into a shard
 // (under the shard's lock), then reads waiting_; a waiter increments waiting_ (under m_), then its
@@ -68,8 +71,9 @@ class pool {
   pool(std::size_t limit, std::size_t limit_per_host);
   ~pool();
 
-  /// A connection or a slot for `key` (which must outlive the await). fresh: skip idle
-  /// connections (a retry). retryable: the request may be retried on a new connection if a reused
+  /// A connection or a slot for `key` (which must outlive the await). fresh: a slot to open a new
+  /// connection with, never an idle one (a retry); at the limits, an idle connection is closed for
+  /// its slot. retryable: the request may be retried on a new connection if a reused
   /// one fails before any response byte (connection::reusable_now). Throws http::error once
   /// closed, phase_timeout_error(pool_wait) when `wait` runs out.
   task<pool_grant> acquire(const std::string& key, bool fresh, bool retryable, limit wait);
@@ -96,8 +100,9 @@ class pool {
 
  private:
   struct waiter {
-    explicit waiter(std::string k) : key(std::move(k)) {}
+    waiter(std::string k, bool f) : key(std::move(k)), fresh(f) {}
     const std::string key;
+    const bool fresh;  // served with a slot, never an idle connection (acquire's `fresh`)
     coreio::event ready;
     // Under m_: set by pump (or close) with what the waiter gets.
     bool served = false;

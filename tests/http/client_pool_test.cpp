@@ -275,6 +275,61 @@ TEST(ClientPool, ReusedConnectionRaceIsRetriedOnceForGet) {
   run_test(reused_connection_race_is_retried_once_for_get);
 }
 
+// A retry goes out on a new connection, also when it has to queue for a slot and the connection
+// that frees one is an idle keep-alive one (it is closed for its slot, not reused). Here: limit 2,
+// both connections warm; R1 holds one; R2's reused one dies (its first reuse: a retry); R3 queues
+// before that death and takes the freed slot; R2's retry queues; when R3's connection goes back
+// idle, the retry must not be served with it (the server closes every reused connection a /fail
+// comes on, so a retry served with it failed as well).
+coreio::task<void> retry_queued_for_a_slot_gets_a_new_connection() {
+  auto warm = std::make_shared<coreio::event>();
+  auto release = std::make_shared<coreio::event>();
+  auto go = std::make_shared<coreio::event>();
+  raw_server srv{[warm, release, go](const seen_request& r, std::size_t) {
+    reply rep{ok_response(r.line() + " #" + std::to_string(r.connection))};
+    if (r.line().starts_with("GET /warm")) rep.hold = warm;
+    if (r.line().starts_with("GET /stall")) rep.hold = release;
+    if (r.line().starts_with("GET /fail") && r.connection_request > 0) {
+      rep = reply{"", true};  // a reused connection dies before any byte of the response
+      rep.hold = go;
+    }
+    return rep;
+  }};
+  http::client_options opts{.limit = 2};
+  http::client session{opts};
+  std::vector<coreio::join_handle<std::string>> warming;
+  for (int i = 0; i < 2; ++i)
+    warming.push_back(coreio::spawn(fetch_text(&session, srv.url("/warm"))));
+  EXPECT_TRUE(co_await until([&] { return srv.requests() == 2; }));
+  warm->set();
+  for (auto& h : warming) (void)co_await h;
+  EXPECT_EQ(srv.connections(), 2u);
+  auto r1 = coreio::spawn(fetch_text(&session, srv.url("/stall")));
+  EXPECT_TRUE(co_await until([&] { return srv.requests() == 3; }));
+  auto r2 = coreio::spawn(fetch_text(&session, srv.url("/fail")));
+  EXPECT_TRUE(co_await until([&] { return srv.requests() == 4; }));
+  auto r3 = coreio::spawn(fetch_text(&session, srv.url("/x")));
+  EXPECT_TRUE(co_await until([&] { return session.stats().waiting == 1; }));
+  go->set();
+  std::string got2;
+  try {
+    got2 = co_await r2;
+  } catch (const http::error& e) {
+    got2 = std::string("error: ") + e.what();
+  }
+  EXPECT_TRUE(got2.starts_with("GET /fail HTTP/1.1 #")) << got2;
+  const std::string got3 = co_await r3;
+  EXPECT_TRUE(got3.starts_with("GET /x HTTP/1.1 #")) << got3;
+  release->set();
+  (void)co_await r1;
+  EXPECT_EQ(session.stats().retries, 1u);
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientPool, RetryQueuedForASlotGetsANewConnection) {
+  run_test(retry_queued_for_a_slot_gets_a_new_connection);
+}
+
 coreio::task<void> stalled_request(http::client* session, std::string url, std::string* error) {
   try {
     http::response r = co_await session->get(url);
