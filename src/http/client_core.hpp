@@ -67,6 +67,8 @@ struct body_reader {
   // The message ended (the parser's end event, or the connection's end where the parser allowed
   // it: a read-until-close body): flush the decoder, then end_ok; no more reads.
   bool ended = false;
+  // The connection is held in the pool (pool::hold): a read waited on its socket.
+  bool held = false;
 
   ~body_reader();
   /// The next piece of the body, empty at the end (see response::read_chunk).
@@ -81,6 +83,9 @@ struct body_reader {
   void after_read(std::size_t n);
   /// Inside a catch: counts a phase timeout, then fail().
   void failed() noexcept;
+  /// Inside a catch: failed(), then rethrows; an error that came from the client's close (its
+  /// pool closed the held connection) as http::error "the client was closed".
+  [[noreturn]] void rethrow_failure();
   /// The body ended cleanly: the connection goes back to the pool or is closed.
   void end_ok() noexcept;
   /// An error or a drop: the connection is closed; the body is at its end.

@@ -85,6 +85,11 @@ class connection {
   std::chrono::steady_clock::time_point idle_deadline{};
   /// Responses received on this connection.
   std::uint64_t uses = 0;
+  /// While a response's body reader waits on this connection: its links in the pool's list of
+  /// held connections (pool::hold), and that list's shard. Guarded by the shard's lock.
+  connection* held_prev = nullptr;
+  connection* held_next = nullptr;
+  std::size_t held_shard = 0;
   /// The request head being written (send_request); kept so that its capacity is reused.
   std::string out;
 

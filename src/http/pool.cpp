@@ -291,6 +291,27 @@ void pool::discard(std::unique_ptr<connection> c) noexcept {
   closed_one(c->key);
 }
 
+void pool::hold(connection* c) noexcept {
+  c->held_shard = shard_index();
+  shard& s = shards_[c->held_shard];
+  std::lock_guard g(s.m);
+  c->held_prev = nullptr;
+  c->held_next = s.held;
+  if (s.held != nullptr) s.held->held_prev = c;
+  s.held = c;
+  // Under the lock: either close() walks this shard after this hold, or we see closing_ here.
+  if (closing()) c->close();
+}
+
+void pool::unhold(connection* c) noexcept {
+  shard& s = shards_[c->held_shard];
+  std::lock_guard g(s.m);
+  if (c->held_prev != nullptr) c->held_prev->held_next = c->held_next;
+  else s.held = c->held_next;
+  if (c->held_next != nullptr) c->held_next->held_prev = c->held_prev;
+  c->held_prev = c->held_next = nullptr;
+}
+
 void pool::closed_one(const std::string& key) noexcept {
   std::vector<std::shared_ptr<waiter>> wake;
   std::vector<std::unique_ptr<connection>> dead;
@@ -332,6 +353,10 @@ void pool::close() noexcept {
     shards_[i].idle.clear();
   }
   idle_count_.store(0, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < shard_count; ++i) {
+    std::lock_guard g(shards_[i].m);
+    for (connection* c = shards_[i].held; c != nullptr; c = c->held_next) c->close();
+  }
   for (auto& d : dead) discard(std::move(d));
   dead.clear();
   finish(wake, dead);

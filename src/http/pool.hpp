@@ -29,6 +29,14 @@
 // scan's shard lock came before the push's (the spinlock's release unlock and acquire lock order
 // them as a mutex would), so the push (and the load after it) happens after the increment, and put_back sees waiting_ > 0 and pumps. Either way the connection reaches it.
 //
+// Held connections. A response's body reader that must wait on its socket holds the connection
+// (hold, on the shard of the worker it runs on: an uncontended lock, taken only by bodies that
+// did not come whole with the head) until the connection leaves it. close() sets closing_, then
+// closes every held connection under its shard's lock; hold reads closing_ under the same lock
+// and closes a connection held after that itself. The closing is the stream's own (any thread:
+// the read waiting on it ends with an error), and a reader unholds under the lock before it puts
+// the connection back or closes and frees it, so close() never touches a freed connection.
+//
 // Cancellation. A waiter whose wait is cancelled (pool_wait timeout, the caller cancelled) takes
 // m_ and either removes itself, or, if pump served it meanwhile, gives back what it got (the
 // connection to the pool, or the slot).
@@ -88,8 +96,17 @@ class pool {
   void discard(std::unique_ptr<connection> c) noexcept;
   /// Frees a slot reserved for key that never got a connection (connect failed). Any thread.
   void closed_one(const std::string& key) noexcept;
-  /// Closes the idle connections, fails the waiters; later acquires throw. Any thread.
+  /// Closes the idle connections, fails the waiters, and closes the held connections (hold) so
+  /// that the body reads waiting on them end; later acquires throw. Any thread.
   void close() noexcept;
+  /// A connection that a response's body reader is about to wait on (body_reader::read_more):
+  /// close() closes it too, so the read ends (aiohttp's session close closes the connections
+  /// its responses hold as well). Once the pool is closing, closes it at once. unhold before the
+  /// connection leaves the reader (put_back, discard). Any thread.
+  void hold(connection* c) noexcept;
+  void unhold(connection* c) noexcept;
+  /// True once close() began. Any thread.
+  bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
 
   std::size_t open() const noexcept;
   std::size_t idle() const noexcept { return idle_count_.load(std::memory_order_relaxed); }
@@ -115,6 +132,9 @@ class pool {
     coreio::detail::spinlock m;
     // Guarded by m: origin -> idle connections, oldest first.
     std::unordered_map<std::string, std::deque<std::unique_ptr<connection>>> idle;
+    // Guarded by m: the held connections whose hold ran on this shard's worker (hold), a list
+    // through connection::held_prev / held_next.
+    connection* held = nullptr;
   };
 
   bool can_open_locked(const std::string& key) const;

@@ -319,8 +319,7 @@ task<std::string> response::read() {
       all.append(reinterpret_cast<const char*>(piece->data()), piece->size());
     }
   } catch (...) {
-    rd.failed();
-    throw;
+    rd.rethrow_failure();
   }
   s_->body = all;
   co_return all;
@@ -347,6 +346,10 @@ body_reader::~body_reader() { abandon(); }
 void body_reader::end_ok() noexcept {
   done = true;
   if (!conn) return;
+  if (held) {
+    owner->unhold(conn.get());
+    held = false;
+  }
   if (keep_alive && conn->pending().empty() && keep_for.count() > 0) {
     conn->idle_deadline =
         coreio::detail::saturating_add(std::chrono::steady_clock::now(), keep_for);
@@ -358,7 +361,12 @@ void body_reader::end_ok() noexcept {
 
 void body_reader::fail() noexcept {
   done = true;
-  if (conn) owner->discard(std::move(conn));
+  if (!conn) return;
+  if (held) {
+    owner->unhold(conn.get());
+    held = false;
+  }
+  owner->discard(std::move(conn));
 }
 
 void body_reader::abandon() noexcept {
@@ -390,8 +398,7 @@ task<std::span<const std::byte>> body_reader::next() {
       after_read(co_await read_more());
     }
   } catch (...) {
-    failed();
-    throw;
+    rethrow_failure();
   }
 }
 
@@ -405,7 +412,25 @@ void body_reader::failed() noexcept {
   fail();
 }
 
+void body_reader::rethrow_failure() {
+  failed();
+  if (owner->closing()) {
+    try {
+      throw;
+    } catch (const coreio::cancelled_error&) {
+      throw;
+    } catch (...) {
+      throw error("http: the client was closed");
+    }
+  }
+  throw;
+}
+
 read_within body_reader::read_more() {
+  if (!held) {
+    owner->hold(conn.get());
+    held = true;
+  }
   const limit gap = sock_read ? phase_limit(phase::sock_read, sock_read, clock::now()) : limit{};
   return read_within(*conn, earliest(total, gap), "reading the body");
 }

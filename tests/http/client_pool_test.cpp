@@ -369,6 +369,45 @@ coreio::task<void> close_cancels_requests_and_waits() {
 }
 TEST(ClientPool, CloseCancelsRequestsAndWaits) { run_test(close_cancels_requests_and_waits); }
 
+// Reads a response's body; returns it, or "error: " and the message.
+coreio::task<std::string> body_or_error(http::response* r) {
+  std::string out;
+  try {
+    out = co_await r->text();
+  } catch (const http::error& e) {
+    out = std::string("error: ") + e.what();
+  }
+  co_return out;
+}
+
+// close() also ends the body reads of the responses it returned (aiohttp closes the connections
+// its responses hold too): a read waiting for the rest of a body, and a later read of a body that
+// has not arrived, throw "the client was closed". A body that arrived whole stays readable.
+coreio::task<void> close_ends_body_reads() {
+  raw_server srv{[](const seen_request& r, std::size_t) {
+    if (r.line().starts_with("GET /whole")) return reply{ok_response("all here")};
+    // 1,000 of 1,000,000 bytes, then nothing until the client closes.
+    return reply{"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + std::string(1000, 'x'),
+                 false, true};
+  }};
+  http::client session;
+  const std::string stalled_url = srv.url("/stalled");
+  const std::string whole_url = srv.url("/whole");
+  http::response reading = co_await session.get(stalled_url);
+  http::response unread = co_await session.get(stalled_url);
+  http::response whole = co_await session.get(whole_url);
+  auto h = coreio::spawn(body_or_error(&reading));  // waits for the rest (before or after close)
+  co_await coreio::yield_now();
+  co_await session.close();
+  const std::string got = co_await h;
+  EXPECT_EQ(got, "error: http: the client was closed");
+  EXPECT_EQ(co_await body_or_error(&unread), "error: http: the client was closed");
+  EXPECT_EQ(co_await body_or_error(&whole), "all here");
+  EXPECT_EQ(session.stats().open_connections, 0u);
+  co_await srv.stop();
+}
+TEST(ClientPool, CloseEndsBodyReads) { run_test(close_ends_body_reads); }
+
 coreio::task<void> hammer(http::client* session, std::string url, int n, int* ok) {
   for (int i = 0; i < n; ++i) {
     if (co_await fetch_text(session, url) == "h") ++*ok;

@@ -38,8 +38,10 @@
 // and waits until they have left the client, and closes the idle connections; the destructor does
 // the same without waiting (the requests unwind on their own; nothing they use is freed under
 // them). A response the caller still holds keeps its connection until its body is read or the
-// response is dropped (then the connection is closed, not pooled): close() does not cut it. A
-// client with open connections, and its responses, must not outlive their runtime.
+// response is dropped (then the connection is closed, not pooled); close() (and the destructor)
+// closes it too, as aiohttp's does: a body read waiting on the socket then, or started after,
+// throws http::error "the client was closed" (a body that arrived whole stays readable). A client
+// with open connections, and its responses, must not outlive their runtime.
 //
 // Errors of request() and its shortcuts: http::error (invalid URL, malformed response, too many
 // redirects, the client closed), http::limit_error (a limit of issue 11: status line and header
