@@ -1457,6 +1457,13 @@ parse_result parser::finish() {
   throw error(what);
 }
 
+bool parser::request_is_head() const noexcept {
+  // llhttp reports the target (on_url) only after the method: a target begun means the method is
+  // known.
+  return impl_ != nullptr && impl_->request && !impl_->head.target.empty() &&
+         llhttp_get_method(&impl_->p) == HTTP_HEAD;
+}
+
 const message_head& parser::head() const noexcept { return impl_->head; }
 message_head& parser::head() noexcept { return impl_->head; }
 

@@ -123,6 +123,10 @@ class parser {
   /// The peer closed the stream: returns end for a read-until-close body, need_more if no message
   /// had begun; throws http::error naming the part if a message was cut short.
   parse_result finish();
+  /// Requests only: the message being parsed is a HEAD request, as far as its request line has
+  /// been read (false before its method and the start of its target are); for the status an
+  /// error is answered with (no content in a response to HEAD: RFC 9110 section 9.3.2).
+  bool request_is_head() const noexcept;
   /// The head of the current message (valid from the head event until reset()).
   const message_head& head() const noexcept;
   /// The same, for the owner to move strings out of (the client hands the fields to its response

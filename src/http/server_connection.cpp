@@ -446,7 +446,10 @@ class server_connection {
     }
     if (status != 0) {
       response r = plain(status, std::string(reason_phrase(status)) + "\n");
-      append_response(sx_->out, r, *st_, false, true, false);
+      // A HEAD request's error gets its head only (RFC 9110 section 9.3.2), when its request
+      // line was read before the error.
+      const bool head_only = sx_->p.has_state() && sx_->p.request_is_head();
+      append_response(sx_->out, r, *st_, head_only, true, false);
       do_linger = true;
     }
     try {
