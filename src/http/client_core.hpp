@@ -75,16 +75,14 @@ struct body_reader {
   task<std::span<const std::byte>> next();
   /// The next piece from what is buffered, without a task: a piece, empty at the end, or
   /// std::nullopt when bytes must be read first (co_await read_more(), then step again). Throws
-  /// http::error for a malformed body; the caller then calls failed().
+  /// http::error for a malformed body; the caller then calls rethrow_failure().
   std::optional<std::span<const std::byte>> step();
   /// Reads more of the body (bounded by the total deadline and the sock_read gap).
   read_within read_more();
   /// After read_more() gave n bytes: at end of stream (n == 0), checks the body may end there.
   void after_read(std::size_t n);
-  /// Inside a catch: counts a phase timeout, then fail().
-  void failed() noexcept;
-  /// Inside a catch: failed(), then rethrows; an error that came from the client's close (its
-  /// pool closed the held connection) as http::error "the client was closed".
+  /// Inside a catch: counts a phase timeout, fail(), then rethrows; an error that came from the
+  /// client's close (its pool closed the held connection) as http::error "the client was closed".
   [[noreturn]] void rethrow_failure();
   /// The body ended cleanly: the connection goes back to the pool or is closed.
   void end_ok() noexcept;

@@ -402,7 +402,7 @@ task<std::span<const std::byte>> body_reader::next() {
   }
 }
 
-void body_reader::failed() noexcept {
+void body_reader::rethrow_failure() {
   try {
     throw;
   } catch (const phase_timeout_error& e) {
@@ -410,10 +410,6 @@ void body_reader::failed() noexcept {
   } catch (...) {
   }
   fail();
-}
-
-void body_reader::rethrow_failure() {
-  failed();
   if (owner->closing()) {
     try {
       throw;
