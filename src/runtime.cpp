@@ -191,9 +191,11 @@ runtime_impl::~runtime_impl() {
   }
 }
 
-void runtime_impl::push_global(std::coroutine_handle<> h) {
+void runtime_impl::push_global(std::coroutine_handle<> h) { push_global_entry(h.address()); }
+
+void runtime_impl::push_global_entry(void* entry) {
   remote_call guard(*this);
-  global_.push(h.address());
+  global_.push(entry);
   // seq_cst fence: idle.hpp step 1 — the push is ordered before reading who sleeps.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   notify_one_parked();

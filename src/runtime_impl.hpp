@@ -99,6 +99,8 @@ class runtime_impl {
 
   /// Queues h on the global queue and wakes a parked worker if none is searching. Any thread.
   void push_global(std::coroutine_handle<> h);
+  /// The same for a queue entry (a first run's mark, sched/first_run.hpp).
+  void push_global_entry(void* entry);
   /// Wakes one parked worker if work may be waiting for it and nobody searches. The caller has made
   /// that work visible and issued a seq_cst fence (idle.hpp, step 1). Any thread.
   void notify_one_parked();

@@ -43,7 +43,8 @@ class completion_set {
     }
     handles_.reserve(tasks.size());
     for (auto& t : tasks)
-      handles_.push_back(coreio::spawn(detail::completed_child<T>(s_, std::move(t))));
+      handles_.push_back(
+          coreio::spawn(detail::must_start(detail::completed_child<T>(s_, std::move(t)))));
   }
   completion_set(completion_set&&) noexcept = default;
   completion_set& operator=(completion_set&&) = delete;

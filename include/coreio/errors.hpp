@@ -15,8 +15,9 @@
 namespace coreio {
 
 /// Thrown at a suspension point of a task that was cancelled (join_handle::cancel, a failing gather
-/// sibling, runtime shutdown). Cancellation is sticky: once a task is cancelled, every later
-/// cancellable suspension point throws this again. Catch it to clean up, then rethrow or return.
+/// sibling, runtime shutdown); a task cancelled before it first ran ends with it without running.
+/// Cancellation is sticky: once a task is cancelled, every later cancellable suspension point
+/// throws this again. Catch it to clean up, then rethrow or return.
 /// Derives from std::exception (not runtime_error) so that `catch (const std::runtime_error&)`
 /// handlers for ordinary failures do not swallow it by accident.
 class cancelled_error : public std::exception {

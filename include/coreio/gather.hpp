@@ -228,7 +228,17 @@ class gather_vector_awaitable final : gather_core {
   std::vector<task<T>> tasks_;
 };
 
+/// gather() and gather_settled() of nothing: ready at once with an empty tuple, no suspension.
+struct gather_nothing {
+  bool await_ready() const noexcept { return true; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  std::tuple<> await_resume() const noexcept { return {}; }
+};
+
 }  // namespace detail
+
+/// With no tasks: an empty tuple at once, without suspending (asyncio.gather() gives []).
+inline detail::gather_nothing gather() noexcept { return {}; }
 
 /// Runs every task in parallel and returns a tuple of their results.
 ///
@@ -245,6 +255,9 @@ template <class T>
 detail::gather_vector_awaitable<detail::gather_mode::all, T> gather(std::vector<task<T>> ts) {
   return detail::gather_vector_awaitable<detail::gather_mode::all, T>(std::move(ts));
 }
+
+/// With no tasks: an empty tuple at once, without suspending.
+inline detail::gather_nothing gather_settled() noexcept { return {}; }
 
 /// Runs every task in parallel to its end, failures included, and returns a tuple of outcomes.
 ///

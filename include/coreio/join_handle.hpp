@@ -54,7 +54,8 @@ class join_handle {
   join_handle& operator=(const join_handle&) = delete;
   ~join_handle() { release(); }
 
-  /// Requests cancellation: the task's current or next suspension point throws cancelled_error.
+  /// Requests cancellation: the task's current or next suspension point throws cancelled_error; a
+  /// task that has not started yet ends with it without running its body (as asyncio).
   /// Any thread; idempotent; a no-op once the task has ended.
   void cancel() noexcept {
     if (h_) h_.promise().own_scope_.cancel();

@@ -141,6 +141,16 @@ task<T> task_promise<T>::get_return_object() noexcept {
   return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};
 }
 
+/// Marks t's body to run even if t, once spawned or gathered, is cancelled before it first runs
+/// (promise_base.hpp): for library wrappers whose bodies keep books that must balance (a
+/// task_group member, an as_completed child, a server's accept loop and connections). Such a body
+/// checks for itself before it starts the user's code. Before t is handed on; t must be valid.
+template <class T>
+task<T> must_start(task<T> t) noexcept {
+  t.handle().promise().must_start_ = true;
+  return t;
+}
+
 template <class X>
 inline constexpr bool is_task_v = false;
 template <class T>

@@ -87,7 +87,7 @@ class task_group {
       ++s_->running;
     }
     try {
-      return coreio::spawn(detail::group_child(s_, std::move(t)));
+      return coreio::spawn(detail::must_start(detail::group_child(s_, std::move(t))));
     } catch (...) {
       group_state_undo();
       throw;

@@ -257,11 +257,12 @@ std::uint16_t server::bind(std::string_view host, std::uint16_t port) {
 namespace {
 
 // Runs the connection as its own task, registered for stop() and the drain. counted: a
-// reuse_port connection (st->live).
+// reuse_port connection (st->live). This task and the connection's run under must_start
+// (task.hpp): their bodies count the connection in and out even when cancelled before they run.
 task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s,
                             bool counted, semaphore_permit permit) {
   std::atomic<int> phase{detail::phase_busy};
-  task<void> t = detail::run_connection(st, std::move(s), &phase);
+  task<void> t = coreio::detail::must_start(detail::run_connection(st, std::move(s), &phase));
   join_handle<void> h = detail::spawn_server_task(std::move(t), detail::server_task::connection);
   std::uint64_t id = 0;
   {
@@ -291,7 +292,8 @@ bool transient_accept_error(const std::error_code& ec) {
          ec == std::errc::connection_aborted;
 }
 
-// reuse_port: listener i accepts onto worker i.
+// reuse_port: listener i accepts onto worker i. Spawned under must_start: a stop() before it first
+// runs still closes the listener here.
 task<void> accept_loop(std::shared_ptr<detail::server_state> st, std::size_t i) {
   net::tcp_listener& lis = st->listeners[i];
   try {
@@ -316,7 +318,9 @@ task<void> accept_loop(std::shared_ptr<detail::server_state> st, std::size_t i) 
         if (st->live++ == 0) st->all_closed.clear();
       }
       try {
-        spawn(track_connection(st, std::move(s), true, std::move(permit))).detach();
+        spawn(
+            coreio::detail::must_start(track_connection(st, std::move(s), true, std::move(permit))))
+            .detach();
       } catch (...) {
         std::lock_guard lk(st->mu);
         if (--st->live == 0) st->all_closed.set();
@@ -379,8 +383,8 @@ task<void> server::serve() {
     }
     std::lock_guard lk(st->mu);
     for (std::size_t i = 0; i < st->listeners.size(); ++i) {
-      st->accept_loops.push_back(
-          detail::spawn_server_task(accept_loop(st, i), detail::server_task::accept));
+      st->accept_loops.push_back(detail::spawn_server_task(
+          coreio::detail::must_start(accept_loop(st, i)), detail::server_task::accept));
     }
     if (st->stopping.load(std::memory_order_seq_cst)) {
       for (auto& h : st->accept_loops) h.cancel();

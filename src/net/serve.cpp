@@ -83,7 +83,8 @@ task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s) {
 
 /// Spawns the connection's task on the worker that owns its socket.
 void start_connection(const std::shared_ptr<server_state>& st, net::tcp_stream s, worker* owner) {
-  task<void> t = run_connection(st, std::move(s));
+  // must_start: the body accounts for the connection (connection_ended) even if cancelled first.
+  task<void> t = must_start(run_connection(st, std::move(s)));
   on_owner(owner, [st, t = std::move(t)]() mutable {
     try {
       spawn_task(st->rt, std::move(t), serve_site(false)).detach();
@@ -100,6 +101,8 @@ bool transient_accept_error(const std::error_code& ec) {
          ec == std::errc::connection_aborted;
 }
 
+// Spawned under must_start (serve()): a stop() before it first runs still closes the listener and
+// marks the loop done here.
 task<void> accept_loop(std::shared_ptr<server_state> st) {
   const std::uint32_t workers = st->rt->worker_count();
   std::uint32_t next = 0;
@@ -168,8 +171,8 @@ server serve(tcp_listener listener, connection_handler handler, serve_options op
   st->handler = std::move(handler);
   st->options = options;
   st->rt = &w->rt();
-  join_handle<void> h =
-      detail::spawn_task(st->rt, detail::accept_loop(st), detail::serve_site(true));
+  join_handle<void> h = detail::spawn_task(st->rt, detail::must_start(detail::accept_loop(st)),
+                                           detail::serve_site(true));
   {
     std::lock_guard<std::mutex> g(st->mu);
     if (!st->loop_done) st->loop = std::move(h);

@@ -8,6 +8,7 @@
 #include <coreio/log.hpp>
 
 #include "runtime_impl.hpp"
+#include "sched/first_run.hpp"
 #include "sched/task_text.hpp"
 #include "sched/worker.hpp"
 
@@ -61,7 +62,7 @@ void spawned_task_start(runtime_impl* rt, promise_base* p, std::coroutine_handle
     w->push_spawned(h);
   } else {
     rt->count_external_spawn();
-    rt->push_global(h);
+    rt->push_global_entry(first_run_entry(h));  // its first run (sched/first_run.hpp)
   }
 }
 

@@ -5,14 +5,17 @@
 
 #include <algorithm>
 #include <array>
+#include <exception>
 
 #include <coreio/detail/coop.hpp>
 #include <coreio/detail/stack_guard.hpp>
+#include <coreio/errors.hpp>
 #include <coreio/log.hpp>
 
 #include "frame_alloc.hpp"
 #include "runtime_impl.hpp"
 #include "sched/context.hpp"
+#include "sched/first_run.hpp"
 #include "sched/task_text.hpp"
 
 namespace coreio::detail {
@@ -32,6 +35,12 @@ std::coroutine_handle<> as_handle(void* p) noexcept {
 /// Largest batch taken from the global queue, or stolen from a run queue, at once.
 constexpr std::size_t max_batch = 128;
 }  // namespace
+
+void end_unstarted(std::coroutine_handle<> h) noexcept {
+  promise_base& p = promise_of(h);
+  p.exception_ = std::make_exception_ptr(cancelled_error{});
+  p.on_final(h).resume();
+}
 
 worker::worker(runtime_impl& rt, std::uint32_t index, const runtime_options& options)
     : rt_(rt),
@@ -90,6 +99,14 @@ void worker::execute(std::coroutine_handle<> h) noexcept {
   remote_.poll_seq_.store(seq + 1, std::memory_order_relaxed);
   t_coop_budget = coop_budget_per_poll;
   t_poll_stack_base = static_cast<const char*>(__builtin_frame_address(0));
+  if (is_first_run(h.address())) {
+    h = first_run_frame(h.address());
+    if (cancelled_before_start(h)) [[unlikely]] {
+      end_unstarted(h);  // untraced: it never runs
+      remote_.poll_seq_.store(seq + 2, std::memory_order_relaxed);
+      return;
+    }
+  }
   if (trace::trace_compiled && instrumented_) [[unlikely]] {
     if (trace_only_) {
       execute_traced(h);
@@ -373,12 +390,13 @@ void worker::push_woken(std::coroutine_handle<> h) noexcept {
 }
 
 void worker::push_spawned(std::coroutine_handle<> h) noexcept {
-  push_run(h.address());
+  push_run(first_run_entry(h));
   notify_if_sleepers();
 }
 
 void worker::push_fork(std::coroutine_handle<> h) noexcept {
-  if (!forks_.push(h.address())) overflow_forks(h.address());
+  void* entry = first_run_entry(h);
+  if (!forks_.push(entry)) overflow_forks(entry);
   notify_if_sleepers();
 }
 

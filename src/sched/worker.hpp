@@ -16,6 +16,8 @@
 //               fork-join runs depth-first in little memory.
 //   global      (global_queue.hpp) tasks from other threads, overflow (the run queue's older
 //               half, which its worker takes back first: step 3), the monitor's rescues.
+// An entry is a frame's address; a spawned task's or forked child's first run carries a mark that
+// execute() reads (first_run.hpp: one cancelled before it first ran never runs its body).
 //
 // Run loop (run()):
 //   1. Every global_queue_interval ticks, take one task from the global queue first (fairness).
@@ -266,9 +268,11 @@ class worker {
   /// run queue. Wakes a parked worker only if other ready tasks wait before it (it would otherwise
   /// run next here; if this worker then stays busy, the monitor wakes one).
   void push_woken(std::coroutine_handle<> h) noexcept;
-  /// A spawned task: the back of the run queue, waking a parked worker (new work to share).
+  /// A spawned task: the back of the run queue, waking a parked worker (new work to share). Its
+  /// entry is marked as a first run (sched/first_run.hpp).
   void push_spawned(std::coroutine_handle<> h) noexcept;
-  /// A forked child (gather): the fork deque, waking a parked worker.
+  /// A forked child (gather), not run yet: the fork deque, waking a parked worker. Its entry is
+  /// marked as a first run (sched/first_run.hpp).
   void push_fork(std::coroutine_handle<> h) noexcept;
   /// yield_now: behind every task ready here, the forked children included.
   void push_yielded(std::coroutine_handle<> h) noexcept;

@@ -88,9 +88,11 @@ struct limited {
   std::atomic<bool> over{false};
   std::atomic<std::uint64_t> completed{0};  // acquisitions that ran their critical section
   std::atomic<std::uint64_t> cancelled{0};
+  std::atomic<std::uint64_t> started{0};
 };
 
 coreio::task<void> use_permits(limited* l, std::uint64_t n) {
+  l->started.fetch_add(1, std::memory_order_relaxed);
   try {
     for (std::uint64_t i = 0; i < n; ++i) {
       auto permit = co_await l->s.acquire();
@@ -117,8 +119,9 @@ TEST(SyncStress, ASemaphoreUnderLoadAndCancelsKeepsEveryPermit) {
   limited l;
   std::vector<coreio::join_handle<void>> hs;
   for (std::uint64_t t = 0; t < tasks; ++t) hs.push_back(rt.spawn(use_permits(&l, n)));
-  // Cancel every fourth task once the load is under way.
-  while (l.completed.load() < n) std::this_thread::yield();
+  // Cancel every fourth task once the load is under way and every task has started (one cancelled
+  // before it first ran would never run its body, so its catch block would not count it).
+  while (l.completed.load() < n || l.started.load() < tasks) std::this_thread::yield();
   for (std::uint64_t t = 0; t < tasks; t += 4) hs[t].cancel();
   std::uint64_t ended_cancelled = 0;
   for (auto& h : hs) {

@@ -634,7 +634,11 @@ TEST(AsCompletedTest, RaceLoopOfCancellingNextAgainstResultsComingIn) {
     } catch (const coreio::cancelled_error&) {
       ++cancels;
     }
-    ASSERT_TRUE(s.ready.load()) << "as_completed runs before the first suspension point";
+    if (!s.ready.load()) {
+      // Cancelled before it first ran: it never made the set.
+      EXPECT_EQ(a, 0) << "iteration " << i;
+      continue;
+    }
     // Whatever happened to the first next(), a later one gets a result the first did not get:
     // never both, never lost.
     auto second = rt->spawn(race_second_next(&s));

@@ -274,7 +274,7 @@ coreio::task<int> record_start(start_probe* p) {
   co_return 1;
 }
 
-TEST(JoinHandleTest, CancelBeforeTheTaskStartsStopsItAtItsFirstSuspensionPoint) {
+TEST(JoinHandleTest, CancelBeforeTheTaskStartsNeverRunsItsBody) {
   coreio::runtime rt{coreio::runtime_options{.workers = 1}};
   gate g;
   std::atomic<bool> blocking{false};
@@ -287,13 +287,14 @@ TEST(JoinHandleTest, CancelBeforeTheTaskStartsStopsItAtItsFirstSuspensionPoint) 
   g.open();
   blocker.get();
   EXPECT_THROW(h.get(), coreio::cancelled_error);
-  // Cancellation is cooperative: the body runs up to its first suspension point, which throws.
+  // As asyncio: a task cancelled before its first step raises there, before its first statement.
+  EXPECT_FALSE(p.body_started.load());
   EXPECT_FALSE(p.passed_first_suspension.load());
 }
 
 coreio::task<int> no_suspension_points() { co_return 8; }
 
-TEST(JoinHandleTest, ATaskWithoutSuspensionPointsCompletesEvenIfCancelledBeforeItStarts) {
+TEST(JoinHandleTest, ATaskWithoutSuspensionPointsIsCancelledTooIfCancelledBeforeItStarts) {
   coreio::runtime rt{coreio::runtime_options{.workers = 1}};
   gate g;
   std::atomic<bool> blocking{false};
@@ -303,7 +304,7 @@ TEST(JoinHandleTest, ATaskWithoutSuspensionPointsCompletesEvenIfCancelledBeforeI
   h.cancel();
   g.open();
   blocker.get();
-  EXPECT_EQ(h.get(), 8);
+  EXPECT_THROW(h.get(), coreio::cancelled_error);
 }
 
 TEST(JoinHandleTest, CancelIsIdempotentAndANoOpAfterTheTaskEnded) {

@@ -20,7 +20,8 @@
 //      children. If arm fails (P was cancelled between 1 and 2), A returns P, nothing started.
 //      Arming happens before anything else may run (a child on another worker, a timer in a heap),
 //      so a failed arm never has to take anything back; a cancel after arming cancels children
-//      that may not have started, which then throw at their first suspension point.
+//      that may not have started, which then end with cancelled_error before their bodies run
+//      (promise_base.hpp).
 //   3. launch(first, n): A transfers control to the first child (others may be pushed on the fork
 //      deque first). Each party, when it is done with A, drops its share exactly once
 //      (drop_share). The one that drops the last share resumes P: a child from its final suspend by

@@ -86,7 +86,11 @@ struct completed_state {
 template <class T>
 task<void> completed_child(std::shared_ptr<completed_state<T>> s, task<T> t) {
   std::optional<outcome<T>> r;
+  const cancel_scope* scope = co_await current_scope_awaiter{};
   try {
+    // Started under must_start (as_completed.hpp): cancelled before it first ran (the set was
+    // dropped), it reports cancelled_error without starting the user's task.
+    if (scope->cancelled()) throw_cancelled();
     if constexpr (std::is_void_v<T>) {
       co_await std::move(t);
       r.emplace(std::in_place);

@@ -9,6 +9,15 @@
 //             join cell, two references: the running task and the join handle; its registration
 //             with its runtime so shutdown can cancel it). Its life from spawn to free:
 //             detail/spawned_task.hpp.
+// A spawned task, or a gathered child that waited in a queue, whose own scope is cancelled before
+// it first runs does not run its body: it ends at once with cancelled_error (asyncio: a task
+// cancelled before its first step raises CancelledError there, before its first statement). The
+// worker checks as it takes the frame from the queue (src/sched/first_run.hpp). Frames started by
+// symmetric transfer start as their starter decided: an awaited task (asyncio's `await coro()`), a
+// gather's first child, the body of wait_for or timeout_scope; cancellation reaches them at their
+// first suspension point. Library wrappers whose bodies keep books (a task_group member, a server's
+// connection) opt out with must_start (task.hpp) and check for themselves where the user's code
+// would begin.
 // Fields used by one mode only are noted; what only spawned tasks need lives in spawned_state, out
 // of the frames of awaited and gathered tasks. Frames are allocated by frame_alloc (mimalloc).
 #pragma once
@@ -97,6 +106,10 @@ struct promise_base {
   /// worker that records the event before it queues the frame, read and cleared by the one that
   /// polls it; the queue's hand-off orders the two (in the padding after kind_: no size).
   bool trace_flow_ = false;
+  /// gathered / spawned: the body starts even if the own scope is cancelled before the frame first
+  /// runs from a queue (must_start, task.hpp). Set before the frame is handed to anyone; read by
+  /// the worker that takes it from the queue (src/sched/first_run.hpp), ordered by the queue.
+  bool must_start_ = false;
 
   promise_base() noexcept : continuation_(nullptr) {}
 
@@ -143,6 +156,19 @@ cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
                 "coreio awaitables can only be awaited from coreio::task coroutines");
   return h.promise().scope_;
 }
+
+/// Gives a coroutine the cancel scope it observes, without suspending:
+/// `cancel_scope* s = co_await current_scope_awaiter{};`.
+struct current_scope_awaiter {
+  cancel_scope* scope = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    scope = scope_of(h);
+    return false;
+  }
+  cancel_scope* await_resume() const noexcept { return scope; }
+};
 
 /// The promise whose own scope `s` is: every cancel_scope is a promise_base's own_scope_ (the
 /// spawned task or gather child that owns it).

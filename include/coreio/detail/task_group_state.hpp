@@ -43,18 +43,6 @@
 
 namespace coreio::detail {
 
-/// Gives a coroutine its own cancel scope without suspending.
-struct current_scope_awaiter {
-  cancel_scope* scope = nullptr;
-  bool await_ready() const noexcept { return false; }
-  template <class P>
-  bool await_suspend(std::coroutine_handle<P> h) noexcept {
-    scope = scope_of(h);
-    return false;
-  }
-  cancel_scope* await_resume() const noexcept { return scope; }
-};
-
 struct group_state {
   struct member {
     cancel_scope* scope = nullptr;
@@ -131,6 +119,9 @@ task<T> group_child(std::shared_ptr<group_state> s, task<T> t) {
   guard.node.scope = co_await current_scope_awaiter{};
   guard.state->enter(&guard.node);
   try {
+    // Started under must_start (task_group.hpp): a member cancelled before it first ran (the group
+    // was cancelled, a sibling failed) never starts the user's task, as asyncio's TaskGroup.
+    if (guard.node.scope->cancelled()) throw_cancelled();
     co_return co_await std::move(t);
   } catch (const cancelled_error&) {
     throw;
