@@ -4,8 +4,8 @@
 // `co_await gather(f(), g())` gives a tuple (a task<void> child gives std::monostate); any
 // awaitable may stand for a task (`gather(q.get(), fut, f())`): it is awaited in a task of its own;
 // `co_await gather(std::move(vec))` gives a vector in the order of the input. Children run in
-// parallel: all but the last are pushed on the worker's deque where idle workers steal them, the
-// last runs inline. On the first failure the others are cancelled and awaited, then that failure
+// parallel: all but the first are pushed on the worker's deque where idle workers steal them, the
+// first runs inline. On the first failure the others are cancelled and awaited, then that failure
 // is rethrown; gather never returns while a child still runs. Cancelling the awaiting task cancels
 // every child.
 //

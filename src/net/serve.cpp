@@ -71,19 +71,24 @@ void connection_ended(const std::shared_ptr<server_state>& st) {
   if (drained) st->drained.set();
 }
 
+// Spawned under must_start, so that connection_ended always runs; the handler, the user's code,
+// starts only if the connection was not cancelled before this task first ran (runtime shutdown),
+// as any task's body (detail/promise_base.hpp).
 task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s) {
-  try {
-    co_await st->handler(std::move(s));
-  } catch (...) {
-    // Relaxed: a statistic.
-    st->failed.fetch_add(1, std::memory_order_relaxed);
+  const cancel_scope* scope = co_await current_scope_awaiter{};
+  if (!scope->cancelled()) {
+    try {
+      co_await st->handler(std::move(s));
+    } catch (...) {
+      // Relaxed: a statistic.
+      st->failed.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   connection_ended(st);
 }
 
 /// Spawns the connection's task on the worker that owns its socket.
 void start_connection(const std::shared_ptr<server_state>& st, net::tcp_stream s, worker* owner) {
-  // must_start: the body accounts for the connection (connection_ended) even if cancelled first.
   task<void> t = must_start(run_connection(st, std::move(s)));
   on_owner(owner, [st, t = std::move(t)]() mutable {
     try {

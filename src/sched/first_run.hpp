@@ -9,7 +9,8 @@
 //     must_start (task.hpp), does not run its body (asyncio: a task cancelled before its first
 //     step raises CancelledError there, before its first statement). It ends at once with
 //     cancelled_error as if its body had thrown it: its final step (promise_base::on_final)
-//     completes the join cell or the gather's countdown as for any end;
+//     completes the join cell or the gather's countdown as for any end, and whoever that step
+//     hands control to (a joiner, the gather's parent) runs as this poll, traced and timed;
 //   * any other frame runs.
 // The other first runs (an awaited task, a gather's child 0, the body of wait_for or
 // timeout_scope) start by symmetric transfer the moment their starter decides to start them, as
@@ -57,9 +58,11 @@ inline bool cancelled_before_start(std::coroutine_handle<> h) noexcept {
   return p.own_scope_.cancelled() && !p.must_start_;  // the flag first: it is nearly always clear
 }
 
-/// Ends h, which never ran, with cancelled_error, and resumes whoever its end hands control to
-/// (the join handle's awaiter, the gather's parent; or nobody). Worker only. Out of line and cold:
-/// inlined, its exception_ptr code cost worker::execute two saved registers on every poll.
-[[gnu::cold, gnu::noinline]] void end_unstarted(std::coroutine_handle<> h) noexcept;
+/// Ends h, which never ran, with cancelled_error; returns whom its end hands control to (the join
+/// handle's awaiter, the gather's parent), or std::noop_coroutine(): the caller resumes it as a
+/// poll of its own (traced, timed and watched as any). Worker only. Out of line and cold: inlined,
+/// its exception_ptr code cost worker::execute two saved registers on every poll.
+[[gnu::cold, gnu::noinline]] std::coroutine_handle<> end_unstarted(
+    std::coroutine_handle<> h) noexcept;
 
 }  // namespace coreio::detail

@@ -36,10 +36,10 @@ std::coroutine_handle<> as_handle(void* p) noexcept {
 constexpr std::size_t max_batch = 128;
 }  // namespace
 
-void end_unstarted(std::coroutine_handle<> h) noexcept {
+std::coroutine_handle<> end_unstarted(std::coroutine_handle<> h) noexcept {
   promise_base& p = promise_of(h);
   p.exception_ = std::make_exception_ptr(cancelled_error{});
-  p.on_final(h).resume();
+  return p.on_final(h);
 }
 
 worker::worker(runtime_impl& rt, std::uint32_t index, const runtime_options& options)
@@ -102,9 +102,12 @@ void worker::execute(std::coroutine_handle<> h) noexcept {
   if (is_first_run(h.address())) {
     h = first_run_frame(h.address());
     if (cancelled_before_start(h)) [[unlikely]] {
-      end_unstarted(h);  // untraced: it never runs
-      remote_.poll_seq_.store(seq + 2, std::memory_order_relaxed);
-      return;
+      // It never runs; whoever its end hands control to runs in this poll instead.
+      h = end_unstarted(h);
+      if (h.address() == std::noop_coroutine().address()) {
+        remote_.poll_seq_.store(seq + 2, std::memory_order_relaxed);
+        return;
+      }
     }
   }
   if (trace::trace_compiled && instrumented_) [[unlikely]] {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <coreio/errors.hpp>
 #include <coreio/log.hpp>
 #include <coreio/runtime.hpp>
 #include <coreio/spawn.hpp>
@@ -57,6 +58,32 @@ TEST(DebugModeTest, ABlockingTaskIsNamedByTheWatchdogAndTheSlowPollWarning) {
   }
   EXPECT_EQ(cap.containing("is blocked").size(), 1u);  // once per poll
   EXPECT_NE(cap.containing("slow poll")[0].find("slow_callback_duration 50 ms"), std::string::npos);
+}
+
+coreio::task<int> never_runs() { co_return 1; }
+
+// Joins a task it cancelled before that task could run, then blocks its worker.
+coreio::task<int> join_unstarted_then_block() {
+  auto h = coreio::spawn(never_runs());
+  h.cancel();
+  try {
+    (void)co_await h;  // suspends: the task is queued behind this one
+  } catch (const coreio::cancelled_error&) {
+  }
+  std::this_thread::sleep_for(200ms);
+  co_return 7;
+}
+
+TEST(DebugModeTest, ATaskResumedByTheEndOfOneCancelledBeforeItRanIsWatchedToo) {
+  // The cancelled task never runs; its end resumes the joiner, whose poll is timed and named as
+  // any other (sched/first_run.hpp).
+  coreio_test::log_capture cap;
+  coreio::runtime rt{{.workers = 1, .debug = true, .slow_callback_duration = 50ms}};
+  auto h = rt.spawn(join_unstarted_then_block(), "joiner");
+  EXPECT_EQ(h.get(), 7);
+  ASSERT_TRUE(coreio_test::wait_until([&] { return !cap.containing("slow poll").empty(); }));
+  const std::string l = cap.containing("slow poll")[0];
+  EXPECT_NE(l.find("'joiner'"), std::string::npos) << l;
 }
 
 TEST(DebugModeTest, TasksPendingAtShutdownAreListed) {

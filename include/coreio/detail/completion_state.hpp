@@ -90,7 +90,10 @@ task<void> completed_child(std::shared_ptr<completed_state<T>> s, task<T> t) {
   try {
     // Started under must_start (as_completed.hpp): cancelled before it first ran (the set was
     // dropped), it reports cancelled_error without starting the user's task.
-    if (scope->cancelled()) throw_cancelled();
+    if (scope->cancelled()) {
+      t = task<T>{};  // freed now, with its arguments, as a task that ran would have been
+      throw_cancelled();
+    }
     if constexpr (std::is_void_v<T>) {
       co_await std::move(t);
       r.emplace(std::in_place);

@@ -121,7 +121,12 @@ task<T> group_child(std::shared_ptr<group_state> s, task<T> t) {
   try {
     // Started under must_start (task_group.hpp): a member cancelled before it first ran (the group
     // was cancelled, a sibling failed) never starts the user's task, as asyncio's TaskGroup.
-    if (guard.node.scope->cancelled()) throw_cancelled();
+    // The user's task is freed here, before the guard lets join() return (task_group.hpp: when
+    // join() returns, every task given to spawn() is gone with its locals and arguments).
+    if (guard.node.scope->cancelled()) {
+      t = task<T>{};
+      throw_cancelled();
+    }
     co_return co_await std::move(t);
   } catch (const cancelled_error&) {
     throw;
