@@ -134,8 +134,8 @@ class [[nodiscard("a coreio::task does nothing until it is awaited or spawned")]
 namespace detail {
 template <class T>
 task<T> task_promise<T>::get_return_object() noexcept {
-  // The tracer reads any frame's promise_base at the offset that an alignment of at most two
-  // pointers gives (src/trace/tracer.hpp); frames do not honour more (frame_alloc) anyway.
+  // The scheduler and the tracer read any frame's promise_base at the offset that an alignment of
+  // at most two pointers gives (detail::promise_of); frames do not honour more (frame_alloc).
   static_assert(alignof(task_promise<T>) <= 2 * sizeof(void*),
                 "coreio::task<T>: T aligned beyond 16 bytes; return it through a std::unique_ptr");
   return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};

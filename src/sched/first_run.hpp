@@ -16,8 +16,8 @@
 // timeout_scope) start by symmetric transfer the moment their starter decides to start them, as
 // asyncio runs an awaited coroutine inline: nothing is checked, nothing is added on those paths.
 //
-// Memory ordering: must_start_ and kind_ are written before the push that publishes the entry;
-// the queue's hand-off orders them before the check. The scope's flag is read with acquire
+// Memory ordering: must_start_ is written before the push that publishes the entry; the queue's
+// hand-off orders it before the check. The scope's flag is read with acquire
 // (cancel_scope::cancelled).
 //
 // Thread safety: marking by the pushing thread; the check by the worker that took the entry.
@@ -44,12 +44,6 @@ inline bool is_first_run(void* entry) noexcept {
 inline std::coroutine_handle<> first_run_frame(void* entry) noexcept {
   return std::coroutine_handle<>::from_address(
       reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(entry) & ~std::uintptr_t{1}));
-}
-
-/// The promise of any coreio frame: promise_base sits where an alignment of at most two pointers
-/// puts it (task.hpp asserts it for every task<T>).
-inline promise_base& promise_of(std::coroutine_handle<> h) noexcept {
-  return std::coroutine_handle<promise_base>::from_address(h.address()).promise();
 }
 
 /// Whether h, taken from a queue for its first run, must not run its body.

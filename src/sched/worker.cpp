@@ -126,7 +126,7 @@ void worker::execute(std::coroutine_handle<> h) noexcept {
 [[gnu::always_inline]] inline void worker::record_poll_begin(std::coroutine_handle<> h,
                                                              std::uint64_t id) noexcept {
   // The frame is this thread's to read and write until it is resumed (promise_base.hpp).
-  promise_base& p = std::coroutine_handle<promise_base>::from_address(h.address()).promise();
+  promise_base& p = promise_of(h);
   const bool flow = p.trace_flow_;
   p.trace_flow_ = false;
   trace_->record({.ts_ns = trace_clock_.stamp(flow), .what = trace::kind::poll_begin, .task = id});
@@ -373,7 +373,7 @@ void worker::woken_instrumented(std::coroutine_handle<> h) noexcept {
                     .task = trace::task_of(h),
                     .arg = trace_task_});
     // Suspended and not queued: its frame is ours until the push publishes it.
-    std::coroutine_handle<promise_base>::from_address(h.address()).promise().trace_flow_ = true;
+    promise_of(h).trace_flow_ = true;
   }
   if (names_ != nullptr) {
     // The task is suspended and not queued: its state is ours until the push below publishes it.

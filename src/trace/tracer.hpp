@@ -94,7 +94,7 @@ struct task_identity {
 inline task_identity identity_of(std::coroutine_handle<> h) noexcept {
   // Every frame a worker resumes is a task<T>'s, whose promise starts with promise_base at the
   // frame's promise offset (task.hpp asserts the alignment this relies on).
-  promise_base& p = std::coroutine_handle<promise_base>::from_address(h.address()).promise();
+  promise_base& p = promise_of(h);
   const promise_base* owner = p.scope_ != nullptr ? scope_owner(p.scope_) : &p;
   if (owner->kind_ == completion_kind::spawned) {
     const spawned_state* st = owner->spawned_;
@@ -106,7 +106,7 @@ inline task_identity identity_of(std::coroutine_handle<> h) noexcept {
 /// The spawned_state of the spawned task that h's frame runs for (h itself or a coroutine it
 /// awaits), or nullptr for a gather child's. Same rules as identity_of.
 inline spawned_state* spawned_of(std::coroutine_handle<> h) noexcept {
-  promise_base& p = std::coroutine_handle<promise_base>::from_address(h.address()).promise();
+  promise_base& p = promise_of(h);
   const promise_base* owner = p.scope_ != nullptr ? scope_owner(p.scope_) : &p;
   return owner->kind_ == completion_kind::spawned ? owner->spawned_ : nullptr;
 }

@@ -170,6 +170,13 @@ struct current_scope_awaiter {
   cancel_scope* await_resume() const noexcept { return scope; }
 };
 
+/// The promise of any coreio frame h (a task<T>'s): promise_base sits at the promise offset an
+/// alignment of at most two pointers gives (task.hpp asserts it for every task<T>). For the
+/// scheduler and the tracer, which hold frames as std::coroutine_handle<>.
+inline promise_base& promise_of(std::coroutine_handle<> h) noexcept {
+  return std::coroutine_handle<promise_base>::from_address(h.address()).promise();
+}
+
 /// The promise whose own scope `s` is: every cancel_scope is a promise_base's own_scope_ (the
 /// spawned task or gather child that owns it).
 inline promise_base* scope_owner(cancel_scope* s) noexcept {
