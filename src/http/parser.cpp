@@ -80,7 +80,7 @@ struct failure_info {
 };
 
 // The event a callback asked feed() to report after llhttp paused.
-enum class pending { none, head, body, end, skipped_1xx, trailers };
+enum class pending { none, head, body, end, skipped_1xx, trailers, chunk_size };
 
 // Where the current message is.
 // trailers: after the last chunk's size line, until the empty line ending the message.
@@ -689,6 +689,8 @@ struct parser::impl {
     body_bytes = 0;
     chunk_ext_bytes = 0;
     chunk_ext_part_bytes = 0;
+    in_chunk_size = false;
+    chunk_size_bytes = 0;
     skipping_1xx = false;
     method_pending = false;
     method_bytes = 0;
@@ -697,6 +699,28 @@ struct parser::impl {
   }
 
   std::string kind() const { return request ? "request" : "response"; }
+
+  // The next bytes of a chunk's size (in_chunk_size; rest starts inside it): counts them, and past
+  // max_field throws, after llhttp has parsed the bytes before that point (an error it finds
+  // there comes first, so the error does not depend on how the input was split).
+  void scan_chunk_size(std::span<const char> rest) {
+    std::size_t k = 0;
+    while (k < rest.size() && rest[k] != ';' && rest[k] != '\r' && rest[k] != '\n') ++k;
+    if (chunk_size_bytes + k > limits.max_field) {
+      const std::size_t good = limits.max_field - chunk_size_bytes;
+      const llhttp_errno_t err = coreio_llhttp_execute(&p, good == 0 ? "" : rest.data(), good);
+      if (err != HPE_OK) throw_llhttp(err);
+      failure = failure_info{
+          true, limit_kind::chunk_extension, limits.max_field,
+          "http: chunk size over " + std::to_string(limits.max_field) + " bytes (leading zeros)"};
+      throw_failure();
+    }
+    if (k < rest.size()) {
+      in_chunk_size = false;  // its end is in this input
+    } else {
+      chunk_size_bytes += k;
+    }
+  }
 
   int fail(std::string what) {
     failure = failure_info{false, limit_kind::header_block, 0, std::move(what)};
@@ -912,6 +936,12 @@ struct parser::impl {
   std::uint64_t body_bytes = 0;
   std::size_t chunk_ext_bytes = 0;
   std::size_t chunk_ext_part_bytes = 0;  // of the extension name or value being read
+  // The next input starts inside a chunk's size (its hex digits, up to ';', CR or LF), which
+  // reaches no llhttp callback: leading zeros are valid, so without a bound a peer could send one
+  // size line for ever. feed() counts its bytes (chunk_size_bytes) against max_field. Set where
+  // the position is exact: at the pauses after a chunked head and after each chunk's CRLF.
+  bool in_chunk_size = false;
+  std::size_t chunk_size_bytes = 0;
   bool skipping_1xx = false;
   // Bytes of the interim responses skipped before this response's head (see feed()).
   std::size_t interim_bytes = 0;
@@ -1053,8 +1083,14 @@ int parser::impl::cb_on_chunk_header(llhttp_t* p) {
 }
 
 int parser::impl::cb_on_chunk_complete(llhttp_t* p) {
-  static_cast<impl*>(p->data)->chunk_ext_bytes = 0;
-  return 0;
+  auto& s = *static_cast<impl*>(p->data);
+  s.chunk_ext_bytes = 0;
+  if (s.state == phase::trailers) return 0;  // the last chunk's end: the message ends next
+  // Paused so that feed() learns where the next chunk's size starts (just past this CRLF).
+  s.in_chunk_size = true;
+  s.chunk_size_bytes = 0;
+  s.event = pending::chunk_size;
+  return HPE_PAUSED;
 }
 
 int parser::impl::on_field_done() {
@@ -1158,9 +1194,12 @@ int parser::impl::take_target_authority() {
   for (auto& [name, value] : head.headers) {
     if (name.size() == 4 && iequals(name, "host")) {
       value.assign(authority);
-      break;
+      return 0;
     }
   }
+  // No Host field (HTTP/1.0 may omit it): the target's authority is the request's host all the
+  // same (RFC 9112 section 3.2.2), so header("host") names it.
+  add_field("Host", authority);
   return 0;
 }
 
@@ -1268,6 +1307,8 @@ int parser::impl::on_headers_done() {
   }
   state = phase::body;
   event = pending::head;
+  in_chunk_size = head.chunked;  // the body starts with the first chunk's size
+  chunk_size_bytes = 0;
   return HPE_PAUSED;
 }
 
@@ -1356,6 +1397,7 @@ parse_result parser::feed(std::span<const char> in) {
         }
       }
     }
+    if (s.in_chunk_size && !rest.empty()) s.scan_chunk_size(rest);
     const char* data = rest.empty() ? nothing : rest.data();
     s.event = pending::none;
     const llhttp_errno_t err = coreio_llhttp_execute(&s.p, data, rest.size());
@@ -1392,6 +1434,8 @@ parse_result parser::feed(std::span<const char> in) {
         return parse_result{off, parse_event::end, {}};
       case pending::trailers:
         s.scan.reset_for_trailers();
+        continue;
+      case pending::chunk_size:
         continue;
       case pending::skipped_1xx: {
         // Interim responses share one head budget (max_head bytes) before the final response: a

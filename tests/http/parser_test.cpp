@@ -1102,6 +1102,19 @@ TEST(ParserTest, AnAbsoluteFormTargetsAuthorityIsTheHost) {
   EXPECT_EQ(msgs[0].head.headers[1].second, "evil.example:8080");
   const auto v6 = parse_whole(mode::request, "GET HTTPS://[::1]:443 HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_EQ(v6.at(0).head.headers.at(0).second, "[::1]:443");
+  // An HTTP/1.0 request may have no Host field: the authority is its host all the same.
+  const auto old =
+      parse_every_way(mode::request, "GET http://h.test/info HTTP/1.0\r\nX-A: 1\r\n\r\n");
+  ASSERT_EQ(old.at(0).head.headers.size(), 2u);
+  EXPECT_EQ(old.at(0).head.find("host"), "h.test");
+  // Keep-alive heads reuse their field strings: the added field is this head's alone.
+  const auto two = parse_every_way(mode::request,
+                                   "GET http://h.test/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                                   "GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0].head.headers.size(), 2u);
+  EXPECT_EQ(two[1].head.headers.size(), 1u);
+  EXPECT_EQ(two[1].head.find("host"), std::nullopt);
   // An origin-form or asterisk-form target leaves Host alone.
   EXPECT_EQ(parse_whole(mode::request, "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
                 .at(0)
@@ -1259,6 +1272,34 @@ TEST(ParserLimitTest, ChunkExtensionOverItsLimit) {
   for (int i = 0; i < 5; ++i) many += "1;n=" + std::string(60, 'e') + "\r\nx\r\n";
   many += "0\r\n\r\n";
   EXPECT_EQ(parse_whole(mode::response, many, o).at(0).body, "xxxxx");
+}
+
+// A chunk's size may have leading zeros (RFC 9112 section 7.1: 1*HEXDIG), which llhttp takes
+// without end; they are bounded by max_field as a header line is, in every chunk, before the
+// extensions (which have their own count).
+TEST(ParserLimitTest, ChunkSizeOverItsLimit) {
+  parse_options o;
+  o.limits.max_field = 100;
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string zeros(101, '0');
+  expect_rejected(mode::response, head + zeros + "\r\n\r\n", "chunk size over 100 bytes", o,
+                  limit_kind::chunk_extension);
+  expect_rejected(mode::response, head + "2\r\nab\r\n" + zeros + "1\r\nx\r\n0\r\n\r\n",
+                  "chunk size over 100 bytes", o, limit_kind::chunk_extension);
+  expect_rejected(mode::request,
+                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + zeros +
+                      "1;e=v\r\nx\r\n0\r\n\r\n",
+                  "chunk size over 100 bytes", o, limit_kind::chunk_extension);
+  // An error of llhttp's before the limit is reached comes first, however the input is split.
+  expect_rejected(mode::response, head + std::string(50, '0') + "g" + zeros, "Invalid character",
+                  o);
+  // 100 bytes of size in each chunk (the limit), with extensions after them: taken.
+  std::string at_limit = head;
+  for (int i = 0; i < 3; ++i)
+    at_limit += std::string(99, '0') + "1;n=" + std::string(60, 'e') + "\r\nx\r\n";
+  at_limit += std::string(100, '0') + "\r\n\r\n";
+  EXPECT_EQ(parse_whole(mode::response, at_limit, o).at(0).body, "xxx");
+  for (const auto& m : parse_every_way(mode::response, at_limit, o)) EXPECT_EQ(m.body, "xxx");
 }
 
 TEST(ParserLimitTest, TrailersAreBoundedAndCheckedAsAHeadIs) {

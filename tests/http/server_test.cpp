@@ -221,6 +221,16 @@ coreio::task<void> malformed_requests() {
        "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
        "2;a=b;c=\r\nab\r\n0\r\n\r\n",
        "HTTP/1.1 400"},
+      // A chunk size is bounded as a header line is (8 KiB), though leading zeros are valid: a
+      // size line without end must not hold the connection, in the first chunk or a later one.
+      {"a first chunk size of 9000 leading zeros",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+           std::string(9000, '0') + "2\r\nab\r\n0\r\n\r\n",
+       "HTTP/1.1 400"},
+      {"a later chunk size of 9000 leading zeros",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n" +
+           std::string(9000, '0') + "2\r\nab\r\n0\r\n\r\n",
+       "HTTP/1.1 400"},
   };
   for (const bad_case& c : cases) {
     std::string bytes = c.bytes + tail;
