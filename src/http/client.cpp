@@ -189,7 +189,7 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
   append_all(h, {o.method, " "sv, o.to->target.target, " HTTP/1.1\r\nHost: "sv,
                  o.host.empty() ? std::string_view(o.to->host) : std::string_view(o.host), "\r\n"sv,
                  o.headers.empty() ? std::string_view(core.default_fields) : ""sv});
-  bool has_auth = false, has_type = false, has_cookie = false;
+  bool has_auth = false, has_type = false, has_cookie = false, has_connection = false;
   if (!o.headers.empty()) {
     bool has_ua = false, has_accept = false, has_ae = false;
     for (const auto& [n, v] : o.headers) {
@@ -203,6 +203,7 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
       has_ae |= same_name(n, "Accept-Encoding");
       has_auth |= same_name(n, "Authorization");
       has_type |= same_name(n, "Content-Type");
+      has_connection |= same_name(n, "Connection");
       if (same_name(n, "Cookie")) {
         // One Cookie field (RFC 6265 section 5.4): the request's own cookies (every Cookie field
         // of its, empty ones skipped), then the jar's of other names (on a name both have, the
@@ -238,6 +239,9 @@ void head_bytes(const request_context& rc, const outgoing& o, std::string& h) {
   if (!has_type && !o.body.content_type.empty())
     append_all(h, {"Content-Type: "sv, o.body.content_type, "\r\n"sv});
   if (o.expect_continue) h += "Expect: 100-continue\r\n"sv;
+  // A client without keep-alive says so in every request (RFC 9112 section 9.6: MUST), unless the
+  // caller's own Connection field speaks for the request.
+  if (opts.keepalive_timeout.count() <= 0 && !has_connection) h += "Connection: close\r\n"sv;
   if (o.upload || o.chunked) {
     h += "Transfer-Encoding: chunked\r\n"sv;
   } else if (o.body.present || o.method == "POST"sv || o.method == "PUT"sv ||

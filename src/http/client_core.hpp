@@ -58,6 +58,9 @@ struct body_reader {
   std::chrono::milliseconds keep_for{0};
   // The end of the body was reached (or an error ended it).
   bool done = false;
+  // response::close() ended the body before its end: a later read fails (aiohttp's "Connection
+  // closed") instead of giving an empty body.
+  bool closed_early = false;
   // Decoded bytes handed out by the last next().
   std::string out;
   // Decoded bytes left by the decoder's finish(), handed out before the end.
@@ -88,6 +91,10 @@ struct body_reader {
   void end_ok() noexcept;
   /// An error or a drop: the connection is closed; the body is at its end.
   void fail() noexcept;
+  /// response::close(): fail(), and a body not at its end yet stays unreadable (closed_early).
+  void close() noexcept;
+  /// Throws the http::error of a body read after close() ended it early.
+  [[noreturn]] static void throw_closed_early();
   /// A drop before the end: reuse the connection if the rest is buffered, else close it.
   void abandon() noexcept;
 };

@@ -305,8 +305,11 @@ task<std::string> response::read() {
   // came with the head costs no task.
   detail::body_reader& rd = *s_->reader;
   // Already at its end: what an earlier read() or text() collected (aiohttp's read() returns its
-  // body again).
-  if (rd.done) co_return s_->body;
+  // body again), unless close() cut it short.
+  if (rd.done) {
+    if (rd.closed_early) detail::body_reader::throw_closed_early();
+    co_return s_->body;
+  }
   std::string all;
   try {
     for (;;) {
@@ -332,7 +335,7 @@ task<std::string> response::text() {
 }
 
 void response::close() noexcept {
-  if (s_ && s_->reader) s_->reader->fail();
+  if (s_ && s_->reader) s_->reader->close();
 }
 
 void response::raise_for_status() const {
@@ -357,6 +360,15 @@ void body_reader::end_ok() noexcept {
   } else {
     owner->discard(std::move(conn));
   }
+}
+
+void body_reader::close() noexcept {
+  if (!done) closed_early = true;
+  fail();
+}
+
+void body_reader::throw_closed_early() {
+  throw error("http: the response was closed (response::close()) before the end of its body");
 }
 
 void body_reader::fail() noexcept {
@@ -391,7 +403,10 @@ void body_reader::abandon() noexcept {
 }
 
 task<std::span<const std::byte>> body_reader::next() {
-  if (done) co_return std::span<const std::byte>{};
+  if (done) {
+    if (closed_early) throw_closed_early();
+    co_return std::span<const std::byte>{};
+  }
   try {
     for (;;) {
       if (const auto piece = step()) co_return *piece;

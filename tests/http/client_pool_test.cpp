@@ -135,6 +135,48 @@ coreio::task<void> dropped_response_never_holds_a_slot() {
 }
 TEST(ClientPool, DroppedResponseNeverHoldsASlot) { run_test(dropped_response_never_holds_a_slot); }
 
+// response::close() before the end of the body (aiohttp's close()): the connection is closed, and
+// the body cannot be read any more: read(), text() and read_chunk() throw http::error instead of
+// giving an empty body, whether the rest had arrived or not. A body read to its end before close()
+// reads again as before; the pool stays usable.
+coreio::task<void> a_body_closed_early_cannot_be_read() {
+  raw_server srv{[](const seen_request& r, std::size_t) {
+    if (r.line().starts_with("GET /big")) return reply{ok_response(std::string(2'000'000, 'b'))};
+    return reply{ok_response("small")};
+  }};
+  http::client_options opts{.limit = 1};
+  http::client session{opts};
+  const std::string small = srv.url("/small"), big = srv.url("/big");
+  const auto read_fails = [](http::response* r, int how) -> coreio::task<std::string> {
+    try {
+      if (how == 0) (void)co_await r->read();
+      if (how == 1) (void)co_await r->text();
+      if (how == 2) (void)co_await r->read_chunk();
+    } catch (const http::error& e) {
+      co_return e.what();
+    }
+    co_return "no error";
+  };
+  for (int how = 0; how < 3; ++how) {
+    for (const std::string* url : {&small, &big}) {
+      http::response r = co_await session.get(*url);
+      r.close();
+      const std::string what = co_await read_fails(&r, how);
+      EXPECT_NE(what.find("closed"), std::string::npos) << how << " " << *url << ": " << what;
+    }
+  }
+  http::response whole = co_await session.get(small);
+  EXPECT_EQ(co_await whole.read(), "small");
+  whole.close();
+  EXPECT_EQ(co_await whole.read(), "small");
+  EXPECT_EQ(co_await whole.text(), "small");
+  http::response again = co_await session.get(small);  // limit 1: nothing holds the slot
+  EXPECT_EQ(co_await again.text(), "small");
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientPool, ABodyClosedEarlyCannotBeRead) { run_test(a_body_closed_early_cannot_be_read); }
+
 coreio::task<void> idle_expiry_follows_keep_alive_timeout() {
   raw_server srv{[](const seen_request& r, std::size_t) {
     if (r.line().starts_with("GET /short"))
@@ -159,10 +201,22 @@ coreio::task<void> idle_expiry_follows_keep_alive_timeout() {
   http::client other{no_keep};
   for (int i = 0; i < 2; ++i) (void)co_await fetch_text(&other, long_ka);
   EXPECT_EQ(srv.connections(), 5u);
+  // Without keep-alive every request says Connection: close (RFC 9112 section 9.6), unless the
+  // caller's own Connection field speaks for it.
+  http::request_options own_field{.headers = {{"Connection", "x-mine"}}};
+  (void)co_await other.get(long_ka, own_field);
   co_await other.close();
+  const std::vector<seen_request> seen = srv.seen();
+  EXPECT_EQ(seen.size(), 7u);
+  if (seen.size() >= 7) {
+    for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(seen[i].header("connection"), "") << i;
+    for (std::size_t i = 4; i < 6; ++i) EXPECT_EQ(seen[i].header("connection"), "close") << i;
+    EXPECT_EQ(seen[6].header("connection"), "x-mine");
+    EXPECT_EQ(seen[6].head.find("close"), std::string::npos) << seen[6].head;
+  }
   // The timeout parameter by its name (any case, whitespace around '='), not a substring, and a
   // huge one a long time rather than an overflow: each client's two GETs share a connection.
-  std::size_t expected = 5;
+  std::size_t expected = 6;
   for (const char* path : {"/named", "/spaced", "/huge"}) {
     http::client fresh;
     const std::string url = srv.url(path);

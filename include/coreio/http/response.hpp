@@ -122,7 +122,10 @@ class response {
   /// characters at 0x80-0x9F (the WHATWG Encoding Standard's table); `us-ascii` with any byte
   /// over 0x7F as U+FFFD. Any other charset (UTF-8 included) or none: the bytes as they are.
   task<std::string> text();
-  /// Closes the connection now if the body is unread (aiohttp's close()); the body ends.
+  /// Closes the connection now if the body is unread (aiohttp's close()); the body ends. A body
+  /// cut short so cannot be read: a later read(), text() or read_chunk() throws http::error (as
+  /// aiohttp's "Connection closed"); one that had reached its end reads as before (read() gives
+  /// again what it collected).
   void close() noexcept;
 
   /// Throws http::status_error for a status of 400 or more.
