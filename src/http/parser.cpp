@@ -38,7 +38,9 @@
 //
 // A 1xx response other than 101 ends without a body; on_message_complete marks it skipped, feed()
 // forgets its head and goes on with the next message in the same call. Trailer fields of a chunked
-// body are bounded by the field limits and dropped.
+// body are bounded by the field limits and dropped. A chunk's size digits (leading zeros are valid)
+// reach no callback: feed() counts them against max_field, from where on_chunk_complete's pause
+// (and the head's) says they start.
 #include "http/parser.hpp"
 
 #include <coreio/http/errors.hpp>

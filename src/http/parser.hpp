@@ -52,7 +52,7 @@ class refused_request : public error {
 /// passes 8 KiB / 8 KiB / 32 KiB / 100.
 struct parse_limits {
   std::size_t max_start_line = 8 * 1024;  ///< request line or status line
-  std::size_t max_field = 8 * 1024;       ///< one header line (name + value); a chunk-size line
+  std::size_t max_field = 8 * 1024;       ///< one header line (name + value); a chunk's size digits
   std::size_t max_head = 64 * 1024;       ///< the whole head
   std::size_t max_headers = 128;          ///< header fields
   std::optional<std::uint64_t> max_body;  ///< bytes of body (de-chunked); nullopt = no limit
