@@ -12,7 +12,10 @@
 // The current task is the innermost independent thread of execution the caller runs in: the
 // spawned task, or, inside a gather, the gather's child (a gather child has no id, name nor spawn
 // place: id() 0, name() "", spawned_at() default; cancel() cancels that child alone). Coroutines
-// awaited inline (`co_await f()`) belong to their awaiter's task.
+// awaited inline (`co_await f()`) belong to their awaiter's task, and so do the bodies of
+// timeout_scope::run and wait_for (asyncio's timeout() and wait_for() await their coroutine in the
+// current task): there current_task() is the caller's task, and its cancel() cancels that task,
+// the body with it (cm.run() then throws cancelled_error, not timeout_error).
 //
 // Cost: identity is three fields of the spawned task's state, set at spawn (the name, when given,
 // is interned in a process-wide table under a lock); current_task() does not suspend.
@@ -28,6 +31,7 @@
 #include <string_view>
 
 #include <coreio/detail/promise_base.hpp>
+#include <coreio/detail/task_graph.hpp>
 
 namespace coreio {
 
@@ -68,7 +72,7 @@ struct current_task_awaiter {
   bool await_ready() const noexcept { return false; }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) noexcept {
-    owner = scope_owner(scope_of(h));
+    owner = named_task(scope_of(h));
     return false;  // never suspends: only reads the caller's frame
   }
   task_ref await_resume() const noexcept { return task_ref{owner}; }

@@ -110,9 +110,9 @@ class join_handle {
     bool await_suspend(std::coroutine_handle<P> caller) {
       if (coop.completed) return coop.yield(caller);
       scope = detail::scope_of(caller);
+      detail::note_awaited_by(&self->h_.promise(), scope);  // throws if the caller is the task
       fn = &forward_cancel;
       scope->note_wait(&detail::wait_sites::join, static_cast<std::int64_t>(self->id()));
-      detail::note_awaited_by(self->h_.promise().spawned_, scope);
       armed = scope->arm(this);
       if (!armed) self->cancel();  // already cancelled: cancel the child, then wait for it
       rec = {caller, detail::this_runtime()};

@@ -55,7 +55,8 @@ struct shield_awaiter : parent_link {
     return self->h_.promise().spawned_->cell.is_complete();
   }
   template <class P>
-  bool await_suspend(std::coroutine_handle<P> caller) noexcept {
+  bool await_suspend(std::coroutine_handle<P> caller) {
+    note_awaited_by(&self->h_.promise(), scope_of(caller));  // throws if the caller is the task
     (void)bind(caller, scope_of(caller));  // a cancelled scope makes the arm below fail
     rec = {caller, this_runtime()};
     // Arm first, register last (completion_cell.hpp): once registered we may be resumed at once.
@@ -63,7 +64,6 @@ struct shield_awaiter : parent_link {
       interrupted = true;
       return false;
     }
-    note_awaited_by(self->h_.promise().spawned_, scope_);
     switch (self->h_.promise().spawned_->cell.set_async_waiter(&rec)) {
       case completion_cell::registration::suspended:
         return true;

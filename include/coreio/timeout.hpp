@@ -93,7 +93,7 @@ class timeout_awaitable final : child_join {
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
     if (!bind(parent, scope_of(parent))) return parent;  // await_resume throws; B never runs
     auto& b = task_.handle().promise();
-    adopt(b);
+    adopt(b, /*same_task=*/true);
     set_shares(1);  // B's hold; the state adds E's and the cancellers' (timeout_state.hpp)
     // Arm before the deadline: once E is in a heap it may fire at any moment (as in wait_for). A
     // cancel of P between the two cancels B, not yet started.

@@ -84,7 +84,7 @@ class wait_for_awaitable final : child_join {
       return parent;
     }
     auto& c = task_.handle().promise();
-    adopt(c);
+    adopt(c, /*same_task=*/true);
     set_shares(due ? 1 : 2);
     // Arm before inserting T: once T is in the heap, the monitor may fire it at any moment, so a
     // failed arm could no longer take it back. A cancel between the two cancels C, not yet started.

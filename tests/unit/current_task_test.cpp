@@ -15,10 +15,13 @@
 #include <coreio/gather.hpp>
 #include <coreio/log.hpp>
 #include <coreio/runtime.hpp>
+#include <coreio/shield.hpp>
 #include <coreio/spawn.hpp>
 #include <coreio/sync/event.hpp>
 #include <coreio/task_group.hpp>
 #include <coreio/time.hpp>
+#include <coreio/timeout.hpp>
+#include <coreio/wait_for.hpp>
 
 #include "support/log_capture.hpp"
 #include "support/test_support.hpp"
@@ -102,6 +105,90 @@ TEST(CurrentTaskTest, CancelFromInsideCancelsTheCallerAtItsNextSuspension) {
     co_return 1;
   }());
   EXPECT_THROW(h.get(), coreio::cancelled_error);
+}
+
+// The bodies of timeout_scope::run and wait_for run in their caller's task (asyncio's timeout()
+// and wait_for() await the coroutine in the current task): current_task() there is the caller's,
+// and its cancel() cancels the caller, the body with it: run() and wait_for() throw
+// cancelled_error (not a timeout, the scope has not expired), and the caller stays cancelled
+// (CPython's test_foreign_cancel_doesnt_timeout_if_not_expired).
+coreio::task<void> cancel_me_inside() {
+  coreio::task_ref me = co_await coreio::current_task();
+  me.cancel();
+  co_await coreio::sleep_for(10s);  // throws cancelled_error at once
+}
+
+TEST(CurrentTaskTest, TimeoutAndWaitForBodiesAreTheCallersTask) {
+  coreio::runtime rt{{.workers = 2}};
+  for (int how = 0; how < 2; ++how) {
+    auto h = rt.spawn(
+        [](int how) -> coreio::task<std::string> {
+          coreio::task_ref outer = co_await coreio::current_task();
+          coreio::task<seen> a = who_am_i();
+          const seen inner = co_await coreio::wait_for(std::move(a), 10s);
+          coreio::timeout_scope cm{10s};
+          coreio::task<seen> b = who_am_i();
+          const seen scoped = co_await cm.run(std::move(b));
+          EXPECT_EQ(inner.id, outer.id());
+          EXPECT_EQ(scoped.id, outer.id());
+          EXPECT_EQ(scoped.name, "outer");
+          std::string got = "nothing";
+          try {
+            coreio::task<void> body = cancel_me_inside();
+            if (how == 0) {
+              coreio::timeout_scope again{10s};
+              co_await again.run(std::move(body));
+              EXPECT_FALSE(again.expired());
+            } else {
+              co_await coreio::wait_for(std::move(body), 10s);
+            }
+          } catch (const coreio::timeout_error&) {
+            got = "timeout_error";
+          } catch (const coreio::cancelled_error&) {
+            got = "cancelled_error";
+          }
+          try {
+            co_await coreio::sleep_for(1ms);  // the caller itself was cancelled: sticky
+            got += ", then slept";
+          } catch (const coreio::cancelled_error&) {
+            got += ", then cancelled";
+          }
+          co_return got;
+        }(how),
+        "outer");
+    EXPECT_EQ(h.get(), "cancelled_error, then cancelled") << how;
+  }
+}
+
+// A task that awaits its own join_handle would wait for ever: usage_error at the co_await, from
+// the task itself or from a thread of execution inside it (a gather child), as asyncio raises
+// RuntimeError("Task cannot await on itself"); through shield() too.
+TEST(CurrentTaskTest, ATaskThatAwaitsItsOwnHandleGetsUsageError) {
+  coreio::runtime rt{{.workers = 2}};
+  for (int how = 0; how < 3; ++how) {
+    coreio::join_handle<int>* self = nullptr;
+    coreio::event ready;
+    auto h = rt.spawn([](coreio::join_handle<int>** self, coreio::event* ready,
+                         int how) -> coreio::task<int> {
+      co_await ready->wait();
+      try {
+        if (how == 0) co_return co_await **self;
+        if (how == 1) co_return co_await coreio::shield(**self);
+        coreio::task<int> mine = [](coreio::join_handle<int>* s) -> coreio::task<int> {
+          co_return co_await *s;
+        }(*self);
+        coreio::task<int> other = []() -> coreio::task<int> { co_return 1; }();
+        auto [v, w] = co_await coreio::gather(std::move(mine), std::move(other));
+        co_return v + w;
+      } catch (const coreio::usage_error& e) {
+        EXPECT_NE(std::string(e.what()).find("its own join_handle"), std::string::npos) << e.what();
+        co_return 7;
+      }
+    }(&self, &ready, how));
+    self = &h;
+    ready.set();
+    EXPECT_EQ(h.get(), 7) << how;
+  }
 }
 
 coreio::task<void> fail_with(std::string what) {

@@ -116,9 +116,11 @@ class child_join : public child_sink, public parent_link {
   ~child_join() = default;
 
   /// Step 2. Makes c an independent thread of execution (its own scope) that reports to *this.
-  void adopt(promise_base& c) noexcept {
+  /// same_task: c is a body run in P's task (timeout_scope, wait_for; promise_base::same_task_).
+  void adopt(promise_base& c, bool same_task = false) noexcept {
     c.make_independent(completion_kind::gathered);
     c.sink_ = this;
+    c.same_task_ = same_task;
   }
 
   /// Step 2. Before launch and before any party can run.
