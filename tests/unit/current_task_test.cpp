@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -105,6 +106,44 @@ TEST(CurrentTaskTest, CancelFromInsideCancelsTheCallerAtItsNextSuspension) {
     co_return 1;
   }());
   EXPECT_THROW(h.get(), coreio::cancelled_error);
+}
+
+// A cancel that no suspension point meets before the task returns leaves its value: what the task
+// was handed before the cancel (a permit, a queue item) is not lost with it (README, Cancellation;
+// asyncio ends such a task cancelled, test_cancel_at_end, but it hands a waiter nothing before the
+// waiter runs). One whose code meets the cancel, catches it and returns ends with that value
+// (test_cancel_task_catching), whichever kind of suspension point met it, also one in a coroutine
+// it awaited inline.
+coreio::task<int> cancel_then_meet(int how) {
+  coreio::task_ref me = co_await coreio::current_task();
+  me.cancel();
+  try {
+    if (how == 0) co_await coreio::yield_now();
+    if (how == 1) co_await coreio::sleep_for(10s);
+    if (how == 2) co_await coreio::sleep_for(0s);
+    if (how == 3) {
+      coreio::event never;
+      co_await never.wait();
+    }
+    if (how == 4) {
+      coreio::task<void> inner = []() -> coreio::task<void> { co_await coreio::yield_now(); }();
+      co_await std::move(inner);
+    }
+  } catch (const coreio::cancelled_error&) {
+    co_return 42;
+  }
+  co_return -1;
+}
+
+TEST(CurrentTaskTest, ACancelNoSuspensionPointMeetsLeavesTheValue) {
+  coreio::runtime rt{{.workers = 2}};
+  auto at_end = rt.spawn([]() -> coreio::task<int> {
+    coreio::task_ref me = co_await coreio::current_task();
+    me.cancel();
+    co_return 12;
+  }());
+  EXPECT_EQ(at_end.get(), 12);
+  for (int how = 0; how < 5; ++how) EXPECT_EQ(rt.spawn(cancel_then_meet(how)).get(), 42) << how;
 }
 
 // The bodies of timeout_scope::run and wait_for run in their caller's task (asyncio's timeout()
