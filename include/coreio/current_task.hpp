@@ -13,9 +13,10 @@
 // spawned task, or, inside a gather, the gather's child (a gather child has no id, name nor spawn
 // place: id() 0, name() "", spawned_at() default; cancel() cancels that child alone). Coroutines
 // awaited inline (`co_await f()`) belong to their awaiter's task, and so do the bodies of
-// timeout_scope::run and wait_for (asyncio's timeout() and wait_for() await their coroutine in the
-// current task): there current_task() is the caller's task, and its cancel() cancels that task,
-// the body with it (cm.run() then throws cancelled_error, not timeout_error).
+// timeout_scope::run, wait_for and uncancellable (asyncio's timeout() and wait_for() await their
+// coroutine in the current task): there current_task() is the caller's task, and its cancel()
+// cancels that task, the body with it (cm.run() then throws cancelled_error, not timeout_error;
+// an uncancellable body runs on).
 //
 // Cost: identity is three fields of the spawned task's state, set at spawn (the name, when given,
 // is interned in a process-wide table under a lock); current_task() does not suspend.

@@ -118,7 +118,7 @@ class uncancellable_awaitable final : child_join {
     fn = &ignore_cancel;
     scope->note_wait(&wait_sites::uncancellable);
     scope->park(this);
-    adopt(task_.handle().promise());
+    adopt(task_.handle().promise(), /*same_task=*/true);  // the caller's task (current_task.hpp)
     set_shares(1);
     // Not launch(): the clean-up runs inline like an awaited task and is not counted as a forked
     // child in the metrics.

@@ -58,9 +58,10 @@ struct body_reader {
   std::chrono::milliseconds keep_for{0};
   // The end of the body was reached (or an error ended it).
   bool done = false;
-  // response::close() ended the body before its end: a later read fails (aiohttp's "Connection
-  // closed") instead of giving an empty body.
-  bool closed_early = false;
+  // Why the body ended before its end, for every later read to throw again instead of giving an
+  // empty body that looks complete (aiohttp raises its stream's exception again): the failed
+  // read's error (rethrow_failure), or response::close()'s (aiohttp's "Connection closed").
+  std::exception_ptr cut_short;
   // Decoded bytes handed out by the last next().
   std::string out;
   // Decoded bytes left by the decoder's finish(), handed out before the end.
@@ -86,15 +87,16 @@ struct body_reader {
   void after_read(std::size_t n);
   /// Inside a catch: counts a phase timeout, fail(), then rethrows; an error that came from the
   /// client's close (its pool closed the held connection) as http::error "the client was closed".
+  /// Later reads throw it again (cut_short); after a cancel, an http::error saying so.
   [[noreturn]] void rethrow_failure();
   /// The body ended cleanly: the connection goes back to the pool or is closed.
   void end_ok() noexcept;
   /// An error or a drop: the connection is closed; the body is at its end.
   void fail() noexcept;
-  /// response::close(): fail(), and a body not at its end yet stays unreadable (closed_early).
+  /// response::close(): fail(), and a body not at its end yet stays unreadable (cut_short).
   void close() noexcept;
-  /// Throws the http::error of a body read after close() ended it early.
-  [[noreturn]] static void throw_closed_early();
+  /// At the end of the body: rethrows cut_short if the body was cut short, else returns.
+  void check_not_cut_short() const;
   /// A drop before the end: reuse the connection if the rest is buffered, else close it.
   void abandon() noexcept;
 };

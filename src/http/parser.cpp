@@ -39,8 +39,8 @@
 // A 1xx response other than 101 ends without a body; on_message_complete marks it skipped, feed()
 // forgets its head and goes on with the next message in the same call. Trailer fields of a chunked
 // body are bounded by the field limits and dropped. A chunk's size digits (leading zeros are valid)
-// reach no callback: feed() counts them against max_field, from where on_chunk_complete's pause
-// (and the head's) says they start.
+// reach no callback: feed() counts them against max_field, from where the head's pause or the
+// pause at the end of the previous chunk's data (on_body) says they start.
 #include "http/parser.hpp"
 
 #include <coreio/http/errors.hpp>
@@ -82,7 +82,7 @@ struct failure_info {
 };
 
 // The event a callback asked feed() to report after llhttp paused.
-enum class pending { none, head, body, end, skipped_1xx, trailers, chunk_size };
+enum class pending { none, head, body, end, skipped_1xx, trailers };
 
 // Where the current message is.
 // trailers: after the last chunk's size line, until the empty line ending the message.
@@ -693,6 +693,7 @@ struct parser::impl {
     chunk_ext_part_bytes = 0;
     in_chunk_size = false;
     chunk_size_bytes = 0;
+    chunk_crlf_left = 0;
     skipping_1xx = false;
     method_pending = false;
     method_bytes = 0;
@@ -706,10 +707,15 @@ struct parser::impl {
   // max_field throws, after llhttp has parsed the bytes before that point (an error it finds
   // there comes first, so the error does not depend on how the input was split).
   void scan_chunk_size(std::span<const char> rest) {
-    std::size_t k = 0;
+    // The CRLF ending the previous chunk's data first (llhttp checks that it is one).
+    std::size_t k = std::min(chunk_crlf_left, rest.size());
+    chunk_crlf_left -= k;
+    if (chunk_crlf_left != 0) return;
+    const std::size_t start = k;
     while (k < rest.size() && rest[k] != ';' && rest[k] != '\r' && rest[k] != '\n') ++k;
-    if (chunk_size_bytes + k > limits.max_field) {
-      const std::size_t good = limits.max_field - chunk_size_bytes;
+    const std::size_t digits = k - start;
+    if (chunk_size_bytes + digits > limits.max_field) {
+      const std::size_t good = start + (limits.max_field - chunk_size_bytes);
       const llhttp_errno_t err = coreio_llhttp_execute(&p, good == 0 ? "" : rest.data(), good);
       if (err != HPE_OK) throw_llhttp(err);
       failure = failure_info{
@@ -720,7 +726,7 @@ struct parser::impl {
     if (k < rest.size()) {
       in_chunk_size = false;  // its end is in this input
     } else {
-      chunk_size_bytes += k;
+      chunk_size_bytes += digits;
     }
   }
 
@@ -938,12 +944,14 @@ struct parser::impl {
   std::uint64_t body_bytes = 0;
   std::size_t chunk_ext_bytes = 0;
   std::size_t chunk_ext_part_bytes = 0;  // of the extension name or value being read
-  // The next input starts inside a chunk's size (its hex digits, up to ';', CR or LF), which
-  // reaches no llhttp callback: leading zeros are valid, so without a bound a peer could send one
-  // size line for ever. feed() counts its bytes (chunk_size_bytes) against max_field. Set where
-  // the position is exact: at the pauses after a chunked head and after each chunk's CRLF.
+  // The next input starts inside a chunk's size (its hex digits, up to ';', CR or LF), or in the
+  // CRLF before it (chunk_crlf_left bytes of it to come), which reach no llhttp callback: leading
+  // zeros are valid, so without a bound a peer could send one size line for ever. feed() counts
+  // its bytes (chunk_size_bytes) against max_field. Set where the position is exact, at pauses
+  // that already happen: after a chunked head, and at the end of each chunk's data (on_body).
   bool in_chunk_size = false;
   std::size_t chunk_size_bytes = 0;
+  std::size_t chunk_crlf_left = 0;
   bool skipping_1xx = false;
   // Bytes of the interim responses skipped before this response's head (see feed()).
   std::size_t interim_bytes = 0;
@@ -1026,6 +1034,12 @@ int parser::impl::cb_on_body(llhttp_t* p, const char* at, std::size_t n) {
   }
   s.body = std::span<const char>(at, n);
   s.event = pending::body;
+  if (s.head.chunked && p->content_length == 0) {
+    // The chunk's data ends here, where this pause leaves feed(): its CRLF, then the next size.
+    s.in_chunk_size = true;
+    s.chunk_size_bytes = 0;
+    s.chunk_crlf_left = 2;
+  }
   return HPE_PAUSED;
 }
 
@@ -1085,14 +1099,8 @@ int parser::impl::cb_on_chunk_header(llhttp_t* p) {
 }
 
 int parser::impl::cb_on_chunk_complete(llhttp_t* p) {
-  auto& s = *static_cast<impl*>(p->data);
-  s.chunk_ext_bytes = 0;
-  if (s.state == phase::trailers) return 0;  // the last chunk's end: the message ends next
-  // Paused so that feed() learns where the next chunk's size starts (just past this CRLF).
-  s.in_chunk_size = true;
-  s.chunk_size_bytes = 0;
-  s.event = pending::chunk_size;
-  return HPE_PAUSED;
+  static_cast<impl*>(p->data)->chunk_ext_bytes = 0;
+  return 0;
 }
 
 int parser::impl::on_field_done() {
@@ -1309,8 +1317,13 @@ int parser::impl::on_headers_done() {
   }
   state = phase::body;
   event = pending::head;
-  in_chunk_size = head.chunked;  // the body starts with the first chunk's size
+  // The body starts with the first chunk's size, unless llhttp reads no body after this head: it
+  // takes a CONNECT request and a 101 response as upgrades (llhttp__after_headers_complete), and
+  // what follows is another protocol.
+  const bool upgrades = request ? llhttp_get_method(&p) == HTTP_CONNECT : head.status == 101;
+  in_chunk_size = head.chunked && !upgrades;
   chunk_size_bytes = 0;
+  chunk_crlf_left = 0;
   return HPE_PAUSED;
 }
 
@@ -1436,8 +1449,6 @@ parse_result parser::feed(std::span<const char> in) {
         return parse_result{off, parse_event::end, {}};
       case pending::trailers:
         s.scan.reset_for_trailers();
-        continue;
-      case pending::chunk_size:
         continue;
       case pending::skipped_1xx: {
         // Interim responses share one head budget (max_head bytes) before the final response: a

@@ -307,7 +307,7 @@ task<std::string> response::read() {
   // Already at its end: what an earlier read() or text() collected (aiohttp's read() returns its
   // body again), unless close() cut it short.
   if (rd.done) {
-    if (rd.closed_early) detail::body_reader::throw_closed_early();
+    rd.check_not_cut_short();
     co_return s_->body;
   }
   std::string all;
@@ -363,12 +363,19 @@ void body_reader::end_ok() noexcept {
 }
 
 void body_reader::close() noexcept {
-  if (!done) closed_early = true;
+  if (!done) {
+    try {
+      cut_short = std::make_exception_ptr(
+          error("http: the response was closed (response::close()) before the end of its body"));
+    } catch (...) {  // no memory for the error: the read after it will say bad_alloc instead
+      cut_short = std::current_exception();
+    }
+  }
   fail();
 }
 
-void body_reader::throw_closed_early() {
-  throw error("http: the response was closed (response::close()) before the end of its body");
+void body_reader::check_not_cut_short() const {
+  if (cut_short) std::rethrow_exception(cut_short);
 }
 
 void body_reader::fail() noexcept {
@@ -404,7 +411,7 @@ void body_reader::abandon() noexcept {
 
 task<std::span<const std::byte>> body_reader::next() {
   if (done) {
-    if (closed_early) throw_closed_early();
+    check_not_cut_short();
     co_return std::span<const std::byte>{};
   }
   try {
@@ -418,23 +425,25 @@ task<std::span<const std::byte>> body_reader::next() {
 }
 
 void body_reader::rethrow_failure() {
+  std::exception_ptr failure = std::current_exception();
+  bool cancelled = false;
   try {
     throw;
   } catch (const phase_timeout_error& e) {
     counters->add(client_counters::timeout_in(e.which()));
+  } catch (const coreio::cancelled_error&) {
+    cancelled = true;
   } catch (...) {
   }
   fail();
-  if (owner->closing()) {
-    try {
-      throw;
-    } catch (const coreio::cancelled_error&) {
-      throw;
-    } catch (...) {
-      throw error("http: the client was closed");
-    }
+  if (owner->closing() && !cancelled) {
+    failure = std::make_exception_ptr(error("http: the client was closed"));
   }
-  throw;
+  // A later read (perhaps by a task that is not cancelled) learns the body was cut short.
+  cut_short = cancelled ? std::make_exception_ptr(error(
+                              "http: an earlier read of this body was cancelled; the rest is lost"))
+                        : failure;
+  std::rethrow_exception(failure);
 }
 
 read_within body_reader::read_more() {

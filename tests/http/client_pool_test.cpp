@@ -455,6 +455,8 @@ coreio::task<void> close_ends_body_reads() {
   co_await session.close();
   const std::string got = co_await h;
   EXPECT_EQ(got, "error: http: the client was closed");
+  // A read after the failed one says so again, not an empty body that looks complete.
+  EXPECT_EQ(co_await body_or_error(&reading), "error: http: the client was closed");
   EXPECT_EQ(co_await body_or_error(&unread), "error: http: the client was closed");
   EXPECT_EQ(co_await body_or_error(&whole), "all here");
   EXPECT_EQ(session.stats().open_connections, 0u);

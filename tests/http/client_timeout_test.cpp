@@ -206,6 +206,40 @@ coreio::task<void> a_huge_budget_is_no_deadline() {
 }
 TEST(ClientTimeout, AHugeBudgetIsNoDeadline) { run_test(a_huge_budget_is_no_deadline); }
 
+// A body read after one that failed throws that failure again, not an empty body that looks
+// complete (aiohttp raises its stream's exception again); the timeout is counted once.
+coreio::task<void> a_failed_body_read_fails_again() {
+  raw_server srv{staller};
+  http::client_options opts{.timeout = {.total = 10s, .sock_read = 100ms}};
+  http::client session{opts};
+  const std::string url = srv.url("/stall-body");
+  http::response r = co_await session.get(url);
+  std::string first = "none", second = "none", third = "none";
+  try {
+    (void)co_await r.read();
+  } catch (const coreio::timeout_error& e) {
+    first = e.what();
+  }
+  try {
+    (void)co_await r.text();
+  } catch (const coreio::timeout_error& e) {
+    second = e.what();
+  }
+  try {
+    (void)co_await r.read_chunk();
+  } catch (const coreio::timeout_error& e) {
+    third = e.what();
+  }
+  EXPECT_NE(first.find("http: sock_read timeout (100 ms) reading the body"), std::string::npos)
+      << first;
+  EXPECT_EQ(second, first);
+  EXPECT_EQ(third, first);
+  EXPECT_EQ(session.stats().timeouts[5], 1u);  // sock_read, once
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientTimeout, AFailedBodyReadFailsAgain) { run_test(a_failed_body_read_fails_again); }
+
 coreio::task<void> pool_wait_is_its_own_phase() {
   raw_server srv{staller};
   http::client_options opts{.limit = 1, .timeout = {.pool_wait = 100ms}};

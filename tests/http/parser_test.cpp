@@ -1293,6 +1293,15 @@ TEST(ParserLimitTest, ChunkSizeOverItsLimit) {
   // An error of llhttp's before the limit is reached comes first, however the input is split.
   expect_rejected(mode::response, head + std::string(50, '0') + "g" + zeros, "Invalid character",
                   o);
+  // A CONNECT request's head ends its message (llhttp takes it as an upgrade) whatever its
+  // Transfer-Encoding says: the bytes after it are no chunk size (here a request line too long).
+  parse_options small;
+  small.limits.max_field = small.limits.max_start_line = 64;
+  expect_rejected(
+      mode::request,
+      "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nTransfer-Encoding: chunked\r\n\r\nGET /" +
+          std::string(100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n",
+      "request line over 64 bytes", small, limit_kind::request_line);
   // 100 bytes of size in each chunk (the limit), with extensions after them: taken.
   std::string at_limit = head;
   for (int i = 0; i < 3; ++i)

@@ -199,6 +199,34 @@ TEST(CurrentTaskTest, TimeoutAndWaitForBodiesAreTheCallersTask) {
   }
 }
 
+// An uncancellable body is the caller's task too; cancelling it from inside cancels the caller,
+// and the body runs on to its end.
+TEST(CurrentTaskTest, AnUncancellableBodyIsTheCallersTask) {
+  coreio::runtime rt{{.workers = 2}};
+  auto h = rt.spawn(
+      []() -> coreio::task<std::string> {
+        coreio::task_ref outer = co_await coreio::current_task();
+        coreio::task<int> body = [](std::uint64_t outer_id) -> coreio::task<int> {
+          coreio::task_ref me = co_await coreio::current_task();
+          EXPECT_EQ(me.id(), outer_id);
+          me.cancel();
+          co_await coreio::sleep_for(1ms);  // runs on: uncancellable
+          co_return 3;
+        }(outer.id());
+        const int v = co_await coreio::uncancellable(std::move(body));
+        std::string got = std::to_string(v);
+        try {
+          co_await coreio::sleep_for(1ms);
+          got += ", then slept";
+        } catch (const coreio::cancelled_error&) {
+          got += ", then cancelled";
+        }
+        co_return got;
+      }(),
+      "outer");
+  EXPECT_EQ(h.get(), "3, then cancelled");
+}
+
 // A task that awaits its own join_handle would wait for ever: usage_error at the co_await, from
 // the task itself or from a thread of execution inside it (a gather child), as asyncio raises
 // RuntimeError("Task cannot await on itself"); through shield() too.

@@ -116,7 +116,8 @@ class child_join : public child_sink, public parent_link {
   ~child_join() = default;
 
   /// Step 2. Makes c an independent thread of execution (its own scope) that reports to *this.
-  /// same_task: c is a body run in P's task (timeout_scope, wait_for; promise_base::same_task_).
+  /// same_task: c is a body run in P's task (timeout_scope, wait_for, uncancellable;
+  /// promise_base::same_task_).
   void adopt(promise_base& c, bool same_task = false) noexcept {
     c.make_independent(completion_kind::gathered);
     c.sink_ = this;

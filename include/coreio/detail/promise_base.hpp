@@ -110,9 +110,9 @@ struct promise_base {
   /// runs from a queue (must_start, task.hpp). Set before the frame is handed to anyone; read by
   /// the worker that takes it from the queue (src/sched/first_run.hpp), ordered by the queue.
   bool must_start_ = false;
-  /// gathered: the body of a timeout_scope or a wait_for, which runs in its starter's task as
-  /// asyncio's timeout() and wait_for() await their coroutine in the current task: current_task()
-  /// there names the starter's (detail/task_graph.hpp, named_task). Set before the frame first
+  /// gathered: the body of a timeout_scope, a wait_for or an uncancellable, which runs in its
+  /// starter's task as asyncio's timeout() and wait_for() await their coroutine in the current
+  /// task: current_task() there names the starter's (detail/task_graph.hpp, named_task). Set before the frame first
   /// runs; read by that thread of execution only.
   bool same_task_ = false;
 

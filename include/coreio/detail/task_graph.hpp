@@ -32,7 +32,8 @@ inline promise_base* task_of(cancel_scope* s) noexcept {
 }
 
 /// The thread of execution current_task() names for a coroutine under scope s: s's owner, or,
-/// from the body of a timeout_scope or wait_for, the one that started it (promise_base::same_task_).
+/// from the body of a timeout_scope, wait_for or uncancellable, the one that started it
+/// (promise_base::same_task_).
 inline promise_base* named_task(cancel_scope* s) noexcept {
   promise_base* p = scope_owner(s);
   while (p->same_task_) p = scope_owner(static_cast<child_join*>(p->sink_)->parent_scope());

@@ -128,7 +128,8 @@ struct client_options {
   /// idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) with a replayable body.
   bool retry_reused_idempotent = true;
   /// How long an idle connection stays in the pool (a server's `Keep-Alive: timeout=N` shortens it
-  /// to N - 1 s). 0 disables keep-alive.
+  /// to N - 1 s). 0 disables keep-alive: each request then says `Connection: close` (RFC 9112
+  /// section 9.6), unless the caller sets a Connection field of its own.
   std::chrono::milliseconds keepalive_timeout = std::chrono::milliseconds(15'000);
   /// Send `Accept-Encoding: gzip, deflate, br, zstd` and decode bodies with those codings (a
   /// list of them, over one or several Content-Encoding fields, undone last first). A body with
