@@ -106,11 +106,14 @@ coreio::task<void> waiters_are_served_in_order() {
 }
 TEST(ClientPool, WaitersAreServedInOrder) { run_test(waiters_are_served_in_order); }
 
+// GET /big: a 2 MB body (more than a read buffers); anything else: "small".
+reply small_or_big(const seen_request& r, std::size_t) {
+  if (r.line().starts_with("GET /big")) return reply{ok_response(std::string(2'000'000, 'b'))};
+  return reply{ok_response("small")};
+}
+
 coreio::task<void> dropped_response_never_holds_a_slot() {
-  raw_server srv{[](const seen_request& r, std::size_t) {
-    if (r.line().starts_with("GET /big")) return reply{ok_response(std::string(2'000'000, 'b'))};
-    return reply{ok_response("small")};
-  }};
+  raw_server srv{small_or_big};
   http::client_options opts{.limit = 1};
   http::client session{opts};
   const std::string small = srv.url("/small"), big = srv.url("/big");
@@ -140,10 +143,7 @@ TEST(ClientPool, DroppedResponseNeverHoldsASlot) { run_test(dropped_response_nev
 // giving an empty body, whether the rest had arrived or not. A body read to its end before close()
 // reads again as before; the pool stays usable.
 coreio::task<void> a_body_closed_early_cannot_be_read() {
-  raw_server srv{[](const seen_request& r, std::size_t) {
-    if (r.line().starts_with("GET /big")) return reply{ok_response(std::string(2'000'000, 'b'))};
-    return reply{ok_response("small")};
-  }};
+  raw_server srv{small_or_big};
   http::client_options opts{.limit = 1};
   http::client session{opts};
   const std::string small = srv.url("/small"), big = srv.url("/big");
