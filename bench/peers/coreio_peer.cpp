@@ -32,6 +32,7 @@
 #include <coreio/metrics_text.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <array>
 #include <span>
@@ -274,6 +275,29 @@ void print_metrics_if_asked(const coreio::runtime& rt) {
   std::fputs(coreio::metrics_text(rt).c_str(), stderr);
 }
 
+/// Runs a server task; if it fails (its bind refused, say), sends the process SIGTERM so that the
+/// sigwait in serve_echo or serve_http returns and the failure is printed, instead of the process
+/// waiting for a signal with nothing listening.
+std::atomic<bool> g_server_failed{false};
+
+coreio::task<void> waking_main_on_failure(coreio::task<void> server) {
+  std::exception_ptr failure;
+  try {
+    co_await std::move(server);
+  } catch (const coreio::cancelled_error&) {
+    throw;  // the runtime's destructor cancelling the echo server: the normal end
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    // Relaxed is enough: sigwait returning orders nothing, so main reads the error through
+    // h.get(), which waits for this task to end and synchronizes with its end.
+    g_server_failed.store(true, std::memory_order_relaxed);
+    kill(getpid(), SIGTERM);
+    std::rethrow_exception(failure);
+  }
+}
+
 /// Serves until SIGTERM or SIGINT; the signals are blocked in every thread and taken by sigwait.
 int serve_echo(int threads, std::uint16_t port) {
   sigset_t set;
@@ -285,9 +309,10 @@ int serve_echo(int threads, std::uint16_t port) {
   // COREIO_ECHO=loop: the plain accept-and-spawn loop instead of net::serve.
   const char* mode = std::getenv("COREIO_ECHO");
   const bool loop = mode != nullptr && std::strcmp(mode, "loop") == 0;
-  auto h = rt.spawn(loop ? echo_accept_loop(port) : echo_server(port));
+  auto h = rt.spawn(waking_main_on_failure(loop ? echo_accept_loop(port) : echo_server(port)));
   int sig = 0;
   sigwait(&set, &sig);
+  if (g_server_failed.load(std::memory_order_relaxed)) h.get();  // throws the server's error
   print_metrics_if_asked(rt);
   return 0;  // ~runtime cancels the server and its connections
 }
@@ -317,7 +342,7 @@ int serve_http(int threads, std::uint16_t port) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the workers start: they inherit the mask
   coreio::runtime rt{coreio::runtime_options{.workers = static_cast<std::size_t>(threads)}};
-  auto h = rt.spawn(http_server(port));
+  auto h = rt.spawn(waking_main_on_failure(http_server(port)));
   int sig = 0;
   sigwait(&set, &sig);
   if (coreio::http::server* s = g_http_server.load()) s->stop();

@@ -49,6 +49,11 @@ fi
 
 listening() { ss -ltn | grep -q ":$1 "; }
 
+# A port below the kernel's ephemeral range (32768-60999 by default): a listener cannot bind a
+# port that a load generator's closed connection still holds in TIME_WAIT (EADDRINUSE), and
+# after a -c1000 run thousands of ephemeral ports are held.
+free_port() { echo $((20000 + RANDOM % 12000)); }
+
 start() { # start IMPL WORKLOAD PORT -> PID
   # One subshell level: impl_serve execs, so $! is the server itself.
   (cd "$PEERS_DIR" && . "$PEERS_DIR/impls/$1/impl.sh" && impl_serve "$2" "$3") \
@@ -61,6 +66,7 @@ start() { # start IMPL WORKLOAD PORT -> PID
     sleep 0.1
   done
   echo "cpu_cost: $1 did not listen on $3 (see $BUILD_DIR/cpu-$1-$2.log)" >&2
+  stop "$PID"
   return 1
 }
 
@@ -87,7 +93,8 @@ report() { # report IMPL RATE OPS USER SYS SWITCHES (USER and SYS in units of 1/
 }
 
 serve_run() { # serve_run IMPL: one server run under load
-  local port=$((20000 + RANDOM % 20000)) out n rate a b
+  local port out n rate a b
+  port=$(free_port)
   start "$1" "$WORKLOAD" "$port" || return 0
   read -r -a a < <(ticks "$PID")
   if [ "$WORKLOAD" = http-server ]; then
@@ -129,7 +136,7 @@ client_run() { # client_run IMPL: one client run against the harness's nginx on 
 OUT=$(mktemp)
 trap 'rm -f "$OUT"; [ -n "${NGINX_PID:-}" ] && stop "$NGINX_PID"' EXIT
 if [ "$WORKLOAD" = http-client ]; then
-  NGINX_PORT=$((20000 + RANDOM % 20000))
+  NGINX_PORT=$(free_port)
   start nginx http-server "$NGINX_PORT"
   NGINX_PID=$PID
 fi
