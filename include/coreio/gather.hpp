@@ -15,6 +15,12 @@
 // `auto [index, value] = co_await when_any(f(), g())` gives the first child to end: its index and
 // its value (the value type when all children share it, else a std::variant indexed like the
 // children), or rethrows its exception; the others are cancelled and awaited before it returns.
+// A losing `q.get()` or `s.read_some(buf)` given to when_any directly takes nothing: if it was
+// handed an item or read bytes before the cancel reached it, it puts them back (the item at the
+// head of the queue, the bytes in front of the stream's buffer), so `when_any(q.get(),
+// sleep_for(tick))` in a loop loses no item, as Tokio's select! over a channel's recv. A losing
+// task's value is dropped (as a select! branch's future): a task that takes an item and then
+// loses loses the item, so give when_any the get itself, not a task that wraps it.
 //
 // Thread safety: may only be awaited from a task running on a worker; each awaitable once.
 #pragma once
@@ -285,7 +291,7 @@ template <class... As>
   requires(sizeof...(As) > 0 && (detail::gatherable<As> && ...))
 auto when_any(As&&... as) {
   return detail::gather_tuple_awaitable<detail::gather_mode::any, detail::as_task_value_t<As>...>(
-      detail::as_task(std::forward<As>(as))...);
+      detail::as_any_child(std::forward<As>(as))...);
 }
 
 /// when_any over a vector (usage_error if it is empty).

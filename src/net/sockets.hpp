@@ -161,6 +161,9 @@ struct stream_socket_impl {
   // A read / a write is in flight (stream_claim). Any thread, RMW; acq_rel hands the direction, and
   // with the read direction the read buffer, from one task to the next.
   std::atomic<bool> reading{false}, writing{false};
+  // shutdown_write() was called (stream.cpp, "Shutting down the write side"): writes refuse, and
+  // the FIN goes out once no write is in flight. fin_sent: the one shutdown(2) was made.
+  std::atomic<bool> write_shut{false}, fin_sent{false};
   // Bytes read ahead (read_until) or put back (a cancelled read_exact). Holder of `reading` only.
   read_buffer rbuf;
   // Read readiness (protocol: stream.cpp, "Read readiness"). Loop steps only (the owner's loop
@@ -194,6 +197,10 @@ struct stream_socket_impl {
   // recv calls made on this socket (a probe for the tests; loop steps write it).
   std::uint64_t recv_calls = 0;
 };
+
+/// Sends s's FIN (shutdown(2) of the write side) unless it was sent; any thread (stream.cpp,
+/// "Shutting down the write side").
+void send_fin(stream_socket_impl* s) noexcept;
 
 /// Deletes s on its owner's thread, or, if its read wait is still queued on the reactor, closes it
 /// and leaves the delete to the wait's completion (which holds s). A loop step.

@@ -71,6 +71,19 @@
 // wait is short (one non-blocking send) unless the sender was descheduled inside it, and happens
 // only when a stream is closed while another task writes to it.
 //
+// Shutting down the write side (shutdown_write, asyncio's write_eof). The FIN follows every byte of
+// the writes before it, and nothing is written after it:
+//   - shutdown_write sets `write_shut` (seq_cst), then reads `writing` (seq_cst): a write in flight
+//     (another task's write_all still sending) sends the FIN when it ends; else it sends it now,
+//     from the calling thread, before it returns (no hop to the loop that a later write, sent
+//     from whichever worker runs it, could overtake);
+//   - a write's end stores `writing` false (seq_cst), then reads `write_shut` (seq_cst) and, set,
+//     sends the FIN;
+//   by the seq_cst order one of the two sees the other; both may, and `fin_sent` (exchange) makes
+//   the syscall once. A write_all begun after shutdown_write throws usage_error (asyncio:
+//   RuntimeError, "Cannot call write() after write_eof()"). The shutdown(2) names `fd` as a send
+//   does (sends_in_flight, above).
+//
 // Read deadlines (a read_some given one through stream_access::set_read_deadline: the HTTP server's
 // header, body and keep-alive waits). wait_until around each read armed and erased a timer and ran
 // the read as a child task, per read; a connection that reads with a deadline every request and
@@ -218,9 +231,27 @@ void stream_claim(stream_socket_impl* s, bool write) {
   }
 }
 
+void send_fin(stream_socket_impl* s) noexcept {
+  // Relaxed: only picks the one caller that makes the syscall; ordering comes from the protocol's
+  // seq_cst pair ("Shutting down the write side").
+  if (s->fin_sent.exchange(true, std::memory_order_relaxed)) return;
+  // As try_write: counted in before `closed` is read, so the close step waits for this syscall.
+  s->sends_in_flight.fetch_add(1, std::memory_order_seq_cst);
+  if (!s->closed.load(std::memory_order_seq_cst)) ::shutdown(s->fd, SHUT_WR);
+  // Release: our use of the descriptor happens-before close_descriptor's acquire load.
+  s->sends_in_flight.fetch_sub(1, std::memory_order_release);
+}
+
 void stream_unclaim(stream_socket_impl* s, bool write) noexcept {
-  // Release: our use of the direction happens-before the next claim (its acq_rel exchange).
-  (write ? s->writing : s->reading).store(false, std::memory_order_release);
+  if (!write) {
+    // Release: our use of the direction happens-before the next claim (its acq_rel exchange).
+    s->reading.store(false, std::memory_order_release);
+    return;
+  }
+  // Seq_cst (release included), then the seq_cst load: the write's half of the pair with
+  // shutdown_write ("Shutting down the write side").
+  s->writing.store(false, std::memory_order_seq_cst);
+  if (s->write_shut.load(std::memory_order_seq_cst)) send_fin(s);
 }
 
 stream_socket_ptr open_stream_socket(worker* w, const generic_stream& protocol, const char* what) {
@@ -655,6 +686,11 @@ std::size_t stream::read_awaiter::await_resume() {
   return bytes;
 }
 
+void stream::read_awaiter::give_back(std::size_t n) {
+  // The read claim is still this awaiter's (released by its destructor), and so is the buffer.
+  if (n != 0 && claimed_) s_->rbuf.unread(out_.first(std::min(n, out_.size())));
+}
+
 stream::read_awaiter stream::read_some(std::span<std::byte> buf) {
   return read_awaiter(*this, buf);
 }
@@ -711,6 +747,10 @@ task<std::string> stream::read_until(std::string delimiter, std::size_t max) {
 
 stream::write_awaiter::write_awaiter(stream& s, std::span<const std::byte> data) {
   stream_socket_impl& impl = s.impl();
+  // Acquire: a shutdown_write of this thread, or one that happened-before this write, is seen.
+  if (impl.write_shut.load(std::memory_order_acquire)) {
+    detail::throw_usage("coreio::net: write_all after shutdown_write() (the FIN was sent)");
+  }
   owner = impl.owner;
   target = &impl;
   abort_ctx = &impl.write_sig;
@@ -749,10 +789,11 @@ stream::write_awaiter stream::write_all(std::string_view text) {
 
 void stream::shutdown_write() {
   stream_socket_impl* s = &impl();
-  detail::on_loop(s->owner, [s] {
-    std::error_code ec;
-    s->sock.shutdown(asio::socket_base::shutdown_send, ec);
-  });
+  // Seq_cst store, then seq_cst load: shutdown_write's half of the pair ("Shutting down the write
+  // side"); a write in flight sends the FIN when it ends.
+  s->write_shut.store(true, std::memory_order_seq_cst);
+  if (s->writing.load(std::memory_order_seq_cst)) return;
+  detail::send_fin(s);
 }
 
 void stream::close() noexcept {

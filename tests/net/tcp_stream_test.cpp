@@ -1,6 +1,6 @@
 // tcp_stream_test.cpp — coreio/net/tcp_stream.hpp: connect (by name, by endpoint, its errors),
 // read_some / read_exact / read_until and their end-of-stream and limit errors, what read_until
-// leaves buffered, half-close, peer resets and writes to a closed peer (no SIGPIPE), endpoints,
+// leaves buffered, half-close (shutdown_write after and during a write, a write after it), peer resets and writes to a closed peer (no SIGPIPE), endpoints,
 // set_nodelay, IPv6 loopback, and misuse. Cancellation: tcp_stream_cancel_test.cpp; load,
 // backpressure and migration between workers: tcp_stream_load_test.cpp.
 #include <coreio/net/tcp_stream.hpp>
@@ -306,6 +306,71 @@ coreio::task<void> read_exact_early_eof() {
 TEST(TcpStreamTest, ReadExactThrowsIncompleteReadErrorWithTheCountThatArrived) {
   coreio::runtime rt{two_workers()};
   rt.block_on(read_exact_early_eof());
+}
+
+// ---- shutdown_write: the FIN follows every byte written before it, nothing after it --------------
+
+// The probe's case: shutdown_write() then write_all("x") on the same task. The shutdown was posted
+// to the owner's loop while the write's send went out at once from the worker running the task,
+// so the peer read the byte before the end of stream in 41-81 of 500 tries.
+coreio::task<void> write_after_shutdown_rounds(int rounds, int* refused, int* leaked) {
+  for (int i = 0; i < rounds; ++i) {
+    auto [c, s] = co_await connected_pair();
+    c.shutdown_write();
+    bool threw = false;
+    try {
+      auto w = c.write_all(std::string_view("x"));
+      co_await std::move(w);
+    } catch (const coreio::usage_error&) {
+      threw = true;
+    }
+    if (threw) ++*refused;
+    if (!(co_await read_to_eof(&s)).empty()) ++*leaked;
+  }
+}
+
+TEST(TcpStreamTest, AWriteAfterShutdownWriteIsRefusedAndThePeerReadsOnlyTheEnd) {
+  coreio::runtime rt{two_workers()};
+  const int rounds = coreio_test::sanitized(500, 100);
+  int refused = 0;
+  int leaked = 0;
+  rt.block_on(write_after_shutdown_rounds(rounds, &refused, &leaked));
+  EXPECT_EQ(refused, rounds);
+  EXPECT_EQ(leaked, 0);
+}
+
+// shutdown_write() while another task's write_all is still sending 16 MiB to a slow reader: the FIN
+// goes out after the write's last byte (asyncio's write_eof flushes first). Before, the shutdown
+// cut the stream: the write failed with a broken pipe and the peer got 13-16 of the 16.8 MB.
+coreio::task<void> shutdown_during_a_write(std::size_t total, std::string* got, bool* wrote_all) {
+  auto [c, s] = co_await connected_pair();
+  const std::vector<std::byte> data = pattern(total, 3);
+  std::atomic<bool> started{false};
+  auto writer = coreio::spawn([](tcp_stream* c, const std::vector<std::byte>* d,
+                                 std::atomic<bool>* started) -> coreio::task<void> {
+    started->store(true);
+    co_await c->write_all(std::span<const std::byte>(*d));
+  }(&c, &data, &started));
+  // The reader takes a few bytes, so the writer is inside its write_all with the socket full.
+  std::array<std::byte, 4096> first;
+  const std::size_t n0 = co_await s.read_some(std::span(first));
+  while (!started.load()) co_await coreio::yield_now();
+  c.shutdown_write();
+  std::string rest = co_await read_to_eof(&s);
+  co_await writer;
+  *wrote_all = true;
+  *got = to_string(std::span<const std::byte>(first.data(), n0)) + rest;
+  if (*got != to_string(data)) *wrote_all = false;
+}
+
+TEST(TcpStreamTest, ShutdownWriteDuringAWriteSendsTheEndAfterItsLastByte) {
+  coreio::runtime rt{two_workers()};
+  const std::size_t total = coreio_test::sanitized<std::size_t>(16 << 20, 4 << 20);
+  std::string got;
+  bool intact = false;
+  rt.block_on(shutdown_during_a_write(total, &got, &intact));
+  EXPECT_EQ(got.size(), total);
+  EXPECT_TRUE(intact);
 }
 
 // ---- read_until ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // gather_test.cpp — coreio/gather.hpp: tuple and vector forms, children in parallel on the pool,
 // first failure cancels and awaits the siblings and is rethrown, cancelling the awaiter cancels
 // every child, nesting, and single use; gather_settled (every outcome, no sibling cancelled) and
-// when_any (first to end wins, the rest cancelled and awaited), with races between them.
+// when_any (first to end wins, the rest cancelled and awaited), with races between them; a losing
+// queue get gives back the item it was handed (none lost, FIFO order kept).
 #include <coreio/gather.hpp>
 
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@
 #include <coreio/outcome.hpp>
 #include <coreio/runtime.hpp>
 #include <coreio/spawn.hpp>
+#include <coreio/sync/queue.hpp>
 #include <coreio/time.hpp>
 
 #include "support/test_support.hpp"
@@ -746,6 +748,116 @@ TEST(WhenAnyTest, RacingChildrenAndACancelAlwaysGiveOneConsistentWinner) {
   }
   EXPECT_EQ(r.wins[0].load() + r.wins[1].load() + r.cancels.load(), rounds);
   EXPECT_LE(r.ended.load(), 2 * rounds);
+}
+
+// ---- when_any: a losing queue get gives its item back -------------------------------------------
+
+// The probe's case: the consumer waits in when_any on two queues; a plain thread puts an item in
+// each, one right after the other. Both gets may be handed an item before the first of them ends;
+// the loser must put its item back. Every round: one item taken, one left in a queue.
+coreio::task<int> take_either(coreio::queue<int>* a, coreio::queue<int>* b, std::atomic<bool>* in) {
+  in->store(true);
+  auto [index, value] = co_await coreio::when_any(a->get(), b->get());
+  co_return static_cast<int>(index) * 1000 + value;
+}
+
+void two_queues_rounds(std::size_t workers) {
+  coreio::runtime rt{coreio::runtime_options{.workers = workers}};
+  const int rounds = sanitized(2'000, 300);
+  int lost = 0;
+  for (int i = 0; i < rounds; ++i) {
+    coreio::queue<int> a, b;
+    std::atomic<bool> in{false};
+    auto h = rt.spawn(take_either(&a, &b, &in));
+    ASSERT_TRUE(coreio_test::wait_until([&] { return in.load(); }));
+    if (i % 2 == 0) coreio_test::spin_for(std::chrono::microseconds(i % 50));
+    ASSERT_TRUE(a.try_put(1));
+    ASSERT_TRUE(b.try_put(2));
+    ASSERT_TRUE(coreio_test::ends_within(h)) << "round " << i;
+    const int got = h.get();
+    const int which = got / 1000;
+    EXPECT_EQ(got % 1000, which + 1);
+    const std::size_t left = a.size() + b.size();
+    if (left != 1) ++lost;
+    // The item left is the other queue's.
+    EXPECT_EQ(which == 0 ? b.size() : a.size(), 1u) << "round " << i;
+  }
+  EXPECT_EQ(lost, 0);
+}
+
+TEST(WhenAnyTest, ALosingQueueGetGivesItsItemBackOneWorker) { two_queues_rounds(1); }
+TEST(WhenAnyTest, ALosingQueueGetGivesItsItemBackTwoWorkers) { two_queues_rounds(2); }
+
+// "Receive or tick": when_any(q.get(), sleep_for(tick)) in a loop while a producer on another
+// worker puts items with pauses. Every item arrives once, in the order put: an item a get was
+// handed as the tick won goes back to the head of the queue. The probe lost 166-444 of 5,000.
+coreio::task<void> receive_or_tick(coreio::queue<int>* q, int n, std::vector<int>* got,
+                                   int* ticks) {
+  coreio_test::rng r(5);
+  while (static_cast<int>(got->size()) < n) {
+    auto race =
+        coreio::when_any(q->get(), coreio::sleep_for(std::chrono::microseconds(r.below(300))));
+    auto [index, value] = co_await std::move(race);
+    if (index == 0) {
+      got->push_back(std::get<0>(value));
+    } else {
+      ++*ticks;
+    }
+  }
+}
+
+coreio::task<void> produce_with_pauses(coreio::queue<int>* q, int n) {
+  coreio_test::rng r(7);
+  for (int i = 0; i < n; ++i) {
+    co_await q->put(i);
+    if (r.below(4) == 0) co_await coreio::sleep_for(std::chrono::microseconds(r.below(200)));
+  }
+}
+
+TEST(WhenAnyTest, ReceiveOrTickLosesNoItemAndKeepsTheirOrder) {
+  for (std::size_t workers : {std::size_t{1}, std::size_t{2}}) {
+    coreio::runtime rt{coreio::runtime_options{.workers = workers}};
+    const int n = sanitized(5'000, 1'000);
+    coreio::queue<int> q{16};
+    std::vector<int> got;
+    int ticks = 0;
+    auto c = rt.spawn(receive_or_tick(&q, n, &got, &ticks));
+    auto p = rt.spawn(produce_with_pauses(&q, n));
+    ASSERT_TRUE(coreio_test::ends_within(p, 60s));
+    ASSERT_TRUE(coreio_test::ends_within(c, 60s)) << "received " << got.size() << " of " << n;
+    p.get();
+    c.get();
+    ASSERT_EQ(static_cast<int>(got.size()), n);
+    for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], i) << "workers " << workers;
+    EXPECT_GT(ticks, 0) << "no get lost a race: the test did not test";
+    EXPECT_EQ(q.size(), 0u);
+  }
+}
+
+// Give-back puts the item at the head for each storage policy: the next get takes it.
+TEST(WhenAnyTest, GiveBackPutsTheItemWhereTheNextGetTakesItForEveryQueueKind) {
+  coreio::runtime rt{coreio::runtime_options{.workers = 1}};
+  auto check = [&](auto& q, int back, int expect_next) {
+    auto g = q.get();
+    g.give_back(std::move(back));
+    auto next = q.try_get();
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(*next, expect_next);
+  };
+  coreio::queue<int> fifo;
+  ASSERT_TRUE(fifo.try_put(1));
+  ASSERT_TRUE(fifo.try_put(2));
+  check(fifo, 0, 0);  // ahead of 1 and 2
+  coreio::lifo_queue<int> lifo;
+  ASSERT_TRUE(lifo.try_put(1));
+  check(lifo, 5, 5);  // on top
+  coreio::priority_queue<int> prio;
+  ASSERT_TRUE(prio.try_put(3));
+  check(prio, 1, 1);  // by priority
+  coreio::queue<int> full{1};
+  ASSERT_TRUE(full.try_put(1));
+  check(full, 0, 0);  // over the capacity until the next get
+  EXPECT_EQ(full.size(), 1u);
 }
 
 }  // namespace

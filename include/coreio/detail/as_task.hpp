@@ -3,11 +3,23 @@
 //
 // An lvalue awaitable is referenced, not copied: it must outlive the returned task (it does when
 // the combinator is awaited in the same full expression, the usual case).
+//
+// Giving back (when_any's children, as_any_child): an awaitable that takes something from a shared
+// source (a queue get its item, a socket read its bytes) may say how to put it back: a member
+// `give_back(value)` (the gives_back concept). when_any keeps only its first child's value; a
+// loser's would be dropped, and an item or bytes it had been handed before the cancel reached it
+// would be lost (Tokio's select! has no such case: a losing future never completed). So such an
+// awaitable runs in await_giving_back: once it has its value, the child asks the when_any whether
+// it is the first (claim_first: the winner is decided there, before the value is returned); if not,
+// it gives the value back and ends cancelled.
 #pragma once
 
+#include <coroutine>
 #include <type_traits>
 #include <utility>
 
+#include <coreio/detail/promise_base.hpp>
+#include <coreio/errors.hpp>
 #include <coreio/task.hpp>
 
 namespace coreio::detail {
@@ -38,6 +50,72 @@ auto as_task(A&& a) {
     return std::remove_cvref_t<A>(std::forward<A>(a));
   } else {
     return await_in_task<A>(std::forward<A>(a));
+  }
+}
+
+/// An awaitable that can put back what `co_await a` gave it (see the file comment).
+template <class A>
+concept gives_back = !std::is_void_v<await_result_t<A>> &&
+                     requires(std::remove_reference_t<decltype(get_awaiter(std::declval<A>()))>& w,
+                              await_result_t<A>&& v) { w.give_back(std::move(v)); };
+
+/// `co_await claim_first{}` in a gathered child: whether its sink takes the child's value
+/// (child_sink::claim_first). Never suspends: await_suspend returns false, so the child goes on at
+/// once; it only needs the child's promise.
+struct claim_first {
+  bool first = true;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    promise_base& p = h.promise();
+    // sink_ is the gathering combinator's while the child runs (promise_base: set before it starts).
+    first = p.kind_ != completion_kind::gathered || p.sink_->claim_first(&p);
+    return false;
+  }
+  bool await_resume() const noexcept { return first; }
+};
+
+/// Awaits *w itself. g++ 12 moves an awaiter named in `co_await std::move(w)` into a temporary of
+/// its own and awaits that, so the state the await left (a read's claim on its stream, what it
+/// took) would be in the temporary, destroyed at the end of the co_await, and not in w; through
+/// this pointer it stays in w.
+template <class W>
+struct await_in_place {
+  W* w;
+  bool await_ready() { return w->await_ready(); }
+  template <class P>
+  auto await_suspend(std::coroutine_handle<P> h) {
+    return w->await_suspend(h);
+  }
+  decltype(auto) await_resume() { return w->await_resume(); }
+};
+
+/// await_in_task for a when_any child that gives back what it took if another child won.
+template <class A>
+  requires(!std::is_reference_v<A>)
+task<await_result_t<A>> await_giving_back(A a) {
+  // An awaiter itself (as_any_child checks it: a queue get, a read_some), awaited in place: its
+  // give_back needs what the await left in it.
+  await_result_t<A> v = co_await await_in_place<A>{&a};
+  const bool first = co_await claim_first{};
+  if (!first) {
+    a.give_back(std::move(v));
+    throw_cancelled();
+  }
+  co_return v;
+}
+
+/// as_task for a child of when_any: a giving-back awaitable given by value runs in
+/// await_giving_back (see the file comment), everything else as as_task.
+template <class A>
+auto as_any_child(A&& a) {
+  if constexpr (!is_task_v<std::remove_cvref_t<A>> && !std::is_lvalue_reference_v<A> &&
+                gives_back<A> &&
+                std::is_same_v<std::remove_cvref_t<decltype(get_awaiter(std::declval<A>()))>,
+                               std::remove_cvref_t<A>>) {
+    return await_giving_back<std::remove_cvref_t<A>>(std::forward<A>(a));
+  } else {
+    return as_task(std::forward<A>(a));
   }
 }
 

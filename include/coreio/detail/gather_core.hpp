@@ -14,7 +14,11 @@
 //      and transfers control to child 0 inline (libfork's fork + call).
 //   2. Each child, at its final suspend, calls child_done(): the winner (see the modes) is
 //      recorded (CAS on winner_) and cancels its siblings; then it drops its share, and the last
-//      child resumes P (child_join step 3).
+//      child resumes P (child_join step 3). In mode any, a child that gives back what it took when
+//      it loses (a queue get, a socket read: detail/as_task.hpp, await_giving_back) makes the same
+//      CAS earlier, through claim_first(), once it has its value and before it returns it: a child
+//      that lost gives the value back instead of returning it, and its child_done finds winner_
+//      set; the winner's own child_done finds it set to itself and changes nothing.
 //   3. P resumes in finish(): child_join's join_end, then it rethrows the first failure (mode all)
 //      or returns the winner, or throws cancelled_error if the children were never started.
 //
@@ -48,6 +52,17 @@ class gather_core : public child_join {
       }
     }
     return drop_share();
+  }
+  bool claim_first(promise_base* c) noexcept final {
+    if (mode_ != gather_mode::any) return true;
+    promise_base* expected = nullptr;
+    // acq_rel, as child_done's CAS on the same word (a child that claimed here finds itself there).
+    if (winner_.compare_exchange_strong(expected, c, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed)) {
+      cancel_(this, c);
+      return true;
+    }
+    return expected == c;
   }
 
  protected:

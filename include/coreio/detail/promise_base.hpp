@@ -46,6 +46,10 @@ enum class completion_kind : std::uint8_t { awaited, gathered, spawned };
 struct child_sink {
   /// Called from the child's final suspend with its promise; returns where to transfer control.
   virtual std::coroutine_handle<> child_done(promise_base* child) noexcept = 0;
+  /// Called by a child that has its value, before it returns it (detail/as_task.hpp,
+  /// await_giving_back): true if the sink will take that value. A when_any takes only its first
+  /// child's; every other sink takes every child's.
+  virtual bool claim_first(promise_base* /*child*/) noexcept { return true; }
 
  protected:
   ~child_sink() = default;

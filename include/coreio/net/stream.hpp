@@ -78,7 +78,10 @@ class stream {
   write_awaiter write_all(std::span<const std::byte> data);
   write_awaiter write_all(std::string_view text);
 
-  /// Sends end of stream (TCP: FIN): the peer reads end of stream; reading here goes on.
+  /// Sends end of stream (TCP: FIN): the peer reads end of stream; reading here goes on. The end
+  /// follows every byte of a write_all in flight (another task's, still sending: it goes out when
+  /// that write ends, as asyncio's write_eof flushes first); a write_all after it throws
+  /// usage_error. From any task; idempotent.
   void shutdown_write();
   /// Closes the socket; pending operations end with an error. Idempotent.
   void close() noexcept;
@@ -102,6 +105,11 @@ class stream {
     bool await_ready();
     using detail::io_awaiter::await_suspend;
     std::size_t await_resume();
+    /// Puts the n bytes this read returned (the first n of its buffer) back in front of the
+    /// stream's buffer, as if they had not been read: the next read returns them first. What
+    /// when_any does with a losing read_some (coreio/gather.hpp). Throws std::bad_alloc (the
+    /// stream's buffer could not grow; the bytes then stay only in the caller's buffer).
+    void give_back(std::size_t n);
 
    private:
     detail::stream_socket_impl* s_;

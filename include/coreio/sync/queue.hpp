@@ -69,6 +69,8 @@ template <class T>
 class fifo_storage {
  public:
   void push(T&& x) { d_.push_back(std::move(x)); }
+  /// An item given back (getter::give_back): the next pop takes it.
+  void push_front(T&& x) { d_.push_front(std::move(x)); }
   T pop() noexcept {
     T x = std::move(d_.front());
     d_.pop_front();
@@ -86,6 +88,8 @@ template <class T>
 class lifo_storage {
  public:
   void push(T&& x) { v_.push_back(std::move(x)); }
+  /// An item given back (getter::give_back): the next pop takes it.
+  void push_front(T&& x) { v_.push_back(std::move(x)); }
   T pop() noexcept {
     T x = std::move(v_.back());
     v_.pop_back();
@@ -107,6 +111,8 @@ class heap_storage {
     v_.push_back(std::move(x));
     std::push_heap(v_.begin(), v_.end(), reversed{&cmp_});
   }
+  /// An item given back (getter::give_back): it takes its place by priority again.
+  void push_front(T&& x) { push(std::move(x)); }
   T pop() {
     std::pop_heap(v_.begin(), v_.end(), reversed{&cmp_});
     T x = std::move(v_.back());
@@ -325,6 +331,21 @@ class basic_queue {
     return detail::wait_state::granted;
   }
 
+  /// Under lock_: an item a get took goes back (getter::give_back): to the first waiting getter,
+  /// else to the head of the storage (it still counts as unfinished, as when it came in). The
+  /// storage may then hold one item over the capacity (a putter may have filled the slot the get
+  /// freed) until the next get; no putter is woken for it.
+  void give_back_locked(T&& x, detail::wake_list& wake) {
+    if (detail::waiter_node* n = getters_.pop_front()) {
+      auto* gn = static_cast<get_node*>(n);
+      gn->slot.emplace(std::move(x));
+      gn->state = detail::wait_state::granted;
+      wake.push(gn);
+      return;
+    }
+    items_.push_front(std::move(x));
+  }
+
   class putter : put_node {
    public:
     putter(basic_queue* q, T&& x) noexcept : q_(q), x_(std::move(x)) {}
@@ -382,6 +403,14 @@ class basic_queue {
         default:
           detail::throw_cancelled();
       }
+    }
+    /// Puts back the item this get returned, ahead of every stored item, as if it had not been
+    /// taken: what when_any does with a losing get (coreio/gather.hpp). Throws what the storage's
+    /// growth throws (std::bad_alloc), the item then lost with the exception.
+    void give_back(T&& x) {
+      detail::wake_list wake;
+      std::unique_lock<detail::spinlock> g(q_->lock_);
+      q_->give_back_locked(std::move(x), wake);
     }
 
    private:
