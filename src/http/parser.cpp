@@ -290,7 +290,7 @@ class head_scan {
   head_scan(const parse_limits& limits, bool request) : limits_(limits), request_(request) {}
 
   void reset() noexcept {
-    total_ = line_len_ = line_index_ = fields_ = 0;
+    total_ = line_len_ = line_index_ = fields_ = start_len_ = 0;
     cr_ = colon_ = done_ = trailers_ = fold_ = false;
     tail_n_ = 0;
     folded_.clear();
@@ -310,6 +310,8 @@ class head_scan {
     return true;
   }
   bool started() const noexcept { return total_ > 0; }
+  /// A request's start line's length without its CRLF, once its end was scanned.
+  std::size_t start_line_length() const noexcept { return start_len_; }
   std::size_t total() const noexcept { return total_; }
 
   // Scans bytes of `in` until the head ends or the input does; returns how many it scanned.
@@ -520,6 +522,7 @@ class head_scan {
       total += taken;
       total_ = total;
       line_index_ = 1;
+      start_len_ = end;
     }
     const std::size_t max_field = limits_.max_field;
     const std::size_t max_headers = limits_.max_headers;
@@ -582,6 +585,7 @@ class head_scan {
         fail->refuse = 505;
         return;
       }
+      start_len_ = line_len_;
     }
     if (line_index_ >= 1 && fold_) {
       fold_ = false;  // a continuation: the same field
@@ -633,6 +637,7 @@ class head_scan {
   std::size_t line_len_ = 0;    // bytes of the current line, without its CRLF
   std::size_t line_index_ = 0;  // 0 = the start line
   std::size_t fields_ = 0;      // header lines seen
+  std::size_t start_len_ = 0;   // a request line's length (start_line_length)
   bool cr_ = false;             // the previous byte was CR
   bool colon_ = false;          // the current header line's colon was seen
   bool done_ = false;           // the empty line ending the head was seen
@@ -1219,6 +1224,15 @@ int parser::impl::on_headers_done() {
   head.version_minor = llhttp_get_http_minor(&p);
   if (request) {
     head.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(&p)));
+    // One SP between the method, the target and the version (RFC 9112 section 3). llhttp takes
+    // several; a recipient may, but lenient parsing of the request line is a smuggling vector
+    // when another hop reads it otherwise (same section), and httparse (hyper) and aiohttp's
+    // parser refuse it too. The line is the three parts and two spaces exactly, or it had more.
+    if (scan.start_line_length() != head.method.size() + head.target.size() + 10) {
+      return fail(
+          "http: more than one space between the method, the target and the version of the "
+          "request line (RFC 9112 section 3)");
+    }
   } else {
     head.status = llhttp_get_status_code(&p);
     // llhttp takes one to three digits and any version: a status is three digits, 100-999 here
