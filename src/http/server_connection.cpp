@@ -582,7 +582,7 @@ class server_connection {
     try {
       co_await flush();
     } catch (...) {
-      rs.broken = true;
+      rs.broken = rs.send_failed = true;
       throw;
     }
   }
@@ -628,7 +628,7 @@ class server_connection {
     try {
       co_await send(frame);
     } catch (...) {
-      rs.broken = true;
+      rs.broken = rs.send_failed = true;
       throw;
     }
   }
@@ -656,7 +656,7 @@ class server_connection {
         co_await send(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
       }
     } catch (...) {
-      rs.broken = true;
+      rs.broken = rs.send_failed = true;
       throw;
     }
   }
@@ -1111,7 +1111,10 @@ task<response> server_connection::call_handler(const route_entry& rt, server_req
   } catch (const cancelled_error&) {
     throw;
   } catch (const std::exception& e) {
-    if (rs.body_error == 0 && !rs.prepared) {
+    // Logged unless the request's own socket failed under the handler (a body read, or a write of
+    // a streamed response to a client that went away): a handler's error, before or after its
+    // prepare(), is a bug to see (aiohttp logs "Error handling request" in both).
+    if (rs.body_error == 0 && !rs.send_failed) {
       coreio::log(log_level::error, "http server: the handler for " + rs.head->method + " " +
                                         rs.path + " threw: " + e.what());
     }

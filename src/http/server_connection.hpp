@@ -136,8 +136,9 @@ struct server_request_state {
   // ---- a stream_response ----
   bool prepared = false;
   bool eof = false;
-  bool broken = false;     // the stream cannot be finished well: close after the handler
-  bool head_only = false;  // HEAD or a status without a body: writes are discarded
+  bool broken = false;       // the stream cannot be finished well: close after the handler
+  bool send_failed = false;  // a write of the streamed response failed on the socket
+  bool head_only = false;    // HEAD or a status without a body: writes are discarded
   bool chunked = false;
   std::optional<std::uint64_t> length;  // Content-Length the handler set
   std::uint64_t written = 0;

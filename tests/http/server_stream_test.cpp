@@ -17,6 +17,7 @@
 #include <coreio/sync/event.hpp>
 #include <coreio/time.hpp>
 
+#include "support/log_capture.hpp"
 #include "support/server_support.hpp"
 #include "support/test_certs.hpp"
 
@@ -85,6 +86,34 @@ coreio::task<void> stream_response_pieces() {
   co_await rs.stop();
 }
 TEST(ServerStream, StreamResponseIsReadBackPieceByPiece) { run_test(stream_response_pieces); }
+
+// A handler that throws after its stream's head went out: the connection closes with the body
+// unterminated (the client sees a cut stream), and the error is logged as before prepare() (a
+// probe found it silent; aiohttp logs "Error handling request" in both cases).
+coreio::task<http::response> throws_mid_stream(http::request& req) {
+  http::stream_response out{200};
+  co_await out.prepare(req);
+  co_await out.write("part;");
+  throw std::runtime_error("mid-stream failure (expected by the test)");
+}
+
+coreio::task<void> handler_error_after_prepare() {
+  const coreio_test::log_capture logs;
+  running_server rs{test_options(),
+                    [](http::server& srv) { srv.route("GET", "/midway", throws_mid_stream); }};
+  const std::string request = "GET /midway HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string got = co_await send_and_read(rs.port, request);
+  EXPECT_EQ(status_line(got), "HTTP/1.1 200 OK");
+  EXPECT_NE(got.find("part;"), std::string::npos) << got;
+  EXPECT_EQ(got.find("0\r\n\r\n"), std::string::npos) << "the cut stream was terminated";
+  EXPECT_EQ(logs.containing("/midway"),
+            std::vector<std::string>{"error: http server: the handler for GET /midway threw: "
+                                     "mid-stream failure (expected by the test)"});
+  co_await rs.stop();
+}
+TEST(ServerStream, AHandlerErrorAfterPrepareIsLoggedAndCutsTheStream) {
+  run_test(handler_error_after_prepare);
+}
 
 struct upload_events {
   coreio::event first_read;  // the handler has the first piece
