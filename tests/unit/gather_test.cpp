@@ -757,7 +757,8 @@ TEST(WhenAnyTest, RacingChildrenAndACancelAlwaysGiveOneConsistentWinner) {
 // the loser must put its item back. Every round: one item taken, one left in a queue.
 coreio::task<int> take_either(coreio::queue<int>* a, coreio::queue<int>* b, std::atomic<bool>* in) {
   in->store(true);
-  auto [index, value] = co_await coreio::when_any(a->get(), b->get());
+  auto from_a = a->get();  // an lvalue awaiter (referenced) gives back as a moved-in one does
+  auto [index, value] = co_await coreio::when_any(from_a, b->get());
   co_return static_cast<int>(index) * 1000 + value;
 }
 

@@ -91,12 +91,12 @@ struct await_in_place {
 };
 
 /// await_in_task for a when_any child that gives back what it took if another child won.
+/// A is the awaiter's type, or a reference to an lvalue awaiter (referenced, as await_in_task).
 template <class A>
-  requires(!std::is_reference_v<A>)
 task<await_result_t<A>> await_giving_back(A a) {
   // An awaiter itself (as_any_child checks it: a queue get, a read_some), awaited in place: its
   // give_back needs what the await left in it.
-  await_result_t<A> v = co_await await_in_place<A>{&a};
+  await_result_t<A> v = co_await await_in_place<std::remove_reference_t<A>>{&a};
   const bool first = co_await claim_first{};
   if (!first) {
     a.give_back(std::move(v));
@@ -105,22 +105,32 @@ task<await_result_t<A>> await_giving_back(A a) {
   co_return v;
 }
 
-/// as_task for a child of when_any: a giving-back awaitable given by value runs in
-/// await_giving_back (see the file comment), everything else as as_task.
+/// as_task for a child of when_any: a giving-back awaiter runs in await_giving_back (see the file
+/// comment; moved in, or referenced if an lvalue, as as_task), everything else as as_task.
 template <class A>
 auto as_any_child(A&& a) {
-  if constexpr (!is_task_v<std::remove_cvref_t<A>> && !std::is_lvalue_reference_v<A> &&
-                gives_back<A> &&
+  if constexpr (!is_task_v<std::remove_cvref_t<A>> &&
+                !std::is_const_v<std::remove_reference_t<A>> && gives_back<A> &&
                 std::is_same_v<std::remove_cvref_t<decltype(get_awaiter(std::declval<A>()))>,
                                std::remove_cvref_t<A>>) {
-    return await_giving_back<std::remove_cvref_t<A>>(std::forward<A>(a));
+    return await_giving_back<A>(std::forward<A>(a));
   } else {
     return as_task(std::forward<A>(a));
   }
 }
 
-/// The value type of as_task(a): what `co_await a` gives.
 template <class A>
-using as_task_value_t = typename decltype(as_task(std::declval<A>()))::value_type;
+struct as_task_value {
+  using type = await_result_t<A>;
+};
+template <class A>
+  requires is_task_v<std::remove_cvref_t<A>>
+struct as_task_value<A> {
+  using type = typename std::remove_cvref_t<A>::value_type;
+};
+/// The value type of as_task(a): what `co_await a` gives. Named without instantiating as_task, so
+/// that naming it costs no coroutine body (as_any_child may not use await_in_task at all).
+template <class A>
+using as_task_value_t = typename as_task_value<A>::type;
 
 }  // namespace coreio::detail
