@@ -71,7 +71,9 @@ class task_group {
   }
 
   /// Spawns t as a child of the group (on the runtime running the caller). Worker only.
-  /// Throws usage_error once the group is cancelling (a child failed, or it was cancelled).
+  /// Throws usage_error once the group is cancelling (a child failed, or it was cancelled). Children
+  /// run in parallel: on several workers one may fail between two spawn() calls with no co_await
+  /// between them, so the second throws; join() still rethrows the child's failure.
   template <class T>
   join_handle<T> spawn(task<T> t) {
     if (!t.valid())
