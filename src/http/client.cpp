@@ -8,7 +8,9 @@
 //   2. each hop (exchange) gets an idle connection (pool::try_reuse, no task) or, through
 //      acquire(), a slot and connects (pool_wait, connect, sock_connect, TLS), writes the head and
 //      body, reads the response head (headers, sock_read): each phase with a budget bounds its
-//      operations (deadline.hpp), reads through read_within;
+//      operations (deadline.hpp), reads through read_within; a body that may take long to go out
+//      (an upload, or over 64 KiB) is sent while a watcher task reads the response, so that an
+//      error the server answers before it has read the body (a 413) stops the send (send_watched);
 //   3. a reused connection that fails before any response byte (reset, broken pipe, a close) is
 //      discarded and the hop is tried once more on a new connection, for an idempotent method with
 //      a replayable body; any other failure closes the connection and propagates;
@@ -23,6 +25,7 @@
 
 #include <coreio/net/tcp_stream.hpp>
 #include <coreio/spawn.hpp>
+#include <coreio/task_group.hpp>
 #include <coreio/wait_for.hpp>
 
 #include "http/client_core.hpp"
@@ -326,43 +329,129 @@ task<bool> await_continue(connection* conn, limit headers_lim, std::chrono::mill
   }
 }
 
-task<void> send_request(connection* conn, const request_context* rc, const outgoing* o,
-                        limit headers_lim, bool* body_withheld) {
-  std::string& h = conn->out;
-  if (o->upload) {
-    head_bytes(*rc, *o, h);
-    auto t = conn->write_all(bytes_of(h));
-    co_await timed(std::move(t), headers_lim, "sending the request");
-    // The headers phase runs from the request's first byte to the response head: the source's
-    // waits and every piece's write are under it.
+/// Whether the request's body may take long to go out (a streamed upload, or a body bigger than
+/// the 64 KiB that message_bytes() writes with the head; a chunked body is counted too, though it
+/// goes in the head's buffer): such a body is sent while the connection is watched for an early
+/// response (send_watched). Any other request is sent as it always was, with no task of its own.
+bool watch_body(const outgoing& o) noexcept {
+  return static_cast<bool>(o.upload) || o.body.bytes.size() > 64 * 1024;
+}
+
+/// What watch_response() ends with when the server answered with an error (or closed) while the
+/// body was going out (a type of its own: no caller's catch block takes it for a send failure).
+struct response_began {};
+
+/// What the response bytes read while the body goes out say (early_response()).
+enum class early_answer {
+  none_yet,      // nothing, or interim responses only (1xx but 101; RFC 9110 section 15.2: a
+                 // 103 may come for any request, a 100 unasked): read on
+  stop_sending,  // an error status (4xx, 5xx), or bytes that are no response
+  keep_sending,  // another final status: the server may be reading the body as it answers
+};
+
+/// Classifies `got`, the bytes read so far. Interim responses stay buffered (the head read's
+/// parser skips them). Only an error stops the body (RFC 9112 section 9.5: the client monitors the
+/// connection for an error response): a 2xx or 3xx head may come first from a server that still
+/// reads the body (a streamed response prepared before the request body is read), which the
+/// client must then send whole, as before.
+early_answer early_response(std::string_view got) noexcept {
+  const std::size_t all = got.size();
+  while (got.size() >= 12) {  // "HTTP/1.1 SSS"
+    if (!got.starts_with("HTTP/"sv)) return early_answer::stop_sending;
+    const char c = got[9];
+    if (c == '1' && got.substr(9, 3) != "101"sv) {
+      const std::size_t end = got.find("\r\n\r\n");
+      if (end == std::string_view::npos) break;
+      got.remove_prefix(end + 4);
+      continue;
+    }
+    return c == '4' || c == '5' ? early_answer::stop_sending : early_answer::keep_sending;
+  }
+  // Interim responses alone past 64 KiB: the head read's parser judges them.
+  return all > 64 * 1024 ? early_answer::stop_sending : early_answer::none_yet;
+}
+
+/// The watcher of send_watched(): reads the response into conn's buffer until it says something
+/// (early_response()) or the stream ended or failed. An error response, the end or a failure
+/// throw response_began, which cancels the send; another final status ends the watch (the body
+/// goes on). No read limit: a long upload is no gap between reads (the send is under the headers
+/// phase; the head read after it applies sock_read). A read error is left for the head read to
+/// meet again; cancelled_error (the body went out, or the request was cancelled) passes.
+task<void> watch_response(connection* conn) {
+  bool began = true;
+  try {
     for (;;) {
-      auto make = timed(o->upload(), headers_lim, "waiting for the upload source");
-      std::string piece = co_await std::move(make);
-      if (piece.empty()) break;
-      const std::string c = chunk_of(piece);
-      auto w = conn->write_all(bytes_of(c));
-      co_await timed(std::move(w), headers_lim, "sending the request body");
+      const early_answer a =
+          early_response(std::string_view(conn->pending().data(), conn->pending().size()));
+      if (a == early_answer::stop_sending) break;
+      if (a == early_answer::keep_sending) {
+        began = false;
+        break;
+      }
+      auto t = conn->read_more();
+      const std::size_t n = co_await std::move(t);
+      if (n == 0) break;
     }
-    auto end = conn->write_all(bytes_of("0\r\n\r\n"));
-    co_await timed(std::move(end), headers_lim, "sending the request body");
-    co_return;
+  } catch (const coreio::cancelled_error&) {
+    throw;
+  } catch (...) {
   }
-  if (o->expect_continue) {
-    head_bytes(*rc, *o, h);
-    auto t = conn->write_all(bytes_of(h));
-    co_await timed(std::move(t), headers_lim, "sending the request");
-    // (An empty chunked body is its last chunk alone: one, RFC 9112 section 7.1.)
-    std::string body = !o->chunked             ? o->body.bytes
-                       : o->body.bytes.empty() ? std::string("0\r\n\r\n")
-                                               : chunk_of(o->body.bytes) + "0\r\n\r\n";
-    if (co_await await_continue(conn, headers_lim, o->continue_wait)) {
-      auto w = conn->write_all(bytes_of(body));
-      co_await timed(std::move(w), headers_lim, "sending the request body");
-    } else {
-      *body_withheld = true;
-    }
-    co_return;
+  if (began) throw response_began{};
+}
+
+/// send_watched()'s body: the send, then the watcher stopped (*sent_all first, for the race of a
+/// response arriving just as the last byte went out).
+task<void> send_then_stop(task<void> send, join_handle<void>* watcher, bool* sent_all) {
+  co_await std::move(send);
+  *sent_all = true;
+  watcher->cancel();
+}
+
+/// Runs `send` (the body of the request, or all of it) while the connection is read for an early
+/// response, as aiohttp writes the body in a task of its own (RFC 9112 section 9.5: a client
+/// sending a body should monitor the connection for an error response and stop sending). An error
+/// response (or the server's close) that comes before the send has finished cancels it: the
+/// connection is not reused (*body_withheld) and the head read parses what the watcher read. The
+/// send's own failures (timeouts, the upload source's error, a reset) come out as they are.
+task<void> send_watched(connection* conn, task<void> send, bool* body_withheld) {
+  bool sent_all = false;
+  bool began = false;
+  try {
+    coreio::task_group g;
+    join_handle<void> watcher = g.spawn(watch_response(conn));
+    auto r = g.run(send_then_stop(std::move(send), &watcher, &sent_all));
+    co_await std::move(r);
+  } catch (const response_began&) {
+    began = true;
   }
+  if (began && !sent_all) *body_withheld = true;
+}
+
+/// A streamed upload: the head, then each piece of the source as a chunk, then the last chunk.
+task<void> send_upload(connection* conn, const request_context* rc, const outgoing* o,
+                       limit headers_lim) {
+  std::string& h = conn->out;
+  head_bytes(*rc, *o, h);
+  auto t = conn->write_all(bytes_of(h));
+  co_await timed(std::move(t), headers_lim, "sending the request");
+  // The headers phase runs from the request's first byte to the response head: the source's
+  // waits and every piece's write are under it.
+  for (;;) {
+    auto make = timed(o->upload(), headers_lim, "waiting for the upload source");
+    std::string piece = co_await std::move(make);
+    if (piece.empty()) break;
+    const std::string c = chunk_of(piece);
+    auto w = conn->write_all(bytes_of(c));
+    co_await timed(std::move(w), headers_lim, "sending the request body");
+  }
+  auto end = conn->write_all(bytes_of("0\r\n\r\n"));
+  co_await timed(std::move(end), headers_lim, "sending the request body");
+}
+
+/// The head, and the body with it or after it (message_bytes()).
+task<void> send_message(connection* conn, const request_context* rc, const outgoing* o,
+                        limit headers_lim) {
+  std::string& h = conn->out;
   const bool body_after = message_bytes(*rc, *o, h);
   auto t = conn->write_all(bytes_of(h));
   co_await timed(std::move(t), headers_lim, "sending the request");
@@ -370,6 +459,49 @@ task<void> send_request(connection* conn, const request_context* rc, const outgo
     auto w = conn->write_all(bytes_of(o->body.bytes));
     co_await timed(std::move(w), headers_lim, "sending the request body");
   }
+}
+
+task<void> send_request(connection* conn, const request_context* rc, const outgoing* o,
+                        limit headers_lim, bool* body_withheld) {
+  const bool watched = watch_body(*o);
+  if (o->upload) {
+    auto s = send_watched(conn, send_upload(conn, rc, o, headers_lim), body_withheld);
+    co_await std::move(s);
+    co_return;
+  }
+  if (o->expect_continue) {
+    std::string& h = conn->out;
+    head_bytes(*rc, *o, h);
+    auto t = conn->write_all(bytes_of(h));
+    co_await timed(std::move(t), headers_lim, "sending the request");
+    // (An empty chunked body is its last chunk alone: one, RFC 9112 section 7.1.)
+    std::string body = !o->chunked             ? o->body.bytes
+                       : o->body.bytes.empty() ? std::string("0\r\n\r\n")
+                                               : chunk_of(o->body.bytes) + "0\r\n\r\n";
+    // await_continue reads the socket itself: the body alone is watched, after it.
+    if (co_await await_continue(conn, headers_lim, o->continue_wait)) {
+      auto w = timed(conn->write_all(bytes_of(body)), headers_lim, "sending the request body");
+      if (watched) {
+        auto s = send_watched(conn, std::move(w), body_withheld);
+        co_await std::move(s);
+      } else {
+        co_await std::move(w);
+      }
+    } else {
+      *body_withheld = true;
+    }
+    co_return;
+  }
+  if (watched) {
+    auto s = send_watched(conn, send_message(conn, rc, o, headers_lim), body_withheld);
+    co_await std::move(s);
+    co_return;
+  }
+  // Not watched: the body, if any, is in the head's buffer (up to 64 KiB, message_bytes()).
+  std::string& h = conn->out;
+  (void)message_bytes(*rc, *o, h);
+  auto t = conn->write_all(bytes_of(h));
+  co_await timed(std::move(t), headers_lim, "sending the request");
 }
 
 /// Feeds the buffered bytes to the response parser; true once the response head is complete.
@@ -575,13 +707,13 @@ task<response> exchange(const request_context* rc, const outgoing* o) {
       conn->response_parser.set_request_method(o->method);
       coreio::detail::trace::span_scope sending("http.client.send_request", rc->span);
       if (conn->plain() && headers_lim.when == time_point::max() && !o->upload &&
-          !o->expect_continue) {
+          !o->expect_continue && !watch_body(*o)) {
         // The common request: one write from this frame (no send_request task, no timer: the
-        // request's scope bounds it).
+        // request's scope bounds it). Its body, if any, is in the head's buffer (up to 64 KiB:
+        // a bigger one is watched, send_request).
         std::string& h = conn->out;
-        const bool body_after = message_bytes(*rc, *o, h);
+        (void)message_bytes(*rc, *o, h);
         co_await conn->plain_stream().write_all(bytes_of(h));
-        if (body_after) co_await conn->plain_stream().write_all(bytes_of(o->body.bytes));
       } else {
         co_await send_request(conn.get(), rc, o, headers_lim, &body_withheld);
       }

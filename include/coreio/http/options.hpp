@@ -101,7 +101,8 @@ struct trace_event {
 using trace_callback = std::function<void(const trace_event&)>;
 
 /// A body produced piece by piece for a chunked upload: each call gives the next piece; an empty
-/// string ends the body. Called from the request's task, one call at a time.
+/// string ends the body. Called one call at a time, from a task of the request's (which sends the
+/// body while the request watches for an early error response), cancelled with the request.
 using body_source = std::function<coreio::task<std::string>()>;
 
 /// Configuration of a client (aiohttp's ClientSession + TCPConnector arguments).
