@@ -204,22 +204,10 @@ coreio::task<void> head_first_then_count(coreio::net::tcp_listener* lis, std::st
       const std::string head = co_await s.read_until("\r\n\r\n", 1 << 16);
       co_await s.write_all(
           std::string_view("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
-      std::size_t n = 0;
-      const std::size_t cl = head.find("Content-Length: ");
-      if (cl != std::string::npos) {
-        n = std::stoul(head.substr(cl + 16));
-        std::string body(n, '\0');
-        co_await s.read_exact(std::as_writable_bytes(std::span<char>(body)));
-      } else {
-        for (;;) {
-          const std::string size_line = co_await s.read_until("\r\n", 1024);
-          const std::size_t piece = std::stoul(size_line, nullptr, 16);
-          std::string bytes(piece + 2, '\0');
-          co_await s.read_exact(std::as_writable_bytes(std::span<char>(bytes)));
-          if (piece == 0) break;
-          n += piece;
-        }
-      }
+      seen_request req;
+      req.head = head;
+      const std::string body = co_await read_body(s, req);
+      const std::size_t n = body.size();
       const std::string count = std::to_string(n);
       const std::string chunk = std::to_string(count.size()) + "\r\n" + count + "\r\n0\r\n\r\n";
       co_await s.write_all(std::string_view(chunk));

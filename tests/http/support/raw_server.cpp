@@ -79,22 +79,8 @@ coreio::task<void> handle(std::shared_ptr<raw_server::state> st, coreio::net::tc
         interim += "HTTP/1.1 100 Continue\r\n\r\n";
         co_await s.write_all(std::string_view(interim));
       }
-      const std::string cl = req.header("content-length");
-      if (st->heads_only.load(std::memory_order_relaxed)) {
-        // The body is left unread (a server answering, or stalling, from the head).
-      } else if (!cl.empty()) {
-        req.body.resize(std::stoul(cl));
-        co_await s.read_exact(std::as_writable_bytes(std::span<char>(req.body)));
-      } else if (iequal(req.header("transfer-encoding"), "chunked")) {
-        for (;;) {
-          const std::string size_line = co_await s.read_until("\r\n", 1024);
-          const std::size_t n = std::stoul(size_line, nullptr, 16);
-          std::string piece(n + 2, '\0');
-          co_await s.read_exact(std::as_writable_bytes(std::span<char>(piece)));
-          if (n == 0) break;
-          req.body.append(piece, 0, n);
-        }
-      }
+      // With heads_only the body is left unread (a server answering, or stalling, from the head).
+      if (!st->heads_only.load(std::memory_order_relaxed)) req.body = co_await read_body(s, req);
       const std::size_t index = st->reqs.fetch_add(1, std::memory_order_relaxed);
       {
         std::lock_guard<std::mutex> g(st->m);
@@ -188,6 +174,25 @@ coreio::task<void> raw_server::stop() {
     for (auto* c : s_->open) c->close();
   }
   co_await s_->server.wait();
+}
+
+coreio::task<std::string> read_body(coreio::net::tcp_stream& s, const seen_request& req) {
+  std::string body;
+  const std::string cl = req.header("content-length");
+  if (!cl.empty()) {
+    body.resize(std::stoul(cl));
+    co_await s.read_exact(std::as_writable_bytes(std::span<char>(body)));
+  } else if (iequal(req.header("transfer-encoding"), "chunked")) {
+    for (;;) {
+      const std::string size_line = co_await s.read_until("\r\n", 1024);
+      const std::size_t n = std::stoul(size_line, nullptr, 16);
+      std::string piece(n + 2, '\0');
+      co_await s.read_exact(std::as_writable_bytes(std::span<char>(piece)));
+      if (n == 0) break;
+      body.append(piece, 0, n);
+    }
+  }
+  co_return body;
 }
 
 std::string ok_response(std::string_view body, std::string_view extra_headers, int status) {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include <coreio/coreio.hpp>
+#include <coreio/net/tcp_stream.hpp>
 
 #include "support/test_support.hpp"
 
@@ -95,6 +96,10 @@ class raw_server {
  private:
   std::shared_ptr<state> s_;
 };
+
+/// Reads the body req's head announces from s (Content-Length, or chunked: de-chunked, trailers
+/// not expected); "" for neither. Throws what the reads throw.
+coreio::task<std::string> read_body(coreio::net::tcp_stream& s, const seen_request& req);
 
 /// "HTTP/1.1 <status> X\r\nContent-Length: n\r\n<extra>\r\n<body>".
 std::string ok_response(std::string_view body, std::string_view extra_headers = "",
