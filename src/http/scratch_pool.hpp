@@ -17,12 +17,14 @@
 // take() tries its slot, then the spares, and makes a new scratch only when both are empty. Both
 // run only on workers.
 //
-// Why the spares: a task stolen from the socket's owner takes its scratch on the thief, cannot
-// read there (the read is a step of the owner's loop, stream.cpp), and gives the scratch back on
-// the owner after the read. So scratch flows from the thieves' slots to the owner's: with 2 workers
-// at `wrk -t1 -c1000` the thief made a new scratch (a parser and an 8 KiB buffer, mimalloc
-// faulting the pages in again after purging them) for 70k of the 84k requests it took in 4 s, and
-// the owner freed 41k. Through the spares the owner's surplus goes back to the thief.
+// Why the spares: a task stolen from the socket's owner takes its scratch on the thief and may
+// give it back on the owner (a read the thief could not make, because the readiness was
+// unconfirmed, is made by the owner's loop, which resumes the task there; stream.cpp, "Read
+// readiness"). So scratch flows from the thieves' slots to the owner's: with 2 workers at
+// `wrk -t1 -c1000`, when every stolen read went to the owner, the thief made a new scratch (a
+// parser and an 8 KiB buffer, mimalloc faulting the pages in again after purging them) for 70k of
+// the 84k requests it took in 4 s, and the owner freed 41k. Through the spares the owner's
+// surplus goes back to the thief.
 #pragma once
 
 #include <cstddef>

@@ -83,7 +83,12 @@ bool io_try_now(io_op* op) {
     return false;
   }
   loop_hold h{op->owner};
-  if (!h) return false;
+  if (!h) {
+    if (op->try_off_loop == nullptr) return false;
+    if (op->try_off_loop(op)) return true;
+    op->tried_now = true;
+    return false;
+  }
   if (op->try_now(op)) return true;
   op->tried_now = true;
   return false;

@@ -151,13 +151,15 @@ struct stream_socket_impl {
   // Aborts the write or connect in flight (a read waits through read_wait instead).
   asio::cancellation_signal write_sig;
   // Set by close() on any thread before the close is handed to the owner's loop, so that is_open()
-  // is false at once and never reads sock while a loop step may close it, and so that no send
-  // starts on `fd` once the close step may run (sends_in_flight). Seq_cst stores in close() and
-  // close_descriptor (stream.cpp); acquire load in is_open(), seq_cst in try_write.
+  // is false at once and never reads sock while a loop step may close it, and so that no send or
+  // recv starts on `fd` off the loop once the close step may run (calls_off_loop). Seq_cst stores
+  // in close() and close_descriptor (stream.cpp); acquire load in is_open(), seq_cst in try_write
+  // and try_recv_off_loop.
   std::atomic<bool> closed{false};
-  // Sends on `fd` running outside the loop token (stream.cpp, "Writes"): the close step waits for
-  // none to be running before it closes the descriptor, which the kernel may then hand out again.
-  std::atomic<std::uint32_t> sends_in_flight{0};
+  // Syscalls on `fd` running outside the loop token (stream.cpp, "Writes": sends, the FIN, and
+  // "Read readiness", step 7: recvs): the close step waits for none to be running before it closes
+  // the descriptor, which the kernel may then hand out again.
+  std::atomic<std::uint32_t> calls_off_loop{0};
   // A read / a write is in flight (stream_claim). Any thread, RMW; acq_rel hands the direction, and
   // with the read direction the read buffer, from one task to the next.
   std::atomic<bool> reading{false}, writing{false};
@@ -166,16 +168,22 @@ struct stream_socket_impl {
   std::atomic<bool> write_shut{false}, fin_sent{false};
   // Bytes read ahead (read_until) or put back (a cancelled read_exact). Holder of `reading` only.
   read_buffer rbuf;
-  // Read readiness (protocol: stream.cpp, "Read readiness"). Loop steps only (the owner's loop
-  // token held, sched/worker.hpp): reads start and complete in them, and so does the poll whose
-  // reactor completes read_wait.
+  // Read readiness (protocol: stream.cpp, "Read readiness"). Written in loop steps only (the
+  // owner's loop token held, sched/worker.hpp): reads start and complete in them, and so does the
+  // poll whose reactor completes read_wait.
   // The receive queue may hold bytes, an end of stream or an error: a recv is worth trying.
   // Invariant: !readable implies read_wait_armed.
-  // Atomic for one reader off the loop: http's connection::reusable_now takes it as a hint from
-  // any worker. Relaxed everywhere: loop steps are ordered by the loop token; to that reader a
-  // stale true costs a needless peek, a stale false is a close that came just after the look,
-  // the keep-alive race its retry covers.
+  // Atomic for readers off the loop: a read's recv off the loop (stream.cpp, "Read readiness",
+  // step 7) and http's connection::reusable_now take it as a hint from any worker. Relaxed
+  // everywhere: loop steps are ordered by the loop token; to those readers a stale true costs a
+  // needless syscall, and a stale false sends a read to the loop or, to reusable_now, is a close
+  // that came just after the look, the keep-alive race its retry covers.
   std::atomic<bool> readable{true};
+  // A recv off the loop (stream.cpp, "Read readiness", step 7) left `readable` set though the
+  // receive queue may be empty: reads off the loop leave the socket to the loop, and a readiness
+  // wait there confirms with a peek. Cleared by the loop steps that set or clear `readable`.
+  // Relaxed: either value is safe (a needless peek, or a read sent to the loop).
+  std::atomic<bool> readable_unconfirmed{false};
   // read_wait is queued on the owner's reactor; its completion (on_readable) sets readable and
   // hands the readiness to read_waiter.
   bool read_wait_armed = false;
@@ -191,10 +199,13 @@ struct stream_socket_impl {
   bool deadline_armed = false;
   // The read suspended until the socket is readable (at most one: the read claim).
   io_op* read_waiter = nullptr;
-  // TCP_INQ was asked for (on the first recv) and granted: each recv reports what it left queued.
+  // TCP_INQ was asked for (on the first recv, a loop step) and granted: each recv reports what it
+  // left queued. `inq` is read off the loop too: release store after the setsockopt, acquire load.
   bool inq_checked = false;
-  bool inq = false;
-  // recv calls made on this socket (a probe for the tests; loop steps write it).
+  std::atomic<bool> inq{false};
+  // recv calls made on this socket (a probe for the tests). Written by the read claim's holder
+  // (its recvs, on or off the loop) and by the loop step that completes its waiting read: each
+  // ordered after the claim.
   std::uint64_t recv_calls = 0;
 };
 

@@ -4,8 +4,8 @@
 // Reading (protocol: read_buffer.hpp for the buffer, detail/io_op.hpp for one socket operation):
 //   read_some:  claims the read direction (usage_error if a read is in flight); serves buffered
 //               bytes without suspending if there are any; else one socket read straight into the
-//               caller's span (a non-blocking recv, a loop step, when the socket may be readable,
-//               else a wait for readiness, then the recv).
+//               caller's span (a non-blocking recv when the socket may be readable: a loop step,
+//               or off the loop, below; else a wait for readiness, then the recv).
 //   read_exact: claims the read direction for its whole run; takes the buffered bytes, then reads
 //               the socket straight into the caller's span until it is full. If it ends in any
 //               error but end of stream (cancelled, timed out, reset), it puts the bytes it had
@@ -21,7 +21,7 @@
 // Read readiness (tokio's ScheduledIo on Asio's edge-triggered epoll reactor; every step is a step
 // of the owner's loop, under its token (sched/worker.hpp, "Loop stealing"), as is every poll of
 // the loop, the only thing that takes epoll's edges; so no poll comes between two steps of one
-// holder):
+// holder; but for the recvs off the loop below, which change no step's state):
 //   1. `readable` starts true: a read tries recv at once.
 //   2. A recv that found the receive queue drained clears `readable` and, unless one is still
 //      queued, queues the socket's read wait (read_wait_op, sockets.hpp) on the reactor, before the
@@ -50,6 +50,20 @@
 //      state, whether an operation waited or not), and the next recv reports the reset. A reset
 //      reported later comes as an edge of its own, which the queued wait takes. Reading the
 //      report costs no syscall.
+//   7. Reads off the loop. A task that runs on a worker which cannot take the owner's token (a
+//      thief, stolen from the owner's run queue) reads without a loop step while `readable` is set
+//      and not marked unconfirmed (try_recv_off_loop): its recv, guarded against the close as a
+//      send is ("Writes": calls_off_loop), never clears `readable`, which needs the wait queued
+//      before the loop turns (step 2). A recv that may have drained the queue (TCP_INQ reports
+//      nothing left, or no report, or it would block) marks the readiness unconfirmed instead;
+//      then reads off the loop decline, the loop's next read makes its recv, and a readiness wait
+//      on the loop (step 5) confirms with a one-byte peek (MSG_PEEK), clearing `readable` and
+//      queueing the wait if nothing is there. A new edge (step 4) and a clear unmark it. So
+//      `readable` stays true whenever bytes may be queued, as before, and the mark only costs a
+//      syscall. Why: at 1,000 keep-alive connections the HTTP server's second worker steals
+//      requests woken by the owner's readiness waits; their reads, loop steps, went back to the
+//      owner's loop, and the thief had done nothing but hand over (docs/benchmarks.md,
+//      2026-12-05). Now it serves them.
 // So a TCP ping-pong costs one recv per message and no other syscall. (Asio's async_read_some cost
 // two: its reactor stops its speculative recv only after end of stream, so each start made a recv
 // that failed; its async_wait costs an epoll_ctl per wait instead.) The wait lives in the socket
@@ -63,9 +77,9 @@
 // that) holds no loop. A send that would block, or leaves part of the buffer, hands the rest to the
 // loop (asio's async_write waits for the write edge there). The send names `fd`, which the close
 // step frees for reuse by the kernel; so:
-//   - the sender counts itself in (sends_in_flight, seq_cst), then reads `closed` (seq_cst): set,
+//   - the sender counts itself in (calls_off_loop, seq_cst), then reads `closed` (seq_cst): set,
 //     it leaves the write to the loop step, which reports the closed socket;
-//   - the close step and the deleter set `closed` (seq_cst) and wait until sends_in_flight is 0
+//   - the close step and the deleter set `closed` (seq_cst) and wait until calls_off_loop is 0
 //     (close_descriptor) before they close the descriptor.
 // By the seq_cst order, either the sender sees `closed` or the close step sees the sender. The
 // wait is short (one non-blocking send) unless the sender was descheduled inside it, and happens
@@ -82,7 +96,7 @@
 //   by the seq_cst order one of the two sees the other; both may, and `fin_sent` (exchange) makes
 //   the syscall once. A write_all begun after shutdown_write throws usage_error (asyncio:
 //   RuntimeError, "Cannot call write() after write_eof()"). The shutdown(2) names `fd` as a send
-//   does (sends_in_flight, above).
+//   does (calls_off_loop, above).
 //
 // Read deadlines (a read_some given one through stream_access::set_read_deadline: the HTTP server's
 // header, body and keep-alive waits). wait_until around each read armed and erased a timer and ran
@@ -198,7 +212,7 @@ namespace {
 void close_descriptor(stream_socket_impl* s) noexcept {
   s->closed.store(true, std::memory_order_seq_cst);
   // Acquire: pairs with try_write's release decrement (the send is over before we close).
-  while (s->sends_in_flight.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  while (s->calls_off_loop.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   std::error_code ec;
   s->sock.close(ec);
 }
@@ -236,10 +250,10 @@ void send_fin(stream_socket_impl* s) noexcept {
   // seq_cst pair ("Shutting down the write side").
   if (s->fin_sent.exchange(true, std::memory_order_relaxed)) return;
   // As try_write: counted in before `closed` is read, so the close step waits for this syscall.
-  s->sends_in_flight.fetch_add(1, std::memory_order_seq_cst);
+  s->calls_off_loop.fetch_add(1, std::memory_order_seq_cst);
   if (!s->closed.load(std::memory_order_seq_cst)) ::shutdown(s->fd, SHUT_WR);
   // Release: our use of the descriptor happens-before close_descriptor's acquire load.
-  s->sends_in_flight.fetch_sub(1, std::memory_order_release);
+  s->calls_off_loop.fetch_sub(1, std::memory_order_release);
 }
 
 void stream_unclaim(stream_socket_impl* s, bool write) noexcept {
@@ -352,6 +366,7 @@ void on_readable(stream_socket_impl* s, const std::error_code& ec) noexcept {
   }
   // An abort (the socket was closed) leaves readable set as well: the next recv reports it.
   s->readable.store(true, std::memory_order_relaxed);
+  s->readable_unconfirmed.store(false, std::memory_order_relaxed);  // an edge: something came
   io_op* op = s->read_waiter;
   if (op == nullptr) return;
   s->read_waiter = nullptr;
@@ -368,6 +383,7 @@ void on_readable(stream_socket_impl* s, const std::error_code& ec) noexcept {
 
 void clear_readable(stream_socket_impl* s) {
   s->readable.store(false, std::memory_order_relaxed);
+  s->readable_unconfirmed.store(false, std::memory_order_relaxed);
   if (s->read_wait_armed) return;  // still queued: it has seen no edge since it was armed
   s->read_wait_armed = true;
   s->read_wait.start(s->reactor, s->sock);
@@ -381,27 +397,28 @@ void drained(stream_socket_impl* s) {
 }
 
 /// Asks once per socket for TCP_INQ (Linux: each recvmsg then reports the bytes it left queued,
-/// and 1 when none are left but the end of stream is). Not TCP (a Unix stream): refused.
+/// and 1 when none are left but the end of stream is). Not TCP (a Unix stream): refused. A loop
+/// step.
 bool has_inq(stream_socket_impl* s) {
   if (!s->inq_checked) {
     s->inq_checked = true;
     int one = 1;
-    s->inq = ::setsockopt(s->sock.native_handle(), IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0;
+    // Release: a reader off the loop that sees true sees the option set (its acquire load).
+    s->inq.store(::setsockopt(s->sock.native_handle(), IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0,
+                 std::memory_order_release);
   }
-  return s->inq;
+  return s->inq.load(std::memory_order_relaxed);
 }
 
-/// One non-blocking recv into op's buffer, a loop step, if the socket may be readable. True: it
-/// completed (bytes, end of stream or an error in op); false: it would block (a wait is queued).
-bool try_recv(io_op* op) {
-  auto* s = static_cast<stream_socket_impl*>(op->target);
-  if (!s->readable.load(std::memory_order_relaxed)) return false;
-  if (op->len == 0) {  // a readiness wait (read_mode::readable): the caller's read follows
-    op->ec = {};
-    op->bytes = 0;
-    return true;
-  }
-  const bool inq = has_inq(s);
+/// The result of one recvmsg into op's buffer (recv_once).
+struct recv_result {
+  ssize_t n;  // as recvmsg: bytes, 0 at the end of stream, -1 with `err`
+  int err;    // errno when n < 0
+  int left;   // TCP_INQ's report (bytes left queued, 1 for an end of stream); -1: none
+};
+
+/// One non-blocking recvmsg on `fd` into op's buffer, asking for TCP_INQ's report if `inq`.
+recv_result recv_once(stream_socket_impl* s, int fd, io_op* op, bool inq) {
   iovec iov{op->buf, op->len};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
   msghdr msg{};
@@ -411,34 +428,116 @@ bool try_recv(io_op* op) {
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
   }
-  ssize_t n;
+  recv_result r{0, 0, -1};
   do {
     ++s->recv_calls;
-    n = ::recvmsg(s->sock.native_handle(), &msg, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-    clear_readable(s);
-    return false;
+    r.n = ::recvmsg(fd, &msg, 0);
+  } while (r.n < 0 && errno == EINTR);
+  if (r.n < 0) {
+    r.err = errno;
+    return r;
   }
-  if (n < 0) {
-    op->ec = std::error_code(errno, std::system_category());
-    op->bytes = 0;
-    return true;
-  }
-  op->ec = n == 0 ? std::error_code(asio::error::eof) : std::error_code();
-  op->bytes = static_cast<std::size_t>(n);
-  // Drained: TCP_INQ says nothing is left, not even the end of stream (file comment, step 2).
-  // Without TCP_INQ only a recv that would block says so: a short read may leave an end of stream
-  // queued behind its bytes, which makes no edge of its own.
-  if (inq && n > 0) {
+  if (inq && r.n > 0) {
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
-        int left = 0;
-        std::memcpy(&left, CMSG_DATA(c), sizeof left);
-        if (left == 0) drained(s);
+        std::memcpy(&r.left, CMSG_DATA(c), sizeof r.left);
       }
     }
   }
+  return r;
+}
+
+/// Stores a completed recv's outcome (bytes, end of stream or an error) in op.
+void store_recv(io_op* op, const recv_result& r) {
+  if (r.n < 0) {
+    op->ec = std::error_code(r.err, std::system_category());
+    op->bytes = 0;
+    return;
+  }
+  op->ec = r.n == 0 ? std::error_code(asio::error::eof) : std::error_code();
+  op->bytes = static_cast<std::size_t>(r.n);
+}
+
+bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+
+/// A readiness wait's check (read_mode::readable) on a socket whose readiness a read off the loop
+/// left unconfirmed: a one-byte peek; nothing there clears the readiness and queues the wait, as a
+/// recv that would block does (step 2). True: bytes, an end of stream or an error are there.
+/// A loop step.
+bool confirm_readable(stream_socket_impl* s) {
+  s->readable_unconfirmed.store(false, std::memory_order_relaxed);
+  std::byte b;
+  ssize_t n;
+  do {
+    ++s->recv_calls;
+    n = ::recv(s->sock.native_handle(), &b, 1, MSG_PEEK);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && would_block(errno)) {
+    clear_readable(s);
+    return false;
+  }
+  return true;
+}
+
+/// One non-blocking recv into op's buffer, a loop step, if the socket may be readable. True: it
+/// completed (bytes, end of stream or an error in op); false: it would block (a wait is queued).
+bool try_recv(io_op* op) {
+  auto* s = static_cast<stream_socket_impl*>(op->target);
+  if (!s->readable.load(std::memory_order_relaxed)) return false;
+  if (op->len == 0) {  // a readiness wait (read_mode::readable): the caller's read follows
+    if (s->readable_unconfirmed.load(std::memory_order_relaxed) && !confirm_readable(s)) {
+      return false;
+    }
+    op->ec = {};
+    op->bytes = 0;
+    return true;
+  }
+  const recv_result r = recv_once(s, s->sock.native_handle(), op, has_inq(s));
+  if (r.n < 0 && would_block(r.err)) {
+    clear_readable(s);
+    return false;
+  }
+  store_recv(op, r);
+  // Drained: TCP_INQ says nothing is left, not even the end of stream (file comment, step 2).
+  // Without TCP_INQ only a recv that would block says so: a short read may leave an end of stream
+  // queued behind its bytes, which makes no edge of its own.
+  if (r.left == 0) drained(s);
+  // Bytes or the end of stream left (TCP_INQ): the readiness is confirmed for reads off the loop.
+  if (r.left > 0) s->readable_unconfirmed.store(false, std::memory_order_relaxed);
+  return true;
+}
+
+/// read_some's fast path on a worker that cannot take the loop token ("Read readiness", step 7): a
+/// recv if the socket's readiness is set and confirmed. Changes no loop state: a recv that drained
+/// the queue or would block leaves `readable` set, marked unconfirmed. False: declined (no
+/// syscall) or it would block; the start, a loop step, reads then.
+bool try_recv_off_loop(io_op* op) {
+  auto* s = static_cast<stream_socket_impl*>(op->target);
+  // Relaxed: hints ("Read readiness", step 7); the loop's recv decides when these are stale.
+  if (!s->readable.load(std::memory_order_relaxed) ||
+      s->readable_unconfirmed.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  if (op->len == 0) {  // a readiness wait: readable since the last edge or recv on the loop
+    op->ec = {};
+    op->bytes = 0;
+    return true;
+  }
+  // As try_write: counted in before `closed` is read, so the close step waits for this syscall.
+  s->calls_off_loop.fetch_add(1, std::memory_order_seq_cst);
+  if (s->closed.load(std::memory_order_seq_cst)) {
+    s->calls_off_loop.fetch_sub(1, std::memory_order_release);
+    return false;
+  }
+  // Acquire: pairs with has_inq's release store (true: the option is set on the socket).
+  const recv_result r = recv_once(s, s->fd, op, s->inq.load(std::memory_order_acquire));
+  // Release: our use of the descriptor happens-before close_descriptor's acquire load.
+  s->calls_off_loop.fetch_sub(1, std::memory_order_release);
+  // Unless TCP_INQ reports something left (bytes, or an end of stream), the queue may be empty
+  // now, and only a loop step may clear the readiness (step 2).
+  if (r.left <= 0) s->readable_unconfirmed.store(true, std::memory_order_relaxed);
+  if (r.n < 0 && would_block(r.err)) return false;
+  store_recv(op, r);
   return true;
 }
 
@@ -538,9 +637,9 @@ bool try_write(io_op* op) {
   // Seq_cst, with close_descriptor's seq_cst store of `closed` before its wait: either the close
   // step sees this send in flight and waits for it, or we see the close and leave the write to the
   // loop step, which reports the closed socket.
-  s->sends_in_flight.fetch_add(1, std::memory_order_seq_cst);
+  s->calls_off_loop.fetch_add(1, std::memory_order_seq_cst);
   if (s->closed.load(std::memory_order_seq_cst)) {
-    s->sends_in_flight.fetch_sub(1, std::memory_order_release);
+    s->calls_off_loop.fetch_sub(1, std::memory_order_release);
     return false;
   }
   ssize_t n;
@@ -549,7 +648,7 @@ bool try_write(io_op* op) {
   } while (n < 0 && errno == EINTR);
   const int err = n < 0 ? errno : 0;
   // Release: our use of the descriptor happens-before close_descriptor's acquire load.
-  s->sends_in_flight.fetch_sub(1, std::memory_order_release);
+  s->calls_off_loop.fetch_sub(1, std::memory_order_release);
   if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return false;
   if (n < 0 || static_cast<std::size_t>(n) == op->len) {
     op->ec = n < 0 ? std::error_code(err, std::system_category()) : std::error_code();
@@ -617,6 +716,7 @@ std::optional<std::size_t> stream_access::try_read_now(net::stream& st, std::spa
   op.buf = buf.data();
   op.len = buf.size();
   op.try_now = &try_recv;
+  op.try_off_loop = &try_recv_off_loop;
   if (!io_try_now(&op)) return std::nullopt;
   if (op.ec == asio::error::eof) return 0;
   if (op.ec) throw std::system_error(normalize_error(op.ec), "coreio::net: read");
@@ -652,6 +752,7 @@ stream::read_awaiter::read_awaiter(stream& s, std::span<std::byte> buf, detail::
   start = &detail::start_read;
   abort = &detail::abort_read;
   try_now = &detail::try_recv;
+  try_off_loop = &detail::try_recv_off_loop;
   site = &detail::wait_sites::socket_read;
   wait_arg = s_->fd;
 }

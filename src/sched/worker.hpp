@@ -57,10 +57,12 @@
 // ends the mark. A completion handler makes its task ready on the worker that runs the handler: a
 // stolen poll hands the tasks to the idle stealer. A stream's send needs no token (src/net/
 // stream.cpp, "Writes"), nor a connect's connect(2) (src/net/sockets.hpp, connect_op: nothing
-// else knows the new socket). Limit: a read's recv is a step under the token, so a worker that the OS
-// deschedules inside one still holds its loop. Taking it out of the token needs per-socket
-// readiness that any thread may clear (Tokio's ScheduledIo tick) and a read wait that stays
-// queued.
+// else knows the new socket), nor a read's recv on another worker while the socket's readiness
+// stands (stream.cpp, "Read readiness", step 7). Limit: clearing the readiness (a recv that
+// would block, then the wait queued) is a step under the token, so the owner's recvs are made
+// under it, and a worker that the OS deschedules inside one still holds its loop. Taking that
+// out of the token needs readiness that any thread may clear (Tokio's ScheduledIo tick) and a
+// read wait that stays queued.
 //
 // Each poll is bracketed by the poll sequence (odd while a task runs). The monitor
 // (monitor.hpp) reads it to find a worker stuck in one long poll, and then wakes an idle worker

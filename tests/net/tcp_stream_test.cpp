@@ -209,6 +209,86 @@ TEST(TcpStreamTest, AWriteFromAnotherWorkerCompletesWhileTheSocketsWorkerIsStuck
   }
 }
 
+/// Reads what is there into a string (one read_some of up to 64 bytes), recording the worker.
+coreio::task<std::pair<int, std::string>> read_once_recording_worker(tcp_stream* s) {
+  std::array<std::byte, 64> b;
+  const int worker = coreio::current_worker();
+  const std::size_t n = co_await s->read_some(std::span(b));
+  co_return std::pair{worker, to_string(std::span<const std::byte>(b.data(), n))};
+}
+
+TEST(TcpStreamTest, AReadFromAnotherWorkerTakesBytesAlreadyThereWhileTheSocketsWorkerIsStuck) {
+  // A read whose socket is readable needs no loop step for its recv (stream.cpp, "Reads off the
+  // loop"): with the monitor off, nothing but worker 1 ever polls or steps worker 1's loop, yet a
+  // read of bytes already queued on worker 1's socket, from a task on worker 0, completes while
+  // worker 1 is held (before, it was posted to worker 1's loop and waited for it). A new socket
+  // starts readable; the read after one that may have drained the queue goes to the loop, and
+  // still gets the bytes sent later.
+  coreio::runtime rt{coreio::runtime_options{.workers = 2, .monitor_interval = 0us}};
+  for (int round = 0; round < 5; ++round) {
+    stream_pair p = rt.block_on(pair_with_server_on(1));
+    // Loopback: the bytes are in the server's receive queue when write_all returns.
+    rt.block_on(write_text(&p.client, "ready"));
+    worker_hold hold;
+    if (!hold_worker(rt, 1, &hold)) {
+      hold.release();
+      FAIL() << "no task landed on worker 1 while worker 0 was held";
+    }
+    auto h = rt.spawn(read_once_recording_worker(&p.server));  // worker 1 is held: runs on 0
+    const bool done = coreio_test::wait_until([&] { return h.done(); });
+    hold.release();
+    ASSERT_TRUE(done) << "round " << round << ": the read waited for the socket's worker";
+    const auto [worker, got] = h.get();
+    EXPECT_EQ(worker, 0);
+    EXPECT_EQ(got, "ready");
+    rt.block_on(write_text(&p.client, "later"));
+    EXPECT_EQ(rt.block_on(read_once_recording_worker(&p.server)).second, "later");
+    p.client.shutdown_write();
+    EXPECT_EQ(rt.block_on(read_to_eof(&p.server)), "") << "round " << round;
+  }
+}
+
+TEST(TcpStreamTest, AReadAfterACloseNeverReadsFromTheReusedDescriptor) {
+  // A read's recv may run outside the socket's loop (stream.cpp, "Reads off the loop"), on the
+  // descriptor number, which the close step frees for the kernel to hand out again: the next
+  // connection likely gets it. A read begun after the close, from a worker that cannot take the
+  // socket's loop, must not recv on that number (it would take the next connection's bytes); it
+  // fails. Monitor off and worker 1 held, so the read runs on worker 0 with no loop step of worker
+  // 1 until the hold ends.
+  coreio::runtime rt{coreio::runtime_options{.workers = 2, .monitor_interval = 0us}};
+  for (int round = 0; round < 5; ++round) {
+    stream_pair p = rt.block_on(pair_with_server_on(1));
+    p.server.close();
+    // Made on worker 1's loop after the close step (posted there first): one of the two sockets
+    // likely has the number just freed. Bytes both ways, so a stray recv on either finds some.
+    stream_pair q = rt.block_on(pair_with_server_on(1));
+    rt.block_on(write_text(&q.client, "next"));
+    rt.block_on(write_text(&q.server, "next"));
+    worker_hold hold;
+    if (!hold_worker(rt, 1, &hold)) {
+      hold.release();
+      FAIL() << "no task landed on worker 1 while worker 0 was held";
+    }
+    std::atomic<bool> pending{false};
+    auto h = rt.spawn(read_some_recording_worker(&p.server, &pending));
+    const bool started = coreio_test::wait_until([&] { return h.done() || pending.load(); });
+    hold.release();
+    ASSERT_TRUE(started) << "round " << round;
+    ASSERT_TRUE(coreio_test::ends_within(h, 10s)) << "round " << round;
+    bool failed = false;
+    try {
+      (void)h.get();
+    } catch (const std::system_error&) {
+      failed = true;
+    }
+    ASSERT_TRUE(failed) << "round " << round << ": a read after the close returned bytes";
+    std::array<std::byte, 4> four{};
+    rt.block_on(q.server.read_exact(std::span(four)));
+    rt.block_on(q.client.read_exact(std::span(four)));
+    EXPECT_EQ(to_string(four), "next") << "round " << round;
+  }
+}
+
 /// Writes 4 KiB blocks to s until a write fails (the stream was closed under it); counts blocks.
 coreio::task<void> write_until_closed(tcp_stream* s, std::atomic<int>* blocks) {
   const std::string block(4096, 'w');

@@ -7,7 +7,8 @@
 // any worker while the owner's loop is marked stale: the owner is stuck or preempted) if it can
 // take the token, else io_submit posts the start to the owner's loop. A fast path that needs no
 // loop step (try_now_anywhere: a stream's send, which coordinates with the close itself) is tried
-// inline on any worker, without the token. A completion handler makes the task ready on the
+// inline on any worker, without the token; so is a read's off-loop fast path (try_off_loop: a
+// stream's recv while its readiness is set) on a worker that cannot take the token. A completion handler makes the task ready on the
 // worker that runs it: the owner, or an idle worker that stole a poll of the owner's loop while the
 // owner was away.
 //
@@ -48,6 +49,7 @@ struct io_op : cancel_node {
         start(o.start),
         abort(o.abort),
         try_now(o.try_now),
+        try_off_loop(o.try_off_loop),
         target(o.target),
         abort_ctx(o.abort_ctx),
         owner(o.owner),
@@ -74,6 +76,10 @@ struct io_op : cancel_node {
   /// completed (results stored), false if it would block (the op may have been narrowed, e.g. the
   /// unwritten rest of a buffer). A loop step unless try_now_anywhere, before the op is armed.
   bool (*try_now)(io_op*) = nullptr;
+  /// Optional fast path for a worker that cannot take the loop token (io_try_now): as try_now, but
+  /// no loop step; it may decline (false) without a syscall, and leaves the loop's state to the
+  /// start (a stream's read, src/net/stream.cpp, "Read readiness", step 7).
+  bool (*try_off_loop)(io_op*) = nullptr;
   /// The IO object's implementation (src/), and the worker that owns it.
   void* target = nullptr;
   /// What abort needs (e.g. the asio cancellation signal the operation is bound to).
@@ -108,8 +114,9 @@ struct io_op : cancel_node {
 void io_submit(io_op* op);
 /// The fast path: runs op's try_now here if the running task still has budget (a task that always
 /// finds its socket ready must still yield now and then) and this worker may take the owner's loop
-/// token (loop_hold), or the op's try_now needs no token (try_now_anywhere). True: op completed
-/// (results stored). False: not tried, or it would block (tried_now set).
+/// token (loop_hold), or the op's try_now needs no token (try_now_anywhere); else its try_off_loop,
+/// if it has one. True: op completed (results stored). False: not tried, or it would block
+/// (tried_now set).
 bool io_try_now(io_op* op);
 /// The cancel_node::fn of an io_op. Any thread.
 void io_cancel(cancel_node* n) noexcept;
