@@ -570,6 +570,14 @@ class server_connection {
     const handler_fields own = scan_handler_fields(fs);
     rs.close_after = must_close(rs) || (has_body && !length && http10) || own.close;
     if (zip) rs.gzip = std::make_unique<gzip_encoder>();
+    // A 100 Continue still owed goes out before the final head, never after it (RFC 9110 section
+    // 15.2: interim responses precede the final one): a stream_body handler may read the body
+    // after prepare() (a streaming echo), and the client sends it only once asked. One that then
+    // leaves it unread closes the connection, as any unread body to come does.
+    if (rs.continue_pending) {
+      rs.continue_pending = false;
+      sx_->out += "HTTP/1.1 100 Continue\r\n\r\n";
+    }
     append_status_lines(sx_->out, status, *st_, own);
     append_fields(sx_->out, fs, may_zip && !own.vary_covers_coding ? own.vary : nullptr);
     if (zip) sx_->out += "Content-Encoding: gzip\r\n";

@@ -173,6 +173,75 @@ coreio::task<void> streaming_request_body() {
 }
 TEST(ServerStream, RequestBodyIsStreamedThroughReadChunk) { run_test(streaming_request_body); }
 
+// A stream_body handler that prepares its response before it reads the body (a streaming echo),
+// for a client that withholds the body for a 100 Continue: the 100 goes out before the final head
+// (RFC 9110 section 15.2), never inside the response, and the echo gets the body. Chunked and
+// with the handler's own Content-Length; from a raw client (the bytes in order) and from the
+// project's client with expect_continue.
+coreio::task<http::response> echo_after_prepare(http::request& req) {
+  http::stream_response out{200};
+  if (req.query("length")) out.set_header("Content-Length", std::string(*req.query("length")));
+  co_await out.prepare(req);
+  for (;;) {
+    std::span<const std::byte> piece = co_await req.read_chunk();
+    if (piece.empty()) break;
+    co_await out.write(std::string(reinterpret_cast<const char*>(piece.data()), piece.size()));
+  }
+  co_return http::response{};
+}
+
+coreio::task<void> continue_before_a_prepared_head() {
+  running_server rs{test_options(), [](http::server& srv) {
+                      srv.route("POST", "/echo_stream", echo_after_prepare,
+                                http::route_options{.stream_body = true});
+                    }};
+  for (const char* target : {"/echo_stream", "/echo_stream?length=5"}) {
+    coreio::task<coreio::net::tcp_stream> c =
+        coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+    coreio::net::tcp_stream s = co_await std::move(c);
+    co_await s.write_all(std::string_view(
+        "POST " + std::string(target) +
+        " HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+    std::string got;
+    std::array<char, 4096> buf{};
+    const auto read_until = [&](std::string_view what) -> coreio::task<void> {
+      while (got.find(what) == std::string::npos) {
+        auto rd = s.read_some(std::span<char>(buf));
+        auto w = coreio::wait_for(std::move(rd), 5s);
+        const std::size_t n = co_await std::move(w);
+        if (n == 0) break;
+        got.append(buf.data(), n);
+      }
+    };
+    {
+      auto t = read_until("HTTP/1.1 200 OK");
+      co_await std::move(t);
+    }
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")) << got;
+    co_await s.write_all(std::string_view("hello"));
+    {
+      auto t = read_until(std::string(target).ends_with("=5") ? "\r\n\r\nhello" : "0\r\n\r\n");
+      co_await std::move(t);
+    }
+    EXPECT_EQ(count(got, "100 Continue"), 1u) << target << ": " << got;
+    EXPECT_NE(got.find("hello"), std::string::npos) << target << ": " << got;
+  }
+  http::client session;
+  http::request_options ro{.body = "continued", .expect_continue = true};
+  for (const char* target : {"/echo_stream", "/echo_stream?length=9"}) {
+    const std::string u = rs.url(target);
+    auto t = session.post(u, ro);
+    http::response r = co_await std::move(t);
+    EXPECT_EQ(r.status(), 200) << target;
+    auto text = r.text();
+    EXPECT_EQ(co_await std::move(text), "continued") << target;
+  }
+  co_await rs.stop();
+}
+TEST(ServerStream, A100ContinueOwedGoesOutBeforeAPreparedHead) {
+  run_test(continue_before_a_prepared_head);
+}
+
 // A stream_body handler that leaves its body unread: a rest already buffered is taken and the
 // connection kept (the pipelined request after it answered); a rest still to come, or a malformed
 // one, closes the connection instead of being read.

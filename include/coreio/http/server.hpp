@@ -19,9 +19,10 @@
 // them (as aiohttp's setdefault); HEAD gets no body; Connection:
 // close is honoured, and an HTTP/1.0 request's `Connection: keep-alive` is answered with it;
 // Expect: 100-continue (HTTP/1.1) is answered with 100 before the body is read (on a streaming
-// route: at the first read_chunk()), unless the answer is a 404 or 405, which goes at once and
-// closes the connection with the body unread (when body bytes came with the head, the client did
-// not wait: the body is read and the connection kept, as without the expectation). A route whose handler throws answers 500 and the
+// route: at the first read_chunk(), or before the head of a stream_response prepared first),
+// unless the answer is a 404 or 405, which goes at once and closes the connection with the body
+// unread (when body bytes came with the head, the client did not wait: the body is read and the
+// connection kept, as without the expectation). A route whose handler throws answers 500 and the
 // connection stays usable; no route: 404; a route for the path but not the method: 405 with Allow.
 //
 // Bodies. By default the server reads the whole request body before the handler runs (body()).
