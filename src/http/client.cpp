@@ -10,7 +10,8 @@
 //      body, reads the response head (headers, sock_read): each phase with a budget bounds its
 //      operations (deadline.hpp), reads through read_within; a body that may take long to go out
 //      (an upload, or over 64 KiB) is sent while a watcher task reads the response, so that an
-//      error the server answers before it has read the body (a 413) stops the send (send_watched);
+//      error the server answers before it has read the body (a 413), or a response that closes
+//      the connection, stops the send (send_watched);
 //   3. a reused connection that fails before any response byte (reset, broken pipe, a close) is
 //      discarded and the hop is tried once more on a new connection, for an idempotent method with
 //      a replayable body; any other failure closes the connection and propagates;
@@ -349,32 +350,52 @@ enum class early_answer {
   keep_sending,  // another final status: the server may be reading the body as it answers
 };
 
+/// Whether a response head (its status line and fields, up to the blank line) says
+/// `Connection: close`.
+bool head_says_close(std::string_view head) noexcept {
+  while (true) {
+    const std::size_t eol = head.find("\r\n");
+    if (eol == std::string_view::npos || eol == 0) return false;
+    const std::string_view line = head.substr(0, eol);
+    head.remove_prefix(eol + 2);
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos && iequals(line.substr(0, colon), "connection") &&
+        list_has(line.substr(colon + 1), "close")) {
+      return true;
+    }
+  }
+}
+
 /// Classifies `got`, the bytes read so far. Interim responses stay buffered (the head read's
-/// parser skips them). Only an error stops the body (RFC 9112 section 9.5: the client monitors the
-/// connection for an error response): a 2xx or 3xx head may come first from a server that still
-/// reads the body (a streamed response prepared before the request body is read), which the
-/// client must then send whole, as before.
+/// parser skips them). An error stops the body, and so does a final response that closes the
+/// connection (RFC 9112 section 9.5: the client monitors the connection for an error response,
+/// or one that says the server will not read the body and closes): nothing the server reads
+/// after that. Another 2xx or 3xx head may come first from a server that still reads the body (a
+/// streamed response prepared before the request body is read), which the client must then send
+/// whole, as before.
 early_answer early_response(std::string_view got) noexcept {
   const std::size_t all = got.size();
   while (got.size() >= 12) {  // "HTTP/1.1 SSS"
     if (!got.starts_with("HTTP/"sv)) return early_answer::stop_sending;
     const char c = got[9];
+    if (c == '4' || c == '5') return early_answer::stop_sending;
+    const std::size_t end = got.find("\r\n\r\n");
+    if (end == std::string_view::npos) break;  // the head is not complete yet
     if (c == '1' && got.substr(9, 3) != "101"sv) {
-      const std::size_t end = got.find("\r\n\r\n");
-      if (end == std::string_view::npos) break;
       got.remove_prefix(end + 4);
       continue;
     }
-    return c == '4' || c == '5' ? early_answer::stop_sending : early_answer::keep_sending;
+    return head_says_close(got.substr(0, end + 2)) ? early_answer::stop_sending
+                                                   : early_answer::keep_sending;
   }
   // Interim responses alone past 64 KiB: the head read's parser judges them.
   return all > 64 * 1024 ? early_answer::stop_sending : early_answer::none_yet;
 }
 
 /// The watcher of send_watched(): reads the response into conn's buffer until it says something
-/// (early_response()) or the stream ended or failed. An error response, the end or a failure
-/// throw response_began, which cancels the send; another final status ends the watch (the body
-/// goes on). No read limit: a long upload is no gap between reads (the send is under the headers
+/// (early_response()) or the stream ended or failed. An error response, one that closes the
+/// connection, the end or a failure throw response_began, which cancels the send; another final
+/// status ends the watch (the body goes on). No read limit: a long upload is no gap between reads (the send is under the headers
 /// phase; the head read after it applies sock_read). A read error is left for the head read to
 /// meet again; cancelled_error (the body went out, or the request was cancelled) passes.
 task<void> watch_response(connection* conn) {
@@ -410,9 +431,10 @@ task<void> send_then_stop(task<void> send, join_handle<void>* watcher, bool* sen
 /// Runs `send` (the body of the request, or all of it) while the connection is read for an early
 /// response, as aiohttp writes the body in a task of its own (RFC 9112 section 9.5: a client
 /// sending a body should monitor the connection for an error response and stop sending). An error
-/// response (or the server's close) that comes before the send has finished cancels it: the
-/// connection is not reused (*body_withheld) and the head read parses what the watcher read. The
-/// send's own failures (timeouts, the upload source's error, a reset) come out as they are.
+/// response, a response with Connection: close, or the server's close that comes before the send
+/// has finished cancels it: the connection is not reused (*body_withheld) and the head read
+/// parses what the watcher read. The send's own failures (timeouts, the upload source's error, a
+/// reset) come out as they are.
 task<void> send_watched(connection* conn, task<void> send, bool* body_withheld) {
   bool sent_all = false;
   bool began = false;

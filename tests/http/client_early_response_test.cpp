@@ -1,8 +1,9 @@
 // http/client_early_response_test.cpp — a response that comes while the request body is still
 // going out (RFC 9112 section 9.5): a server that answers from the head (a 413) and then neither
 // reads nor closes gets that answer back at once, for a fixed body, a chunked one and an upload
-// source; the cut-short connection is not reused, and a body the server reads to its end still
-// goes out whole on a connection that is reused.
+// source, and so does a success that closes the connection; the cut-short connection is not
+// reused, and a body the server reads to its end still goes out whole on a connection that is
+// reused.
 #include <coreio/http/client.hpp>
 #include <coreio/net/tcp_listener.hpp>
 
@@ -75,6 +76,55 @@ coreio::task<void> an_answer_during_a_big_body_is_returned_at_once() {
 }
 TEST(ClientEarlyResponse, AnAnswerDuringABigBodyIsReturnedAtOnce) {
   run_test(an_answer_during_a_big_body_is_returned_at_once);
+}
+
+// A success that closes the connection (Connection: close) from the head alone, then the
+// connection held open without a read: the server says it reads no more (RFC 9112 section 9.5),
+// so the body stops and the 200 comes back at once, for a fixed body and an upload that never
+// ends. (A 200 without the close keeps the body going: ASuccessHeadBeforeTheBodyIsReadDoesNotStopIt.)
+reply answer_big_with_200_close(const seen_request& r, std::size_t) {
+  if (r.line().find("/big") != std::string::npos) {
+    return reply{ok_response("taken", "Connection: close\r\n"), /*close_after=*/false,
+                 /*stall_after=*/true};
+  }
+  return reply{ok_response("fine")};
+}
+
+coreio::task<std::string> endless_piece() { co_return std::string(64u << 10, 'e'); }
+
+coreio::task<void> a_closing_success_during_a_big_body_is_returned_at_once() {
+  for (const bool upload : {false, true}) {
+    const char* const kind = upload ? "upload" : "Content-Length";
+    raw_server srv{answer_big_with_200_close};
+    srv.read_heads_only();
+    http::client session{http::client_options{.timeout = {.total = total}}};
+    http::request_options o;
+    if (upload) {
+      o.upload = [] { return endless_piece(); };
+    } else {
+      o.body = big_body();
+    }
+    const auto start = std::chrono::steady_clock::now();
+    std::string what;
+    try {
+      const std::string big = srv.url("/big");
+      http::response r = co_await session.post(big, o);
+      EXPECT_EQ(r.status(), 200) << kind;
+      EXPECT_EQ(co_await r.text(), "taken") << kind;
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+    EXPECT_EQ(what, "") << kind;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, total / 2) << kind;
+    http::response next = co_await session.get(srv.url("/next"));
+    EXPECT_EQ(co_await next.text(), "fine") << kind;
+    EXPECT_EQ(srv.connections(), 2u) << kind;
+    co_await session.close();
+    co_await srv.stop();
+  }
+}
+TEST(ClientEarlyResponse, AClosingSuccessDuringABigBodyIsReturnedAtOnce) {
+  run_test(a_closing_success_during_a_big_body_is_returned_at_once);
 }
 
 // An upload source's calls: how many, and how many are running (its frame alive).
