@@ -17,7 +17,8 @@
 // children), or rethrows its exception; the others are cancelled and awaited before it returns.
 // A losing `q.get()` or `s.read_some(buf)` given to when_any directly takes nothing: if it was
 // handed an item or read bytes before the cancel reached it, it puts them back (the item at the
-// head of the queue, the bytes in front of the stream's buffer), so `when_any(q.get(),
+// head of the queue, the bytes in front of the stream's buffer; a read's failure, such as a reset
+// the kernel reports once, for the next read to throw), so `when_any(q.get(),
 // sleep_for(tick))` in a loop loses no item, as Tokio's select! over a channel's recv. A losing
 // task's value is dropped (as a select! branch's future): a task that takes an item and then
 // loses loses the item, so give when_any the get itself, not a task that wraps it.

@@ -27,6 +27,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <span>
 #include <string>
@@ -168,6 +169,9 @@ struct stream_socket_impl {
   std::atomic<bool> write_shut{false}, fin_sent{false};
   // Bytes read ahead (read_until) or put back (a cancelled read_exact). Holder of `reading` only.
   read_buffer rbuf;
+  // A failure put back by a read that lost a when_any (read_awaiter::give_back_failure): the next
+  // read throws it, after the bytes in rbuf. Holder of `reading` only.
+  std::exception_ptr read_failure;
   // Read readiness (protocol: stream.cpp, "Read readiness"). Written in loop steps only (the
   // owner's loop token held, sched/worker.hpp): reads start and complete in them, and so does the
   // poll whose reactor completes read_wait.

@@ -709,7 +709,7 @@ class read_claim {
 std::optional<std::size_t> stream_access::try_read_now(net::stream& st, std::span<std::byte> buf) {
   stream_socket_impl* s = &st.impl();
   read_claim claim(s);
-  if (!s->rbuf.empty()) return std::nullopt;
+  if (!s->rbuf.empty() || s->read_failure != nullptr) return std::nullopt;
   io_op op;
   op.owner = s->owner;
   op.target = s;
@@ -762,11 +762,15 @@ stream::read_awaiter::~read_awaiter() {
 }
 
 bool stream::read_awaiter::await_ready() {
-  if (mode_ == detail::read_mode::raw) return false;  // the caller holds the claim
+  if (mode_ == detail::read_mode::raw) {  // the caller holds the claim and took the buffer's bytes
+    from_buffer_ = s_->read_failure != nullptr;
+    return from_buffer_;
+  }
   detail::stream_claim(s_, false);
   claimed_ = true;
   if (mode_ == detail::read_mode::readable) {
-    from_buffer_ = !s_->rbuf.empty();  // ready_ stays 0: a wait returns no bytes
+    // ready_ stays 0: a wait returns no bytes; the caller's read meets the failure.
+    from_buffer_ = !s_->rbuf.empty() || s_->read_failure != nullptr;
     return from_buffer_;
   }
   if (out_.empty()) {
@@ -774,12 +778,18 @@ bool stream::read_awaiter::await_ready() {
     return true;
   }
   ready_ = s_->rbuf.take(out_);
-  from_buffer_ = ready_ > 0;
+  from_buffer_ = ready_ > 0 || s_->read_failure != nullptr;
   return from_buffer_;
 }
 
 std::size_t stream::read_awaiter::await_resume() {
-  if (from_buffer_) return ready_;
+  if (from_buffer_) {
+    // A failure put back (give_back_failure) comes after the buffered bytes, once.
+    if (ready_ == 0 && !out_.empty() && s_->read_failure != nullptr) {
+      std::rethrow_exception(std::exchange(s_->read_failure, nullptr));
+    }
+    return ready_;
+  }
   finish();
   if (ec == asio::error::eof) return 0;
   if (deadline_ns != 0 && ec == std::errc::timed_out) throw timeout_error{};
@@ -790,6 +800,10 @@ std::size_t stream::read_awaiter::await_resume() {
 void stream::read_awaiter::give_back(std::size_t n) {
   // The read claim is still this awaiter's (released by its destructor), and so is the buffer.
   if (n != 0 && claimed_) s_->rbuf.unread(out_.first(std::min(n, out_.size())));
+}
+
+void stream::read_awaiter::give_back_failure(std::exception_ptr e) noexcept {
+  if (claimed_) s_->read_failure = std::move(e);  // the claim is still this awaiter's
 }
 
 stream::read_awaiter stream::read_some(std::span<std::byte> buf) {

@@ -11,10 +11,14 @@
 // would be lost (Tokio's select! has no such case: a losing future never completed). So such an
 // awaitable runs in await_giving_back: once it has its value, the child asks the when_any whether
 // it is the first (claim_first: the winner is decided there, before the value is returned); if not,
-// it gives the value back and ends cancelled.
+// it gives the value back and ends cancelled. A failure it took (a socket read's reset, which the
+// kernel reports once) goes back the same way if the awaitable has `give_back_failure(ep)`; else
+// a losing failure is dropped, as any loser's.
 #pragma once
 
 #include <coroutine>
+#include <exception>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -59,6 +63,12 @@ concept gives_back = !std::is_void_v<await_result_t<A>> &&
                      requires(std::remove_reference_t<decltype(get_awaiter(std::declval<A>()))>& w,
                               await_result_t<A>&& v) { w.give_back(std::move(v)); };
 
+/// An awaitable that can also put back a failure it took (see the file comment).
+template <class A>
+concept gives_back_failure =
+    requires(std::remove_reference_t<decltype(get_awaiter(std::declval<A>()))>& w,
+             std::exception_ptr e) { w.give_back_failure(e); };
+
 /// `co_await claim_first{}` in a gathered child: whether its sink takes the child's value
 /// (child_sink::claim_first). Never suspends: await_suspend returns false, so the child goes on at
 /// once; it only needs the child's promise.
@@ -96,13 +106,29 @@ template <class A>
 task<await_result_t<A>> await_giving_back(A a) {
   // An awaiter itself (as_any_child checks it: a queue get, a read_some), awaited in place: its
   // give_back needs what the await left in it.
-  await_result_t<A> v = co_await await_in_place<std::remove_reference_t<A>>{&a};
+  std::optional<await_result_t<A>> v;
+  std::exception_ptr failed;
+  try {
+    v.emplace(co_await await_in_place<std::remove_reference_t<A>>{&a});
+  } catch (const cancelled_error&) {
+    throw;  // it lost (or the when_any was cancelled) before it took anything
+  } catch (...) {
+    if constexpr (!gives_back_failure<A>) throw;
+    failed = std::current_exception();
+  }
   const bool first = co_await claim_first{};
   if (!first) {
-    a.give_back(std::move(v));
+    if constexpr (gives_back_failure<A>) {
+      if (failed) {
+        a.give_back_failure(failed);
+        throw_cancelled();
+      }
+    }
+    a.give_back(std::move(*v));
     throw_cancelled();
   }
-  co_return v;
+  if (failed) std::rethrow_exception(failed);
+  co_return std::move(*v);
 }
 
 /// as_task for a child of when_any: a giving-back awaiter runs in await_giving_back (see the file

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <span>
 #include <string>
@@ -110,6 +111,10 @@ class stream {
     /// when_any does with a losing read_some (coreio/gather.hpp). Throws std::bad_alloc (the
     /// stream's buffer could not grow; the bytes then stay only in the caller's buffer).
     void give_back(std::size_t n);
+    /// Puts the failure this read ended with (a reset: the kernel reports it once, then an end of
+    /// stream) back on the stream: the next read throws it. What when_any does with a losing
+    /// read_some that failed.
+    void give_back_failure(std::exception_ptr e) noexcept;
 
    private:
     detail::stream_socket_impl* s_;
