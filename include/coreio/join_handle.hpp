@@ -2,7 +2,11 @@
 //
 // co_await it (from a task) or get() it (from a plain thread) for the task's result or exception;
 // cancel() it; done() polls. Dropping the handle detaches: the task runs on and its frame is freed
-// when it ends. The result can be retrieved once; a second retrieval throws usage_error.
+// when it ends. The result can be retrieved once; a second retrieval throws usage_error. The frame
+// holds the result, so a task that has ended keeps its parameters and locals (a stream moved into
+// it stays open) until its result is retrieved or the handle dropped, whichever comes first:
+// retrieving it frees the frame at once, and the handle is then no longer valid() (done() stays
+// true).
 //
 // Awaiting a handle from a task that gets cancelled forwards the cancel to the awaited task and
 // keeps waiting for it to end (asyncio semantics), so no child is left running behind the awaiter.
@@ -65,7 +69,9 @@ class join_handle {
   std::uint64_t id() const noexcept { return h_.promise().spawned_->id; }
 
   /// True once the task has ended (with a value or an exception). Any thread.
-  bool done() const noexcept { return h_ && h_.promise().spawned_->cell.is_complete(); }
+  bool done() const noexcept {
+    return consumed_ || (h_ && h_.promise().spawned_->cell.is_complete());
+  }
 
   /// Blocks the calling thread until the task ends; returns its result or rethrows its exception.
   /// Not from a worker thread: it would block that worker (throws usage_error; co_await instead).
@@ -76,7 +82,7 @@ class join_handle {
     }
     h_.promise().spawned_->cell.wait_blocking();
     consumed_ = true;
-    return h_.promise().result();
+    return take_result();
   }
 
   /// Lets the task run on unobserved (what the destructor does).
@@ -129,7 +135,7 @@ class join_handle {
     T await_resume() {
       if (armed) scope->disarm(this);
       self->consumed_ = true;
-      return self->h_.promise().result();
+      return self->take_result();
     }
     static void forward_cancel(detail::cancel_node* n) noexcept {
       static_cast<awaiter*>(n)->self->cancel();
@@ -137,9 +143,18 @@ class join_handle {
   };
 
   void check_retrievable() const {
-    if (!h_) detail::throw_usage("join_handle is empty (moved from or detached)");
     if (consumed_)
       detail::throw_usage("join_handle result already retrieved (awaited or get() twice)");
+    if (!h_) detail::throw_usage("join_handle is empty (moved from or detached)");
+  }
+  /// The ended task's result, or its exception rethrown; either way the frame is released after
+  /// (see the file comment: the task's parameters and locals go with it).
+  T take_result() {
+    struct release_after {
+      join_handle* self;
+      ~release_after() { self->release(); }
+    } after{this};
+    return h_.promise().result();
   }
   void release() noexcept {
     if (!h_) return;

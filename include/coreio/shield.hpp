@@ -79,7 +79,7 @@ struct shield_awaiter : parent_link {
     disarm_if_armed();
     if (interrupted) throw_cancelled();
     self->consumed_ = true;
-    return self->h_.promise().result();
+    return self->take_result();
   }
   static void on_cancel(cancel_node* n) noexcept {
     auto* a = static_cast<shield_awaiter*>(n);

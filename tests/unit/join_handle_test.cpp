@@ -183,6 +183,47 @@ TEST(JoinHandleTest, MovingTheHandleMovesTheTask) {
   EXPECT_EQ(c.get(), 9);
 }
 
+// ---- a finished task's frame ------------------------------------------------------------------
+
+/// Holds `held` (a parameter, as a stream moved into a task would be) and returns or throws.
+coreio::task<int> hold_then_end(std::shared_ptr<int> held, bool fail) {
+  co_await coreio::sleep_for(1ms);
+  if (fail) throw test_error(*held);
+  co_return *held;
+}
+
+/// Awaits h (kept in scope after), and reports whether `watch` expired by then.
+coreio::task<bool> await_and_look(coreio::join_handle<int>* h, std::weak_ptr<int> watch) {
+  try {
+    (void)co_await *h;
+  } catch (const test_error&) {
+  }
+  co_return watch.expired();
+}
+
+TEST(JoinHandleTest, RetrievingTheResultFreesTheTasksParametersWhileTheHandleLives) {
+  // A task that has ended keeps its frame for its result; once the result is retrieved (awaited,
+  // get(), with a value or an exception), its parameters go, though the handle is still in scope:
+  // a probe's peers waited for the close of streams moved into tasks that had long ended and been
+  // awaited, whose handles were kept (asyncio and Tokio free a finished task's state).
+  coreio::runtime rt{coreio::runtime_options{.workers = 2}};
+  for (const bool fail : {false, true}) {
+    auto held = std::make_shared<int>(7);
+    std::weak_ptr<int> watch = held;
+    auto h = rt.spawn(hold_then_end(std::move(held), fail));
+    EXPECT_TRUE(rt.block_on(await_and_look(&h, watch))) << (fail ? "failed" : "returned");
+    EXPECT_TRUE(h.done());
+    EXPECT_FALSE(h.valid());
+    EXPECT_THROW(h.get(), coreio::usage_error);  // retrieved already, as before
+  }
+  auto held = std::make_shared<int>(8);
+  std::weak_ptr<int> watch = held;
+  auto h = rt.spawn(hold_then_end(std::move(held), false));
+  EXPECT_EQ(h.get(), 8);
+  EXPECT_TRUE(watch.expired());
+  EXPECT_TRUE(h.done());
+}
+
 // ---- done / detach ----------------------------------------------------------------------------
 
 /// Sets *waiting once suspended on f.
