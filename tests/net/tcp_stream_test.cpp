@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -118,6 +119,31 @@ bool hold_worker(coreio::runtime& rt, int worker, worker_hold* w) {
   return w->blocking.load();
 }
 
+/// A task spawned while worker 1 is held (hold_worker), so that it runs on worker 0, and whether
+/// `until()` came true before the hold ended.
+template <class T>
+struct spawned_on_worker_0 {
+  coreio::join_handle<T> h;
+  bool until_held = false;
+};
+
+/// Holds worker 1, spawns `t` (it runs on worker 0), waits until `until(h)` is true (or the wait's
+/// limit), then ends the hold. Nothing (and a test failure) if no task could hold worker 1.
+template <class T, class Until>
+std::optional<spawned_on_worker_0<T>> spawn_while_worker_1_held(coreio::runtime& rt,
+                                                                coreio::task<T> t, Until until) {
+  worker_hold hold;
+  if (!hold_worker(rt, 1, &hold)) {
+    hold.release();
+    ADD_FAILURE() << "no task landed on worker 1 while worker 0 was held";
+    return std::nullopt;
+  }
+  spawned_on_worker_0<T> r{rt.spawn(std::move(t))};
+  r.until_held = coreio_test::wait_until([&] { return until(r.h); });
+  hold.release();
+  return r;
+}
+
 TEST(TcpStreamTest, ReadSomeKeepsReturningZeroAfterEndOfStream) {
   // POSIX (and asyncio's at_eof) semantics: end of stream is sticky, every later read returns 0.
   // Also from a worker that is not the socket's: hold the owner (worker 1) in a task while a reader
@@ -127,17 +153,12 @@ TEST(TcpStreamTest, ReadSomeKeepsReturningZeroAfterEndOfStream) {
   stream_pair p = rt.block_on(pair_with_server_on(1));
   p.client.shutdown_write();
   for (int round = 0; round < 5; ++round) {
-    worker_hold hold;
-    if (!hold_worker(rt, 1, &hold)) {
-      hold.release();
-      FAIL() << "no task landed on worker 1 while worker 0 was held";
-    }
     std::atomic<bool> pending{false};
-    // Worker 1 is held: runs on 0.
-    auto h = rt.spawn(read_some_recording_worker(&p.server, &pending));
-    const bool started = coreio_test::wait_until([&] { return h.done() || pending.load(); });
-    hold.release();
-    ASSERT_TRUE(started);
+    auto run = spawn_while_worker_1_held(rt, read_some_recording_worker(&p.server, &pending),
+                                         [&](auto& h) { return h.done() || pending.load(); });
+    ASSERT_TRUE(run);
+    ASSERT_TRUE(run->until_held);
+    auto& h = run->h;
     if (!coreio_test::ends_within(h, 2s)) {
       p.server.close();  // ends the stuck read with an error so that the test can finish
       ASSERT_TRUE(coreio_test::ends_within(h, 10s));
@@ -193,16 +214,12 @@ TEST(TcpStreamTest, AWriteFromAnotherWorkerCompletesWhileTheSocketsWorkerIsStuck
   coreio::runtime rt{coreio::runtime_options{.workers = 2, .monitor_interval = 0us}};
   stream_pair p = rt.block_on(pair_with_server_on(1));
   for (int round = 0; round < 5; ++round) {
-    worker_hold hold;
-    if (!hold_worker(rt, 1, &hold)) {
-      hold.release();
-      FAIL() << "no task landed on worker 1 while worker 0 was held";
-    }
-    auto h = rt.spawn(write_text(&p.server, "round"));  // worker 1 is held: runs on 0
-    const bool done = coreio_test::wait_until([&] { return h.done(); });
-    hold.release();
-    ASSERT_TRUE(done) << "round " << round << ": the write waited for the socket's worker";
-    h.get();
+    auto run = spawn_while_worker_1_held(rt, write_text(&p.server, "round"),
+                                         [](auto& h) { return h.done(); });
+    ASSERT_TRUE(run);
+    ASSERT_TRUE(run->until_held) << "round " << round
+                                 << ": the write waited for the socket's worker";
+    run->h.get();
     std::array<std::byte, 5> got{};
     rt.block_on(p.client.read_exact(std::span(got)));
     EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(got.data()), got.size()), "round");
@@ -229,16 +246,12 @@ TEST(TcpStreamTest, AReadFromAnotherWorkerTakesBytesAlreadyThereWhileTheSocketsW
     stream_pair p = rt.block_on(pair_with_server_on(1));
     // Loopback: the bytes are in the server's receive queue when write_all returns.
     rt.block_on(write_text(&p.client, "ready"));
-    worker_hold hold;
-    if (!hold_worker(rt, 1, &hold)) {
-      hold.release();
-      FAIL() << "no task landed on worker 1 while worker 0 was held";
-    }
-    auto h = rt.spawn(read_once_recording_worker(&p.server));  // worker 1 is held: runs on 0
-    const bool done = coreio_test::wait_until([&] { return h.done(); });
-    hold.release();
-    ASSERT_TRUE(done) << "round " << round << ": the read waited for the socket's worker";
-    const auto [worker, got] = h.get();
+    auto run = spawn_while_worker_1_held(rt, read_once_recording_worker(&p.server),
+                                         [](auto& h) { return h.done(); });
+    ASSERT_TRUE(run);
+    ASSERT_TRUE(run->until_held) << "round " << round
+                                 << ": the read waited for the socket's worker";
+    const auto [worker, got] = run->h.get();
     EXPECT_EQ(worker, 0);
     EXPECT_EQ(got, "ready");
     rt.block_on(write_text(&p.client, "later"));
@@ -264,20 +277,15 @@ TEST(TcpStreamTest, AReadAfterACloseNeverReadsFromTheReusedDescriptor) {
     stream_pair q = rt.block_on(pair_with_server_on(1));
     rt.block_on(write_text(&q.client, "next"));
     rt.block_on(write_text(&q.server, "next"));
-    worker_hold hold;
-    if (!hold_worker(rt, 1, &hold)) {
-      hold.release();
-      FAIL() << "no task landed on worker 1 while worker 0 was held";
-    }
     std::atomic<bool> pending{false};
-    auto h = rt.spawn(read_some_recording_worker(&p.server, &pending));
-    const bool started = coreio_test::wait_until([&] { return h.done() || pending.load(); });
-    hold.release();
-    ASSERT_TRUE(started) << "round " << round;
-    ASSERT_TRUE(coreio_test::ends_within(h, 10s)) << "round " << round;
+    auto run = spawn_while_worker_1_held(rt, read_some_recording_worker(&p.server, &pending),
+                                         [&](auto& h) { return h.done() || pending.load(); });
+    ASSERT_TRUE(run);
+    ASSERT_TRUE(run->until_held) << "round " << round;
+    ASSERT_TRUE(coreio_test::ends_within(run->h, 10s)) << "round " << round;
     bool failed = false;
     try {
-      (void)h.get();
+      (void)run->h.get();
     } catch (const std::system_error&) {
       failed = true;
     }

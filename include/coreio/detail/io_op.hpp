@@ -100,8 +100,9 @@ struct io_op : cancel_node {
   /// then ends with std::errc::timed_out (src/net/stream.cpp, "Read deadlines"). Set before the
   /// op is submitted; read in loop steps.
   std::int64_t deadline_ns = 0;
-  /// try_now was just tried and would have blocked: starting the op need not try it again (any
-  /// data since makes a fresh edge, which the start's own readiness check sees). A loop step.
+  /// try_now was just tried and would have blocked, or try_off_loop was tried or declined:
+  /// starting the op need not try try_now again (any data since makes a fresh edge, which the
+  /// start's own readiness check sees; a read's start makes its recv then). A loop step.
   bool tried_now = false;
   /// try_now needs no loop step: it coordinates with the IO object's close itself (a stream's
   /// send, src/net/stream.cpp, "Writes"), so any worker may run it without the loop token.
