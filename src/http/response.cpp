@@ -217,7 +217,7 @@ response::response(int status) {
   }
   s_ = detail::make_response_state();
   s_->status = status;
-  s_->reason = std::string(reason_phrase(status));
+  s_->reason.assign(reason_phrase(status));
 }
 
 response::response(int status, std::string body) : response(status) {

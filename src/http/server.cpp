@@ -218,8 +218,12 @@ void server::route(std::string_view method, std::string_view pattern, handler h,
                         " would never run: " + earlier + " is routed before it");
     }
   }
-  s_->routes.push_back(
-      detail::route_entry{std::string(method), std::move(segments), std::move(h), options});
+  std::string literal;
+  if (std::none_of(segments.begin(), segments.end(), is_capture)) {
+    for (const std::string& seg : segments) literal += "/" + seg;
+  }
+  s_->routes.push_back(detail::route_entry{std::string(method), std::move(segments),
+                                           std::move(literal), std::move(h), options});
 }
 
 std::uint16_t server::bind(std::string_view host, std::uint16_t port) {

@@ -97,6 +97,7 @@ std::vector<std::string> split_path(std::string_view p) {
 
 namespace {
 
+using namespace std::string_view_literals;
 using coreio::detail::saturating_add;
 using detail::iequals;
 using detail::list_has;
@@ -285,7 +286,6 @@ void append_status_lines(std::string& out, int status, const detail::server_stat
 // a tenth of all the server spends on a request.
 bool append_response(std::string& out, const response& r, const detail::server_state& st,
                      bool head_only, bool close, bool gzip_ok, bool keep_alive_10 = false) {
-  using namespace std::string_view_literals;
   const int status = r.status();
   const bool has_body = status_has_body(status);
   // 205 Reset Content has a body of length 0, whatever the handler gave (RFC 9110 section 15.3.6).
@@ -563,7 +563,7 @@ class server_connection {
     const bool may_zip = st_->opts.compress && has_body && !length && !own_coding;
     const bool zip = may_zip && accepts_gzip(rs.head->find("accept-encoding").value_or(""));
     rs.prepared = true;
-    rs.head_only = !has_body || rs.head->method == "HEAD";
+    rs.head_only = !has_body || rs.head->method == "HEAD"sv;
     rs.length = has_body ? length : std::nullopt;
     if (status == 205) rs.length = 0;
     rs.chunked = has_body && !length && !http10;
@@ -727,18 +727,40 @@ class server_connection {
   task<void> flush() {
     if (!sx_ || sx_->out.empty()) co_return;
     coreio::detail::trace::span_scope writing("http.server.write", span_);
+    if (!tls_) {
+      co_await write_out();  // no frame for send()
+      co_return;
+    }
     try {
-      if (tls_) {
-        co_await send(sx_->out);
-      } else {
-        st_->stats.add(server_counters::bytes_out, sx_->out.size());
-        co_await s_.write_all(sx_->out);  // no frame for send()
-      }
+      co_await send(sx_->out);
     } catch (...) {
       sx_->out.clear();
       throw;
     }
     sx_->out.clear();
+  }
+
+  // The plain-TCP write of a non-empty output buffer, as an awaiter (no frame): the buffer is
+  // emptied when the write ends, whether it failed or not.
+  struct out_write {
+    net::stream::write_awaiter write;
+    std::string& out;
+    bool await_ready() { return write.await_ready(); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+      return write.await_suspend(h);
+    }
+    void await_resume() {
+      struct clear_at_end {
+        std::string& out;
+        ~clear_at_end() { out.clear(); }
+      } clear{out};
+      write.await_resume();
+    }
+  };
+  out_write write_out() {
+    st_->stats.add(server_counters::bytes_out, sx_->out.size());
+    return out_write{s_.write_all(sx_->out), sx_->out};
   }
 
   // Lingering close (RFC 9112 section 9.6), after every response the server closes on (an error,
@@ -812,6 +834,8 @@ class server_connection {
   task<bool> serve_request();
   const route_entry* match(server_request_state& rs, std::string& allow) const;
   task<response> call_handler(const route_entry& rt, server_request_state& rs);
+  static response handler_outcome(server_request_state& rs, std::optional<response>& r,
+                                  const std::exception_ptr& failure);
   task<response> run_handler(const route_entry& rt, server_request_state& rs);
   task<void> watch_peer(join_handle<response>& handler);
 
@@ -851,7 +875,14 @@ task<void> server_connection::loop() {
     // comment), in the loop's own frame. Closes at end of stream, at the idle deadline, or on
     // stop().
     if (!sx_ || sx_->in.empty()) {
-      co_await flush();  // nothing unwritten while idle: a cancel cannot cut a response
+      // Nothing unwritten while idle: a cancel cannot cut a response. Over plain TCP the write is
+      // awaited in the loop's own frame (flush() would take a frame a request).
+      if (tls_) {
+        co_await flush();
+      } else if (sx_ && !sx_->out.empty()) {
+        coreio::detail::trace::span_scope writing("http.server.write", span_);
+        co_await write_out();
+      }
       // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
       phase_->store(phase_idle, std::memory_order_seq_cst);
       if (st_->stopping.load(std::memory_order_seq_cst)) co_return;
@@ -941,12 +972,12 @@ task<bool> server_connection::serve_request() {
   // CONNECT asks for a tunnel, which this server does not make: llhttp takes every byte after its
   // head as tunnel data, so a body the client framed would otherwise be parsed as the next request
   // (a smuggling vector). Refused before anything more is read, and the connection closed.
-  if (rs.head->method == "CONNECT") throw reject{501};
+  if (rs.head->method == "CONNECT"sv) throw reject{501};
   check_codings(*rs.head);
   // An expectation other than 100-continue cannot be met (RFC 9110 section 10.1.1); HTTP/1.0
   // requests' expectations are ignored (the parser leaves expect_other clear for them).
   if (rs.head->expect_other) throw reject{417};
-  const bool is_head = rs.head->method == "HEAD";
+  const bool is_head = rs.head->method == "HEAD"sv;
   const bool has_body = rs.head->chunked || rs.head->content_length.value_or(0) > 0;
   if (rs.head->content_length && *rs.head->content_length > o.max_body) throw reject{413};
 
@@ -974,7 +1005,7 @@ task<bool> server_connection::serve_request() {
   // ---- dispatch ----
   std::optional<response> res;
   if (rt == nullptr) {
-    if (rs.head->target == "*") {
+    if (rs.head->target == "*"sv) {
       res.emplace(200);  // OPTIONS *: what the server routes, no body
       res->set_header("Allow", allow);
     } else if (allow.empty()) {
@@ -984,9 +1015,21 @@ task<bool> server_connection::serve_request() {
       res->set_header("Allow", allow);
     }
   } else if (!o.handler_cancellation || !rs.body_done) {
+    // call_handler's steps, in this frame (one frame less a request).
     coreio::detail::trace::span_scope handling("http.server.handler", span_);
-    task<response> t = call_handler(*rt, rs);  // own statement: g++ 12 and temporaries
-    res.emplace(co_await std::move(t));
+    request req;
+    server_request_state::attach(req, &rs);
+    std::optional<response> r;
+    std::exception_ptr failure;
+    try {
+      task<response> t = rt->h(req);  // own statement: g++ 12 and co_await temporaries
+      r.emplace(co_await std::move(t));
+    } catch (const cancelled_error&) {
+      throw;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    res.emplace(handler_outcome(rs, r, failure));
   } else {
     coreio::detail::trace::span_scope handling("http.server.handler", span_);
     task<response> t = run_handler(*rt, rs);
@@ -1036,8 +1079,8 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
   std::string_view target = rs.head->target;
   // The asterisk form asks about the server as a whole, and only OPTIONS has it (RFC 9112 section
   // 3.2.4): no route; `allow` gets every method the server routes, and the caller answers 200.
-  if (target == "*") {
-    if (rs.head->method != "OPTIONS") throw reject{400};
+  if (target == "*"sv) {
+    if (rs.head->method != "OPTIONS"sv) throw reject{400};
     for (const auto& rt : st_->routes) add_allowed(allow, rt.method);
     rs.path = "*";
     return nullptr;
@@ -1053,7 +1096,8 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
   // Neither form (a bare name, an authority without CONNECT, another scheme): no resource of this
   // server, and not a request line RFC 9112 section 3.2 allows.
   if (raw_path.empty() || raw_path.front() != '/') throw reject{400};
-  if (raw_path.find('%') == std::string_view::npos) {
+  const bool encoded = raw_path.find('%') != std::string_view::npos;
+  if (!encoded) {
     rs.path.assign(raw_path);
   } else {
     rs.path = percent_decode(raw_path, false);
@@ -1061,37 +1105,43 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
   if (q != std::string::npos) rs.query = std::string(target.substr(q + 1));
   // The path's segments as split_path() makes them, walked in place (no vector per request), over
   // the path as sent: an encoded slash (%2F) is data inside its segment, not a separator; each
-  // segment is decoded on its own.
-  const bool encoded = raw_path.find('%') != std::string_view::npos;
+  // segment is decoded on its own. A path without escapes matches a pattern without captures
+  // when it is that pattern's path (route_entry::literal): one comparison, no walk.
   std::string_view rest = raw_path;
   if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
-  const std::size_t n_segs =
-      1 + static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '/'));
+  std::size_t n_segs = 0;  // counted at the first pattern walked
   for (const auto& rt : st_->routes) {
-    if (rt.segments.size() != n_segs) continue;
     std::vector<std::pair<std::string, std::string>> caps;
     bool ok = true;
-    std::string_view left = rest;
-    for (std::size_t i = 0; i < n_segs && ok; ++i) {
-      const std::size_t end = std::min(left.find('/'), left.size());
-      std::string_view seg = left.substr(0, end);
-      left.remove_prefix(std::min(end + 1, left.size()));
-      std::string decoded;
-      if (encoded && seg.find('%') != std::string_view::npos) {
-        decoded = percent_decode(seg, false);
-        seg = decoded;
+    if (!encoded && !rt.literal.empty()) {
+      ok = rt.literal == raw_path;
+    } else {
+      if (n_segs == 0) {
+        n_segs = 1 + static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '/'));
       }
-      const std::string& p = rt.segments[i];
-      if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
-        if (seg.empty()) ok = false;
-        else caps.emplace_back(p.substr(1, p.size() - 2), std::string(seg));
-      } else if (p != seg) {
-        ok = false;
+      ok = rt.segments.size() == n_segs;
+      std::string_view left = rest;
+      for (std::size_t i = 0; i < n_segs && ok; ++i) {
+        const std::size_t end = std::min(left.find('/'), left.size());
+        std::string_view seg = left.substr(0, end);
+        left.remove_prefix(std::min(end + 1, left.size()));
+        std::string decoded;
+        if (encoded && seg.find('%') != std::string_view::npos) {
+          decoded = percent_decode(seg, false);
+          seg = decoded;
+        }
+        const std::string& p = rt.segments[i];
+        if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
+          if (seg.empty()) ok = false;
+          else caps.emplace_back(p.substr(1, p.size() - 2), std::string(seg));
+        } else if (p != seg) {
+          ok = false;
+        }
       }
     }
     if (!ok) continue;
     const bool method_ok =
-        rt.method == rs.head->method || (rs.head->method == "HEAD" && rt.method == "GET");
+        rt.method == rs.head->method || (rs.head->method == "HEAD"sv && rt.method == "GET"sv);
     if (method_ok) {
       rs.captures = std::move(caps);
       return &rt;
@@ -1101,37 +1151,54 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
   return nullptr;
 }
 
-// The handler, its exceptions turned into 500 (or, after a stream's head went out, a broken
-// stream: the connection closes with the body unterminated).
+// The handler as a task of its own (run_handler spawns it), its outcome through handler_outcome.
+// serve_request awaits the handler in its own frame, the same way, without this one.
 task<response> server_connection::call_handler(const route_entry& rt, server_request_state& rs) {
   request req;
   server_request_state::attach(req, &rs);
+  std::optional<response> r;
+  std::exception_ptr failure;
   try {
     task<response> t = rt.h(req);  // own statement: g++ 12 and co_await temporaries
-    response r = co_await std::move(t);
-    // A 1xx is interim (RFC 9110 section 15.2): as the answer, the client would wait on for the
-    // final one, and take the next response for it. A handler error, answered 500.
-    if (r.status() < 200) {
-      throw usage_error("http::server: a handler returned " + std::to_string(r.status()) +
-                        ", an interim status, as its response");
-    }
-    co_return r;
+    r.emplace(co_await std::move(t));
   } catch (const cancelled_error&) {
     throw;
-  } catch (const std::exception& e) {
-    // Logged unless the request's own socket failed under the handler (a body read, or a write of
-    // a streamed response to a client that went away): a handler's error, before or after its
-    // prepare(), is a bug to see (aiohttp logs "Error handling request" in both).
-    if (rs.body_error == 0 && !rs.send_failed) {
-      coreio::log(log_level::error, "http server: the handler for " + rs.head->method + " " +
-                                        rs.path + " threw: " + e.what());
-    }
   } catch (...) {
-    coreio::log(log_level::error,
-                "http server: the handler for " + rs.head->method + " " + rs.path + " threw");
+    failure = std::current_exception();
+  }
+  co_return handler_outcome(rs, r, failure);
+}
+
+// What a handler's run answers: its response; or 500 for an exception or an interim status (or,
+// after a stream's head went out, a broken stream: the connection closes with the body
+// unterminated).
+response server_connection::handler_outcome(server_request_state& rs, std::optional<response>& r,
+                                            const std::exception_ptr& failure) {
+  if (!failure) {
+    // A 1xx is interim (RFC 9110 section 15.2): as the answer, the client would wait on for the
+    // final one, and take the next response for it. A handler error, answered 500.
+    if (r->status() >= 200) return std::move(*r);
+    coreio::log(log_level::error, "http server: the handler for " + rs.head->method + " " +
+                                      rs.path + " returned " + std::to_string(r->status()) +
+                                      ", an interim status, as its response");
+  } else {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      // Logged unless the request's own socket failed under the handler (a body read, or a write
+      // of a streamed response to a client that went away): a handler's error, before or after
+      // its prepare(), is a bug to see (aiohttp logs "Error handling request" in both).
+      if (rs.body_error == 0 && !rs.send_failed) {
+        coreio::log(log_level::error, "http server: the handler for " + rs.head->method + " " +
+                                          rs.path + " threw: " + e.what());
+      }
+    } catch (...) {
+      coreio::log(log_level::error,
+                  "http server: the handler for " + rs.head->method + " " + rs.path + " threw");
+    }
   }
   if (rs.prepared) rs.broken = true;
-  co_return plain(500, "Internal Server Error\n");
+  return plain(500, "Internal Server Error\n");
 }
 
 // Runs the handler under watch_peer (handler_cancellation, the body read).

@@ -45,6 +45,9 @@ class server_connection;
 struct route_entry {
   std::string method;
   std::vector<std::string> segments;  // "{name}" marks a capture
+  // A pattern without captures: its path ("/" and the segments joined by '/'), which a request
+  // path without percent-escapes matches when equal to it; else empty.
+  std::string literal;
   handler h;
   route_options opts;
 };
