@@ -80,6 +80,6 @@ struct yield_awaiter {
 inline detail::yield_awaiter yield_now() noexcept { return {}; }
 
 /// Index of the worker running the caller, or -1 on a thread that is not a worker.
-int current_worker() noexcept;
+inline int current_worker() noexcept { return detail::t_current_index; }
 
 }  // namespace coreio

@@ -109,6 +109,18 @@ bool name_is(std::string_view name, std::string_view lower) noexcept {
   return true;
 }
 
+// A method's name from llhttp's code, its length known (no strlen a request).
+std::string_view method_name(std::uint8_t code) noexcept {
+  static constexpr auto names = [] {
+    std::array<std::string_view, 256> t{};
+#define COREIO_METHOD_NAME(num, name, string) t[num] = #string;
+    HTTP_ALL_METHOD_MAP(COREIO_METHOD_NAME)
+#undef COREIO_METHOD_NAME
+    return t;
+  }();
+  return names[code];
+}
+
 // The fields the semantic checks look at (content_length to expect), and those a head notes for
 // its reader (noted_field; keep_alive to set_cookie). A name's length rules out all but one to
 // three of them, so most names cost one switch and at most a first-letter comparison; found once
@@ -1223,7 +1235,7 @@ int parser::impl::on_headers_done() {
   head.version_major = llhttp_get_http_major(&p);
   head.version_minor = llhttp_get_http_minor(&p);
   if (request) {
-    head.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(&p)));
+    head.method.assign(method_name(llhttp_get_method(&p)));
     // One SP between the method, the target and the version (RFC 9112 section 3). llhttp takes
     // several; a recipient may, but lenient parsing of the request line is a smuggling vector
     // when another hop reads it otherwise (same section), and httparse (hyper) and aiohttp's

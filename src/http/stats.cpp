@@ -30,13 +30,6 @@ registry& the_registry() {
 
 }  // namespace
 
-std::size_t counter_shard(std::size_t shards) noexcept {
-  // -1 (not a worker) wraps to the last shard.
-  return static_cast<unsigned>(coreio::current_worker()) % shards;
-}
-
-server_counters::shard& server_counters::mine() noexcept { return shards_[counter_shard(shards)]; }
-
 std::uint64_t client_counters::get(field f) const noexcept {
   std::uint64_t sum = 0;
   // Relaxed: statistics (the file comment of stats.hpp).

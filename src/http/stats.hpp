@@ -4,8 +4,9 @@
 // server_counters / client_counters: written by every connection task / request, read by
 // server::stats() / client::stats() and the registry. Sharded by the worker running the writer
 // (counter_shard: current_worker() modulo `shards`, one cache line set per shard), so that writers
-// on different workers do not bounce one line; each increment is a relaxed fetch_add (two workers may share a shard past `shards` workers; a non-worker thread
-// uses the last shard). Relaxed: statistics that publish nothing; a snapshot sums the shards.
+// on different workers do not bounce one line; each increment is a relaxed fetch_add (two workers
+// may share a shard past `shards` workers; a non-worker thread uses the last shard). Relaxed:
+// statistics that publish nothing; a snapshot sums the shards.
 //
 // Registry: a server_state or client_core holds a stats_registration as its last member (so it is
 // unregistered first when the state dies); the registration keeps a snapshot function that reads
@@ -22,6 +23,7 @@
 
 #include <coreio/http/client.hpp>
 #include <coreio/http/stats.hpp>
+#include <coreio/spawn.hpp>
 
 #include "http/deadline.hpp"
 
@@ -29,7 +31,10 @@ namespace coreio::http::detail {
 
 /// The shard of counters the calling thread writes: its worker's index modulo `shards`, the last
 /// shard off the runtime (see the file comment).
-std::size_t counter_shard(std::size_t shards) noexcept;
+inline std::size_t counter_shard(std::size_t shards) noexcept {
+  // -1 (not a worker) wraps to the last shard.
+  return static_cast<unsigned>(coreio::current_worker()) % shards;
+}
 
 class server_counters {
  public:
@@ -70,7 +75,7 @@ class server_counters {
     std::array<std::atomic<std::uint64_t>, duration_histogram::buckets> buckets{};
     std::atomic<std::uint64_t> sum_ns{0};
   };
-  shard& mine() noexcept;
+  shard& mine() noexcept { return shards_[counter_shard(shards)]; }
   std::array<shard, shards> shards_{};
 };
 

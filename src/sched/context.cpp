@@ -10,13 +10,13 @@
 
 namespace coreio::detail {
 
-namespace {
-thread_local worker* t_current = nullptr;
-}  // namespace
+constinit thread_local worker* t_current = nullptr;
+constinit thread_local int t_current_index = -1;
 
-void set_current_worker(worker* w) noexcept { t_current = w; }
-
-worker* this_worker() noexcept { return t_current; }
+void set_current_worker(worker* w) noexcept {
+  t_current = w;
+  t_current_index = w ? static_cast<int>(w->index()) : -1;
+}
 
 runtime_impl* this_runtime() noexcept { return t_current ? &t_current->rt() : nullptr; }
 
@@ -35,10 +35,3 @@ void count_child_spawned(std::uint32_t n) noexcept { t_current->count_spawned(n)
 void count_child_completed(std::uint32_t n) noexcept { t_current->count_completed(n); }
 
 }  // namespace coreio::detail
-
-namespace coreio {
-int current_worker() noexcept {
-  detail::worker* w = detail::t_current;
-  return w ? static_cast<int>(w->index()) : -1;
-}
-}  // namespace coreio

@@ -14,8 +14,14 @@ class runtime_impl;  // src/runtime_impl.hpp: shared state of one runtime
 struct promise_base;
 struct blocking_job;  // detail/blocking_job.hpp: one type-erased to_thread call
 
+/// The calling thread's worker (set by the worker thread itself at its start and end: its own
+/// copy only). constinit: read without a thread_local wrapper call.
+extern constinit thread_local worker* t_current;
+/// Its index, -1 with no worker (set with t_current).
+extern constinit thread_local int t_current_index;
+
 /// The worker running the calling thread, or null on a thread that is not a worker. Any thread.
-worker* this_worker() noexcept;
+inline worker* this_worker() noexcept { return t_current; }
 /// The runtime of the calling worker, or null. Any thread.
 runtime_impl* this_runtime() noexcept;
 
