@@ -1098,9 +1098,10 @@ const route_entry* server_connection::match(server_request_state& rs, std::strin
   if (raw_path.empty() || raw_path.front() != '/') throw reject{400};
   const bool encoded = raw_path.find('%') != std::string_view::npos;
   if (!encoded) {
-    rs.path.assign(raw_path);
+    rs.path = raw_path;
   } else {
-    rs.path = percent_decode(raw_path, false);
+    rs.decoded_path = percent_decode(raw_path, false);
+    rs.path = rs.decoded_path;
   }
   if (q != std::string::npos) rs.query = std::string(target.substr(q + 1));
   // The path's segments as split_path() makes them, walked in place (no vector per request), over
@@ -1179,7 +1180,8 @@ response server_connection::handler_outcome(server_request_state& rs, std::optio
     // final one, and take the next response for it. A handler error, answered 500.
     if (r->status() >= 200) return std::move(*r);
     coreio::log(log_level::error, "http server: the handler for " + rs.head->method + " " +
-                                      rs.path + " returned " + std::to_string(r->status()) +
+                                      std::string(rs.path) + " returned " +
+                                      std::to_string(r->status()) +
                                       ", an interim status, as its response");
   } else {
     try {
@@ -1190,11 +1192,11 @@ response server_connection::handler_outcome(server_request_state& rs, std::optio
       // its prepare(), is a bug to see (aiohttp logs "Error handling request" in both).
       if (rs.body_error == 0 && !rs.send_failed) {
         coreio::log(log_level::error, "http server: the handler for " + rs.head->method + " " +
-                                          rs.path + " threw: " + e.what());
+                                          std::string(rs.path) + " threw: " + e.what());
       }
     } catch (...) {
-      coreio::log(log_level::error,
-                  "http server: the handler for " + rs.head->method + " " + rs.path + " threw");
+      coreio::log(log_level::error, "http server: the handler for " + rs.head->method + " " +
+                                        std::string(rs.path) + " threw");
     }
   }
   if (rs.prepared) rs.broken = true;

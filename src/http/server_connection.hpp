@@ -119,7 +119,10 @@ struct server_request_state {
   // The parser's head (valid until the parser's reset(), which comes after the request is done):
   // request::headers() is its field list, not a copy.
   const message_head* head = nullptr;
-  std::string path;
+  // The path, percent-decoded: a view of the head's target when it has no escapes (no copy), else
+  // of decoded_path.
+  std::string_view path;
+  std::string decoded_path;
   std::string query;
   std::string body;
   const std::string* remote = nullptr;  // the connection's peer address
