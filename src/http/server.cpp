@@ -303,8 +303,6 @@ task<void> accept_loop(std::shared_ptr<detail::server_state> st, std::size_t i) 
   try {
     // Relaxed: stop() also cancels this task; the flag only ends the loop between accepts.
     while (!st->stopping.load(std::memory_order_relaxed)) {
-      semaphore_permit permit;
-      if (st->conn_limit) permit = co_await st->conn_limit->acquire();
       net::tcp_stream s;
       std::error_code failure;
       try {
@@ -317,6 +315,13 @@ task<void> accept_loop(std::shared_ptr<detail::server_state> st, std::size_t i) 
         if (transient_accept_error(failure)) co_await sleep_for(std::chrono::milliseconds(10));
         continue;
       }
+      // The permit is taken after the accept, not before: each worker has a listener of its own
+      // (SO_REUSEPORT), and the kernel puts a connection on any of them; a permit taken first
+      // could wait at a listener with nothing queued while another's connection waited for it. So
+      // a loop holds at most one accepted connection until a permit frees (FIFO, in the order
+      // the loops accepted), as a listener's backlog would.
+      semaphore_permit permit;
+      if (st->conn_limit) permit = co_await st->conn_limit->acquire();
       {
         std::lock_guard lk(st->mu);
         if (st->live++ == 0) st->all_closed.clear();

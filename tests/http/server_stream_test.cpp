@@ -2,11 +2,13 @@
 // loopback: stream_response read back piece by piece by the project's client (chunked and
 // Content-Length), request bodies streamed through read_chunk() as they arrive (and their 413),
 // gzip for clients that accept it, TLS with the project's client and curl, handler cancellation
-// when the client disconnects, and one SO_REUSEPORT listener per worker.
+// when the client disconnects, and one SO_REUSEPORT listener per worker (and max_connections with
+// it).
 #include <coreio/http/server.hpp>
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -16,6 +18,7 @@
 #include <coreio/net/tcp_stream.hpp>
 #include <coreio/sync/event.hpp>
 #include <coreio/time.hpp>
+#include <coreio/wait_for.hpp>
 
 #include "support/log_capture.hpp"
 #include "support/server_support.hpp"
@@ -505,6 +508,63 @@ coreio::task<void> reuse_port_listeners() {
   EXPECT_EQ(listeners_on(rs.port), 0u);
 }
 TEST(ServerStream, ReusePortGivesEachWorkerItsListener) { run_test(reuse_port_listeners); }
+
+// Reads one response head and its "Hello, World!" body from `s` (keep-alive).
+coreio::task<bool> read_hello(coreio::net::tcp_stream& s, std::chrono::milliseconds within) {
+  std::string got;
+  std::array<char, 4096> buf{};
+  while (got.find("Hello, World!") == std::string::npos) {
+    auto rd = s.read_some(std::span<char>(buf));
+    auto w = coreio::wait_for(std::move(rd), within);
+    std::size_t n = 0;
+    try {
+      n = co_await std::move(w);
+    } catch (const coreio::timeout_error&) {
+      co_return false;
+    }
+    if (n == 0) co_return false;
+    got.append(buf.data(), n);
+  }
+  co_return true;
+}
+
+// max_connections with one listener or one per worker (reuse_port, where each worker's loop
+// accepts from the listener the kernel chose): connections one after another are each served,
+// whichever listener has them; a connection beyond the limit waits until one ends, then is served.
+coreio::task<void> max_connections_served(bool reuse_port) {
+  http::server_options o = test_options();
+  o.reuse_port = reuse_port;
+  o.max_connections = 1;
+  running_server rs{o};
+  int ok = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::string got = co_await send_and_read(
+        rs.port, "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    ok += got.find("Hello, World!") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(ok, 40);
+
+  const std::string get = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+  auto connect_a = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+  coreio::net::tcp_stream a = co_await std::move(connect_a);
+  co_await a.write_all(std::string_view(get));
+  EXPECT_TRUE(co_await read_hello(a, 5s));  // a holds the one slot (keep-alive)
+  auto connect_b = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+  coreio::net::tcp_stream b = co_await std::move(connect_b);
+  co_await b.write_all(std::string_view(get));
+  // Not served while a holds the slot (a negative check: a window, not a proof).
+  EXPECT_FALSE(co_await read_hello(b, 200ms));
+  a.close();
+  EXPECT_TRUE(co_await read_hello(b, 5s));  // served once a's connection ended
+  b.close();
+  co_await rs.stop();
+}
+TEST(ServerStream, MaxConnectionsServesEachConnectionWithOneListener) {
+  run_test([] { return max_connections_served(false); });
+}
+TEST(ServerStream, MaxConnectionsServesEachConnectionWithAListenerPerWorker) {
+  run_test([] { return max_connections_served(true); });
+}
 
 }  // namespace
 }  // namespace coreio_http_test

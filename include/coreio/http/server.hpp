@@ -97,7 +97,9 @@ struct server_options {
   /// Node's requestTimeout, whose default this is). A stream_body route's reads count too.
   /// 0: none.
   std::chrono::milliseconds request_timeout = std::chrono::milliseconds(300'000);
-  /// Connections handled at once; accept waits for one to end. 0: no limit.
+  /// Connections handled at once; accept waits for one to end. 0: no limit. With reuse_port, each
+  /// worker's listener may hold one accepted connection until a slot frees (the kernel chose its
+  /// listener), served in the order accepted.
   std::size_t max_connections = 0;
   /// Requests served on one connection before it closes (nginx's keepalive_requests).
   std::size_t keepalive_requests = 1000;
