@@ -401,6 +401,8 @@ class server_connection {
  public:
   // The smallest free space a socket read into the input buffer gets.
   static constexpr std::size_t k_read = 16 * 1024;
+  // Output bytes that may wait behind a pipelined request before they are written (loop()).
+  static constexpr std::size_t k_out_high = 64 * 1024;
 
   server_connection(std::shared_ptr<server_state> st, net::tcp_stream s, std::atomic<int>* phase)
       : st_(std::move(st)), s_(std::move(s)), phase_(phase) {}
@@ -920,6 +922,12 @@ task<void> server_connection::loop() {
       sx_->in.commit(n);
     }
     if (!co_await serve_request()) co_return;
+    // Pipelined requests still buffered: their responses are appended behind this one and go out
+    // in one write when the input runs dry; but no more than k_out_high bytes wait so, so that a
+    // client that sends requests and reads no response is held back by its own socket (a write
+    // that blocks) rather than making the server build every response it asked for (aiohttp's
+    // transport has the same 64 KiB high-water mark before it awaits drain()).
+    if (sx_ && !sx_->in.empty() && sx_->out.size() >= k_out_high) co_await flush();
   }
 }
 

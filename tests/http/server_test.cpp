@@ -21,7 +21,9 @@
 
 #include <coreio/net/tcp_stream.hpp>
 #include <coreio/sync/event.hpp>
+#include <coreio/time.hpp>
 #include <coreio/to_thread.hpp>
+#include <coreio/wait_for.hpp>
 
 #include "support/log_capture.hpp"
 #include "support/server_support.hpp"
@@ -404,6 +406,60 @@ coreio::task<void> pipelining_in_order() {
   co_await rs.stop();
 }
 TEST(Server, PipelinedResponsesInOrder) { run_test(pipelining_in_order); }
+
+// A client that pipelines many requests for big responses and reads none is held back by its own
+// socket: the server stops parsing requests once a few responses wait unwritten (at most 64 KiB
+// behind a pipelined request), rather than building every response in memory. Then every
+// response arrives, whole and in order, as the client reads.
+constexpr std::size_t k_big = 1 << 20;
+
+coreio::task<http::response> big_numbered(http::request& req) {
+  std::string body(k_big, 'x');
+  const std::string i = std::string(req.match("i")) + ":";
+  body.replace(0, i.size(), i);
+  co_return http::response{200, std::move(body)};
+}
+
+coreio::task<void> pipelined_responses_wait_for_the_reader() {
+  constexpr std::size_t big = k_big;
+  constexpr int n = 100;
+  running_server rs{test_options(),
+                    [](http::server& srv) { srv.route("GET", "/big/{i}", big_numbered); }};
+  auto connecting = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+  coreio::net::tcp_stream s = co_await std::move(connecting);
+  std::string requests;
+  for (int i = 0; i < n; ++i)
+    requests += "GET /big/" + std::to_string(i) + " HTTP/1.1\r\nHost: a\r\n\r\n";
+  co_await s.write_all(std::string_view(requests));
+  // A window, not a proof: unread, the socket buffers hold a few MiB (a few responses) at most.
+  co_await coreio::sleep_for(300ms);
+  EXPECT_LT(rs.srv.stats().requests, static_cast<std::uint64_t>(n / 2));
+  std::string got;
+  std::array<char, 65536> buf{};
+  std::size_t heads = 0;
+  while (heads < static_cast<std::size_t>(n) || got.size() < big) {
+    auto rd = s.read_some(std::span<char>(buf));
+    auto w = coreio::wait_for(std::move(rd), 5s);
+    const std::size_t k = co_await std::move(w);
+    if (k == 0) break;
+    got.append(buf.data(), k);
+    // Each response: its head, then its body starting "<i>:"; checked in order as they complete.
+    while (true) {
+      const std::size_t end = got.find("\r\n\r\n");
+      if (end == std::string::npos || got.size() < end + 4 + big) break;
+      EXPECT_EQ(got.substr(end + 4, std::to_string(heads).size() + 1), std::to_string(heads) + ":");
+      got.erase(0, end + 4 + big);
+      ++heads;
+    }
+    if (heads == static_cast<std::size_t>(n)) break;
+  }
+  EXPECT_EQ(heads, static_cast<std::size_t>(n));
+  EXPECT_TRUE(got.empty());
+  co_await rs.stop();
+}
+TEST(Server, PipelinedResponsesWaitForTheReader) {
+  run_test(pipelined_responses_wait_for_the_reader);
+}
 
 // A head longer than one socket read into the connection's buffer (16 KiB) but within the limits
 // (8 KiB per field, 32 KiB per head) takes several reads and is answered; the pipelined request
