@@ -1059,6 +1059,9 @@ task<bool> server_connection::serve_request() {
       linger_ = true;  // the client may have sent more: see linger()
       co_return false;
     }
+    // A stream_body handler that left its body unread, as below: the rest, if already buffered,
+    // is taken, and the connection kept (its head, long gone, did not say it closes).
+    if (!rs.body_done) drain_buffered_body(rs);
   } else {
     if (rs.body_error != 0) throw reject{rs.body_error};
     // A stream_body handler that left its body unread: the rest, if already buffered, is taken

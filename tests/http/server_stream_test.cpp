@@ -245,9 +245,18 @@ TEST(ServerStream, A100ContinueOwedGoesOutBeforeAPreparedHead) {
   run_test(continue_before_a_prepared_head);
 }
 
-// A stream_body handler that leaves its body unread: a rest already buffered is taken and the
-// connection kept (the pipelined request after it answered); a rest still to come, or a malformed
-// one, closes the connection instead of being read.
+// A stream_body handler that leaves its body unread, answering with a whole response or a
+// stream_response it prepared: a rest already buffered is taken and the connection kept (the
+// pipelined request after it answered); a rest still to come, or a malformed one, closes the
+// connection instead of being read.
+coreio::task<http::response> streamed_without_reading(http::request& req) {
+  http::stream_response out{200};
+  co_await out.prepare(req);
+  co_await out.write("streamed");
+  co_await out.write_eof();
+  co_return http::response{};
+}
+
 coreio::task<void> an_unread_buffered_body_keeps_the_connection() {
   running_server rs{test_options(), [](http::server& srv) {
                       srv.route(
@@ -256,17 +265,22 @@ coreio::task<void> an_unread_buffered_body_keeps_the_connection() {
                             co_return http::response{200, "ignored"};
                           },
                           http::route_options{.stream_body = true});
+                      srv.route("POST", "/stream", streamed_without_reading,
+                                http::route_options{.stream_body = true});
                     }};
   const std::string next = "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
-  const std::vector<std::string> firsts = {
-      "POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
-      "POST /ignore HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5\r\nhello\r\n3;x=1\r\nabc\r\n0\r\nT: 1\r\n\r\n"};
-  for (const std::string& first : firsts) {
-    const std::string both = first + next;
-    const std::string got = co_await send_and_read(rs.port, both);
-    EXPECT_EQ(count(got, "HTTP/1.1 200 OK"), 2u) << got;
-    EXPECT_NE(got.find("Hello, World!"), std::string::npos) << got;
+  for (const std::string target : {"/ignore", "/stream"}) {
+    const std::vector<std::string> firsts = {
+        "POST " + target + " HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+        "POST " + target +
+            " HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5\r\nhello\r\n3;x=1\r\nabc\r\n0\r\nT: 1\r\n\r\n"};
+    for (const std::string& first : firsts) {
+      const std::string both = first + next;
+      const std::string got = co_await send_and_read(rs.port, both);
+      EXPECT_EQ(count(got, "HTTP/1.1 200 OK"), 2u) << target << ": " << got;
+      EXPECT_NE(got.find("Hello, World!"), std::string::npos) << target << ": " << got;
+    }
   }
   // Malformed after the head: the response, then the close; the request behind is not read.
   const std::string bad =
