@@ -121,6 +121,10 @@ std::string_view method_name(std::uint8_t code) noexcept {
   return names[code];
 }
 
+// The bytes by which a chunked body's size digits and extensions may exceed its data
+// (cb_on_chunk_header); 16 KiB, as Node.js bounds a message's chunk extensions.
+constexpr std::uint64_t k_framing_allowance = 16 * 1024;
+
 // The fields the semantic checks look at (content_length to expect), and those a head notes for
 // its reader (noted_field; keep_alive to set_cookie). A name's length rules out all but one to
 // three of them, so most names cost one switch and at most a first-letter comparison; found once
@@ -707,6 +711,7 @@ struct parser::impl {
     expects_continue = false;
     body_bytes = 0;
     chunk_ext_bytes = 0;
+    framing_bytes = 0;
     chunk_ext_part_bytes = 0;
     in_chunk_size = false;
     chunk_size_bytes = 0;
@@ -740,6 +745,7 @@ struct parser::impl {
           "http: chunk size over " + std::to_string(limits.max_field) + " bytes (leading zeros)"};
       throw_failure();
     }
+    framing_bytes += digits;
     if (k < rest.size()) {
       in_chunk_size = false;  // its end is in this input
     } else {
@@ -960,6 +966,8 @@ struct parser::impl {
   // Body accounting.
   std::uint64_t body_bytes = 0;
   std::size_t chunk_ext_bytes = 0;
+  // A chunked body's size digits and extensions so far (k_framing_allowance).
+  std::uint64_t framing_bytes = 0;
   std::size_t chunk_ext_part_bytes = 0;  // of the extension name or value being read
   // The next input starts inside a chunk's size (its hex digits, up to ';', CR or LF), or in the
   // CRLF before it (chunk_crlf_left bytes of it to come), which reach no llhttp callback: leading
@@ -1074,6 +1082,7 @@ int parser::impl::cb_on_message_complete(llhttp_t* p) {
 int parser::impl::cb_on_chunk_extension(llhttp_t* p, const char* /*at*/, std::size_t n) {
   auto& s = *static_cast<impl*>(p->data);
   s.chunk_ext_bytes += n;
+  s.framing_bytes += n;
   s.chunk_ext_part_bytes += n;
   if (s.chunk_ext_bytes > s.limits.max_field) {
     return s.fail_limit(
@@ -1099,6 +1108,18 @@ int parser::impl::cb_on_chunk_extension_part_done(llhttp_t* p) {
 // feed() scans as it scans a head: pause there to learn where it starts.
 int parser::impl::cb_on_chunk_header(llhttp_t* p) {
   auto& s = *static_cast<impl*>(p->data);
+  // Each size line is bounded (max_field), but not their sum: a body sent as many chunks with
+  // long extensions or leading zeros costs the reader bandwidth and time for little or no data,
+  // which neither max_body nor a read deadline bounds (Node.js, CVE-2024-22019). The size digits
+  // and extensions of a message may exceed its data by k_framing_allowance bytes; a client's own
+  // chunks (a size's few digits for a chunk's many bytes) stay far below.
+  if (s.framing_bytes > k_framing_allowance + s.body_bytes) {
+    return s.fail_limit(limit_kind::chunk_extension, k_framing_allowance,
+                        "http: chunk sizes and extensions of " + std::to_string(s.framing_bytes) +
+                            " bytes for " + std::to_string(s.body_bytes) +
+                            " bytes of body (over the body by more than " +
+                            std::to_string(k_framing_allowance) + " bytes)");
+  }
   if (p->content_length != 0) {
     // A chunk that cannot fit under the body limit is refused at its size line, as a
     // Content-Length over it is at the head, instead of after its bytes have come.

@@ -37,7 +37,9 @@ enum class limit_kind {
   header_count,     ///< too many header fields (server: 431)
   body,             ///< body over max_body (server: 413)
   decoded_body,     ///< decoded (decompressed) body over its cap (client_options::max_decoded_body)
-  chunk_extension,  ///< a chunk extension, or a chunk size's leading zeros, too long (server: 400)
+  /// a chunk extension, or a chunk size's leading zeros, too long; or a chunked body's sizes and
+  /// extensions over its data by more than 16 KiB (server: 400)
+  chunk_extension,
   /// decoded body bytes per encoded byte over client_options::max_decompression_ratio (max() is
   /// that ratio)
   decompression_ratio
