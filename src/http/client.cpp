@@ -602,7 +602,8 @@ response take_response(const request_context* rc, const outgoing* o,
   std::unique_ptr<response_state> st = make_response_state();
   st->status = head.status;
   st->reason.swap(head.reason);
-  st->version = head.version_major * 10 + head.version_minor;
+  // HTTP/1.2 and later minors are read as 1.1 (RFC 9110 section 2.5); the parser took only 1.x.
+  st->version = head.version_minor == 0 ? 10 : 11;
   // The fields go to the response whole (the parser's vector, no copy), and the parser gets the
   // strings of a finished response to fill (swap_in_fields); the two this hop needs are looked
   // up there.

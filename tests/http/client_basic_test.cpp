@@ -208,6 +208,28 @@ TEST(ClientBasic, ReadsChunkedUntilCloseAndEmptyBodies) {
   run_test(reads_chunked_until_close_and_empty_bodies);
 }
 
+// version(): 10 for HTTP/1.0, 11 for 1.1, and 11 for a later 1.x (RFC 9110 section 2.5: read as
+// the highest minor version the recipient implements), which keeps its connection as 1.1 does.
+coreio::task<void> a_later_minor_version_reads_as_1_1() {
+  raw_server srv{[](const seen_request& r, std::size_t) -> reply {
+    if (r.line().starts_with("GET /10"))
+      return {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n10"};
+    if (r.line().starts_with("GET /12")) return {"HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\n12"};
+    return {ok_response("11")};
+  }};
+  http::client session;
+  for (const std::string path : {"/12", "/11", "/10", "/12"}) {
+    const std::string url = srv.url(path);
+    http::response r = co_await session.get(url);
+    EXPECT_EQ(co_await r.text(), path.substr(1));
+    EXPECT_EQ(r.version(), path == "/10" ? 10 : 11) << path;
+  }
+  EXPECT_EQ(srv.connections(), 1u);  // 1.2 and 1.0 with keep-alive kept the connection
+  co_await session.close();
+  co_await srv.stop();
+}
+TEST(ClientBasic, ALaterMinorVersionReadsAs11) { run_test(a_later_minor_version_reads_as_1_1); }
+
 coreio::task<void> skips_1xx_and_drops_a_connection_with_stray_bytes() {
   raw_server srv{[](const seen_request& r, std::size_t) -> reply {
     if (r.line().starts_with("GET /continue"))

@@ -35,7 +35,9 @@
 // tcp_nopush), median 49.1k [46.6-53.9k] against 47.6k [39.4-58.0k] (9 rounds).
 //
 // Lifetime: close() ends every request in flight (they throw http::error "the client was closed")
-// and waits until they have left the client, and closes the idle connections; the destructor does
+// and waits until they have left the client, and closes the idle connections (each descriptor is
+// released by its connection's event loop, on that loop's next turn, as asyncio's transports
+// close on the loop's next iteration: close() may return just before); the destructor does
 // the same without waiting (the requests unwind on their own; nothing they use is freed under
 // them). A response the caller still holds keeps its connection until its body is read or the
 // response is dropped (then the connection is closed, not pooled); close() (and the destructor)

@@ -15,7 +15,8 @@
 // Errors: read_chunk / read / text throw http::error for a malformed body (bad chunk framing, a
 // body cut short, corrupt compressed data), http::limit_error for a body or decoded size over its
 // cap, coreio::timeout_error naming the phase ("sock_read", "total"), std::system_error for a
-// socket error. After such an error the body is at its end (read_chunk gives an empty span).
+// socket error. After such an error the body is at its end, and read_chunk / read / text throw
+// the same error again (as aiohttp raises again).
 // raise_for_status() throws http::status_error for a status of 400 or more.
 //
 // Thread safety: distinct objects: safe. Shared objects: unsafe (one task at a time); a response
@@ -80,7 +81,8 @@ class response {
   int status() const noexcept;
   /// The reason phrase as received ("OK"), or the standard one for a built response.
   std::string_view reason() const noexcept;
-  /// HTTP version of a received response: 10 or 11.
+  /// HTTP version of a received response: 10 or 11 (a later HTTP/1 minor version is read as 1.1,
+  /// RFC 9110 section 2.5).
   int version() const noexcept;
   /// True for a status below 400 (aiohttp's ok).
   bool ok() const noexcept { return status() < 400; }
