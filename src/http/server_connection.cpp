@@ -877,14 +877,9 @@ task<void> server_connection::loop() {
     // comment), in the loop's own frame. Closes at end of stream, at the idle deadline, or on
     // stop().
     if (!sx_ || sx_->in.empty()) {
-      // Nothing unwritten while idle: a cancel cannot cut a response. Over plain TCP the write is
-      // awaited in the loop's own frame (flush() would take a frame a request).
-      if (tls_) {
-        co_await flush();
-      } else if (sx_ && !sx_->out.empty()) {
-        coreio::detail::trace::span_scope writing("http.server.write", span_);
-        co_await write_out();
-      }
+      // Nothing unwritten while idle: a cancel cannot cut a response. (Over plain TCP,
+      // serve_request has mostly written it.)
+      if (sx_ && !sx_->out.empty()) co_await flush();
       // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
       phase_->store(phase_idle, std::memory_order_seq_cst);
       if (st_->stopping.load(std::memory_order_seq_cst)) co_return;
@@ -1083,6 +1078,15 @@ task<bool> server_connection::serve_request() {
     co_return false;
   }
   sx_->p.reset();
+  // The responses appended so far go out when no pipelined request is buffered behind this one
+  // (else with the next one's). Over plain TCP the write is awaited here, in this frame, which
+  // the worker's frame cache keeps warm, rather than in the loop's: at 1,000 connections the
+  // loop's frame is cold, and the awaiter written there cost about 3 cache misses a request more
+  // than a flush() frame (cachegrind, 1 MiB LL modelled).
+  if (!tls_ && sx_->in.empty() && !sx_->out.empty()) {
+    coreio::detail::trace::span_scope writing("http.server.write", span_);
+    co_await write_out();
+  }
   co_return true;
 }
 
