@@ -26,6 +26,7 @@
 
 #include "http/request_body.hpp"
 #include "runtime_impl.hpp"
+#include "sched/histogram.hpp"
 #include "server_connection.hpp"
 #include "server_tasks.hpp"
 #include "text.hpp"
@@ -265,18 +266,19 @@ namespace {
 // (task.hpp): their bodies count the connection in and out even when cancelled before they run.
 task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s,
                             bool counted, semaphore_permit permit) {
-  std::atomic<int> phase{detail::phase_busy};
-  task<void> t = coreio::detail::must_start(detail::run_connection(st, std::move(s), &phase));
+  detail::conn_flags flags;
+  task<void> t = coreio::detail::must_start(detail::run_connection(st, std::move(s), &flags));
   join_handle<void> h = detail::spawn_server_task(std::move(t), detail::server_task::connection);
   std::uint64_t id = 0;
   {
     std::lock_guard lk(st->mu);
     id = st->next_id++;
-    st->conns.emplace(id, detail::conn_entry{&h, &phase});
+    st->conns.emplace(id, detail::conn_entry{&h, &flags});
     // seq_cst: a stop() whose scan ran before this registration stored `stopping` first.
     int expected = detail::phase_idle;
     if (st->stopping.load(std::memory_order_seq_cst) &&
-        phase.compare_exchange_strong(expected, detail::phase_closing, std::memory_order_seq_cst)) {
+        flags.phase.compare_exchange_strong(expected, detail::phase_closing,
+                                            std::memory_order_seq_cst)) {
       h.cancel();
     }
   }
@@ -288,6 +290,31 @@ task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_s
   std::lock_guard lk(st->mu);
   st->conns.erase(id);
   if (counted && --st->live == 0) st->all_closed.set();
+}
+
+// The send deadline (server_options::send_timeout; server_connection.cpp, "Send deadline"): every
+// quarter of it, stamps the writes under way it sees for the first time and cancels the
+// connections whose stamped write has waited send_timeout. Until serve() cancels it.
+task<void> send_sweeper(std::shared_ptr<detail::server_state> st) {
+  const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(st->opts.send_timeout);
+  const auto period = std::max<std::chrono::nanoseconds>(limit / 4, std::chrono::milliseconds(1));
+  while (true) {
+    co_await sleep_for(period);
+    const auto now = static_cast<std::int64_t>(coreio::detail::monotonic_ns());
+    std::lock_guard lk(st->mu);
+    for (auto& [id, c] : st->conns) {
+      // Relaxed: see conn_flags; the compare-exchanges claim the value this scan read.
+      std::int64_t since = c.flags->write_since.load(std::memory_order_relaxed);
+      if (since == 0) continue;
+      if (since == 1) {
+        c.flags->write_since.compare_exchange_strong(since, now, std::memory_order_relaxed);
+      } else if (now - since >= limit.count() && c.flags->write_since.compare_exchange_strong(
+                                                     since, 0, std::memory_order_relaxed)) {
+        st->stats.add(detail::server_counters::send_timeouts);
+        c.task->cancel();
+      }
+    }
+  }
 }
 
 bool transient_accept_error(const std::error_code& ec) {
@@ -376,6 +403,20 @@ task<void> server::serve() {
                                                          detail::request_limits(st->opts));
   }
   st->served.store(true, std::memory_order_relaxed);
+  // The send deadline's sweeper, until serve() ends (cancelled on the way out, if it throws).
+  join_handle<void> sweeper;
+  // A send_timeout past the nanosecond clock's reach is none.
+  constexpr auto reach =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds::max() / 2);
+  if (st->opts.send_timeout.count() > 0 && st->opts.send_timeout < reach) {
+    sweeper = detail::spawn_server_task(send_sweeper(st), detail::server_task::send_sweeper);
+  }
+  struct cancel_on_exit {
+    join_handle<void>& h;
+    ~cancel_on_exit() {
+      if (h.valid()) h.cancel();
+    }
+  } sweeping{sweeper};
   if (!st->opts.reuse_port) {
     net::connection_handler on_conn = [st](net::tcp_stream s) {
       return track_connection(st, std::move(s), false, semaphore_permit{});
@@ -418,6 +459,13 @@ task<void> server::serve() {
   }
   // The connections' tasks have ended; their descriptors close on their loops right after.
   co_await st->sockets_closed.wait();
+  if (sweeper.valid()) {
+    sweeper.cancel();
+    try {
+      co_await sweeper;
+    } catch (const cancelled_error&) {
+    }
+  }
   // The net server holds the connection handler, which holds this state: break the cycle.
   std::lock_guard lk(st->mu);
   st->net_srv.reset();
@@ -434,8 +482,8 @@ void server::stop() {
     for (auto& h : s_->accept_loops) h.cancel();
     for (auto& [id, c] : s_->conns) {
       int expected = detail::phase_idle;
-      if (c.phase->compare_exchange_strong(expected, detail::phase_closing,
-                                           std::memory_order_seq_cst)) {
+      if (c.flags->phase.compare_exchange_strong(expected, detail::phase_closing,
+                                                 std::memory_order_seq_cst)) {
         c.task->cancel();
       }
     }

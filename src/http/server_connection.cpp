@@ -12,7 +12,18 @@
 // (silent close); over plain TCP each is a deadline on the socket read (read_by) or wait, over TLS
 // a wait_until around the read.
 //
-// Connection phases (an atomic per connection, `phase` below), for stop():
+// Send deadline (server_options::send_timeout, as nginx's send_timeout): a response write waiting
+// on a client that reads nothing would hold the connection, its buffers and a streaming handler
+// for ever. Each write of response bytes (at most k_write_piece of them: a deadline per megabyte,
+// not per response) stores 1 in the connection's conn_flags::write_since before it starts and 0
+// when it ends; the server's sweeper (server.cpp, send_sweeper) replaces a 1 it finds by the time
+// it found it, and cancels the connection whose stamp is send_timeout old, claiming the stamp by
+// compare-exchange first (a write that ended and a new one that began meanwhile store 0 and 1,
+// and the exchange fails). The cancel ends the pending write with cancelled_error, which closes
+// the connection. The writes pay two relaxed stores to a line the connection touches anyway; a
+// write that waits pays nothing more; only the sweeper reads a clock.
+//
+// Connection phases (an atomic per connection, conn_flags::phase), for stop():
 //   busy     reading a request that has begun, running its handler, writing its response
 //   idle     waiting for the first byte of the next request, nothing unwritten
 //   closing  stop() claimed it while idle and cancelled its task
@@ -403,9 +414,12 @@ class server_connection {
   static constexpr std::size_t k_read = 16 * 1024;
   // Output bytes that may wait behind a pipelined request before they are written (loop()).
   static constexpr std::size_t k_out_high = 64 * 1024;
+  // The most one write of response bytes takes, so that the send deadline bounds the wait for
+  // each megabyte a client reads, not for a whole response.
+  static constexpr std::size_t k_write_piece = 1024 * 1024;
 
-  server_connection(std::shared_ptr<server_state> st, net::tcp_stream s, std::atomic<int>* phase)
-      : st_(std::move(st)), s_(std::move(s)), phase_(phase) {}
+  server_connection(std::shared_ptr<server_state> st, net::tcp_stream s, conn_flags* flags)
+      : st_(std::move(st)), s_(std::move(s)), flags_(flags) {}
 
   task<void> run() {
     span_ = coreio::detail::trace::current_trace_task();  // the connection task (trace/span.hpp)
@@ -677,13 +691,19 @@ class server_connection {
   }
 
   // Writes data to the peer (TLS or plain).
+  // In pieces of at most k_write_piece bytes, each under the send deadline.
   task<void> send(std::string_view data) {
     st_->stats.add(server_counters::bytes_out, data.size());
-    if (tls_) {
-      auto w = tls_->write_all(std::as_bytes(std::span<const char>(data.data(), data.size())));
-      co_await std::move(w);
-    } else {
-      co_await s_.write_all(data);
+    while (!data.empty()) {
+      const std::string_view piece = data.substr(0, k_write_piece);
+      write_mark mark(flags_);
+      if (tls_) {
+        auto w = tls_->write_all(std::as_bytes(std::span<const char>(piece.data(), piece.size())));
+        co_await std::move(w);
+      } else {
+        co_await s_.write_all(piece);
+      }
+      data.remove_prefix(piece.size());
     }
   }
 
@@ -730,7 +750,7 @@ class server_connection {
     if (!sx_ || sx_->out.empty()) co_return;
     coreio::detail::trace::span_scope writing("http.server.write", span_);
     if (!tls_) {
-      co_await write_out();  // no frame for send()
+      while (!sx_->out.empty()) co_await write_out();  // no frame for send()
       co_return;
     }
     try {
@@ -742,28 +762,55 @@ class server_connection {
     sx_->out.clear();
   }
 
-  // The plain-TCP write of a non-empty output buffer, as an awaiter (no frame): the buffer is
-  // emptied when the write ends, whether it failed or not.
+  // One plain-TCP write of the output buffer, up to k_write_piece bytes from out_sent_, as an
+  // awaiter (no frame), marked for the send deadline while it is under way. When it ends the
+  // bytes are counted sent, and the buffer emptied once all are; a failed write empties it.
   struct out_write {
     net::stream::write_awaiter write;
     std::string& out;
+    std::size_t& sent;
+    std::size_t n;
+    conn_flags* flags;
     bool await_ready() { return write.await_ready(); }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
+      // Before the write starts: once it is queued, this awaiter may already be resumed elsewhere.
+      flags->write_since.store(1, std::memory_order_relaxed);  // conn_flags: relaxed
       return write.await_suspend(h);
     }
     void await_resume() {
-      struct clear_at_end {
-        std::string& out;
-        ~clear_at_end() { out.clear(); }
-      } clear{out};
-      write.await_resume();
+      flags->write_since.store(0, std::memory_order_relaxed);
+      try {
+        write.await_resume();
+      } catch (...) {
+        out.clear();
+        sent = 0;
+        throw;
+      }
+      sent += n;
+      if (sent == out.size()) {
+        out.clear();
+        sent = 0;
+      }
     }
   };
   out_write write_out() {
-    st_->stats.add(server_counters::bytes_out, sx_->out.size());
-    return out_write{s_.write_all(sx_->out), sx_->out};
+    const std::size_t n = std::min(sx_->out.size() - out_sent_, k_write_piece);
+    st_->stats.add(server_counters::bytes_out, n);
+    return out_write{s_.write_all(std::string_view(sx_->out).substr(out_sent_, n)), sx_->out,
+                     out_sent_, n, flags_};
   }
+
+  // A write of response bytes under way (send()), for the send deadline.
+  struct write_mark {
+    conn_flags* flags;
+    explicit write_mark(conn_flags* f) noexcept : flags(f) {
+      flags->write_since.store(1, std::memory_order_relaxed);  // conn_flags: relaxed
+    }
+    write_mark(const write_mark&) = delete;
+    write_mark& operator=(const write_mark&) = delete;
+    ~write_mark() { flags->write_since.store(0, std::memory_order_relaxed); }
+  };
 
   // Lingering close (RFC 9112 section 9.6), after every response the server closes on (an error,
   // Connection: close, keepalive_requests, a stop, HTTP/1.0): stop sending, then discard what the
@@ -858,7 +905,8 @@ class server_connection {
   net::tcp_stream s_;
   // The TLS layer over s_'s socket when the server has a certificate (s_ is then moved-from).
   std::unique_ptr<tls_stream> tls_;
-  std::atomic<int>* phase_;
+  conn_flags* flags_;
+  std::size_t out_sent_ = 0;  // bytes of sx_->out already written (write_out)
   // The parser, the input buffer (the socket reads go straight into its free space: no
   // intermediate buffer, nothing zeroed per read) and the output buffer. Null while a plain-TCP
   // connection waits for its next request: lent back to the worker (scratch_pool.hpp).
@@ -881,7 +929,7 @@ task<void> server_connection::loop() {
       // serve_request has mostly written it.)
       if (sx_ && !sx_->out.empty()) co_await flush();
       // seq_cst: the store-then-load pairs with stop()'s (Dekker; the file comment, step 1).
-      phase_->store(phase_idle, std::memory_order_seq_cst);
+      flags_->phase.store(phase_idle, std::memory_order_seq_cst);
       if (st_->stopping.load(std::memory_order_seq_cst)) co_return;
       const auto idle_deadline = saturating_add(steady::now(), o.keepalive_timeout);
       std::size_t n = 0;
@@ -909,7 +957,7 @@ task<void> server_connection::loop() {
       }
       int expected = phase_idle;
       // seq_cst: orders against stop()'s CAS on the same word (step 3).
-      if (!phase_->compare_exchange_strong(expected, phase_busy, std::memory_order_seq_cst)) {
+      if (!flags_->phase.compare_exchange_strong(expected, phase_busy, std::memory_order_seq_cst)) {
         co_return;
       }
       if (n == 0) co_return;
@@ -1085,7 +1133,9 @@ task<bool> server_connection::serve_request() {
   // than a flush() frame (cachegrind, 1 MiB LL modelled).
   if (!tls_ && sx_->in.empty() && !sx_->out.empty()) {
     coreio::detail::trace::span_scope writing("http.server.write", span_);
-    co_await write_out();
+    do {
+      co_await write_out();
+    } while (!sx_->out.empty());
   }
   co_return true;
 }
@@ -1271,8 +1321,7 @@ task<void> server_connection::watch_peer(join_handle<response>& handler) {
 
 namespace detail {
 
-task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s,
-                          std::atomic<int>* phase) {
+task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s, conn_flags* flags) {
   st->stats.add(server_counters::accepted);
   st->socket_opened();
   // Declared before c, so destroyed after it: "closed" is counted once the socket's descriptor is
@@ -1296,7 +1345,7 @@ task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s,
       }
     }
   } closed{st, coreio::detail::stream_access::owner(s)};
-  server_connection c(std::move(st), std::move(s), phase);
+  server_connection c(std::move(st), std::move(s), flags);
   task<void> t = c.run();
   co_await std::move(t);
 }

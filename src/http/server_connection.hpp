@@ -57,10 +57,21 @@ inline constexpr int phase_busy = 0;
 inline constexpr int phase_idle = 1;
 inline constexpr int phase_closing = 2;
 
+// What stop() and the send sweeper read of a connection (held by track_connection, in one cache
+// line that the connection touches each request anyway).
+struct conn_flags {
+  // Writers: the connection (busy <-> idle) and stop() (idle -> closing). Readers: both.
+  std::atomic<int> phase{phase_busy};
+  // The send deadline (server_options::send_timeout; the file comment of server_connection.cpp,
+  // "Send deadline"): 0, no write of response bytes waiting; 1, one began; else the time (ns,
+  // monotonic) the sweeper first saw it. Relaxed: only this value is published, and the sweeper
+  // claims an expired stamp by compare-exchange, so a write that ended meanwhile is not cut.
+  std::atomic<std::int64_t> write_since{0};
+};
+
 struct conn_entry {
   join_handle<void>* task;
-  // Writers: the connection (busy <-> idle) and stop() (idle -> closing). Readers: both.
-  std::atomic<int>* phase;
+  conn_flags* flags;
 };
 
 struct server_state {
@@ -158,8 +169,7 @@ struct server_request_state {
 namespace detail {
 
 /// Runs one connection to its end (phase: its entry in server_state::conns).
-task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s,
-                          std::atomic<int>* phase);
+task<void> run_connection(std::shared_ptr<server_state> st, net::tcp_stream s, conn_flags* flags);
 /// The next piece of a stream_body request's body; empty at its end (request::read_chunk).
 task<std::span<const std::byte>> read_body_piece(server_request_state& rs);
 /// stream_response's operations.

@@ -9,6 +9,8 @@
 //   http.server.connection   one per connection: reads requests, runs handlers, writes responses
 //   http.server.handler      with handler_cancellation: the handler, cancelled if the peer leaves
 //   http.server.watch_peer   beside it: reads the socket to see the peer leave
+//   http.server.send_sweeper one per server with a send_timeout: closes connections whose response
+//                            write waited past it
 //
 // Worker only (a task on the runtime), as coreio::spawn.
 #pragma once
@@ -22,14 +24,15 @@
 
 namespace coreio::http::detail {
 
-enum class server_task : std::uint8_t { accept, connection, handler, watch_peer };
+enum class server_task : std::uint8_t { accept, connection, handler, watch_peer, send_sweeper };
 
 inline std::uint32_t server_task_name(server_task k) {
-  static const std::array<std::uint32_t, 4> ids = {
+  static const std::array<std::uint32_t, 5> ids = {
       coreio::detail::intern_task_name("http.server.accept"),
       coreio::detail::intern_task_name("http.server.connection"),
       coreio::detail::intern_task_name("http.server.handler"),
       coreio::detail::intern_task_name("http.server.watch_peer"),
+      coreio::detail::intern_task_name("http.server.send_sweeper"),
   };
   return ids[static_cast<std::size_t>(k)];
 }

@@ -105,6 +105,7 @@ server_stats server_counters::snapshot() const noexcept {
   st.uri_too_long = v[s414];
   st.headers_too_large = v[s431];
   st.handler_errors = v[s500];
+  st.send_timeouts = v[send_timeouts];
   return st;
 }
 
@@ -194,6 +195,9 @@ const family<server_stats> server_families[] = {
      COREIO_FIELD(server_stats, headers_too_large)},
     {"coreio_http_server_handler_errors_total", "counter", "500 responses: a handler threw.",
      COREIO_FIELD(server_stats, handler_errors)},
+    {"coreio_http_server_send_timeouts_total", "counter",
+     "Connections closed because a response write waited past send_timeout.",
+     COREIO_FIELD(server_stats, send_timeouts)},
 };
 
 const family<client_stats> client_families[] = {

@@ -56,6 +56,7 @@ class server_counters {
     s414,
     s431,
     s500,
+    send_timeouts,
     field_count
   };
 

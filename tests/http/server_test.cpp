@@ -796,12 +796,105 @@ coreio::task<void> request_deadline_bounds_a_dripped_body() {
 }
 TEST(Server, RequestTimeoutBoundsADrippedBody) { run_test(request_deadline_bounds_a_dripped_body); }
 
+// The send deadline: a client that asks for a response and reads none is closed once a write has
+// waited send_timeout (and 1.25 times it at most), and a handler streaming to it is cancelled; a
+// client that reads slowly but steadily gets its whole response, however long it takes in all.
+constexpr std::size_t k_huge = 32u << 20;  // past what loopback's socket buffers hold
+
+coreio::task<http::response> huge_body(http::request&) {
+  co_return http::response{200, std::string(k_huge, 'h')};
+}
+
+struct endless_events {
+  coreio::event cancelled;
+};
+
+coreio::task<http::response> endless(std::shared_ptr<endless_events> ev, http::request& req) {
+  http::stream_response out{200};
+  co_await out.prepare(req);
+  const std::string piece(64 * 1024, 'e');
+  try {
+    while (true) co_await out.write(piece);
+  } catch (const coreio::cancelled_error&) {
+    ev->cancelled.set();
+    throw;
+  }
+}
+
+// Polls the server's stats until pred holds, for up to 5 s (against a hang only).
+template <class Pred>
+coreio::task<bool> stats_reach(http::server& srv, Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!pred(srv.stats())) {
+    if (std::chrono::steady_clock::now() > deadline) co_return false;
+    co_await coreio::sleep_for(5ms);
+  }
+  co_return true;
+}
+
+coreio::task<void> send_deadline() {
+  auto ev = std::make_shared<endless_events>();
+  http::server_options o = test_options();
+  o.send_timeout = 400ms;
+  running_server rs{o, [ev](http::server& srv) {
+                      srv.route("GET", "/huge", huge_body);
+                      srv.route("GET", "/endless",
+                                [ev](http::request& req) { return endless(ev, req); });
+                    }};
+  // Not read: closed by the deadline.
+  auto connecting = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+  coreio::net::tcp_stream idle = co_await std::move(connecting);
+  co_await idle.write_all(std::string_view("GET /huge HTTP/1.1\r\nHost: a\r\n\r\n"));
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_TRUE(co_await stats_reach(rs.srv, [](const http::server_stats& s) {
+    return s.send_timeouts == 1 && s.connections_open == 0;
+  }));
+  EXPECT_GE(std::chrono::steady_clock::now() - asked, 400ms);
+  idle.close();
+  // A stream to a client that reads nothing: the handler is cancelled.
+  auto connecting2 = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+  coreio::net::tcp_stream idle2 = co_await std::move(connecting2);
+  co_await idle2.write_all(std::string_view("GET /endless HTTP/1.1\r\nHost: a\r\n\r\n"));
+  auto cancelled = coreio::wait_for(ev->cancelled.wait(), 5s);
+  co_await std::move(cancelled);
+  EXPECT_TRUE(co_await stats_reach(rs.srv, [](const http::server_stats& s) {
+    return s.send_timeouts == 2 && s.connections_open == 0;
+  }));
+  idle2.close();
+  // Read slowly (2 MiB every 100 ms: about 1.6 s in all, four deadlines): whole.
+  auto connecting3 = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
+  coreio::net::tcp_stream slow = co_await std::move(connecting3);
+  co_await slow.write_all(
+      std::string_view("GET /huge HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+  std::vector<char> buf(2u << 20);
+  std::size_t got = 0;
+  while (true) {  // to the end of stream (Connection: close)
+    std::size_t this_round = 0;
+    while (this_round < buf.size()) {
+      auto rd = slow.read_some(std::span<char>(buf.data() + this_round, buf.size() - this_round));
+      auto w = coreio::wait_for(std::move(rd), 5s);
+      const std::size_t n = co_await std::move(w);
+      if (n == 0) break;
+      this_round += n;
+    }
+    if (this_round == 0) break;
+    got += this_round;
+    co_await coreio::sleep_for(100ms);
+  }
+  EXPECT_GE(got, k_huge);  // the head, then the whole body
+  EXPECT_EQ(rs.srv.stats().send_timeouts, 2u);
+  slow.close();
+  co_await rs.stop();
+}
+TEST(Server, SendDeadlineClosesAClientThatReadsNothing) { run_test(send_deadline); }
+
 // Deadlines past the clock's reach are no deadlines (they once wrapped into the past): a request,
 // its body and a second request on the kept connection are all served.
 coreio::task<void> huge_deadlines_are_none() {
   http::server_options o = test_options();
   constexpr auto forever = std::chrono::milliseconds::max();
-  o.header_timeout = o.body_timeout = o.keepalive_timeout = o.request_timeout = forever;
+  o.header_timeout = o.body_timeout = o.keepalive_timeout = o.request_timeout = o.send_timeout =
+      forever;
   running_server rs{o};
   std::string two =
       "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"

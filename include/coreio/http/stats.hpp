@@ -43,6 +43,8 @@ struct server_stats {
   std::uint64_t uri_too_long = 0;       ///< 414: request line over 8 KiB
   std::uint64_t headers_too_large = 0;  ///< 431: header limits
   std::uint64_t handler_errors = 0;     ///< 500: a handler threw
+  /// Connections closed because a response write waited past server_options::send_timeout.
+  std::uint64_t send_timeouts = 0;
   /// From a request's head received to its response ended (whole response appended to the output,
   /// or a stream's end), for requests that got a response.
   duration_histogram request_duration;
