@@ -1299,30 +1299,28 @@ TEST(ParserLimitTest, ChunkFramingBeyondItsDataIsBounded) {
   const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
   const std::string req_head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
   std::string extensions = req_head;
-  for (int i = 0; i < 40; ++i) extensions += "1;n=" + std::string(1000, 'e') + "\r\nx\r\n";
+  for (int i = 0; i < 20; ++i) extensions += "1;n=" + std::string(1000, 'e') + "\r\nx\r\n";
   extensions += "0\r\n\r\n";
   expect_rejected(mode::request, extensions, "chunk sizes and extensions of", {},
                   limit_kind::chunk_extension);
   std::string zeros = head;
-  for (int i = 0; i < 40; ++i) zeros += std::string(1000, '0') + "1\r\nx\r\n";
+  for (int i = 0; i < 20; ++i) zeros += std::string(1000, '0') + "1\r\nx\r\n";
   zeros += "0\r\n\r\n";
   expect_rejected(mode::response, zeros, "over the body by more than 16384 bytes", {},
                   limit_kind::chunk_extension);
   // Taken: 20,000 one-byte chunks (a digit of framing a byte of data), and long extensions on
-  // chunks whose data outweighs them.
+  // chunks whose data outweighs them, whole and a byte at a time.
   std::string small_chunks = head;
   for (int i = 0; i < 20000; ++i) small_chunks += "1\r\ny\r\n";
   small_chunks += "0\r\n\r\n";
   EXPECT_EQ(parse_whole(mode::response, small_chunks).at(0).body, std::string(20000, 'y'));
   std::string weighty = head;
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 20; ++i) {
     weighty += "800;n=" + std::string(1000, 'e') + "\r\n" + std::string(0x800, 'z') + "\r\n";
   }
   weighty += "0\r\n\r\n";
-  EXPECT_EQ(parse_whole(mode::response, weighty).at(0).body.size(), 40u * 0x800);
-  for (const auto& m : parse_every_way(mode::response, weighty)) {
-    EXPECT_EQ(m.body.size(), 40u * 0x800);
-  }
+  EXPECT_EQ(parse_whole(mode::response, weighty).at(0).body.size(), 20u * 0x800);
+  EXPECT_EQ(parse_bytewise(mode::response, weighty).at(0).body.size(), 20u * 0x800);
 }
 
 // A chunk's size may have leading zeros (RFC 9112 section 7.1: 1*HEXDIG), which llhttp takes
