@@ -25,6 +25,8 @@
 #include <coreio/wait_for.hpp>
 
 #include "http/request_body.hpp"
+#include "http/tcp_acked.hpp"
+#include "net/sockets.hpp"
 #include "runtime_impl.hpp"
 #include "sched/histogram.hpp"
 #include "server_connection.hpp"
@@ -267,6 +269,7 @@ namespace {
 task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_stream s,
                             bool counted, semaphore_permit permit) {
   detail::conn_flags flags;
+  flags.fd = coreio::detail::stream_access::impl(s)->fd;
   task<void> t = coreio::detail::must_start(detail::run_connection(st, std::move(s), &flags));
   join_handle<void> h = detail::spawn_server_task(std::move(t), detail::server_task::connection);
   std::uint64_t id = 0;
@@ -293,8 +296,9 @@ task<void> track_connection(std::shared_ptr<detail::server_state> st, net::tcp_s
 }
 
 // The send deadline (server_options::send_timeout; server_connection.cpp, "Send deadline"): every
-// quarter of it, stamps the writes under way it sees for the first time and cancels the
-// connections whose stamped write has waited send_timeout. Until serve() cancels it.
+// quarter of it, stamps the writes under way it sees for the first time, stamps again those whose
+// client took bytes since its last look, and cancels the connections whose stamp is send_timeout
+// old. Until serve() cancels it.
 task<void> send_sweeper(std::shared_ptr<detail::server_state> st) {
   const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(st->opts.send_timeout);
   const auto period = std::max<std::chrono::nanoseconds>(limit / 4, std::chrono::milliseconds(1));
@@ -303,13 +307,19 @@ task<void> send_sweeper(std::shared_ptr<detail::server_state> st) {
     const auto now = static_cast<std::int64_t>(coreio::detail::monotonic_ns());
     std::lock_guard lk(st->mu);
     for (auto& [id, c] : st->conns) {
-      // Relaxed: see conn_flags; the compare-exchanges claim the value this scan read.
-      std::int64_t since = c.flags->write_since.load(std::memory_order_relaxed);
+      detail::conn_flags& f = *c.flags;
+      // Relaxed: see conn_flags; the compare-exchanges claim the value this scan read. While it
+      // is not 0 a write holds the socket open, so `fd` is the connection's (a write that ended
+      // meanwhile changed the value, and the exchange fails whatever the reading was).
+      std::int64_t since = f.write_since.load(std::memory_order_relaxed);
       if (since == 0) continue;
-      if (since == 1) {
-        c.flags->write_since.compare_exchange_strong(since, now, std::memory_order_relaxed);
-      } else if (now - since >= limit.count() && c.flags->write_since.compare_exchange_strong(
-                                                     since, 0, std::memory_order_relaxed)) {
+      const std::uint64_t acked = detail::tcp_bytes_acked(f.fd).value_or(f.acked_seen);
+      const bool took = acked != f.acked_seen;
+      f.acked_seen = acked;
+      if (since == 1 || took) {
+        f.write_since.compare_exchange_strong(since, now, std::memory_order_relaxed);
+      } else if (now - since >= limit.count() &&
+                 f.write_since.compare_exchange_strong(since, 0, std::memory_order_relaxed)) {
         st->stats.add(detail::server_counters::send_timeouts);
         c.task->cancel();
       }

@@ -14,14 +14,16 @@
 //
 // Send deadline (server_options::send_timeout, as nginx's send_timeout): a response write waiting
 // on a client that reads nothing would hold the connection, its buffers and a streaming handler
-// for ever. Each write of response bytes (at most k_write_piece of them: a deadline per megabyte,
-// not per response) stores 1 in the connection's conn_flags::write_since before it starts and 0
-// when it ends; the server's sweeper (server.cpp, send_sweeper) replaces a 1 it finds by the time
-// it found it, and cancels the connection whose stamp is send_timeout old, claiming the stamp by
-// compare-exchange first (a write that ended and a new one that began meanwhile store 0 and 1,
-// and the exchange fails). The cancel ends the pending write with cancelled_error, which closes
-// the connection. The writes pay two relaxed stores to a line the connection touches anyway; a
-// write that waits pays nothing more; only the sweeper reads a clock.
+// for ever. Each write of response bytes stores 1 in the connection's conn_flags::write_since
+// before it starts and 0 when it ends. The server's sweeper (server.cpp, send_sweeper) replaces a
+// 1 it finds by the time it found it, and stamps it again whenever the client has taken bytes
+// since its last look (the kernel's count of bytes the peer acknowledged, TCP_INFO: a write
+// blocked on a full send buffer goes on filling it as a steady reader drains it, so the write
+// itself shows no progress until the buffer's wake-up mark). A connection whose stamp is
+// send_timeout old is cancelled, the stamp claimed by compare-exchange first (a write that ended,
+// and a new one that began meanwhile, store 0 and 1, and the exchange fails). The cancel ends the
+// pending write with cancelled_error, which closes the connection. The writes pay two relaxed
+// stores to a line the connection touches anyway; only the sweeper reads a clock and the socket.
 //
 // Connection phases (an atomic per connection, conn_flags::phase), for stop():
 //   busy     reading a request that has begun, running its handler, writing its response
@@ -414,9 +416,6 @@ class server_connection {
   static constexpr std::size_t k_read = 16 * 1024;
   // Output bytes that may wait behind a pipelined request before they are written (loop()).
   static constexpr std::size_t k_out_high = 64 * 1024;
-  // The most one write of response bytes takes, so that the send deadline bounds the wait for
-  // each megabyte a client reads, not for a whole response.
-  static constexpr std::size_t k_write_piece = 1024 * 1024;
 
   server_connection(std::shared_ptr<server_state> st, net::tcp_stream s, conn_flags* flags)
       : st_(std::move(st)), s_(std::move(s)), flags_(flags) {}
@@ -691,19 +690,14 @@ class server_connection {
   }
 
   // Writes data to the peer (TLS or plain).
-  // In pieces of at most k_write_piece bytes, each under the send deadline.
   task<void> send(std::string_view data) {
     st_->stats.add(server_counters::bytes_out, data.size());
-    while (!data.empty()) {
-      const std::string_view piece = data.substr(0, k_write_piece);
-      write_mark mark(flags_);
-      if (tls_) {
-        auto w = tls_->write_all(std::as_bytes(std::span<const char>(piece.data(), piece.size())));
-        co_await std::move(w);
-      } else {
-        co_await s_.write_all(piece);
-      }
-      data.remove_prefix(piece.size());
+    write_mark mark(flags_);
+    if (tls_) {
+      auto w = tls_->write_all(std::as_bytes(std::span<const char>(data.data(), data.size())));
+      co_await std::move(w);
+    } else {
+      co_await s_.write_all(data);
     }
   }
 
@@ -750,7 +744,7 @@ class server_connection {
     if (!sx_ || sx_->out.empty()) co_return;
     coreio::detail::trace::span_scope writing("http.server.write", span_);
     if (!tls_) {
-      while (!sx_->out.empty()) co_await write_out();  // no frame for send()
+      co_await write_out();  // no frame for send()
       co_return;
     }
     try {
@@ -762,14 +756,12 @@ class server_connection {
     sx_->out.clear();
   }
 
-  // One plain-TCP write of the output buffer, up to k_write_piece bytes from out_sent_, as an
-  // awaiter (no frame), marked for the send deadline while it is under way. When it ends the
-  // bytes are counted sent, and the buffer emptied once all are; a failed write empties it.
+  // The plain-TCP write of a non-empty output buffer, as an awaiter (no frame), marked for the send
+  // deadline while it is under way: the buffer is emptied when the write ends, whether it failed
+  // or not.
   struct out_write {
     net::stream::write_awaiter write;
     std::string& out;
-    std::size_t& sent;
-    std::size_t n;
     conn_flags* flags;
     bool await_ready() { return write.await_ready(); }
     template <class P>
@@ -780,25 +772,16 @@ class server_connection {
     }
     void await_resume() {
       flags->write_since.store(0, std::memory_order_relaxed);
-      try {
-        write.await_resume();
-      } catch (...) {
-        out.clear();
-        sent = 0;
-        throw;
-      }
-      sent += n;
-      if (sent == out.size()) {
-        out.clear();
-        sent = 0;
-      }
+      struct clear_at_end {
+        std::string& out;
+        ~clear_at_end() { out.clear(); }
+      } clear{out};
+      write.await_resume();
     }
   };
   out_write write_out() {
-    const std::size_t n = std::min(sx_->out.size() - out_sent_, k_write_piece);
-    st_->stats.add(server_counters::bytes_out, n);
-    return out_write{s_.write_all(std::string_view(sx_->out).substr(out_sent_, n)), sx_->out,
-                     out_sent_, n, flags_};
+    st_->stats.add(server_counters::bytes_out, sx_->out.size());
+    return out_write{s_.write_all(sx_->out), sx_->out, flags_};
   }
 
   // A write of response bytes under way (send()), for the send deadline.
@@ -906,7 +889,6 @@ class server_connection {
   // The TLS layer over s_'s socket when the server has a certificate (s_ is then moved-from).
   std::unique_ptr<tls_stream> tls_;
   conn_flags* flags_;
-  std::size_t out_sent_ = 0;  // bytes of sx_->out already written (write_out)
   // The parser, the input buffer (the socket reads go straight into its free space: no
   // intermediate buffer, nothing zeroed per read) and the output buffer. Null while a plain-TCP
   // connection waits for its next request: lent back to the worker (scratch_pool.hpp).
@@ -1133,9 +1115,7 @@ task<bool> server_connection::serve_request() {
   // than a flush() frame (cachegrind, 1 MiB LL modelled).
   if (!tls_ && sx_->in.empty() && !sx_->out.empty()) {
     coreio::detail::trace::span_scope writing("http.server.write", span_);
-    do {
-      co_await write_out();
-    } while (!sx_->out.empty());
+    co_await write_out();
   }
   co_return true;
 }

@@ -67,6 +67,11 @@ struct conn_flags {
   // monotonic) the sweeper first saw it. Relaxed: only this value is published, and the sweeper
   // claims an expired stamp by compare-exchange, so a write that ended meanwhile is not cut.
   std::atomic<std::int64_t> write_since{0};
+  // The socket's descriptor, set before the connection is registered (server_state::mu).
+  int fd = -1;
+  // The sweeper's last reading of the bytes the peer acknowledged (tcp_bytes_acked), under
+  // server_state::mu: a change stamps a waiting write again.
+  std::uint64_t acked_seen = 0;
 };
 
 struct conn_entry {

@@ -797,9 +797,11 @@ coreio::task<void> request_deadline_bounds_a_dripped_body() {
 TEST(Server, RequestTimeoutBoundsADrippedBody) { run_test(request_deadline_bounds_a_dripped_body); }
 
 // The send deadline: a client that asks for a response and reads none is closed once a write has
-// waited send_timeout (and 1.25 times it at most), and a handler streaming to it is cancelled; a
-// client that reads slowly but steadily gets its whole response, however long it takes in all.
-constexpr std::size_t k_huge = 32u << 20;  // past what loopback's socket buffers hold
+// waited send_timeout (and 1.25 times it at most) without the client taking a byte, and a handler
+// streaming to it is cancelled; a client that reads slowly but steadily gets its whole response,
+// however long it takes in all, though a write stays blocked far longer than send_timeout (the
+// kernel wakes it only when much of its send buffer has drained).
+constexpr std::size_t k_huge = 16u << 20;  // past what loopback's socket buffers hold
 
 coreio::task<http::response> huge_body(http::request&) {
   co_return http::response{200, std::string(k_huge, 'h')};
@@ -861,12 +863,12 @@ coreio::task<void> send_deadline() {
     return s.send_timeouts == 2 && s.connections_open == 0;
   }));
   idle2.close();
-  // Read slowly (2 MiB every 100 ms: about 1.6 s in all, four deadlines): whole.
+  // Read slowly (512 KiB every 100 ms, 5 MiB/s: about 3 s in all, eight deadlines): whole.
   auto connecting3 = coreio::net::tcp_stream::connect("127.0.0.1", rs.port);
   coreio::net::tcp_stream slow = co_await std::move(connecting3);
   co_await slow.write_all(
       std::string_view("GET /huge HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
-  std::vector<char> buf(2u << 20);
+  std::vector<char> buf(512u << 10);
   std::size_t got = 0;
   while (true) {  // to the end of stream (Connection: close)
     std::size_t this_round = 0;

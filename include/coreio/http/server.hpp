@@ -126,11 +126,11 @@ struct server_options {
   /// as it does under aiohttp (asyncio closes a transport at EOF): a client that half-closes
   /// (shutdown(SHUT_WR)) after its requests gets no response to those still being handled.
   bool handler_cancellation = false;
-  /// The longest a write of response bytes may wait for a client that reads nothing (nginx's
+  /// The longest a write of response bytes may wait while its client takes none of them (nginx's
   /// send_timeout): the connection is then closed, and a handler writing a stream gets
-  /// cancelled_error. Each write is of at most 1 MiB, so a client must take a megabyte per
-  /// send_timeout, not a whole response. Checked every quarter of it, so a write is cut between
-  /// send_timeout and 1.25 times it. 0: none.
+  /// cancelled_error. A client that reads, however slowly, is not cut (the bytes its kernel
+  /// acknowledges count, not the write's end). Checked every quarter of it, so a write is cut
+  /// between send_timeout and 1.25 times it after the client's last byte. 0: none.
   std::chrono::milliseconds send_timeout = std::chrono::milliseconds(60'000);
 };
 
