@@ -30,13 +30,13 @@ class error : public std::runtime_error {
 
 /// Which limit a limit_error breached (RFC 9112 section 2.3 and 5; the server's status for each).
 enum class limit_kind {
-  request_line,     ///< request line too long (server: 414)
-  status_line,      ///< status line too long
-  header_field,     ///< one header line too long (server: 431)
-  header_block,     ///< the whole head too long (server: 431)
-  header_count,     ///< too many header fields (server: 431)
-  body,             ///< body over max_body (server: 413)
-  decoded_body,     ///< decoded (decompressed) body over its cap (client_options::max_decoded_body)
+  request_line,  ///< request line too long (server: 414)
+  status_line,   ///< status line too long
+  header_field,  ///< one header line too long (server: 431)
+  header_block,  ///< the whole head too long (server: 431)
+  header_count,  ///< too many header fields (server: 431)
+  body,          ///< body over max_body (server: 413)
+  decoded_body,  ///< decoded (decompressed) body over its cap (client_options::max_decoded_body)
   /// a chunk extension, or a chunk size's leading zeros, too long; or a chunked body's sizes and
   /// extensions over its data by more than 16 KiB (server: 400)
   chunk_extension,
